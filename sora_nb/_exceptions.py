@@ -1,0 +1,85 @@
+"""Errors raised by sora_nb.
+
+Every error is a ``SoraError``; messages are one sentence and never contain the API key::
+
+    SoraError
+    ├── InvalidRequest          bad input, caught before anything is sent
+    ├── APIError                the relay answered something we cannot use
+    │   ├── APIConnectionError  could not connect, or timed out before the stream began
+    │   └── APIStatusError      a non-2xx answer; has ``status_code``
+    │       ├── AuthenticationError   401 / 403
+    │       └── RateLimitError        429 after the retries
+    ├── GenerationFailed        the relay reported a failure, or the stream ended with no video
+    └── StreamInterrupted       the stream broke after the task existed and could not be resumed
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "AuthenticationError",
+    "GenerationFailed",
+    "InvalidRequest",
+    "RateLimitError",
+    "SoraError",
+    "StreamInterrupted",
+]
+
+
+class SoraError(Exception):
+    """Base class of every error raised by sora_nb."""
+
+
+class InvalidRequest(SoraError, ValueError):
+    """The request was refused before anything was sent (empty prompt, unknown model, …)."""
+
+
+class APIError(SoraError):
+    """The relay could not be reached or answered with something unusable."""
+
+
+class APIConnectionError(APIError):
+    """Could not connect to the relay, or it timed out before the stream began."""
+
+
+class APIStatusError(APIError):
+    """The relay answered with a non-2xx status."""
+
+    def __init__(self, message: str, *, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthenticationError(APIStatusError):
+    """The relay refused the API key (401 or 403)."""
+
+
+class RateLimitError(APIStatusError):
+    """The relay kept answering 429 after every retry."""
+
+
+class GenerationFailed(SoraError):
+    """The relay reported a failure, or its stream ended without a video."""
+
+    def __init__(self, reason: str, *, task_id: str | None = None) -> None:
+        message = f"Generation failed: {reason}" if reason else "Generation failed."
+        if task_id:
+            message += f" (task {task_id})"
+        super().__init__(message)
+        self.reason = reason
+        self.task_id = task_id
+
+
+class StreamInterrupted(SoraError):
+    """The stream broke after the task was created, and polling its source URL did not finish it.
+
+    The video may still finish on the relay: ``SoraClient.resume(task_id)`` or
+    ``%sora resume TASK`` collects it later.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None, source_url: str | None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.source_url = source_url
