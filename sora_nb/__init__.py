@@ -1,0 +1,73 @@
+"""sora_nb: make and refine short sora-2 videos from a Jupyter notebook.
+
+``%load_ext sora_nb`` adds the ``%%sora`` magic; ``SoraClient`` is the async core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._client import PendingTask, SoraClient
+from ._events import (
+    CompletedEvent,
+    EchoEvent,
+    Event,
+    FailedEvent,
+    JobEvent,
+    ProgressEvent,
+    StatusEvent,
+    TaskEvent,
+    TextEvent,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    AuthenticationError,
+    GenerationFailed,
+    InvalidRequest,
+    RateLimitError,
+    SoraError,
+    StreamInterrupted,
+)
+from ._protocol import TranscriptParser, parse_transcript
+from ._request import MAX_IMAGE_BYTES, MODELS
+from ._video import Video
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "MODELS",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "AuthenticationError",
+    "CompletedEvent",
+    "EchoEvent",
+    "Event",
+    "FailedEvent",
+    "GenerationFailed",
+    "InvalidRequest",
+    "JobEvent",
+    "PendingTask",
+    "ProgressEvent",
+    "RateLimitError",
+    "SoraClient",
+    "SoraError",
+    "StatusEvent",
+    "StreamInterrupted",
+    "TaskEvent",
+    "TextEvent",
+    "TranscriptParser",
+    "Video",
+    "__version__",
+    "parse_transcript",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sora_nb``: register the ``%%sora`` magics."""
+    from ._notebook._magic import load_ipython_extension as load
+
+    load(ipython)

@@ -32,7 +32,16 @@ from ._events import (
     TextEvent,
 )
 
-__all__ = ["ChatChunk", "TranscriptParser", "completion_content", "parse_chunk", "parse_transcript"]
+__all__ = [
+    "ChatChunk",
+    "SourceStatus",
+    "TranscriptParser",
+    "completion_content",
+    "completion_tail",
+    "parse_chunk",
+    "parse_source",
+    "parse_transcript",
+]
 
 
 # --- chat chunks --------------------------------------------------------------------------
@@ -111,7 +120,9 @@ _SID = re.compile(r"\bsid\s*[:：]\s*`?(?P<sid>s_[A-Za-z0-9]+)`?")
 _FAILED = re.compile(
     r"生成失败|任务失败|[Gg]eneration failed|[Ff]ailed to generate|[Ff]ailure reason|❌"
 )
-_REASON = re.compile(r"(?:错误原因|失败原因|原因|[Ff]ailure reason|[Rr]eason|[Ee]rror)\s*[:：]\s*(.+)")
+_REASON = re.compile(
+    r"(?:错误原因|失败原因|原因|[Ff]ailure reason|[Rr]eason|[Ee]rror)\s*[:：]\s*(.+)"
+)
 _VIDEO_LABEL = re.compile(r"播放|观看|下载|[Pp]lay|[Ww]atch|[Dd]ownload|[Vv]ideo")
 _VIDEO_URL = re.compile(r"\.(?:mp4|webm|mov|m3u8)(?:[?#]|$)|/download/", re.IGNORECASE)
 _PREVIEW_LABEL = re.compile(r"预览|[Pp]review|/web/")
@@ -369,3 +380,102 @@ def parse_transcript(text: str) -> list[Event]:
     """Parse a whole transcript at once (a saved turn, a ``stream: false`` answer)."""
     parser = TranscriptParser()
     return parser.feed(text) + parser.flush()
+
+
+# --- task status (the "原始数据" source URL) ---------------------------------------------------
+
+_DONE_WORDS = {"completed", "complete", "succeeded", "success", "done", "finished", "ready"}
+_FAILED_WORDS = {"failed", "failure", "error", "cancelled", "canceled", "rejected", "expired"}
+_QUEUED_WORDS = {"queued", "pending", "waiting", "submitted", "created", "not_start", "queue"}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """A task's status as read from its source URL, whatever the relay's JSON shape."""
+
+    status: str  # "queued" | "generating" | "completed" | "failed" | "unknown"
+    progress: int | None
+    video_url: str | None
+    thumbnail_url: str | None
+    sid: str | None
+    failure_reason: str | None
+
+
+def _layers(obj: Any) -> list[dict[str, Any]]:
+    """The top-level object and the nested ones relays put the fields under."""
+    layers = [obj] if isinstance(obj, dict) else []
+    for layer in list(layers):
+        for key in ("content", "data", "result", "task", "output"):
+            if isinstance(layer.get(key), dict):
+                layers.append(layer[key])
+    return layers
+
+
+def _first(layers: list[dict[str, Any]], *keys: str) -> Any:
+    for layer in layers:
+        for key in keys:
+            value = layer.get(key)
+            if value not in (None, "", [], {}):
+                return value
+    return None
+
+
+def _progress(value: Any) -> int | None:
+    if isinstance(value, str):
+        value = value.strip().rstrip("%")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if 0 < number <= 1 and not (isinstance(value, int) or str(value).strip() == "1"):
+        number *= 100  # some relays report 0–1
+    return max(0, min(100, round(number)))
+
+
+def _status_word(value: Any) -> str:
+    word = str(value or "").strip().lower().replace(" ", "_").replace("-", "_")
+    if word in _DONE_WORDS:
+        return "completed"
+    if word in _FAILED_WORDS:
+        return "failed"
+    if word in _QUEUED_WORDS:
+        return "queued"
+    return "generating" if word else "unknown"
+
+
+def parse_source(obj: Any) -> SourceStatus:
+    """Read ``status``/``progress``/``url``/``failure_reason``, top-level or nested."""
+    layers = _layers(obj)
+    url = _first(layers, "url", "video_url", "videoUrl", "mp4_url", "download_url")
+    status = _status_word(_first(layers, "status", "state"))
+    if status == "unknown" and isinstance(url, str):
+        status = "completed"
+    reason = _first(layers, "failure_reason", "fail_reason", "error", "reason")
+    if reason is None and status == "failed":
+        reason = _first(layers, "message", "msg")
+    sid = _first(layers, "sid")
+    thumbnail = _first(layers, "thumbnail_url", "thumbnail", "cover_url", "cover")
+    return SourceStatus(
+        status=status,
+        progress=_progress(_first(layers, "progress", "percent")),
+        video_url=url if isinstance(url, str) else None,
+        thumbnail_url=thumbnail if isinstance(thumbnail, str) else None,
+        sid=sid if isinstance(sid, str) else None,
+        failure_reason=None if reason is None else _error_message(reason),
+    )
+
+
+def completion_tail(sid: str | None, thumbnail_url: str | None, video_url: str) -> str:
+    """The relay's closing lines, for a transcript completed by polling the source URL.
+
+    An edit sends the assistant transcript back; the relay finds the sid in it, so a turn
+    recovered after a broken stream must still carry ``> sid: …`` in the relay's own form.
+    """
+    lines = ["", "", "> 生成完成 ✅"]
+    if sid:
+        lines.append(f"> sid: {sid}")
+    lines.append("")
+    if thumbnail_url:
+        lines.append(f"![{thumbnail_url}]({thumbnail_url})")
+    lines.append(f"[在线播放▶️]({video_url})")
+    return "\n".join(lines)

@@ -1,0 +1,609 @@
+"""The async client: one chat-completions stream per generation, recovered by task id.
+
+A generation takes minutes and is billed whether or not the stream survives, so the client
+never re-sends a request once the relay has started answering: retries happen only before
+the stream begins (connect errors, 429, 5xx), and a stream that breaks or ends without a
+video after the task id is known is finished by polling the task's source URL
+(relay-protocol.md, "Status by task id").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import inspect
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from httpx_sse import EventSource
+
+from . import _config
+from ._events import (
+    CompletedEvent,
+    Event,
+    FailedEvent,
+    JobEvent,
+    ProgressEvent,
+    StatusEvent,
+)
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    GenerationFailed,
+    InvalidRequest,
+    RateLimitError,
+    StreamInterrupted,
+)
+from ._protocol import (
+    SourceStatus,
+    TranscriptParser,
+    completion_content,
+    completion_tail,
+    parse_chunk,
+    parse_source,
+)
+from ._request import (
+    ImageInput,
+    build_body,
+    image_to_url,
+    normalize_orientation,
+    user_content,
+    validate_model,
+    validate_prompt,
+)
+from ._video import Message, Video
+
+__all__ = ["DEFAULT_TIMEOUT", "EventCallback", "PendingTask", "SoraClient"]
+
+logger = logging.getLogger("sora_nb")
+
+EventCallback = Callable[[Event | JobEvent], object]
+
+#: Streams are silent for minutes between progress lines: the read timeout is a gap between
+#: bytes, not a whole request; ``deadline`` bounds a whole generation, resume included.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
+DEFAULT_DEADLINE = 45 * 60.0
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds the key to requests for the relay's own origin only; its repr never shows it."""
+
+    def __init__(self, key: str, origin: tuple[str, str]) -> None:
+        self._key = key
+        self._origin = origin
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if (request.url.scheme, request.url.netloc.decode()) == self._origin:
+            request.headers["Authorization"] = f"Bearer {self._key}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "<BearerAuth ***>"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTask:
+    """A task whose stream ended early: everything needed to collect it later."""
+
+    task_id: str
+    source_url: str | None
+    preview_url: str | None
+    prompt: str
+    model: str
+    orientation: str | None
+    messages: list[Message] = field(repr=False)
+    transcript: str = field(default="", repr=False)
+    parent: Video | None = field(default=None, repr=False)
+    image: str | None = field(default=None, repr=False)
+    echo: dict[str, Any] | None = field(default=None, repr=False)
+    started_at: float = field(default_factory=time.time, repr=False)
+
+
+class _Broken(Exception):
+    """The transport failed after the response began (internal)."""
+
+
+class SoraClient:
+    """Async client for a sora-2 chat relay (or the embedded emulator).
+
+    ``base_url`` defaults to ``$SORA_BASE_URL``, else the embedded emulator; ``api_key`` to
+    ``$SORA_API_KEY``. Pass ``http_client`` or ``transport`` to control the HTTP layer.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        deadline: float = DEFAULT_DEADLINE,
+        poll_interval: float = 5.0,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        base_url = (base_url or _config.env_base_url() or "").rstrip("/")
+        self.uses_emulator = not base_url
+        if not base_url:
+            base_url = _config.embedded_emulator().url
+        api_key = api_key or _config.env_api_key()
+        if api_key is None and self.uses_emulator:
+            api_key = _config.EMULATOR_API_KEY
+        if urlsplit(base_url).scheme not in ("http", "https"):
+            raise InvalidRequest(f"The base URL {base_url!r} is not an http(s) URL.")
+        self.base_url = base_url
+        self.max_retries = max(0, int(max_retries))
+        self.deadline = deadline
+        self.poll_interval = poll_interval
+        parts = urlsplit(base_url)
+        self._auth = _BearerAuth(api_key, (parts.scheme, parts.netloc)) if api_key else None
+        if isinstance(timeout, (int, float)):
+            timeout = httpx.Timeout(float(timeout))
+        self._timeout = timeout or DEFAULT_TIMEOUT
+        self._transport = transport
+        self._injected = http_client
+        self._http: httpx.AsyncClient | None = None
+        self._http_loop: asyncio.AbstractEventLoop | None = None
+        self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
+
+    def __repr__(self) -> str:
+        key = "***" if self._auth else None
+        return f"SoraClient(base_url={self.base_url!r}, api_key={key!r})"
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key will be sent (the key itself is never exposed)."""
+        return self._auth is not None
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._injected is not None:
+            return self._injected
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._http_loop is not loop or self._http.is_closed:
+            # An AsyncClient's pool belongs to one event loop; scripts that call
+            # asyncio.run() twice get a fresh one instead of a broken pool.
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+            self._http_loop = loop
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the connections this client opened (not an injected ``http_client``)."""
+        if self._http is not None and self._http_loop is asyncio.get_running_loop():
+            await self._http.aclose()
+        self._http = None
+
+    async def __aenter__(self) -> SoraClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- public API -----------------------------------------------------------------------
+
+    async def stream(
+        self, messages: list[Message], model: str = "sora-2", *, stream: bool = True
+    ) -> AsyncIterator[Event]:
+        """The events of one chat-completions request, as the relay sends them.
+
+        Raises ``StreamInterrupted`` when the transport breaks after the task id is known
+        (``resume()`` collects it) and ``APIConnectionError`` when it breaks before.
+        """
+        validate_model(model)
+        parser = TranscriptParser()
+        try:
+            async for event in self._events(build_body(messages, model, stream=stream), parser):
+                yield event
+        except _Broken as exc:
+            raise self._interrupted(parser, exc) from None
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        model: str = "sora-2",
+        orientation: str | None = None,
+        image: ImageInput = None,
+        on_event: EventCallback | None = None,
+    ) -> Video:
+        """Make a new video and return it once finished (or raise a ``SoraError``)."""
+        prompt, model, orient, image_url = self._check(prompt, model, orientation, image)
+        messages: list[Message] = [
+            {"role": "user", "content": user_content(prompt, orient, image_url)}
+        ]
+        return await self._run(messages, prompt, model, orient, image_url, None, on_event)
+
+    async def edit(
+        self,
+        video: Video,
+        prompt: str,
+        *,
+        model: str | None = None,
+        orientation: str | None = None,
+        image: ImageInput = None,
+        on_event: EventCallback | None = None,
+    ) -> Video:
+        """Continuous modification: ``video`` with ``prompt`` applied, as a new video."""
+        if not isinstance(video, Video):
+            raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
+        if not video.sid and "sid:" not in video.transcript:
+            raise InvalidRequest(
+                "This video has no sid in its transcript, so the relay cannot remix it."
+            )
+        prompt, model, orient, image_url = self._check(
+            prompt, model or video.model, orientation, image
+        )
+        messages = video.next_messages(user_content(prompt, orient, image_url))
+        return await self._run(messages, prompt, model, orient, image_url, video, on_event)
+
+    async def resume(
+        self, task: str | PendingTask, *, on_event: EventCallback | None = None
+    ) -> Video:
+        """Collect a task whose stream was lost, by polling its source URL until it ends.
+
+        ``task`` is a task id, its source URL, or the ``PendingTask`` of a
+        ``StreamInterrupted``.
+        """
+        pending = task if isinstance(task, PendingTask) else self._pending_for(task)
+        await _notify(on_event, JobEvent("resuming", detail=pending.task_id))
+        status = await self._poll(pending, on_event, time.monotonic() + self.deadline)
+        return self._video_from_source(pending, status)
+
+    # -- validation -------------------------------------------------------------------------
+
+    @staticmethod
+    def _check(
+        prompt: str, model: str, orientation: str | None, image: ImageInput
+    ) -> tuple[str, str, Any, str | None]:
+        return (
+            validate_prompt(prompt),
+            validate_model(model),
+            normalize_orientation(orientation),
+            image_to_url(image),
+        )
+
+    def _pending_for(self, task: str) -> PendingTask:
+        task = task.strip()
+        if task.startswith(("http://", "https://")):
+            source_url = task
+            task_id = task.rstrip("/").rsplit("/", 1)[-1]
+        elif re.fullmatch(r"task_[A-Za-z0-9]+", task):
+            task_id = task
+            source_url = self._sources.get(task, f"{self.base_url}/source/{task}")
+        else:
+            raise InvalidRequest(
+                f"{task!r} is neither a task id (task_…) nor a source URL: "
+                "copy it from the progress line."
+            )
+        return PendingTask(task_id, source_url, None, "", "", None, messages=[])
+
+    # -- one generation ---------------------------------------------------------------------
+
+    async def _run(
+        self,
+        messages: list[Message],
+        prompt: str,
+        model: str,
+        orientation: str | None,
+        image_url: str | None,
+        parent: Video | None,
+        on_event: EventCallback | None,
+    ) -> Video:
+        started, wall = time.monotonic(), time.time()
+        deadline = started + self.deadline
+        parser = TranscriptParser()
+        broken: _Broken | None = None
+        await _notify(on_event, JobEvent("sending"))
+        body = build_body(messages, model)
+        try:
+            async with contextlib.aclosing(self._events(body, parser, deadline)) as events:
+                async for event in events:
+                    await _notify(on_event, event)
+        except _Broken as exc:
+            broken = exc
+        if parser.failed is not None:
+            raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
+        pending = PendingTask(
+            parser.task_id or "",
+            parser.source_url,
+            parser.preview_url,
+            prompt,
+            model,
+            (parser.echo.orientation if parser.echo else None) or orientation,
+            messages=messages,
+            transcript=parser.transcript,
+            parent=parent,
+            image=image_url,
+            echo=parser.echo.data if parser.echo else None,
+            started_at=wall,
+        )
+        if parser.completed is not None:
+            return self._video(pending, parser.completed, parser.transcript, started)
+        if parser.task_id is None:
+            if broken is not None:
+                raise APIConnectionError(
+                    f"The connection to the relay broke before a task was created: {broken}."
+                )
+            raise GenerationFailed("the stream ended with no task, no video and no failure line")
+        reason = f"stream broke: {broken}" if broken else "stream ended without a video"
+        logger.info("Resuming %s from its source URL (%s).", parser.task_id, reason)
+        await _notify(on_event, JobEvent("resuming", detail=reason))
+        status = await self._poll(pending, on_event, deadline, parser.percent or -1)
+        return self._video_from_source(pending, status, started)
+
+    def _video(
+        self, pending: PendingTask, done: CompletedEvent, transcript: str, started: float
+    ) -> Video:
+        return Video(
+            prompt=pending.prompt,
+            model=pending.model,
+            orientation=pending.orientation,
+            task_id=pending.task_id or None,
+            sid=done.sid,
+            video_url=done.video_url,
+            thumbnail_url=done.thumbnail_url,
+            preview_url=pending.preview_url,
+            source_url=pending.source_url,
+            transcript=transcript,
+            messages=pending.messages,
+            parent=pending.parent,
+            image=pending.image,
+            echo=pending.echo,
+            created_at=pending.started_at,
+            elapsed=time.monotonic() - started,
+        )
+
+    def _video_from_source(
+        self, pending: PendingTask, status: SourceStatus, started: float | None = None
+    ) -> Video:
+        assert status.video_url is not None
+        done = CompletedEvent(status.sid, status.thumbnail_url, status.video_url)
+        transcript = pending.transcript + completion_tail(
+            status.sid, status.thumbnail_url, status.video_url
+        )
+        elapsed_from = started if started is not None else time.monotonic()
+        video = self._video(pending, done, transcript, elapsed_from)
+        if started is None:  # collected later: the elapsed time is wall-clock since the start
+            video = replace(video, elapsed=time.time() - pending.started_at)
+        return video
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    async def _events(
+        self, body: dict[str, Any], parser: TranscriptParser, deadline: float | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails."""
+        response = await self._send(body)
+        try:
+            if response.headers.get("content-type", "").startswith("application/json"):
+                for event in await self._whole_completion(response, parser):
+                    yield event
+                return
+            async for sse in EventSource(response).aiter_sse():
+                chunk = parse_chunk(sse.data)
+                if chunk.done:
+                    break
+                if chunk.error is not None:
+                    for event in parser.flush():
+                        yield event
+                    yield self._stream_error(parser, chunk.error)
+                    return
+                for event in parser.feed(chunk.content):
+                    yield event
+                if deadline is not None and time.monotonic() > deadline:
+                    raise _Broken("the generation's deadline passed")
+            for event in parser.flush():
+                yield event
+        except httpx.TransportError as exc:  # incomplete body, reset, read timeout
+            for event in parser.flush():
+                yield event
+            raise _Broken(_describe(exc)) from exc
+        finally:
+            if parser.task_id and parser.source_url:
+                self._sources[parser.task_id] = parser.source_url
+            await response.aclose()
+
+    @staticmethod
+    def _stream_error(parser: TranscriptParser, message: str) -> FailedEvent:
+        # An in-stream {"error": …} object: the relay gave up on this request.
+        parser.failed = parser.failed or FailedEvent(message, parser.task_id)
+        return parser.failed
+
+    async def _whole_completion(
+        self, response: httpx.Response, parser: TranscriptParser
+    ) -> list[Event]:
+        """``stream: false``, or a relay that answered a stream request with plain JSON."""
+        try:
+            obj = json.loads(await response.aread())
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and obj.get("error"):
+            chunk = parse_chunk(json.dumps(obj))
+            return [self._stream_error(parser, chunk.error or "unknown error")]
+        return parser.feed(completion_content(obj)) + parser.flush()
+
+    async def _send(self, body: dict[str, Any]) -> httpx.Response:
+        """POST with retries before the stream begins; returns an open 2xx response."""
+        client = self._client()
+        url = f"{self.base_url}/v1/chat/completions"
+        headers = {"Accept": "text/event-stream" if body["stream"] else "application/json"}
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            request = client.build_request("POST", url, json=body, headers=headers)
+            try:
+                response = await client.send(request, stream=True, auth=self._auth)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                if last:
+                    raise APIConnectionError(
+                        f"Could not connect to the relay at {self.base_url}: {_describe(exc)}."
+                    ) from None
+                await asyncio.sleep(_backoff(attempt))
+                continue
+            except httpx.TransportError as exc:
+                raise APIConnectionError(
+                    f"The relay at {self.base_url} did not answer: {_describe(exc)}."
+                ) from None
+            if response.is_success:
+                return response
+            retry_after = await self._refuse(response, last)
+            await asyncio.sleep(retry_after if retry_after is not None else _backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _refuse(self, response: httpx.Response, last: bool) -> float | None:
+        """Raise for a non-2xx answer, or return how long to wait before retrying it."""
+        await response.aread()
+        await response.aclose()
+        status = response.status_code
+        message = _server_message(response)
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"The relay refused the API key ({status}): {message}; check SORA_API_KEY.",
+                status_code=status,
+            )
+        retryable = status == 429 or status >= 500
+        if retryable and not last:
+            return _retry_after(response)
+        if status == 429:
+            raise RateLimitError(
+                f"The relay is rate limiting requests (429): {message}; wait and try again.",
+                status_code=status,
+            )
+        raise APIStatusError(f"The relay answered {status}: {message}.", status_code=status)
+
+    # -- recovery by task id --------------------------------------------------------------------
+
+    async def _poll(
+        self,
+        pending: PendingTask,
+        on_event: EventCallback | None,
+        deadline: float,
+        percent: int = -1,
+    ) -> SourceStatus:
+        """Poll the source URL until the task completes or fails, or the deadline passes."""
+        url = pending.source_url or f"{self.base_url}/source/{pending.task_id}"
+        interval, misses, phase = min(1.0, self.poll_interval), 0, ""
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            status, last_error = await self._poll_once(url, last_error)
+            misses = misses + 1 if status is None else 0
+            if misses >= 10:
+                break
+            if status is not None:
+                if status.status == "failed":
+                    reason = status.failure_reason or "the relay reported a failure"
+                    await _notify(on_event, FailedEvent(reason, pending.task_id))
+                    raise GenerationFailed(reason, task_id=pending.task_id)
+                if status.status == "completed" and status.video_url:
+                    await _notify(
+                        on_event,
+                        CompletedEvent(status.sid, status.thumbnail_url, status.video_url),
+                    )
+                    return status
+                phase, percent = await self._report(status, on_event, phase, percent)
+            await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+            interval = min(interval * 1.5, self.poll_interval)
+        raise StreamInterrupted(
+            f"Task {pending.task_id} did not finish while polling {url} ({last_error}); "
+            f"run `%sora resume {pending.task_id}` or SoraClient.resume() later.",
+            task_id=pending.task_id,
+            source_url=url,
+        )
+
+    async def _poll_once(self, url: str, last_error: str) -> tuple[SourceStatus | None, str]:
+        try:
+            response = await self._client().get(url, auth=self._auth)
+        except httpx.TransportError as exc:
+            return None, _describe(exc)
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"The relay refused the API key while polling the task "
+                f"({response.status_code}); check SORA_API_KEY.",
+                status_code=response.status_code,
+            )
+        if not response.is_success:
+            return None, f"{response.status_code} {response.reason_phrase}"
+        try:
+            return parse_source(response.json()), last_error
+        except ValueError:
+            return None, "the source URL did not return JSON"
+
+    @staticmethod
+    async def _report(
+        status: SourceStatus, on_event: EventCallback | None, phase: str, percent: int
+    ) -> tuple[str, int]:
+        if status.status in ("queued", "generating") and status.status != phase:
+            phase = status.status
+            await _notify(on_event, StatusEvent(phase))  # type: ignore[arg-type]
+        if status.progress is not None and status.progress > percent:
+            percent = status.progress
+            await _notify(on_event, ProgressEvent(percent))
+        return phase, percent
+
+    def _interrupted(self, parser: TranscriptParser, exc: _Broken) -> Exception:
+        if parser.task_id is None:
+            return APIConnectionError(
+                f"The connection to the relay broke before a task was created: {exc}."
+            )
+        return StreamInterrupted(
+            f"The stream of task {parser.task_id} broke ({exc}); resume() collects it.",
+            task_id=parser.task_id,
+            source_url=parser.source_url,
+        )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+async def _notify(callback: EventCallback | None, event: Event | JobEvent) -> None:
+    if callback is None:
+        return
+    result = callback(event)
+    if inspect.isawaitable(result):
+        await result
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(8.0, 0.5 * 2**attempt) * (0.75 + random.random() / 2))  # noqa: S311
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        seconds = when.timestamp() - time.time() if when else 0.0
+    return max(0.0, min(seconds, 60.0))
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The server's own explanation: an OpenAI error message, an HTML title, or the text."""
+    text = response.text.strip()
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and obj.get("error"):
+        return parse_chunk(json.dumps(obj)).error or text[:200]
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    if title:
+        return " ".join(title.group(1).split())[:200]
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())[:200] or response.reason_phrase
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,59 @@
+"""Where the relay is and which key to use: arguments, then the environment, then the emulator.
+
+With no ``SORA_BASE_URL`` the embedded emulator is started once per process on a free
+loopback port, so the extension works offline and before anyone pays for a key.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorServer
+
+__all__ = [
+    "EMULATOR_API_KEY",
+    "embedded_emulator",
+    "embedded_emulator_running",
+    "env_api_key",
+    "env_base_url",
+]
+
+#: The token sent to the embedded emulator when no key is set (it accepts any non-empty one).
+EMULATOR_API_KEY = "sk-emulator"
+
+_lock = threading.Lock()
+_server: EmulatorServer | None = None
+
+
+def env_base_url() -> str | None:
+    """``$SORA_BASE_URL`` without a trailing slash, or None when unset or empty."""
+    value = os.environ.get("SORA_BASE_URL", "").strip()
+    return value.rstrip("/") or None
+
+
+def env_api_key() -> str | None:
+    """``$SORA_API_KEY``, or None when unset or empty."""
+    return os.environ.get("SORA_API_KEY", "").strip() or None
+
+
+def embedded_emulator() -> EmulatorServer:
+    """The process's embedded emulator, started on first use on a free loopback port.
+
+    ``$SORA_EMULATOR_SPEED`` speeds it up (tests and headless runs use a high value).
+    """
+    global _server
+    with _lock:
+        if _server is None:
+            from .emulator import serve_in_thread
+
+            speed = float(os.environ.get("SORA_EMULATOR_SPEED", "1") or 1)
+            _server = serve_in_thread(speed=speed)
+        return _server
+
+
+def embedded_emulator_running() -> bool:
+    """Whether this process has started its embedded emulator."""
+    return _server is not None

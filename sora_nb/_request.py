@@ -1,0 +1,166 @@
+"""Building requests exactly as the relay's seeds show, and refusing bad input before sending.
+
+Text to video sends the prompt as a string; image to video sends ``[text, image_url]``
+(seed ``000``, ``fixtures/seed/image_request.json``). The relay has no orientation field:
+words at the end of the prompt choose it (relay-protocol.md, "Aspect ratio").
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from ._exceptions import InvalidRequest
+
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "MODELS",
+    "ImageInput",
+    "apply_orientation",
+    "build_body",
+    "image_to_url",
+    "normalize_orientation",
+    "user_content",
+    "validate_model",
+    "validate_prompt",
+]
+
+MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro")
+#: Images sent inline as ``data:`` URLs are refused above this size (10 MiB), before sending:
+#: relays of this family reject larger request bodies, and a notebook keeps the request.
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+Orientation = Literal["portrait", "landscape"]
+ImageInput = str | bytes | os.PathLike[str] | None
+
+_ORIENTATION_ALIASES: dict[str, Orientation] = {
+    "portrait": "portrait",
+    "vertical": "portrait",
+    "9:16": "portrait",
+    "竖屏": "portrait",
+    "landscape": "landscape",
+    "horizontal": "landscape",
+    "16:9": "landscape",
+    "横屏": "landscape",
+}
+# The words the relay understands, appended to the prompt (seed 000's description).
+_ORIENTATION_WORDS: dict[Orientation, str] = {"portrait": "竖屏", "landscape": "横屏"}
+_ORIENTATION_SUFFIX = re.compile(r"(横屏|竖屏|窄屏|16:9|9:16|landscape|portrait)\W*$", re.I)
+
+_IMAGE_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+)
+_DATA_URL = re.compile(r"data:(image/(?:png|jpeg|jpg|webp|gif));base64,", re.I)
+
+
+def validate_prompt(prompt: object) -> str:
+    """Return the prompt stripped, or refuse an empty or non-text one."""
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise InvalidRequest("The prompt is empty: describe the video you want.")
+    return prompt.strip()
+
+
+def validate_model(model: object) -> str:
+    """Return the model name, or refuse one the relay does not serve."""
+    if model not in MODELS:
+        choices = ", ".join(MODELS)
+        raise InvalidRequest(f"Unknown model {model!r}: use one of {choices}.")
+    return str(model)
+
+
+def normalize_orientation(orientation: object) -> Orientation | None:
+    """``portrait``/``landscape`` (or ``9:16``/``16:9``, ``竖屏``/``横屏``), or None."""
+    if orientation is None or orientation == "":
+        return None
+    key = str(orientation).strip().lower()
+    if key not in _ORIENTATION_ALIASES:
+        raise InvalidRequest(
+            f"Unknown orientation {orientation!r}: use portrait (9:16) or landscape (16:9)."
+        )
+    return _ORIENTATION_ALIASES[key]
+
+
+def apply_orientation(prompt: str, orientation: Orientation | None) -> str:
+    """Append the relay's orientation word unless the prompt already ends with one."""
+    if orientation is None or _ORIENTATION_SUFFIX.search(prompt):
+        return prompt
+    return f"{prompt} {_ORIENTATION_WORDS[orientation]}"
+
+
+def _sniff(data: bytes) -> str | None:
+    for signature, offset, mime in _IMAGE_SIGNATURES:
+        if data[offset : offset + len(signature)] == signature:
+            return mime
+    return None
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_IMAGE_BYTES:
+        raise InvalidRequest(
+            f"The image {what} is {size / 2**20:.1f} MiB: images are limited to "
+            f"{MAX_IMAGE_BYTES // 2**20} MiB, so resize it or pass an https URL."
+        )
+
+
+def _bytes_to_url(data: bytes, what: str) -> str:
+    _check_size(len(data), what)
+    mime = _sniff(data)
+    if mime is None:
+        raise InvalidRequest(f"The image {what} is not a PNG, JPEG, WebP or GIF file.")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def image_to_url(image: ImageInput) -> str | None:
+    """An ``https://`` or ``data:image/…`` URL for the relay, from a URL, a path or bytes."""
+    if image is None:
+        return None
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _bytes_to_url(bytes(image), "given as bytes")
+    if isinstance(image, str) and image.startswith(("http://", "https://")):
+        return image
+    if isinstance(image, str) and image.startswith("data:"):
+        return _check_data_url(image)
+    path = Path(os.fspath(image)).expanduser()
+    if not path.is_file():
+        raise InvalidRequest(f"No image file at {str(path)!r}: check the path.")
+    _check_size(path.stat().st_size, repr(path.name))
+    return _bytes_to_url(path.read_bytes(), repr(path.name))
+
+
+def _check_data_url(url: str) -> str:
+    match = _DATA_URL.match(url)
+    if match is None:
+        raise InvalidRequest("The image data URL is not a base64 PNG, JPEG, WebP or GIF.")
+    try:
+        data = base64.b64decode(url[match.end() :], validate=True)
+    except ValueError:
+        raise InvalidRequest("The image data URL does not hold valid base64.") from None
+    _bytes_to_url(data, "in the data URL")
+    return url
+
+
+def user_content(
+    prompt: str, orientation: Orientation | None = None, image_url: str | None = None
+) -> str | list[dict[str, Any]]:
+    """A user message's content: a string, or ``[text, image_url]`` with an image."""
+    text = apply_orientation(prompt, orientation)
+    if image_url is None:
+        return text
+    return [
+        {"type": "text", "text": text},
+        {"type": "image_url", "image_url": {"url": image_url}},
+    ]
+
+
+def build_body(
+    messages: list[dict[str, Any]], model: str, *, stream: bool = True
+) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/chat/completions``."""
+    return {"model": model, "stream": stream, "messages": messages}

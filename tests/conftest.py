@@ -1,0 +1,21 @@
+"""Shared fixtures. The seed fixtures are read from ../shared/, never copied."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SORA_SHARED_DIR", ROOT.parent / "shared"))
+SEED = SHARED / "fixtures" / "seed"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never talk to a relay configured in the developer's shell."""
+    monkeypatch.delenv("SORA_BASE_URL", raising=False)
+    monkeypatch.delenv("SORA_API_KEY", raising=False)
+    yield

@@ -1,0 +1,355 @@
+"""The wire format: SSE → chat chunks → transcript events, whatever the fragmenting."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import httpx
+import pytest
+from httpx_sse import EventSource
+
+from sora_nb import (
+    CompletedEvent,
+    EchoEvent,
+    FailedEvent,
+    ProgressEvent,
+    StatusEvent,
+    TaskEvent,
+    TextEvent,
+    TranscriptParser,
+    parse_transcript,
+)
+from sora_nb._protocol import completion_content, completion_tail, parse_chunk, parse_source
+
+from .conftest import SEED
+
+EDIT_SSE = (SEED / "edit_stream.sse").read_bytes()
+EDIT_TEXT = (SEED / "edit_stream.content.md").read_text(encoding="utf-8")
+FIRST_TEXT = (SEED / "first_turn.content.md").read_text(encoding="utf-8")
+
+EDIT_EVENTS = [
+    EchoEvent(
+        prompt="让牛的头上顶着光圈，马的脚下踩着祥云",
+        orientation="portrait",
+        sid="s_68ec8accd80c8191ae1fc957af78caaa",
+        data={
+            "prompt": "让牛的头上顶着光圈，马的脚下踩着祥云",
+            "orientation": "portrait",
+            "sid": "s_68ec8accd80c8191ae1fc957af78caaa",
+        },
+    ),
+    TaskEvent(
+        "task_01k7e5w9z5f2d91pekrqy59rwc",
+        "https://asyncdata.net/web/task_01k7e5w9z5f2d91pekrqy59rwc",
+        "https://asyncdata.net/source/task_01k7e5w9z5f2d91pekrqy59rwc",
+    ),
+    StatusEvent("queued"),
+    StatusEvent("generating"),
+    ProgressEvent(36),
+    ProgressEvent(44),
+    ProgressEvent(61),
+    ProgressEvent(69),
+    ProgressEvent(81),
+    CompletedEvent(
+        "s_68eca3f141808191b1fd30fea1b731bd",
+        "https://filesystem.site/cdn/20251013/38e999994cfa666de5e677d2af347f.webp",
+        "https://filesystem.site/cdn/20251013/a7a7930bd01f7f313bbb6ecb234075.mp4",
+    ),
+]
+
+
+def sse_events(chunks: list[bytes]) -> tuple[list[object], str]:
+    """Decode wire bytes, split as given, the way the client does (httpx-sse, no network)."""
+    response = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=iter(chunks)
+    )
+    parser = TranscriptParser()
+    events: list[object] = []
+    for sse in EventSource(response).iter_sse():
+        chunk = parse_chunk(sse.data)
+        if chunk.done:
+            break
+        events += parser.feed(chunk.content)
+    return events + parser.flush(), parser.transcript
+
+
+def fed(text: str, cuts: list[int]) -> list[object]:
+    parser = TranscriptParser()
+    events: list[object] = []
+    bounds = [0, *cuts, len(text)]
+    for start, end in itertools.pairwise(bounds):
+        events += parser.feed(text[start:end])
+    return events + parser.flush()
+
+
+def test_seed_stream_gives_the_seed_events_and_transcript() -> None:
+    events, transcript = sse_events([EDIT_SSE])
+    assert events == EDIT_EVENTS
+    assert transcript == EDIT_TEXT
+
+
+def test_seed_stream_same_events_at_every_byte_split() -> None:
+    # Includes splits inside UTF-8 characters, inside 进度 and inside "36..".
+    for cut in range(1, len(EDIT_SSE)):
+        assert sse_events([EDIT_SSE[:cut], EDIT_SSE[cut:]]) == (EDIT_EVENTS, EDIT_TEXT), cut
+
+
+def test_seed_stream_one_byte_at_a_time() -> None:
+    assert sse_events([bytes([b]) for b in EDIT_SSE]) == (EDIT_EVENTS, EDIT_TEXT)
+
+
+def test_transcript_same_events_at_every_split_point() -> None:
+    for text in (EDIT_TEXT, FIRST_TEXT):
+        whole = parse_transcript(text)
+        for cut in range(1, len(text)):
+            assert fed(text, [cut]) == whole, cut
+
+
+def test_transcript_one_character_at_a_time() -> None:
+    assert fed(EDIT_TEXT, list(range(1, len(EDIT_TEXT)))) == EDIT_EVENTS
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        pytest.param("进度", id="inside-jindu"),
+        pytest.param("36..", id="inside-36-dots"),
+        pytest.param("生成完成", id="inside-done-word"),
+        pytest.param("排队中", id="inside-queue-word"),
+    ],
+)
+def test_transcript_split_inside_words(needle: str) -> None:
+    at = EDIT_TEXT.index(needle)
+    for offset in range(1, len(needle)):
+        assert fed(EDIT_TEXT, [at + offset]) == EDIT_EVENTS
+
+
+def test_progress_and_status_are_reported_before_the_line_ends() -> None:
+    parser = TranscriptParser()
+    head = parser.feed("> ID: `task_01k7e5w9z5f2d91pekrqy59rwc`\n> 排队中")
+    assert head == [StatusEvent("queued")]
+    assert parser.feed(".") == []
+    assert parser.feed("..\n> 生成中") == [
+        TaskEvent("task_01k7e5w9z5f2d91pekrqy59rwc", None, None),
+        StatusEvent("generating"),
+    ]
+    assert parser.feed(".\n\n>🏃‍ 进度 36..4") == [ProgressEvent(36)]
+    assert parser.feed("4..") == [ProgressEvent(44)]
+
+
+def test_first_turn_transcript() -> None:
+    events = parse_transcript(FIRST_TEXT)
+    assert [e.type for e in events] == [
+        "echo",
+        "task",
+        "status",
+        "status",
+        "progress",
+        "completed",
+    ]
+    assert isinstance(events[0], EchoEvent) and events[0].sid is None
+
+
+def _only(events: list[object], kind: type) -> list[object]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+TASK = "task_01k7e5w9z5f2d91pekrqy59rwc"
+SID = "s_68eca3f141808191b1fd30fea1b731bd"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(f"> ID: {TASK}\n", TaskEvent(TASK, None, None), id="id-no-backticks"),
+        pytest.param(f"> 任务ID: `{TASK}`\n", TaskEvent(TASK, None, None), id="task-id-zh"),
+        pytest.param(f"Task ID: {TASK}\n", TaskEvent(TASK, None, None), id="task-id-en"),
+        pytest.param(
+            f"> ID: `{TASK}`\n>[数据预览](https://pro.asyncdata.net/web/{TASK}) | "
+            f"[原始数据](https://pro.asyncdata.net/source/{TASK})\n",
+            TaskEvent(
+                TASK,
+                f"https://pro.asyncdata.net/web/{TASK}",
+                f"https://pro.asyncdata.net/source/{TASK}",
+            ),
+            id="pro-host",
+        ),
+        pytest.param(">🕐 排队中.\n", StatusEvent("queued"), id="queue-emoji"),
+        pytest.param("> 等待处理中...\n", StatusEvent("queued"), id="waiting-zh"),
+        pytest.param(">⚡ 生成中.....\n", StatusEvent("generating"), id="generating-emoji"),
+        pytest.param(">🏃 进度 36..\n", ProgressEvent(36), id="runner-no-zwj"),
+        pytest.param(">🏃‍进度 52..\n", ProgressEvent(52), id="no-space"),
+        pytest.param("> Progress 12..\n", ProgressEvent(12), id="progress-en"),
+    ],
+)
+def test_variant_lines(text: str, expected: object) -> None:
+    assert expected in parse_transcript(text)
+
+
+def test_queue_and_generating_on_one_line() -> None:
+    events = parse_transcript("> 排队中...生成中..\n")
+    assert events == [StatusEvent("queued"), StatusEvent("generating")]
+
+
+def test_progress_closed_by_a_link_to_100() -> None:
+    events = parse_transcript(">🏃‍ 进度 72..[100](https://x.test/v/1.mp4)\n")
+    assert _only(events, ProgressEvent) == [ProgressEvent(72), ProgressEvent(100)]
+    assert _only(events, CompletedEvent) == []
+
+
+def test_progress_never_decreases() -> None:
+    events = parse_transcript(">🏃‍ 进度 36..44..40..61..\n")
+    assert [e.percent for e in _only(events, ProgressEvent)] == [36, 44, 61]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "done",
+    [
+        pytest.param("> 生成完成 ✅", id="done-zh"),
+        pytest.param("> ✅ 生成完成", id="done-emoji-first"),
+        pytest.param("🎉 视频已生成", id="party"),
+        pytest.param("Generation completed", id="done-en"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("sid_line", "link"),
+    [
+        pytest.param(f"> sid: {SID}", "[在线播放▶️](https://x.test/a.mp4)", id="seed"),
+        pytest.param(f"> sid: `{SID}`", "[▶️ 在线观看](https://x.test/a.mp4)", id="backticks"),
+        pytest.param(f"sid: {SID}", "[点击下载](https://x.test/download/a)", id="download"),
+        pytest.param(f"> sid: {SID}", "[Play online](https://x.test/a.mp4?t=1)", id="play-en"),
+        pytest.param(f"> sid: {SID}", "[Watch Online](https://x.test/v/a)", id="watch-en"),
+    ],
+)
+def test_completion_variants(done: str, sid_line: str, link: str) -> None:
+    text = f"{done}\n{sid_line}\n\n![t](https://x.test/t.webp)\n{link}"
+    completed = _only(parse_transcript(text), CompletedEvent)
+    url = link[link.index("(") + 1 : -1]
+    assert completed == [CompletedEvent(SID, "https://x.test/t.webp", url)]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        pytest.param("> 生成失败\n", "生成失败", id="bare"),
+        pytest.param("> ❌ 生成失败: 内容违规\n", "内容违规", id="emoji-reason"),
+        pytest.param("> 生成失败: 未找到视频地址\n", "未找到视频地址", id="no-video-url"),
+        pytest.param(
+            '> 生成失败，错误原因如下\n```json\n{"code": "policy", "message": "内容不合规"}\n```\n',
+            "内容不合规",
+            id="json-block",
+        ),
+        pytest.param(
+            "Generation failed\nFailure reason: content policy violation\n",
+            "content policy violation",
+            id="english-two-lines",
+        ),
+        pytest.param("Failure reason: too busy\n", "too busy", id="reason-only"),
+    ],
+)
+def test_failure_variants(text: str, reason: str) -> None:
+    events = parse_transcript(f"> ID: `{TASK}`\n> 排队中.\n{text}")
+    assert _only(events, FailedEvent) == [FailedEvent(reason, TASK)]
+    assert _only(events, CompletedEvent) == []
+
+
+def test_reasoning_preface_is_text_not_status() -> None:
+    text = "**思考中…** 生成中的计划\n*正在排队中*\n" + FIRST_TEXT
+    events = parse_transcript(text)
+    assert events[:2] == [TextEvent("**思考中…** 生成中的计划"), TextEvent("*正在排队中*")]
+    assert events[2:] == parse_transcript(FIRST_TEXT)
+
+
+def test_echo_prompt_words_are_not_status() -> None:
+    text = '```json\n{"prompt": "生成中 排队中 进度 50..", "orientation": "landscape"}\n```\n'
+    assert [e.type for e in parse_transcript(text)] == ["echo"]
+
+
+def test_unknown_lines_become_text_events() -> None:
+    events = parse_transcript("hello\n> something odd: 42\n")
+    assert events == [TextEvent("hello"), TextEvent("> something odd: 42")]
+
+
+def test_crlf_lines_inside_content() -> None:
+    assert parse_transcript(EDIT_TEXT.replace("\n", "\r\n")) == EDIT_EVENTS
+
+
+def test_sse_crlf_framing_comments_and_usage_chunk() -> None:
+    usage = {"id": "x", "object": "chat.completion.chunk", "choices": [], "usage": {"total": 1}}
+    body = EDIT_SSE.replace(b"data: [DONE]", b"data: " + json.dumps(usage).encode())
+    body = b": keep-alive comment\r\n\r\n" + body.replace(b"\n", b"\r\n") + b"data: [DONE]\r\n\r\n"
+    assert sse_events([body]) == (EDIT_EVENTS, EDIT_TEXT)
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        pytest.param('{"error": {"message": "upstream busy", "type": "x"}}', "upstream busy"),
+        pytest.param('{"error": "quota exceeded"}', "quota exceeded"),
+    ],
+)
+def test_in_stream_error_object(data: str, error: str) -> None:
+    assert parse_chunk(data).error == error
+
+
+def test_chunks_that_carry_nothing() -> None:
+    assert parse_chunk("not json").content == ""
+    assert parse_chunk('{"choices": []}').content == ""
+    assert parse_chunk("[DONE]").done
+    assert parse_chunk('{"choices":[{"delta":{},"finish_reason":"stop"}]}').finish_reason == "stop"
+
+
+def test_non_streamed_completion_content() -> None:
+    obj = {"choices": [{"message": {"role": "assistant", "content": FIRST_TEXT}}]}
+    assert completion_content(obj) == FIRST_TEXT
+    assert completion_content({"choices": []}) == ""
+
+
+@pytest.mark.parametrize(
+    ("obj", "status", "progress", "url"),
+    [
+        pytest.param({"status": "queued", "progress": 0}, "queued", 0, None, id="queued"),
+        pytest.param({"status": "running", "progress": 0.45}, "generating", 45, None, id="0-1"),
+        pytest.param(
+            {"status": "completed", "progress": 100, "url": "https://x/a.mp4"},
+            "completed",
+            100,
+            "https://x/a.mp4",
+            id="done",
+        ),
+        pytest.param(
+            {"code": 0, "content": {"status": "SUCCESS", "progress": "100%", "url": "u.mp4"}},
+            "completed",
+            100,
+            "u.mp4",
+            id="nested",
+        ),
+        pytest.param({"data": {"state": "in_progress", "progress": 37}}, "generating", 37, None),
+    ],
+)
+def test_source_status_shapes(obj: object, status: str, progress: int, url: str | None) -> None:
+    parsed = parse_source(obj)
+    assert (parsed.status, parsed.progress, parsed.video_url) == (status, progress, url)
+
+
+def test_source_failure_reason() -> None:
+    parsed = parse_source({"status": "failed", "failure_reason": "content policy"})
+    assert (parsed.status, parsed.failure_reason) == ("failed", "content policy")
+    nested = parse_source({"content": {"status": "error", "error": {"message": "boom"}}})
+    assert (nested.status, nested.failure_reason) == ("failed", "boom")
+
+
+def test_completion_tail_parses_back_to_a_completed_event() -> None:
+    tail = completion_tail(SID, "https://x/t.webp", "https://x/v.mp4")
+    assert parse_transcript(tail)[-1] == CompletedEvent(SID, "https://x/t.webp", "https://x/v.mp4")
+
+
+def test_long_stream_one_character_at_a_time_stays_correct() -> None:
+    # A line that grows for minutes (one "NN.." per poll) must not be re-parsed per fragment.
+    numbers = "".join(f"{n}.." for n in range(1, 101)) * 50
+    parser = TranscriptParser()
+    events: list[object] = []
+    for ch in ">🏃‍ 进度 " + numbers:
+        events += parser.feed(ch)
+    assert [e.percent for e in events] == list(range(1, 101))  # type: ignore[attr-defined]
