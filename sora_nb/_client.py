@@ -368,6 +368,13 @@ class SoraClient:
         self, pending: PendingTask, status: SourceStatus, started: float | None = None
     ) -> Video:
         assert status.video_url is not None
+        if not pending.prompt:  # resumed by bare task id: the source JSON may say what it was
+            pending = replace(
+                pending,
+                prompt=status.prompt or "",
+                model=status.model or "",
+                orientation=status.orientation,
+            )
         done = CompletedEvent(status.sid, status.thumbnail_url, status.video_url)
         transcript = pending.transcript + completion_tail(
             status.sid, status.thumbnail_url, status.video_url

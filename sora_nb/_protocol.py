@@ -399,6 +399,9 @@ class SourceStatus:
     thumbnail_url: str | None
     sid: str | None
     failure_reason: str | None
+    prompt: str | None = None
+    model: str | None = None
+    orientation: str | None = None
 
 
 def _layers(obj: Any) -> list[dict[str, Any]]:
@@ -455,6 +458,7 @@ def parse_source(obj: Any) -> SourceStatus:
         reason = _first(layers, "message", "msg")
     sid = _first(layers, "sid")
     thumbnail = _first(layers, "thumbnail_url", "thumbnail", "cover_url", "cover")
+    prompt, model, orientation = (_first(layers, key) for key in ("prompt", "model", "orientation"))
     return SourceStatus(
         status=status,
         progress=_progress(_first(layers, "progress", "percent")),
@@ -462,6 +466,9 @@ def parse_source(obj: Any) -> SourceStatus:
         thumbnail_url=thumbnail if isinstance(thumbnail, str) else None,
         sid=sid if isinstance(sid, str) else None,
         failure_reason=None if reason is None else _error_message(reason),
+        prompt=prompt if isinstance(prompt, str) else None,
+        model=model if isinstance(model, str) else None,
+        orientation=orientation if isinstance(orientation, str) else None,
     )
 
 

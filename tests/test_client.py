@@ -378,10 +378,12 @@ async def test_stream_raises_stream_interrupted_with_the_task(relay) -> None:
 @pytest.mark.parametrize("form", ["id", "url"])
 async def test_resume_by_task_id_or_source_url(relay, form: str) -> None:
     app, url = relay
-    app.sources.append({"status": "completed", "url": "https://cdn.test/v.mp4", "sid": "s_4"})
+    done = {"status": "completed", "url": "https://cdn.test/v.mp4", "sid": "s_4"}
+    app.sources.append({**done, "prompt": "a cow", "model": "sora-2-pro"})
     async with client_for(url) as client:
         video = await client.resume(TASK if form == "id" else f"{url}/source/{TASK}")
     assert (video.task_id, video.sid) == (TASK, "s_4")
+    assert (video.prompt, video.model) == ("a cow", "sora-2-pro")
 
 
 async def test_key_is_not_sent_to_another_origin(relay) -> None:
