@@ -1,0 +1,27 @@
+"""The notebook layer: the ``%%sora`` magic, the progress view and the panel.
+
+The only Jupyter-aware part of sora_nb; every job it starts is a ``Session`` method.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._panel import Panel
+
+__all__ = ["load_ipython_extension", "panel"]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sora_nb``: register the ``%%sora`` magics."""
+    from ._magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def panel() -> Panel:
+    """The interactive panel; see ``sora_nb._notebook._panel.panel``."""
+    from ._panel import panel as make
+
+    return make()

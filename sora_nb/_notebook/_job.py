@@ -1,0 +1,147 @@
+"""One job run from a cell: its progress view, its result output and its ``--as`` binding.
+
+The job itself is a ``Session`` coroutine (generate, edit, resume); this module only decides
+how it runs (blocking by default, so Run All and nbclient see the result in the cell; or in
+the background) and what the cell shows when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from IPython.display import DisplayHandle, display
+
+from .._exceptions import InvalidRequest, SoraError
+from .._video import Video
+from ._i18n import t
+from ._output import SoraInterrupt, describe, message_bundle, show_message
+from ._progress import ProgressView
+from ._run import run_blocking, running_loop, start_background
+
+__all__ = ["CellJob"]
+
+JobFactory = Callable[[Callable[[Any], None]], Coroutine[Any, Any, Video]]
+
+
+class CellJob:
+    """Runs one Session coroutine for a cell and shows its progress and its video."""
+
+    def __init__(self, shell: Any, *, name: str | None = None, embed: bool = False) -> None:
+        self.shell = shell
+        self.name = name
+        self.embed = embed
+        self.view = ProgressView(start=False)
+        self._progress: DisplayHandle | None = None
+        self._result: DisplayHandle | None = None
+
+    def run(self, make: JobFactory, *, background: bool = False) -> None:
+        """Start ``make(on_event)`` and show it; block until it ends unless ``background``."""
+        self.view.start()
+        self._progress = display(self.view, display_id=True)
+        if background and running_loop() is not None:
+            self._result = display(
+                message_bundle(t("background.started"), "info"), raw=True, display_id=True
+            )
+            start_background(make(self.view.handle), self._settle)
+            return
+        if background:
+            show_message(t("background.no_loop"), "warning")
+        self._run_blocking(make)
+
+    def _run_blocking(self, make: JobFactory) -> None:
+        try:
+            video = run_blocking(make(self.view.handle))
+        except SoraError as exc:
+            self._failed(describe(exc), refused=isinstance(exc, InvalidRequest))
+        except KeyboardInterrupt:
+            raise SoraInterrupt(self._interrupted()) from None
+        except BaseException as exc:  # a bug, not the relay: red, and the traceback stays
+            self._failed(f"{type(exc).__name__}: {exc}")
+            raise
+        else:
+            self._done(video)
+
+    def _settle(self, task: asyncio.Task[Video]) -> None:
+        """The background task ended: show how, in the outputs made when it started."""
+        if task.cancelled():
+            self._interrupted()
+            return
+        exc = task.exception()
+        if exc is None:
+            self._done(task.result())
+        else:
+            message = describe(exc) if isinstance(exc, SoraError) else repr(exc)
+            self._failed(message, refused=isinstance(exc, InvalidRequest))
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _refresh_progress(self) -> None:
+        # The final update also refreshes the text/plain fallback a saved notebook keeps.
+        if self._progress is not None:
+            self._progress.update(self.view)
+
+    def _done(self, video: Video) -> None:
+        self.view.finish()
+        self._refresh_progress()
+        bundle = self._bundle(video)
+        if self._result is None:
+            self._result = display(bundle, raw=True, display_id=True)
+        else:
+            self._result.update(bundle, raw=True)
+        if self.name:
+            self.shell.user_ns[self.name] = video
+
+    def _failed(self, message: str, *, refused: bool = False) -> None:
+        self.view.fail(message)
+        if refused and self.view.events == 0 and self._progress is not None:
+            # The session refused the input before starting: one line, no dead progress bar.
+            self._progress.update(message_bundle(message), raw=True)
+            self._progress = None
+            message = ""
+        self._refresh_progress()
+        if self._result is not None:  # the background placeholder would say "running" forever
+            self._result.update(
+                message_bundle(message) if message else {"text/plain": ""}, raw=True
+            )
+
+    def _interrupted(self) -> str:
+        task_id = self.view.task_id
+        self.view.interrupt(task_id)
+        self._refresh_progress()
+        message = t("interrupted.task", task=task_id) if task_id else t("interrupted.none")
+        if self._result is not None:
+            self._result.update(message_bundle(message, "warning"), raw=True)
+        return message
+
+    # -- the video --------------------------------------------------------------------------
+
+    def _bundle(self, video: Video) -> dict[str, Any]:
+        bundle: dict[str, Any] = video._repr_mimebundle_()
+        if self.embed:
+            bundle = {**bundle, "text/html": _embedded_html(video)}
+        return bundle
+
+
+def _embedded_html(video: Video) -> str:
+    """The mp4 itself as a ``data:`` URL: the notebook plays it with no file beside it."""
+    data = _video_bytes(video)
+    show_message(t("embed.warning", size=len(data) * 4 / 3 / 1e6), "warning")
+    src = f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}"
+    return f'<video controls playsinline style="max-width:100%" src="{src}"></video>'
+
+
+def _video_bytes(video: Video) -> bytes:
+    if video.local_path and os.path.isfile(video.local_path):
+        return Path(video.local_path).read_bytes()
+    # --no-save --embed: fetch a copy that lives only in the notebook.
+    from .._download import download
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = run_blocking(download(video.video_url, Path(tmp) / "video.mp4"))
+        return path.read_bytes()

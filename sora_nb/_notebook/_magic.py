@@ -1,0 +1,379 @@
+"""The ``%%sora`` cell magic and the ``%sora`` line commands.
+
+Parsing uses IPython's ``@magic_arguments`` (as anywidget's ``_cellmagic.py`` does) and the
+settings are traitlets, so ``%config SoraMagics.model = "sora-2-pro"`` works like any other
+IPython setting. Every job is a ``Session`` method run by ``CellJob``; nothing here streams.
+"""
+
+from __future__ import annotations
+
+import getpass
+import keyword
+import string
+from typing import Any
+
+from IPython.core.error import StdinNotImplementedError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Bool, Enum, Unicode, observe
+
+from .. import _config
+from .._client import SoraClient
+from .._exceptions import InvalidRequest, SoraError
+from .._history import Session, get_session
+from .._request import MODELS, image_to_url, normalize_orientation, validate_model
+from .._video import Video
+from ._i18n import LANGUAGES, language, set_language, t
+from ._job import CellJob
+from ._output import describe, show_message
+
+__all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
+
+_LATEST = "\0latest"  # ``--edit`` given with no REF
+_notice_shown = False
+
+_COMMANDS = {
+    "en": """\
+%sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
+             [--save-dir DIR] [--language auto|en|zh] [--session NAME]
+                        show the settings (the key masked) or change them
+%sora history           the session's turns, with thumbnails
+%sora reset             forget the session's turns
+%sora resume [TASK]     finish an interrupted turn (default: the latest one)
+%sora panel             the interactive panel
+%sora help              this help""",
+    "zh": """\
+%sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
+             [--save-dir DIR] [--language auto|en|zh] [--session NAME]
+                        查看设置（密钥已遮盖）或修改设置
+%sora history           本会话的历史记录（含缩略图）
+%sora reset             清除本会话的历史记录
+%sora resume [TASK]     取回被中断的任务（默认最近一个）
+%sora panel             交互面板
+%sora help              显示本帮助""",
+}
+
+
+def mask_key(key: str | None) -> str:
+    """``sk-…abcd``: enough to tell keys apart, never enough to use one."""
+    if not key:
+        return t("key.not_set")
+    if len(key) < 12:
+        return "***"
+    return f"{key[:3]}…{key[-4:]}"
+
+
+class _Prompt(string.Formatter):
+    """``{name}`` fields filled from the user namespace, with one clear sentence on error."""
+
+    def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
+        if isinstance(key, int) or key not in kwargs:
+            raise InvalidRequest(t("error.unknown_name", name=str(key)))
+        return kwargs[key]
+
+
+def expand_prompt(text: str, namespace: dict[str, Any]) -> str:
+    """Fill ``{var}`` fields in a cell body (IPython expands only the magic's line)."""
+    try:
+        return _Prompt().vformat(text, (), namespace)
+    except InvalidRequest:  # a ValueError too, and already one sentence
+        raise
+    except (ValueError, IndexError) as exc:
+        raise InvalidRequest(t("error.bad_braces", detail=exc)) from None
+
+
+@magics_class
+class SoraMagics(Magics):
+    """``%%sora`` makes a video from the cell's prompt; ``%sora`` manages the session."""
+
+    base_url = Unicode(
+        None,
+        allow_none=True,
+        help="The relay's base URL. Default: $SORA_BASE_URL, else the embedded emulator.",
+    ).tag(config=True)
+    api_key = Unicode(
+        None,
+        allow_none=True,
+        help="The relay's API key. Prefer $SORA_API_KEY: a key typed in a cell is saved "
+        "with the notebook. Never displayed unmasked.",
+    ).tag(config=True)
+    model = Enum(list(MODELS), default_value="sora-2", help="Model for new videos.").tag(
+        config=True
+    )
+    orientation = Enum(
+        ["portrait", "landscape"],
+        default_value=None,
+        allow_none=True,
+        help="Shape of new videos (None: the relay's default).",
+    ).tag(config=True)
+    save_dir = Unicode(
+        "sora_outputs",
+        allow_none=True,
+        help="Folder, beside the notebook, for local copies of finished videos.",
+    ).tag(config=True)
+    download = Bool(True, help="Copy finished videos into save_dir.").tag(config=True)
+    language = Enum(
+        list(LANGUAGES), default_value="auto", help="Language of labels: auto, en or zh."
+    ).tag(config=True)
+    session = Unicode("default", help="Name of the Session that records the turns.").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._client: SoraClient | None = None
+        set_language(self.language)
+
+    @classmethod
+    def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
+        # ``%config SoraMagics`` prints every trait's current value: never the key's.
+        if trait.name != "api_key" or inst is None:
+            return super().class_get_trait_help(trait, inst, helptext)
+        text = super().class_get_trait_help(trait, None, helptext)
+        return f"{text}\n    Current: {mask_key(inst.api_key)}"
+
+    @observe("base_url", "api_key")
+    def _forget_client(self, change: Any) -> None:
+        self._client = None  # the next job connects with the new settings
+
+    @observe("language")
+    def _apply_language(self, change: Any) -> None:
+        set_language(change.new)
+
+    # -- the session and its client ---------------------------------------------------------
+
+    def client(self) -> SoraClient:
+        """The client built from the settings (starting the embedded emulator if needed)."""
+        global _notice_shown
+        if self._client is None:
+            self._client = SoraClient(base_url=self.base_url or None, api_key=self.api_key)
+            if self._client.uses_emulator and not _notice_shown:
+                _notice_shown = True
+                print(t("notice.emulator", url=self._client.base_url))
+        return self._client
+
+    def get_session(self) -> Session:
+        """The configured session that the magic and the panel both drive."""
+        session = get_session(self.session)
+        session.client = self.client()
+        session.save_dir = self.save_dir or None
+        session.download = self.download and bool(self.save_dir)
+        return session
+
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        assert self.shell is not None  # registered on a shell by load_ipython_extension
+        return self.shell.user_ns
+
+    # -- the magic --------------------------------------------------------------------------
+
+    @line_cell_magic
+    def sora(self, line: str, cell: str | None = None) -> None:
+        """Make and refine sora-2 videos; ``%sora help`` lists the options."""
+        try:
+            if cell is None:
+                self._line(line)
+            else:
+                self._cell(line, cell)
+        except SoraError as exc:  # bad input: one sentence, no traceback
+            show_message(describe(exc))
+
+    @magic_arguments(name="%sora")
+    @argument("--model", "-m", help="sora-2 (10 s) or sora-2-pro (15 s, HD).")
+    @argument("--orientation", "-o", help="portrait (9:16) or landscape (16:9).")
+    @argument("--ratio", help="16:9 or 9:16, the same as --orientation.")
+    @argument("--image", "-i", metavar="PATH_OR_URL", help="Start from this image.")
+    @argument(
+        "--edit",
+        "-e",
+        nargs="?",
+        const=_LATEST,
+        metavar="REF",
+        help="Change a video: a name bound with --as, a history index, or the latest.",
+    )
+    @argument("--as", dest="name", metavar="NAME", help="Bind the Video to this variable.")
+    @argument("--background", "-b", action="store_true", help="Return at once.")
+    @argument("--no-save", action="store_true", help="Keep no local copy of the video.")
+    @argument("--embed", action="store_true", help="Store the mp4 inside the notebook (big).")
+    @argument("--help", "-h", action="store_true", help="Show this help.")
+    def _cell_args(self, line: str) -> None:
+        """%%sora [options] then, in the cell, the prompt ({var} is filled in)."""
+
+    def _help(self, rest: str = "") -> None:
+        print(self._cell_args.parser.format_help().strip())
+        print()
+        print(_COMMANDS[language()])
+
+    def _cell(self, line: str, cell: str) -> None:
+        args = parse_argstring(self._cell_args, line)
+        if args.help:
+            self._help()
+            return
+        kwargs = self._request(args, cell)
+        session = self.get_session()
+        target = self._edit_target(session, args.edit)
+        job = CellJob(self.shell, name=args.name, embed=args.embed)
+        if args.edit is None:
+            job.run(
+                lambda on_event: session.generate(**kwargs, on_event=on_event),
+                background=args.background,
+            )
+        else:
+            job.run(
+                lambda on_event: session.edit(target, **kwargs, on_event=on_event),
+                background=args.background,
+            )
+
+    def _request(self, args: Any, cell: str) -> dict[str, Any]:
+        """The job's keyword arguments, checked before anything is shown or sent."""
+        if not cell.strip():
+            raise InvalidRequest(t("error.empty_cell"))
+        if args.name is not None and (not args.name.isidentifier() or keyword.iskeyword(args.name)):
+            raise InvalidRequest(t("error.bad_name", name=args.name))
+        editing = args.edit is not None
+        orientation = args.orientation or args.ratio or (None if editing else self.orientation)
+        model = args.model or (None if editing else self.model)
+        return {
+            "prompt": expand_prompt(cell, self._user_ns).strip(),
+            "model": validate_model(model) if model else None,
+            "orientation": normalize_orientation(orientation),
+            "image": image_to_url(args.image) if args.image else None,
+            "save": False if args.no_save else None,
+            "name": args.name,
+        }
+
+    def _edit_target(self, session: Session, ref: str | None) -> Video | None:
+        """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
+        if ref is None:
+            return None
+        if ref == _LATEST:
+            latest = session.latest()
+            if latest is None:
+                raise InvalidRequest(t("error.nothing_to_edit"))
+            return latest
+        value = self._user_ns.get(ref)
+        return value if isinstance(value, Video) else session.video(ref)
+
+    # -- line commands ----------------------------------------------------------------------
+
+    def _line(self, line: str) -> None:
+        command, _, rest = line.strip().partition(" ")
+        handlers = {
+            "config": self._config,
+            "history": self._history,
+            "reset": self._reset,
+            "resume": self._resume,
+            "panel": self._panel,
+            "help": self._help,
+            "-h": self._help,
+            "--help": self._help,
+            "": self._help,
+        }
+        if command not in handlers:
+            raise InvalidRequest(t("error.unknown_command", cmd=command))
+        handlers[command](rest.strip())
+
+    def _history(self, rest: str) -> None:
+        display(get_session(self.session))
+
+    def _reset(self, rest: str) -> None:
+        get_session(self.session).clear()
+        print(t("reset.done"))
+
+    def _resume(self, rest: str) -> None:
+        ref: int | str | None = rest or None
+        if rest.lstrip("-").isdigit():
+            ref = int(rest)
+        session = self.get_session()
+        CellJob(self.shell).run(lambda on_event: session.resume(ref, on_event=on_event))
+
+    def _panel(self, rest: str) -> None:
+        from ._panel import panel
+
+        display(panel())
+
+    # -- config -----------------------------------------------------------------------------
+
+    @magic_arguments(name="%sora config")
+    @argument("--base-url", help='The relay\'s URL ("" for $SORA_BASE_URL or the emulator).')
+    @argument("--api-key", nargs="?", const="", help="Set the key; with no value, ask for it.")
+    @argument("--model", help="Model for new videos.")
+    @argument("--orientation", help="portrait, landscape, or none.")
+    @argument("--save-dir", help='Folder for local copies ("" for none).')
+    @argument("--language", help="auto, en or zh.")
+    @argument("--session", help="Name of the session to record turns in.")
+    def _config_args(self, line: str) -> None:
+        """%sora config: show the settings, or change them."""
+
+    def _config(self, rest: str) -> None:
+        args = parse_argstring(self._config_args, rest)
+        if args.model is not None:
+            self.model = validate_model(args.model)
+        if args.orientation is not None:
+            self.orientation = normalize_orientation(
+                None if args.orientation == "none" else args.orientation
+            )
+        self._set_simple(args)
+        if args.api_key is not None:
+            self.api_key = args.api_key or self._ask_key()
+        self._show_config()
+
+    def _set_simple(self, args: Any) -> None:
+        if args.base_url is not None:
+            self.base_url = args.base_url.strip().rstrip("/") or None
+        if args.save_dir is not None:
+            self.save_dir = args.save_dir or None
+        if args.language is not None:
+            if args.language not in LANGUAGES:
+                raise InvalidRequest(f"Unknown language {args.language!r}: use auto, en or zh.")
+            self.language = args.language
+        if args.session is not None:
+            self.session = args.session
+
+    def _ask_key(self) -> str | None:
+        try:
+            return getpass.getpass(t("key.prompt")).strip() or None
+        except StdinNotImplementedError:
+            raise InvalidRequest(t("error.no_stdin")) from None
+
+    def _base_url_line(self) -> str:
+        url = self.base_url or _config.env_base_url()
+        if url:
+            return url
+        if self._client is not None and self._client.uses_emulator:
+            return f"{self._client.base_url} ({t('config.emulator')})"
+        return t("config.emulator_lazy")
+
+    def _show_config(self) -> None:
+        key = self.api_key or _config.env_api_key()
+        source = " (SORA_API_KEY)" if key and not self.api_key else ""
+        rows = [
+            ("config.base_url", self._base_url_line()),
+            ("config.api_key", mask_key(key) + source),
+            ("config.model", self.model),
+            ("config.orientation", self.orientation or t("config.relay_default")),
+            (
+                "config.save_dir",
+                self.save_dir if self.save_dir and self.download else t("config.no_save"),
+            ),
+            ("config.language", f"{language()} ({self.language})"),
+            ("config.session", self.session),
+        ]
+        width = max(len(t(label)) for label, _ in rows) + 2
+        print("\n".join(f"{t(label):<{width}}{value}" for label, value in rows))
+
+
+def magics_for(shell: Any) -> SoraMagics:
+    """The shell's ``SoraMagics``, registered on first use (by ``%load_ext`` or ``panel()``)."""
+    for configurable in shell.configurables:
+        if isinstance(configurable, SoraMagics):
+            return configurable
+    magics = SoraMagics(shell=shell)
+    shell.register_magics(magics)
+    return magics
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext sora_nb``."""
+    magics_for(ipython)

@@ -1,0 +1,53 @@
+"""One-line messages in a cell: errors and notices as styled HTML with a plain-text twin."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Literal
+
+from IPython.display import display
+
+from .._exceptions import GenerationFailed, SoraError
+from ._i18n import t
+
+__all__ = ["SoraInterrupt", "describe", "message_bundle", "show_message"]
+
+Kind = Literal["error", "warning", "info"]
+
+_COLORS = {
+    "error": "var(--jp-error-color1, #c62828)",
+    "warning": "var(--jp-warn-color1, #e65100)",
+    "info": "var(--jp-ui-font-color2, #616161)",
+}
+_MARKS = {"error": "✗", "warning": "!", "info": "ℹ"}
+
+
+def describe(exc: SoraError) -> str:
+    """The sentence a person reads for ``exc`` (the relay's reason for a failed generation)."""
+    if isinstance(exc, GenerationFailed) and exc.reason:
+        return t("failed.reason", reason=exc.reason)
+    return str(exc)
+
+
+def message_bundle(text: str, kind: Kind = "error") -> dict[str, Any]:
+    """A mime bundle for one line of ``text``."""
+    mark = _MARKS[kind]
+    body = f"{mark} {html.escape(text)}"
+    div = f'<div class="sora-nb-{kind}" style="color:{_COLORS[kind]}">{body}</div>'
+    return {"text/html": div, "text/plain": f"{mark} {text}"}
+
+
+def show_message(text: str, kind: Kind = "error") -> None:
+    """Display one line in the current cell's output."""
+    display(message_bundle(text, kind), raw=True)
+
+
+class SoraInterrupt(KeyboardInterrupt):
+    """The kernel was interrupted during a job.
+
+    Still a ``KeyboardInterrupt`` so Run All stops there, but IPython shows this one sentence
+    instead of a traceback through the event loop's internals.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;33m{self}\x1b[0m"]

@@ -1,0 +1,318 @@
+"""The %%sora magic in a real InteractiveShell, against the emulator on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.displaypub import CapturingDisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+
+from sora_nb import Video
+from sora_nb._history import get_session
+from sora_nb._notebook import _i18n, _magic, _run
+from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
+from sora_nb._notebook._progress import ProgressView
+from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+SECRET = "sk-test-SECRET-123"
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=200) as server:
+        yield server
+
+
+class Cells:
+    """A shell with sora_nb loaded, its displayed outputs, and the magics' settings."""
+
+    def __init__(self, shell: InteractiveShell, outputs: list[dict[str, Any]]) -> None:
+        self.shell = shell
+        self.outputs = outputs
+        self.magics: SoraMagics = magics_for(shell)
+
+    def cell(self, line: str, body: str) -> None:
+        self.shell.run_cell_magic("sora", line, body)
+
+    def line(self, line: str) -> None:
+        self.shell.run_line_magic("sora", line)
+
+    def texts(self) -> list[str]:
+        return [out["data"].get("text/plain", "") for out in self.outputs]
+
+    def htmls(self) -> str:
+        return "\n".join(out["data"].get("text/html", "") for out in self.outputs)
+
+    def errors(self) -> list[str]:
+        return [text for text in self.texts() if text.startswith("✗")]
+
+    @property
+    def session(self) -> Any:
+        return get_session(self.magics.session)
+
+
+@pytest.fixture
+def cells(
+    relay: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cells]:
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "sora_nb")
+    publisher = CapturingDisplayPublisher()
+    monkeypatch.setattr(shell, "display_pub", publisher)
+    cells = Cells(shell, publisher.outputs)
+    magics = cells.magics
+    saved = {
+        name: getattr(magics, name)
+        for name in magics.trait_names()
+        if magics.trait_metadata(name, "config")
+    }
+    magics.base_url = relay.url
+    magics.api_key = "sk-emulator-any"  # the emulator takes any key; a real relay URL needs one
+    magics.session = f"test-{uuid.uuid4().hex[:8]}"
+    magics.language = "en"
+    try:
+        yield cells
+    finally:
+        if magics._client is not None:
+            _run.run_blocking(magics._client.aclose())
+        for name, value in saved.items():
+            setattr(magics, name, value)
+
+
+# -- generate, edit, bind -------------------------------------------------------------------
+
+
+def test_magic_generates_a_video_and_binds_it(cells: Cells) -> None:
+    cells.shell.user_ns["animal"] = "cow"
+    cells.cell("--as first", "a {animal} and a horse dancing\n")
+    video = cells.shell.user_ns["first"]
+    assert isinstance(video, Video)
+    assert video.prompt == "a cow and a horse dancing"
+    assert video.local_path is not None and Path(video.local_path).is_file()
+    assert WIDGET in cells.outputs[0]["data"]
+    assert "<video" in cells.htmls()
+    assert video.local_path in cells.htmls()  # the local copy comes first
+    assert cells.texts()[-2].startswith("sora · done")  # the progress view's final update
+    assert cells.session.turns[-1].name == "first"
+
+
+def test_magic_edits_by_name_and_latest(cells: Cells) -> None:
+    cells.cell("--as cow", "a cow")
+    cells.cell("--edit cow --as halo", "put a halo on the cow")
+    cow, halo = cells.shell.user_ns["cow"], cells.shell.user_ns["halo"]
+    assert halo.messages[1] == {"role": "assistant", "content": cow.transcript}
+    assert halo.echo is not None and halo.echo["sid"] == cow.sid
+    cells.cell("--edit", "and clouds under the horse")
+    turns = cells.session.turns
+    assert [turn.parent for turn in turns] == [None, 0, 1]
+    assert all(turn.status == "done" for turn in turns)
+
+
+def test_magic_edit_accepts_a_history_index_and_a_video_variable(cells: Cells) -> None:
+    cells.cell("--as cow", "a cow")
+    cells.shell.user_ns["mine"] = cells.shell.user_ns["cow"]
+    cells.cell("--edit 0", "in the rain")
+    cells.cell("--edit mine", "at night")
+    assert [turn.parent for turn in cells.session.turns] == [None, 0, 0]
+
+
+def test_magic_ratio_and_model_options(cells: Cells) -> None:
+    cells.cell("--ratio 16:9 --model sora-2-pro --as wide", "a beach")
+    video = cells.shell.user_ns["wide"]
+    assert (video.orientation, video.model) == ("landscape", "sora-2-pro")
+
+
+def test_magic_no_save_keeps_no_local_copy(cells: Cells) -> None:
+    cells.cell("--no-save --as v", "a cow")
+    assert cells.shell.user_ns["v"].local_path is None
+    assert not Path("sora_outputs").exists()
+
+
+def test_magic_embed_puts_the_mp4_in_the_output(cells: Cells) -> None:
+    cells.cell("--embed --no-save", "a cow")
+    assert 'src="data:video/mp4;base64,' in cells.htmls()
+    assert any(text.startswith("! --embed stores") for text in cells.texts())
+
+
+def test_magic_failure_is_one_red_line_and_a_failed_turn(cells: Cells) -> None:
+    cells.cell("--as nope", "boom [fault:content-policy]")  # no exception reaches the cell
+    final = cells.texts()[-1]
+    assert final.startswith("sora · failed")
+    assert "content policy violation" in final
+    turn = cells.session.turns[-1]
+    assert turn.status == "failed" and turn.task_id
+    assert "nope" not in cells.shell.user_ns
+
+
+# -- input errors: one sentence, nothing sent ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "words"),
+    [
+        pytest.param("--edit", "more", "Nothing to edit yet", id="edit-nothing"),
+        pytest.param("--edit ghost", "more", "No turn 'ghost'", id="edit-unknown-ref"),
+        pytest.param("--image missing.png", "a cow", "No image file", id="missing-image"),
+        pytest.param("--model sora-3", "a cow", "Unknown model 'sora-3'", id="unknown-model"),
+        pytest.param("", "   \n", "The prompt is empty", id="empty-prompt"),
+        pytest.param("--orientation sideways", "a cow", "Unknown orientation", id="orientation"),
+        pytest.param("--as 2cows", "a cow", "--as needs a Python variable name", id="bad-name"),
+        pytest.param("", "a {ghost} cow", "no variable 'ghost'", id="unknown-var"),
+        pytest.param("", "a } cow", "unmatched brace", id="brace"),
+    ],
+)
+def test_magic_input_errors_are_one_sentence(
+    cells: Cells, line: str, body: str, words: str
+) -> None:
+    cells.cell(line, body)
+    assert len(cells.outputs) == 1
+    (error,) = cells.errors()
+    assert words in error
+    assert error.count(".") <= 2 and "Traceback" not in error
+    assert cells.session.turns == []
+
+
+def test_magic_usage_error_for_an_unknown_option(
+    cells: Cells, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cells.shell.run_cell("%%sora --colour red\na cow")
+    assert "UsageError" in capsys.readouterr().err
+    assert cells.session.turns == []
+
+
+def test_expand_prompt_fills_fields_and_keeps_escaped_braces() -> None:
+    ns = {"who": "cow", "cfg": {"n": 2}, "size": 1.5}
+    assert expand_prompt("{who} x{cfg[n]} {size:.0f} {{json}}", ns) == "cow x2 2 {json}"
+
+
+# -- interrupt and resume --------------------------------------------------------------------
+
+
+def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
+    cells: Cells, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = ProgressView.handle
+
+    def interrupt_after_task(view: ProgressView, event: Any) -> None:
+        handle(view, event)
+        if event.type == "task":  # the loop raises it, as a SIGINT during the stream does
+            asyncio.get_running_loop().call_soon(_raise_interrupt)
+
+    monkeypatch.setattr(ProgressView, "handle", interrupt_after_task)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        cells.cell("--as slow", "a slow cow [fault:slow-queue]")
+    monkeypatch.setattr(ProgressView, "handle", handle)
+    turn = cells.session.turns[-1]
+    assert turn.status == "interrupted" and turn.task_id
+    assert f"%sora resume {turn.task_id}" in str(caught.value)
+    assert caught.value._render_traceback_() == [f"\x1b[0;33m{caught.value}\x1b[0m"]
+    assert cells.texts()[-1].startswith("sora · interrupted")
+    cells.line("resume")
+    assert cells.session.turns[-1].status == "done"
+    assert "<video" in cells.htmls()
+
+
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def test_magic_resume_with_nothing_to_resume_is_one_sentence(cells: Cells) -> None:
+    cells.line("resume")
+    (error,) = cells.errors()
+    assert "no interrupted turn" in error
+
+
+def test_magic_background_without_a_loop_runs_in_the_cell(cells: Cells) -> None:
+    cells.cell("--background --as bg", "a cow")
+    assert isinstance(cells.shell.user_ns["bg"], Video)
+    assert any("--background needs a running event loop" in t for t in cells.texts())
+
+
+# -- line commands and settings ------------------------------------------------------------------
+
+
+def test_magic_config_shows_and_sets_with_the_key_masked(
+    cells: Cells, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cells.line(f"config --model sora-2-pro --orientation landscape --api-key {SECRET}")
+    out = capsys.readouterr().out
+    assert cells.magics.model == "sora-2-pro"
+    assert cells.magics.orientation == "landscape"
+    assert "sk-…-123" in out and SECRET not in out
+    cells.shell.run_line_magic("config", "SoraMagics")
+    assert SECRET not in capsys.readouterr().out
+    cells.shell.run_line_magic("config", "SoraMagics.model = 'sora-2'")
+    assert cells.magics.model == "sora-2"
+
+
+def test_magic_config_shows_a_key_from_the_environment_masked(
+    cells: Cells, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORA_API_KEY", SECRET)
+    cells.magics.api_key = None
+    cells.line("config")
+    out = capsys.readouterr().out
+    assert "sk-…-123 (SORA_API_KEY)" in out and SECRET not in out
+    assert cells.magics.base_url in out
+
+
+def test_magic_config_asks_for_the_key_when_none_is_given(
+    cells: Cells, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_magic.getpass, "getpass", lambda prompt: SECRET)
+    cells.line("config --api-key")
+    assert cells.magics.api_key == SECRET
+    assert SECRET not in capsys.readouterr().out
+
+
+def test_magic_mask_key() -> None:
+    _i18n.set_language("en")
+    assert mask_key(None) == "not set"
+    assert mask_key("short") == "***"
+    assert mask_key(SECRET) == "sk-…-123"
+
+
+def test_magic_history_reset_help_and_unknown_command(
+    cells: Cells, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cells.cell("--as cow", "a cow")
+    cells.line("history")
+    assert "sora-nb-history" in cells.outputs[-1]["data"]["text/html"]
+    cells.line("reset")
+    assert cells.session.turns == []
+    assert "History cleared." in capsys.readouterr().out
+    cells.line("help")
+    out = capsys.readouterr().out
+    assert "--edit" in out and "%sora resume [TASK]" in out
+    cells.line("dance")
+    assert "Unknown command 'dance'" in cells.errors()[-1]
+
+
+def test_magic_speaks_chinese(cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
+    cells.line("config --language zh")
+    assert "模型" in capsys.readouterr().out
+    cells.cell("--edit", "更多")
+    assert "还没有可以修改的视频" in cells.errors()[-1]
+
+
+def test_magic_embedded_emulator_notice_is_one_line_once(
+    cells: Cells, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_magic, "_notice_shown", False)
+    cells.magics.base_url = None
+    first = cells.magics.client()
+    cells.magics.api_key = "sk-any"  # a new client: no second notice
+    second = cells.magics.client()
+    out = capsys.readouterr().out
+    assert first is not second and first.uses_emulator
+    assert out.count("\n") == 1
+    assert f"using the embedded emulator at {first.base_url}" in out
+    assert "SORA_BASE_URL" in out and "SORA_API_KEY" in out
+    _run.run_blocking(first.aclose())

@@ -1,0 +1,192 @@
+"""ProgressView: what the person sees, and how few messages it costs the frontend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from sora_nb import (
+    CompletedEvent,
+    EchoEvent,
+    FailedEvent,
+    JobEvent,
+    ProgressEvent,
+    StatusEvent,
+    TaskEvent,
+    TextEvent,
+)
+from sora_nb._notebook import _i18n
+from sora_nb._notebook._progress import ProgressView
+
+TASK = TaskEvent("task_01k7e5w9z5f2d91pekrqy59rwc", "https://relay.test/web/task_1", None)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    _i18n.set_language("en")
+    yield
+    _i18n.set_language("auto")
+
+
+def count_messages(view: ProgressView) -> list[dict[str, Any]]:
+    """Record every comm message the view's widgets would send to the frontend."""
+    sent: list[dict[str, Any]] = []
+    for widget in (view._bar, view._label):
+        widget.comm.send = lambda data=None, **kw: sent.append(data)  # type: ignore[method-assign]
+    return sent
+
+
+def transcript_events(n: int) -> list[Any]:
+    """A stream that echoes one character per chunk: hundreds of events, few state changes."""
+    events: list[Any] = [JobEvent("sending"), EchoEvent("a cow", "portrait", None, {}), TASK]
+    events += [TextEvent("x")] * n
+    events.append(StatusEvent("queued"))
+    events += [TextEvent(".")] * n
+    events.append(StatusEvent("generating"))
+    events += [ProgressEvent(p) for p in range(1, 100)]
+    events.append(CompletedEvent("s_1", None, "https://relay.test/v.mp4"))
+    return events
+
+
+def test_progress_view_throttles_a_character_by_character_stream() -> None:
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    sent = count_messages(view)
+    events = transcript_events(400)
+    for event in events:
+        clock.now += 0.001  # a fast stream: 1 ms between chunks
+        view.handle(event)
+    view.handle(JobEvent("done"))
+    assert len(events) > 900
+    assert len(sent) < 20
+    assert view._bar.value == 100
+    assert view._bar.bar_style == "success"
+
+
+def test_progress_view_pushes_phase_changes_at_once() -> None:
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    view.handle(TASK)
+    view.handle(StatusEvent("queued"))
+    assert "queued" in view._label.value
+    view.handle(ProgressEvent(36))
+    assert "generating 36 %" in view._label.value
+    assert view._bar.value == 36
+    view.handle(ProgressEvent(44))  # same instant, same phase: held back
+    assert view._bar.value == 36
+    clock.now += 0.5
+    view.handle(ProgressEvent(61))
+    assert view._bar.value == 61
+
+
+def test_progress_view_shows_the_task_and_its_preview_link() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(TASK)
+    view.handle(StatusEvent("generating"))
+    assert TASK.task_id in view._label.value
+    assert 'href="https://relay.test/web/task_1"' in view._label.value
+    assert view._bar.bar_style == "info"
+
+
+def test_progress_view_turns_red_with_the_relays_reason() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(TASK)
+    view.handle(FailedEvent("content policy <violation>", TASK.task_id))
+    assert view._bar.bar_style == "danger"
+    assert "content policy &lt;violation&gt;" in view._label.value
+    assert "content policy <violation>" in view.summary()
+    view.handle(ProgressEvent(50))  # nothing moves after the end
+    assert view.phase == "failed"
+
+
+def test_progress_view_fail_keeps_the_relays_own_reason() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(FailedEvent("rejected by moderation", None))
+    view.fail("Generation failed: rejected by moderation")
+    assert view.reason == "rejected by moderation"
+    view2 = ProgressView(clock=FakeClock())
+    view2.fail("The relay refused the API key (401).")
+    assert view2._bar.bar_style == "danger"
+    assert "401" in view2._label.value
+
+
+def test_progress_view_counts_elapsed_time() -> None:
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    clock.now += 75
+    view.handle(StatusEvent("queued"))
+    assert "1:15" in view._label.value
+
+
+def test_progress_view_downloading_and_done() -> None:
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    view.handle(JobEvent("downloading", fraction=0.5))
+    assert "downloading 50 %" in view._label.value
+    view.finish()
+    assert view._bar.value == 100
+    assert view.final
+
+
+def test_progress_view_interrupted_is_orange_with_the_task() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(TASK)
+    view.interrupt(None)
+    assert view._bar.bar_style == "warning"
+    assert view.task_id == TASK.task_id
+    assert "interrupted" in view.summary()
+
+
+def test_progress_view_text_plain_fallback() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(TASK)
+    view.finish()
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("sora · done")
+    assert TASK.task_id in bundle["text/plain"]
+
+
+def test_progress_view_speaks_chinese() -> None:
+    _i18n.set_language("zh")
+    view = ProgressView(clock=FakeClock())
+    view.handle(StatusEvent("queued"))
+    assert "排队中" in view._label.value
+
+
+def test_progress_view_timer_flushes_the_last_held_state() -> None:
+    async def scenario() -> ProgressView:
+        view = ProgressView(min_interval=0.02)
+        view.handle(StatusEvent("generating"))
+        for percent in (10, 20, 30):
+            view.handle(ProgressEvent(percent))
+        held = view._bar.value
+        await asyncio.sleep(0.06)
+        assert held < 30
+        view.finish()
+        return view
+
+    view = asyncio.run(scenario())
+    assert view._bar.value == 100
+    assert view._timer is None
+
+
+def test_progress_view_start_resets_for_the_next_job() -> None:
+    view = ProgressView(clock=FakeClock(), start=False)
+    assert view._label.value == ""
+    view.start()
+    view.handle(FailedEvent("no", None))
+    view.start()
+    assert view.phase == "sending"
+    assert view.reason is None
+    assert view._bar.bar_style == "info"
