@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._events import Event
+    from ._events import Event, JobEvent
 
 __all__ = ["Video"]
 
@@ -44,6 +44,7 @@ class Video:
     local_path: str | None = None
     local_thumbnail: str | None = field(default=None, repr=False)
     session: str | None = field(default=None, repr=False)  # name of the Session that owns it
+    turn: int | None = field(default=None, repr=False)  # its index in that Session
 
     def next_messages(self, user_content: str | list[dict[str, Any]]) -> list[Message]:
         """The request messages for an edit of this video: its branch, then the change."""
@@ -60,19 +61,25 @@ class Video:
         model: str | None = None,
         orientation: str | None = None,
         image: Any = None,
-        on_event: Callable[[Event], object] | None = None,
+        on_event: Callable[[Event | JobEvent], object] | None = None,
+        save: bool | None = None,
+        name: str | None = None,
     ) -> Video:
         """Ask for the next turn: this video with ``prompt`` applied (through its Session)."""
         from ._history import get_session
 
         return await get_session(self.session or "default").edit(
-            self, prompt, model=model, orientation=orientation, image=image, on_event=on_event
+            self,
+            prompt,
+            model=model,
+            orientation=orientation,
+            image=image,
+            on_event=on_event,
+            save=save,
+            name=name,
         )
 
-    def _repr_mimebundle_(
-        self, include: Any = None, exclude: Any = None
-    ) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         from ._render import video_mimebundle
 
         return video_mimebundle(self)
-

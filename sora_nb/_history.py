@@ -1,0 +1,857 @@
+"""The kernel's history of turns: what was asked, what came back, and how turns branch.
+
+Continuous modification sends the conversation back (relay-protocol.md, seed ``004``): an
+edit's request is its base video's messages, the base's assistant transcript **verbatim**,
+then the change; so each turn keeps its exact request messages and transcript, and an edit of
+an older turn starts a new branch that carries only that branch. Every job records a
+``running`` turn before anything is sent, so an interrupted or failed job keeps its task id
+(the relay bills it either way) and an interrupted one can be resumed in place.
+
+Pure core: files and HTTP only, no Jupyter. The file format is JSON with a schema version;
+it never holds the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+from ._client import EventCallback, PendingTask, SoraClient
+from ._download import download
+from ._events import Event, JobEvent, TaskEvent
+from ._exceptions import APIError, GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
+from ._request import (
+    image_to_url,
+    normalize_orientation,
+    user_content,
+    validate_model,
+    validate_prompt,
+)
+from ._video import Message, Video
+
+__all__ = ["SCHEMA_VERSION", "Session", "SessionFileError", "Turn", "TurnStatus", "get_session"]
+
+logger = logging.getLogger("sora_nb")
+
+TurnStatus = Literal["running", "done", "failed", "interrupted"]
+_Ending = Literal["failed", "interrupted"]
+_STATUSES: tuple[str, ...] = get_args(TurnStatus)
+
+#: The version of the session file format this sora_nb writes; it reads this one and older.
+SCHEMA_VERSION = 1
+_FORMAT = "sora_nb.session"
+_TRANSIENT = {"persist": False}  # Turn fields rebuilt on load rather than stored
+_TASK_REF = re.compile(r"task_[A-Za-z0-9]+\Z")
+_VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v")
+_THUMB_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
+
+Call = Callable[[EventCallback], Awaitable[Video]]
+
+
+class SessionFileError(InvalidRequest):
+    """A session file is unreadable, corrupt, or from a newer sora_nb; it is left untouched."""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One request of a Session and what became of it.
+
+    ``messages`` is the request exactly as sent and ``transcript`` the relay's answer
+    verbatim (partial when the turn failed or was interrupted). ``parent`` is the index of
+    the turn this one edits. ``video`` is the finished Video, or None unless ``done``.
+    """
+
+    index: int
+    prompt: str
+    model: str
+    orientation: str | None = None
+    image: str | None = field(default=None, repr=False)
+    messages: list[Message] = field(default_factory=list, repr=False)
+    transcript: str = field(default="", repr=False)
+    status: TurnStatus = "running"
+    task_id: str | None = None
+    sid: str | None = None
+    video_url: str | None = field(default=None, repr=False)
+    thumbnail_url: str | None = field(default=None, repr=False)
+    preview_url: str | None = field(default=None, repr=False)
+    source_url: str | None = field(default=None, repr=False)
+    parent: int | None = None
+    started_at: float = field(default_factory=time.time, repr=False)
+    finished_at: float | None = field(default=None, repr=False)
+    elapsed: float | None = None
+    error: str | None = None
+    local_path: str | None = None
+    local_thumbnail: str | None = field(default=None, repr=False)
+    name: str | None = None
+    echo: dict[str, Any] | None = field(default=None, repr=False)
+    session: str | None = field(default=None, repr=False, metadata=_TRANSIENT)
+    parent_video: Video | None = field(default=None, repr=False, compare=False, metadata=_TRANSIENT)
+
+    @property
+    def video(self) -> Video | None:
+        """The finished video of this turn (None unless ``done``)."""
+        if self.status != "done" or not self.video_url:
+            return None
+        return Video(
+            prompt=self.prompt,
+            model=self.model,
+            orientation=self.orientation,
+            task_id=self.task_id,
+            sid=self.sid,
+            video_url=self.video_url,
+            thumbnail_url=self.thumbnail_url,
+            preview_url=self.preview_url,
+            source_url=self.source_url,
+            transcript=self.transcript,
+            messages=self.messages,
+            parent=self.parent_video,
+            image=self.image,
+            echo=self.echo,
+            created_at=self.started_at,
+            elapsed=self.elapsed,
+            local_path=self.local_path,
+            local_thumbnail=self.local_thumbnail,
+            session=self.session,
+            turn=self.index,
+        )
+
+
+class _Job:
+    """One job's event hook: records the task id as soon as it is known, forwards the rest."""
+
+    def __init__(self, session: Session, index: int, on_event: EventCallback | None) -> None:
+        self._session = session
+        self._index = index
+        self._on_event = on_event
+        self._shown = (0.0, 0)  # last download fraction and byte count reported
+
+    async def __call__(self, event: Event | JobEvent) -> None:
+        if isinstance(event, TaskEvent):
+            self._session._note_task(self._index, event)
+        await self.emit(event)
+
+    async def emit(self, event: Event | JobEvent) -> None:
+        if self._on_event is None:
+            return
+        try:
+            result = self._on_event(event)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            # A broken progress view must not lose a generation the relay bills anyway.
+            logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
+
+    async def progress(self, have: int, total: int | None) -> None:
+        fraction, shown_bytes = self._shown
+        if total:  # throttled to 1 % steps: one frontend update each, not one per block
+            if have / total - fraction < 0.01 and have < total:
+                return
+            self._shown = (have / total, have)
+            await self.emit(JobEvent("downloading", fraction=min(1.0, have / total)))
+        elif have - shown_bytes >= 2**20:
+            self._shown = (fraction, have)
+            await self.emit(JobEvent("downloading", detail=f"{have / 2**20:.1f} MiB"))
+
+    async def downloaded(self) -> None:
+        if self._shown[0] < 1.0:  # the size was unknown, or the copy was already on disk
+            self._shown = (1.0, self._shown[1])
+            await self.emit(JobEvent("downloading", fraction=1.0))
+
+
+class Session:
+    """A history of turns: every request, the branch it continues, its local copies.
+
+    A kernel has a default one (``get_session()``); more are made by name. Creating or
+    loading a Session makes it the one ``get_session(name)`` returns. ``save_dir`` is where
+    finished videos are copied (relative to the notebook); ``download=False`` turns copies
+    off. With ``autosave`` the history is written to that file after every change, and read
+    back from it when it exists, so a kernel restart loses nothing.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        *,
+        client: SoraClient | None = None,
+        save_dir: str | os.PathLike[str] | None = "sora_outputs",
+        download: bool = True,
+        autosave: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidRequest("A session needs a non-empty name.")
+        self.name = name
+        self.save_dir = save_dir
+        self.download = download
+        self._client = client
+        self._own_client = False
+        self._turns: list[Turn] = []
+        self._lock = threading.RLock()
+        self._checked: set[Path] = set()  # files known to be ours, safe to overwrite
+        self.autosave = Path(autosave) if autosave is not None else None
+        if self.autosave is not None and self.autosave.exists():
+            self._turns = _read(self.autosave, name)[1]
+            self._checked.add(self.autosave.absolute())
+        with _registry_lock:
+            _sessions[name] = self
+
+    def __repr__(self) -> str:
+        return f"<sora_nb.Session {self.name!r}: {len(self._turns)} turns>"
+
+    # -- properties ----------------------------------------------------------------------------
+
+    @property
+    def client(self) -> SoraClient:
+        """The relay client; made on first use (starting the emulator with no base URL)."""
+        if self._client is None:
+            self._client = SoraClient()
+            self._own_client = True
+        return self._client
+
+    @client.setter
+    def client(self, value: SoraClient | None) -> None:
+        self._client, self._own_client = value, False
+
+    @property
+    def turns(self) -> list[Turn]:
+        """A copy of the turns, in the order they were asked."""
+        with self._lock:
+            return list(self._turns)
+
+    async def aclose(self) -> None:
+        """Close the client's connections if this session made the client."""
+        if self._client is not None and self._own_client:
+            await self._client.aclose()
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def turn(self, ref: int | str) -> Turn:
+        """A turn by index (negative counts from the end), name, task id or sid."""
+        return self._turns[self._find(ref)]
+
+    def video(self, ref: int | str) -> Video:
+        """The finished video of a turn, found as ``turn()`` finds it."""
+        return self._require_done(self._find(ref))
+
+    def latest(self) -> Video | None:
+        """The video of the last finished turn, or None."""
+        index = self._latest_done()
+        return None if index is None else self._turns[index].video
+
+    def _find(self, ref: int | str) -> int:
+        turns = self._turns
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            index = ref + len(turns) if ref < 0 else ref
+            if 0 <= index < len(turns):
+                return index
+            raise InvalidRequest(f"No turn {ref} in session {self.name!r}: it has {len(turns)}.")
+        text = str(ref).strip()
+        for turn in reversed(turns):
+            if turn.name == text:
+                return turn.index
+        if re.fullmatch(r"-?\d+", text):
+            return self._find(int(text))
+        for turn in reversed(turns):
+            if text and text in (turn.task_id, turn.sid, turn.source_url):
+                return turn.index
+        raise InvalidRequest(
+            f"No turn {ref!r} in session {self.name!r}: use an index, a name, a task id or a sid."
+        )
+
+    def _latest_done(self) -> int | None:
+        return next((t.index for t in reversed(self._turns) if t.status == "done"), None)
+
+    def _require_done(self, index: int) -> Video:
+        turn = self._turns[index]
+        video = turn.video
+        if video is None:
+            hint = {
+                "running": "wait for it to finish",
+                "interrupted": "resume it first",
+                "failed": "edit a finished turn instead",
+            }.get(turn.status, "pick a finished turn")
+            raise InvalidRequest(f"Turn #{index} is {turn.status}, so it has no video: {hint}.")
+        return video
+
+    def _index_of(self, video: Video) -> int:
+        """The turn that made ``video``; a video from elsewhere is adopted as a done turn."""
+        with self._lock:
+            known = isinstance(video.turn, int) and 0 <= video.turn < len(self._turns)
+            guess = [self._turns[video.turn]] if known and video.turn is not None else []
+            candidates = guess + list(reversed(self._turns))
+            for turn in candidates:
+                if turn.status == "done" and (turn.task_id, turn.video_url) == (
+                    video.task_id,
+                    video.video_url,
+                ):
+                    return turn.index
+            parent = self._index_of(video.parent) if video.parent is not None else None
+            return self._adopt(video, parent)
+
+    def _adopt(self, video: Video, parent: int | None) -> int:
+        with self._lock:
+            index = len(self._turns)
+            turn = Turn(index, video.prompt, video.model, status="done", parent=parent)
+            self._turns.append(_with_video(_named(turn, self.name, video.parent), video))
+        self._changed()
+        return index
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        model: str = "sora-2",
+        orientation: str | None = None,
+        image: Any = None,
+        on_event: EventCallback | None = None,
+        save: bool | None = None,
+        name: str | None = None,
+    ) -> Video:
+        """Make a new video (a new branch), record it, and save a local copy."""
+        prompt, model, orient, image_url = _check(prompt, model, orientation, image)
+        messages: list[Message] = [
+            {"role": "user", "content": user_content(prompt, orient, image_url)}
+        ]
+        index = self._start(prompt, model, orient, image_url, messages, None, None, name)
+        client = self.client
+
+        def call(job: EventCallback) -> Awaitable[Video]:
+            return client.generate(
+                prompt, model=model, orientation=orient, image=image_url, on_event=job
+            )
+
+        return await self._run(index, call, on_event, save)
+
+    async def edit(
+        self,
+        video: Video | int | str | None,
+        prompt: str,
+        *,
+        model: str | None = None,
+        orientation: str | None = None,
+        image: Any = None,
+        on_event: EventCallback | None = None,
+        save: bool | None = None,
+        name: str | None = None,
+    ) -> Video:
+        """Continuous modification of ``video`` (a Video, an index, a name, a task id or sid;
+        None for the latest finished one): its branch is sent back with ``prompt``."""
+        base_index = self._base(video)
+        base = self._require_done(base_index)
+        prompt, model, orient, image_url = _check(prompt, model or base.model, orientation, image)
+        if not base.sid and "sid:" not in base.transcript:
+            raise InvalidRequest(f"Turn #{base_index} has no sid, so the relay cannot remix it.")
+        messages = base.next_messages(user_content(prompt, orient, image_url))
+        index = self._start(prompt, model, orient, image_url, messages, base_index, base, name)
+        client = self.client
+
+        def call(job: EventCallback) -> Awaitable[Video]:
+            return client.edit(
+                base, prompt, model=model, orientation=orient, image=image_url, on_event=job
+            )
+
+        return await self._run(index, call, on_event, save)
+
+    async def resume(
+        self, turn: int | str | None = None, *, on_event: EventCallback | None = None
+    ) -> Video:
+        """Collect an interrupted turn in place (by index, name or task id; None for the
+        latest interrupted one). A task id this session never saw gets a new turn."""
+        index = self._resumable(turn)
+        client = self.client
+        if index is None:
+            ref = str(turn).strip()
+            index = self._start("", "sora-2", None, None, [], None, None, None)
+            task_id = ref.rstrip("/").rsplit("/", 1)[-1]
+            self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
+            return await self._run(index, lambda job: client.resume(ref, on_event=job), on_event)
+        pending = _pending(self._turns[index])
+        self._update(index, status="running", error=None, finished_at=None)
+        return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
+
+    async def generate_many(
+        self, prompts: Iterable[str], *, concurrency: int = 4, **kwargs: Any
+    ) -> list[Video | SoraError]:
+        """Generate one video per prompt, at most ``concurrency`` at a time; each is recorded,
+        and a failure is returned in its place instead of stopping the others."""
+        if concurrency < 1:
+            raise InvalidRequest(f"concurrency must be at least 1, not {concurrency}.")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(prompt: str) -> Video | SoraError:
+            async with gate:
+                try:
+                    return await self.generate(prompt, **kwargs)
+                except SoraError as exc:
+                    return exc
+
+        tasks = [asyncio.ensure_future(one(prompt)) for prompt in prompts]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)  # let each record its turn as interrupted
+            raise
+
+    def _base(self, ref: Video | int | str | None) -> int:
+        if isinstance(ref, Video):
+            return self._index_of(ref)
+        if ref is None:
+            index = self._latest_done()
+            if index is None:
+                raise InvalidRequest(
+                    f"Session {self.name!r} has no finished video to edit: generate one first."
+                )
+            return index
+        return self._find(ref)
+
+    def _resumable(self, ref: int | str | None) -> int | None:
+        if ref is None:
+            index = next((t.index for t in reversed(self._turns) if t.status == "interrupted"), -1)
+            if index < 0:
+                raise InvalidRequest(f"Session {self.name!r} has no interrupted turn to resume.")
+            return index
+        try:
+            index = self._find(ref)
+        except InvalidRequest:
+            text = str(ref).strip()
+            if _TASK_REF.match(text) or text.startswith(("http://", "https://")):
+                return None
+            raise
+        turn = self._turns[index]
+        if turn.status != "interrupted":
+            raise InvalidRequest(f"Turn #{index} is {turn.status}: only interrupted turns resume.")
+        if not turn.task_id:
+            raise InvalidRequest(
+                f"Turn #{index} stopped before the relay made a task, so generate it again."
+            )
+        return index
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def _start(
+        self,
+        prompt: str,
+        model: str,
+        orientation: str | None,
+        image: str | None,
+        messages: list[Message],
+        parent: int | None,
+        parent_video: Video | None,
+        name: str | None,
+    ) -> int:
+        with self._lock:
+            index = len(self._turns)
+            turn = Turn(index, prompt, model, orientation, image, messages, parent=parent)
+            self._turns.append(replace(_named(turn, self.name, parent_video), name=name))
+        self._changed()
+        return index
+
+    async def _run(
+        self, index: int, call: Call, on_event: EventCallback | None, save: bool | None = None
+    ) -> Video:
+        job = _Job(self, index, on_event)
+        try:
+            video = await call(job)
+        except BaseException as exc:  # kernel interrupts and cancellation included
+            status = self._record_failure(index, exc)
+            await job.emit(JobEvent(status, detail=self._turns[index].error))
+            raise
+        # The video exists from here on: an interrupt while copying it must not undo that.
+        self._update(index, **_done_changes(self._turns[index], video))
+        if (self.download if save is None else save) and self.save_dir is not None:
+            await self._copy_media(index, job)
+        await job.emit(JobEvent("done"))
+        result = self._turns[index].video
+        assert result is not None
+        return result
+
+    def _record_failure(self, index: int, exc: BaseException) -> _Ending:
+        turn = self._turns[index]
+        task_id = getattr(exc, "task_id", None) or turn.task_id
+        status = _failure_status(exc, task_id)
+        now = time.time()
+        changes: dict[str, Any] = {
+            "status": status,
+            "error": _describe(exc, task_id),
+            "finished_at": now,
+            "elapsed": now - turn.started_at,
+            "task_id": task_id,
+            "source_url": getattr(exc, "source_url", None) or turn.source_url,
+        }
+        pending = getattr(exc, "pending", None)  # the partial transcript, when the client has it
+        if isinstance(pending, PendingTask) and pending.transcript:
+            changes.update(transcript=pending.transcript, echo=pending.echo)
+        self._update(index, **changes)
+        return status
+
+    def _note_task(self, index: int, event: TaskEvent) -> None:
+        turn = self._turns[index]
+        self._update(
+            index,
+            task_id=event.task_id,
+            preview_url=event.preview_url or turn.preview_url,
+            source_url=event.source_url or turn.source_url,
+        )
+
+    def _update(self, index: int, **changes: Any) -> Turn:
+        with self._lock:
+            turn = self._turns[index] = replace(self._turns[index], **changes)
+        self._changed()
+        return turn
+
+    def _changed(self) -> None:
+        if self.autosave is None:
+            return
+        try:
+            self.save(self.autosave)
+        except (OSError, SoraError) as exc:
+            # Losing the autosave must not lose the video the relay is making.
+            logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
+
+    # -- local copies --------------------------------------------------------------------------
+
+    async def _copy_media(self, index: int, job: _Job) -> None:
+        turn = self._turns[index]
+        assert self.save_dir is not None and turn.video_url is not None
+        folder, stem = Path(self.save_dir), _file_stem(turn)
+        await job.emit(JobEvent("downloading", fraction=0.0))
+        thumb = None
+        if turn.thumbnail_url:
+            name = stem + _suffix(turn.thumbnail_url, _THUMB_SUFFIXES)
+            thumb = await self._fetch(turn.thumbnail_url, folder / name, job, None)
+        name = stem + _suffix(turn.video_url, _VIDEO_SUFFIXES)
+        path = await self._fetch(turn.video_url, folder / name, job, job.progress)
+        self._update(index, local_path=_relative(path), local_thumbnail=_relative(thumb))
+        if path is not None:
+            await job.downloaded()
+
+    async def _fetch(
+        self, url: str, dest: Path, job: _Job, progress: Callable[[int, int | None], object] | None
+    ) -> Path | None:
+        client = self.client
+        try:
+            # The client's pool, and its auth, which adds the key for the relay's origin only.
+            return await download(
+                url, dest, http=client._client(), auth=client._auth, on_progress=progress
+            )
+        except (SoraError, OSError) as exc:
+            logger.warning("sora_nb: no local copy of %s: %s", url, exc)
+            await job.emit(JobEvent("downloading", detail=f"No local copy was saved: {exc}"))
+            return None
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the history to ``path`` as JSON, atomically; never the API key.
+
+        An existing file that is not a session file of this or an older version is refused.
+        """
+        path = Path(path)
+        if path.absolute() not in self._checked and path.exists():
+            _read(path, self.name)
+        with self._lock:
+            turns = list(self._turns)
+            document = {
+                "format": _FORMAT,
+                "version": SCHEMA_VERSION,
+                "name": self.name,
+                "saved_at": time.time(),
+                "turns": [_turn_to_json(turn, turns) for turn in turns],
+            }
+            _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
+            self._checked.add(path.absolute())
+        return path
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        client: SoraClient | None = None,
+        save_dir: str | os.PathLike[str] | None = "sora_outputs",
+        download: bool = True,
+    ) -> Session:
+        """Read a session saved by ``save()``; a corrupt or newer file raises SessionFileError."""
+        name, turns = _read(Path(path), None)
+        session = cls(name, client=client, save_dir=save_dir, download=download)
+        session._turns = turns
+        return session
+
+    def clear(self) -> None:
+        """Forget every turn (local copies stay on disk)."""
+        with self._lock:
+            self._turns = []
+        self._changed()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        from ._render import history_mimebundle
+
+        return history_mimebundle(self)
+
+
+# -- the per-process registry -----------------------------------------------------------------
+
+_sessions: dict[str, Session] = {}
+_registry_lock = threading.RLock()
+
+
+def get_session(name: str = "default") -> Session:
+    """The session called ``name`` in this process (a kernel), made on first use."""
+    with _registry_lock:
+        session = _sessions.get(name)
+        return session if session is not None else Session(name)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _check(
+    prompt: str, model: str, orientation: str | None, image: Any
+) -> tuple[str, str, Any, str | None]:
+    """Refuse bad input before a turn is recorded: nothing is sent, nothing is kept."""
+    return (
+        validate_prompt(prompt),
+        validate_model(model),
+        normalize_orientation(orientation),
+        image_to_url(image),
+    )
+
+
+def _named(turn: Turn, session: str, parent_video: Video | None) -> Turn:
+    return replace(turn, session=session, parent_video=parent_video)
+
+
+def _with_video(turn: Turn, video: Video) -> Turn:
+    return replace(
+        turn,
+        **_done_changes(turn, video),
+        started_at=video.created_at,
+        image=video.image,
+        local_path=video.local_path,
+        local_thumbnail=video.local_thumbnail,
+    )
+
+
+def _done_changes(turn: Turn, video: Video) -> dict[str, Any]:
+    now = time.time()
+    return {
+        "status": "done",
+        "prompt": turn.prompt or video.prompt,  # a bare task id learns it from the relay
+        "model": video.model or turn.model,
+        "orientation": video.orientation or turn.orientation,
+        "messages": video.messages,
+        "transcript": video.transcript,
+        "task_id": video.task_id or turn.task_id,
+        "sid": video.sid,
+        "video_url": video.video_url,
+        "thumbnail_url": video.thumbnail_url,
+        "preview_url": video.preview_url or turn.preview_url,
+        "source_url": video.source_url or turn.source_url,
+        "echo": video.echo,
+        "error": None,
+        "finished_at": now,
+        "elapsed": video.elapsed if video.elapsed is not None else now - turn.started_at,
+    }
+
+
+def _pending(turn: Turn) -> PendingTask:
+    assert turn.task_id is not None
+    return PendingTask(
+        turn.task_id,
+        turn.source_url,
+        turn.preview_url,
+        turn.prompt,
+        turn.model,
+        turn.orientation,
+        messages=turn.messages,
+        transcript=turn.transcript,
+        parent=turn.parent_video,
+        image=turn.image,
+        echo=turn.echo,
+        started_at=turn.started_at,
+    )
+
+
+def _failure_status(exc: BaseException, task_id: str | None) -> _Ending:
+    """``interrupted`` when the task may still finish on the relay, else ``failed``.
+
+    A broken stream, a kernel interrupt or a cancellation leave the task running; so does an
+    error while polling a known task (a resume), which the relay bills all the same.
+    """
+    if isinstance(exc, GenerationFailed):
+        return "failed"
+    if isinstance(exc, StreamInterrupted) or not isinstance(exc, Exception):
+        return "interrupted"
+    return "interrupted" if task_id and isinstance(exc, APIError) else "failed"
+
+
+def _describe(exc: BaseException, task_id: str | None) -> str:
+    if isinstance(exc, Exception) and str(exc):
+        return str(exc)
+    what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
+    if task_id:
+        return f"The job was {what} while task {task_id} ran; resume() collects it."
+    return f"The job was {what} before the relay made a task."
+
+
+def _file_stem(turn: Turn) -> str:
+    key = turn.task_id or turn.sid or hashlib.sha256(str(turn.video_url).encode()).hexdigest()[:16]
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
+def _suffix(url: str, allowed: tuple[str, ...]) -> str:
+    suffix = Path(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+    return suffix if suffix in allowed else allowed[0]
+
+
+def _relative(path: Path | None) -> str | None:
+    """A path relative to the working directory (the notebook's folder), with ``/``."""
+    if path is None:
+        return None
+    try:
+        return Path(os.path.relpath(path)).as_posix()
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+# -- the file format ---------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write beside ``path`` then rename over it: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
+    obj = {f.name: getattr(turn, f.name) for f in fields(Turn) if f.metadata.get("persist", True)}
+    parent = turns[turn.parent] if turn.parent is not None else None
+    # An edit's messages repeat its branch (and any data: image in it): store the new part.
+    if parent is not None and turn.messages[:-1] == _branch(parent):
+        obj["messages"] = {"branch_of": parent.index, "then": turn.messages[-1:]}
+    return obj
+
+
+def _branch(parent: Turn) -> list[Message]:
+    return [*parent.messages, {"role": "assistant", "content": parent.transcript}]
+
+
+def _read(path: Path, session: str | None) -> tuple[str, list[Turn]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SessionFileError(f"Cannot read the session file {path}: {exc}.") from None
+    except ValueError as exc:
+        raise SessionFileError(
+            f"The session file {path} is corrupt ({exc}); it was left untouched."
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != _FORMAT:
+        raise SessionFileError(f"{path} is not a sora_nb session file; it was left untouched.")
+    version = document.get("version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise SessionFileError(
+            f"{path} was written by a newer sora_nb (schema {version!r}, this one reads up to "
+            f"{SCHEMA_VERSION}); upgrade sora_nb to open it."
+        )
+    name = session or document.get("name")
+    if not isinstance(name, str) or not name:
+        name = "default"
+    try:
+        return name, _turns_from_json(document.get("turns"), name)
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise SessionFileError(
+            f"The session file {path} is corrupt ({exc}); it was left untouched."
+        ) from None
+
+
+def _turns_from_json(items: Any, session: str) -> list[Turn]:
+    if not isinstance(items, list):
+        raise ValueError("its turns are not a list")
+    turns: list[Turn] = []
+    for index, obj in enumerate(items):
+        turn = _turn_from_json(obj, index, turns)
+        parent_video = turns[turn.parent].video if turn.parent is not None else None
+        turns.append(_named(turn, session, parent_video))
+    return turns
+
+
+_TEXT: tuple[str, ...] = (
+    *("orientation", "image", "task_id", "sid", "video_url", "thumbnail_url", "preview_url"),
+    *("source_url", "error", "local_path", "local_thumbnail", "name"),
+)
+_NUMBERS = ("finished_at", "elapsed")
+
+
+def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
+    if not isinstance(obj, dict) or obj.get("index") != index:
+        raise ValueError(f"turn {index} is not a turn object with index {index}")
+    values: dict[str, Any] = {"index": index}
+    for key, kinds in (("prompt", str), ("model", str), ("transcript", str)):
+        values[key] = _typed(obj, key, kinds, "" if key == "transcript" else None, index)
+    for key in _TEXT:
+        values[key] = _typed(obj, key, (str, type(None)), None, index)
+    for key in _NUMBERS:
+        values[key] = _typed(obj, key, (int, float, type(None)), None, index)
+    values["started_at"] = float(_typed(obj, "started_at", (int, float), None, index))
+    values["echo"] = _typed(obj, "echo", (dict, type(None)), None, index)
+    values["parent"] = _parent(obj.get("parent"), index)
+    values["messages"] = _messages(obj.get("messages"), index, earlier)
+    status = obj.get("status")
+    if status not in _STATUSES:
+        raise ValueError(f"turn {index} has an unknown status {status!r}")
+    if status == "running":  # the kernel that ran it is gone; its task may still finish
+        status = "interrupted"
+        values["error"] = values["error"] or "The kernel stopped while this turn ran."
+    return Turn(status=cast(TurnStatus, status), **values)
+
+
+def _typed(obj: dict[str, Any], key: str, kinds: Any, default: Any, index: int) -> Any:
+    value = obj.get(key, default)
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise ValueError(f"turn {index} has a bad {key!r}: {str(value)[:40]!r}")
+    return value
+
+
+def _parent(value: Any, index: int) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < index:
+        raise ValueError(f"turn {index} has a bad parent {value!r}")
+    return value
+
+
+def _messages(value: Any, index: int, earlier: list[Turn]) -> list[Message]:
+    if isinstance(value, dict):
+        parent = _parent(value.get("branch_of"), index)
+        if parent is None or not isinstance(value.get("then"), list):
+            raise ValueError(f"turn {index} has bad messages")
+        value = [*_branch(earlier[parent]), *value["then"]]
+    if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
+        raise ValueError(f"turn {index} has bad messages")
+    return value

@@ -1,0 +1,279 @@
+"""Mime bundles for a Video and a Session's history: html, a markdown fallback, plain text.
+
+Everything from the user or the relay is escaped, and only ``http(s)``, relative and
+``data:image`` URLs reach a ``src`` or ``href`` (``safe_url``). A local copy is preferred by a
+relative path, which JupyterLab serves from the notebook's folder (jupyter-facts.md); the
+relay's link is the fallback. Static renderers (GitHub, nbviewer) strip ``<video>``, so the
+video's fallback content is its thumbnail linked to the file. Inline styles use JupyterLab's
+theme variables, with fallbacks, so light and dark themes both read well.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from ._history import Session, Turn
+    from ._video import Video
+
+__all__ = ["history_mimebundle", "safe_url", "video_mimebundle"]
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=]*\Z", re.I)
+# Browsers drop tabs and newlines inside a scheme ("java\tscript:") and read "\" as "/".
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+
+_BOX = (
+    "display:inline-block;max-width:100%;box-sizing:border-box;padding:8px;"
+    "border:1px solid var(--jp-border-color2, #d0d0d0);border-radius:6px;"
+    "background:var(--jp-layout-color1, transparent);color:var(--jp-ui-font-color1, inherit);"
+    "font-family:var(--jp-ui-font-family, system-ui, sans-serif)"
+)
+_MUTED = "color:var(--jp-ui-font-color2, #6b6b6b);font-size:var(--jp-ui-font-size0, 11px)"
+_LINK = "color:var(--jp-content-link-color, #1a73e8)"
+_CELL = "padding:4px 8px;border-bottom:1px solid var(--jp-border-color2, #e0e0e0);"
+_STATUS_COLORS = {
+    "done": "var(--jp-success-color1, #2e7d32)",
+    "failed": "var(--jp-error-color1, #c62828)",
+    "interrupted": "var(--jp-warn-color1, #ef6c00)",
+    "running": "var(--jp-brand-color1, #1976d2)",
+}
+
+
+def safe_url(url: object) -> str | None:
+    """``url`` if it is an http(s), relative or base64 ``data:image`` URL, else None."""
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if not url or _UNSAFE_CHARS.search(url):
+        return None
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        return None if url.startswith("//") else url  # "//host" leaves the notebook's origin
+    name = scheme.group(1).lower()
+    if name in ("http", "https"):
+        return url if urlsplit(url).netloc else None
+    if name == "data" and _DATA_IMAGE.match(url):
+        return url
+    return None
+
+
+def local_url(path: str | None) -> str | None:
+    """A relative URL for a local copy that exists, else None (absolute paths never work)."""
+    if not path or os.path.isabs(path) or not os.path.isfile(path):
+        return None
+    return safe_url(quote(Path(path).as_posix(), safe="/._-~"))
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _link(url: str | None, label: str) -> str:
+    if url is None:
+        return ""
+    return f'<a href="{_esc(url)}" target="_blank" rel="noopener" style="{_LINK}">{_esc(label)}</a>'
+
+
+def _media(video: Video | Turn) -> tuple[str | None, str | None]:
+    """(video src, poster src): the local copy first, then the relay's link."""
+    src = local_url(video.local_path) or safe_url(video.video_url)
+    poster = local_url(video.local_thumbnail) or safe_url(video.thumbnail_url)
+    return src, poster
+
+
+def _details(video: Video | Turn) -> list[str]:
+    parts = [_esc(video.model)]
+    if video.orientation:
+        parts.append(_esc(video.orientation))
+    if video.task_id:
+        parts.append(f"<code>{_esc(video.task_id)}</code>")
+    if video.elapsed is not None:
+        parts.append(_esc(_duration(video.elapsed)))
+    return parts
+
+
+def _links(video: Video | Turn, src: str | None) -> list[str]:
+    remote = safe_url(video.video_url)
+    links = [_link(src, "video")]
+    if remote and remote != src:
+        links.append(_link(remote, "relay link"))
+    links.append(_link(safe_url(video.preview_url), "preview"))
+    links.append(_link(safe_url(video.source_url), "status"))
+    return [link for link in links if link]
+
+
+def _player(src: str | None, poster: str | None, alt: str) -> str:
+    if src is None:
+        return f'<div style="{_MUTED}">No playable link for this video.</div>'
+    fallback = f'<img src="{_esc(poster)}" alt="{alt}" style="max-width:100%">' if poster else alt
+    poster_attr = f' poster="{_esc(poster)}"' if poster else ""
+    return (
+        f'<video controls playsinline preload="metadata"{poster_attr} '
+        'style="display:block;max-width:100%;max-height:480px;border-radius:4px;'
+        'background:#000">'
+        f'<source src="{_esc(src)}" type="video/mp4">'
+        f'<a href="{_esc(src)}">{fallback}</a></video>'
+    )
+
+
+def _video_html(video: Video) -> str:
+    src, poster = _media(video)
+    alt = _esc(_clip(video.prompt, 120))
+    meta = " · ".join(_details(video) + _links(video, src))
+    return (
+        f'<div class="sora-nb-video" style="{_BOX}">{_player(src, poster, alt)}'
+        '<div style="margin-top:6px;max-width:640px;white-space:pre-wrap;'
+        f'overflow-wrap:anywhere;font-size:var(--jp-content-font-size1, 14px)">'
+        f"{_esc(video.prompt)}</div>"
+        f'<div style="margin-top:2px;{_MUTED}">{meta}</div></div>'
+    )
+
+
+def _md_text(text: str) -> str:
+    # Markdown renderers accept inline HTML, so escape it first, then markdown's punctuation.
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", _esc(text))
+
+
+def _md_url(url: str) -> str:
+    return url.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+
+
+def _video_markdown(video: Video) -> str:
+    src, poster = _media(video)
+    prompt = _md_text(_clip(video.prompt, 200))
+    if src and poster:
+        head = f"[![{prompt}]({_md_url(poster)})]({_md_url(src)})"
+    elif src:
+        head = f"[▶ {prompt}]({_md_url(src)})"
+    else:
+        head = prompt
+    details = " · ".join(_md_text(part) for part in _plain_details(video))
+    return f"{head}\n\n{prompt}  \n{details}\n"
+
+
+def _plain_details(video: Video | Turn) -> list[str]:
+    parts = [video.model, video.orientation or "", video.task_id or ""]
+    if video.elapsed is not None:
+        parts.append(_duration(video.elapsed))
+    return [part for part in parts if part]
+
+
+def _video_plain(video: Video) -> str:
+    lines = [f"<sora_nb.Video {' '.join(_plain_details(video))}>", f"prompt: {video.prompt}"]
+    if video.local_path:
+        lines.append(f"local:  {video.local_path}")
+    lines.append(f"video:  {video.video_url}")
+    return "\n".join(lines)
+
+
+def video_mimebundle(video: Video) -> dict[str, Any]:
+    """``text/html`` (a ``<video>`` player), ``text/markdown`` and ``text/plain``."""
+    return {
+        "text/html": _video_html(video),
+        "text/markdown": _video_markdown(video),
+        "text/plain": _video_plain(video),
+    }
+
+
+# -- history -----------------------------------------------------------------------------------
+
+
+def _tree(turns: list[Turn]) -> list[tuple[Turn, int]]:
+    """Turns in branch order (each followed by its edits), with their depth."""
+    children: dict[int | None, list[Turn]] = {}
+    for turn in turns:
+        parent = turn.parent if turn.parent is not None and turn.parent < len(turns) else None
+        children.setdefault(parent, []).append(turn)
+    ordered: list[tuple[Turn, int]] = []
+    stack = [(turn, 0) for turn in reversed(children.get(None, []))]
+    while stack:
+        turn, depth = stack.pop()
+        ordered.append((turn, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(turn.index, [])))
+    return ordered
+
+
+def _thumb_cell(turn: Turn) -> str:
+    src, poster = _media(turn)
+    if poster is None or turn.status != "done":
+        return ""
+    image = f'<img src="{_esc(poster)}" alt="" style="max-width:72px;max-height:72px">'
+    return f'<a href="{_esc(src)}" target="_blank" rel="noopener">{image}</a>' if src else image
+
+
+def _status_cell(turn: Turn) -> str:
+    color = _STATUS_COLORS.get(turn.status, "inherit")
+    title = f' title="{_esc(turn.error)}"' if turn.error else ""
+    return f'<span style="color:{color};font-weight:600"{title}>{_esc(turn.status)}</span>'
+
+
+def _prompt_cell(turn: Turn, depth: int) -> str:
+    marker = "↳ " if depth else ""
+    name = f' <code style="{_MUTED}">{_esc(turn.name)}</code>' if turn.name else ""
+    edits = f' <span style="{_MUTED}">(edits #{turn.parent})</span>' if depth else ""
+    return (
+        f'<td style="{_CELL}padding-left:{8 + 18 * depth}px;max-width:420px;'
+        f'overflow-wrap:anywhere">{marker}{_esc(_clip(turn.prompt, 160))}{name}{edits}</td>'
+    )
+
+
+def _row(turn: Turn, depth: int) -> str:
+    src, _ = _media(turn)
+    links = " ".join(_links(turn, src)) if turn.status == "done" else ""
+    cells = [
+        f"<td style='{_CELL}'>#{turn.index}</td>",
+        f"<td style='{_CELL}'>{_thumb_cell(turn)}</td>",
+        _prompt_cell(turn, depth),
+        f"<td style='{_CELL}'>{_status_cell(turn)}</td>",
+        f"<td style='{_CELL}{_MUTED}'>{' · '.join(_details(turn))} {links}</td>",
+    ]
+    return f"<tr style='vertical-align:top'>{''.join(cells)}</tr>"
+
+
+def _history_html(session: Session) -> str:
+    turns = session.turns
+    title = f"Session {_esc(session.name)} · {len(turns)} turn{'s' * (len(turns) != 1)}"
+    if not turns:
+        return f'<div style="{_BOX}">{title}: nothing generated yet.</div>'
+    rows = "".join(_row(turn, depth) for turn, depth in _tree(turns))
+    return (
+        f'<div class="sora-nb-history" style="{_BOX}"><div style="font-weight:600;'
+        f'margin-bottom:4px">{title}</div><table style="border-collapse:collapse;'
+        f'font-size:var(--jp-ui-font-size1, 13px);text-align:left">{rows}</table></div>'
+    )
+
+
+def _history_plain(session: Session) -> str:
+    turns = session.turns
+    lines = [f"Session {session.name!r}: {len(turns)} turn{'s' * (len(turns) != 1)}"]
+    for turn, depth in _tree(turns):
+        task = f" {turn.task_id}" if turn.task_id else ""
+        indent = "   " * (depth - 1) + "└─ " if depth else ""
+        lines.append(f"{indent}#{turn.index} {turn.status}{task} {_clip(turn.prompt, 60)!r}")
+    return "\n".join(lines)
+
+
+def history_mimebundle(session: Session) -> dict[str, Any]:
+    """The session's turns as a table in branch order, with thumbnails; and as plain text."""
+    return {"text/html": _history_html(session), "text/plain": _history_plain(session)}
+
+
+# -- small helpers -----------------------------------------------------------------------------
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return time.strftime("%M:%S" if seconds < 3600 else "%H:%M:%S", time.gmtime(seconds))

@@ -1,0 +1,458 @@
+"""Session and Turn: history, branching, resume in place, persistence, batch jobs.
+
+Against the real emulator on a loopback port, except the seed test, which replays the seed's
+own streams through the scripted relay so the request can be compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sora_nb import (
+    Event,
+    GenerationFailed,
+    InvalidRequest,
+    JobEvent,
+    SoraClient,
+    StreamInterrupted,
+    TaskEvent,
+    Video,
+    _history,
+)
+from sora_nb._history import SCHEMA_VERSION, Session, SessionFileError, Turn, get_session
+from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .conftest import SEED
+from .scripted import ScriptedRelay, serve, sse_script
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-test-SECRET-history-0123456789"
+FIRST_PROMPT = "生成一段高清的，牛马跳舞的视频"
+EDIT_PROMPT = "让牛的头上顶着光圈，马的脚下踩着祥云"
+FIRST = (SEED / "first_turn.content.md").read_text(encoding="utf-8")
+EDIT = (SEED / "edit_stream.content.md").read_text(encoding="utf-8")
+EDIT_REQUEST = json.loads((SEED / "edit_request.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=50) as server:
+        yield server
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[ScriptedRelay, str]]:
+    app = ScriptedRelay()
+    for url in serve(app):
+        yield app, url
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test works in its own folder (the notebook's) and leaves the registry as it was."""
+    monkeypatch.chdir(tmp_path)
+    saved = dict(_history._sessions)
+    yield
+    _history._sessions.clear()
+    _history._sessions.update(saved)
+
+
+@pytest.fixture
+async def client(relay: EmulatorServer) -> AsyncIterator[SoraClient]:
+    async with SoraClient(base_url=relay.url, api_key=KEY, poll_interval=0.05) as client:
+        yield client
+
+
+@pytest.fixture
+def session(client: SoraClient, request: pytest.FixtureRequest) -> Session:
+    return Session(request.node.name, client=client)
+
+
+class Recorder:
+    """An on_event callback that keeps what it saw."""
+
+    def __init__(self) -> None:
+        self.events: list[Event | JobEvent] = []
+        self.task = asyncio.Event()
+
+    def __call__(self, event: Event | JobEvent) -> None:
+        self.events.append(event)
+        if isinstance(event, TaskEvent):
+            self.task.set()
+
+    def phases(self) -> list[str]:
+        return [event.phase for event in self.events if isinstance(event, JobEvent)]
+
+
+# -- the seed: an edit's request rebuilt exactly from its first turn ---------------------------
+
+
+def test_next_messages_rebuild_the_seed_edit_request() -> None:
+    first = Video(
+        prompt=FIRST_PROMPT,
+        model="sora-2",
+        orientation="portrait",
+        task_id="task_01k7dzptgwf2z87wj2c3t36qk0",
+        sid="s_68ec8accd80c8191ae1fc957af78caaa",
+        video_url="https://filesystem.site/cdn/20251013/5781a601c5ce5e216e914fef119c99.mp4",
+        thumbnail_url=None,
+        preview_url=None,
+        source_url=None,
+        transcript=FIRST,
+        messages=[{"role": "user", "content": FIRST_PROMPT}],
+    )
+    assert first.next_messages(EDIT_PROMPT) == EDIT_REQUEST["messages"]
+
+
+async def test_session_edit_sends_the_seed_request_exactly(
+    scripted: tuple[ScriptedRelay, str],
+) -> None:
+    app, url = scripted
+    app.scripts += [sse_script(FIRST, piece=3), sse_script(EDIT, piece=5)]
+    async with SoraClient(base_url=url, api_key=KEY) as client:
+        session = Session("seed", client=client, download=False)
+        first = await session.generate(FIRST_PROMPT)
+        assert first.transcript == FIRST
+        assert session.turn(0).messages == [{"role": "user", "content": FIRST_PROMPT}]
+        edited = await session.edit(first, EDIT_PROMPT)
+    assert json.dumps(app.requests[1], sort_keys=True) == json.dumps(EDIT_REQUEST, sort_keys=True)
+    assert edited.messages == EDIT_REQUEST["messages"]
+    assert (edited.parent, session.turn(1).parent) == (first, 0)
+    assert edited.sid == "s_68eca3f141808191b1fd30fea1b731bd"
+    assert edited.echo == {
+        "prompt": EDIT_PROMPT,
+        "orientation": "portrait",
+        "sid": "s_68ec8accd80c8191ae1fc957af78caaa",
+    }
+
+
+async def test_saved_history_still_rebuilds_the_seed_request(
+    scripted: tuple[ScriptedRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    app.scripts += [sse_script(FIRST), sse_script(EDIT), sse_script(EDIT)]
+    async with SoraClient(base_url=url, api_key=KEY) as client:
+        session = Session("seed-saved", client=client, download=False)
+        await session.generate(FIRST_PROMPT)
+        session.save(tmp_path / "history.json")
+        loaded = Session.load(tmp_path / "history.json", client=client, download=False)
+        await loaded.edit(0, EDIT_PROMPT)
+        await loaded.edit(1, "再加一只鸭子")
+    assert app.requests[1] == EDIT_REQUEST
+    reloaded = Session.load(loaded.save(tmp_path / "again.json"))
+    assert reloaded.turns == loaded.turns
+    assert reloaded.turn(2).messages == app.requests[2]["messages"]
+
+
+# -- branches ----------------------------------------------------------------------------------
+
+
+async def test_editing_an_older_turn_branches(session: Session) -> None:
+    root = await session.generate("a cow and a horse dancing")
+    halo = await session.edit(root, "put a halo on the cow")
+    snow = await session.edit(0, "make it snow")
+    clouds = await halo.edit("add clouds under the horse")
+    assert [turn.parent for turn in session.turns] == [None, 0, 0, 1]
+    assert snow.messages == root.next_messages("make it snow")
+    assert halo.transcript not in json.dumps(snow.messages, ensure_ascii=False)
+    assert clouds.messages == halo.next_messages("add clouds under the horse")
+    assert clouds.messages[:3] == halo.messages
+    # The relay remixed the sid of each branch's own base.
+    assert snow.echo is not None and snow.echo["sid"] == root.sid
+    assert clouds.echo is not None and clouds.echo["sid"] == halo.sid
+    assert clouds.parent == halo and clouds.parent.parent == root
+    assert (clouds.session, clouds.turn) == (session.name, 3)
+
+
+async def test_edit_defaults_to_the_latest_finished_turn(session: Session) -> None:
+    await session.generate("a cow", name="cow")
+    second = await session.generate("a horse")
+    edited = await session.edit(None, "make it dance")
+    assert session.turn(-1).parent == 1 and edited.parent == second
+    by_name = await session.edit("cow", "make it sing")
+    assert session.turn(-1).parent == 0
+    assert session.video(by_name.task_id or "") == by_name == session.latest()
+    assert session.video("cow").prompt == "a cow"
+
+
+async def test_video_edit_goes_through_its_session(session: Session) -> None:
+    video = await session.generate("a cow")
+    edited = await video.edit("put a halo on the cow", save=False, name="halo")
+    assert len(session.turns) == 2 and session.turn("halo").parent == 0
+    assert edited.session == session.name and get_session(session.name) is session
+
+
+async def test_a_video_made_elsewhere_is_adopted_as_a_turn(
+    session: Session, client: SoraClient
+) -> None:
+    outside = await client.generate("a cow")
+    edited = await session.edit(outside, "put a halo on the cow")
+    assert [turn.status for turn in session.turns] == ["done", "done"]
+    assert session.turn(0).transcript == outside.transcript
+    assert edited.messages == outside.next_messages("put a halo on the cow")
+
+
+# -- failures, interrupts, resume --------------------------------------------------------------
+
+
+async def test_invalid_requests_record_nothing(session: Session) -> None:
+    with pytest.raises(InvalidRequest):
+        await session.generate("   ")
+    with pytest.raises(InvalidRequest):
+        await session.generate("a cow", model="sora-3")
+    with pytest.raises(InvalidRequest, match="no finished video"):
+        await session.edit(None, "make it snow")
+    assert session.turns == []
+
+
+async def test_a_failed_turn_is_kept_but_never_an_edit_base(session: Session) -> None:
+    done = await session.generate("a cow")
+    seen = Recorder()
+    with pytest.raises(GenerationFailed):
+        await session.generate("a horse [fault:content-policy]", on_event=seen)
+    failed = session.turn(1)
+    assert failed.status == "failed" and failed.task_id and failed.error
+    assert failed.video is None
+    assert seen.phases()[-1] == "failed"
+    with pytest.raises(InvalidRequest, match="failed"):
+        await session.edit(1, "make it snow")
+    with pytest.raises(InvalidRequest, match="failed"):
+        session.video(failed.task_id)
+    edited = await session.edit(None, "make it snow")
+    assert session.turn(2).parent == 0 and edited.parent == done
+    assert len(session.turns) == 3
+
+
+async def test_an_interrupted_job_keeps_its_task_and_resumes_in_place(session: Session) -> None:
+    seen = Recorder()
+    job = asyncio.ensure_future(session.generate("a slow cow [fault:slow-queue]", on_event=seen))
+    await seen.task.wait()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    turn = session.turn(0)
+    assert turn.status == "interrupted" and turn.task_id and turn.source_url
+    assert seen.phases()[-1] == "interrupted"
+    with pytest.raises(InvalidRequest, match="interrupted"):
+        await session.edit(None, "make it snow")
+
+    resumed = Recorder()
+    video = await session.resume(on_event=resumed)
+    assert len(session.turns) == 1 and session.turn(0).status == "done"
+    assert (video.turn, video.task_id, video.prompt) == (0, turn.task_id, turn.prompt)
+    assert "sid:" in video.transcript and video.local_path
+    assert resumed.phases()[0] == "resuming" and resumed.phases()[-1] == "done"
+    with pytest.raises(InvalidRequest, match="done"):
+        await session.resume(0)
+
+
+async def test_a_stream_interrupted_turn_resumes_by_task_id(relay: EmulatorServer) -> None:
+    # The deadline passes during the slow queue, so polling cannot finish it either.
+    async with (
+        SoraClient(base_url=relay.url, api_key=KEY, deadline=0.3) as hasty,
+        SoraClient(base_url=relay.url, api_key=KEY, poll_interval=0.05) as patient,
+    ):
+        session = Session("interrupted", client=hasty, download=False)
+        seen = Recorder()
+        with pytest.raises(StreamInterrupted):
+            await session.generate("a cow [fault:slow-queue]", on_event=seen)
+        turn = session.turn(0)
+        assert turn.status == "interrupted" and turn.task_id
+        assert seen.phases()[-1] == "interrupted"
+        session.client = patient
+        video = await session.resume(turn.task_id)
+    assert session.turn(0).status == "done" and video.task_id == turn.task_id
+    assert session.turn(0).started_at == turn.started_at
+
+
+async def test_an_unknown_task_id_is_collected_as_a_new_turn(
+    session: Session, client: SoraClient
+) -> None:
+    seen = Recorder()
+    job = asyncio.ensure_future(client.generate("a cow [fault:slow-queue]", on_event=seen))
+    await seen.task.wait()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    task_id = next(e.task_id for e in seen.events if isinstance(e, TaskEvent))
+    video = await session.resume(task_id)
+    assert session.turn(0).status == "done" and video.task_id == task_id
+    with pytest.raises(InvalidRequest):
+        await session.resume("not a task")
+    assert len(session.turns) == 1
+
+
+# -- batch -------------------------------------------------------------------------------------
+
+
+async def test_generate_many_keeps_every_turn_when_one_fails(session: Session) -> None:
+    prompts = ["a cow", "a horse [fault:content-policy]", "a duck", "a goat", ""]
+    results = await session.generate_many(prompts, concurrency=2, save=False)
+    kinds = [type(result).__name__ for result in results]
+    assert kinds == ["Video", "GenerationFailed", "Video", "Video", "InvalidRequest"]
+    assert sorted(turn.prompt for turn in session.turns) == sorted(prompts[:4])
+    statuses = {turn.prompt: turn.status for turn in session.turns}
+    assert statuses["a horse [fault:content-policy]"] == "failed"
+    assert [statuses[p] for p in ("a cow", "a duck", "a goat")] == ["done"] * 3
+    assert all(isinstance(r, Video) and r.session == session.name for r in results[::2][:2])
+
+
+# -- local copies ------------------------------------------------------------------------------
+
+
+async def test_finished_videos_are_copied_beside_the_notebook(
+    session: Session, client: SoraClient
+) -> None:
+    seen = Recorder()
+    video = await session.generate("a cow", on_event=seen)
+    assert video.local_path == f"sora_outputs/{video.task_id}.mp4"
+    assert video.local_thumbnail == f"sora_outputs/{video.task_id}.webp"
+    remote = await client._client().get(video.video_url)
+    assert Path(video.local_path).read_bytes() == remote.content
+    assert Path(video.local_thumbnail).read_bytes()[8:12] == b"WEBP"
+    downloading = [e for e in seen.events if isinstance(e, JobEvent) and e.phase == "downloading"]
+    assert downloading[0].fraction == 0.0 and downloading[-1].fraction == 1.0
+    assert seen.phases()[-1] == "done"
+    assert not list(Path("sora_outputs").glob("*.part"))
+
+
+async def test_copies_can_be_turned_off(client: SoraClient, tmp_path: Path) -> None:
+    off = Session("no-copies", client=client, download=False)
+    video = await off.generate("a cow")
+    assert video.local_path is None and not Path("sora_outputs").exists()
+    elsewhere = Session("elsewhere", client=client, save_dir=tmp_path / "media" / "clips")
+    assert (await elsewhere.generate("a cow", save=False)).local_path is None
+    copied = await elsewhere.generate("a horse")
+    assert copied.local_path == f"media/clips/{copied.task_id}.mp4"
+
+
+# -- persistence -------------------------------------------------------------------------------
+
+
+async def test_save_and_load_round_trip(session: Session, tmp_path: Path) -> None:
+    root = await session.generate("a cow", name="cow")
+    await session.edit(root, "put a halo on the cow")
+    with pytest.raises(GenerationFailed):
+        await session.generate("a horse [fault:content-policy]")
+    path = session.save(tmp_path / "history.json")
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert (document["format"], document["version"]) == ("sora_nb.session", SCHEMA_VERSION)
+    loaded = Session.load(path)
+    assert loaded.name == session.name and loaded.turns == session.turns
+    assert loaded.video(1) == session.video(1) and loaded.video(1).parent == root
+    assert get_session(session.name) is loaded
+
+
+async def test_the_file_never_holds_the_api_key(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORA_API_KEY", KEY)
+    await session.generate("a cow")
+    session.save(tmp_path / "history.json")
+    text = (tmp_path / "history.json").read_text(encoding="utf-8")
+    assert KEY not in text and "SECRET" not in text and "Bearer" not in text
+
+
+async def test_autosave_survives_a_restart(client: SoraClient, tmp_path: Path) -> None:
+    path = tmp_path / "autosave.json"
+    first = Session("kernel", client=client, autosave=path)
+    seen_on_disk: list[dict[str, Any]] = []
+
+    def peek(event: Event | JobEvent) -> None:
+        if isinstance(event, TaskEvent):  # recorded before the video exists
+            seen_on_disk.append(json.loads(path.read_text(encoding="utf-8"))["turns"][-1])
+
+    await first.generate("a cow", on_event=peek)
+    assert seen_on_disk[0]["status"] == "running" and seen_on_disk[0]["task_id"]
+    restarted = Session("kernel", client=client, autosave=path)
+    assert restarted.turns == first.turns
+    await restarted.edit(0, "put a halo on the cow")
+    assert len(Session.load(path).turns) == 2
+
+
+async def test_a_running_turn_on_disk_loads_as_interrupted(
+    session: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "crash.json"
+    session.autosave = path
+    seen = Recorder()
+    job = asyncio.ensure_future(session.generate("a cow [fault:slow-queue]", on_event=seen))
+    await seen.task.wait()
+    crashed = json.loads(path.read_text(encoding="utf-8"))  # what a killed kernel leaves
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    path.write_text(json.dumps(crashed), encoding="utf-8")
+    restored = Session.load(path, client=session.client)
+    assert restored.turn(0).status == "interrupted" and restored.turn(0).task_id
+    video = await restored.resume()
+    assert restored.turn(0).status == "done" and video.turn == 0
+
+
+def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = Session("atomic")
+    path = session.save(tmp_path / "history.json")
+    before = path.read_bytes()
+    session._turns.append(Turn(0, "a cow", "sora-2", session="atomic"))
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        session.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        pytest.param("{not json", "corrupt", id="not-json"),
+        pytest.param(
+            '{"format": "sora_nb.session", "version": 1, "turns": [{"index": 3}]}',
+            "corrupt",
+            id="bad-turn",
+        ),
+        pytest.param('{"format": "something else"}', "not a sora_nb session", id="foreign"),
+        pytest.param(
+            json.dumps({"format": "sora_nb.session", "version": SCHEMA_VERSION + 1, "turns": []}),
+            "newer sora_nb",
+            id="newer",
+        ),
+    ],
+)
+def test_a_bad_file_is_refused_and_left_untouched(tmp_path: Path, content: str, match: str) -> None:
+    path = tmp_path / "history.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SessionFileError, match=match):
+        Session.load(path)
+    with pytest.raises(SessionFileError, match=match):
+        Session("restart", autosave=path)
+    with pytest.raises(SessionFileError, match=match):
+        Session("other").save(path)
+    assert path.read_text(encoding="utf-8") == content
+
+
+def test_lookups_explain_what_is_missing() -> None:
+    session = Session("lookups")
+    with pytest.raises(InvalidRequest, match="No turn 0"):
+        session.turn(0)
+    with pytest.raises(InvalidRequest, match="No turn 'halo'"):
+        session.video("halo")
+    assert session.latest() is None
+    session.clear()
+    assert "lookups" in repr(session) and get_session("lookups") is session
