@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sora_nb.emulator import EmulatorServer, serve_in_thread
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SORA_SHARED_DIR", ROOT.parent / "shared"))
 SEED = SHARED / "fixtures" / "seed"
@@ -19,3 +21,10 @@ def _no_real_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("SORA_BASE_URL", raising=False)
     monkeypatch.delenv("SORA_API_KEY", raising=False)
     yield
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    """The embedded emulator on a free loopback port, 500 times faster than real time."""
+    with serve_in_thread(speed=500) as server:
+        yield server

@@ -59,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(speed=args.speed, api_key=args.api_key, data_dir=args.data_dir)
     url = public_url(sock)
     print(f"sora_nb emulator on {url} (speed {args.speed:g}x); use SORA_BASE_URL={url}", flush=True)
-    with sock:
-        uvicorn_server(app, log_level=args.log_level).run(sockets=[sock])
+    try:
+        with sock:
+            uvicorn_server(app, log_level=args.log_level).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down gracefully, then re-raised the Ctrl+C it had caught
     return 0
 
 
