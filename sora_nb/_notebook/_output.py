@@ -10,7 +10,7 @@ from IPython.display import display
 from .._exceptions import GenerationFailed, SoraError
 from ._i18n import t
 
-__all__ = ["SoraInterrupt", "describe", "message_bundle", "show_message"]
+__all__ = ["Kind", "SoraInterrupt", "describe", "message_bundle", "show_message"]
 
 Kind = Literal["error", "warning", "info"]
 

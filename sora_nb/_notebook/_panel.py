@@ -21,7 +21,7 @@ from .._request import MODELS, image_to_url, validate_prompt
 from .._video import Video
 from ._i18n import t
 from ._magic import SoraMagics, magics_for
-from ._output import describe, message_bundle
+from ._output import Kind, describe, message_bundle
 from ._progress import ProgressView
 
 __all__ = ["Panel", "panel"]
@@ -100,13 +100,16 @@ class Panel:
         except SoraError as exc:
             self._say(describe(exc))
             return None
+        loop = asyncio.get_running_loop()  # the kernel's: clicks arrive through it
         self._say("")
-        job = (
-            session.edit(target, **kwargs, on_event=self.progress.handle)
-            if edit
-            else (session.generate(**kwargs, on_event=self.progress.handle))
-        )
-        self._task = asyncio.get_running_loop().create_task(self._run(job))
+        self._busy(True)
+        self.progress.start()
+        on_event = self.progress.handle
+        if edit:
+            job = session.edit(target, **kwargs, on_event=on_event)
+        else:
+            job = session.generate(**kwargs, on_event=on_event)
+        self._task = loop.create_task(self._run(job))
         return self._task
 
     @staticmethod
@@ -126,8 +129,6 @@ class Panel:
         }
 
     async def _run(self, job: Any) -> None:
-        self._busy(True)
-        self.progress.start()
         try:
             video = await job
         except SoraError as exc:
@@ -149,8 +150,8 @@ class Panel:
         self.generate.disabled = self.edit.disabled = busy
         self.progress.widget.layout.display = None
 
-    def _say(self, text: str, kind: str = "error") -> None:
-        self.message.value = message_bundle(text, kind)["text/html"] if text else ""  # type: ignore[arg-type]
+    def _say(self, text: str, kind: Kind = "error") -> None:
+        self.message.value = message_bundle(text, kind)["text/html"] if text else ""
 
 
 def panel() -> Panel:

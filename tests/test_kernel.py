@@ -1,0 +1,173 @@
+"""%%sora in a real ipykernel: frontend message counts, re-entry while a cell blocks, interrupt.
+
+The kernel uses the embedded emulator (no SORA_BASE_URL) at speed 20: a plain generation takes
+about a quarter of a second and ``[fault:slow-queue]`` keeps a cell in its queue phase for
+three seconds, long enough to send it messages or interrupt it.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager, start_new_kernel
+
+TIMEOUT = 120
+LONG_PROMPT = "a cow and a horse dancing in a field of flowers under a pink sky, " * 10
+COUNTERS = """
+import sora_nb._protocol as _protocol
+from sora_nb._notebook._progress import ProgressView as _View
+_counts = {"fragments": 0, "events": 0}
+_feed, _handle = _protocol.TranscriptParser.feed, _View.handle
+def _count_feed(self, text):
+    _counts["fragments"] += 1
+    return _feed(self, text)
+def _count_handle(self, event):
+    _counts["events"] += 1
+    return _handle(self, event)
+_protocol.TranscriptParser.feed, _View.handle = _count_feed, _count_handle
+from sora_nb._history import get_session as _session
+"""
+
+
+class Kernel:
+    """A kernel and its client, with helpers that keep each message for the assertions."""
+
+    def __init__(self, km: KernelManager, kc: BlockingKernelClient) -> None:
+        self.km, self.kc = km, kc
+
+    def run(self, code: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Execute ``code`` to the end: its reply and its iopub messages."""
+        messages: list[dict[str, Any]] = []
+        reply = self.kc.execute_interactive(code, timeout=TIMEOUT, output_hook=messages.append)
+        return reply, messages
+
+    def value(self, expression: str) -> str:
+        reply, messages = self.run(f"print({expression})")
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+
+    def iopub_until(self, done: Any, parent: str) -> list[dict[str, Any]]:
+        """iopub messages of ``parent`` until ``done(message)`` is true."""
+        seen: list[dict[str, Any]] = []
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                message = self.kc.get_iopub_msg(timeout=1)
+            except queue.Empty:
+                continue
+            if message["parent_header"].get("msg_id") == parent:
+                seen.append(message)
+                if done(message):
+                    return seen
+        raise AssertionError(f"no such iopub message; saw {[m['msg_type'] for m in seen]}")
+
+    def shell_replies(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        replies: dict[str, dict[str, Any]] = {}
+        while set(replies) != ids:
+            reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+            replies[reply["parent_header"]["msg_id"]] = reply
+        return replies
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+    cwd = tmp_path_factory.mktemp("kernel")
+    env = {**os.environ, "SORA_EMULATOR_SPEED": "20", "LANG": "C.UTF-8"}
+    for name in ("SORA_BASE_URL", "SORA_API_KEY", "LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        env.pop(name, None)
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
+    try:
+        kernel = Kernel(km, kc)
+        reply, _ = kernel.run("%load_ext sora_nb\n" + COUNTERS)
+        assert reply["content"]["status"] == "ok"
+        yield kernel
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _is_idle(message: dict[str, Any]) -> bool:
+    return message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
+
+
+def _label_mentions(message: dict[str, Any], text: str) -> bool:
+    state = message["content"].get("data", {}).get("state", {})
+    return message["msg_type"] == "comm_msg" and text in str(state.get("value", ""))
+
+
+def test_kernel_progress_costs_a_handful_of_messages(kernel: Kernel) -> None:
+    kernel.run("_counts.update(fragments=0, events=0)")
+    reply, messages = kernel.run(f"%%sora --as first\n{LONG_PROMPT}")
+    assert reply["content"]["status"] == "ok"
+    fragments = int(kernel.value("_counts['fragments']"))
+    events = int(kernel.value("_counts['events']"))
+    updates = Counter(m["msg_type"] for m in messages)["comm_msg"]
+    print(f"{fragments} transcript fragments, {events} events -> {updates} comm_msg updates")
+    assert fragments > 300
+    assert updates < 60
+    assert "<video" in _html(messages)
+    finals = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert finals[-1]["content"]["data"]["text/plain"].startswith("sora · done")
+
+
+def _html(messages: list[dict[str, Any]]) -> str:
+    return "".join(
+        m["content"]["data"].get("text/html", "")
+        for m in messages
+        if m["msg_type"] in ("display_data", "update_display_data")
+    )
+
+
+def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel) -> None:
+    cell = kernel.kc.execute("%%sora --as slow\na slow cow [fault:slow-queue]")
+    opens = kernel.iopub_until(lambda m: _label_mentions(m, "queued"), cell)
+    progress = next(
+        m["content"]["comm_id"]
+        for m in opens
+        if m["msg_type"] == "comm_open"
+        and m["content"]["data"]["state"].get("_model_name") == "IntProgressModel"
+    )
+    # What Run All and a live frontend send while the cell is still in its queue phase.
+    other = kernel.kc.execute("1+1")
+    info = kernel.kc.kernel_info()
+    comm = kernel.kc.session.msg(
+        "comm_msg", {"comm_id": progress, "data": {"method": "request_state"}}
+    )
+    kernel.kc.shell_channel.send(comm)
+    replies = kernel.shell_replies({cell, other, info})
+    # The cell ended after all three were sent: they reached the kernel while it blocked.
+    assert replies[cell]["header"]["date"] > comm["header"]["date"]
+    assert replies[cell]["content"]["status"] == "ok"
+    assert replies[other]["content"]["status"] == "ok"
+    assert replies[info]["content"]["status"] == "ok"
+    answer = kernel.iopub_until(lambda m: m["msg_type"] == "comm_msg", comm["header"]["msg_id"])
+    assert answer[-1]["content"]["data"]["state"]["bar_style"] == "success"
+    assert kernel.value("1+2").strip() == "3"
+    assert kernel.value("type(slow).__name__").strip() == "Video"
+
+
+def test_kernel_interrupt_marks_the_turn_and_resume_finishes_it(kernel: Kernel) -> None:
+    cell = kernel.kc.execute("%%sora --as late\na late cow [fault:slow-queue]")
+    kernel.iopub_until(lambda m: _label_mentions(m, "task_"), cell)
+    kernel.km.interrupt_kernel()
+    reply = kernel.shell_replies({cell})[cell]
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "SoraInterrupt"
+    turn = "_session().turns[-1]"
+    assert kernel.value(f"{turn}.status").strip() == "interrupted"
+    task_id = kernel.value(f"{turn}.task_id").strip()
+    assert task_id.startswith("task_")
+    assert task_id in reply["content"]["evalue"]
+    assert kernel.value("'late' in dir()").strip() == "False"
+    resumed, messages = kernel.run("%sora resume")
+    assert resumed["content"]["status"] == "ok"
+    assert "<video" in _html(messages)
+    assert kernel.value(f"{turn}.status").strip() == "done"
+    assert kernel.value(f"{turn}.task_id").strip() == task_id
