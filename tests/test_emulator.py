@@ -45,6 +45,7 @@ FIRST_PROMPT = "生成一段高清的，牛马跳舞的视频"
 EDIT_PROMPT = "让牛的头上顶着光圈，马的脚下踩着祥云"
 TASK_ID = re.compile(r"^task_[0-9a-hjkmnp-tv-z]{26}$")
 SID = re.compile(r"^s_[0-9a-f]{32}$")
+BLUE = (20, 60, 230)
 
 
 @pytest.fixture
@@ -390,7 +391,7 @@ async def test_edit_chain_derives_each_video_from_the_last(emulator: EmulatorSer
     async with client_for(emulator) as client:
         first = await client.generate("a cow and a horse dancing", orientation="landscape")
         second = await client.edit(first, "put a halo on the cow")
-        third = await client.edit(second, "make it snow")
+        third = await client.edit(second, "add this sign", image=png(BLUE))
     assert second.echo and second.echo["sid"] == first.sid
     assert third.echo and third.echo["sid"] == second.sid
     assert len({first.sid, second.sid, third.sid}) == 3
@@ -402,6 +403,10 @@ async def test_edit_chain_derives_each_video_from_the_last(emulator: EmulatorSer
         for badge in (1, 2, 3):
             present = close_to(badge_colour(frame, badge), turn_colour(badge))
             assert present == (badge <= turn), (turn, badge)
+    # An image sent with an edit is inset on the right of the edited frames.
+    frame = clips[2].frames[40]
+    assert close_to(median(frame, (432, 210, 560, 306)), BLUE)
+    assert not close_to(median(clips[1].frames[40], (432, 210, 560, 306)), BLUE)
 
 
 def test_edit_of_an_unknown_sid_is_a_failure_line(emulator: EmulatorServer) -> None:

@@ -40,9 +40,10 @@ What it serves
 
 Media are rendered in worker threads, never on the event loop, and named by a hash of what
 they depend on: identical requests share one encode. Frames show each turn's instruction,
-a numbered badge per turn and some motion. CJK text needs a CJK font (Noto CJK, WenQuanYi,
-Droid Sans Fallback, PingFang, Microsoft YaHei, or ``$SORA_NB_FONT``); without one, Pillow's
-default font draws boxes for those characters.
+a numbered badge per turn and some motion. CJK text needs a CJK font (``$SORA_NB_FONT``,
+Noto CJK, WenQuanYi, Droid Sans Fallback, PingFang, Microsoft YaHei, or any that
+``fc-list :lang=zh`` finds); without one, Pillow's default font draws boxes for those
+characters.
 
 Fault injection
 ---------------

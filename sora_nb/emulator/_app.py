@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import _transcript as tx
-from ._faults import FaultCounter, http_fault_response, openai_error, unauthorized
+from ._faults import HTTP_FAULTS, FaultCounter, http_fault_response, openai_error, unauthorized
 from ._ids import new_completion_id
 from ._images import FILE_NAME, ImageInput, resolve_image_url
 from ._media import MediaStore
@@ -85,7 +85,7 @@ async def chat_completions(request: Request) -> Response:
     if chat.fault is not None and not emulator.faults.applies(chat.fault, body):
         chat = replace(chat, fault=None)
     fault = chat.fault.name if chat.fault else None
-    if fault in ("401", "429", "500", "502", "503"):
+    if fault in HTTP_FAULTS:
         return http_fault_response(fault)
     task = emulator.tasks.start(chat, _base_url(request), image)
     meta = tx.ChunkMeta(new_completion_id(), int(time.time()), chat.model)

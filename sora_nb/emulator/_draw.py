@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -52,6 +54,22 @@ def turn_colour(turn: int) -> RGB:
     return PALETTE[(turn - 1) % len(PALETTE)]
 
 
+@lru_cache(maxsize=1)
+def _fontconfig_cjk() -> str | None:
+    # Any CJK font fontconfig knows of, beyond the usual paths; optional, never required.
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    try:
+        found = subprocess.run(  # noqa: S603 - a fixed argument list, no shell
+            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    paths = sorted(line.rstrip(": ").strip() for line in found.splitlines() if line.strip())
+    return paths[0] if paths else None
+
+
 @lru_cache(maxsize=16)
 def _font(size: int) -> Font:
     override = os.environ.get("SORA_NB_FONT")
@@ -61,6 +79,12 @@ def _font(size: int) -> Font:
                 return ImageFont.truetype(candidate, size)
             except OSError:
                 continue
+    fallback = _fontconfig_cjk()
+    if fallback is not None:
+        try:
+            return ImageFont.truetype(fallback, size)
+        except OSError:
+            pass
     return ImageFont.load_default(size=size)
 
 
@@ -114,14 +138,17 @@ class TurnLayer:
         s = _scale(self.width, self.height)
         font = _font(round(16 * s))
         pad, line_h = round(6 * s), round(20 * s)
-        box_w, box_h = self.width - 2 * pad, 2 * line_h + 2 * pad
+        rows = 2 if self.height > self.width else 1  # landscape has room for fewer lines
+        box_w, box_h = self.width - 2 * pad, rows * line_h + 2 * pad
         slots = max(1, int(self.height * 0.45) // (box_h + pad))
         top = pad + ((self.turn - 1) % slots) * (box_h + pad)
-        piece = Image.new("RGBA", (box_w, box_h), (0, 0, 0, 160))
+        # Once the slots wrap around, cover the older caption underneath instead of mixing.
+        alpha = 160 if self.turn <= slots else 245
+        piece = Image.new("RGBA", (box_w, box_h), (0, 0, 0, alpha))
         draw = ImageDraw.Draw(piece)
         draw.rectangle((0, 0, round(5 * s), box_h), fill=turn_colour(self.turn))
         text_left = round(11 * s)
-        lines = _wrap(f"{self.turn} · {prompt}", font, box_w - text_left - pad, 2)
+        lines = _wrap(f"{self.turn} · {prompt}", font, box_w - text_left - pad, rows)
         for index, line in enumerate(lines):
             draw.text((text_left, pad + index * line_h), line, font=font, fill="white")
         return piece, (pad, top)

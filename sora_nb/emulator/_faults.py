@@ -17,12 +17,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 __all__ = [
     "FAULT_NAMES",
+    "HTTP_FAULTS",
     "Fault",
     "FaultCounter",
     "http_fault_response",
     "openai_error",
     "parse_fault",
     "strip_fault_tag",
+    "unauthorized",
 ]
 
 FaultName = Literal[
@@ -51,9 +53,8 @@ FAULT_NAMES: tuple[FaultName, ...] = (
     "error-in-stream",
     "slow-queue",
 )
+# Answered before any task exists; the others act on the task or on its stream.
 HTTP_FAULTS = frozenset({"401", "429", "500", "502", "503"})
-TASK_FAULTS = frozenset({"content-policy", "fail-json", "slow-queue"})
-STREAM_FAULTS = frozenset({"cut", "no-video", "error-in-stream"})
 
 _SPEC = re.compile(r"^\s*(?P<name>[a-z0-9-]+?)(?:x(?P<times>\d+))?\s*$", re.IGNORECASE)
 _TAG = re.compile(r"\s*\[fault:(?P<spec>[^\]]*)\]", re.IGNORECASE)

@@ -37,7 +37,7 @@ __all__ = [
 FPS = 8  # low on purpose: a 10 s clip encodes in ~0.2 s on two cores
 SECONDS = {"sora-2": 10, "sora-2-pro": 15}
 _PORTRAIT_SIZE = {"sora-2": (360, 640), "sora-2-pro": (540, 960)}
-_RENDER_VERSION = b"1"  # bump when frames change, so kept data dirs do not serve stale files
+_RENDER_VERSION = b"2"  # bump when frames change, so kept data dirs do not serve stale files
 
 
 class MediaError(Exception):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
+import contextlib
 import socket
 import threading
 import time
@@ -68,6 +71,7 @@ class EmulatorServer:
         self._sock = sock
 
     def _start(self) -> None:
+        atexit.register(self.stop)  # a kernel that exits without stop() still cleans up
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
@@ -77,12 +81,14 @@ class EmulatorServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """End open streams, stop the server, and wait for its thread (idempotent)."""
+        atexit.unregister(self.stop)
         emulator: Emulator = self.app.state.emulator
         if self._thread.is_alive() and emulator.loop is not None:
             # Streams follow tasks: ending the tasks first lets uvicorn shut down at once
             # instead of waiting out a slow stream.
             future = asyncio.run_coroutine_threadsafe(emulator.tasks.aclose(), emulator.loop)
-            future.result(timeout)
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                future.result(timeout)
         self._server.should_exit = True
         self._thread.join(timeout)
         self._sock.close()

@@ -196,18 +196,18 @@ class TaskStore:
             task.finish()
             self._save(task)
 
-    def completed(self, task: Task) -> None:
+    def index_sid(self, task: Task) -> None:
         """Index a finished video by its sid, for the edits that will name it."""
         assert task.sid is not None
         self._by_sid[task.sid] = task
         (self._records / f"{task.sid}.sid").write_text(task.id)
 
     def _save(self, task: Task) -> None:
+        request = {f.name: getattr(task.request, f.name) for f in fields(task.request)}
         record = {
-            "request": {f.name: getattr(task.request, f.name) for f in fields(task.request)},
-            "task": {key: value for key, value in vars(task).items() if _persisted(key)},
+            "request": request | {"fault": None},
+            "task": {name: getattr(task, name) for name in _RECORD},
         }
-        record["request"]["fault"] = None
         try:
             (self._records / f"{task.id}.json").write_text(json.dumps(record, ensure_ascii=False))
         except OSError:
@@ -223,17 +223,28 @@ class TaskStore:
         except (OSError, ValueError, TypeError, KeyError):
             return None
         task = Task(request, "", orientation="portrait", turn=1)
-        vars(task).update(record["task"])
-        task.entries, task.finished = [], True
+        for name in _RECORD:
+            setattr(task, name, record["task"].get(name, getattr(task, name)))
+        task.finished = True
         self._tasks[task.id] = task
         return task
 
 
-_NOT_PERSISTED = {"request", "entries", "finished", "_changed"}
-
-
-def _persisted(key: str) -> bool:
-    return key not in _NOT_PERSISTED
+# What a finished task keeps on disk, so a later emulator on the same data dir knows it.
+_RECORD = (
+    "id",
+    "base_url",
+    "orientation",
+    "turn",
+    "created_at",
+    "completed_at",
+    "status",
+    "progress",
+    "sid",
+    "video_file",
+    "thumbnail_file",
+    "failure_reason",
+)
 
 
 class _Run:
@@ -327,6 +338,6 @@ class _Run:
         task.sid, task.video_file, task.thumbnail_file = new_sid(), video, thumbnail
         task.status, task.progress = "completed", 100
         task.completed_at = int(time.time())
-        self.store.completed(task)
+        self.store.index_sid(task)
         files = f"{task.base_url}/files/"
         task.add("completed", tx.completed(task.sid, files + thumbnail, files + video))
