@@ -41,6 +41,7 @@ class Kernel:
 
     def __init__(self, km: KernelManager, kc: BlockingKernelClient) -> None:
         self.km, self.kc = km, kc
+        self._iopub: dict[str | None, list[dict[str, Any]]] = {}
 
     def run(self, code: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Execute ``code`` to the end: its reply and its iopub messages."""
@@ -54,18 +55,23 @@ class Kernel:
         return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
 
     def iopub_until(self, done: Any, parent: str) -> list[dict[str, Any]]:
-        """iopub messages of ``parent`` until ``done(message)`` is true."""
+        """The next iopub messages of ``parent``, up to the first where ``done(message)``.
+
+        Messages of other parents read meanwhile are kept for their own later calls.
+        """
         seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
+            pending = self._iopub.setdefault(parent, [])
+            while pending:
+                seen.append(pending.pop(0))
+                if done(seen[-1]):
+                    return seen
             try:
                 message = self.kc.get_iopub_msg(timeout=1)
             except queue.Empty:
                 continue
-            if message["parent_header"].get("msg_id") == parent:
-                seen.append(message)
-                if done(message):
-                    return seen
+            self._iopub.setdefault(message["parent_header"].get("msg_id"), []).append(message)
         raise AssertionError(f"no such iopub message; saw {[m['msg_type'] for m in seen]}")
 
     def shell_replies(self, ids: set[str]) -> dict[str, dict[str, Any]]:
@@ -149,6 +155,8 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     assert replies[info]["content"]["status"] == "ok"
     answer = kernel.iopub_until(lambda m: m["msg_type"] == "comm_msg", comm["header"]["msg_id"])
     assert answer[-1]["content"]["data"]["state"]["bar_style"] == "success"
+    rest = kernel.iopub_until(_is_idle, cell)
+    assert any(_label_mentions(m, "0:02") for m in rest)  # the clock ran while it blocked
     assert kernel.value("1+2").strip() == "3"
     assert kernel.value("type(slow).__name__").strip() == "Video"
 
@@ -171,3 +179,16 @@ def test_kernel_interrupt_marks_the_turn_and_resume_finishes_it(kernel: Kernel) 
     assert "<video" in _html(messages)
     assert kernel.value(f"{turn}.status").strip() == "done"
     assert kernel.value(f"{turn}.task_id").strip() == task_id
+
+
+def test_kernel_background_returns_at_once_and_updates_its_output(kernel: Kernel) -> None:
+    cell = kernel.kc.execute("%%sora --background --as bg\na cow in the background")
+    reply = kernel.shell_replies({cell})[cell]
+    assert reply["content"]["status"] == "ok"
+
+    def shows_video(message: dict[str, Any]) -> bool:
+        return message["msg_type"] == "update_display_data" and "<video" in _html([message])
+
+    update = kernel.iopub_until(shows_video, cell)[-1]
+    assert update["header"]["date"] > reply["header"]["date"]  # the cell had already ended
+    assert kernel.value("type(bg).__name__").strip() == "Video"

@@ -12,7 +12,7 @@ import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from sora_nb import Video
+from sora_nb import Video, _config
 from sora_nb._history import get_session
 from sora_nb._notebook import _i18n, _magic, _run
 from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
@@ -138,7 +138,7 @@ def test_magic_no_save_keeps_no_local_copy(cells: Cells) -> None:
 def test_magic_embed_puts_the_mp4_in_the_output(cells: Cells) -> None:
     cells.cell("--embed --no-save", "a cow")
     assert 'src="data:video/mp4;base64,' in cells.htmls()
-    assert any(text.startswith("! --embed stores") for text in cells.texts())
+    assert "--embed stores the whole video in the notebook" in cells.htmls()
 
 
 def test_magic_failure_is_one_red_line_and_a_failed_turn(cells: Cells) -> None:
@@ -303,9 +303,13 @@ def test_magic_speaks_chinese(cells: Cells, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_magic_embedded_emulator_notice_is_one_line_once(
-    cells: Cells, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    cells: Cells,
+    relay: EmulatorServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_magic, "_notice_shown", False)
+    monkeypatch.setattr(_config, "embedded_emulator", lambda: relay)  # this module's server
     cells.magics.base_url = None
     first = cells.magics.client()
     cells.magics.api_key = "sk-any"  # a new client: no second notice
@@ -316,3 +320,29 @@ def test_magic_embedded_emulator_notice_is_one_line_once(
     assert f"using the embedded emulator at {first.base_url}" in out
     assert "SORA_BASE_URL" in out and "SORA_API_KEY" in out
     _run.run_blocking(first.aclose())
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        pytest.param({"LANG": "zh_CN.UTF-8"}, "zh", id="lang-zh"),
+        pytest.param({"LC_ALL": "zh_TW.UTF-8", "LANG": "en_US.UTF-8"}, "zh", id="lc-all-wins"),
+        pytest.param({"LANGUAGE": "zh_CN:en", "LANG": "en_US.UTF-8"}, "zh", id="language"),
+        pytest.param({"LANG": "en_US.UTF-8"}, "en", id="lang-en"),
+        pytest.param({"LANG": "C.UTF-8"}, "en", id="c-locale"),
+    ],
+)
+def test_language_follows_the_locale_unless_set(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    _i18n.set_language("auto")
+    assert _i18n.language() == expected
+    _i18n.set_language("en")
+    assert _i18n.t("phase.queued") == "queued"
+    _i18n.set_language("zh")
+    assert _i18n.t("phase.queued") == "排队中"
+    _i18n.set_language("auto")

@@ -2,13 +2,15 @@
 
 The job itself is a ``Session`` coroutine (generate, edit, resume); this module only decides
 how it runs (blocking by default, so Run All and nbclient see the result in the cell; or in
-the background) and what the cell shows when it ends.
+the background) and what the cell shows when it ends. Outputs are made while the cell runs
+and later changed only through their display handles, which works from a background task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import os
 import tempfile
 from collections.abc import Callable, Coroutine
@@ -17,6 +19,7 @@ from typing import Any
 
 from IPython.display import DisplayHandle, display
 
+from .._download import download
 from .._exceptions import InvalidRequest, SoraError
 from .._video import Video
 from ._i18n import t
@@ -27,6 +30,7 @@ from ._run import run_blocking, running_loop, start_background
 __all__ = ["CellJob"]
 
 JobFactory = Callable[[Callable[[Any], None]], Coroutine[Any, Any, Video]]
+Result = tuple[Video, dict[str, Any]]
 
 
 class CellJob:
@@ -45,18 +49,21 @@ class CellJob:
         self.view.start()
         self._progress = display(self.view, display_id=True)
         if background and running_loop() is not None:
-            self._result = display(
-                message_bundle(t("background.started"), "info"), raw=True, display_id=True
-            )
-            start_background(make(self.view.handle), self._settle)
+            started = message_bundle(t("background.started"), "info")
+            self._result = display(started, raw=True, display_id=True)
+            start_background(self._produce(make), self._settle)
             return
         if background:
             show_message(t("background.no_loop"), "warning")
         self._run_blocking(make)
 
+    async def _produce(self, make: JobFactory) -> Result:
+        video = await make(self.view.handle)
+        return video, await self._bundle(video)
+
     def _run_blocking(self, make: JobFactory) -> None:
         try:
-            video = run_blocking(make(self.view.handle))
+            result = run_blocking(self._produce(make))
         except SoraError as exc:
             self._failed(describe(exc), refused=isinstance(exc, InvalidRequest))
         except KeyboardInterrupt:
@@ -65,19 +72,20 @@ class CellJob:
             self._failed(f"{type(exc).__name__}: {exc}")
             raise
         else:
-            self._done(video)
+            self._done(*result)
 
-    def _settle(self, task: asyncio.Task[Video]) -> None:
+    def _settle(self, task: asyncio.Task[Result]) -> None:
         """The background task ended: show how, in the outputs made when it started."""
         if task.cancelled():
             self._interrupted()
             return
         exc = task.exception()
         if exc is None:
-            self._done(task.result())
+            self._done(*task.result())
+        elif isinstance(exc, SoraError):
+            self._failed(describe(exc), refused=isinstance(exc, InvalidRequest))
         else:
-            message = describe(exc) if isinstance(exc, SoraError) else repr(exc)
-            self._failed(message, refused=isinstance(exc, InvalidRequest))
+            self._failed(f"{type(exc).__name__}: {exc}")
 
     # -- endings ------------------------------------------------------------------------------
 
@@ -86,14 +94,16 @@ class CellJob:
         if self._progress is not None:
             self._progress.update(self.view)
 
-    def _done(self, video: Video) -> None:
-        self.view.finish()
-        self._refresh_progress()
-        bundle = self._bundle(video)
+    def _show_result(self, bundle: dict[str, Any]) -> None:
         if self._result is None:
             self._result = display(bundle, raw=True, display_id=True)
         else:
             self._result.update(bundle, raw=True)
+
+    def _done(self, video: Video, bundle: dict[str, Any]) -> None:
+        self.view.finish()
+        self._refresh_progress()
+        self._show_result(bundle)
         if self.name:
             self.shell.user_ns[self.name] = video
 
@@ -103,12 +113,12 @@ class CellJob:
             # The session refused the input before starting: one line, no dead progress bar.
             self._progress.update(message_bundle(message), raw=True)
             self._progress = None
-            message = ""
+            if self._result is not None:
+                self._result.update({"text/plain": ""}, raw=True)
+            return
         self._refresh_progress()
         if self._result is not None:  # the background placeholder would say "running" forever
-            self._result.update(
-                message_bundle(message) if message else {"text/plain": ""}, raw=True
-            )
+            self._result.update(message_bundle(message), raw=True)
 
     def _interrupted(self) -> str:
         task_id = self.view.task_id
@@ -121,27 +131,34 @@ class CellJob:
 
     # -- the video --------------------------------------------------------------------------
 
-    def _bundle(self, video: Video) -> dict[str, Any]:
+    async def _bundle(self, video: Video) -> dict[str, Any]:
         bundle: dict[str, Any] = video._repr_mimebundle_()
         if self.embed:
-            bundle = {**bundle, "text/html": _embedded_html(video)}
+            data = await _video_bytes(video)
+            bundle = {**bundle, "text/html": _embedded_html(data, video.prompt)}
         return bundle
 
 
-def _embedded_html(video: Video) -> str:
+def _embedded_html(data: bytes, prompt: str) -> str:
     """The mp4 itself as a ``data:`` URL: the notebook plays it with no file beside it."""
-    data = _video_bytes(video)
-    show_message(t("embed.warning", size=len(data) * 4 / 3 / 1e6), "warning")
     src = f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}"
-    return f'<video controls playsinline style="max-width:100%" src="{src}"></video>'
+    warning = html.escape(t("embed.warning", size=len(data) * 4 / 3 / 1e6))
+    return (
+        f'<div class="sora-nb-video"><video controls playsinline style="max-width:100%" '
+        f'src="{src}"></video><div>{html.escape(prompt)}</div>'
+        f'<div style="color:var(--jp-warn-color1, #e65100)">{warning}</div></div>'
+    )
 
 
-def _video_bytes(video: Video) -> bytes:
-    if video.local_path and os.path.isfile(video.local_path):
-        return Path(video.local_path).read_bytes()
-    # --no-save --embed: fetch a copy that lives only in the notebook.
-    from .._download import download
-
+async def _video_bytes(video: Video) -> bytes:
+    data = await asyncio.to_thread(_read, video.local_path)
+    if data is not None:
+        return data
+    # --no-save --embed: a copy that lives only in the notebook.
     with tempfile.TemporaryDirectory() as tmp:
-        path = run_blocking(download(video.video_url, Path(tmp) / "video.mp4"))
-        return path.read_bytes()
+        path = await download(video.video_url, Path(tmp) / "video.mp4")
+        return await asyncio.to_thread(path.read_bytes)
+
+
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path and os.path.isfile(path) else None

@@ -9,6 +9,7 @@ timer flushes the last held state and keeps the elapsed clock moving between eve
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import html
 import time
 from collections.abc import Callable
@@ -163,7 +164,10 @@ class ProgressView:
         except RuntimeError:  # no loop (plain Python): updates happen on events only
             return
         self._cancel_timer()
-        self._timer, self._timer_due = loop.call_later(delay, self._on_timer), due
+        # A copy of the context, never the one a cell runs in: ipykernel 7 runs every cell in
+        # one shared Context, and nest_asyncio2 defers its handles until a blocking cell ends.
+        timer = loop.call_later(delay, self._on_timer, context=contextvars.copy_context())
+        self._timer, self._timer_due = timer, due
 
     def _on_timer(self) -> None:
         self._timer = None
