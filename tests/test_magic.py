@@ -160,6 +160,7 @@ def test_magic_failure_is_one_red_line_and_a_failed_turn(cells: Cells) -> None:
         pytest.param("--edit", "more", "Nothing to edit yet", id="edit-nothing"),
         pytest.param("--edit ghost", "more", "No turn 'ghost'", id="edit-unknown-ref"),
         pytest.param("--image missing.png", "a cow", "No image file", id="missing-image"),
+        pytest.param("--image 'my cow.png'", "a cow", "'my cow.png'", id="quoted-path"),
         pytest.param("--model sora-3", "a cow", "Unknown model 'sora-3'", id="unknown-model"),
         pytest.param("", "   \n", "The prompt is empty", id="empty-prompt"),
         pytest.param("--orientation sideways", "a cow", "Unknown orientation", id="orientation"),
@@ -214,8 +215,9 @@ def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
     assert f"%sora resume {turn.task_id}" in str(caught.value)
     assert caught.value._render_traceback_() == [f"\x1b[0;33m{caught.value}\x1b[0m"]
     assert cells.texts()[-1].startswith("sora · interrupted")
-    cells.line("resume")
-    assert cells.session.turns[-1].status == "done"
+    cells.line(f"resume {turn.task_id}")
+    (resumed,) = cells.session.turns  # finished in place, not as a new turn
+    assert resumed.status == "done" and resumed.task_id == turn.task_id
     assert "<video" in cells.htmls()
 
 
@@ -346,3 +348,24 @@ def test_language_follows_the_locale_unless_set(
     _i18n.set_language("zh")
     assert _i18n.t("phase.queued") == "排队中"
     _i18n.set_language("auto")
+
+
+def test_magic_config_can_turn_local_copies_off_and_back(
+    cells: Cells, capsys: pytest.CaptureFixture[str], relay: EmulatorServer
+) -> None:
+    cells.line('config --save-dir ""')
+    assert "no local copies" in capsys.readouterr().out
+    cells.cell("--as v", "a cow")
+    assert cells.shell.user_ns["v"].local_path is None
+    cells.line("config --save-dir clips")
+    cells.cell("--as w", "a cow")
+    assert cells.shell.user_ns["w"].local_path.startswith("clips/")
+    cells.line('config --base-url ""')
+    assert cells.magics.base_url is None
+    cells.line("config -h")
+    assert "--save-dir" in capsys.readouterr().out
+
+
+def test_magic_panel_command_displays_the_panel(cells: Cells) -> None:
+    cells.line("panel")
+    assert WIDGET in cells.outputs[-1]["data"]

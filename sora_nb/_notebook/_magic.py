@@ -64,6 +64,15 @@ def mask_key(key: str | None) -> str:
     return f"{key[:3]}…{key[-4:]}"
 
 
+def _parse(magic: Any, line: str) -> Any:
+    """Parse a magic's line; IPython's splitter keeps quotes, so ``--save-dir ""`` is ``""``."""
+    args = parse_argstring(magic, line)
+    for key, value in vars(args).items():
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
+            setattr(args, key, value[1:-1])
+    return args
+
+
 class _Prompt(string.Formatter):
     """``{name}`` fields filled from the user namespace, with one clear sentence on error."""
 
@@ -206,7 +215,7 @@ class SoraMagics(Magics):
         print(_COMMANDS[language()])
 
     def _cell(self, line: str, cell: str) -> None:
-        args = parse_argstring(self._cell_args, line)
+        args = _parse(self._cell_args, line)
         if args.help:
             self._help()
             return
@@ -303,11 +312,15 @@ class SoraMagics(Magics):
     @argument("--save-dir", help='Folder for local copies ("" for none).')
     @argument("--language", help="auto, en or zh.")
     @argument("--session", help="Name of the session to record turns in.")
+    @argument("--help", "-h", action="store_true", help="Show this help.")
     def _config_args(self, line: str) -> None:
         """%sora config: show the settings, or change them."""
 
     def _config(self, rest: str) -> None:
-        args = parse_argstring(self._config_args, rest)
+        args = _parse(self._config_args, rest)
+        if args.help:
+            print(self._config_args.parser.format_help().strip())
+            return
         if args.model is not None:
             self.model = validate_model(args.model)
         if args.orientation is not None:
@@ -362,6 +375,12 @@ class SoraMagics(Magics):
         ]
         width = max(len(t(label)) for label, _ in rows) + 2
         print("\n".join(f"{t(label):<{width}}{value}" for label, value in rows))
+
+
+# ``%%sora?`` shows what ``%sora help`` prints.
+SoraMagics.sora.__doc__ = "\n\n".join(
+    [SoraMagics._cell_args.parser.format_help().strip(), _COMMANDS["en"]]
+)
 
 
 def magics_for(shell: Any) -> SoraMagics:
