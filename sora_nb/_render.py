@@ -37,7 +37,15 @@ _BOX = (
 )
 _MUTED = "color:var(--jp-ui-font-color2, #6b6b6b);font-size:var(--jp-ui-font-size0, 11px)"
 _LINK = "color:var(--jp-content-link-color, #1a73e8)"
-_CELL = "padding:4px 8px;border-bottom:1px solid var(--jp-border-color2, #e0e0e0);"
+# JupyterLab styles output tables (right-aligned, centred, fixed layout): override per cell.
+_CELL = (
+    "padding:4px 8px;border:none;border-bottom:1px solid var(--jp-border-color2, #e0e0e0);"
+    "text-align:left;vertical-align:top;color:inherit;background:transparent;"
+)
+_TABLE = (
+    "border-collapse:collapse;table-layout:auto;margin:0;color:inherit;"
+    "font-size:var(--jp-ui-font-size1, 13px)"
+)
 _STATUS_COLORS = {
     "done": "var(--jp-success-color1, #2e7d32)",
     "failed": "var(--jp-error-color1, #c62828)",
@@ -226,15 +234,17 @@ def _prompt_cell(turn: Turn, depth: int) -> str:
 
 def _row(turn: Turn, depth: int) -> str:
     src, _ = _media(turn)
-    links = " ".join(_links(turn, src)) if turn.status == "done" else ""
+    notes = _links(turn, src) if turn.status == "done" else []
+    if turn.error and turn.status != "done":
+        notes.append(_esc(_clip(turn.error, 140)))
     cells = [
-        f"<td style='{_CELL}'>#{turn.index}</td>",
-        f"<td style='{_CELL}'>{_thumb_cell(turn)}</td>",
+        f'<td style="{_CELL}">#{turn.index}</td>',
+        f'<td style="{_CELL}">{_thumb_cell(turn)}</td>',
         _prompt_cell(turn, depth),
-        f"<td style='{_CELL}'>{_status_cell(turn)}</td>",
-        f"<td style='{_CELL}{_MUTED}'>{' · '.join(_details(turn))} {links}</td>",
+        f'<td style="{_CELL}">{_status_cell(turn)}</td>',
+        f'<td style="{_CELL}{_MUTED}">{" · ".join(_details(turn))}<br>{" ".join(notes)}</td>',
     ]
-    return f"<tr style='vertical-align:top'>{''.join(cells)}</tr>"
+    return f"<tr>{''.join(cells)}</tr>"
 
 
 def _history_html(session: Session) -> str:
@@ -245,8 +255,7 @@ def _history_html(session: Session) -> str:
     rows = "".join(_row(turn, depth) for turn, depth in _tree(turns))
     return (
         f'<div class="sora-nb-history" style="{_BOX}"><div style="font-weight:600;'
-        f'margin-bottom:4px">{title}</div><table style="border-collapse:collapse;'
-        f'font-size:var(--jp-ui-font-size1, 13px);text-align:left">{rows}</table></div>'
+        f'margin-bottom:4px">{title}</div><table style="{_TABLE}">{rows}</table></div>'
     )
 
 
