@@ -192,3 +192,38 @@ def test_kernel_background_returns_at_once_and_updates_its_output(kernel: Kernel
     update = kernel.iopub_until(shows_video, cell)[-1]
     assert update["header"]["date"] > reply["header"]["date"]  # the cell had already ended
     assert kernel.value("type(bg).__name__").strip() == "Video"
+
+
+def _comm_ids(messages: list[dict[str, Any]], model: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (m["content"]["comm_id"], m["content"]["data"]["state"])
+        for m in messages
+        if m["msg_type"] == "comm_open"
+        and m["content"]["data"]["state"].get("_model_name") == model
+    ]
+
+
+def test_kernel_panel_button_runs_a_job_and_shows_the_video(kernel: Kernel) -> None:
+    cell = kernel.kc.execute("from sora_nb._notebook import panel\npanel()")
+    opened = kernel.iopub_until(_is_idle, cell)
+    ((prompt, _),) = _comm_ids(opened, "TextareaModel")
+    (generate,) = [
+        i for i, state in _comm_ids(opened, "ButtonModel") if state["description"] == "Generate"
+    ]
+    # What JupyterLab sends when a person types a prompt and clicks Generate.
+    typed = {"method": "update", "state": {"value": "a cow from a button"}, "buffer_paths": []}
+    kernel.kc.shell_channel.send(
+        kernel.kc.session.msg("comm_msg", {"comm_id": prompt, "data": typed})
+    )
+    click = kernel.kc.session.msg(
+        "comm_msg",
+        {"comm_id": generate, "data": {"method": "custom", "content": {"event": "click"}}},
+    )
+    kernel.kc.shell_channel.send(click)
+
+    def shows_video(message: dict[str, Any]) -> bool:
+        state = message["content"].get("data", {}).get("state", {})
+        return message["msg_type"] == "comm_msg" and "<video" in str(state.get("outputs", ""))
+
+    kernel.iopub_until(shows_video, click["header"]["msg_id"])
+    assert kernel.value("_session().turns[-1].prompt").strip() == "a cow from a button"

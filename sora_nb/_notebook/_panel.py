@@ -40,33 +40,12 @@ class Panel:
     def __init__(self, magics: SoraMagics) -> None:
         self._magics = magics
         self._task: asyncio.Task[None] | None = None
-        self.prompt = widgets.Textarea(
-            placeholder=t("panel.prompt"), layout=widgets.Layout(width="100%", height="6em")
-        )
-        self.model = widgets.Dropdown(
-            options=list(MODELS), value=magics.model, description=t("panel.model")
-        )
-        self.orientation = widgets.Dropdown(
-            options=[
-                (t("panel.auto"), ""),
-                (t("panel.portrait"), "portrait"),
-                (t("panel.landscape"), "landscape"),
-            ],
-            value=magics.orientation or "",
-            description=t("panel.orientation"),
-        )
-        self.image = widgets.FileUpload(
-            accept="image/*", multiple=False, description=t("panel.image")
-        )
-        self.generate = widgets.Button(description=t("panel.generate"), button_style="primary")
-        self.edit = widgets.Button(description=t("panel.edit"))
+        self._build_inputs(magics)
         self.progress = ProgressView(start=False)
         self.progress.widget.layout.display = "none"  # until the first job
         self.message = widgets.HTML()
         self.video = widgets.Output()
         self.history = widgets.Output()
-        self.generate.on_click(lambda _: self.start(edit=False))
-        self.edit.on_click(lambda _: self.start(edit=True))
         self.widget = widgets.VBox(
             [
                 self.prompt,
@@ -79,6 +58,27 @@ class Panel:
             ]
         )
         _replace(self.history, self._session())
+
+    def _build_inputs(self, magics: SoraMagics) -> None:
+        self.prompt = widgets.Textarea(
+            placeholder=t("panel.prompt"), layout=widgets.Layout(width="100%", height="6em")
+        )
+        self.model = widgets.Dropdown(
+            options=list(MODELS), value=magics.model, description=t("panel.model")
+        )
+        shapes = [(t(f"panel.{key}"), key) for key in ("portrait", "landscape")]
+        self.orientation = widgets.Dropdown(
+            options=[(t("panel.auto"), ""), *shapes],
+            value=magics.orientation or "",
+            description=t("panel.orientation"),
+        )
+        self.image = widgets.FileUpload(
+            accept="image/*", multiple=False, description=t("panel.image")
+        )
+        self.generate = widgets.Button(description=t("panel.generate"), button_style="primary")
+        self.edit = widgets.Button(description=t("panel.edit"))
+        self.generate.on_click(lambda _: self.start(edit=False))
+        self.edit.on_click(lambda _: self.start(edit=True))
 
     def _session(self) -> Session:
         return self._magics.get_session()
