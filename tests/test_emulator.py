@@ -812,3 +812,23 @@ async def test_stop_ends_open_streams() -> None:
     server.stop()  # idempotent
     with pytest.raises(httpx.ConnectError), httpx.Client() as plain:
         plain.get(server.url)
+
+
+def test_stream_false_applies_stream_faults(emulator: EmulatorServer) -> None:
+    with httpx.Client(timeout=30, headers=AUTH) as client:
+        url = f"{emulator.url}/v1/chat/completions"
+        error = client.post(url, json=chat("a fox [fault:error-in-stream]", stream=False))
+        no_video = client.post(url, json=chat("a fox [fault:no-video]", stream=False))
+    assert error.status_code == 500 and error.json()["error"]["type"] == "server_error"
+    content = no_video.json()["choices"][0]["message"]["content"]
+    assert "进度" in content and "sid:" not in content
+
+
+def test_public_names_and_index(emulator: EmulatorServer) -> None:
+    import sora_nb.emulator
+
+    assert sora_nb.emulator.__all__ == ["EmulatorServer", "create_app", "main", "serve_in_thread"]
+    assert "[fault:NAME]" in (sora_nb.emulator.__doc__ or "")
+    index = get(f"{emulator.url}/").json()
+    assert index["chat_completions"] == f"{emulator.url}/v1/chat/completions"
+    assert emulator.url.startswith("http://127.0.0.1:") and not emulator.url.endswith("/")
