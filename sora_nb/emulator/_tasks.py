@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -215,7 +216,7 @@ class TaskStore:
 
     def _load(self, task_id: str) -> Task | None:
         path = self._records / f"{task_id}.json"
-        if not task_id.startswith("task_") or not path.is_file():
+        if not _TASK_ID.match(task_id) or not path.is_file():
             return None
         try:
             record = json.loads(path.read_text())
@@ -229,6 +230,8 @@ class TaskStore:
         self._tasks[task.id] = task
         return task
 
+
+_TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")  # also keeps URL path params out of file names
 
 # What a finished task keeps on disk, so a later emulator on the same data dir knows it.
 _RECORD = (
