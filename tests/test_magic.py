@@ -12,7 +12,7 @@ import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from sora_nb import Video, _config
+from sora_nb import Video, _config, _history
 from sora_nb._history import get_session
 from sora_nb._notebook import _i18n, _magic, _run
 from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
@@ -369,3 +369,26 @@ def test_magic_config_can_turn_local_copies_off_and_back(
 def test_magic_panel_command_displays_the_panel(cells: Cells) -> None:
     cells.line("panel")
     assert WIDGET in cells.outputs[-1]["data"]
+
+
+def test_magic_autosave_brings_the_history_back_after_a_restart(cells: Cells) -> None:
+    cells.line("config --autosave history.json")
+    cells.cell("--as cow", "a cow")
+    assert Path("history.json").is_file()
+    del _history._sessions[cells.magics.session]  # all a kernel restart forgets
+    cells.line("history")
+    assert "'a cow'" in cells.outputs[-1]["data"]["text/plain"]
+    cells.cell("--edit cow", "with a hat")
+    assert [turn.parent for turn in cells.session.turns] == [None, 0]
+
+
+def test_magic_a_corrupt_autosave_file_is_one_sentence(cells: Cells) -> None:
+    Path("broken.json").write_text("{", encoding="utf-8")
+    cells.line("config --autosave broken.json")
+    cells.line("history")
+    (error,) = cells.errors()
+    assert "broken.json is corrupt" in error
+    assert Path("broken.json").read_text(encoding="utf-8") == "{"
+    cells.line('config --autosave ""')
+    cells.line("history")
+    assert len(cells.errors()) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import keyword
 import string
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import StdinNotImplementedError
@@ -37,6 +38,7 @@ _COMMANDS = {
     "en": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
+             [--autosave FILE]
                         show the settings (the key masked) or change them
 %sora history           the session's turns, with thumbnails
 %sora reset             forget the session's turns
@@ -46,6 +48,7 @@ _COMMANDS = {
     "zh": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
+             [--autosave FILE]
                         查看设置（密钥已遮盖）或修改设置
 %sora history           本会话的历史记录（含缩略图）
 %sora reset             清除本会话的历史记录
@@ -128,6 +131,12 @@ class SoraMagics(Magics):
     session = Unicode("default", help="Name of the Session that records the turns.").tag(
         config=True
     )
+    autosave = Unicode(
+        None,
+        allow_none=True,
+        help="A JSON file the history is written to after every change and read back from "
+        "(e.g. sora_history.json): after a kernel restart, %sora resume still finds its turns.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -162,9 +171,21 @@ class SoraMagics(Magics):
                 print(t("notice.emulator", url=self._client.base_url))
         return self._client
 
+    def recorded_session(self) -> Session:
+        """The session named by the settings, with its autosave file if one is set."""
+        session = get_session(self.session)
+        if not self.autosave or session.autosave == Path(self.autosave):
+            return session
+        path = Path(self.autosave)
+        if path.exists():  # a restarted kernel picks its turns back up, resumable ones too
+            return Session(self.session, autosave=path)
+        session.autosave = path
+        session.save(path)
+        return session
+
     def get_session(self) -> Session:
         """The configured session that the magic and the panel both drive."""
-        session = get_session(self.session)
+        session = self.recorded_session()
         session.client = self.client()
         session.save_dir = self.save_dir or None
         session.download = self.download and bool(self.save_dir)
@@ -284,10 +305,10 @@ class SoraMagics(Magics):
         handlers[command](rest.strip())
 
     def _history(self, rest: str) -> None:
-        display(get_session(self.session))
+        display(self.recorded_session())
 
     def _reset(self, rest: str) -> None:
-        get_session(self.session).clear()
+        self.recorded_session().clear()
         print(t("reset.done"))
 
     def _resume(self, rest: str) -> None:
@@ -312,6 +333,7 @@ class SoraMagics(Magics):
     @argument("--save-dir", help='Folder for local copies ("" for none).')
     @argument("--language", help="auto, en or zh.")
     @argument("--session", help="Name of the session to record turns in.")
+    @argument("--autosave", metavar="FILE", help='Keep the history in this file ("" for none).')
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _config_args(self, line: str) -> None:
         """%sora config: show the settings, or change them."""
@@ -343,6 +365,10 @@ class SoraMagics(Magics):
             self.language = args.language
         if args.session is not None:
             self.session = args.session
+        if args.autosave is not None:
+            self.autosave = args.autosave or None
+            if self.autosave is None:
+                get_session(self.session).autosave = None
 
     def _ask_key(self) -> str | None:
         try:
@@ -372,6 +398,7 @@ class SoraMagics(Magics):
             ),
             ("config.language", f"{language()} ({self.language})"),
             ("config.session", self.session),
+            ("config.autosave", self.autosave or t("key.not_set")),
         ]
         width = max(len(t(label)) for label, _ in rows) + 2
         print("\n".join(f"{t(label):<{width}}{value}" for label, value in rows))
