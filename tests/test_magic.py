@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from sora_nb import Video, _config, _history
+from sora_nb import SoraClient, Video, _config, _history
 from sora_nb._history import get_session
 from sora_nb._notebook import _i18n, _magic, _run
 from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
@@ -196,9 +197,42 @@ def test_expand_prompt_fills_fields_and_keeps_escaped_braces() -> None:
 # -- interrupt and resume --------------------------------------------------------------------
 
 
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """Counts the relay's responses that are still open (not yet closed by the client)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        self.open += 1
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_Closing(response.stream, self),
+            extensions=response.extensions,
+        )
+
+
+class _Closing(httpx.AsyncByteStream):
+    def __init__(self, stream: httpx.AsyncByteStream, owner: CountingTransport) -> None:
+        self._stream, self._owner = stream, owner
+
+    async def __aiter__(self) -> Any:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        self._owner.open -= 1
+        await self._stream.aclose()
+
+
 def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
-    cells: Cells, monkeypatch: pytest.MonkeyPatch
+    cells: Cells, relay: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    transport = CountingTransport()
+    cells.magics._client = SoraClient(relay.url, "sk-any", transport=transport)
     handle = ProgressView.handle
 
     def interrupt_after_task(view: ProgressView, event: Any) -> None:
@@ -210,6 +244,7 @@ def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
     with pytest.raises(KeyboardInterrupt) as caught:
         cells.cell("--as slow", "a slow cow [fault:slow-queue]")
     monkeypatch.setattr(ProgressView, "handle", handle)
+    assert transport.open == 0  # the stream was closed before the interrupt propagated
     turn = cells.session.turns[-1]
     assert turn.status == "interrupted" and turn.task_id
     assert f"%sora resume {turn.task_id}" in str(caught.value)
