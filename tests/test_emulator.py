@@ -6,7 +6,10 @@ import asyncio
 import base64
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -832,3 +835,27 @@ def test_public_names_and_index(emulator: EmulatorServer) -> None:
     index = get(f"{emulator.url}/").json()
     assert index["chat_completions"] == f"{emulator.url}/v1/chat/completions"
     assert emulator.url.startswith("http://127.0.0.1:") and not emulator.url.endswith("/")
+
+
+def test_embedded_emulator_exits_quietly_with_the_interpreter(tmp_path) -> None:
+    # The embedded emulator stops itself at exit; that must not print a shutdown traceback.
+    script = (
+        "import asyncio, sora_nb\n"
+        "async def main():\n"
+        "    async with sora_nb.SoraClient() as client:\n"
+        "        print((await client.generate('a cow')).sid)\n"
+        "asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SORA_")}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "SORA_EMULATOR_SPEED": "200"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("s_")
+    assert result.stderr == ""

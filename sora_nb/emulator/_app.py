@@ -60,7 +60,12 @@ class Emulator:
     async def aclose(self) -> None:
         """Cancel running tasks, stop the render workers, remove a temporary data dir."""
         await self.tasks.aclose()
-        await asyncio.to_thread(self.media.close)
+        try:
+            await asyncio.to_thread(self.media.close)
+        except RuntimeError:
+            # At interpreter exit (atexit → stop()) the default executor is already shut
+            # down; the render pool has nothing left to do by then, so close it inline.
+            self.media.close()
         if self._owned_dir:
             shutil.rmtree(self.root, ignore_errors=True)
 
