@@ -427,3 +427,10 @@ def test_magic_a_corrupt_autosave_file_is_one_sentence(cells: Cells) -> None:
     cells.line('config --autosave ""')
     cells.line("history")
     assert len(cells.errors()) == 1
+
+
+def test_magic_a_refused_key_says_how_to_set_one(cells: Cells) -> None:
+    cells.cell("--as v", "a cow [fault:401]")
+    final = cells.texts()[-1]
+    assert "refused the API key (401)" in final
+    assert "%sora config --api-key" in final

@@ -84,6 +84,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "--embed stores the whole video in the notebook ({size:.1f} MB, kept in every save).",
         "--embed 会把整个视频存入笔记本（{size:.1f} MB，每次保存都会保留）。",
     ),
+    "hint.key": (
+        "To type the key without saving it in the notebook: %sora config --api-key",
+        "如需输入密钥且不保存在笔记本中：%sora config --api-key",
+    ),
     "reset.done": ("History cleared.", "历史记录已清除。"),
     "key.not_set": ("not set", "未设置"),
     "key.prompt": ("API key (input hidden): ", "API 密钥（输入不显示）："),

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from IPython.display import display
 
-from .._exceptions import GenerationFailed, SoraError
+from .._exceptions import AuthenticationError, GenerationFailed, SoraError
 from ._i18n import t
 
 __all__ = ["Kind", "SoraInterrupt", "describe", "message_bundle", "show_message"]
@@ -26,6 +26,8 @@ def describe(exc: SoraError) -> str:
     """The sentence a person reads for ``exc`` (the relay's reason for a failed generation)."""
     if isinstance(exc, GenerationFailed) and exc.reason:
         return t("failed.reason", reason=exc.reason)
+    if isinstance(exc, AuthenticationError):
+        return f"{exc} {t('hint.key')}"
     return str(exc)
 
 

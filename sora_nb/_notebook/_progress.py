@@ -68,6 +68,7 @@ class ProgressView:
         self.task_id: str | None = None
         self.preview_url: str | None = None
         self.reason: str | None = None
+        self._relay_said = False
         self.events = 0
         self._started = self._clock()
         self._last_push = float("-inf")
@@ -98,7 +99,7 @@ class ProgressView:
         elif event.type == "completed":
             self.percent = 100
         elif event.type == "failed":
-            self.phase, self.reason = "failed", event.reason
+            self.phase, self.reason, self._relay_said = "failed", event.reason, True
             self.task_id = self.task_id or event.task_id
 
     def _record_job(self, event: JobEvent) -> None:
@@ -115,8 +116,8 @@ class ProgressView:
         self.handle(JobEvent("done"))
 
     def fail(self, reason: str) -> None:
-        """Turn red with ``reason`` (one sentence)."""
-        if self.phase != "failed" or not self.reason:
+        """Turn red with ``reason`` (one sentence), unless the relay gave its own words."""
+        if not self._relay_said:
             self.phase, self.reason = "failed", reason
         self._push()
 
