@@ -7,32 +7,28 @@ an older turn starts a new branch that carries only that branch. Every job recor
 ``running`` turn before anything is sent, so an interrupted or failed job keeps its task id
 (the relay bills it either way) and an interrupted one can be resumed in place.
 
-Pure core: files and HTTP only, no Jupyter. The file format is JSON with a schema version;
-it never holds the API key.
+Pure core: files and HTTP only, no Jupyter. Turns and their file format are in ``_turn``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import inspect
-import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any
 
 from ._client import EventCallback, PendingTask, SoraClient
 from ._download import download
 from ._events import Event, JobEvent, TaskEvent
-from ._exceptions import APIError, GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
+from ._exceptions import InvalidRequest, SoraError
 from ._request import (
     image_to_url,
     normalize_orientation,
@@ -40,93 +36,32 @@ from ._request import (
     validate_model,
     validate_prompt,
 )
+from ._turn import (
+    SCHEMA_VERSION,
+    Ending,
+    SessionFileError,
+    Turn,
+    TurnStatus,
+    done_changes,
+    failure_message,
+    failure_status,
+    pending_task,
+    read_file,
+    with_session,
+    with_video,
+    write_file,
+)
 from ._video import Message, Video
 
 __all__ = ["SCHEMA_VERSION", "Session", "SessionFileError", "Turn", "TurnStatus", "get_session"]
 
 logger = logging.getLogger("sora_nb")
 
-TurnStatus = Literal["running", "done", "failed", "interrupted"]
-_Ending = Literal["failed", "interrupted"]
-_STATUSES: tuple[str, ...] = get_args(TurnStatus)
-
-#: The version of the session file format this sora_nb writes; it reads this one and older.
-SCHEMA_VERSION = 1
-_FORMAT = "sora_nb.session"
-_TRANSIENT = {"persist": False}  # Turn fields rebuilt on load rather than stored
 _TASK_REF = re.compile(r"task_[A-Za-z0-9]+\Z")
 _VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v")
 _THUMB_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
 
 Call = Callable[[EventCallback], Awaitable[Video]]
-
-
-class SessionFileError(InvalidRequest):
-    """A session file is unreadable, corrupt, or from a newer sora_nb; it is left untouched."""
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """One request of a Session and what became of it.
-
-    ``messages`` is the request exactly as sent and ``transcript`` the relay's answer
-    verbatim (partial when the turn failed or was interrupted). ``parent`` is the index of
-    the turn this one edits. ``video`` is the finished Video, or None unless ``done``.
-    """
-
-    index: int
-    prompt: str
-    model: str
-    orientation: str | None = None
-    image: str | None = field(default=None, repr=False)
-    messages: list[Message] = field(default_factory=list, repr=False)
-    transcript: str = field(default="", repr=False)
-    status: TurnStatus = "running"
-    task_id: str | None = None
-    sid: str | None = None
-    video_url: str | None = field(default=None, repr=False)
-    thumbnail_url: str | None = field(default=None, repr=False)
-    preview_url: str | None = field(default=None, repr=False)
-    source_url: str | None = field(default=None, repr=False)
-    parent: int | None = None
-    started_at: float = field(default_factory=time.time, repr=False)
-    finished_at: float | None = field(default=None, repr=False)
-    elapsed: float | None = None
-    error: str | None = None
-    local_path: str | None = None
-    local_thumbnail: str | None = field(default=None, repr=False)
-    name: str | None = None
-    echo: dict[str, Any] | None = field(default=None, repr=False)
-    session: str | None = field(default=None, repr=False, metadata=_TRANSIENT)
-    parent_video: Video | None = field(default=None, repr=False, compare=False, metadata=_TRANSIENT)
-
-    @property
-    def video(self) -> Video | None:
-        """The finished video of this turn (None unless ``done``)."""
-        if self.status != "done" or not self.video_url:
-            return None
-        return Video(
-            prompt=self.prompt,
-            model=self.model,
-            orientation=self.orientation,
-            task_id=self.task_id,
-            sid=self.sid,
-            video_url=self.video_url,
-            thumbnail_url=self.thumbnail_url,
-            preview_url=self.preview_url,
-            source_url=self.source_url,
-            transcript=self.transcript,
-            messages=self.messages,
-            parent=self.parent_video,
-            image=self.image,
-            echo=self.echo,
-            created_at=self.started_at,
-            elapsed=self.elapsed,
-            local_path=self.local_path,
-            local_thumbnail=self.local_thumbnail,
-            session=self.session,
-            turn=self.index,
-        )
 
 
 class _Job:
@@ -202,7 +137,7 @@ class Session:
         self._checked: set[Path] = set()  # files known to be ours, safe to overwrite
         self.autosave = Path(autosave) if autosave is not None else None
         if self.autosave is not None and self.autosave.exists():
-            self._turns = _read(self.autosave, name)[1]
+            self._turns = read_file(self.autosave, name)[1]
             self._checked.add(self.autosave.absolute())
         with _registry_lock:
             _sessions[name] = self
@@ -304,7 +239,7 @@ class Session:
         with self._lock:
             index = len(self._turns)
             turn = Turn(index, video.prompt, video.model, status="done", parent=parent)
-            self._turns.append(_with_video(_named(turn, self.name, video.parent), video))
+            self._turns.append(with_video(with_session(turn, self.name, video.parent), video))
         self._changed()
         return index
 
@@ -379,7 +314,7 @@ class Session:
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
             return await self._run(index, lambda job: client.resume(ref, on_event=job), on_event)
-        pending = _pending(self._turns[index])
+        pending = pending_task(self._turns[index])
         self._update(index, status="running", error=None, finished_at=None)
         return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
 
@@ -458,7 +393,7 @@ class Session:
         with self._lock:
             index = len(self._turns)
             turn = Turn(index, prompt, model, orientation, image, messages, parent=parent)
-            self._turns.append(replace(_named(turn, self.name, parent_video), name=name))
+            self._turns.append(replace(with_session(turn, self.name, parent_video), name=name))
         self._changed()
         return index
 
@@ -473,7 +408,7 @@ class Session:
             await job.emit(JobEvent(status, detail=self._turns[index].error))
             raise
         # The video exists from here on: an interrupt while copying it must not undo that.
-        self._update(index, **_done_changes(self._turns[index], video))
+        self._update(index, **done_changes(self._turns[index], video))
         if (self.download if save is None else save) and self.save_dir is not None:
             await self._copy_media(index, job)
         await job.emit(JobEvent("done"))
@@ -481,14 +416,14 @@ class Session:
         assert result is not None
         return result
 
-    def _record_failure(self, index: int, exc: BaseException) -> _Ending:
+    def _record_failure(self, index: int, exc: BaseException) -> Ending:
         turn = self._turns[index]
         task_id = getattr(exc, "task_id", None) or turn.task_id
-        status = _failure_status(exc, task_id)
+        status = failure_status(exc, task_id)
         now = time.time()
         changes: dict[str, Any] = {
             "status": status,
-            "error": _describe(exc, task_id),
+            "error": failure_message(exc, task_id),
             "finished_at": now,
             "elapsed": now - turn.started_at,
             "task_id": task_id,
@@ -564,17 +499,9 @@ class Session:
         """
         path = Path(path)
         if path.absolute() not in self._checked and path.exists():
-            _read(path, self.name)
+            read_file(path, self.name)
         with self._lock:
-            turns = list(self._turns)
-            document = {
-                "format": _FORMAT,
-                "version": SCHEMA_VERSION,
-                "name": self.name,
-                "saved_at": time.time(),
-                "turns": [_turn_to_json(turn, turns) for turn in turns],
-            }
-            _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
+            write_file(path, self.name, list(self._turns))
             self._checked.add(path.absolute())
         return path
 
@@ -588,7 +515,7 @@ class Session:
         download: bool = True,
     ) -> Session:
         """Read a session saved by ``save()``; a corrupt or newer file raises SessionFileError."""
-        name, turns = _read(Path(path), None)
+        name, turns = read_file(Path(path), None)
         session = cls(name, client=client, save_dir=save_dir, download=download)
         session._turns = turns
         return session
@@ -633,83 +560,6 @@ def _check(
     )
 
 
-def _named(turn: Turn, session: str, parent_video: Video | None) -> Turn:
-    return replace(turn, session=session, parent_video=parent_video)
-
-
-def _with_video(turn: Turn, video: Video) -> Turn:
-    return replace(
-        turn,
-        **_done_changes(turn, video),
-        started_at=video.created_at,
-        image=video.image,
-        local_path=video.local_path,
-        local_thumbnail=video.local_thumbnail,
-    )
-
-
-def _done_changes(turn: Turn, video: Video) -> dict[str, Any]:
-    now = time.time()
-    return {
-        "status": "done",
-        "prompt": turn.prompt or video.prompt,  # a bare task id learns it from the relay
-        "model": video.model or turn.model,
-        "orientation": video.orientation or turn.orientation,
-        "messages": video.messages,
-        "transcript": video.transcript,
-        "task_id": video.task_id or turn.task_id,
-        "sid": video.sid,
-        "video_url": video.video_url,
-        "thumbnail_url": video.thumbnail_url,
-        "preview_url": video.preview_url or turn.preview_url,
-        "source_url": video.source_url or turn.source_url,
-        "echo": video.echo,
-        "error": None,
-        "finished_at": now,
-        "elapsed": video.elapsed if video.elapsed is not None else now - turn.started_at,
-    }
-
-
-def _pending(turn: Turn) -> PendingTask:
-    assert turn.task_id is not None
-    return PendingTask(
-        turn.task_id,
-        turn.source_url,
-        turn.preview_url,
-        turn.prompt,
-        turn.model,
-        turn.orientation,
-        messages=turn.messages,
-        transcript=turn.transcript,
-        parent=turn.parent_video,
-        image=turn.image,
-        echo=turn.echo,
-        started_at=turn.started_at,
-    )
-
-
-def _failure_status(exc: BaseException, task_id: str | None) -> _Ending:
-    """``interrupted`` when the task may still finish on the relay, else ``failed``.
-
-    A broken stream, a kernel interrupt or a cancellation leave the task running; so does an
-    error while polling a known task (a resume), which the relay bills all the same.
-    """
-    if isinstance(exc, GenerationFailed):
-        return "failed"
-    if isinstance(exc, StreamInterrupted) or not isinstance(exc, Exception):
-        return "interrupted"
-    return "interrupted" if task_id and isinstance(exc, APIError) else "failed"
-
-
-def _describe(exc: BaseException, task_id: str | None) -> str:
-    if isinstance(exc, Exception) and str(exc):
-        return str(exc)
-    what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
-    if task_id:
-        return f"The job was {what} while task {task_id} ran; resume() collects it."
-    return f"The job was {what} before the relay made a task."
-
-
 def _file_stem(turn: Turn) -> str:
     key = turn.task_id or turn.sid or hashlib.sha256(str(turn.video_url).encode()).hexdigest()[:16]
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
@@ -728,130 +578,3 @@ def _relative(path: Path | None) -> str | None:
         return Path(os.path.relpath(path)).as_posix()
     except ValueError:  # another drive on Windows
         return str(path)
-
-
-# -- the file format ---------------------------------------------------------------------------
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write beside ``path`` then rename over it: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
-    obj = {f.name: getattr(turn, f.name) for f in fields(Turn) if f.metadata.get("persist", True)}
-    parent = turns[turn.parent] if turn.parent is not None else None
-    # An edit's messages repeat its branch (and any data: image in it): store the new part.
-    if parent is not None and turn.messages[:-1] == _branch(parent):
-        obj["messages"] = {"branch_of": parent.index, "then": turn.messages[-1:]}
-    return obj
-
-
-def _branch(parent: Turn) -> list[Message]:
-    return [*parent.messages, {"role": "assistant", "content": parent.transcript}]
-
-
-def _read(path: Path, session: str | None) -> tuple[str, list[Turn]]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SessionFileError(f"Cannot read the session file {path}: {exc}.") from None
-    except ValueError as exc:
-        raise SessionFileError(
-            f"The session file {path} is corrupt ({exc}); it was left untouched."
-        ) from None
-    if not isinstance(document, dict) or document.get("format") != _FORMAT:
-        raise SessionFileError(f"{path} is not a sora_nb session file; it was left untouched.")
-    version = document.get("version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise SessionFileError(
-            f"{path} was written by a newer sora_nb (schema {version!r}, this one reads up to "
-            f"{SCHEMA_VERSION}); upgrade sora_nb to open it."
-        )
-    name = session or document.get("name")
-    if not isinstance(name, str) or not name:
-        name = "default"
-    try:
-        return name, _turns_from_json(document.get("turns"), name)
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise SessionFileError(
-            f"The session file {path} is corrupt ({exc}); it was left untouched."
-        ) from None
-
-
-def _turns_from_json(items: Any, session: str) -> list[Turn]:
-    if not isinstance(items, list):
-        raise ValueError("its turns are not a list")
-    turns: list[Turn] = []
-    for index, obj in enumerate(items):
-        turn = _turn_from_json(obj, index, turns)
-        parent_video = turns[turn.parent].video if turn.parent is not None else None
-        turns.append(_named(turn, session, parent_video))
-    return turns
-
-
-_TEXT: tuple[str, ...] = (
-    *("orientation", "image", "task_id", "sid", "video_url", "thumbnail_url", "preview_url"),
-    *("source_url", "error", "local_path", "local_thumbnail", "name"),
-)
-_NUMBERS = ("finished_at", "elapsed")
-
-
-def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
-    if not isinstance(obj, dict) or obj.get("index") != index:
-        raise ValueError(f"turn {index} is not a turn object with index {index}")
-    values: dict[str, Any] = {"index": index}
-    for key, kinds in (("prompt", str), ("model", str), ("transcript", str)):
-        values[key] = _typed(obj, key, kinds, "" if key == "transcript" else None, index)
-    for key in _TEXT:
-        values[key] = _typed(obj, key, (str, type(None)), None, index)
-    for key in _NUMBERS:
-        values[key] = _typed(obj, key, (int, float, type(None)), None, index)
-    values["started_at"] = float(_typed(obj, "started_at", (int, float), None, index))
-    values["echo"] = _typed(obj, "echo", (dict, type(None)), None, index)
-    values["parent"] = _parent(obj.get("parent"), index)
-    values["messages"] = _messages(obj.get("messages"), index, earlier)
-    status = obj.get("status")
-    if status not in _STATUSES:
-        raise ValueError(f"turn {index} has an unknown status {status!r}")
-    if status == "running":  # the kernel that ran it is gone; its task may still finish
-        status = "interrupted"
-        values["error"] = values["error"] or "The kernel stopped while this turn ran."
-    return Turn(status=cast(TurnStatus, status), **values)
-
-
-def _typed(obj: dict[str, Any], key: str, kinds: Any, default: Any, index: int) -> Any:
-    value = obj.get(key, default)
-    if not isinstance(value, kinds) or isinstance(value, bool):
-        raise ValueError(f"turn {index} has a bad {key!r}: {str(value)[:40]!r}")
-    return value
-
-
-def _parent(value: Any, index: int) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < index:
-        raise ValueError(f"turn {index} has a bad parent {value!r}")
-    return value
-
-
-def _messages(value: Any, index: int, earlier: list[Turn]) -> list[Message]:
-    if isinstance(value, dict):
-        parent = _parent(value.get("branch_of"), index)
-        if parent is None or not isinstance(value.get("then"), list):
-            raise ValueError(f"turn {index} has bad messages")
-        value = [*_branch(earlier[parent]), *value["then"]]
-    if not isinstance(value, list) or not all(isinstance(m, dict) for m in value):
-        raise ValueError(f"turn {index} has bad messages")
-    return value

@@ -7,6 +7,7 @@ own streams through the scripted relay so the request can be compared byte for b
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from sora_nb import (
     Event,
@@ -402,6 +404,22 @@ async def test_a_running_turn_on_disk_loads_as_interrupted(
     assert restored.turn(0).status == "done" and video.turn == 0
 
 
+async def test_an_image_is_stored_once_however_long_the_branch(
+    session: Session, tmp_path: Path
+) -> None:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 36), (200, 120, 40)).save(picture, "PNG")
+    first = await session.generate("a dog running in this picture", image=picture.getvalue())
+    assert first.image is not None and first.image.startswith("data:image/png;base64,")
+    second = await first.edit("make it rain", save=False)
+    await second.edit("make it night", save=False)
+    text = session.save(tmp_path / "history.json").read_text(encoding="utf-8")
+    assert text.count(first.image) == 2  # turn 0's image field and its request, nowhere else
+    loaded = Session.load(tmp_path / "history.json")
+    assert loaded.turns == session.turns
+    assert loaded.turn(2).messages[0]["content"][1]["image_url"]["url"] == first.image
+
+
 def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     session = Session("atomic")
     path = session.save(tmp_path / "history.json")
@@ -428,6 +446,9 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
             id="bad-turn",
         ),
         pytest.param('{"format": "something else"}', "not a sora_nb session", id="foreign"),
+        pytest.param(
+            '{"format": "sora_nb.session", "version": "1"}', "no valid schema", id="bad-version"
+        ),
         pytest.param(
             json.dumps({"format": "sora_nb.session", "version": SCHEMA_VERSION + 1, "turns": []}),
             "newer sora_nb",

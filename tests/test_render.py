@@ -12,6 +12,7 @@ import pytest
 from sora_nb import Video, _history
 from sora_nb._history import Session, Turn
 from sora_nb._render import history_mimebundle, safe_url, video_mimebundle
+from sora_nb._turn import with_session
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
 JS = "javascript:alert(document.cookie)"
@@ -217,7 +218,7 @@ def history_session() -> Session:
         Turn(3, "a horse", "sora-2", status="interrupted", task_id="task_3"),
         Turn(4, "add clouds", "sora-2", status="running", parent=1),
     ]
-    session._turns = [_history._named(t, session.name, None) for t in turns]
+    session._turns = [with_session(t, session.name, None) for t in turns]
     return session
 
 
