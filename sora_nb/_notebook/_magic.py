@@ -243,17 +243,13 @@ class SoraMagics(Magics):
         kwargs = self._request(args, cell)
         session = self.get_session()
         target = self._edit_target(session, args.edit)
-        job = CellJob(self.shell, name=args.name, embed=args.embed)
-        if args.edit is None:
-            job.run(
-                lambda on_event: session.generate(**kwargs, on_event=on_event),
-                background=args.background,
-            )
-        else:
-            job.run(
-                lambda on_event: session.edit(target, **kwargs, on_event=on_event),
-                background=args.background,
-            )
+
+        def make(on_event: Any) -> Any:
+            if args.edit is None:
+                return session.generate(**kwargs, on_event=on_event)
+            return session.edit(target, **kwargs, on_event=on_event)
+
+        CellJob(self.shell, name=args.name, embed=args.embed).run(make, background=args.background)
 
     def _request(self, args: Any, cell: str) -> dict[str, Any]:
         """The job's keyword arguments, checked before anything is shown or sent."""
