@@ -27,9 +27,12 @@ from ._exceptions import (
     GenerationFailed,
     InvalidRequest,
     RateLimitError,
+    SessionFileError,
     SoraError,
     StreamInterrupted,
 )
+from ._history import Session, Turn, TurnStatus, get_session
+from ._notebook import panel
 from ._protocol import TranscriptParser, parse_transcript
 from ._request import MAX_IMAGE_BYTES, MODELS
 from ._video import Video
@@ -53,6 +56,8 @@ __all__ = [
     "PendingTask",
     "ProgressEvent",
     "RateLimitError",
+    "Session",
+    "SessionFileError",
     "SoraClient",
     "SoraError",
     "StatusEvent",
@@ -60,8 +65,12 @@ __all__ = [
     "TaskEvent",
     "TextEvent",
     "TranscriptParser",
+    "Turn",
+    "TurnStatus",
     "Video",
     "__version__",
+    "get_session",
+    "panel",
     "parse_transcript",
 ]
 

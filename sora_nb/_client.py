@@ -161,6 +161,15 @@ class SoraClient:
         return f"SoraClient(base_url={self.base_url!r}, api_key={key!r})"
 
     @property
+    def auth(self) -> httpx.Auth | None:
+        """The request auth: adds the key for the relay's own origin only (repr masked)."""
+        return self._auth
+
+    def http(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` this client sends with, for the running event loop."""
+        return self._client()
+
+    @property
     def has_api_key(self) -> bool:
         """Whether a key will be sent (the key itself is never exposed)."""
         return self._auth is not None
@@ -397,19 +406,22 @@ class SoraClient:
                 for event in await self._whole_completion(response, parser):
                     yield event
                 return
-            async for sse in EventSource(response).aiter_sse():
-                chunk = parse_chunk(sse.data)
-                if chunk.done:
-                    break
-                if chunk.error is not None:
-                    for event in parser.flush():
+            # aclosing: leaving at [DONE] must finalize the SSE iterator now, on this loop,
+            # not when the garbage collector finds it ("Task was destroyed but pending").
+            async with contextlib.aclosing(EventSource(response).aiter_sse()) as messages:
+                async for sse in messages:
+                    chunk = parse_chunk(sse.data)
+                    if chunk.done:
+                        break
+                    if chunk.error is not None:
+                        for event in parser.flush():
+                            yield event
+                        yield self._stream_error(parser, chunk.error)
+                        return
+                    for event in parser.feed(chunk.content):
                         yield event
-                    yield self._stream_error(parser, chunk.error)
-                    return
-                for event in parser.feed(chunk.content):
-                    yield event
-                if deadline is not None and time.monotonic() > deadline:
-                    raise _Broken("the generation's deadline passed")
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise _Broken("the generation's deadline passed")
             for event in parser.flush():
                 yield event
         except httpx.TransportError as exc:  # incomplete body, reset, read timeout
@@ -525,6 +537,7 @@ class SoraClient:
             f"run `%sora resume {pending.task_id}` or SoraClient.resume() later.",
             task_id=pending.task_id,
             source_url=url,
+            pending=pending,
         )
 
     async def _poll_once(self, url: str, last_error: str) -> tuple[SourceStatus | None, str]:

@@ -4,6 +4,7 @@ Every error is a ``SoraError``; messages are one sentence and never contain the 
 
     SoraError
     ├── InvalidRequest          bad input, caught before anything is sent
+    │   └── SessionFileError    a session file is corrupt, foreign or from a newer sora_nb
     ├── APIError                the relay answered something we cannot use
     │   ├── APIConnectionError  could not connect, or timed out before the stream began
     │   └── APIStatusError      a non-2xx answer; has ``status_code``
@@ -15,6 +16,11 @@ Every error is a ``SoraError``; messages are one sentence and never contain the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._client import PendingTask
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -23,6 +29,7 @@ __all__ = [
     "GenerationFailed",
     "InvalidRequest",
     "RateLimitError",
+    "SessionFileError",
     "SoraError",
     "StreamInterrupted",
 ]
@@ -34,6 +41,10 @@ class SoraError(Exception):
 
 class InvalidRequest(SoraError, ValueError):
     """The request was refused before anything was sent (empty prompt, unknown model, …)."""
+
+
+class SessionFileError(InvalidRequest):
+    """A session file is unreadable, corrupt, or from a newer sora_nb; it is left untouched."""
 
 
 class APIError(SoraError):
@@ -79,7 +90,16 @@ class StreamInterrupted(SoraError):
     ``%sora resume TASK`` collects it later.
     """
 
-    def __init__(self, message: str, *, task_id: str | None, source_url: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str | None,
+        source_url: str | None,
+        pending: PendingTask | None = None,
+    ) -> None:
         super().__init__(message)
         self.task_id = task_id
         self.source_url = source_url
+        #: What the client knew when it gave up (partial transcript included), for resume().
+        self.pending = pending

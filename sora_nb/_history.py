@@ -483,7 +483,7 @@ class Session:
         try:
             # The client's pool, and its auth, which adds the key for the relay's origin only.
             return await download(
-                url, dest, http=client._client(), auth=client._auth, on_progress=progress
+                url, dest, http=client.http(), auth=client.auth, on_progress=progress
             )
         except (SoraError, OSError) as exc:
             logger.warning("sora_nb: no local copy of %s: %s", url, exc)

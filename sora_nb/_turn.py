@@ -18,7 +18,12 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from ._client import PendingTask
-from ._exceptions import APIError, GenerationFailed, InvalidRequest, StreamInterrupted
+from ._exceptions import (
+    APIError,
+    GenerationFailed,
+    SessionFileError,
+    StreamInterrupted,
+)
 from ._video import Message, Video
 
 __all__ = [
@@ -45,10 +50,6 @@ _STATUSES: tuple[str, ...] = get_args(TurnStatus)
 SCHEMA_VERSION = 1
 _FORMAT = "sora_nb.session"
 _TRANSIENT = {"persist": False}  # Turn fields rebuilt on load rather than stored
-
-
-class SessionFileError(InvalidRequest):
-    """A session file is unreadable, corrupt, or from a newer sora_nb; it is left untouched."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -301,6 +301,9 @@ async def test_resume_gives_up_at_the_deadline(relay) -> None:
             await client.generate("x")
     assert info.value.task_id == TASK
     assert info.value.source_url == f"{url}/source/{TASK}"
+    pending = info.value.pending  # all resume() needs, partial transcript included
+    assert pending is not None and pending.transcript.startswith("```json")
+    assert pending.prompt == "x" and pending.messages == [{"role": "user", "content": "x"}]
 
 
 async def test_cut_before_the_task_is_a_connection_error(relay) -> None:

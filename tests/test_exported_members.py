@@ -24,6 +24,8 @@ def test_api_md_names_are_public() -> None:
         "APIConnectionError",
         "StreamInterrupted",
         "GenerationFailed",
+        "Session",
+        "get_session",
     ]:
         assert name in sora_nb.__all__, name
 
