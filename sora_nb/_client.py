@@ -52,15 +52,7 @@ from ._protocol import (
     parse_chunk,
     parse_source,
 )
-from ._request import (
-    ImageInput,
-    build_body,
-    image_to_url,
-    normalize_orientation,
-    user_content,
-    validate_model,
-    validate_prompt,
-)
+from ._request import ImageInput, Prepared, build_body, prepare, validate_model
 from ._video import Message, Video
 
 __all__ = ["DEFAULT_TIMEOUT", "EventCallback", "PendingTask", "SoraClient"]
@@ -227,11 +219,9 @@ class SoraClient:
         on_event: EventCallback | None = None,
     ) -> Video:
         """Make a new video and return it once finished (or raise a ``SoraError``)."""
-        prompt, model, orient, image_url = self._check(prompt, model, orientation, image)
-        messages: list[Message] = [
-            {"role": "user", "content": user_content(prompt, orient, image_url)}
-        ]
-        return await self._run(messages, prompt, model, orient, image_url, None, on_event)
+        turn = prepare(prompt, model, orientation, image)
+        messages: list[Message] = [{"role": "user", "content": turn.content}]
+        return await self._run(messages, turn, None, on_event)
 
     async def edit(
         self,
@@ -246,15 +236,13 @@ class SoraClient:
         """Continuous modification: ``video`` with ``prompt`` applied, as a new video."""
         if not isinstance(video, Video):
             raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
-        if not video.sid and "sid:" not in video.transcript:
+        if not video.remixable:
             raise InvalidRequest(
                 "This video has no sid in its transcript, so the relay cannot remix it."
             )
-        prompt, model, orient, image_url = self._check(
-            prompt, model or video.model, orientation, image
-        )
-        messages = video.next_messages(user_content(prompt, orient, image_url))
-        return await self._run(messages, prompt, model, orient, image_url, video, on_event)
+        turn = prepare(prompt, model or video.model, orientation, image)
+        messages = video.next_messages(turn.content)
+        return await self._run(messages, turn, video, on_event)
 
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
@@ -269,18 +257,7 @@ class SoraClient:
         status = await self._poll(pending, on_event, time.monotonic() + self.deadline)
         return self._video_from_source(pending, status)
 
-    # -- validation -------------------------------------------------------------------------
-
-    @staticmethod
-    def _check(
-        prompt: str, model: str, orientation: str | None, image: ImageInput
-    ) -> tuple[str, str, Any, str | None]:
-        return (
-            validate_prompt(prompt),
-            validate_model(model),
-            normalize_orientation(orientation),
-            image_to_url(image),
-        )
+    # -- recovery by task id or URL ------------------------------------------------------------
 
     def _pending_for(self, task: str) -> PendingTask:
         task = task.strip()
@@ -302,10 +279,7 @@ class SoraClient:
     async def _run(
         self,
         messages: list[Message],
-        prompt: str,
-        model: str,
-        orientation: str | None,
-        image_url: str | None,
+        turn: Prepared,
         parent: Video | None,
         on_event: EventCallback | None,
     ) -> Video:
@@ -314,7 +288,7 @@ class SoraClient:
         parser = TranscriptParser()
         broken: _Broken | None = None
         await _notify(on_event, JobEvent("sending"))
-        body = build_body(messages, model)
+        body = build_body(messages, turn.model)
         try:
             async with contextlib.aclosing(self._events(body, parser, deadline)) as events:
                 async for event in events:
@@ -327,13 +301,13 @@ class SoraClient:
             parser.task_id or "",
             parser.source_url,
             parser.preview_url,
-            prompt,
-            model,
-            (parser.echo.orientation if parser.echo else None) or orientation,
+            turn.prompt,
+            turn.model,
+            (parser.echo.orientation if parser.echo else None) or turn.orientation,
             messages=messages,
             transcript=parser.transcript,
             parent=parent,
-            image=image_url,
+            image=turn.image_url,
             echo=parser.echo.data if parser.echo else None,
             started_at=wall,
         )

@@ -29,13 +29,7 @@ from ._client import EventCallback, PendingTask, SoraClient
 from ._download import download
 from ._events import Event, JobEvent, TaskEvent
 from ._exceptions import InvalidRequest, SoraError
-from ._request import (
-    image_to_url,
-    normalize_orientation,
-    user_content,
-    validate_model,
-    validate_prompt,
-)
+from ._request import Prepared, prepare
 from ._turn import (
     SCHEMA_VERSION,
     Ending,
@@ -257,16 +251,18 @@ class Session:
         name: str | None = None,
     ) -> Video:
         """Make a new video (a new branch), record it, and save a local copy."""
-        prompt, model, orient, image_url = _check(prompt, model, orientation, image)
-        messages: list[Message] = [
-            {"role": "user", "content": user_content(prompt, orient, image_url)}
-        ]
-        index = self._start(prompt, model, orient, image_url, messages, None, None, name)
+        turn = prepare(prompt, model, orientation, image)
+        messages: list[Message] = [{"role": "user", "content": turn.content}]
+        index = self._start(turn, messages, None, None, name)
         client = self.client
 
         def call(job: EventCallback) -> Awaitable[Video]:
             return client.generate(
-                prompt, model=model, orientation=orient, image=image_url, on_event=job
+                turn.prompt,
+                model=turn.model,
+                orientation=turn.orientation,
+                image=turn.image_url,
+                on_event=job,
             )
 
         return await self._run(index, call, on_event, save)
@@ -287,16 +283,21 @@ class Session:
         None for the latest finished one): its branch is sent back with ``prompt``."""
         base_index = self._base(video)
         base = self._require_done(base_index)
-        prompt, model, orient, image_url = _check(prompt, model or base.model, orientation, image)
-        if not base.sid and "sid:" not in base.transcript:
+        turn = prepare(prompt, model or base.model, orientation, image)
+        if not base.remixable:
             raise InvalidRequest(f"Turn #{base_index} has no sid, so the relay cannot remix it.")
-        messages = base.next_messages(user_content(prompt, orient, image_url))
-        index = self._start(prompt, model, orient, image_url, messages, base_index, base, name)
+        messages = base.next_messages(turn.content)
+        index = self._start(turn, messages, base_index, base, name)
         client = self.client
 
         def call(job: EventCallback) -> Awaitable[Video]:
             return client.edit(
-                base, prompt, model=model, orientation=orient, image=image_url, on_event=job
+                base,
+                turn.prompt,
+                model=turn.model,
+                orientation=turn.orientation,
+                image=turn.image_url,
+                on_event=job,
             )
 
         return await self._run(index, call, on_event, save)
@@ -310,7 +311,9 @@ class Session:
         client = self.client
         if index is None:
             ref = str(turn).strip()
-            index = self._start("", "sora-2", None, None, [], None, None, None)
+            # Nothing is known of it yet; the client fills prompt and model from its status.
+            unknown = Prepared(prompt="", model="sora-2", orientation=None, image_url=None)
+            index = self._start(unknown, [], None, None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
             return await self._run(index, lambda job: client.resume(ref, on_event=job), on_event)
@@ -381,18 +384,24 @@ class Session:
 
     def _start(
         self,
-        prompt: str,
-        model: str,
-        orientation: str | None,
-        image: str | None,
+        prepared: Prepared,
         messages: list[Message],
         parent: int | None,
         parent_video: Video | None,
         name: str | None,
     ) -> int:
+        """Record a running turn before anything is sent, so an interrupt keeps it."""
         with self._lock:
             index = len(self._turns)
-            turn = Turn(index, prompt, model, orientation, image, messages, parent=parent)
+            turn = Turn(
+                index,
+                prepared.prompt,
+                prepared.model,
+                prepared.orientation,
+                prepared.image_url,
+                messages,
+                parent=parent,
+            )
             self._turns.append(replace(with_session(turn, self.name, parent_video), name=name))
         self._changed()
         return index
@@ -546,18 +555,6 @@ def get_session(name: str = "default") -> Session:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _check(
-    prompt: str, model: str, orientation: str | None, image: Any
-) -> tuple[str, str, Any, str | None]:
-    """Refuse bad input before a turn is recorded: nothing is sent, nothing is kept."""
-    return (
-        validate_prompt(prompt),
-        validate_model(model),
-        normalize_orientation(orientation),
-        image_to_url(image),
-    )
 
 
 def _file_stem(turn: Turn) -> str:

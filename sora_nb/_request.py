@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,10 +20,12 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MODELS",
     "ImageInput",
+    "Prepared",
     "apply_orientation",
     "build_body",
     "image_to_url",
     "normalize_orientation",
+    "prepare",
     "user_content",
     "validate_model",
     "validate_prompt",
@@ -164,3 +167,28 @@ def build_body(
 ) -> dict[str, Any]:
     """The JSON body of ``POST /v1/chat/completions``."""
     return {"model": model, "stream": stream, "messages": messages}
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A user turn that passed every check and is ready to send."""
+
+    prompt: str
+    model: str
+    orientation: Orientation | None
+    image_url: str | None
+
+    @property
+    def content(self) -> str | list[dict[str, Any]]:
+        """The user message's content, as the seeds show it."""
+        return user_content(self.prompt, self.orientation, self.image_url)
+
+
+def prepare(prompt: object, model: object, orientation: object, image: ImageInput) -> Prepared:
+    """Check a turn's input, refusing bad input with one sentence before anything is sent."""
+    return Prepared(
+        validate_prompt(prompt),
+        validate_model(model),
+        normalize_orientation(orientation),
+        image_to_url(image),
+    )

@@ -46,6 +46,11 @@ class Video:
     session: str | None = field(default=None, repr=False)  # name of the Session that owns it
     turn: int | None = field(default=None, repr=False)  # its index in that Session
 
+    @property
+    def remixable(self) -> bool:
+        """Whether the relay can find this video's sid in its transcript to remix it."""
+        return bool(self.sid) or "sid:" in self.transcript
+
     def next_messages(self, user_content: str | list[dict[str, Any]]) -> list[Message]:
         """The request messages for an edit of this video: its branch, then the change."""
         return [

@@ -11,7 +11,7 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
@@ -40,19 +40,7 @@ FaultName = Literal[
     "error-in-stream",
     "slow-queue",
 ]
-FAULT_NAMES: tuple[FaultName, ...] = (
-    "content-policy",
-    "fail-json",
-    "cut",
-    "no-video",
-    "401",
-    "429",
-    "500",
-    "502",
-    "503",
-    "error-in-stream",
-    "slow-queue",
-)
+FAULT_NAMES: tuple[FaultName, ...] = get_args(FaultName)
 # Answered before any task exists; the others act on the task or on its stream.
 HTTP_FAULTS = frozenset({"401", "429", "500", "502", "503"})
 
