@@ -10,6 +10,7 @@ theme variables, with fallbacks, so light and dark themes both read well.
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 import re
@@ -131,10 +132,13 @@ def _player(src: str | None, poster: str | None, alt: str) -> str:
     )
 
 
-def _video_html(video: Video) -> str:
+def _video_html(video: Video, embed: bytes | None = None) -> str:
     src, poster = _media(video)
     alt = _esc(_clip(video.prompt, 120))
     meta = " · ".join(_details(video) + _links(video, src))
+    if embed is not None:
+        # Our own bytes, not a URL from the relay: the one data: URL allowed in a src.
+        src = f"data:video/mp4;base64,{base64.b64encode(embed).decode('ascii')}"
     return (
         f'<div class="sora-nb-video" style="{_BOX}">{_player(src, poster, alt)}'
         '<div style="margin-top:6px;max-width:640px;white-space:pre-wrap;'
@@ -181,10 +185,13 @@ def _video_plain(video: Video) -> str:
     return "\n".join(lines)
 
 
-def video_mimebundle(video: Video) -> dict[str, Any]:
-    """``text/html`` (a ``<video>`` player), ``text/markdown`` and ``text/plain``."""
+def video_mimebundle(video: Video, *, embed: bytes | None = None) -> dict[str, Any]:
+    """``text/html`` (a ``<video>`` player), ``text/markdown`` and ``text/plain``.
+
+    ``embed``: the mp4's bytes, played from a ``data:`` URL so the notebook needs no file.
+    """
     return {
-        "text/html": _video_html(video),
+        "text/html": _video_html(video, embed),
         "text/markdown": _video_markdown(video),
         "text/plain": _video_plain(video),
     }

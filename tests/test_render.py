@@ -157,6 +157,21 @@ def test_hostile_prompt_and_urls_are_escaped_and_dropped() -> None:
     assert "](" not in markdown  # no link at all without a safe URL
 
 
+def test_embedded_video_plays_from_its_own_bytes_in_the_same_layout() -> None:
+    video = make_video(prompt=HOSTILE)
+    html = video_mimebundle(video, embed=b"\x00\x00\x00\x18ftypmp42")
+    tags = Tags(html["text/html"])
+    sources = [attrs["src"] for tag, attrs in tags.tags if tag == "source"]
+    assert sources == ["data:video/mp4;base64,AAAAGGZ0eXBtcDQy"]
+    assert "<script" not in html["text/html"].lower()
+    # Only the bytes we were given become a data: URL; everything else stays filtered.
+    others = [url for url in tags.urls() if url not in sources]
+    assert all(safe_url(url) == url for url in others)
+    plain = Tags(video_mimebundle(video)["text/html"])
+    assert [a["src"] for a in plain.find("source")] == ["https://cdn.example/v/5781.mp4"]
+    assert [t for t, _ in plain.tags] == [t for t, _ in tags.tags]  # the same layout
+
+
 def test_a_local_copy_is_preferred_by_relative_path() -> None:
     Path("sora_outputs").mkdir()
     Path("sora_outputs/task one.mp4").write_bytes(b"mp4")

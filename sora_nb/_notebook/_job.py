@@ -9,7 +9,6 @@ and later changed only through their display handles, which works from a backgro
 from __future__ import annotations
 
 import asyncio
-import base64
 import html
 import os
 import tempfile
@@ -21,6 +20,7 @@ from IPython.display import DisplayHandle, display
 
 from .._download import download
 from .._exceptions import InvalidRequest, SoraError
+from .._render import video_mimebundle
 from .._video import Video
 from ._i18n import t
 from ._output import SoraInterrupt, describe, message_bundle, show_message
@@ -132,22 +132,13 @@ class CellJob:
     # -- the video --------------------------------------------------------------------------
 
     async def _bundle(self, video: Video) -> dict[str, Any]:
-        bundle: dict[str, Any] = video._repr_mimebundle_()
-        if self.embed:
-            data = await _video_bytes(video)
-            bundle = {**bundle, "text/html": _embedded_html(data, video.prompt)}
-        return bundle
-
-
-def _embedded_html(data: bytes, prompt: str) -> str:
-    """The mp4 itself as a ``data:`` URL: the notebook plays it with no file beside it."""
-    src = f"data:video/mp4;base64,{base64.b64encode(data).decode('ascii')}"
-    warning = html.escape(t("embed.warning", size=len(data) * 4 / 3 / 1e6))
-    return (
-        f'<div class="sora-nb-video"><video controls playsinline style="max-width:100%" '
-        f'src="{src}"></video><div>{html.escape(prompt)}</div>'
-        f'<div style="color:var(--jp-warn-color1, #e65100)">{warning}</div></div>'
-    )
+        if not self.embed:
+            return video._repr_mimebundle_()
+        data = await _video_bytes(video)
+        bundle = video_mimebundle(video, embed=data)
+        warning = html.escape(t("embed.warning", size=len(data) * 4 / 3 / 1e6))
+        note = f'<div style="color:var(--jp-warn-color1, #e65100)">{warning}</div>'
+        return {**bundle, "text/html": bundle["text/html"] + note}
 
 
 async def _video_bytes(video: Video) -> bytes:
