@@ -859,3 +859,13 @@ def test_embedded_emulator_exits_quietly_with_the_interpreter(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("s_")
     assert result.stderr == ""
+
+
+def test_captions_draw_chinese_glyphs_not_boxes() -> None:
+    # The relay's users largely write Chinese prompts. The README's test command installs
+    # Debian's fonts-wqy-microhei; without a CJK font every character is the same box.
+    from sora_nb.emulator._draw import _font
+
+    font = _font(24)
+    masks = {ch: bytes(font.getmask(ch)) for ch in "牛马光圈"}
+    assert len(set(masks.values())) == 4, "no CJK font: apt-get install fonts-wqy-microhei"
