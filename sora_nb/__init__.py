@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ._client import PendingTask, SoraClient
@@ -80,3 +81,12 @@ def load_ipython_extension(ipython: Any) -> None:
     from ._notebook._magic import load_ipython_extension as load
 
     load(ipython)
+
+
+# Public names say ``sora_nb.Video``, not ``sora_nb._video.Video``, in reprs and tracebacks
+# (as httpx does for its own private modules).
+for _name in __all__:
+    if not _name.startswith("__") and hasattr(globals()[_name], "__module__"):
+        with contextlib.suppress(AttributeError, TypeError):  # type aliases and unions
+            globals()[_name].__module__ = "sora_nb"
+del _name

@@ -1,0 +1,124 @@
+"""Every demo notebook runs headless (nbclient, a real kernel) against the embedded emulator.
+
+The executed copies are checked for what a user must see (progress that reached done, a
+playable video with a thumbnail, by a path the notebook's server can serve) and for what
+must never be there (the API key, tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import av
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from .conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SECRET = "sk-test-SECRET-notebooks-4242"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# What each notebook must show: videos played from local copies, and failures it demonstrates.
+EXPECTED = {
+    "01-quickstart": {"videos": 2, "failures": 0},
+    "02-continuous-modification": {"videos": 4, "failures": 0},
+    "03-image-to-video": {"videos": 2, "failures": 1},
+    "04-python-api": {"videos": 2, "failures": 1},
+}
+
+
+def test_every_notebook_is_expected() -> None:
+    assert sorted(p.stem for p in NOTEBOOKS) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_notebook_is_clean(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source
+
+
+def execute(path: Path, tmp_path: Path) -> tuple[nbformat.NotebookNode, str]:
+    work = tmp_path / "notebooks"
+    shutil.copytree(path.parent, work)
+    nb = nbformat.read(work / path.name, as_version=4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SORA_")}
+    env.update(SORA_EMULATOR_SPEED="50", SORA_API_KEY=SECRET, LANG="C.UTF-8")
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(work)}},
+    )
+    client.km = client.create_kernel_manager()
+    client.execute(env=env, cwd=str(work))
+    nbformat.write(nb, work / f"executed-{path.name}")
+    return nb, (work / f"executed-{path.name}").read_text(encoding="utf-8")
+
+
+def html_outputs(nb: nbformat.NotebookNode) -> list[str]:
+    return [
+        output["data"]["text/html"]
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if "text/html" in output.get("data", {})
+    ]
+
+
+def progress_states(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    states = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    return [
+        model["state"] for model in states.values() if model["model_name"] == "IntProgressModel"
+    ]
+
+
+def check_video(work: Path, html: str) -> None:
+    src = re.search(r'<source src="([^"]+)"', html)
+    poster = re.search(r'poster="([^"]+)"', html)
+    assert src and poster, html[:300]
+    assert src.group(1).startswith("sora_outputs/") and src.group(1).endswith(".mp4")
+    assert (work / poster.group(1)).is_file()
+    with av.open(str(work / src.group(1))) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert container.duration and container.duration / 1e6 >= 9.5
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_and_shows_playable_videos(path: Path, tmp_path: Path) -> None:
+    nb, saved = execute(path, tmp_path)
+    expected = EXPECTED[path.stem]
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errors == []
+    assert "Traceback" not in saved
+    assert SECRET not in saved
+    videos = [h for h in html_outputs(nb) if "<video" in h]
+    assert len(videos) >= expected["videos"]
+    for html in videos:
+        check_video(tmp_path / "notebooks", html)
+    failures = [h for h in html_outputs(nb) if "content policy" in h or "not a PNG" in h]
+    assert len(failures) == expected["failures"]
+
+
+def test_progress_reached_done_in_the_saved_widget_state(tmp_path: Path) -> None:
+    nb, saved = execute(ROOT / "notebooks" / "01-quickstart.ipynb", tmp_path)
+    bars = progress_states(nb)
+    assert len(bars) == 2
+    assert all(b["value"] == b["max"] == 100 and b["bar_style"] == "success" for b in bars)
+    # Without the widget manager (GitHub, an untrusted notebook) the text fallback says so.
+    plain = [
+        o["data"]["text/plain"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert len(plain) == 2 and all("done" in text for text in plain)
+    assert json.loads(saved)["metadata"]["kernelspec"]["name"] == "python3"
