@@ -25,7 +25,21 @@ def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     parser.set_defaults(handler=run)
 
 
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ._demo import add_arguments, run
+
+    parser = commands.add_parser(
+        "demo",
+        help="open JupyterLab on the demo notebooks, with the emulator ready",
+        description="Start JupyterLab on the demo notebooks; videos come from the embedded "
+        "emulator unless SORA_BASE_URL is set.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_demo,
     _add_emulator,
 ]
 

@@ -1,0 +1,101 @@
+"""``sora-nb demo``: JupyterLab on the demo notebooks, reachable at the URL it prints."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+
+from sora_nb._demo import notebooks_dir
+
+from .conftest import ROOT
+from .scripted import free_port
+
+CLI = "import sys; from sora_nb._cli import main; sys.exit(main())"  # what `sora-nb` runs
+
+
+def wait_for_url(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.search(r"sora-nb demo: open (\S+)", line)
+        if match:
+            return match.group(1)
+    raise AssertionError("sora-nb demo exited without printing its URL")
+
+
+def wait_until_served(url: str) -> httpx.Response:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"JupyterLab never answered at {url}"
+            time.sleep(0.2)
+
+
+def test_demo_serves_the_quickstart_at_the_printed_url(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_", "JUPYTER"))}
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", CLI, "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        url = wait_for_url(process)
+        assert url.startswith(f"http://127.0.0.1:{port}/lab/tree/01-quickstart.ipynb?token=")
+        token = url.rsplit("token=", 1)[1]
+        served = wait_until_served(url.split("/lab/", 1)[0] + f"/api/status?token={token}")
+        assert served.status_code == 200
+        contents = httpx.get(
+            url.split("/lab/", 1)[0] + f"/api/contents/01-quickstart.ipynb?token={token}"
+        )
+        assert contents.status_code == 200 and contents.json()["type"] == "notebook"
+        assert httpx.get(url.split("?")[0]).status_code in (302, 403)  # the token is needed
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
+        if process.stdout:
+            process.stdout.close()
+
+
+def test_demo_without_a_checkout_copies_the_shipped_notebooks(tmp_path: Path) -> None:
+    # In an installed wheel there is no repository: the shipped copy is placed in the cwd.
+    import sora_nb._demo as demo
+
+    fake_package = tmp_path / "site" / "sora_nb"
+    (fake_package / "_demo_notebooks").mkdir(parents=True)
+    (fake_package / "_demo_notebooks" / "01-quickstart.ipynb").write_text("{}")
+    original = demo._PACKAGE
+    demo._PACKAGE = fake_package
+    try:
+        found = notebooks_dir(tmp_path / "work")
+    finally:
+        demo._PACKAGE = original
+    assert found == tmp_path / "work"
+    assert (found / "01-quickstart.ipynb").read_text() == "{}"
+
+
+def test_the_wheel_ships_the_notebooks(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("sora_nb-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {n.rsplit("/", 1)[1] for n in names if n.startswith("sora_nb/_demo_notebooks/")}
+    assert shipped == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_file()}
+    assert "sora_nb/py.typed" in names
+    assert not [n for n in names if "executed-" in n or "sora_outputs" in n]
