@@ -428,6 +428,8 @@ class SoraClient:
 
     async def _send(self, body: dict[str, Any]) -> httpx.Response:
         """POST with retries before the stream begins; returns an open 2xx response."""
+        if self._auth is None and not self.uses_emulator:
+            raise InvalidRequest("No API key: set SORA_API_KEY or run `%sora config --api-key`.")
         client = self._client()
         url = f"{self.base_url}/v1/chat/completions"
         headers = {"Accept": "text/event-stream" if body["stream"] else "application/json"}

@@ -474,6 +474,14 @@ def test_base_url_and_key_from_the_environment(monkeypatch) -> None:
     assert KEY not in repr(client)
 
 
+async def test_a_real_relay_without_a_key_is_refused_before_sending(relay) -> None:
+    app, url = relay
+    async with SoraClient(url) as client:
+        with pytest.raises(InvalidRequest, match="No API key: set SORA_API_KEY"):
+            await client.generate("a cow")
+    assert app.requests == []
+
+
 def test_bad_base_url() -> None:
     with pytest.raises(InvalidRequest, match="not an http"):
         SoraClient("ftp://relay.example")
