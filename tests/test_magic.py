@@ -434,3 +434,17 @@ def test_magic_a_refused_key_says_how_to_set_one(cells: Cells) -> None:
     final = cells.texts()[-1]
     assert "refused the API key (401)" in final
     assert "%sora config --api-key" in final
+
+
+def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -> None:
+    # c.SoraMagics.model = "sora-2-pro" in an IPython profile reaches the magics at load.
+    shell = InteractiveShell.instance()
+    config = shell.config.copy()
+    config.SoraMagics.model = "sora-2-pro"
+    config.SoraMagics.save_dir = "videos"
+    monkeypatch.setattr(shell, "config", config)
+    magics = SoraMagics(shell=shell)
+    try:
+        assert (magics.model, magics.save_dir) == ("sora-2-pro", "videos")
+    finally:
+        shell.configurables.remove(magics)
