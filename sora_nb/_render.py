@@ -11,7 +11,9 @@ theme variables, with fallbacks, so light and dark themes both read well.
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import io
 import os
 import re
 import time
@@ -118,11 +120,41 @@ def _links(video: Video | Turn, src: str | None) -> list[str]:
     return [link for link in links if link]
 
 
-def _player(src: str | None, poster: str | None, alt: str) -> str:
+def poster_url(video: Video | Turn) -> str | None:
+    """The ``poster`` of a player: the local thumbnail inlined, else the relay's URL.
+
+    JupyterLab rewrites relative ``src`` and ``href`` to its ``/files/`` URLs but not
+    ``poster``, which then resolves against ``/lab/tree/`` and shows nothing; a small
+    ``data:`` copy of the local thumbnail works in every frontend.
+    """
+    path = video.local_thumbnail
+    if path and local_url(path):
+        stat = os.stat(path)
+        return _inline_poster(path, stat.st_mtime_ns, stat.st_size)
+    return safe_url(video.thumbnail_url)
+
+
+@functools.lru_cache(maxsize=64)
+def _inline_poster(path: str, mtime_ns: int, size: int) -> str | None:
+    """A WebP at most 480 px tall, as a ``data:`` URL (a few KB; cached per file version)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((480, 480))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "WEBP", quality=70)
+    except (OSError, UnidentifiedImageError):
+        return None
+    return f"data:image/webp;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+
+
+def _player(src: str | None, poster: str | None, alt: str, cover: str | None = None) -> str:
     if src is None:
         return f'<div style="{_MUTED}">No playable link for this video.</div>'
     fallback = f'<img src="{_esc(poster)}" alt="{alt}" style="max-width:100%">' if poster else alt
-    poster_attr = f' poster="{_esc(poster)}"' if poster else ""
+    cover = cover or poster
+    poster_attr = f' poster="{_esc(cover)}"' if cover else ""
     return (
         f'<video controls playsinline preload="metadata"{poster_attr} '
         'style="display:block;max-width:100%;max-height:480px;border-radius:4px;'
@@ -140,7 +172,7 @@ def _video_html(video: Video, embed: bytes | None = None) -> str:
         # Our own bytes, not a URL from the relay: the one data: URL allowed in a src.
         src = f"data:video/mp4;base64,{base64.b64encode(embed).decode('ascii')}"
     return (
-        f'<div class="sora-nb-video" style="{_BOX}">{_player(src, poster, alt)}'
+        f'<div class="sora-nb-video" style="{_BOX}">{_player(src, poster, alt, poster_url(video))}'
         '<div style="margin-top:6px;max-width:640px;white-space:pre-wrap;'
         f'overflow-wrap:anywhere;font-size:var(--jp-content-font-size1, 14px)">'
         f"{_esc(video.prompt)}</div>"

@@ -7,6 +7,8 @@ must never be there (the API key, tracebacks).
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import av
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from PIL import Image
 
 from .conftest import ROOT
 
@@ -82,10 +85,13 @@ def progress_states(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
 
 def check_video(work: Path, html: str) -> None:
     src = re.search(r'<source src="([^"]+)"', html)
-    poster = re.search(r'poster="([^"]+)"', html)
-    assert src and poster, html[:300]
+    poster = re.search(r'poster="data:image/webp;base64,([^"]+)"', html)
+    thumbnail = re.search(r'<img src="([^"]+)"', html)  # the fallback where <video> is stripped
+    assert src and poster and thumbnail, html[:300]
     assert src.group(1).startswith("sora_outputs/") and src.group(1).endswith(".mp4")
-    assert (work / poster.group(1)).is_file()
+    assert (work / thumbnail.group(1)).is_file()
+    with Image.open(io.BytesIO(base64.b64decode(poster.group(1)))) as image:
+        assert image.height <= 480 and image.width > 0
     with av.open(str(work / src.group(1))) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"

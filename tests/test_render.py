@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from sora_nb import Video, _history
 from sora_nb._history import Session, Turn
@@ -175,17 +178,31 @@ def test_embedded_video_plays_from_its_own_bytes_in_the_same_layout() -> None:
 def test_a_local_copy_is_preferred_by_relative_path() -> None:
     Path("sora_outputs").mkdir()
     Path("sora_outputs/task one.mp4").write_bytes(b"mp4")
-    Path("sora_outputs/task one.webp").write_bytes(b"webp")
+    Image.new("RGB", (360, 640), "purple").save("sora_outputs/task one.webp", "WEBP")
     video = make_video(
         local_path="sora_outputs/task one.mp4", local_thumbnail="sora_outputs/task one.webp"
     )
     tags = assert_safe(video_mimebundle(video)["text/html"])
     (player,) = tags.find("video")
-    assert player["poster"] == "sora_outputs/task%20one.webp"
+    # JupyterLab resolves a relative src but not a poster: the poster is inlined, small.
+    poster = player["poster"] or ""
+    assert poster.startswith("data:image/webp;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(poster.split(",", 1)[1]))) as image:
+        assert image.size == (270, 480)
+    assert tags.find("img")[0]["src"] == "sora_outputs/task%20one.webp"
     assert tags.find("source")[0]["src"] == "sora_outputs/task%20one.mp4"
     hrefs = [a["href"] for a in tags.find("a")]
     assert "https://cdn.example/v/5781.mp4" in hrefs  # the relay's link is still offered
     assert video._repr_mimebundle_() == video_mimebundle(video)
+
+
+def test_an_unreadable_local_thumbnail_is_not_inlined() -> None:
+    Path("sora_outputs").mkdir()
+    Path("sora_outputs/t.webp").write_bytes(b"not an image")
+    tags = assert_safe(
+        video_mimebundle(make_video(local_thumbnail="sora_outputs/t.webp"))["text/html"]
+    )
+    assert tags.find("video")[0]["poster"] == "sora_outputs/t.webp"
 
 
 def test_a_missing_or_absolute_local_copy_falls_back_to_the_relay() -> None:
