@@ -1,0 +1,284 @@
+"""JupyterLab in headless Chromium runs the quickstart: its two %%sora cells show live
+progress, then videos that play.
+
+The videos must load through the Jupyter server's ``/files/…`` (the relative path JupyterLab
+resolves), since on Binder the browser never reaches the kernel's loopback ports. Every wait
+below waits for a condition; none is a timed assertion (jupyter-facts.md, "Browser tests").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from .conftest import ROOT
+
+SECRET = "sk-test-SECRET-browser"
+TOKEN = "sora-browser-test-token"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 120_000
+QUICKSTART = ROOT / "notebooks" / "01-quickstart.ipynb"
+
+# ipywidgets 8: .widget-hprogress > .progress > .progress-bar.progress-bar-<bar_style>.
+DONE_BARS_JS = """() => [...document.querySelectorAll('.widget-hprogress .progress-bar')]
+  .filter(b => b.classList.contains('progress-bar-success') && b.style.width === '100%')
+  .length >= 2"""
+KERNEL_IDLE_JS = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = w && w.sessionContext && w.sessionContext.session
+    && w.sessionContext.session.kernel;
+  return !!kernel && kernel.status === 'idle'
+    && !!document.querySelector('.jp-Notebook .jp-Cell');
+}"""
+# Every state each progress bar passes through, recorded as it happens, not sampled.
+WATCH_BARS_JS = """() => {
+  window.__soraBars = new Map();
+  new MutationObserver(() => {
+    for (const bar of document.querySelectorAll('.widget-hprogress .progress-bar')) {
+      const cell = bar.closest('.jp-Cell');  // a cell's bar view may be re-created
+      if (!window.__soraBars.has(cell)) window.__soraBars.set(cell, []);
+      const states = window.__soraBars.get(cell), state = bar.className + ' ' + bar.style.width;
+      if (states[states.length - 1] !== state) states.push(state);
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+FETCH_JS = """async url => {
+  const r = await fetch(url, {credentials: 'same-origin'});
+  return [r.status, r.headers.get('content-type') || ''];
+}"""
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def _lab_env(home: Path) -> dict[str, str]:
+    """Private Jupyter dirs, no news or update checks, the emulator fast but visible."""
+    dirs = {
+        "JUPYTER_CONFIG_DIR": home / "config",
+        "JUPYTER_DATA_DIR": home / "data",
+        "JUPYTER_RUNTIME_DIR": home / "runtime",
+        "JUPYTERLAB_SETTINGS_DIR": home / "settings",
+        "JUPYTERLAB_WORKSPACES_DIR": home / "workspaces",
+    }
+    notification = "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+    _write_json(
+        dirs["JUPYTERLAB_SETTINGS_DIR"] / notification,
+        {"fetchNews": "false", "checkForUpdates": False},
+    )
+    lab_config = {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}
+    _write_json(dirs["JUPYTER_CONFIG_DIR"] / "jupyter_lab_config.json", {"LabApp": lab_config})
+    env = {**os.environ, **{name: str(path) for name, path in dirs.items()}}
+    env.pop("SORA_BASE_URL", None)
+    env.update(SORA_EMULATOR_SPEED="20", SORA_API_KEY=SECRET)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _jupyterlab(root: Path, home: Path) -> Iterator[str]:
+    """A JupyterLab server on a free port in its own process group; yields its base URL."""
+    port = _free_port()
+    argv = [
+        *(sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser"),
+        *(f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1"),
+        *(f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}"),
+        "--expose-app-in-browser",
+    ]
+    env = _lab_env(home)
+    with (home / "lab.log").open("wb") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_ready(base, proc, home / "lab.log")
+            yield base
+        finally:
+            _stop(proc)
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"JupyterLab exited early:\n{log.read_text()}"
+            try:
+                if client.get(f"{base}/api/status", params={"token": TOKEN}).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+    pytest.fail(f"JupyterLab did not answer /api/status within 90 s:\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the whole group: the server and the kernel (with its emulator) it started."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=10)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
+
+
+def _assert_kernel_is_this_venv(base: str) -> None:
+    """The private JUPYTER_DATA_DIR hides nothing: ipykernel's python3 spec is found under
+    sys.prefix, and jupyter_client runs its ``python`` as the server's sys.executable."""
+    with httpx.Client(timeout=10) as client:
+        specs = client.get(f"{base}/api/kernelspecs", params={"token": TOKEN}).json()
+    argv = specs["kernelspecs"]["python3"]["spec"]["argv"]
+    assert argv[0] in ("python", sys.executable), argv
+
+
+def _open_and_run(page: Page, base: str, name: str) -> None:
+    page.goto(f"{base}/lab/tree/{name}?reset&token={TOKEN}", timeout=WAIT_MS)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
+    page.evaluate(WATCH_BARS_JS)
+    # Not awaited: the promise resolves only when every cell has run.
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def _wait_for_videos(page: Page) -> list[str]:
+    page.wait_for_function(DONE_BARS_JS, timeout=WAIT_MS, polling=200)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('video')].filter(v => v.currentSrc).length >= 2",
+        timeout=WAIT_MS,
+        polling=200,
+    )
+    sources: list[str] = page.eval_on_selector_all("video", "vs => vs.map(v => v.currentSrc)")
+    return sources
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    page: Page
+    base: str
+    sources: list[str]
+    bars: list[list[str]]  # each cell's progress bar: successive "class width" states
+    folder: Path  # screenshots go here
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """One notebook run in JupyterLab in Chromium, shared by the tests below (≈ 12 s)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
+    tmp = tmp_path_factory.mktemp("browser")
+    root, home = tmp / "root", tmp / "home"
+    root.mkdir()
+    home.mkdir()
+    shutil.copyfile(QUICKSTART, root / QUICKSTART.name)
+    with _jupyterlab(root, home) as base, sync_playwright() as pw:
+        _assert_kernel_is_this_venv(base)
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1600})
+            _open_and_run(page, base, QUICKSTART.name)
+            sources = _wait_for_videos(page)
+            bars = page.evaluate("() => [...window.__soraBars.values()]")
+            yield Run(page, base, sources, bars, tmp)
+        finally:
+            browser.close()
+
+
+def _assert_plays(page: Page, index: int) -> None:
+    video = page.locator("video").nth(index)
+    video.scroll_into_view_if_needed(timeout=WAIT_MS)
+    video.evaluate("v => { v.muted = true; v.load(); }")
+    ready = "i => document.querySelectorAll('video')[i].readyState >= 2"
+    page.wait_for_function(ready, arg=index, timeout=WAIT_MS, polling=100)
+    video.evaluate("async v => { await v.play(); }")
+    moving = "i => document.querySelectorAll('video')[i].currentTime > 0.2"
+    page.wait_for_function(moving, arg=index, timeout=WAIT_MS, polling=100)
+
+
+def _assert_image_loads(page: Page, url: str) -> None:
+    status, content_type = page.evaluate(FETCH_JS, url)
+    assert (status, content_type.split("/")[0]) == (200, "image"), (url[:200], content_type)
+
+
+def _assert_poster_loads(page: Page, index: int, files: str) -> None:
+    # JupyterLab does not rewrite a relative poster (it would resolve under /lab/tree/).
+    poster: str = page.locator("video").nth(index).evaluate("v => v.poster")
+    assert poster.startswith(("data:image/", files)), poster[:200]
+    _assert_image_loads(page, poster)
+
+
+def _assert_clean(page: Page) -> None:
+    stderr = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+    assert page.locator(stderr, has_text="Traceback").count() == 0
+    assert page.locator(".jp-OutputArea-output", has_text="Traceback").count() == 0
+    assert SECRET not in page.inner_text("body")
+    assert SECRET not in page.content()
+
+
+def _screenshots(page: Page, folder: Path) -> None:
+    """The top (first video) and the end (second video, history, config), for a person to see;
+    ``pytest --basetemp=DIR`` keeps them in a known place."""
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(folder / "sora_browser_top.png"))
+    cells.last.scroll_into_view_if_needed()
+    page.screenshot(path=str(folder / "sora_browser_end.png"))
+
+
+@pytest.mark.browser
+def test_browser_progress_bars_go_live_then_green(lab_run: Run) -> None:
+    assert len(lab_run.bars) == 2, lab_run.bars
+    for states in lab_run.bars:
+        assert states[-1] == "progress-bar progress-bar-success 100%", states
+        assert any("progress-bar-info" in state for state in states), states  # live first
+
+
+@pytest.mark.browser
+def test_browser_videos_play_from_the_jupyter_server(lab_run: Run) -> None:
+    page, files = lab_run.page, f"{lab_run.base}/files/"
+    assert len(lab_run.sources) == 2 and lab_run.sources[0] != lab_run.sources[1]
+    for index, src in enumerate(lab_run.sources):
+        assert src.startswith(files) and "/sora_outputs/" in src, src
+        assert src.split("?")[0].endswith(".mp4"), src
+        _assert_plays(page, index)
+        thumbnail: str = page.locator("video img").nth(index).evaluate("img => img.src")
+        assert thumbnail.startswith(files) and "/sora_outputs/" in thumbnail, thumbnail
+        _assert_image_loads(page, thumbnail)
+        _assert_poster_loads(page, index, files)
+    _assert_clean(page)
+    _screenshots(page, lab_run.folder)
