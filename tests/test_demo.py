@@ -99,3 +99,18 @@ def test_the_wheel_ships_the_notebooks(tmp_path: Path) -> None:
     assert shipped == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_file()}
     assert "sora_nb/py.typed" in names
     assert not [n for n in names if "executed-" in n or "sora_outputs" in n]
+
+
+def test_readme_quick_start_is_the_demo_and_what_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```\n(.+)\n```", quick_start)
+    demo, tests = commands[:2]
+    assert (
+        demo
+        == "python3 -m venv .venv && .venv/bin/pip install -e '.[demo]' && .venv/bin/sora-nb demo"
+    )
+    assert tests.startswith("apt-get update && apt-get install -y chromium ")
+    assert tests.endswith(".venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert tests in ci, "the README's test command must be the line .ci/run runs"
