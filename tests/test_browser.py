@@ -55,6 +55,13 @@ KERNEL_IDLE_JS = """() => {
   return !!kernel && kernel.status === 'idle'
     && !!document.querySelector('.jp-Notebook .jp-Cell');
 }"""
+# Run All queues every cell at once (each shows [*], its count cleared); a count comes back
+# with the cell's execute reply, after its outputs. The model, not the DOM: it also counts
+# cells a windowed notebook has not rendered.
+ALL_RUN_JS = """() => {
+  const cells = [...window.jupyterapp.shell.currentWidget.content.model.cells];
+  return cells.filter(c => c.type === 'code').every(c => c.executionCount !== null);
+}"""
 # Every state each progress bar passes through, recorded as it happens, not sampled.
 WATCH_BARS_JS = """() => {
   window.__soraBars = new Map();
@@ -181,6 +188,8 @@ def _wait_for_videos(page: Page) -> list[str]:
         timeout=WAIT_MS,
         polling=200,
     )
+    # The later cells (history, config: the masked key) must be in the page before it is read.
+    page.wait_for_function(ALL_RUN_JS, timeout=WAIT_MS, polling=200)
     sources: list[str] = page.eval_on_selector_all("video", "vs => vs.map(v => v.currentSrc)")
     return sources
 
