@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sora_nb._demo import notebooks_dir
 
@@ -114,3 +115,21 @@ def test_readme_quick_start_is_the_demo_and_what_ci_runs() -> None:
     assert tests.endswith(".venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in ci, "the README's test command must be the line .ci/run runs"
+
+
+def test_demo_without_jupyterlab_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    import sora_nb._demo as demo
+    from sora_nb._cli import main
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> object:
+        return None if name == "jupyterlab" else real(name, package)
+
+    monkeypatch.setattr(demo.importlib.util, "find_spec", find_spec)
+    assert main(["demo"]) == 1
+    assert "pip install 'sora-nb[demo]'" in capsys.readouterr().err
