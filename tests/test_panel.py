@@ -173,3 +173,27 @@ def test_panel_public_function_and_text_fallback(magics: SoraMagics) -> None:
     bundle = _drive(magics, scenario)
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert isinstance(panel(), Panel)
+
+
+def test_panel_cancel_keeps_the_turn_interrupted_and_resumable(magics: SoraMagics) -> None:
+    async def scenario(ui: Panel) -> Panel:
+        assert ui.cancel.disabled  # nothing to cancel yet
+        ui.prompt.value = "a slow cow [fault:slow-queue]"
+        ui.generate.click()
+        assert not ui.cancel.disabled
+        while ui.progress.task_id is None:  # the relay has created the task: it is billed
+            await asyncio.sleep(0.01)
+        ui.cancel.click()
+        with pytest.raises(asyncio.CancelledError):
+            await ui._task  # type: ignore[misc]
+        assert ui.cancel.disabled and not ui.generate.disabled
+        session = get_session(magics.session)
+        (turn,) = session.turns
+        assert (turn.status, turn.task_id) == ("interrupted", ui.progress.task_id)
+        assert f"%sora resume {turn.task_id}" in ui.message.value
+        video = await session.resume()  # what %sora resume does: the paid video is kept
+        assert video.task_id == turn.task_id
+        return ui
+
+    _drive(magics, scenario)
+    assert get_session(magics.session).turns[0].status == "done"

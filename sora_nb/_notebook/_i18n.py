@@ -115,6 +115,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "panel.image": ("Image", "参考图"),
     "panel.generate": ("Generate", "生成"),
     "panel.edit": ("Edit latest", "修改最新"),
+    "panel.cancel": ("Cancel", "取消"),
     "panel.busy": (
         "A video is already being made: wait for it to finish.",
         "已有视频在生成中，请稍候。",

@@ -50,7 +50,7 @@ class Panel:
             [
                 self.prompt,
                 widgets.HBox([self.model, self.orientation, self.image]),
-                widgets.HBox([self.generate, self.edit]),
+                widgets.HBox([self.generate, self.edit, self.cancel]),
                 self.progress.widget,
                 self.message,
                 self.video,
@@ -77,8 +77,11 @@ class Panel:
         )
         self.generate = widgets.Button(description=t("panel.generate"), button_style="primary")
         self.edit = widgets.Button(description=t("panel.edit"))
+        # A job here is a task, not a blocking cell, so a click can really stop it.
+        self.cancel = widgets.Button(description=t("panel.cancel"), disabled=True)
         self.generate.on_click(lambda _: self.start(edit=False))
         self.edit.on_click(lambda _: self.start(edit=True))
+        self.cancel.on_click(lambda _: self.stop())
 
     def _session(self) -> Session:
         return self._magics.get_session()
@@ -112,6 +115,11 @@ class Panel:
         self._task = loop.create_task(self._run(job))
         return self._task
 
+    def stop(self) -> None:
+        """What Cancel does: stop the running job; its turn is kept, interrupted, resumable."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
     @staticmethod
     def _target(session: Session) -> Video:
         latest = session.latest()
@@ -135,6 +143,9 @@ class Panel:
             self.progress.fail(describe(exc))
         except asyncio.CancelledError:
             self.progress.interrupt(None)
+            task = self.progress.task_id
+            message = t("interrupted.task", task=task) if task else t("interrupted.none")
+            self._say(message, "warning")
             raise
         except Exception as exc:  # a bug: say so here, where the person is looking
             logger.exception("sora_nb panel job failed")
@@ -148,6 +159,7 @@ class Panel:
 
     def _busy(self, busy: bool) -> None:
         self.generate.disabled = self.edit.disabled = busy
+        self.cancel.disabled = not busy
         self.progress.widget.layout.display = None
 
     def _say(self, text: str, kind: Kind = "error") -> None:
