@@ -221,7 +221,7 @@ class SoraClient:
         """Make a new video and return it once finished (or raise a ``SoraError``)."""
         turn = prepare(prompt, model, orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self._run(messages, turn, None, on_event)
+        return await self.run(turn, messages, on_event=on_event)
 
     async def edit(
         self,
@@ -242,7 +242,7 @@ class SoraClient:
             )
         turn = prepare(prompt, model or video.model, orientation, image)
         messages = video.next_messages(turn.content)
-        return await self._run(messages, turn, video, on_event)
+        return await self.run(turn, messages, parent=video, on_event=on_event)
 
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
@@ -276,13 +276,19 @@ class SoraClient:
 
     # -- one generation ---------------------------------------------------------------------
 
-    async def _run(
+    async def run(
         self,
-        messages: list[Message],
         turn: Prepared,
-        parent: Video | None,
-        on_event: EventCallback | None,
+        messages: list[Message],
+        *,
+        parent: Video | None = None,
+        on_event: EventCallback | None = None,
     ) -> Video:
+        """Send ``messages`` for input already checked by ``prepare()``; return the video.
+
+        ``generate`` and ``edit`` build the messages and call this; a ``Session`` calls it
+        directly, so what it records before sending is exactly what is sent.
+        """
         started, wall = time.monotonic(), time.time()
         deadline = started + self.deadline
         parser = TranscriptParser()

@@ -253,19 +253,7 @@ class Session:
         """Make a new video (a new branch), record it, and save a local copy."""
         turn = prepare(prompt, model, orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
-        index = self._start(turn, messages, None, None, name)
-        client = self.client
-
-        def call(job: EventCallback) -> Awaitable[Video]:
-            return client.generate(
-                turn.prompt,
-                model=turn.model,
-                orientation=turn.orientation,
-                image=turn.image_url,
-                on_event=job,
-            )
-
-        return await self._run(index, call, on_event, save)
+        return await self._send(turn, messages, None, None, name, on_event, save)
 
     async def edit(
         self,
@@ -287,18 +275,24 @@ class Session:
         if not base.remixable:
             raise InvalidRequest(f"Turn #{base_index} has no sid, so the relay cannot remix it.")
         messages = base.next_messages(turn.content)
-        index = self._start(turn, messages, base_index, base, name)
+        return await self._send(turn, messages, base_index, base, name, on_event, save)
+
+    async def _send(
+        self,
+        turn: Prepared,
+        messages: list[Message],
+        parent: int | None,
+        parent_video: Video | None,
+        name: str | None,
+        on_event: EventCallback | None,
+        save: bool | None,
+    ) -> Video:
+        """Record the turn, then send exactly the messages recorded."""
+        index = self._start(turn, messages, parent, parent_video, name)
         client = self.client
 
         def call(job: EventCallback) -> Awaitable[Video]:
-            return client.edit(
-                base,
-                turn.prompt,
-                model=turn.model,
-                orientation=turn.orientation,
-                image=turn.image_url,
-                on_event=job,
-            )
+            return client.run(turn, messages, parent=parent_video, on_event=job)
 
         return await self._run(index, call, on_event, save)
 
