@@ -28,3 +28,15 @@ def emulator() -> Iterator[EmulatorServer]:
     """The embedded emulator on a free loopback port, 500 times faster than real time."""
     with serve_in_thread(speed=500) as server:
         yield server
+
+
+@pytest.fixture
+def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Work in a fresh folder (the notebook's) and leave the session registry as it was."""
+    from sora_nb import _history
+
+    monkeypatch.chdir(tmp_path)
+    saved = dict(_history._sessions)
+    yield
+    _history._sessions.clear()
+    _history._sessions.update(saved)

@@ -26,7 +26,6 @@ from sora_nb import (
     StreamInterrupted,
     TaskEvent,
     Video,
-    _history,
 )
 from sora_nb._history import SCHEMA_VERSION, Session, SessionFileError, Turn, get_session
 from sora_nb.emulator import EmulatorServer, serve_in_thread
@@ -34,7 +33,7 @@ from sora_nb.emulator import EmulatorServer, serve_in_thread
 from .conftest import SEED
 from .scripted import ScriptedRelay, serve, sse_script
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
 
 KEY = "sk-test-SECRET-history-0123456789"
 FIRST_PROMPT = "生成一段高清的，牛马跳舞的视频"
@@ -60,16 +59,6 @@ def scripted() -> Iterator[tuple[ScriptedRelay, str]]:
     app = ScriptedRelay()
     for url in serve(app):
         yield app, url
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test works in its own folder (the notebook's) and leaves the registry as it was."""
-    monkeypatch.chdir(tmp_path)
-    saved = dict(_history._sessions)
-    yield
-    _history._sessions.clear()
-    _history._sessions.update(saved)
 
 
 @pytest.fixture

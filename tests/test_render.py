@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sora_nb import Video, _history
+from sora_nb import Video
 from sora_nb._history import Session, Turn
 from sora_nb._render import history_mimebundle, safe_url, video_mimebundle
 from sora_nb._turn import with_session
@@ -22,13 +21,7 @@ JS = "javascript:alert(document.cookie)"
 URL_ATTRIBUTES = {"src", "href", "poster"}
 
 
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.chdir(tmp_path)
-    saved = dict(_history._sessions)
-    yield
-    _history._sessions.clear()
-    _history._sessions.update(saved)
+pytestmark = pytest.mark.usefixtures("isolated_sessions")
 
 
 class Tags(HTMLParser):
