@@ -303,20 +303,7 @@ class SoraClient:
             broken = exc
         if parser.failed is not None:
             raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
-        pending = PendingTask(
-            parser.task_id or "",
-            parser.source_url,
-            parser.preview_url,
-            turn.prompt,
-            turn.model,
-            (parser.echo.orientation if parser.echo else None) or turn.orientation,
-            messages=messages,
-            transcript=parser.transcript,
-            parent=parent,
-            image=turn.image_url,
-            echo=parser.echo.data if parser.echo else None,
-            started_at=wall,
-        )
+        pending = _pending(parser, turn, messages, parent, wall)
         if parser.completed is not None:
             return self._video(pending, parser.completed, parser.transcript, started)
         if parser.task_id is None:
@@ -565,6 +552,31 @@ class SoraClient:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _pending(
+    parser: TranscriptParser,
+    turn: Prepared,
+    messages: list[Message],
+    parent: Video | None,
+    started_at: float,
+) -> PendingTask:
+    """Everything known of a task once its stream has ended, finished or not."""
+    echo = parser.echo
+    return PendingTask(
+        parser.task_id or "",
+        parser.source_url,
+        parser.preview_url,
+        turn.prompt,
+        turn.model,
+        (echo.orientation if echo else None) or turn.orientation,
+        messages=messages,
+        transcript=parser.transcript,
+        parent=parent,
+        image=turn.image_url,
+        echo=echo.data if echo else None,
+        started_at=started_at,
+    )
 
 
 async def _notify(callback: EventCallback | None, event: Event | JobEvent) -> None:
