@@ -161,6 +161,11 @@ class SoraClient:
         """The ``httpx.AsyncClient`` this client sends with, for the running event loop."""
         return self._client()
 
+    def check_ready(self) -> None:
+        """Refuse, before anything is sent, a real relay with no API key."""
+        if self._auth is None and not self.uses_emulator:
+            raise InvalidRequest("No API key: set SORA_API_KEY or run `%sora config --api-key`.")
+
     @property
     def has_api_key(self) -> bool:
         """Whether a key will be sent (the key itself is never exposed)."""
@@ -421,8 +426,7 @@ class SoraClient:
 
     async def _send(self, body: dict[str, Any]) -> httpx.Response:
         """POST with retries before the stream begins; returns an open 2xx response."""
-        if self._auth is None and not self.uses_emulator:
-            raise InvalidRequest("No API key: set SORA_API_KEY or run `%sora config --api-key`.")
+        self.check_ready()
         client = self._client()
         url = f"{self.base_url}/v1/chat/completions"
         headers = {"Accept": "text/event-stream" if body["stream"] else "application/json"}

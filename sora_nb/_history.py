@@ -288,8 +288,9 @@ class Session:
         save: bool | None,
     ) -> Video:
         """Record the turn, then send exactly the messages recorded."""
-        index = self._start(turn, messages, parent, parent_video, name)
         client = self.client
+        client.check_ready()  # a refusal records nothing, like any InvalidRequest
+        index = self._start(turn, messages, parent, parent_video, name)
 
         def call(job: EventCallback) -> Awaitable[Video]:
             return client.run(turn, messages, parent=parent_video, on_event=job)

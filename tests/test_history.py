@@ -209,6 +209,13 @@ async def test_invalid_requests_record_nothing(session: Session) -> None:
     assert session.turns == []
 
 
+async def test_a_real_relay_without_a_key_records_nothing(relay: EmulatorServer) -> None:
+    keyless = Session("keyless", client=SoraClient(base_url=relay.url))
+    with pytest.raises(InvalidRequest, match="No API key"):
+        await keyless.generate("a cow")
+    assert keyless.turns == []
+
+
 async def test_a_failed_turn_is_kept_but_never_an_edit_base(session: Session) -> None:
     done = await session.generate("a cow")
     seen = Recorder()
