@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import inspect
 import json
 import logging
 import random
@@ -27,6 +26,7 @@ import httpx
 from httpx_sse import EventSource
 
 from . import _config
+from ._callback import call as _call
 from ._events import (
     CompletedEvent,
     Event,
@@ -258,7 +258,7 @@ class SoraClient:
         ``StreamInterrupted``.
         """
         pending = task if isinstance(task, PendingTask) else self._pending_for(task)
-        await _notify(on_event, JobEvent("resuming", detail=pending.task_id))
+        await _call(on_event, JobEvent("resuming", detail=pending.task_id))
         status = await self._poll(pending, on_event, time.monotonic() + self.deadline)
         return self._video_from_source(pending, status)
 
@@ -298,12 +298,12 @@ class SoraClient:
         deadline = started + self.deadline
         parser = TranscriptParser()
         broken: _Broken | None = None
-        await _notify(on_event, JobEvent("sending"))
+        await _call(on_event, JobEvent("sending"))
         body = build_body(messages, turn.model)
         try:
             async with contextlib.aclosing(self._events(body, parser, deadline)) as events:
                 async for event in events:
-                    await _notify(on_event, event)
+                    await _call(on_event, event)
         except _Broken as exc:
             broken = exc
         if parser.failed is not None:
@@ -319,7 +319,7 @@ class SoraClient:
             raise GenerationFailed("the stream ended with no task, no video and no failure line")
         reason = f"stream broke: {broken}" if broken else "stream ended without a video"
         logger.info("Resuming %s from its source URL (%s).", parser.task_id, reason)
-        await _notify(on_event, JobEvent("resuming", detail=reason))
+        await _call(on_event, JobEvent("resuming", detail=reason))
         status = await self._poll(pending, on_event, deadline, parser.percent or -1)
         return self._video_from_source(pending, status, started)
 
@@ -494,10 +494,10 @@ class SoraClient:
             if status is not None:
                 if status.status == "failed":
                     reason = status.failure_reason or "the relay reported a failure"
-                    await _notify(on_event, FailedEvent(reason, pending.task_id))
+                    await _call(on_event, FailedEvent(reason, pending.task_id))
                     raise GenerationFailed(reason, task_id=pending.task_id)
                 if status.status == "completed" and status.video_url:
-                    await _notify(
+                    await _call(
                         on_event,
                         CompletedEvent(status.sid, status.thumbnail_url, status.video_url),
                     )
@@ -537,10 +537,10 @@ class SoraClient:
     ) -> tuple[str, int]:
         if status.status in ("queued", "generating") and status.status != phase:
             phase = status.status
-            await _notify(on_event, StatusEvent(phase))  # type: ignore[arg-type]
+            await _call(on_event, StatusEvent(phase))  # type: ignore[arg-type]
         if status.progress is not None and status.progress > percent:
             percent = status.progress
-            await _notify(on_event, ProgressEvent(percent))
+            await _call(on_event, ProgressEvent(percent))
         return phase, percent
 
     def _interrupted(self, parser: TranscriptParser, exc: _Broken) -> Exception:
@@ -581,14 +581,6 @@ def _pending(
         echo=echo.data if echo else None,
         started_at=started_at,
     )
-
-
-async def _notify(callback: EventCallback | None, event: Event | JobEvent) -> None:
-    if callback is None:
-        return
-    result = callback(event)
-    if inspect.isawaitable(result):
-        await result
 
 
 def _backoff(attempt: int) -> float:

@@ -9,7 +9,6 @@ with an HTTP ``Range`` request, and only a whole file is renamed to ``NAME``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._callback import call
 from ._exceptions import APIConnectionError, APIStatusError, InvalidRequest
 
 __all__ = ["ProgressCallback", "download"]
@@ -162,21 +162,13 @@ async def _copy(
 ) -> None:
     # A 200 restarts the file; a 206 continues it.
     with part.open("ab" if have else "wb") as out:
-        await _report(on_progress, have, total)
+        await call(on_progress, have, total)
         async for block in response.aiter_bytes():
             out.write(block)
             have += len(block)
-            await _report(on_progress, have, total)
+            await call(on_progress, have, total)
     if total is not None and have < total:
         raise _Incomplete(f"{have} of {total} bytes arrived")
-
-
-async def _report(on_progress: ProgressCallback | None, have: int, total: int | None) -> None:
-    if on_progress is None:
-        return
-    result = on_progress(have, total)
-    if inspect.isawaitable(result):
-        await result
 
 
 def _short(url: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import inspect
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ._callback import call
 from ._client import EventCallback, PendingTask, SoraClient
 from ._download import download
 from ._events import Event, JobEvent, TaskEvent
@@ -73,12 +73,8 @@ class _Job:
         await self.emit(event)
 
     async def emit(self, event: Event | JobEvent) -> None:
-        if self._on_event is None:
-            return
         try:
-            result = self._on_event(event)
-            if inspect.isawaitable(result):
-                await result
+            await call(self._on_event, event)
         except Exception:
             # A broken progress view must not lose a generation the relay bills anyway.
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
