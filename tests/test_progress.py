@@ -98,6 +98,14 @@ def test_progress_view_shows_the_task_and_its_preview_link() -> None:
     assert view._bar.bar_style == "info"
 
 
+def test_progress_view_never_links_a_hostile_preview_url() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(TaskEvent("task_1", "javascript:alert(1)", None))
+    view.handle(StatusEvent("generating"))
+    assert "task_1" in view._label.value
+    assert "href" not in view._label.value and "javascript" not in view._label.value
+
+
 def test_progress_view_turns_red_with_the_relays_reason() -> None:
     view = ProgressView(clock=FakeClock())
     view.handle(TASK)

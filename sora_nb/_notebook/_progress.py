@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._events import Event, JobEvent
+from .._render import safe_url
 from ._i18n import t
 
 __all__ = ["ProgressView"]
@@ -208,9 +209,9 @@ class ProgressView:
         parts[0] = f"<b>{parts[0]}</b>"
         if self.task_id:
             task = f"<code>{html.escape(self.task_id)}</code>"
-            if self.preview_url:
-                href = html.escape(self.preview_url, quote=True)
-                task = f'<a href="{href}" target="_blank" rel="noopener">{task}</a>'
+            href = safe_url(self.preview_url)  # the relay's link: http(s) only, never javascript:
+            if href:
+                task = f'<a href="{html.escape(href)}" target="_blank" rel="noopener">{task}</a>'
             parts.append(task)
         text = " · ".join(parts)
         if self.reason and self.phase == "failed":
