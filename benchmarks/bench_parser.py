@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sora_nb import TranscriptParser
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "seed"
+SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed"
 
 
 def stream_of(length: int) -> str:

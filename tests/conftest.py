@@ -1,8 +1,7 @@
-"""Shared fixtures. The seed fixtures are read from ../shared/, never copied."""
+"""Shared fixtures. The relay's recorded example lives in tests/fixtures/seed/."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +10,7 @@ import pytest
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SORA_SHARED_DIR", ROOT.parent / "shared"))
-SEED = SHARED / "fixtures" / "seed"
+SEED = ROOT / "tests" / "fixtures" / "seed"
 
 
 @pytest.fixture(autouse=True)
