@@ -4,7 +4,7 @@ A generation takes minutes and is billed whether or not the stream survives, so 
 never re-sends a request once the relay has started answering: retries happen only before
 the stream begins (connect errors, 429, 5xx), and a stream that breaks or ends without a
 video after the task id is known is finished by polling the task's source URL
-(relay-protocol.md, "Status by task id").
+(docs/protocol.md, "The resume rule").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Local copies of finished videos: streamed to disk, resumable, with progress.
 
 Relay links expire, and a remote Jupyter server's browser cannot reach a local emulator, so a
-finished video is copied beside the notebook, where JupyterLab serves it (jupyter-facts.md,
+finished video is copied beside the notebook, where JupyterLab serves it (docs/notebook.md,
 "Frontend limits"). Bytes go to ``NAME.part`` first; a broken transfer continues from there
 with an HTTP ``Range`` request, and only a whole file is renamed to ``NAME``.
 """

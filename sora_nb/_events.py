@@ -1,4 +1,7 @@
-"""Typed events parsed from a relay transcript (see api.md, "Events")."""
+"""Typed events parsed from a relay transcript.
+
+See docs/protocol.md, "The transcript, line by line".
+"""
 
 from __future__ import annotations
 

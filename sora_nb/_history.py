@@ -1,11 +1,12 @@
 """The kernel's history of turns: what was asked, what came back, and how turns branch.
 
-Continuous modification sends the conversation back (relay-protocol.md, seed ``004``): an
-edit's request is its base video's messages, the base's assistant transcript **verbatim**,
-then the change; so each turn keeps its exact request messages and transcript, and an edit of
-an older turn starts a new branch that carries only that branch. Every job records a
-``running`` turn before anything is sent, so an interrupted or failed job keeps its task id
-(the relay bills it either way) and an interrupted one can be resumed in place.
+Continuous modification sends the conversation back (docs/protocol.md, "Continuous
+modification"): an edit's request is its base video's messages, the base's assistant
+transcript **verbatim**, then the change; so each turn keeps its exact request messages and
+transcript, and an edit of an older turn starts a new branch that carries only that branch.
+Every job records a ``running`` turn before anything is sent, so an interrupted or failed job
+keeps its task id (the relay bills it either way) and an interrupted one can be resumed in
+place.
 
 Pure core: files and HTTP only, no Jupyter. Turns and their file format are in ``_turn``.
 """

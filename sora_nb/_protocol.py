@@ -5,7 +5,7 @@ Two layers, both pure:
 * ``parse_chunk`` turns one SSE ``data:`` payload (a ``chat.completion.chunk``) into the
   content fragment it carries, an in-stream error, or the ``[DONE]`` sentinel.
 * ``TranscriptParser`` is fed those fragments, of any size, and returns typed events. It
-  gives the same events whatever the fragmenting (see relay-protocol.md, "Response stream").
+  gives the same events whatever the fragmenting (docs/protocol.md, "Response stream").
 
 Status words and progress numbers are recognised as soon as they are complete, before their
 line ends, because the relay keeps a line open for minutes while it appends one ``.`` or one

@@ -2,10 +2,11 @@
 
 Everything from the user or the relay is escaped, and only ``http(s)``, relative and
 ``data:image`` URLs reach a ``src`` or ``href`` (``safe_url``). A local copy is preferred by a
-relative path, which JupyterLab serves from the notebook's folder (jupyter-facts.md); the
-relay's link is the fallback. Static renderers (GitHub, nbviewer) strip ``<video>``, so the
-video's fallback content is its thumbnail linked to the file. Inline styles use JupyterLab's
-theme variables, with fallbacks, so light and dark themes both read well.
+relative path, which JupyterLab serves from the notebook's folder (docs/notebook.md, "Where
+media are served from"); the relay's link is the fallback. Static renderers (GitHub,
+nbviewer) strip ``<video>``, so the video's fallback content is its thumbnail linked to the
+file. Inline styles use JupyterLab's theme variables, with fallbacks, so light and dark themes
+both read well.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Building requests exactly as the relay's seeds show, and refusing bad input before sending.
 
 Text to video sends the prompt as a string; image to video sends ``[text, image_url]``
-(seed ``000``, ``fixtures/seed/image_request.json``). The relay has no orientation field:
-words at the end of the prompt choose it (relay-protocol.md, "Aspect ratio").
+(``tests/fixtures/seed/image_request.json``). The relay has no orientation field:
+words at the end of the prompt choose it (docs/protocol.md, "Request").
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ _ORIENTATION_ALIASES: dict[str, Orientation] = {
     "16:9": "landscape",
     "横屏": "landscape",
 }
-# The words the relay understands, appended to the prompt (seed 000's description).
+# The words the relay understands, appended to the prompt (docs/protocol.md, "Request").
 _ORIENTATION_WORDS: dict[Orientation, str] = {"portrait": "竖屏", "landscape": "横屏"}
 _ORIENTATION_SUFFIX = re.compile(r"(横屏|竖屏|窄屏|16:9|9:16|landscape|portrait)\W*$", re.I)
 

@@ -1,7 +1,7 @@
 """A Session's turns, and the JSON file they are saved in.
 
 A turn keeps its request messages exactly as sent and the relay's transcript verbatim: an edit
-sends both back (relay-protocol.md, "Continuous modification"). The file has a format name and
+sends both back (docs/protocol.md, "Continuous modification"). The file has a format name and
 a schema version; it holds turns only, never the client or its API key, and a file that is
 corrupt or from a newer sora_nb is refused rather than overwritten.
 """

@@ -22,7 +22,7 @@ class Video:
 
     ``messages`` are the request's messages exactly as sent and ``transcript`` the relay's
     answer verbatim, so ``messages + [assistant transcript, user change]`` is the request for
-    the next turn on this branch (see relay-protocol.md, "Continuous modification").
+    the next turn on this branch (see docs/protocol.md, "Continuous modification").
     """
 
     prompt: str

@@ -3,7 +3,7 @@ progress, then videos that play.
 
 The videos must load through the Jupyter server's ``/files/…`` (the relative path JupyterLab
 resolves), since on Binder the browser never reaches the kernel's loopback ports. Every wait
-below waits for a condition; none is a timed assertion (jupyter-facts.md, "Browser tests").
+below waits for a condition; none is a timed assertion (docs/notebook.md, "Browser tests").
 """
 
 from __future__ import annotations

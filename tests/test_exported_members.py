@@ -1,4 +1,4 @@
-"""The public face of sora_nb is pinned: api.md's names, nothing private leaking."""
+"""The public face of sora_nb is pinned: the README's names, nothing private leaking."""
 
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import ROOT
 
@@ -15,15 +17,47 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint() -> None:
-    result = run("ruff", "check", "sora_nb", "tests", "benchmarks")
+    # The whole repository, notebooks included, as `ruff check .` at its root.
+    result = run("ruff", "check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
-    result = run("ruff", "format", "--check", "sora_nb", "tests", "benchmarks")
+    result = run("ruff", "format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict_on_the_core() -> None:
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tracked_text() -> dict[str, str]:
+    names = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    texts = {}
+    for name in names:
+        try:
+            texts[name] = (ROOT / name).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue  # media and files deleted in the working tree
+    return texts
+
+
+def test_the_repository_refers_to_nothing_outside_it() -> None:
+    outside = re.compile(r"\.\./shared|SORA_SHARED_DIR|relay-protocol\.md|jupyter-facts\.md")
+    here = Path(__file__).relative_to(ROOT).as_posix()
+    hits = [name for name, text in _tracked_text().items() if name != here and outside.search(text)]
+    assert hits == []
+
+
+def test_every_doc_the_code_cites_exists() -> None:
+    cited = {
+        match
+        for name, text in _tracked_text().items()
+        if name.endswith(".py")
+        for match in re.findall(r"docs/[\w-]+\.md", text)
+    }
+    assert cited, "the code cites docs/ for its reasons"
+    assert sorted(doc for doc in cited if not (ROOT / doc).is_file()) == []

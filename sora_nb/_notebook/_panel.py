@@ -3,7 +3,7 @@
 A button callback cannot block (the kernel would not see the next click, and nothing renders
 until it returns), so each job is a task on the kernel's loop. A task must not write with
 ``with output:`` (it lands in whatever cell runs then): results go through
-``Output.outputs`` / ``append_display_data`` (jupyter-facts.md).
+``Output.outputs`` / ``append_display_data`` (docs/notebook.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Running a job's coroutine from a cell that must block until it ends.
 
 A cell runs inside ipykernel's event loop, so ``asyncio.run`` and a plain
-``run_until_complete`` raise (jupyter-facts.md, "Running async code from a cell").
+``run_until_complete`` raise (docs/notebook.md, "Running async code from a cell").
 ``nest_asyncio2`` makes the loop re-entrant and, unlike ``nest_asyncio``, defers shell
 messages that arrive meanwhile (Run All's next ``execute_request``, ``kernel_info``, widget
 ``comm_msg``) until the nested run ends instead of wedging the kernel. Outside a kernel

@@ -1,6 +1,6 @@
 """What a chat-completions body asks for, read the way the relay reads it.
 
-See relay-protocol.md, "Request": the prompt is the last user message, the orientation comes
+See docs/protocol.md, "Request": the prompt is the last user message, the orientation comes
 from words in it, an image is an ``image_url`` part, and an edit is recognised by the last
 ``sid`` in the assistant turns.
 """

@@ -251,7 +251,7 @@ _RECORD = (
 
 
 class _Run:
-    """The life of one task, poll by poll (see relay-protocol.md, "Response stream")."""
+    """The life of one task, poll by poll (see docs/protocol.md, "Response stream")."""
 
     def __init__(
         self, store: TaskStore, task: Task, parent: Task | None, image: ImageInput | None

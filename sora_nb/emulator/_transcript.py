@@ -1,4 +1,7 @@
-"""The relay's transcript and wire format, byte for byte as in fixtures/seed/edit_stream.sse."""
+"""The relay's transcript and wire format, byte for byte.
+
+As in tests/fixtures/seed/edit_stream.sse.
+"""
 
 from __future__ import annotations
 
