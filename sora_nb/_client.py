@@ -390,7 +390,7 @@ class SoraClient:
                             yield event
                         yield self._stream_error(parser, chunk.error)
                         return
-                    for event in parser.feed(chunk.content):
+                    for event in parser.feed_chunk(chunk):
                         yield event
                     if deadline is not None and time.monotonic() > deadline:
                         raise _Broken("the generation's deadline passed")

@@ -3,9 +3,15 @@
 Two layers, both pure:
 
 * ``parse_chunk`` turns one SSE ``data:`` payload (a ``chat.completion.chunk``) into the
-  content fragment it carries, an in-stream error, or the ``[DONE]`` sentinel.
+  content fragment it carries, its ``reasoning_content`` and ``output`` task ids, an in-stream
+  error, or the ``[DONE]`` sentinel.
 * ``TranscriptParser`` is fed those fragments, of any size, and returns typed events. It
   gives the same events whatever the fragmenting (docs/protocol.md, "Response stream").
+
+The chat dialects are told apart by the stream itself (docs/dialects.md): the seed relay
+writes a markdown transcript in ``content``; the sora2api relays write their progress in
+``reasoning_content`` and end with a ```` ```html <video src=…> ``` ```` block in ``content``.
+``feed_chunk`` reads both, so callers need no setting.
 
 Status words and progress numbers are recognised as soon as they are complete, before their
 line ends, because the relay keeps a line open for minutes while it appends one ``.`` or one
@@ -19,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ._events import (
     CompletedEvent,
@@ -34,6 +40,7 @@ from ._events import (
 
 __all__ = [
     "ChatChunk",
+    "Dialect",
     "SourceStatus",
     "TranscriptParser",
     "completion_content",
@@ -42,6 +49,10 @@ __all__ = [
     "parse_source",
     "parse_transcript",
 ]
+
+
+#: The chat dialects a stream can be in; the Videos task API is chosen, not detected.
+Dialect = Literal["transcript", "sora2api"]
 
 
 # --- chat chunks --------------------------------------------------------------------------
@@ -55,6 +66,8 @@ class ChatChunk:
     finish_reason: str | None = None
     error: str | None = None
     done: bool = False
+    reasoning: str = ""  # ``delta.reasoning_content`` (sora2api relays)
+    task_id: str | None = None  # ``delta.output[0].task_id`` (a sora2api fork)
 
 
 def _error_message(error: Any) -> str:
@@ -85,11 +98,25 @@ def parse_chunk(data: str) -> ChatChunk:
         return ChatChunk()
     choice = choices[0]
     delta = choice.get("delta") or choice.get("message") or {}
-    content = delta.get("content") if isinstance(delta, dict) else None
+    if not isinstance(delta, dict):
+        delta = {}
+    content, reasoning = delta.get("content"), delta.get("reasoning_content")
+    finish = choice.get("finish_reason")
     return ChatChunk(
         content=content if isinstance(content, str) else "",
-        finish_reason=choice.get("finish_reason"),
+        finish_reason=finish if isinstance(finish, str) else None,
+        reasoning=reasoning if isinstance(reasoning, str) else "",
+        task_id=_output_task_id(delta.get("output")),
     )
+
+
+def _output_task_id(output: Any) -> str | None:
+    """``[{"task_id": "task_…"}]``, as the ShakeChanDev fork sends once the task exists."""
+    if isinstance(output, list) and output and isinstance(output[0], dict):
+        task_id = output[0].get("task_id")
+        if isinstance(task_id, str) and task_id:
+            return task_id
+    return None
 
 
 def completion_content(obj: Any) -> str:
@@ -128,6 +155,20 @@ _VIDEO_URL = re.compile(r"\.(?:mp4|webm|mov|m3u8)(?:[?#]|$)|/download/", re.IGNO
 _PREVIEW_LABEL = re.compile(r"预览|[Pp]review|/web/")
 _SOURCE_LABEL = re.compile(r"原始|[Ss]ource|[Rr]aw|/source/")
 _QUOTE = re.compile(r"^[\s>]*")
+# sora2api's result: ```html\n<video src='URL' controls></video>\n``` (docs/dialects.md).
+_VIDEO_TAG = re.compile(r"<video\b[^>]*?\bsrc\s*=\s*(['\"])(?P<url>[^'\"]+)\1", re.IGNORECASE)
+
+# sora2api reasoning lines (docs/dialects.md, "sora2api chat").
+_R_PROGRESS = re.compile(
+    r"Video Generation Progress\**\s*[:：]\s*(?P<pct>\d{1,3})(?:\.\d+)?%\s*\((?P<status>[\w ]+)\)"
+)
+_R_STAGE = re.compile(
+    r"^\[(?P<stage>\w+)\]\s*\((?P<status>\w+)\)(?:\s*(?P<pct>\d{1,3})(?:\.\d+)?%)?"
+)
+_R_TASK = re.compile(r"\btask_id\s*[:：]\s*(?P<id>[A-Za-z0-9][\w\-]*)")
+_R_POST = re.compile(r"\bPost ID\s*[:：]\s*(?P<sid>s_[A-Za-z0-9]+)")
+_R_QUEUED = {"queued", "pending", "waiting"}
+_R_RUNNING = {"running", "processing", "in_progress", "generating"}
 
 
 def _reason_from_json(obj: Any) -> str:
@@ -167,6 +208,7 @@ class TranscriptParser:
         self.echo: EchoEvent | None = None
         self.completed: CompletedEvent | None = None
         self.failed: FailedEvent | None = None
+        self.dialect: Dialect = "transcript"  # "sora2api" once its marks are seen
 
     @property
     def transcript(self) -> str:
@@ -197,6 +239,28 @@ class TranscriptParser:
                 return events
             self._end_line(events)
             start = newline + 1
+
+    def feed_chunk(self, chunk: ChatChunk) -> list[Event]:
+        """Consume one chat chunk: its ``reasoning_content``, ``output`` and ``content``."""
+        events = self.feed_reasoning(chunk.reasoning) if chunk.reasoning else []
+        if chunk.task_id:
+            self._reasoning_task(chunk.task_id, events)
+        return events + self.feed(chunk.content)
+
+    def feed_reasoning(self, text: str) -> list[Event]:
+        """Consume one ``reasoning_content`` message (sora2api's progress channel).
+
+        Each relay of that family writes whole messages per chunk (some with no trailing
+        newline), so a message is read line by line as it comes; only ``content`` is
+        fragmented mid-line, and that goes through ``feed``.
+        """
+        self.dialect = "sora2api"
+        events: list[Event] = []
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not self._reasoning_line(line, events):
+                events.append(TextEvent(line))
+        return events
 
     def flush(self) -> list[Event]:
         """End of stream: classify the unfinished line and anything still pending."""
@@ -245,6 +309,37 @@ class TranscriptParser:
             elif isinstance(event, ProgressEvent) and event.percent > self._percent:
                 self._percent = event.percent
                 events.append(event)
+
+    # -- sora2api reasoning -------------------------------------------------------------
+
+    def _reasoning_line(self, line: str, events: list[Event]) -> bool:
+        progress = _R_PROGRESS.search(line) or _R_STAGE.search(line)
+        task, post = _R_TASK.search(line), _R_POST.search(line)
+        if task:
+            self._reasoning_task(task.group("id"), events)
+        if post:
+            self._sid = post.group("sid")
+        if progress is None:
+            return bool(task or post)
+        status = progress.group("status").strip().lower().replace(" ", "_")
+        if status in _R_QUEUED | _R_RUNNING:
+            self._reasoning_status("queued" if status in _R_QUEUED else "generating", events)
+        if progress.group("pct") is not None and int(progress.group("pct")) > self._percent:
+            self._percent = min(100, int(progress.group("pct")))
+            events.append(ProgressEvent(self._percent))
+        return progress.re is _R_PROGRESS or progress.group("pct") is not None
+
+    def _reasoning_status(
+        self, status: Literal["queued", "generating"], events: list[Event]
+    ) -> None:
+        if status != self._status:
+            self._status = status
+            events.append(StatusEvent(status))
+
+    def _reasoning_task(self, task_id: str, events: list[Event]) -> None:
+        if self.task_id is None:
+            self.task_id = task_id
+            events.append(TaskEvent(task_id, None, None))
 
     # -- when a line is complete ----------------------------------------------------------
 
@@ -318,6 +413,10 @@ class TranscriptParser:
         if sid:
             self._sid = sid.group("sid")
         handled = bool(sid) or bool(re.search(r"生成完成|已生成|✅|🎉|[Cc]omplete", body))
+        tag = _VIDEO_TAG.search(body)
+        if tag:
+            self._complete_from_tag(tag.group("url"), events)
+            return True
         for link in links:
             url = link.group("url")
             if link.group("label").strip().isdigit():
@@ -339,8 +438,11 @@ class TranscriptParser:
             obj = json.loads(raw)
         except ValueError:
             obj = None
+        tag = _VIDEO_TAG.search(raw) if obj is None else None
         if self._pending_failure is not None:
             self._emit_pending_failure(events, _reason_from_json(obj) if obj else raw.strip())
+        elif tag is not None:
+            self._complete_from_tag(tag.group("url"), events)
         elif isinstance(obj, dict) and self.echo is None and self.task_id is None:
             sid = obj.get("sid")
             orientation = obj.get("orientation")
@@ -356,6 +458,13 @@ class TranscriptParser:
             self._emit_failure(events, _reason_from_json(obj))
         elif raw.strip():
             events.append(TextEvent(raw))
+
+    def _complete_from_tag(self, url: str, events: list[Event]) -> None:
+        # The tag's URL is often a signed CDN link: keep it whole, query string included.
+        self.dialect = "sora2api"
+        if self.completed is None:
+            self.completed = CompletedEvent(self._sid, self._thumbnail, url.replace("&amp;", "&"))
+            events.append(self.completed)
 
     # -- pending parts --------------------------------------------------------------------
 

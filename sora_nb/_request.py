@@ -1,8 +1,13 @@
 """Building requests exactly as the relay's seeds show, and refusing bad input before sending.
 
 Text to video sends the prompt as a string; image to video sends ``[text, image_url]``
-(``tests/fixtures/seed/image_request.json``). The relay has no orientation field:
-words at the end of the prompt choose it (docs/protocol.md, "Request").
+(``tests/fixtures/seed/image_request.json``). The seed relay has no orientation field:
+words at the end of the prompt choose it (docs/protocol.md, "Request"). Other
+relays encode orientation and duration in the model name (docs/dialects.md, "Model names"):
+``--orientation`` then picks the variant instead of adding words.
+
+Model names are free: a name this module does not know is sent as it is, and the relay's
+own refusal is what the user sees.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MODELS",
     "ImageInput",
+    "ModelInfo",
     "Prepared",
     "apply_orientation",
     "build_body",
     "image_to_url",
+    "model_for",
+    "model_info",
     "normalize_orientation",
     "prepare",
     "user_content",
@@ -71,11 +79,74 @@ def validate_prompt(prompt: object) -> str:
 
 
 def validate_model(model: object) -> str:
-    """Return the model name, or refuse one the relay does not serve."""
-    if model not in MODELS:
-        choices = ", ".join(MODELS)
-        raise InvalidRequest(f"Unknown model {model!r}: use one of {choices}.")
-    return str(model)
+    """Return the model name; any name goes, since each relay has its own (docs/dialects.md).
+
+    Only what no relay could serve is refused here: an empty name or one with spaces.
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest(f"The model name {model!r} is empty: use sora-2 or your relay's.")
+    if re.search(r"\s", model.strip()):
+        raise InvalidRequest(f"The model name {model!r} has spaces: model names have none.")
+    return model.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What a known model name says about its videos (for the UI and the history)."""
+
+    name: str
+    dialect: Literal["transcript", "sora2api", "videos"]
+    orientation: Orientation | None  # None: the prompt's words choose it
+    seconds: int
+
+
+def _tables() -> dict[str, ModelInfo]:
+    """Each dialect's documented names (docs/dialects.md, "Model names")."""
+    table = {
+        "sora-2": ModelInfo("sora-2", "transcript", None, 10),
+        "sora-2-pro": ModelInfo("sora-2-pro", "transcript", None, 15),
+    }
+    shapes: tuple[tuple[str, Literal["sora2api", "videos"], tuple[int, ...]], ...] = (
+        ("sora2-{o}-{s}s", "sora2api", (10, 15, 25)),
+        ("sora2pro-{o}-{s}s", "sora2api", (10, 15, 25)),
+        ("sora2pro-hd-{o}-{s}s", "sora2api", (10, 15)),
+        ("sora-video-{o}-{s}s", "sora2api", (10, 15)),
+        ("sora-2-{o}-{s}s", "videos", (10, 15, 25)),
+        ("sora-2-pro-{o}-hd-{s}s", "videos", (10, 15, 25)),
+    )
+    for shape, dialect, durations in shapes:
+        for orientation in ("landscape", "portrait"):
+            for seconds in durations:
+                name = shape.format(o=orientation, s=seconds)
+                table[name] = ModelInfo(name, dialect, orientation, seconds)
+    for seconds in (10, 15):  # the legacy names without a shape were landscape
+        name = f"sora-video-{seconds}s"
+        table[name] = ModelInfo(name, "sora2api", "landscape", seconds)
+    return table
+
+
+_KNOWN = _tables()
+_SHAPE_WORD = re.compile(r"(?<![a-z])(landscape|portrait)(?![a-z])")
+
+
+def model_info(model: str) -> ModelInfo | None:
+    """What a known name says (orientation, duration, dialect); None for an unknown name."""
+    return _KNOWN.get(model.strip().lower())
+
+
+def model_for(model: str, orientation: Orientation | None) -> str:
+    """The variant of ``model`` with ``orientation``, where the dialect encodes it in the name.
+
+    ``sora2-landscape-10s`` with portrait is ``sora2-portrait-10s``; a name that does not
+    carry an orientation (``sora-2``, or one this module does not know) is returned as is.
+    """
+    info = model_info(model)
+    if orientation is None or info is None or info.orientation is None:
+        return model
+    if model.startswith("sora-video-") and _SHAPE_WORD.search(model) is None:
+        model = model.replace("sora-video-", "sora-video-landscape-")
+    variant = _SHAPE_WORD.sub(orientation, model.lower())
+    return variant if variant in _KNOWN else model
 
 
 def normalize_orientation(orientation: object) -> Orientation | None:
@@ -180,15 +251,24 @@ class Prepared:
 
     @property
     def content(self) -> str | list[dict[str, Any]]:
-        """The user message's content, as the seeds show it."""
-        return user_content(self.prompt, self.orientation, self.image_url)
+        """The user message's content, as the seeds show it.
+
+        A model whose name carries the orientation gets no orientation words: the name
+        already says it, and those relays read the prompt as it is.
+        """
+        info = model_info(self.model)
+        words = None if info is not None and info.orientation else self.orientation
+        return user_content(self.prompt, words, self.image_url)
 
 
 def prepare(prompt: object, model: object, orientation: object, image: ImageInput) -> Prepared:
     """Check a turn's input, refusing bad input with one sentence before anything is sent."""
+    shape = normalize_orientation(orientation)
+    name = model_for(validate_model(model), shape)
+    info = model_info(name)
     return Prepared(
         validate_prompt(prompt),
-        validate_model(model),
-        normalize_orientation(orientation),
+        name,
+        shape or (info.orientation if info else None),
         image_to_url(image),
     )

@@ -402,7 +402,7 @@ async def test_key_is_not_sent_to_another_origin(relay) -> None:
     ("kwargs", "message"),
     [
         ({"prompt": "  "}, "prompt is empty"),
-        ({"model": "sora-3"}, "Unknown model 'sora-3'"),
+        ({"model": "sora 3"}, "has spaces"),
         ({"orientation": "square"}, "Unknown orientation 'square'"),
         ({"image": "/nonexistent/cat.png"}, "No image file"),
         ({"image": b"GIF-not-really"}, "not a PNG, JPEG, WebP or GIF"),

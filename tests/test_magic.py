@@ -162,7 +162,7 @@ def test_magic_failure_is_one_red_line_and_a_failed_turn(cells: Cells) -> None:
         pytest.param("--edit ghost", "more", "No turn 'ghost'", id="edit-unknown-ref"),
         pytest.param("--image missing.png", "a cow", "No image file", id="missing-image"),
         pytest.param("--image 'my cow.png'", "a cow", "'my cow.png'", id="quoted-path"),
-        pytest.param("--model sora-3", "a cow", "Unknown model 'sora-3'", id="unknown-model"),
+        pytest.param("--model 'sora 3'", "a cow", "has spaces", id="bad-model-name"),
         pytest.param("", "   \n", "The prompt is empty", id="empty-prompt"),
         pytest.param("--orientation sideways", "a cow", "Unknown orientation", id="orientation"),
         pytest.param("--as 2cows", "a cow", "--as needs a Python variable name", id="bad-name"),

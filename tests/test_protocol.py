@@ -353,3 +353,137 @@ def test_long_stream_one_character_at_a_time_stays_correct() -> None:
     for ch in ">🏃‍ 进度 " + numbers:
         events += parser.feed(ch)
     assert [e.percent for e in events] == list(range(1, 101))  # type: ignore[attr-defined]
+
+
+# --- sora2api chat dialects (fixtures written from the relays' code, docs/dialects.md) -------
+
+SORA2API = SEED.parent / "sora2api"
+SIGNED_RAW = (
+    "https://videos.openai.com/az/files/00000000-4b1c-6230-9f3e-3c5b6a7d8e9f%2Fraw?"
+    "se=2025-11-28T00%3A00%3A00Z&sp=r&sv=2024-08-04&sr=b&skoid=8ebb0df1&sig=pq8%2Fj%2B2cA4%3D"
+    "&ac=oaisdsorprsouthcentralus"
+)
+POLICY = "This content may violate our guardrails concerning similarity to third-party content."
+NO_TOKENS = (
+    "No available tokens for video generation. All tokens are either disabled, cooling down, "
+    "Sora2 quota exhausted, don't support Sora2, or expired."
+)
+
+
+def chat_events(chunks: list[bytes]) -> list[object]:
+    """The relay's events as the client reads them: reasoning, output and content."""
+    response = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=iter(chunks)
+    )
+    parser = TranscriptParser()
+    events: list[object] = []
+    for sse in EventSource(response).iter_sse():
+        chunk = parse_chunk(sse.data)
+        if chunk.done:
+            break
+        if chunk.error is not None:
+            events += [*parser.flush(), FailedEvent(chunk.error, parser.task_id)]
+            return events
+        events += parser.feed_chunk(chunk)
+    return events + parser.flush()
+
+
+def _kinds(events: list[object]) -> list[object]:
+    """The events that drive progress and results (text lines left out)."""
+    return [event for event in events if not isinstance(event, TextEvent)]
+
+
+SORA2API_CASES = {
+    "success.sse": [
+        StatusEvent("queued"),
+        ProgressEvent(0),
+        StatusEvent("generating"),
+        ProgressEvent(10),
+        ProgressEvent(46),
+        ProgressEvent(83),
+        CompletedEvent(None, None, SIGNED_RAW),
+    ],
+    "watermark_free.sse": [
+        StatusEvent("generating"),
+        ProgressEvent(12),
+        ProgressEvent(67),
+        CompletedEvent(
+            "s_6921a3f0c4e88191b2e8a5d0f1c3b7e4",
+            None,
+            "https://oscdn2.dyysy.com/MP4/s_6921a3f0c4e88191b2e8a5d0f1c3b7e4.mp4",
+        ),
+    ],
+    "content_policy.sse": [StatusEvent("queued"), ProgressEvent(0), FailedEvent(POLICY, None)],
+    "retry_error.sse": [FailedEvent(NO_TOKENS, None)],
+    "modified.sse": [
+        StatusEvent("generating"),
+        ProgressEvent(0),
+        ProgressEvent(23),
+        ProgressEvent(46),
+        ProgressEvent(79),
+        CompletedEvent(None, None, SIGNED_RAW),
+    ],
+    "modified_content_policy.sse": [
+        StatusEvent("generating"),
+        ProgressEvent(0),
+        FailedEvent(POLICY, None),
+    ],
+    "legacy_timeout.sse": [
+        StatusEvent("queued"),
+        ProgressEvent(0),
+        StatusEvent("generating"),
+        ProgressEvent(31),
+        FailedEvent("Upstream API timeout: Generation exceeded 1500 seconds limit", None),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SORA2API_CASES))
+def test_sora2api_stream_gives_the_same_events_at_every_byte_split(name: str) -> None:
+    wire = (SORA2API / name).read_bytes()
+    whole = chat_events([wire])
+    assert _kinds(whole) == SORA2API_CASES[name]
+    for cut in range(1, len(wire)):
+        assert chat_events([wire[:cut], wire[cut:]]) == whole, cut
+
+
+def test_sora2api_fork_task_id_from_output_and_reasoning() -> None:
+    wire = (SORA2API / "shakechandev.sse").read_bytes()
+    events = _kinds(chat_events([wire]))
+    assert events[0] == TaskEvent("task_01kaqv2m3n4p5q6r7s8t9v0w1x", None, None)
+    assert events.count(TaskEvent("task_01kaqv2m3n4p5q6r7s8t9v0w1x", None, None)) == 1
+    done = events[-1]
+    assert isinstance(done, CompletedEvent)
+    assert done.video_url.startswith("https://videos.openai.com/vg-assets/")
+    assert "&sig=Zx1v%2BqJtq3e1kU0y8eZ1%2F7m0d%2Bk%3D&az=" in done.video_url
+
+
+def test_sora2api_retry_notices_are_text_not_failures() -> None:
+    parser = TranscriptParser()
+    notice = "**生成失败，正在重试**\n\n第 1 次重试（共 3 次）...\n\n失败原因：timeout\n\n"
+    events = parser.feed_reasoning(notice)
+    assert all(isinstance(event, TextEvent) for event in events)
+    assert parser.failed is None
+    assert parser.dialect == "sora2api"
+
+
+def test_sora2api_video_tag_with_double_quotes_and_no_fence() -> None:
+    events = parse_transcript('<video src="https://cdn.example/v?a=1&amp;b=2" controls></video>')
+    assert events == [CompletedEvent(None, None, "https://cdn.example/v?a=1&b=2")]
+
+
+def test_seed_stream_is_still_the_transcript_dialect() -> None:
+    parser = TranscriptParser()
+    for sse in EventSource(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=EDIT_SSE)
+    ).iter_sse():
+        chunk = parse_chunk(sse.data)
+        if not chunk.done:
+            parser.feed_chunk(chunk)
+    parser.flush()
+    assert parser.dialect == "transcript"
+    assert parser.transcript == EDIT_TEXT
+
+
+def test_seed_stream_read_as_chat_chunks_gives_the_seed_events() -> None:
+    assert chat_events([EDIT_SSE]) == EDIT_EVENTS
