@@ -44,6 +44,7 @@ from ._exceptions import (
     RateLimitError,
     StreamInterrupted,
 )
+from ._limiter import AdaptiveLimiter, limiter_for
 from ._protocol import (
     SourceStatus,
     TranscriptParser,
@@ -65,6 +66,9 @@ EventCallback = Callable[[Event | JobEvent], object]
 #: bytes, not a whole request; ``deadline`` bounds a whole generation, resume included.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
 DEFAULT_DEADLINE = 45 * 60.0
+#: Jobs wait for a slot in the relay's limiter (``_limiter``), never in httpx's pool: the pool
+#: itself is unbounded (docs/protocol.md, "Concurrency").
+POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
 
 
 class _BearerAuth(httpx.Auth):
@@ -123,6 +127,7 @@ class SoraClient:
         poll_interval: float = 5.0,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_streams: int | None = None,
     ) -> None:
         base_url = (base_url or _config.env_base_url() or "").rstrip("/")
         self.uses_emulator = not base_url
@@ -147,6 +152,8 @@ class SoraClient:
         self._http: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
         self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
+        # Shared by every client of this relay in the process: the kernel's cap on streams.
+        self.limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
 
     def __repr__(self) -> str:
         key = "***" if self._auth else None
@@ -180,7 +187,9 @@ class SoraClient:
         if self._http is None or self._http_loop is not loop or self._http.is_closed:
             # An AsyncClient's pool belongs to one event loop; scripts that call
             # asyncio.run() twice get a fresh one instead of a broken pool.
-            self._http = httpx.AsyncClient(timeout=self._timeout, transport=self._transport)
+            self._http = httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport, limits=POOL_LIMITS
+            )
             self._http_loop = loop
         return self._http
 
@@ -209,8 +218,9 @@ class SoraClient:
         validate_model(model)
         parser = TranscriptParser()
         try:
-            async for event in self._events(build_body(messages, model, stream=stream), parser):
-                yield event
+            async with self.limiter.slot():
+                async for event in self._events(build_body(messages, model, stream=stream), parser):
+                    yield event
         except _Broken as exc:
             raise self._interrupted(parser, exc) from None
 
@@ -298,12 +308,14 @@ class SoraClient:
         deadline = started + self.deadline
         parser = TranscriptParser()
         broken: _Broken | None = None
-        await _call(on_event, JobEvent("sending"))
         body = build_body(messages, turn.model)
         try:
-            async with contextlib.aclosing(self._events(body, parser, deadline)) as events:
-                async for event in events:
-                    await _call(on_event, event)
+            # "sending" inside the slot: a batch journals the item then, not while it queues.
+            async with self.limiter.slot():
+                await _call(on_event, JobEvent("sending"))
+                async with contextlib.aclosing(self._events(body, parser, deadline)) as events:
+                    async for event in events:
+                        await _call(on_event, event)
         except _Broken as exc:
             broken = exc
         if parser.failed is not None:
@@ -447,7 +459,10 @@ class SoraClient:
                     f"The relay at {self.base_url} did not answer: {_describe(exc)}."
                 ) from None
             if response.is_success:
+                self.limiter.succeeded()
                 return response
+            if response.status_code == 429:  # fewer streams at once, and a pause for everyone
+                self.limiter.rate_limited(_retry_after(response))
             retry_after = await self._refuse(response, last)
             await asyncio.sleep(retry_after if retry_after is not None else _backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -13,18 +13,19 @@ Pure core: files and HTTP only, no Jupyter. Turns and their file format are in `
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ._batch import Batch, BatchResults
+from ._batch_items import BatchItem
 from ._callback import call
 from ._client import EventCallback, PendingTask, SoraClient
 from ._download import download
@@ -314,29 +315,46 @@ class Session:
         return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
 
     async def generate_many(
-        self, prompts: Iterable[str], *, concurrency: int = 4, **kwargs: Any
-    ) -> list[Video | SoraError]:
-        """Generate one video per prompt, at most ``concurrency`` at a time; each is recorded,
-        and a failure is returned in its place instead of stopping the others."""
-        if concurrency < 1:
-            raise InvalidRequest(f"concurrency must be at least 1, not {concurrency}.")
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(prompt: str) -> Video | SoraError:
-            async with gate:
-                try:
-                    return await self.generate(prompt, **kwargs)
-                except SoraError as exc:
-                    return exc
-
-        tasks = [asyncio.ensure_future(one(prompt)) for prompt in prompts]
+        self,
+        prompts: Iterable[str | Mapping[str, Any] | BatchItem],
+        *,
+        concurrency: int | None = None,
+        journal: str | os.PathLike[str] | bool | None = None,
+        save: bool | None = None,
+        on_event: Callable[[int, Event | JobEvent], object] | None = None,
+        **defaults: Any,
+    ) -> BatchResults:
+        """Generate one video per prompt (or per mapping of the batch columns), each recorded;
+        a failure is returned in its place instead of stopping the others. The relay's shared
+        limit decides how many run at once (``concurrency`` bounds this batch further).
+        ``journal`` (default: beside the autosave file) makes it resumable after a restart:
+        see ``resume_many``. ``defaults`` are ``model``, ``orientation`` and ``image``."""
+        batch = Batch.start(
+            self, prompts, journal=journal, defaults=defaults,
+            concurrency=concurrency, save=save, on_event=on_event,
+        )  # fmt: skip
         try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)  # let each record its turn as interrupted
-            raise
+            return await batch.run()
+        finally:
+            await batch.aclose()
+
+    async def resume_many(
+        self,
+        journal: str | os.PathLike[str],
+        *,
+        resend_unknown: bool = False,
+        concurrency: int | None = None,
+        save: bool | None = None,
+    ) -> BatchResults:
+        """Finish the batch a journal records: collect its started tasks, send only the items
+        that never started; nothing is paid twice (see ``Batch.resume``)."""
+        batch = Batch.resume(
+            self, journal, resend_unknown=resend_unknown, concurrency=concurrency, save=save
+        )
+        try:
+            return await batch.run()
+        finally:
+            await batch.aclose()
 
     def _base(self, ref: Video | int | str | None) -> int:
         if isinstance(ref, Video):

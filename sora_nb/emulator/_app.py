@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import shutil
@@ -47,6 +48,8 @@ class Emulator:
         self.media = MediaStore(self.files_dir)
         self.tasks = TaskStore(self.media, Timing().at_speed(speed), root)
         self.faults = FaultCounter()
+        # Tasks started (billed, on a real relay) per prompt: tests and benchmarks count them.
+        self.paid: collections.Counter[str] = collections.Counter()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def authorized(self, header: str | None) -> bool:
@@ -92,6 +95,7 @@ async def chat_completions(request: Request) -> Response:
     fault = chat.fault.name if chat.fault else None
     if fault in HTTP_FAULTS:
         return http_fault_response(fault)
+    emulator.paid[chat.prompt] += 1
     task = emulator.tasks.start(chat, _base_url(request), image)
     meta = tx.ChunkMeta(new_completion_id(), int(time.time()), chat.model)
     if chat.stream:

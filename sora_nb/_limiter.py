@@ -1,0 +1,160 @@
+"""How many streams a kernel keeps open to one relay: a shared, adaptive limit.
+
+Every job of a kernel (a ``%%sora`` cell, the panel, a batch) waits for a slot here before it
+sends, so jobs queue in sora_nb rather than in httpx's connection pool, where they would time
+out (``PoolTimeout``) and cost the client its CPU in connection assignment (docs/protocol.md,
+"Concurrency"). A 429 halves the limit and pauses new sends for its ``Retry-After``; every
+stream the relay accepts grows the limit back by one, up to the configured ceiling.
+
+Pure asyncio: no HTTP, no Jupyter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+__all__ = ["DEFAULT_MAX_STREAMS", "AdaptiveLimiter", "limiter_for", "max_streams_from_env"]
+
+#: Streams a kernel keeps open to one relay unless told otherwise (``$SORA_MAX_STREAMS``).
+DEFAULT_MAX_STREAMS = 100
+
+
+def max_streams_from_env() -> int:
+    """``$SORA_MAX_STREAMS`` when it is a positive integer, else the default."""
+    try:
+        value = int(os.environ.get("SORA_MAX_STREAMS", "") or DEFAULT_MAX_STREAMS)
+    except ValueError:
+        return DEFAULT_MAX_STREAMS
+    return value if value > 0 else DEFAULT_MAX_STREAMS
+
+
+class AdaptiveLimiter:
+    """At most ``limit`` holders at a time, first come first served; the limit adapts.
+
+    ``rate_limited(seconds)`` halves the limit (never below one) and holds every new slot
+    back for ``seconds``; ``succeeded()`` grows it by one, up to ``ceiling``.
+    """
+
+    def __init__(self, ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        if ceiling < 1:
+            raise ValueError(f"A limit needs at least one slot, not {ceiling}.")
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.in_flight = 0
+        self.rate_limits = 0  # how many 429s shrank it, for views and benchmarks
+        self._clock = clock
+        self._paused_until = 0.0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<AdaptiveLimiter {self.in_flight}/{self.limit} (ceiling {self.ceiling})>"
+
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for a slot."""
+        return len(self._waiters)
+
+    def set_ceiling(self, ceiling: int) -> None:
+        """Change the configured ceiling; the current limit follows it down at once."""
+        self.ceiling = max(1, ceiling)
+        self.limit = min(self.limit, self.ceiling) if self.rate_limits else self.ceiling
+        self._wake()
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one slot for the body of the ``async with``."""
+        await self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    async def acquire(self) -> None:
+        """Wait for a slot, in arrival order."""
+        self._bind_loop()
+        if not self._waiters and self._free():
+            self.in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wake()  # starts the end-of-pause timer when a 429 holds every slot back
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # granted just as it was cancelled: give the slot back
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back and let the next waiter in."""
+        self.in_flight = max(0, self.in_flight - 1)
+        self._wake()
+
+    def succeeded(self) -> None:
+        """The relay accepted a stream: grow back toward the ceiling."""
+        if self.limit < self.ceiling:
+            self.limit += 1
+            self._wake()
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        """The relay answered 429: halve the limit and hold new slots for ``retry_after``."""
+        self.rate_limits += 1
+        self.limit = max(1, self.limit // 2)
+        pause = retry_after if retry_after is not None else 1.0
+        self._paused_until = max(self._paused_until, self._clock() + pause)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _free(self) -> bool:
+        return self.in_flight < self.limit and self._clock() >= self._paused_until
+
+    def _bind_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            # A script that calls asyncio.run() twice: the old loop's holders are gone.
+            self._loop, self.in_flight, self._timer = loop, 0, None
+            self._waiters.clear()
+
+    def _wake(self) -> None:
+        while self._waiters and self._free():
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.in_flight += 1
+                waiter.set_result(None)
+        pause = self._paused_until - self._clock()
+        if self._waiters and pause > 0 and self._timer is None and self._loop is not None:
+            self._timer = self._loop.call_later(pause, self._after_pause)
+
+    def _after_pause(self) -> None:
+        self._timer = None
+        self._wake()
+
+
+_limiters: dict[str, AdaptiveLimiter] = {}
+_registry_lock = threading.Lock()
+
+
+def limiter_for(base_url: str, ceiling: int | None = None) -> AdaptiveLimiter:
+    """The one limiter of this process for the relay at ``base_url``, made on first use.
+
+    ``ceiling`` (when given) becomes its configured limit, shared by every client of the
+    relay in the kernel.
+    """
+    key = base_url.rstrip("/")
+    with _registry_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiters[key] = AdaptiveLimiter(ceiling or max_streams_from_env())
+        elif ceiling is not None and ceiling != limiter.ceiling:
+            limiter.set_ceiling(ceiling)
+        return limiter

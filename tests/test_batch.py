@@ -1,0 +1,300 @@
+"""Batches: input files, the journal, resume without paying twice, the shared adaptive limit.
+
+Against the real emulator on a loopback port; its ``paid`` counter is the relay's own count of
+the tasks it started (billed, on a real relay), per prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from sora_nb import GenerationFailed, InvalidRequest, SoraClient, StreamInterrupted, Video
+from sora_nb._batch import Batch, BatchResults
+from sora_nb._batch_items import BatchItem, read_items
+from sora_nb._history import Session
+from sora_nb._journal import Journal, read_journal
+from sora_nb._limiter import AdaptiveLimiter, limiter_for
+from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
+
+KEY = "sk-test-batch-0123456789"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def relay() -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=100) as server:
+        yield server
+
+
+def paid(relay: EmulatorServer) -> dict[str, int]:
+    return dict(relay.app.state.emulator.paid)
+
+
+def tagless(prompt: str) -> str:
+    """The prompt as the emulator records it: its ``[fault:…]`` tag removed."""
+    return re.sub(r"\s*\[fault:[^\]]*\]", "", prompt).strip()
+
+
+@pytest.fixture
+async def client(relay: EmulatorServer) -> AsyncIterator[SoraClient]:
+    async with SoraClient(relay.url, api_key=KEY) as client:
+        yield client
+
+
+def make_session(client: SoraClient, **kwargs: object) -> Session:
+    return Session("batch", client=client, save_dir=None, **kwargs)  # type: ignore[arg-type]
+
+
+# -- input files -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        pytest.param("p.txt", "# storyboard\na cow\n\na horse\n", id="text"),
+        pytest.param(
+            "p.csv", "prompt,orientation,name\na cow,,cow\na horse,landscape,\n", id="csv"
+        ),
+        pytest.param("p.jsonl", '{"prompt": "a cow", "name": "cow"}\n"a horse"\n', id="jsonl"),
+    ],
+)
+def test_read_items_reads_text_csv_and_jsonl(tmp_path: Path, name: str, text: str) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    items = read_items(path)
+    assert [item.prompt for item in items] == ["a cow", "a horse"]
+    assert all(item.problem is None for item in items)
+    if name != "p.txt":
+        assert items[0].name == "cow"
+
+
+def test_read_items_keeps_a_bad_row_as_a_refused_item(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("prompt,model\na cow,sora-9\n,sora-2\na duck,\n", encoding="utf-8")
+    items = read_items(path)
+    assert [item.problem is None for item in items] == [False, False, True]
+    assert "row 1" in str(items[0].problem) and "sora-9" in str(items[0].problem)
+
+
+def test_read_items_refuses_a_csv_without_a_prompt_column(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("text\na cow\n", encoding="utf-8")
+    with pytest.raises(InvalidRequest, match="no 'prompt' column"):
+        read_items(path)
+
+
+# -- one batch ---------------------------------------------------------------------------------
+
+
+async def test_generate_many_returns_input_order_and_journals_each_item(
+    relay: EmulatorServer, client: SoraClient, tmp_path: Path
+) -> None:
+    session = make_session(client)
+    journal = tmp_path / "j.jsonl"
+    prompts = [f"a cow number {n}" for n in range(6)] + ["a horse [fault:content-policy]"]
+    results = await session.generate_many(
+        [*prompts, {"prompt": "a fox", "model": "sora-9"}], journal=journal
+    )
+    assert [r.prompt for r in results[:6] if isinstance(r, Video)] == prompts[:6]
+    assert isinstance(results[6], GenerationFailed)
+    assert isinstance(results[7], InvalidRequest)  # refused, never sent
+    assert paid(relay) == {tagless(p): 1 for p in prompts}
+    state = read_journal(journal)
+    assert state.finished and [r.stage for r in state.items] == ["done"] * 6 + ["failed"] * 2
+    assert [r.sends for r in state.items] == [1] * 7 + [0]
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+async def test_results_table_with_and_without_pandas(
+    client: SoraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = make_session(client)
+    results = await session.generate_many(["a cow", "a duck [fault:content-policy]"])
+    frame = results.to_dataframe()
+    assert list(frame["status"]) == ["done", "failed"]
+    assert "content policy" in frame.loc[1, "error"]
+    monkeypatch.setitem(sys.modules, "pandas", None)  # as if pandas were not installed
+    rows = results.to_dataframe()
+    assert isinstance(rows, list) and [row["status"] for row in rows] == ["done", "failed"]
+    assert rows[0]["task_id"] == results[0].task_id  # type: ignore[union-attr]
+
+
+async def test_a_batch_refuses_an_unfinished_journal(
+    relay: EmulatorServer, client: SoraClient, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.jsonl"
+    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}])
+    session = make_session(client)
+    with pytest.raises(InvalidRequest, match="unfinished batch"):
+        await session.generate_many(["a duck"], journal=journal)
+    foreign = tmp_path / "notes.jsonl"
+    foreign.write_text('{"hello": 1}\n')
+    with pytest.raises(InvalidRequest, match="not a sora_nb batch journal"):
+        await session.generate_many(["a duck"], journal=foreign)
+    assert foreign.read_text() == '{"hello": 1}\n' and paid(relay) == {}
+
+
+async def test_autosave_is_batched_off_the_loop_during_a_batch(
+    client: SoraClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    autosave = tmp_path / "history.json"
+    session = make_session(client, autosave=autosave)
+    saves: list[Path] = []
+    real_save = Session.save
+
+    def counting_save(self: Session, path: object) -> Path:
+        saves.append(Path(str(path)))
+        return real_save(self, path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Session, "save", counting_save)
+    results = await session.generate_many([f"a goat {n}" for n in range(12)])
+    assert all(isinstance(r, Video) for r in results)
+    # Without deferral: two saves or more per item (started, task id, done).
+    assert len(saves) <= 6, saves
+    assert session.autosave == autosave
+    assert len(json.loads(autosave.read_text())["turns"]) == 12
+    assert (tmp_path / "history.batch.jsonl").exists()  # the journal beside the autosave
+
+
+# -- resume ------------------------------------------------------------------------------------
+
+
+async def test_resume_collects_started_tasks_and_sends_only_unstarted_items(
+    relay: EmulatorServer, client: SoraClient, tmp_path: Path
+) -> None:
+    # A task the relay started but whose stream the "old kernel" never finished reading.
+    messages = [{"role": "user", "content": "a started cow"}]
+    async for event in client.stream(messages):
+        if event.type == "task":
+            started = event
+            break
+    journal = tmp_path / "j.jsonl"
+    items = [{"prompt": "a started cow"}, {"prompt": "a new duck"}, {"prompt": "a sent goat"}]
+    j = Journal.create(journal, {"items": 3}, items)
+    await j.write({"i": 0, "sent": 1.0})
+    await j.write({"i": 0, "task_id": started.task_id, "source_url": started.source_url})
+    await j.write({"i": 2, "sent": 2.0})  # sent, and the kernel died before the task id came
+    await j.aclose()
+    with journal.open("a") as out:
+        out.write('{"i": 1, "sen')  # a line cut short by the kill
+
+    session = Session("resumed", client=client, save_dir=None)
+    results = await session.resume_many(journal)
+    assert isinstance(results[0], Video) and results[0].task_id == started.task_id
+    assert isinstance(results[1], Video) and results[1].prompt == "a new duck"
+    assert isinstance(results[2], StreamInterrupted) and "may have been billed" in str(results[2])
+    assert paid(relay) == {"a started cow": 1, "a new duck": 1}
+    assert read_journal(journal).torn == 1
+
+
+async def test_retry_failed_resends_only_the_failed_items(
+    relay: EmulatorServer, client: SoraClient, tmp_path: Path
+) -> None:
+    session = make_session(client)
+    items = ["a cow", "a pig [fault:content-policyx1]", "a hen"]
+    batch = Batch.start(session, items, journal=tmp_path / "j.jsonl")
+    first = await batch.run()
+    assert [type(r).__name__ for r in first] == ["Video", "GenerationFailed", "Video"]
+    again = await batch.retry_failed()
+    await batch.aclose()
+    assert all(isinstance(r, Video) for r in again)
+    assert paid(relay) == {"a cow": 1, "a pig": 2, "a hen": 1}
+    assert batch.status().done == 3
+
+
+# -- the shared, adaptive limit ---------------------------------------------------------------
+
+
+async def test_limiter_is_first_come_first_served_and_halves_on_429() -> None:
+    now = [0.0]
+    limiter = AdaptiveLimiter(4, clock=lambda: now[0])
+    order: list[int] = []
+
+    async def job(n: int) -> None:
+        async with limiter.slot():
+            order.append(n)
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(job(n) for n in range(10)))
+    assert order == list(range(10)) and limiter.in_flight == 0
+    limiter.rate_limited(0.0)
+    assert limiter.limit == 2
+    limiter.rate_limited(None)
+    assert limiter.limit == 1
+    for _ in range(10):
+        limiter.succeeded()
+    assert limiter.limit == 4  # grown back, never past the ceiling
+
+
+async def test_limiter_holds_new_slots_for_retry_after() -> None:
+    limiter = AdaptiveLimiter(2)
+    limiter.rate_limited(0.2)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    async with limiter.slot():
+        waited = loop.time() - start
+    assert waited >= 0.15
+
+
+async def test_limiter_gives_back_a_cancelled_waiters_slot() -> None:
+    limiter = AdaptiveLimiter(1)
+    await limiter.acquire()
+    waiter = asyncio.ensure_future(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    limiter.release()
+    assert limiter.in_flight == 0 and limiter.waiting == 0
+
+
+async def test_clients_of_one_relay_share_one_limit(relay: EmulatorServer) -> None:
+    first = SoraClient(relay.url, api_key=KEY, max_streams=3)
+    second = SoraClient(relay.url, api_key=KEY)
+    async with first, second:
+        await _share_one_limit(first, second, relay)
+
+
+async def _share_one_limit(first: SoraClient, second: SoraClient, relay: EmulatorServer) -> None:
+    assert first.limiter is second.limiter is limiter_for(relay.url)
+    peak = 0
+
+    def watch(event: object) -> None:
+        nonlocal peak
+        peak = max(peak, first.limiter.in_flight)
+
+    jobs = [c.generate(f"a lamb {n}", on_event=watch) for n in range(5) for c in (first, second)]
+    videos = await asyncio.gather(*jobs)
+    assert len(videos) == 10 and peak == 3
+    pool = first.http()._transport._pool  # type: ignore[attr-defined]
+    assert (
+        pool._max_connections == sys.maxsize
+    )  # unbounded: waits happen in the limiter, never in httpx's pool
+
+
+async def test_a_429_halves_the_relays_limit_and_the_retry_succeeds(relay: EmulatorServer) -> None:
+    async with SoraClient(relay.url, api_key=KEY, max_streams=8) as client:
+        video = await client.generate("a calf [fault:429x1]")
+    assert isinstance(video, Video)
+    assert client.limiter.rate_limits == 1
+    assert client.limiter.limit == 5  # halved to 4, then one accepted stream grew it back by 1
+
+
+def test_batch_results_rows_keep_input_order() -> None:
+    items = [BatchItem("a"), BatchItem("b")]
+    results = BatchResults([InvalidRequest("bad"), GenerationFailed("no")], items)
+    assert [row["prompt"] for row in results.rows()] == ["a", "b"]
+    assert results.videos == [] and set(results.errors) == {0, 1}
