@@ -83,10 +83,10 @@ def test_read_items_reads_text_csv_and_jsonl(tmp_path: Path, name: str, text: st
 
 def test_read_items_keeps_a_bad_row_as_a_refused_item(tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
-    path.write_text("prompt,model\na cow,sora-9\n,sora-2\na duck,\n", encoding="utf-8")
+    path.write_text("prompt,model\na cow,sora 9\n,sora-2\na duck,\n", encoding="utf-8")
     items = read_items(path)
     assert [item.problem is None for item in items] == [False, False, True]
-    assert "row 1" in str(items[0].problem) and "sora-9" in str(items[0].problem)
+    assert "row 1" in str(items[0].problem) and "spaces" in str(items[0].problem)
 
 
 def test_read_items_refuses_a_csv_without_a_prompt_column(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ async def test_generate_many_returns_input_order_and_journals_each_item(
     journal = tmp_path / "j.jsonl"
     prompts = [f"a cow number {n}" for n in range(6)] + ["a horse [fault:content-policy]"]
     results = await session.generate_many(
-        [*prompts, {"prompt": "a fox", "model": "sora-9"}], journal=journal
+        [*prompts, {"prompt": "a fox", "model": "sora 9"}], journal=journal
     )
     assert [r.prompt for r in results[:6] if isinstance(r, Video)] == prompts[:6]
     assert isinstance(results[6], GenerationFailed)
