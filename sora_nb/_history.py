@@ -127,6 +127,7 @@ class Session:
         self._turns: list[Turn] = []
         self._lock = threading.RLock()
         self._checked: set[Path] = set()  # files known to be ours, safe to overwrite
+        self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
         if self.autosave is not None and self.autosave.exists():
             self._turns = read_file(self.autosave, name)[1]
@@ -469,7 +470,26 @@ class Session:
         self._changed()
         return turn
 
+    def subscribe(self, callback: Callable[[Session], object]) -> Callable[[], None]:
+        """Call ``callback(session)`` after every change to the turns (made, updated,
+        resumed, failed or cleared, from any caller); returns a function that unsubscribes."""
+        with self._lock:
+            self._observers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._observers:
+                    self._observers.remove(callback)
+
+        return unsubscribe
+
     def _changed(self) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(self)
+            except Exception:
+                # A broken view (a closed panel) must not stop the job that changed the turn.
+                logger.warning("sora_nb: a session observer failed.", exc_info=True)
         if self.autosave is None:
             return
         try:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._history import Session, Turn
     from ._video import Video
 
-__all__ = ["history_mimebundle", "safe_url", "video_mimebundle"]
+__all__ = ["history_mimebundle", "inline_image", "safe_url", "video_mimebundle"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=]*\Z", re.I)
@@ -128,21 +128,30 @@ def poster_url(video: Video | Turn) -> str | None:
     ``poster``, which then resolves against ``/lab/tree/`` and shows nothing; a small
     ``data:`` copy of the local thumbnail works in every frontend.
     """
-    path = video.local_thumbnail
-    if path and local_url(path):
-        stat = os.stat(path)
-        return _inline_poster(path, stat.st_mtime_ns, stat.st_size)
+    if local_url(video.local_thumbnail):
+        return inline_image(video.local_thumbnail)
     return safe_url(video.thumbnail_url)
 
 
-@functools.lru_cache(maxsize=64)
-def _inline_poster(path: str, mtime_ns: int, size: int) -> str | None:
-    """A WebP at most 480 px tall, as a ``data:`` URL (a few KB; cached per file version)."""
+def inline_image(path: str | None, box: int = 480) -> str | None:
+    """A local image shrunk to fit ``box`` px as a WebP ``data:`` URL, else None.
+
+    Every frontend shows it, also those that serve no files beside the notebook (Voilà).
+    """
+    if not path or not local_url(path):
+        return None
+    stat = os.stat(path)
+    return _inline_poster(path, stat.st_mtime_ns, stat.st_size, box)
+
+
+@functools.lru_cache(maxsize=256)
+def _inline_poster(path: str, mtime_ns: int, size: int, box: int = 480) -> str | None:
+    """A WebP within ``box`` px, as a ``data:`` URL (a few KB; cached per file version)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
-            image.thumbnail((480, 480))
+            image.thumbnail((box, box))
             buffer = io.BytesIO()
             image.convert("RGB").save(buffer, "WEBP", quality=70)
     except (OSError, UnidentifiedImageError):
@@ -264,6 +273,8 @@ def _status_cell(turn: Turn) -> str:
 
 def _prompt_cell(turn: Turn, depth: int) -> str:
     marker = "↳ " if depth else ""
+    if turn.image:  # made from a picture: say so, as the studio's gallery does
+        marker += f'<span title="made from an image" style="{_MUTED}">🖼 image</span> '
     name = f' <code style="{_MUTED}">{_esc(turn.name)}</code>' if turn.name else ""
     edits = f' <span style="{_MUTED}">(edits #{turn.parent})</span>' if depth else ""
     return (

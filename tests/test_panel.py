@@ -1,4 +1,5 @@
-"""The panel: button clicks run Session jobs as tasks and write results without ``with out:``."""
+"""The studio: clicks run Session jobs as tasks; the gallery follows the session, whoever
+changes it."""
 
 from __future__ import annotations
 
@@ -67,67 +68,133 @@ def _drive(magics: SoraMagics, scenario: Any) -> Any:
     return asyncio.run(main())
 
 
-def test_panel_generate_then_edit_latest(magics: SoraMagics) -> None:
+def _upload(png: bytes) -> tuple[dict[str, Any], ...]:
+    return (
+        {
+            "name": "o.png",
+            "type": "image/png",
+            "size": len(png),
+            "content": memoryview(png),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
+
+
+async def _finish(ui: Panel) -> None:
+    """Wait for every job row's task (a failed or cancelled one included)."""
+    tasks = [row.task for row in ui._rows if row.task is not None]
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _tile_html(ui: Panel, index: int) -> str:
+    tile = ui.gallery.tile(index)
+    return tile.picture.value + tile.text.value + tile.links.value
+
+
+def test_session_subscribe_reports_every_change_until_unsubscribed(
+    emulator: Any, isolated_sessions: None
+) -> None:
+    from sora_nb import Session, SoraClient
+
+    seen: list[list[str]] = []
+
+    def broken(_: Session) -> None:
+        raise RuntimeError("a closed view")
+
+    async def main() -> None:
+        async with SoraClient(base_url=emulator.url, api_key="k") as client:
+            session = Session("observed", client=client)
+            session.subscribe(broken)  # logged, never raised into the job
+            stop = session.subscribe(lambda s: seen.append([t.status for t in s.turns]))
+            await session.generate("a fox")
+            stop()
+            await session.generate("a second fox")
+
+    asyncio.run(main())
+    assert seen[0] == ["running"] and seen[-1] == ["done"]
+    assert all(len(statuses) == 1 for statuses in seen)  # nothing after unsubscribing
+
+
+def test_panel_generate_then_edit_an_older_selected_turn(magics: SoraMagics) -> None:
     async def scenario(ui: Panel) -> Panel:
+        assert ui.generate.disabled and ui.edit.disabled  # nothing to act on yet
         ui.prompt.value = "a cow and a horse dancing"
         ui.orientation.value = "landscape"
+        assert not ui.generate.disabled and ui.edit.disabled  # nothing selected to edit
         ui.generate.click()
-        assert ui.generate.disabled  # one job at a time
-        assert ui._task is not None
-        await ui._task
+        await _finish(ui)
+        assert ui.gallery.selected == 0  # the new video plays
         ui.prompt.value = "put a halo on the cow"
         ui.edit.click()
-        await ui._task
+        await _finish(ui)
+        ui.gallery.tile(0).play.click()  # back to the first video: edit it again
+        assert ui.gallery.selected == 0 and "#0" in ui.details.value
+        ui.prompt.value = "make it night"
+        ui.edit.click()
+        await _finish(ui)
         return ui
 
     ui = _drive(magics, scenario)
     turns = get_session(magics.session).turns
-    assert [(t.status, t.parent) for t in turns] == [("done", None), ("done", 0)]
+    assert [(t.status, t.parent) for t in turns] == [("done", None), ("done", 0), ("done", 0)]
     assert turns[0].orientation == "landscape"
-    assert "<video" in _outputs_html(ui.video)
-    assert turns[1].local_path is not None and turns[1].local_path in _outputs_html(ui.video)
-    assert "sora-nb-history" in _outputs_html(ui.history)
-    assert ui.progress._bar.bar_style == "success"
-    assert not ui.generate.disabled and not ui.edit.disabled
+    # Branch order: each edit under its base, indented.
+    assert ui.gallery._order == [0, 1, 2]
+    assert ui.gallery.tile(1).widget.layout.margin.endswith(" 28px")
+    assert ui.gallery.selected == 2 and "sora-nb-selected" in ui.gallery.tile(2).widget._dom_classes
+    (player,) = ui.player.children
+    assert player.format == "mp4" and player.value == Path(turns[2].local_path).read_bytes()
+    assert "Lineage" in ui.details.value and "#0" in ui.details.value
+    assert "make it night" in ui.details.value
+    assert "data:image/webp;base64," in ui.gallery.tile(0).picture.value  # works without /files/
+    assert "sora-nb-download" in ui.gallery.tile(0).links.value
+    assert ui._rows == [] and ui.jobs.children == ()  # a finished job's row goes away
 
 
-def test_panel_sends_an_uploaded_image(magics: SoraMagics) -> None:
+def test_panel_image_preview_clear_and_marker(magics: SoraMagics) -> None:
     png = _png()
 
-    async def scenario(ui: Panel) -> None:
-        ui.prompt.value = "this orange square, spinning"
-        ui.image.value = (
-            {
-                "name": "o.png",
-                "type": "image/png",
-                "size": len(png),
-                "content": memoryview(png),
-                "last_modified": datetime.now(timezone.utc),
-            },
-        )
-        ui.generate.click()
-        assert ui._task is not None
-        await ui._task
-
-    _drive(magics, scenario)
-    (turn,) = get_session(magics.session).turns
-    assert turn.status == "done"
-    assert turn.image is not None and turn.image.startswith("data:image/png;base64,")
-
-
-def test_panel_failure_turns_the_progress_red(magics: SoraMagics) -> None:
     async def scenario(ui: Panel) -> Panel:
-        ui.prompt.value = "a forbidden dance [fault:content-policy]"
+        assert ui.clear_image.disabled
+        ui.prompt.value = "this orange square, spinning"
+        ui.image.value = _upload(png)
+        assert ui.preview.value == png and ui.preview.layout.display is None
+        assert not ui.clear_image.disabled
         ui.generate.click()
-        assert ui._task is not None
-        await ui._task
+        await _finish(ui)
+        ui.clear_image.click()
+        assert ui.image.value == () and ui.preview.layout.display == "none"
+        ui.prompt.value = "a cat on a sofa, no picture please"
+        ui.generate.click()
+        await _finish(ui)
         return ui
 
     ui = _drive(magics, scenario)
-    assert ui.progress._bar.bar_style == "danger"
-    assert "content policy violation" in ui.progress._label.value
-    assert ui.video.outputs == ()
-    assert "failed" in _outputs_html(ui.history)
+    first, second = get_session(magics.session).turns
+    assert first.image is not None and first.image.startswith("data:image/png;base64,")
+    assert second.image is None  # cleared: the meadow no longer sticks to every video
+    assert "sora-nb-from-image" in _tile_html(ui, 0)
+    assert "sora-nb-from-image" not in _tile_html(ui, 1)
+    history = get_session(magics.session)._repr_mimebundle_()["text/html"]
+    assert history.count("🖼 image") == 1
+
+
+def test_panel_failure_keeps_a_red_row_and_a_failed_tile(magics: SoraMagics) -> None:
+    async def scenario(ui: Panel) -> Panel:
+        ui.prompt.value = "a forbidden dance [fault:content-policy]"
+        ui.generate.click()
+        await _finish(ui)
+        return ui
+
+    ui = _drive(magics, scenario)
+    (row,) = ui._rows
+    assert row.progress._bar.bar_style == "danger"
+    assert "content policy violation" in row.progress._label.value
+    assert row.button.description == "Close"
+    row.button.click()
+    assert ui._rows == []
+    assert "failed" in _tile_html(ui, 0) and ui.gallery.tile(0).play.disabled
+    assert ui.player.children == ()
 
 
 @pytest.mark.parametrize(
@@ -142,8 +209,9 @@ def test_panel_refuses_bad_input_in_one_sentence(
 ) -> None:
     async def scenario(ui: Panel) -> Panel:
         ui.prompt.value = prompt
-        getattr(ui, button).click()
-        assert ui._task is None
+        assert getattr(ui, button).disabled  # it cannot act, and says why when clicked anyway
+        ui.start(edit=button == "edit")
+        assert ui._rows == []
         return ui
 
     ui = _drive(magics, scenario)
@@ -151,19 +219,90 @@ def test_panel_refuses_bad_input_in_one_sentence(
     assert get_session(magics.session).turns == []
 
 
-def test_panel_refuses_a_second_job_while_one_runs(magics: SoraMagics) -> None:
+def test_panel_runs_several_jobs_at_once_each_in_its_row(magics: SoraMagics) -> None:
     async def scenario(ui: Panel) -> Panel:
-        ui.prompt.value = "a slow cow [fault:slow-queue]"
-        ui.generate.click()
-        first = ui._task
-        assert first is not None
-        assert ui.start(edit=False) is None
-        assert "already being made" in ui.message.value
-        await first
+        for n in range(3):
+            ui.prompt.value = f"fox number {n} [fault:slow-queue]"
+            ui.generate.click()
+        assert len(ui._rows) == 3 and len(ui.jobs.children) == 3
+        assert len({id(row.progress) for row in ui._rows}) == 3
+        await _finish(ui)
+        return ui
+
+    ui = _drive(magics, scenario)
+    assert [t.status for t in get_session(magics.session).turns] == ["done"] * 3
+    assert ui._rows == [] and len(ui._made) == 3
+
+
+def test_panel_follows_turns_made_elsewhere(magics: SoraMagics) -> None:
+    async def scenario(ui: Panel) -> Panel:
+        session = magics.get_session()
+        other = Panel(magics)  # a second panel on the same session
+        job = asyncio.ensure_future(session.generate("made in a cell [fault:slow-queue]"))
+        while not session.turns:
+            await asyncio.sleep(0.01)
+        assert "running" in _tile_html(ui, 0) and "running" in _tile_html(other, 0)
+        await job
+        assert "done" in _tile_html(ui, 0)
+        assert ui.gallery.selected == 0 and ui.player.children  # shown, not autoplayed
+        assert ui.player.children[0].autoplay is False
+        session.clear()
+        assert ui.gallery._order == [] and ui.gallery.selected is None
+        other.close()
         return ui
 
     _drive(magics, scenario)
-    assert len(get_session(magics.session).turns) == 1
+
+
+def test_panel_cancel_then_resume_from_the_tile(magics: SoraMagics) -> None:
+    async def scenario(ui: Panel) -> Panel:
+        ui.prompt.value = "a slow cow [fault:slow-queue]"
+        ui.generate.click()
+        (row,) = ui._rows
+        while row.progress.task_id is None:  # the relay has created the task: it is billed
+            await asyncio.sleep(0.01)
+        assert ui.gallery.tile(0).resume.layout.display == "none"
+        row.button.click()
+        await _finish(ui)
+        session = get_session(magics.session)
+        (turn,) = session.turns
+        assert (turn.status, turn.task_id) == ("interrupted", row.progress.task_id)
+        assert row.progress._bar.bar_style == "warning"
+        tile = ui.gallery.tile(0)
+        assert tile.resume.layout.display is None and tile.play.disabled
+        tile.resume.click()
+        assert len(ui._rows) == 2  # the resumed job has its own row
+        await _finish(ui)
+        assert ui.gallery.tile(0).resume.layout.display == "none"
+        return ui
+
+    ui = _drive(magics, scenario)
+    (turn,) = get_session(magics.session).turns
+    assert turn.status == "done" and ui.gallery.selected == 0
+
+
+def test_panel_resume_of_a_turn_resumed_elsewhere_says_so(magics: SoraMagics) -> None:
+    async def scenario(ui: Panel) -> Panel:
+        session = magics.get_session()
+        await session.generate("a fox")
+        assert ui.resume(0) is None
+        return ui
+
+    ui = _drive(magics, scenario)
+    assert "not interrupted" in ui.message.value
+
+
+def test_panel_leaves_a_static_record_for_the_saved_notebook(magics: SoraMagics) -> None:
+    async def scenario(ui: Panel) -> dict[str, Any]:
+        assert ui._record_bundle() == {"text/plain": ""}
+        ui.prompt.value = "a paper boat"
+        ui.generate.click()
+        await _finish(ui)
+        return ui._record_bundle()
+
+    bundle = _drive(magics, scenario)
+    assert "<video" in bundle["text/html"] and "sora-nb-record" in bundle["text/html"]
+    assert "1 videos made in this studio" in bundle["text/plain"]
 
 
 def test_panel_public_function_and_text_fallback(magics: SoraMagics) -> None:
@@ -175,25 +314,12 @@ def test_panel_public_function_and_text_fallback(magics: SoraMagics) -> None:
     assert isinstance(panel(), Panel)
 
 
-def test_panel_cancel_keeps_the_turn_interrupted_and_resumable(magics: SoraMagics) -> None:
+def test_panel_ctrl_enter_hook_is_in_the_studio(magics: SoraMagics) -> None:
     async def scenario(ui: Panel) -> Panel:
-        assert ui.cancel.disabled  # nothing to cancel yet
-        ui.prompt.value = "a slow cow [fault:slow-queue]"
-        ui.generate.click()
-        assert not ui.cancel.disabled
-        while ui.progress.task_id is None:  # the relay has created the task: it is billed
-            await asyncio.sleep(0.01)
-        ui.cancel.click()
-        with pytest.raises(asyncio.CancelledError):
-            await ui._task  # type: ignore[misc]
-        assert ui.cancel.disabled and not ui.generate.disabled
-        session = get_session(magics.session)
-        (turn,) = session.turns
-        assert (turn.status, turn.task_id) == ("interrupted", ui.progress.task_id)
-        assert f"%sora resume {turn.task_id}" in ui.message.value
-        video = await session.resume()  # what %sora resume does: the paid video is kept
-        assert video.task_id == turn.task_id
         return ui
 
-    _drive(magics, scenario)
-    assert get_session(magics.session).turns[0].status == "done"
+    ui = _drive(magics, scenario)
+    assert "sora-nb-studio" in ui.widget._dom_classes
+    assert "sora-nb-generate" in ui.generate._dom_classes
+    hook = ui.widget.children[0].value
+    assert "ctrlKey" in hook and "metaKey" in hook and "<script" not in hook
