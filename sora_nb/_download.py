@@ -2,13 +2,18 @@
 
 Relay links expire, and a remote Jupyter server's browser cannot reach a local emulator, so a
 finished video is copied beside the notebook, where JupyterLab serves it (docs/notebook.md,
-"Frontend limits"). Bytes go to ``NAME.part`` first; a broken transfer continues from there
-with an HTTP ``Range`` request, and only a whole file is renamed to ``NAME``.
+"Frontend limits"). Bytes go to a ``.part`` file named after the URL first; a broken transfer
+continues from there with an HTTP ``Range`` request, and only a whole file gets ``NAME``, or
+``NAME-2``… when ``NAME`` is taken: an existing file is never reused nor overwritten, since
+nothing says it is this video (docs/protocol.md, "Promises"). Every failure, whatever httpx,
+anyio or the disk raise, is one ``SoraError``; a body over ``max_bytes`` is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -18,9 +23,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from ._callback import call
-from ._exceptions import APIConnectionError, APIStatusError, InvalidRequest
+from ._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
+from ._guard import describe, request_error
 
-__all__ = ["ProgressCallback", "download"]
+__all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
+
+#: The default cap on one download (a sora-2-pro video is tens of MiB).
+DEFAULT_MAX_BYTES = 2 * 2**30
 
 #: Called with (bytes on disk, total bytes or None); may be a coroutine function.
 ProgressCallback = Callable[[int, int | None], object]
@@ -41,27 +50,64 @@ async def download(
     auth: httpx.Auth | None = None,
     on_progress: ProgressCallback | None = None,
     retries: int = 3,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
 ) -> Path:
-    """Stream ``url`` to ``dest`` and return its path; an existing ``dest`` is kept as is.
+    """Stream ``url`` to ``dest`` (or ``dest-2``… when it exists) and return the path written.
 
     ``http`` is reused when given (its pool, its transport); ``auth`` should add credentials
     only for the hosts that need them, never for a CDN. A transfer that breaks is continued
-    from its ``.part`` file, up to ``retries`` times.
+    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused.
     """
-    if urlsplit(url).scheme not in ("http", "https"):
+    if _scheme(url) not in ("http", "https"):
         raise InvalidRequest(f"Cannot download {url[:80]!r}: only http(s) URLs are fetched.")
     path = Path(dest)
-    if _prepare(path):
-        return path
-    part = path.with_name(path.name + ".part")
-    client = http or httpx.AsyncClient(timeout=_TIMEOUT)
+    part = part_path(url, path)
     try:
-        await _with_retries(client, url, part, auth, on_progress, retries)
-    finally:
-        if http is None:
-            await client.aclose()
-    os.replace(part, path)
-    return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        client = http or httpx.AsyncClient(timeout=_TIMEOUT)
+        try:
+            await _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
+        finally:
+            if http is None:
+                await client.aclose()
+        return _claim(part, path)
+    except SoraError:
+        raise
+    except OSError as exc:  # the disk: a full or unwritable folder
+        raise InvalidRequest(f"Cannot write the copy of {_short(url)} to {path}: {exc}.") from None
+    except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
+        raise request_error(exc, f"The link {_short(url)}") from None
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # "http://[::1/…": not a URL at all
+        return ""
+
+
+def part_path(url: str, dest: Path) -> Path:
+    """Where ``url``'s bytes collect: named after the URL, so only its own part is continued."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return dest.with_name(f"{dest.name}.{digest}.part")
+
+
+def _claim(part: Path, dest: Path) -> Path:
+    """Give the whole file the first free name of ``dest``, ``dest-2``…, atomically."""
+    for n in range(1, 10_000):
+        candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+        try:
+            os.link(part, candidate)  # fails if the name is taken: never overwrite
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links on this file system
+            if candidate.exists():
+                continue
+            os.replace(part, candidate)
+            return candidate
+        part.unlink()
+        return candidate
+    raise InvalidRequest(f"Too many copies named {dest.name} in {dest.parent}.")
 
 
 async def _with_retries(
@@ -71,15 +117,16 @@ async def _with_retries(
     auth: httpx.Auth | None,
     on_progress: ProgressCallback | None,
     retries: int,
+    max_bytes: int | None,
 ) -> None:
     for attempt in range(retries + 1):
         try:
-            await _fetch(client, url, part, auth, on_progress)
+            await _fetch(client, url, part, auth, on_progress, max_bytes)
             return
         except (httpx.TransportError, _Incomplete) as exc:
             if attempt == retries:
                 raise APIConnectionError(
-                    f"The download of {_short(url)} kept breaking ({exc or type(exc).__name__}); "
+                    f"The download of {_short(url)} kept breaking ({describe(exc)}); "
                     "run it again to continue from the part already saved."
                 ) from None
             await asyncio.sleep(min(4.0, 0.25 * 2**attempt))
@@ -91,6 +138,7 @@ async def _fetch(
     part: Path,
     auth: httpx.Auth | None,
     on_progress: ProgressCallback | None,
+    max_bytes: int | None,
 ) -> None:
     have = _size(part)
     # identity encoding: byte ranges must count the bytes we write, not compressed ones.
@@ -101,19 +149,22 @@ async def _fetch(
     response = await client.send(request, stream=True, auth=auth, follow_redirects=True)
     try:
         have, total = _start(response, part, have)
+        _check_size(url, part, total, max_bytes)
         if total is not None and have >= total:
             return
-        await _copy(response, part, have, total, on_progress)
+        await _copy(response, part, have, total, on_progress, max_bytes)
     finally:
         await response.aclose()
 
 
-def _prepare(path: Path) -> bool:
-    """Make the folder; True when the file is already there (copies are renamed whole)."""
-    if path.is_file():
-        return True
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return False
+def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -> None:
+    if max_bytes is not None and size is not None and size > max_bytes:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise APIError(
+            f"The file at {_short(url)} is over the {max_bytes / 2**20:.0f} MiB limit "
+            "(max_download_bytes); it stays playable from its link."
+        )
 
 
 def _size(part: Path) -> int:
@@ -159,6 +210,7 @@ async def _copy(
     have: int,
     total: int | None,
     on_progress: ProgressCallback | None,
+    max_bytes: int | None,
 ) -> None:
     # A 200 restarts the file; a 206 continues it.
     with part.open("ab" if have else "wb") as out:
@@ -166,12 +218,18 @@ async def _copy(
         async for block in response.aiter_bytes():
             out.write(block)
             have += len(block)
+            if max_bytes is not None and have > max_bytes:  # a length that lied, or none
+                out.close()
+                _check_size(str(response.url), part, have, max_bytes)
             await call(on_progress, have, total)
     if total is not None and have < total:
         raise _Incomplete(f"{have} of {total} bytes arrived")
 
 
 def _short(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url[:60]
     name = parts.path.rsplit("/", 1)[-1]
     return f"{parts.netloc}/…/{name}" if name else parts.netloc

@@ -144,17 +144,29 @@ def inline_image(path: str | None, box: int = 480) -> str | None:
     return _inline_poster(path, stat.st_mtime_ns, stat.st_size, box)
 
 
+#: Thumbnails with more pixels than a 4K frame are not decoded (an image bomb is a few KiB
+#: of PNG for gigabytes of pixels): the player keeps the file's own path as its poster.
+_MAX_POSTER_PIXELS = 3840 * 2160
+
+
 @functools.lru_cache(maxsize=256)
 def _inline_poster(path: str, mtime_ns: int, size: int, box: int = 480) -> str | None:
     """A WebP within ``box`` px, as a ``data:`` URL (a few KB; cached per file version)."""
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            image.thumbnail((box, box))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "WEBP", quality=70)
-    except (OSError, UnidentifiedImageError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > _MAX_POSTER_PIXELS:
+                    return None
+                image.draft("RGB", (box, box))  # JPEG decodes at a fraction of its size
+                image.thumbnail((box, box))
+                buffer = io.BytesIO()
+                image.convert("RGB").save(buffer, "WEBP", quality=70)
+    except Exception:  # any file a relay sent: rendering never raises, the path remains
         return None
     return f"data:image/webp;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sora_nb import APIConnectionError, APIStatusError, InvalidRequest, SoraClient
-from sora_nb._download import download
+from sora_nb._download import download, part_path
 from sora_nb.emulator import serve_in_thread
 
 from .scripted import Receive, Send, serve
@@ -107,7 +107,7 @@ async def test_download_continues_a_part_file_with_range(
     media: tuple[MediaServer, str], tmp_path: Path
 ) -> None:
     app, url = media
-    (tmp_path / "clip.mp4.part").write_bytes(DATA[:100_000])
+    part_path(f"{url}/clip.mp4", tmp_path / "clip.mp4").write_bytes(DATA[:100_000])
     progress = Progress()
     path = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4", on_progress=progress)
     assert path.read_bytes() == DATA
@@ -135,7 +135,8 @@ async def test_a_server_ignoring_range_restarts_the_file(
 ) -> None:
     app, url = media
     app.honour_range = False
-    (tmp_path / "clip.mp4.part").write_bytes(b"stale bytes from another file")
+    part = part_path(f"{url}/clip.mp4", tmp_path / "clip.mp4")
+    part.write_bytes(b"stale bytes from another file")
     path = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4")
     assert path.read_bytes() == DATA
 
@@ -144,7 +145,7 @@ async def test_a_whole_part_file_is_finished_without_a_body(
     media: tuple[MediaServer, str], tmp_path: Path
 ) -> None:
     app, url = media
-    (tmp_path / "clip.mp4.part").write_bytes(DATA)
+    part_path(f"{url}/clip.mp4", tmp_path / "clip.mp4").write_bytes(DATA)
     path = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4")
     assert path.read_bytes() == DATA and len(app.headers) == 1
 
@@ -156,7 +157,7 @@ async def test_a_transfer_that_keeps_breaking_keeps_its_part(
     app.cuts = [2 * BLOCK, 2 * BLOCK]
     with pytest.raises(APIConnectionError, match="continue from the part"):
         await download(f"{url}/clip.mp4", tmp_path / "clip.mp4", retries=1)
-    part = tmp_path / "clip.mp4.part"
+    part = part_path(f"{url}/clip.mp4", tmp_path / "clip.mp4")
     assert not (tmp_path / "clip.mp4").exists()
     assert 0 < part.stat().st_size < len(DATA) and DATA.startswith(part.read_bytes())
     path = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4")
@@ -173,13 +174,25 @@ async def test_an_error_status_raises_and_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_an_existing_copy_is_not_fetched_again(
+async def test_an_existing_file_is_never_reused_nor_overwritten(
+    media: tuple[MediaServer, str], tmp_path: Path
+) -> None:
+    _, url = media
+    (tmp_path / "clip.mp4").write_bytes(b"another video")
+    path = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4")
+    again = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4")
+    assert (path.name, again.name) == ("clip-2.mp4", "clip-3.mp4")
+    assert path.read_bytes() == again.read_bytes() == DATA
+    assert (tmp_path / "clip.mp4").read_bytes() == b"another video"
+
+
+async def test_another_urls_part_file_is_not_continued(
     media: tuple[MediaServer, str], tmp_path: Path
 ) -> None:
     app, url = media
-    (tmp_path / "clip.mp4").write_bytes(b"already here")
+    part_path(f"{url}/other.mp4", tmp_path / "clip.mp4").write_bytes(b"another video's start")
     path = await download(f"{url}/clip.mp4", tmp_path / "clip.mp4")
-    assert path.read_bytes() == b"already here" and app.headers == []
+    assert path.read_bytes() == DATA and "range" not in app.headers[0]
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", "file:///etc/passwd", "clip.mp4"])
@@ -206,7 +219,7 @@ async def test_an_emulator_video_resumes_with_range(tmp_path: Path) -> None:
         async with SoraClient(base_url=server.url, api_key=KEY) as client:
             video = await client.generate("a cow and a horse dancing")
             whole = (await client._client().get(video.video_url)).content
-            (tmp_path / "v.mp4.part").write_bytes(whole[: len(whole) // 2])
+            part_path(video.video_url, tmp_path / "v.mp4").write_bytes(whole[: len(whole) // 2])
             progress = Progress()
             path = await download(
                 video.video_url, tmp_path / "v.mp4", http=client._client(), on_progress=progress

@@ -103,12 +103,15 @@ def badge_box(turn: int, width: int, height: int) -> tuple[int, int, int, int]:
     return left, bottom - side, left + side, bottom
 
 
+_ROW_CHARS = 240
+
+
 def _wrap(text: str, font: Font, width: int, lines: int) -> list[str]:
     """Greedy wrap by characters (CJK has no spaces), preferring to break at a space."""
     out: list[str] = []
     rest = " ".join(text.split())
     while rest and len(out) < lines:
-        end = len(rest)
+        end = min(len(rest), _ROW_CHARS)  # a row never holds more: bounded for any prompt
         while end > 1 and font.getlength(rest[:end]) > width:
             end -= 1
         if end < len(rest) and " " in rest[1:end]:

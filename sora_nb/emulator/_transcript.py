@@ -43,9 +43,18 @@ def echo_block(prompt: str, orientation: str, sid: str | None) -> str:
     return "```json\n" + json.dumps(echo, indent=2, ensure_ascii=False) + "\n```"
 
 
+#: A long prompt's echo is sent in at most this many fragments, each of several tokens, so
+#: a 100k-character prompt streams in moments rather than 100k chunks (docs/dialects.md).
+MAX_ECHO_FRAGMENTS = 400
+
+
 def echo_tokens(text: str) -> list[str]:
     """Split the echo into fragments the size of the seed's (they join back to ``text``)."""
-    return _TOKEN.findall(text)
+    tokens = _TOKEN.findall(text)
+    if len(tokens) <= MAX_ECHO_FRAGMENTS:
+        return tokens
+    size = -(-len(tokens) // MAX_ECHO_FRAGMENTS)
+    return ["".join(tokens[i : i + size]) for i in range(0, len(tokens), size)]
 
 
 def task_header(task_id: str, base_url: str) -> str:

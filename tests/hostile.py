@@ -1,0 +1,136 @@
+"""A relay written to misbehave: raw ASGI under uvicorn on a loopback port (docs/protocol.md,
+"Promises"). It sits beside ``scripted.py`` and extends its ``ScriptedRelay``:
+
+* every script and status body may say ``{bearer}``: the relay echoes the Authorization
+  header it received there, as a careless relay's error pages do;
+* ``/media/NAME`` serves hostile links: a redirect to itself, a garbage
+  ``Content-Encoding``, a body larger than it says, an image bomb.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from .scripted import Receive, Script, ScriptedRelay, Send, Step
+
+MediaHandler = Callable[[dict[str, Any], Send], Any]
+
+
+class HostileRelay(ScriptedRelay):
+    """``ScriptedRelay`` plus ``media`` routes and an echo of the bearer token."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.media: dict[str, MediaHandler] = {
+            "/media/loop.mp4": _loop,
+            "/media/garbled.mp4": _garbled,
+            "/media/huge.mp4": _huge,
+            "/media/liar.mp4": _liar,
+            "/media/bomb.png": _bomb,
+        }
+        self.status_codes: dict[str, int] = {}  # /source/<id> → a status to answer with
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        bearer = _bearer(scope)
+        if path in self.media:
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            await self.media[path](scope, send)
+            return
+        if path in self.status_codes:
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            body = json.dumps({"error": {"message": f"no such task ({bearer})"}}).encode()
+            await _start(send, self.status_codes[path], "application/json", len(body))
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.scripts = [_echo_script(script, bearer) for script in self.scripts]
+        self.sources = [_echo_json(obj, bearer) for obj in self.sources]
+        await super().__call__(scope, receive, send)
+
+
+def _bearer(scope: dict[str, Any]) -> str:
+    headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+    return headers.get("authorization", "").removeprefix("Bearer ")
+
+
+def _echo_script(script: Script, bearer: str) -> Script:
+    steps = [
+        replace(step, data=step.data.replace(b"{bearer}", bearer.encode())) for step in script.steps
+    ]
+    return replace(script, steps=steps)
+
+
+def _echo_json(obj: Any, bearer: str) -> Any:
+    if obj is None:
+        return None
+    return json.loads(json.dumps(obj).replace("{bearer}", bearer))
+
+
+async def _start(send: Send, status: int, kind: str, length: int | None, **extra: str) -> None:
+    headers = [(b"content-type", kind.encode())]
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    headers += [(k.replace("_", "-").encode(), v.encode()) for k, v in extra.items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def _loop(scope: dict[str, Any], send: Send) -> None:
+    """Redirects to itself, for ever."""
+    await _start(send, 302, "text/plain", 0, location=scope["path"])
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _garbled(scope: dict[str, Any], send: Send) -> None:
+    """Says gzip, sends something else."""
+    body = b"this is not gzip at all" * 10
+    await _start(send, 200, "video/mp4", len(body), content_encoding="gzip")
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _huge(scope: dict[str, Any], send: Send) -> None:
+    """Announces 5 GiB (and sends a little)."""
+    await _start(send, 200, "video/mp4", 5 * 2**30)
+    await send({"type": "http.response.body", "body": b"\0" * 1024})
+
+
+async def _liar(scope: dict[str, Any], send: Send) -> None:
+    """No length, then more bytes than any cap a test sets (3 MiB)."""
+    await _start(send, 200, "video/mp4", None)
+    for _ in range(48):
+        await send({"type": "http.response.body", "body": b"\0" * 65536, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def bomb_png() -> bytes:
+    """A 20000×10000 PNG of a few hundred KiB: 200 megapixels once decoded."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (20000, 10000)).save(buffer, "PNG", optimize=True)
+    return buffer.getvalue()
+
+
+_BOMB: list[bytes] = []
+
+
+async def _bomb(scope: dict[str, Any], send: Send) -> None:
+    if not _BOMB:
+        _BOMB.append(bomb_png())
+    await _start(send, 200, "image/png", len(_BOMB[0]))
+    await send({"type": "http.response.body", "body": _BOMB[0]})
+
+
+def keepalive_script(seconds: float, every: float = 0.1) -> Script:
+    """SSE comments every ``every`` seconds for ``seconds``: bytes arrive, nothing happens."""
+    return Script(steps=[Step(b": keep-alive\n\n", every) for _ in range(int(seconds / every))])
+
+
+def endless_line_script(pieces: int, size: int = 1024, every: float = 0.01) -> Script:
+    """One ``data:`` line that never ends, ``size`` bytes at a time."""
+    return Script(steps=[Step(b"data: ", 0)] + [Step(b"x" * size, every) for _ in range(pieces)])
