@@ -96,10 +96,14 @@ class JobEvent:
 
     The relay's own events say nothing about the request being sent, a broken stream being
     recovered, or the local copy being downloaded; progress views need those phases too.
-    ``fraction`` is set while downloading (0–1); ``detail`` carries a message.
+    ``fraction`` is set while downloading (0–1); ``detail`` carries a message (for
+    ``retrying``, the HTTP status being retried) and ``delay`` the seconds until the retry.
     """
 
-    phase: Literal["sending", "resuming", "downloading", "done", "failed", "interrupted"]
+    phase: Literal[
+        "sending", "retrying", "resuming", "downloading", "done", "failed", "interrupted"
+    ]
     detail: str | None = None
     fraction: float | None = None
+    delay: float | None = None
     type: Literal["job"] = field(default="job", init=False)

@@ -15,6 +15,7 @@ import base64
 import functools
 import html
 import io
+import ipaddress
 import os
 import re
 import time
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ._history import Session, Turn
     from ._video import Video
 
-__all__ = ["history_mimebundle", "inline_image", "safe_url", "video_mimebundle"]
+__all__ = ["history_mimebundle", "inline_image", "public_url", "safe_url", "video_mimebundle"]
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=]*\Z", re.I)
@@ -76,6 +77,24 @@ def safe_url(url: object) -> str | None:
     return None
 
 
+def is_loopback(url: str) -> bool:
+    """Whether ``url`` points at this machine (the embedded emulator's links do)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def public_url(url: object) -> str | None:
+    """``safe_url(url)``, except a loopback address: a link that is dead in a saved notebook
+    opened anywhere else (docs/notebook.md, "Saved notebooks")."""
+    safe = safe_url(url)
+    return None if safe is None or is_loopback(safe) else safe
+
+
 def local_url(path: str | None) -> str | None:
     """A relative URL for a local copy that exists, else None (absolute paths never work)."""
     if not path or os.path.isabs(path) or not os.path.isfile(path):
@@ -112,12 +131,12 @@ def _details(video: Video | Turn) -> list[str]:
 
 
 def _links(video: Video | Turn, src: str | None) -> list[str]:
-    remote = safe_url(video.video_url)
-    links = [_link(src, "video")]
+    remote = public_url(video.video_url)
+    links = [_link(src if src is None or not is_loopback(src) else None, "video")]
     if remote and remote != src:
         links.append(_link(remote, "relay link"))
-    links.append(_link(safe_url(video.preview_url), "preview"))
-    links.append(_link(safe_url(video.source_url), "status"))
+    links.append(_link(public_url(video.preview_url), "preview"))
+    links.append(_link(public_url(video.source_url), "status"))
     return [link for link in links if link]
 
 
@@ -131,6 +150,29 @@ def poster_url(video: Video | Turn) -> str | None:
     if local_url(video.local_thumbnail):
         return inline_image(video.local_thumbnail)
     return safe_url(video.thumbnail_url)
+
+
+def thumbnail_png(video: Video | Turn) -> str | None:
+    """The local thumbnail as a small base64 PNG, for renderers that drop HTML."""
+    path = video.local_thumbnail
+    if not path or not local_url(path):
+        return None
+    stat = os.stat(path)
+    return _png(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _png(path: str, mtime_ns: int, size: int) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((320, 320))
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, "PNG", optimize=True)
+    except (OSError, UnidentifiedImageError):
+        return None
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def inline_image(path: str | None, box: int = 480) -> str | None:
@@ -240,15 +282,20 @@ def _video_plain(video: Video) -> str:
 
 
 def video_mimebundle(video: Video, *, embed: bytes | None = None) -> dict[str, Any]:
-    """``text/html`` (a ``<video>`` player), ``text/markdown`` and ``text/plain``.
+    """``text/html`` (a ``<video>`` player), ``text/markdown``, ``image/png`` and ``text/plain``.
 
     ``embed``: the mp4's bytes, played from a ``data:`` URL so the notebook needs no file.
+    The PNG (the local thumbnail, small) is what renderers that drop HTML show.
     """
-    return {
+    bundle = {
         "text/html": _video_html(video, embed),
         "text/markdown": _video_markdown(video),
         "text/plain": _video_plain(video),
     }
+    png = thumbnail_png(video)
+    if png:
+        bundle["image/png"] = png
+    return bundle
 
 
 # -- history -----------------------------------------------------------------------------------

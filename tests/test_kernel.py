@@ -19,6 +19,7 @@ from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
 
 TIMEOUT = 120
+WIDGET = "application/vnd.jupyter.widget-view+json"
 LONG_PROMPT = "a cow and a horse dancing in a field of flowers under a pink sky, " * 10
 COUNTERS = """
 import sora_nb._protocol as _protocol
@@ -121,6 +122,10 @@ def test_kernel_progress_costs_a_handful_of_messages(kernel: Kernel) -> None:
     assert "<video" in _html(messages)
     finals = [m for m in messages if m["msg_type"] == "update_display_data"]
     assert finals[-1]["content"]["data"]["text/plain"].startswith("sora · done")
+    # The widget is replaced in place by static HTML of its final state, then closed.
+    assert WIDGET not in finals[-1]["content"]["data"]
+    assert 'data-phase="done"' in finals[-1]["content"]["data"]["text/html"]
+    assert any(m["msg_type"] == "comm_close" for m in messages)
 
 
 def _html(messages: list[dict[str, Any]]) -> str:
@@ -132,14 +137,10 @@ def _html(messages: list[dict[str, Any]]) -> str:
 
 
 def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel) -> None:
+    # A widget that outlives the cell (the job's own are closed once it ends).
+    progress = kernel.value("(_w := __import__('ipywidgets').IntSlider(7)).comm.comm_id").strip()
     cell = kernel.kc.execute("%%sora --as slow\na slow cow [fault:slow-queue]")
-    opens = kernel.iopub_until(lambda m: _label_mentions(m, "queued"), cell)
-    progress = next(
-        m["content"]["comm_id"]
-        for m in opens
-        if m["msg_type"] == "comm_open"
-        and m["content"]["data"]["state"].get("_model_name") == "IntProgressModel"
-    )
+    kernel.iopub_until(lambda m: _label_mentions(m, "queued"), cell)
     # What Run All and a live frontend send while the cell is still in its queue phase.
     other = kernel.kc.execute("1+1")
     info = kernel.kc.kernel_info()
@@ -154,11 +155,31 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     assert replies[other]["content"]["status"] == "ok"
     assert replies[info]["content"]["status"] == "ok"
     answer = kernel.iopub_until(lambda m: m["msg_type"] == "comm_msg", comm["header"]["msg_id"])
-    assert answer[-1]["content"]["data"]["state"]["bar_style"] == "success"
+    assert answer[-1]["content"]["data"]["state"]["value"] == 7
     rest = kernel.iopub_until(_is_idle, cell)
     assert any(_label_mentions(m, "0:02") for m in rest)  # the clock ran while it blocked
     assert kernel.value("1+2").strip() == "3"
     assert kernel.value("type(slow).__name__").strip() == "Video"
+
+
+@pytest.mark.parametrize(
+    ("cell", "words"),
+    [
+        pytest.param("%%sora --as bad\nboom [fault:content-policy]", "content policy", id="failed"),
+        pytest.param("%%sora --model nope\na cow", "Unknown model 'nope'", id="refused-input"),
+        pytest.param("%%sora\na cow [fault:401]", "(401)", id="refused-key"),
+    ],
+)
+def test_kernel_failed_cell_replies_error_in_one_line(
+    kernel: Kernel, cell: str, words: str
+) -> None:
+    reply, messages = kernel.run(cell)
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "CellFailed"
+    assert words in reply["content"]["evalue"]
+    (error,) = [m["content"] for m in messages if m["msg_type"] == "error"]
+    assert error["traceback"] == [f"\x1b[0;31m✗ {error['evalue']}\x1b[0m"]
+    assert kernel.value("'bad' in dir()").strip() == "False"
 
 
 def test_kernel_interrupt_marks_the_turn_and_resume_finishes_it(kernel: Kernel) -> None:

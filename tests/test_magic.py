@@ -17,6 +17,7 @@ from sora_nb import SoraClient, Video, _config, _history
 from sora_nb._history import get_session
 from sora_nb._notebook import _i18n, _magic, _run
 from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
+from sora_nb._notebook._output import CellFailed
 from sora_nb._notebook._progress import ProgressView
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
@@ -37,12 +38,19 @@ class Cells:
         self.shell = shell
         self.outputs = outputs
         self.magics: SoraMagics = magics_for(shell)
+        self.failures: list[CellFailed] = []  # what ended a cell in error, as the kernel sees
 
     def cell(self, line: str, body: str) -> None:
-        self.shell.run_cell_magic("sora", line, body)
+        try:
+            self.shell.run_cell_magic("sora", line, body)
+        except CellFailed as exc:
+            self.failures.append(exc)
 
     def line(self, line: str) -> None:
-        self.shell.run_line_magic("sora", line)
+        try:
+            self.shell.run_line_magic("sora", line)
+        except CellFailed as exc:
+            self.failures.append(exc)
 
     def texts(self) -> list[str]:
         return [out["data"].get("text/plain", "") for out in self.outputs]
@@ -51,7 +59,7 @@ class Cells:
         return "\n".join(out["data"].get("text/html", "") for out in self.outputs)
 
     def errors(self) -> list[str]:
-        return [text for text in self.texts() if text.startswith("✗")]
+        return [str(exc) for exc in self.failures]
 
     @property
     def session(self) -> Any:
@@ -101,6 +109,7 @@ def test_magic_generates_a_video_and_binds_it(cells: Cells) -> None:
     assert "<video" in cells.htmls()
     assert video.local_path in cells.htmls()  # the local copy comes first
     assert cells.texts()[-2].startswith("sora · done")  # the progress view's final update
+    assert WIDGET not in cells.outputs[-2]["data"]  # ...static HTML: no kernel needed
     assert cells.session.turns[-1].name == "first"
 
 
@@ -142,14 +151,27 @@ def test_magic_embed_puts_the_mp4_in_the_output(cells: Cells) -> None:
     assert "--embed stores the whole video in the notebook" in cells.htmls()
 
 
-def test_magic_failure_is_one_red_line_and_a_failed_turn(cells: Cells) -> None:
-    cells.cell("--as nope", "boom [fault:content-policy]")  # no exception reaches the cell
-    final = cells.texts()[-1]
-    assert final.startswith("sora · failed")
-    assert "content policy violation" in final
-    turn = cells.session.turns[-1]
+def test_magic_failure_ends_the_cell_in_error_with_one_line(cells: Cells) -> None:
+    with pytest.raises(CellFailed) as caught:
+        cells.shell.run_cell_magic("sora", "--as nope", "boom [fault:content-policy]")
+    assert "content policy violation" in str(caught.value)
+    # IPython shows _render_traceback_ instead of a traceback: one red line.
+    assert caught.value._render_traceback_() == [f"\x1b[0;31m✗ {caught.value}\x1b[0m"]
+    final = cells.outputs[-1]  # the progress slot, now static HTML: no widget left to load
+    assert WIDGET not in final["data"]
+    assert final["data"]["text/plain"].startswith("sora · failed")
+    assert 'data-phase="failed"' in final["data"]["text/html"]
+    turn = cells.session.turns[-1]  # the failed turn stays in the history
     assert turn.status == "failed" and turn.task_id
     assert "nope" not in cells.shell.user_ns
+
+
+def test_magic_failure_stops_run_cell(cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
+    result = cells.shell.run_cell("%%sora --as nope\nboom [fault:content-policy]")
+    assert isinstance(result.error_in_exec, CellFailed)
+    out = capsys.readouterr()
+    assert "content policy violation" in out.out + out.err
+    assert "Traceback" not in out.out + out.err
 
 
 # -- input errors: one sentence, nothing sent ---------------------------------------------------
@@ -174,7 +196,7 @@ def test_magic_input_errors_are_one_sentence(
     cells: Cells, line: str, body: str, words: str
 ) -> None:
     cells.cell(line, body)
-    assert len(cells.outputs) == 1
+    assert cells.outputs == []
     (error,) = cells.errors()
     assert words in error
     assert error.count(".") <= 2 and "Traceback" not in error
@@ -431,7 +453,7 @@ def test_magic_a_corrupt_autosave_file_is_one_sentence(cells: Cells) -> None:
 
 def test_magic_a_refused_key_says_how_to_set_one(cells: Cells) -> None:
     cells.cell("--as v", "a cow [fault:401]")
-    final = cells.texts()[-1]
+    (final,) = cells.errors()
     assert "refused the API key (401)" in final
     assert "%sora config --api-key" in final
 

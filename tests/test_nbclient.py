@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 SECRET = "sk-test-SECRET-123"
 
@@ -24,7 +26,10 @@ def _notebook() -> Any:
         nbformat.v4.new_code_cell("%load_ext sora_nb"),
         nbformat.v4.new_code_cell("%%sora --as first\na cow and a horse dancing in a field"),
         nbformat.v4.new_code_cell("%%sora --edit first --as second\nput a halo on the cow"),
-        nbformat.v4.new_code_cell("%%sora --as third\na forbidden dance [fault:content-policy]"),
+        nbformat.v4.new_code_cell(
+            "%%sora --as third\na forbidden dance [fault:content-policy]",
+            metadata={"tags": ["raises-exception"]},  # a failure shown on purpose
+        ),
         nbformat.v4.new_code_cell("%sora history"),
         nbformat.v4.new_code_cell("print(type(second).__name__, 'third' in dir())"),
     ]
@@ -41,10 +46,15 @@ def _texts(cell: Any) -> str:
     return "\n".join(parts)
 
 
-def test_nbclient_runs_a_notebook_and_saves_playable_videos(tmp_path: Path) -> None:
+def _env() -> dict[str, str]:
     env = {**os.environ, "SORA_EMULATOR_SPEED": "50", "SORA_API_KEY": SECRET, "LANG": "C.UTF-8"}
     for name in ("SORA_BASE_URL", "LANGUAGE", "LC_ALL", "LC_MESSAGES"):
         env.pop(name, None)
+    return env
+
+
+def test_nbclient_runs_a_notebook_and_saves_playable_videos(tmp_path: Path) -> None:
+    env = _env()
     nb = _notebook()
     client = NotebookClient(
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
@@ -61,11 +71,40 @@ def test_nbclient_runs_a_notebook_and_saves_playable_videos(tmp_path: Path) -> N
         local = html.split('<source src="', 1)[1].split('"', 1)[0]
         assert local.startswith("sora_outputs/") and local.endswith(".mp4")
         assert (tmp_path / local).stat().st_size > 1000
-    assert "content policy violation" in _texts(failed)
-    assert all(o.output_type != "error" for cell in nb.cells for o in cell.outputs)
+    (error,) = [o for o in failed.outputs if o.output_type == "error"]
+    assert error.ename == "CellFailed" and "content policy violation" in error.evalue
+    assert error.traceback == [f"\x1b[0;31m✗ {error.evalue}\x1b[0m"]  # one line, no traceback
+    assert "content policy violation" in _texts(failed)  # the bar's static copy says it too
+    assert [c for c in nb.cells if any(o.output_type == "error" for o in c.outputs)] == [failed]
     assert "sora-nb-history" in _html(history)
     assert "failed" in _texts(history)
     assert "Video False" in _texts(check)
     saved = out.read_text(encoding="utf-8")
     assert SECRET not in saved
     assert "SECRET" not in json.dumps(nb.metadata)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("a forbidden dance [fault:content-policy]", id="generation-failed"),
+        pytest.param("a cow [fault:401]", id="refused-key"),
+    ],
+)
+def test_nbclient_stops_at_a_failed_cell(tmp_path: Path, body: str) -> None:
+    nb = _notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext sora_nb"),
+        nbformat.v4.new_code_cell(f"%%sora --as bad\n{body}"),
+        nbformat.v4.new_code_cell("print(bad)"),
+    ]
+    client = NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    with pytest.raises(CellExecutionError) as caught:
+        client.execute(env=_env())
+    # Run All stops at the failed cell and says why: not a NameError one cell later.
+    assert caught.value.ename == "CellFailed"
+    assert str(caught.value).endswith(f"\x1b[0;31m✗ {caught.value.evalue}\x1b[0m\n")
+    assert "Traceback" not in str(caught.value)
+    assert nb.cells[2].outputs == [] and nb.cells[2].execution_count is None

@@ -26,6 +26,19 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "phase.done": ("done", "完成"),
     "phase.failed": ("failed", "失败"),
     "phase.interrupted": ("interrupted", "已中断"),
+    "phase.rate_limited": (
+        "rate limited — retrying in {seconds} s",
+        "请求受限，{seconds} 秒后重试",
+    ),
+    "phase.retrying": (
+        "the relay answered {status} — retrying in {seconds} s",
+        "服务端返回 {status}，{seconds} 秒后重试",
+    ),
+    "eta.left": ("about {time} left", "约剩 {time}"),
+    "eta.typical": ("usually {time}", "通常需要 {time}"),
+    # The relay's observed range for one generation (docs/protocol.md, "Response stream"),
+    # said until this session has finished a video with the same model.
+    "eta.range": ("usually 1–30 min", "通常需要 1–30 分钟"),
     "notice.emulator": (
         "sora_nb: no SORA_BASE_URL set — using the embedded emulator at {url} "
         "(set SORA_BASE_URL and SORA_API_KEY to use a real relay).",

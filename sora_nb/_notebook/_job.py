@@ -4,6 +4,11 @@ The job itself is a ``Session`` coroutine (generate, edit, resume); this module 
 how it runs (blocking by default, so Run All and nbclient see the result in the cell; or in
 the background) and what the cell shows when it ends. Outputs are made while the cell runs
 and later changed only through their display handles, which works from a background task.
+
+When a job ends, its live progress widget is replaced in place by a static copy (plain HTML,
+no widget), so the saved notebook shows it with no kernel; a blocking job that failed then
+ends its cell in error (``CellFailed``). The outputs that show a task are remembered by task
+id, so ``%sora resume`` fills in the cell where the task began (docs/notebook.md).
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from IPython.display import DisplayHandle, display
 
 from .._download import download
 from .._exceptions import InvalidRequest, SoraError
+from .._history import get_session
 from .._render import video_mimebundle
 from .._video import Video
 from ._i18n import t
-from ._output import SoraInterrupt, describe, message_bundle, show_message
+from ._output import CellFailed, SoraInterrupt, describe, message_bundle, show_message
 from ._progress import ProgressView
 from ._run import run_blocking, running_loop, start_background
 
@@ -32,15 +38,26 @@ __all__ = ["CellJob"]
 JobFactory = Callable[[Callable[[Any], None]], Coroutine[Any, Any, Video]]
 Result = tuple[Video, dict[str, Any]]
 
+# Every job's outputs by the task id they show: %sora resume updates the earlier ones too.
+_shown: dict[str, list[CellJob]] = {}
+
 
 class CellJob:
     """Runs one Session coroutine for a cell and shows its progress and its video."""
 
-    def __init__(self, shell: Any, *, name: str | None = None, embed: bool = False) -> None:
+    def __init__(
+        self,
+        shell: Any,
+        *,
+        name: str | None = None,
+        embed: bool = False,
+        typical: float | None = None,
+    ) -> None:
         self.shell = shell
         self.name = name
         self.embed = embed
         self.view = ProgressView(start=False)
+        self.view.typical = typical
         self._progress: DisplayHandle | None = None
         self._result: DisplayHandle | None = None
 
@@ -65,7 +82,9 @@ class CellJob:
         try:
             result = run_blocking(self._produce(make))
         except SoraError as exc:
-            self._failed(describe(exc), refused=isinstance(exc, InvalidRequest))
+            message = describe(exc)
+            self._failed(message, refused=isinstance(exc, InvalidRequest))
+            raise CellFailed(message) from None  # Run All stops here, with this sentence
         except KeyboardInterrupt:
             raise SoraInterrupt(self._interrupted()) from None
         except BaseException as exc:  # a bug, not the relay: red, and the traceback stays
@@ -90,9 +109,15 @@ class CellJob:
     # -- endings ------------------------------------------------------------------------------
 
     def _refresh_progress(self) -> None:
-        # The final update also refreshes the text/plain fallback a saved notebook keeps.
+        # The final state as static HTML in place of the widget: a saved notebook, nbconvert
+        # and GitHub show it without a kernel, and no "model not found" is left behind.
         if self._progress is not None:
-            self._progress.update(self.view)
+            self._progress.update(self.view.static_bundle(), raw=True)
+        self.view.close_widgets()
+        if self.view.task_id:
+            jobs = _shown.setdefault(self.view.task_id, [])
+            if self not in jobs:
+                jobs.append(self)
 
     def _show_result(self, bundle: dict[str, Any]) -> None:
         if self._result is None:
@@ -104,17 +129,28 @@ class CellJob:
         self.view.finish()
         self._refresh_progress()
         self._show_result(bundle)
-        if self.name:
-            self.shell.user_ns[self.name] = video
+        name = self.name or _turn_name(video)  # %sora resume binds the turn's --as name
+        if name:
+            self.shell.user_ns[name] = video
+        for earlier in _shown.get(video.task_id or "", []):
+            if earlier is not self:  # the cell where an interrupted task began
+                earlier._resumed_as(self.view, bundle)
+
+    def _resumed_as(self, view: ProgressView, bundle: dict[str, Any]) -> None:
+        if self._progress is not None:
+            self._progress.update(view.static_bundle(), raw=True)
+        self._show_result(bundle)
 
     def _failed(self, message: str, *, refused: bool = False) -> None:
         self.view.fail(message)
         if refused and self.view.events == 0 and self._progress is not None:
-            # The session refused the input before starting: one line, no dead progress bar.
-            self._progress.update(message_bundle(message), raw=True)
+            # The session refused the input before starting: no dead progress bar; the cell's
+            # error (or, in the background, the placeholder) says why in one line.
+            self.view.close_widgets()
+            self._progress.update({"text/plain": ""}, raw=True)
             self._progress = None
             if self._result is not None:
-                self._result.update({"text/plain": ""}, raw=True)
+                self._result.update(message_bundle(message), raw=True)
             return
         self._refresh_progress()
         if self._result is not None:  # the background placeholder would say "running" forever
@@ -139,6 +175,13 @@ class CellJob:
         warning = html.escape(t("embed.warning", size=len(data) * 4 / 3 / 1e6))
         note = f'<div style="color:var(--jp-warn-color1, #e65100)">{warning}</div>'
         return {**bundle, "text/html": bundle["text/html"] + note}
+
+
+def _turn_name(video: Video) -> str | None:
+    if video.session is None or video.turn is None:
+        return None
+    turns = get_session(video.session).turns
+    return turns[video.turn].name if video.turn < len(turns) else None
 
 
 async def _video_bytes(video: Video) -> bytes:

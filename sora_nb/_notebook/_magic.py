@@ -27,7 +27,7 @@ from .._request import MODELS, image_to_url, normalize_orientation, validate_mod
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
-from ._output import describe, show_message
+from ._output import CellFailed, describe
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
 
@@ -83,6 +83,16 @@ class _Prompt(string.Formatter):
         if isinstance(key, int) or key not in kwargs:
             raise InvalidRequest(t("error.unknown_name", name=str(key)))
         return kwargs[key]
+
+
+def _typical(session: Session, model: str) -> float | None:
+    """How long a finished video of ``model`` took in this session (the median), if any."""
+    times = sorted(
+        turn.elapsed
+        for turn in session.turns
+        if turn.status == "done" and turn.model == model and turn.elapsed is not None
+    )
+    return times[len(times) // 2] if times else None
 
 
 def expand_prompt(text: str, namespace: dict[str, Any]) -> str:
@@ -206,8 +216,8 @@ class SoraMagics(Magics):
                 self._line(line)
             else:
                 self._cell(line, cell)
-        except SoraError as exc:  # bad input: one sentence, no traceback
-            show_message(describe(exc))
+        except SoraError as exc:  # bad input: one sentence, no traceback, and the cell fails
+            raise CellFailed(describe(exc)) from None
 
     @magic_arguments(name="%sora")
     @argument("--model", "-m", help="sora-2 (10 s) or sora-2-pro (15 s, HD).")
@@ -249,7 +259,11 @@ class SoraMagics(Magics):
                 return session.generate(**kwargs, on_event=on_event)
             return session.edit(target, **kwargs, on_event=on_event)
 
-        CellJob(self.shell, name=args.name, embed=args.embed).run(make, background=args.background)
+        model = kwargs["model"] or (target.model if target else self.model)
+        job = CellJob(
+            self.shell, name=args.name, embed=args.embed, typical=_typical(session, model)
+        )
+        job.run(make, background=args.background)
 
     def _request(self, args: Any, cell: str) -> dict[str, Any]:
         """The job's keyword arguments, checked before anything is shown or sent."""

@@ -10,7 +10,7 @@ from IPython.display import display
 from .._exceptions import AuthenticationError, GenerationFailed, SoraError
 from ._i18n import t
 
-__all__ = ["Kind", "SoraInterrupt", "describe", "message_bundle", "show_message"]
+__all__ = ["CellFailed", "Kind", "SoraInterrupt", "describe", "message_bundle", "show_message"]
 
 Kind = Literal["error", "warning", "info"]
 
@@ -53,3 +53,17 @@ class SoraInterrupt(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[0;33m{self}\x1b[0m"]
+
+
+class CellFailed(Exception):
+    """A ``%%sora`` cell's job failed or its input was refused: the cell ends in error.
+
+    Raised out of the magic so the kernel replies ``status: "error"`` and Run All, nbclient,
+    papermill and ``nbconvert --execute`` stop at this cell. IPython's ``showtraceback`` uses
+    ``_render_traceback_`` when an exception has one, so the cell shows this one red sentence
+    instead of a traceback (docs/notebook.md, "A cell's outcome is its status"). Not a
+    ``SoraError``: it carries a SoraError's sentence out of the notebook layer, once.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m✗ {self}\x1b[0m"]

@@ -1,9 +1,14 @@
-"""A live progress view for one job: phase, percent, elapsed time and the task's link.
+"""A live progress view for one job: phase, percent, elapsed time, time left, the task's link.
 
 Events come as fast as the relay streams them (one per echoed character at worst), so
 ``handle()`` only records state; the widgets are written at most every ``min_interval``
 seconds, like tqdm's ``mininterval``, except on a phase change and the final state. A
 timer flushes the last held state and keeps the elapsed clock moving between events.
+
+The bar never sits still while the job lives: until a percent is known it slides (a CSS
+animation on a class of the ipywidgets bar), and any failure fills it red. When the job ends,
+``static_bundle()`` is the same picture as plain HTML, so a saved notebook needs no kernel
+(docs/notebook.md, "Saved notebooks").
 """
 
 from __future__ import annotations
@@ -18,17 +23,33 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._events import Event, JobEvent
-from .._render import safe_url
+from .._render import public_url
 from ._i18n import t
 
 __all__ = ["ProgressView"]
 
 _FINAL = ("done", "failed", "interrupted")
 _STYLE = {"done": "success", "failed": "danger", "interrupted": "warning"}
+# The colours ipywidgets gives each bar_style, for the static copy of a finished bar.
+_FILL = {
+    "success": "var(--jp-success-color1, #4caf50)",
+    "danger": "var(--jp-error-color1, #f44336)",
+    "warning": "var(--jp-warn-color1, #ff9800)",
+    "info": "var(--jp-info-color1, #00bcd4)",
+}
+_INDETERMINATE = "sora-nb-indeterminate"
+# Applies to every bar with the class; a <style> in an HTML widget reaches the whole page.
+_CSS = f"""<style>
+.{_INDETERMINATE} .progress {{ overflow: hidden; }}
+.{_INDETERMINATE} .progress-bar {{
+  width: 30% !important; animation: sora-nb-slide 1.4s ease-in-out infinite alternate;
+}}
+@keyframes sora-nb-slide {{ from {{ margin-left: 0; }} to {{ margin-left: 70%; }} }}
+</style>"""
 
 
 def _elapsed(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
+    minutes, secs = divmod(max(0, round(seconds)), 60)
     return f"{minutes}:{secs:02d}"
 
 
@@ -50,7 +71,9 @@ class ProgressView:
             value=0, min=0, max=100, bar_style="info", layout=widgets.Layout(width="16em")
         )
         self._label = widgets.HTML()
-        self.widget = widgets.HBox([self._bar, self._label])
+        css = widgets.HTML(_CSS, layout=widgets.Layout(display="none"))
+        self.widget = widgets.HBox([self._bar, self._label, css])
+        self.typical: float | None = None  # seconds a finished video of this model took here
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due = 0.0
         self._reset()
@@ -69,6 +92,9 @@ class ProgressView:
         self.task_id: str | None = None
         self.preview_url: str | None = None
         self.reason: str | None = None
+        self.retry_at: float | None = None
+        self.retry_status: str | None = None
+        self._first_percent: tuple[float, int] | None = None  # (when, percent): the rate's base
         self._relay_said = False
         self.events = 0
         self._started = self._clock()
@@ -97,6 +123,8 @@ class ProgressView:
             self.phase = event.status
         elif event.type == "progress":
             self.phase, self.percent = "generating", event.percent
+            if self._first_percent is None:
+                self._first_percent = (self._clock(), event.percent)
         elif event.type == "completed":
             self.percent = 100
         elif event.type == "failed":
@@ -107,6 +135,8 @@ class ProgressView:
         self.phase = event.phase
         if event.phase == "downloading":
             self.fraction = event.fraction
+        elif event.phase == "retrying":
+            self.retry_status, self.retry_at = event.detail, self._clock() + (event.delay or 0)
         elif event.phase in ("failed", "interrupted") and event.detail:
             self.reason = event.detail
         elif event.phase == "done":
@@ -146,15 +176,24 @@ class ProgressView:
         with self._bar.hold_sync():
             self._bar.value = self._bar_value()
             self._bar.bar_style = _STYLE.get(self.phase, "info")
+            if self.indeterminate:
+                self._bar.add_class(_INDETERMINATE)
+            else:
+                self._bar.remove_class(_INDETERMINATE)
         self._label.value = self._label_html()
         if self.final:
             self._cancel_timer()
         else:
             self._schedule(self.tick)
 
+    @property
+    def indeterminate(self) -> bool:
+        """Whether the job lives with no percent known (the bar slides instead of filling)."""
+        return not self.final and self.phase != "downloading" and self.percent is None
+
     def _bar_value(self) -> int:
-        if self.phase == "downloading" or self.phase == "done":
-            return 100
+        if self.phase in ("downloading", "done", "failed", "interrupted"):
+            return 100  # a failure fills the bar red even before any percent arrived
         return self.percent or 0
 
     def _schedule(self, delay: float) -> None:
@@ -185,16 +224,46 @@ class ProgressView:
         """Stop the clock (the job ended without a final event)."""
         self._cancel_timer()
 
+    def close_widgets(self) -> None:
+        """Stop the clock and close the widgets once a static copy replaced them."""
+        self._cancel_timer()
+        _close_tree(self.widget)
+
     # -- text -------------------------------------------------------------------------------
 
     def _parts(self) -> list[str]:
-        parts = [t(f"phase.{self.phase}")]
-        if self.phase == "generating" and self.percent is not None:
-            parts[0] += f" {self.percent} %"
-        elif self.phase == "downloading" and self.fraction is not None:
-            parts[0] += f" {round(self.fraction * 100)} %"
-        parts.append(_elapsed(self._clock() - self._started))
+        parts = [self._phase_text(), _elapsed(self._clock() - self._started)]
+        estimate = self._estimate()
+        if estimate:
+            parts.append(estimate)
         return parts
+
+    def _phase_text(self) -> str:
+        if self.phase == "retrying":
+            left = round(max(0.0, (self.retry_at or 0) - self._clock()))
+            key = "phase.rate_limited" if self.retry_status == "429" else "phase.retrying"
+            return t(key, seconds=left, status=self.retry_status or "")
+        text = t(f"phase.{self.phase}")
+        if self.phase == "generating" and self.percent is not None:
+            text += f" {self.percent} %"
+        elif self.phase == "downloading" and self.fraction is not None:
+            text += f" {round(self.fraction * 100)} %"
+        return text
+
+    def _estimate(self) -> str | None:
+        """Time left from the observed rate once the percent moved; before that, the usual."""
+        if self.final or self.phase == "downloading":
+            return None
+        if self._first_percent is not None and self.percent is not None:
+            since, base = self._first_percent
+            moved, spent = self.percent - base, self._clock() - since
+            if moved > 0 and spent > 0:
+                return t("eta.left", time=_elapsed((100 - self.percent) * spent / moved))
+        if self.percent:
+            return None  # one percent seen: no rate yet, and the usual time no longer fits
+        if self.typical:
+            return t("eta.typical", time=_elapsed(self.typical))
+        return t("eta.range")
 
     def summary(self) -> str:
         """One plain line: what the saved notebook shows when widgets cannot render."""
@@ -209,7 +278,9 @@ class ProgressView:
         parts[0] = f"<b>{parts[0]}</b>"
         if self.task_id:
             task = f"<code>{html.escape(self.task_id)}</code>"
-            href = safe_url(self.preview_url)  # the relay's link: http(s) only, never javascript:
+            # The relay's link: http(s) only, never javascript:, and never a loopback address
+            # that is dead wherever the saved notebook is opened.
+            href = public_url(self.preview_url)
             if href:
                 task = f'<a href="{html.escape(href)}" target="_blank" rel="noopener">{task}</a>'
             parts.append(task)
@@ -219,7 +290,29 @@ class ProgressView:
             text += f'<br><span style="color:var(--jp-error-color1,#c62828)">{reason}</span>'
         return f'<span class="sora-nb-progress">{text}</span>'
 
+    def static_bundle(self) -> dict[str, Any]:
+        """The view as it is now, as plain HTML and text: no widget, no kernel needed."""
+        style = _STYLE.get(self.phase, "info")
+        width = self._bar_value()
+        bar = (
+            '<div style="flex:none;width:16em;height:18px;box-sizing:border-box;'
+            'background:var(--jp-layout-color2, #eee);border-radius:2px;overflow:hidden">'
+            f'<div style="width:{width}%;height:100%;background:{_FILL[style]}"></div></div>'
+        )
+        html_text = (
+            f'<div class="sora-nb-progress-static" data-phase="{self.phase}" '
+            'style="display:flex;align-items:center;gap:8px;flex-wrap:wrap">'
+            f"{bar}{self._label_html()}</div>"
+        )
+        return {"text/html": html_text, "text/plain": self.summary()}
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = self.summary()
         return bundle
+
+
+def _close_tree(widget: widgets.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
