@@ -8,10 +8,12 @@ false (one ``chat.completion``). It is what ``sora_nb`` talks to when ``SORA_BAS
 Run it::
 
     python -m sora_nb.emulator --port 8765 [--speed N] [--api-key KEY] [--data-dir DIR]
-    sora-nb emulator --port 8765
+    sora-nb emulator --port 8765 [--dialect transcript|sora2api|videos]
 
     from sora_nb.emulator import serve_in_thread
     with serve_in_thread(speed=50) as server:   # port 0: a free port; server.url says which
+        ...
+    with serve_in_thread(dialect="videos") as server:
         ...
 
 What it serves

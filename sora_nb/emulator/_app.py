@@ -20,25 +20,39 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from . import _sora2api, _videos
 from . import _transcript as tx
 from ._faults import HTTP_FAULTS, FaultCounter, http_fault_response, openai_error, unauthorized
 from ._ids import new_completion_id
 from ._images import FILE_NAME, ImageInput, resolve_image_url
 from ._media import MediaStore
 from ._pages import preview_page
-from ._request import MODELS, BadRequest, ChatRequest, parse_chat_request
+from ._request import MODELS, BadRequest, ChatRequest, Dialect, parse_chat_request
 from ._stream import StreamCut, event_stream, install_log_filter
 from ._tasks import Task, TaskStore, Timing
 
-__all__ = ["Emulator", "create_app"]
+__all__ = ["DIALECTS", "Emulator", "create_app"]
+
+#: What the emulator can speak (docs/dialects.md).
+DIALECTS: tuple[Dialect, ...] = ("transcript", "sora2api", "videos")
 
 
 class Emulator:
     """The state behind one app: tasks, media, fault counters, and where files live."""
 
-    def __init__(self, *, speed: float, api_key: str | None, data_dir: str | Path | None):
+    def __init__(
+        self,
+        *,
+        speed: float,
+        api_key: str | None,
+        data_dir: str | Path | None,
+        dialect: Dialect = "transcript",
+    ):
         if not speed > 0:
             raise ValueError(f"speed must be a positive number, not {speed!r}.")
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}.")
+        self.dialect = dialect
         self.api_key = api_key or None
         self._owned_dir = data_dir is None
         root = Path(tempfile.mkdtemp(prefix="sora-nb-emulator-") if data_dir is None else data_dir)
@@ -84,9 +98,11 @@ async def chat_completions(request: Request) -> Response:
         return unauthorized()
     body = await request.body()
     try:
-        chat = parse_chat_request(body, request.headers.get("x-sora-fault"))
+        chat = parse_chat_request(body, request.headers.get("x-sora-fault"), emulator.dialect)
         image = _image(chat, emulator, request)
     except BadRequest as exc:
+        if emulator.dialect == "sora2api":  # its handler turns every error into a 500
+            return openai_error(500, str(exc), type_="server_error", code=None)
         return openai_error(
             400, str(exc), type_="invalid_request_error", code=exc.code, param=exc.param
         )
@@ -95,8 +111,12 @@ async def chat_completions(request: Request) -> Response:
     fault = chat.fault.name if chat.fault else None
     if fault in HTTP_FAULTS:
         return http_fault_response(fault)
+    if emulator.dialect == "sora2api" and not chat.stream:
+        return _sora2api.completion()  # that relay generates nothing without a stream
     emulator.paid[chat.prompt] += 1
     task = emulator.tasks.start(chat, _base_url(request), image)
+    if emulator.dialect == "sora2api":
+        return _sora2api.event_stream(task, fault)
     meta = tx.ChunkMeta(new_completion_id(), int(time.time()), chat.model)
     if chat.stream:
         return event_stream(task, meta, fault)
@@ -167,6 +187,16 @@ async def files(request: Request) -> Response:
     return FileResponse(path, media_type=media_type)  # answers Range requests with 206
 
 
+async def cdn(request: Request) -> Response:
+    """A video behind a signed-looking link (``/cdn/{stem}/raw?…&sig=…``), as sora2api gives."""
+    emulator: Emulator = request.app.state.emulator
+    name = request.path_params["stem"] + ".mp4"
+    path = emulator.files_dir / name
+    if not FILE_NAME.match(name) or not path.is_file():
+        return JSONResponse({"error": {"message": "No such blob.", "type": "not_found"}}, 404)
+    return FileResponse(path, media_type="video/mp4")
+
+
 async def models(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
     if not emulator.authorized(request.headers.get("authorization")):
@@ -180,6 +210,7 @@ async def index(request: Request) -> Response:
     return JSONResponse(
         {
             "name": "sora_nb emulator",
+            "dialect": request.app.state.emulator.dialect,
             "chat_completions": f"{base}/v1/chat/completions",
             "models": list(MODELS),
             "source": f"{base}/source/{{task_id}}",
@@ -201,10 +232,14 @@ def _no_task(request: Request) -> Response:
 
 
 def create_app(
-    *, speed: float = 1.0, api_key: str | None = None, data_dir: str | Path | None = None
+    *,
+    speed: float = 1.0,
+    api_key: str | None = None,
+    data_dir: str | Path | None = None,
+    dialect: Dialect = "transcript",
 ) -> Starlette:
     """The emulator as an ASGI app (see the package docstring for what it serves)."""
-    emulator = Emulator(speed=speed, api_key=api_key, data_dir=data_dir)
+    emulator = Emulator(speed=speed, api_key=api_key, data_dir=data_dir, dialect=dialect)
     install_log_filter()
 
     @contextlib.asynccontextmanager
@@ -217,12 +252,17 @@ def create_app(
 
     routes = [
         Route("/", index),
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", models),
         Route("/source/{task_id}", source),
         Route("/web/{task_id}", web),
         Route("/files/{name}", files, methods=["GET", "HEAD"]),
+        Route("/cdn/{stem}/raw", cdn, methods=["GET", "HEAD"]),
     ]
+    if dialect == "videos":
+        routes[1:1] = _videos.routes()
+    else:
+        routes.insert(1, Route("/v1/chat/completions", chat_completions, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.emulator = emulator
+    app.state.poll_cuts = {}
     return app

@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", default=None, help="keep videos and tasks here (default: a temporary dir)"
     )
     parser.add_argument(
+        "--dialect",
+        default="transcript",
+        choices=["transcript", "sora2api", "videos"],
+        help="which kind of relay to play (default transcript, the seed relay's)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -56,9 +62,16 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"Cannot listen on {args.host}:{args.port}: {exc.strerror}. Try another --port.")
         return 1
-    app = create_app(speed=args.speed, api_key=args.api_key, data_dir=args.data_dir)
+    app = create_app(
+        speed=args.speed, api_key=args.api_key, data_dir=args.data_dir, dialect=args.dialect
+    )
     url = public_url(sock)
-    print(f"sora_nb emulator on {url} (speed {args.speed:g}x); use SORA_BASE_URL={url}", flush=True)
+    hint = " and SORA_DIALECT=videos" if args.dialect == "videos" else ""
+    print(
+        f"sora_nb emulator ({args.dialect}) on {url} (speed {args.speed:g}x); "
+        f"use SORA_BASE_URL={url}{hint}",
+        flush=True,
+    )
     try:
         with sock:
             uvicorn_server(app, log_level=args.log_level).run(sockets=[sock])

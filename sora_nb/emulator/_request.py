@@ -18,13 +18,23 @@ __all__ = [
     "MODELS",
     "BadRequest",
     "ChatRequest",
+    "Dialect",
     "Orientation",
+    "media_model",
+    "model_orientation",
     "orientation_from_prompt",
     "parse_chat_request",
 ]
 
 Orientation = Literal["portrait", "landscape"]
+Dialect = Literal["transcript", "sora2api", "videos"]
 MODELS = ("sora-2", "sora-2-pro")
+# The relay's model shapes (docs/dialects.md, "Model names").
+_SORA2API_MODEL = re.compile(
+    r"^(?:sora2(?:pro)?-(?:landscape|portrait)-(?:10|15|25)s|sora2pro-hd-(?:landscape|portrait)-(?:10|15)s"
+    r"|sora-video-(?:(?:landscape|portrait)-)?(?:10|15)s)$"
+)
+_REMIX_ID = re.compile(r"s_[0-9a-f]{32}")
 
 # The last of these words in the prompt wins, since relays read them "at the end".
 _ORIENTATION = re.compile(
@@ -64,33 +74,71 @@ def orientation_from_prompt(prompt: str) -> Orientation | None:
     return found
 
 
-def parse_chat_request(body: bytes, fault_header: str | None) -> ChatRequest:
+def model_orientation(model: str) -> Orientation | None:
+    """The orientation a model name carries (``sora-video-10s`` was landscape), if any."""
+    if "portrait" in model:
+        return "portrait"
+    if "landscape" in model or model.startswith("sora-video-"):
+        return "landscape"
+    return None
+
+
+def media_model(model: str) -> str:
+    """The emulator's rendering preset for any relay's model name: pro or not."""
+    return "sora-2-pro" if "pro" in model else "sora-2"
+
+
+def parse_chat_request(
+    body: bytes, fault_header: str | None, dialect: Dialect = "transcript"
+) -> ChatRequest:
     """Validate a ``POST /v1/chat/completions`` body; raise BadRequest as the relay would."""
     obj = _json_object(body)
-    model = obj.get("model")
-    if not isinstance(model, str) or model not in MODELS:
+    model = _model(obj.get("model"), dialect)
+    stream = obj.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadRequest("`stream` must be true or false.", param="stream")
+    messages = _messages(obj.get("messages"))
+    if dialect == "sora2api":  # only the last message counts there
+        messages = messages[-1:]
+    text, image_url = _last_user_content(messages)
+    prompt, tag = strip_fault_tag(text)
+    if not prompt and image_url is None:
+        raise BadRequest("The last user message has no prompt: send some text.", param="messages")
+    parent = _last_sid(messages) if dialect == "transcript" else _remix_id(obj, prompt)
+    if dialect == "sora2api":
+        prompt = " ".join(_REMIX_ID.sub("", prompt).split())
+        if image_url is not None and not image_url.startswith("data:image"):
+            image_url = None  # that relay drops image links; only data: URIs count
+    return ChatRequest(
+        model=model,
+        stream=stream,
+        prompt=prompt,
+        orientation=model_orientation(model) or orientation_from_prompt(prompt),
+        image_url=image_url,
+        parent_sid=parent,
+        fault=_fault(fault_header, tag),
+    )
+
+
+def _model(model: Any, dialect: Dialect) -> str:
+    if dialect == "sora2api" and not (isinstance(model, str) and _SORA2API_MODEL.match(model)):
+        # The relay's own wording, from an HTTPException caught by its generic handler.
+        raise BadRequest(f"400: Invalid model: {model}", param="model", code="server_error")
+    if dialect == "transcript" and (not isinstance(model, str) or model not in MODELS):
         raise BadRequest(
             f"Unknown model {model!r}: use 'sora-2' or 'sora-2-pro'.",
             param="model",
             code="model_not_found",
         )
-    stream = obj.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadRequest("`stream` must be true or false.", param="stream")
-    messages = _messages(obj.get("messages"))
-    text, image_url = _last_user_content(messages)
-    prompt, tag = strip_fault_tag(text)
-    if not prompt and image_url is None:
-        raise BadRequest("The last user message has no prompt: send some text.", param="messages")
-    return ChatRequest(
-        model=model,
-        stream=stream,
-        prompt=prompt,
-        orientation=orientation_from_prompt(prompt),
-        image_url=image_url,
-        parent_sid=_last_sid(messages),
-        fault=_fault(fault_header, tag),
-    )
+    return str(model)
+
+
+def _remix_id(obj: dict[str, Any], prompt: str) -> str | None:
+    target = obj.get("remix_target_id")
+    if isinstance(target, str) and target:
+        return target
+    found = _REMIX_ID.search(prompt)
+    return found.group(0) if found else None
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ._app import Emulator, create_app
+from ._request import Dialect
 from ._stream import install_log_filter
 
 __all__ = ["EmulatorServer", "bind", "public_url", "serve_in_thread", "uvicorn_server"]
@@ -115,12 +116,15 @@ def serve_in_thread(
     speed: float = 1.0,
     api_key: str | None = None,
     data_dir: str | Path | None = None,
+    dialect: Dialect = "transcript",
 ) -> EmulatorServer:
     """Start an emulator in a daemon thread; return once it accepts connections.
 
     ``port=0`` picks a free port; ``server.url`` says which. ``speed`` divides every delay.
+    ``dialect`` is ``transcript`` (the seed relay), ``sora2api`` or ``videos``
+    (docs/dialects.md).
     """
-    app = create_app(speed=speed, api_key=api_key, data_dir=data_dir)
+    app = create_app(speed=speed, api_key=api_key, data_dir=data_dir, dialect=dialect)
     sock = bind(host, port)
     emulator = EmulatorServer(app, uvicorn_server(app), sock)
     emulator._start()

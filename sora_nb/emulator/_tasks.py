@@ -21,7 +21,7 @@ from . import _transcript as tx
 from ._ids import new_sid, new_task_id
 from ._images import ImageInput
 from ._media import MediaError, MediaStore, RenderSpec
-from ._request import ChatRequest
+from ._request import ChatRequest, media_model
 
 __all__ = ["Entry", "Task", "TaskStore", "Timing"]
 
@@ -321,7 +321,7 @@ class _Run:
             parent_video = self.store.media.files_dir / parent.video_file
         return RenderSpec(
             prompt=task.request.prompt,
-            model=task.request.model,
+            model=media_model(task.request.model),
             orientation=task.orientation,
             turn=task.turn,
             image=self.image,
