@@ -197,7 +197,14 @@ def image_to_url(image: ImageInput) -> str | None:
         return None
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _bytes_to_url(bytes(image), "given as bytes")
-    if isinstance(image, str) and image.startswith(("http://", "https://")):
+    if isinstance(image, str) and not image.strip():
+        raise InvalidRequest("The image is empty: give a local file's path or an https:// URL.")
+    if isinstance(image, str) and image.startswith("http://"):
+        raise InvalidRequest(
+            f"The image URL {image[:80]!r} is http://: relays fetch images over https only, "
+            "so use an https:// URL or a local file."
+        )
+    if isinstance(image, str) and image.startswith("https://"):
         return image
     if isinstance(image, str) and image.startswith("data:"):
         return _check_data_url(image)

@@ -33,6 +33,7 @@ class HostileRelay(ScriptedRelay):
             "/media/bomb.png": _bomb,
         }
         self.status_codes: dict[str, int] = {}  # /source/<id> → a status to answer with
+        self.refuse_unscripted = False  # with no script left: 400 at once (fuzzing)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,9 +50,20 @@ class HostileRelay(ScriptedRelay):
             await _start(send, self.status_codes[path], "application/json", len(body))
             await send({"type": "http.response.body", "body": body})
             return
+        if self.refuse_unscripted and not self.scripts:
+            self.scripts.append(_REFUSAL)
+        if self.refuse_unscripted and path.startswith("/source/") and not self.sources:
+            self.sources.append(None)  # 404: no such task
         self.scripts = [_echo_script(script, bearer) for script in self.scripts]
         self.sources = [_echo_json(obj, bearer) for obj in self.sources]
         await super().__call__(scope, receive, send)
+
+
+_REFUSAL = Script(
+    400,
+    {"content-type": "application/json"},
+    [Step(b'{"error": {"message": "refused by the hostile relay"}}')],
+)
 
 
 def _bearer(scope: dict[str, Any]) -> str:

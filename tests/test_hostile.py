@@ -20,6 +20,7 @@ from sora_nb.emulator._transcript import MAX_ECHO_FRAGMENTS, echo_block, echo_to
 
 from .hostile import HostileRelay, bomb_png
 from .scripted import serve
+from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
 
 pytestmark = pytest.mark.anyio
 
@@ -201,3 +202,47 @@ async def test_the_emulator_streams_a_100k_character_prompt(emulator: EmulatorSe
     transcript = "".join(text)
     assert transcript.count("一头奶牛 and a horse") == 6_000 and ".mp4" in transcript
     assert chunks < MAX_ECHO_FRAGMENTS + 200
+
+
+# -- 7. careless input in the magic: one sentence, never a traceback -----------------------------
+
+
+@pytest.fixture
+def magic(cells: Cells) -> Cells:  # noqa: F811  (test_magic's fixture)
+    return cells
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "words"),
+    [
+        pytest.param("", "a {d[zz]} cow", "{d[zz]}", id="missing-key"),
+        pytest.param("", "a {obj.zz} cow", "{obj.zz}", id="missing-attribute"),
+        pytest.param("", "a {d!z} cow", "conversion", id="bad-conversion"),
+        pytest.param("", "a {x:%%} cow", "format", id="bad-format-spec"),
+        pytest.param('--image ""', "a cow", "image is empty", id="empty-image"),
+        pytest.param("--image http://x.example/a.png", "a cow", "https only", id="http-image"),
+        pytest.param('--as "', "a cow", "closing quotation", id="open-quote"),
+    ],
+)
+def test_careless_cell_input_is_one_sentence(
+    magic: Cells, line: str, body: str, words: str
+) -> None:
+    magic.shell.user_ns.update(d={}, obj=object(), x=3)
+    magic.cell(line, body)
+    (error,) = magic.errors()
+    assert words in error and "\n" not in error and magic.session.turns == []
+
+
+@pytest.mark.parametrize("ref", ["--1", "²", "٣x"])
+def test_a_resume_ref_that_is_no_index_is_one_sentence(magic: Cells, ref: str) -> None:
+    magic.line(f"resume {ref}")
+    (error,) = magic.errors()
+    assert f"No turn {ref!r}" in error
+
+
+def test_an_unwritable_autosave_file_is_one_sentence(magic: Cells, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("a file, not a folder")
+    magic.line("config --autosave afile/history.json")
+    magic.line("history")
+    (error,) = magic.errors()
+    assert error.startswith("Cannot use the file") and "\n" not in error

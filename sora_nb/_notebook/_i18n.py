@@ -65,6 +65,15 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "The prompt has an unmatched brace ({detail}): write {{{{ and }}}} for literal braces.",
         "提示词中的花括号不配对（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
     ),
+    "error.bad_field": (
+        "The prompt's field {{{field}}} cannot be filled in ({detail}): "
+        "write {{{{ and }}}} for literal braces.",
+        "无法填入提示词中的 {{{field}}}（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
+    ),
+    "error.file": (
+        "Cannot use the file {name}: {reason}; pick a folder you can write to.",
+        "无法使用文件 {name}：{reason}；请选择可写入的文件夹。",
+    ),
     "error.bad_name": (
         "--as needs a Python variable name, not {name!r}.",
         "--as 需要一个 Python 变量名，而不是 {name!r}。",

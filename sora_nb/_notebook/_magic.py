@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import keyword
+import re
 import string
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from IPython.core.error import StdinNotImplementedError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Bool, Enum, Unicode, observe
+from traitlets import Bool, Enum, TraitError, Unicode, observe
 
 from .. import _config
 from .._client import SoraClient
@@ -69,7 +70,10 @@ def mask_key(key: str | None) -> str:
 
 def _parse(magic: Any, line: str) -> Any:
     """Parse a magic's line; IPython's splitter keeps quotes, so ``--save-dir ""`` is ``""``."""
-    args = parse_argstring(magic, line)
+    try:
+        args = parse_argstring(magic, line)
+    except ValueError as exc:  # shlex: "No closing quotation"
+        raise InvalidRequest(f"Cannot read the options {line[:60]!r}: {exc}.") from None
     for key, value in vars(args).items():
         if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
             setattr(args, key, value[1:-1])
@@ -83,6 +87,15 @@ class _Prompt(string.Formatter):
         if isinstance(key, int) or key not in kwargs:
             raise InvalidRequest(t("error.unknown_name", name=str(key)))
         return kwargs[key]
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        try:
+            return super().get_field(field_name, args, kwargs)
+        except InvalidRequest:
+            raise
+        except Exception as exc:  # {d[zz]}, {obj.zz}, or a user object's own error
+            detail = f"{type(exc).__name__}: {exc}"[:120]
+            raise InvalidRequest(t("error.bad_field", field=field_name, detail=detail)) from None
 
 
 def _typical(session: Session, model: str) -> float | None:
@@ -101,8 +114,8 @@ def expand_prompt(text: str, namespace: dict[str, Any]) -> str:
         return _Prompt().vformat(text, (), namespace)
     except InvalidRequest:  # a ValueError too, and already one sentence
         raise
-    except (ValueError, IndexError) as exc:
-        raise InvalidRequest(t("error.bad_braces", detail=exc)) from None
+    except Exception as exc:  # {d!z}, {x:%%}, a user object's __format__: one sentence
+        raise InvalidRequest(t("error.bad_braces", detail=str(exc)[:120])) from None
 
 
 @magics_class
@@ -218,6 +231,11 @@ class SoraMagics(Magics):
                 self._cell(line, cell)
         except SoraError as exc:  # bad input: one sentence, no traceback, and the cell fails
             raise CellFailed(describe(exc)) from None
+        except OSError as exc:  # an autosave file or folder that cannot be written
+            reason = exc.strerror or str(exc)
+            raise CellFailed(t("error.file", name=exc.filename or "", reason=reason)) from None
+        except TraitError as exc:  # a setting the trait refuses
+            raise CellFailed(str(exc)) from None
 
     @magic_arguments(name="%sora")
     @argument("--model", "-m", help="sora-2 (10 s) or sora-2-pro (15 s, HD).")
@@ -278,7 +296,7 @@ class SoraMagics(Magics):
             "prompt": expand_prompt(cell, self._user_ns).strip(),
             "model": validate_model(model) if model else None,
             "orientation": normalize_orientation(orientation),
-            "image": image_to_url(args.image) if args.image else None,
+            "image": image_to_url(args.image) if args.image is not None else None,
             "save": False if args.no_save else None,
             "name": args.name,
         }
@@ -323,7 +341,7 @@ class SoraMagics(Magics):
 
     def _resume(self, rest: str) -> None:
         ref: int | str | None = rest or None
-        if rest.lstrip("-").isdigit():
+        if re.fullmatch(r"-?[0-9]+", rest):  # ASCII digits: "²" and "--1" are names, not indices
             ref = int(rest)
         session = self.get_session()
         CellJob(self.shell).run(lambda on_event: session.resume(ref, on_event=on_event))
