@@ -163,16 +163,8 @@ def thumbnail_png(video: Video | Turn) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _png(path: str, mtime_ns: int, size: int) -> str | None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image.thumbnail((320, 320))
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, "PNG", optimize=True)
-    except (OSError, UnidentifiedImageError):
-        return None
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = _shrunk(path, 320, "PNG")
+    return None if data is None else base64.b64encode(data).decode("ascii")
 
 
 def inline_image(path: str | None, box: int = 480) -> str | None:
@@ -194,6 +186,12 @@ _MAX_POSTER_PIXELS = 3840 * 2160
 @functools.lru_cache(maxsize=256)
 def _inline_poster(path: str, mtime_ns: int, size: int, box: int = 480) -> str | None:
     """A WebP within ``box`` px, as a ``data:`` URL (a few KB; cached per file version)."""
+    data = _shrunk(path, box, "WEBP")
+    return None if data is None else f"data:image/webp;base64,{base64.b64encode(data).decode()}"
+
+
+def _shrunk(path: str, box: int, kind: str) -> bytes | None:
+    """The image at ``path`` within ``box`` px, encoded as ``kind``; None if it cannot be."""
     import warnings
 
     from PIL import Image
@@ -207,10 +205,10 @@ def _inline_poster(path: str, mtime_ns: int, size: int, box: int = 480) -> str |
                 image.draft("RGB", (box, box))  # JPEG decodes at a fraction of its size
                 image.thumbnail((box, box))
                 buffer = io.BytesIO()
-                image.convert("RGB").save(buffer, "WEBP", quality=70)
+                image.convert("RGB").save(buffer, kind, quality=70, optimize=True)
     except Exception:  # any file a relay sent: rendering never raises, the path remains
         return None
-    return f"data:image/webp;base64,{base64.b64encode(buffer.getvalue()).decode('ascii')}"
+    return buffer.getvalue()
 
 
 def _player(src: str | None, poster: str | None, alt: str, cover: str | None = None) -> str:
