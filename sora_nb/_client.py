@@ -472,7 +472,7 @@ class SoraClient:
         await response.aread()
         await response.aclose()
         status = response.status_code
-        message = _server_message(response)
+        message = _server_message(response).rstrip(".")  # the sentence ends once
         if status in (401, 403):
             raise AuthenticationError(
                 f"The relay refused the API key ({status}): {message}; check SORA_API_KEY.",

@@ -203,7 +203,7 @@ async def test_invalid_requests_record_nothing(session: Session) -> None:
     with pytest.raises(InvalidRequest):
         await session.generate("   ")
     with pytest.raises(InvalidRequest):
-        await session.generate("a cow", model="sora-3")
+        await session.generate("a cow", model="sora 3")
     with pytest.raises(InvalidRequest, match="no finished video"):
         await session.edit(None, "make it snow")
     assert session.turns == []
