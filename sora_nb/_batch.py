@@ -463,6 +463,7 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
     if path is None:
         yield
         return
+    _sweep_temporaries(path)
     _deferred[session] = (path, users + 1)
     session.autosave = None
     saver = asyncio.ensure_future(_save_every(session, path))
@@ -477,6 +478,13 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
         else:
             _deferred[session] = (path, users - 1)
         await _save(session, path)
+
+
+def _sweep_temporaries(path: Path) -> None:
+    """Remove what a kernel killed mid-autosave left beside the file (``.name.*.tmp``)."""
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
 
 
 async def _save_every(session: SessionLike, path: Path) -> None:
