@@ -33,7 +33,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from ._history import Session, Turn, TurnStatus, get_session
-from ._notebook import panel
+from ._notebook import batch, panel
 from ._protocol import TranscriptParser, parse_transcript
 from ._request import MAX_IMAGE_BYTES, MODELS
 from ._video import Video
@@ -70,6 +70,7 @@ __all__ = [
     "TurnStatus",
     "Video",
     "__version__",
+    "batch",
     "get_session",
     "panel",
     "parse_transcript",

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .._batch import BatchResults
     from ._panel import Panel
 
-__all__ = ["load_ipython_extension", "panel"]
+__all__ = ["batch", "load_ipython_extension", "panel"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -25,3 +26,10 @@ def panel() -> Panel:
     from ._panel import panel as make
 
     return make()
+
+
+def batch(*args: Any, **kwargs: Any) -> BatchResults:
+    """Many videos with one live view; see ``sora_nb._notebook._batch_view.batch``."""
+    from ._batch_view import batch as run
+
+    return run(*args, **kwargs)

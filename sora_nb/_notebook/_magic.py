@@ -45,6 +45,8 @@ _COMMANDS = {
 %sora reset             forget the session's turns
 %sora resume [TASK]     finish an interrupted turn (default: the latest one)
 %sora panel             the interactive panel
+%sora batch FILE [--journal J] [--as NAME] | --resume J
+                        many videos from a text, CSV or JSONL file, resumable
 %sora help              this help""",
     "zh": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
@@ -55,6 +57,8 @@ _COMMANDS = {
 %sora reset             清除本会话的历史记录
 %sora resume [TASK]     取回被中断的任务（默认最近一个）
 %sora panel             交互面板
+%sora batch FILE [--journal J] [--as NAME] | --resume J
+                        批量生成（文本、CSV 或 JSONL 文件），可续传
 %sora help              显示本帮助""",
 }
 
@@ -323,6 +327,7 @@ class SoraMagics(Magics):
             "reset": self._reset,
             "resume": self._resume,
             "panel": self._panel,
+            "batch": self._batch,
             "help": self._help,
             "-h": self._help,
             "--help": self._help,
@@ -350,6 +355,11 @@ class SoraMagics(Magics):
         from ._panel import panel
 
         display(panel())
+
+    def _batch(self, rest: str) -> None:
+        from ._batch_view import batch_command
+
+        batch_command(self, rest)
 
     # -- config -----------------------------------------------------------------------------
 
