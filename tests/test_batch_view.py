@@ -22,6 +22,7 @@ from sora_nb._journal import read_journal
 from sora_nb._notebook import _run
 from sora_nb._notebook._batch_view import MESSAGE_BUDGET, BatchView, interval
 from sora_nb._notebook._magic import magics_for
+from sora_nb._notebook._output import CellFailed
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -83,12 +84,11 @@ def test_magic_batch_refuses_bad_input_in_one_sentence(
 ) -> None:
     ipython, outputs = shell
     (tmp_path / "empty.csv").write_text("text\nhello\n", encoding="utf-8")
-    ipython.run_line_magic("sora", "batch empty.csv")
-    ipython.run_line_magic("sora", "batch")
-    texts = [out["data"]["text/plain"] for out in outputs]
-    assert texts[0].startswith("✗") and "no 'prompt' column" in texts[0]
-    assert texts[1].startswith("✗") and "--resume" in texts[1]
-    assert len(texts) == 2  # nothing else was shown, nothing sent
+    with pytest.raises(CellFailed, match="no 'prompt' column"):
+        ipython.run_line_magic("sora", "batch empty.csv")
+    with pytest.raises(CellFailed, match="--resume"):
+        ipython.run_line_magic("sora", "batch")
+    assert outputs == []  # nothing was shown, nothing sent
 
 
 def test_api_batch_resumes_a_journal_and_retry_failed_resends_only_those(
