@@ -28,6 +28,7 @@ from .._request import MODELS, image_to_url, normalize_orientation, validate_mod
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
+from ._progress import open_widget_channel
 from ._output import CellFailed, describe
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
@@ -461,3 +462,4 @@ def magics_for(shell: Any) -> SoraMagics:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sora_nb``."""
     magics_for(ipython)
+    open_widget_channel()

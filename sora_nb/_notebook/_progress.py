@@ -312,6 +312,21 @@ class ProgressView:
         return bundle
 
 
+_channel: list[widgets.Widget] = []
+
+
+def open_widget_channel() -> None:
+    """Open one widget comm now, while ``%load_ext`` runs, not in the first ``%%sora`` cell.
+
+    JupyterLab 4 creates a kernel subshell for widget comms when it sees the first one, and
+    takes the subshell's own busy/idle as the kernel's status: a cell that opens the first
+    widget of a kernel reads "Idle" while it blocks (docs/notebook.md, "Busy means busy").
+    The widget carries the bar's CSS, so it is not dead weight.
+    """
+    if not _channel:
+        _channel.append(widgets.HTML(_CSS, layout=widgets.Layout(display="none")))
+
+
 def _close_tree(widget: widgets.Widget) -> None:
     for child in getattr(widget, "children", ()):
         _close_tree(child)
