@@ -28,8 +28,8 @@ from .._request import MODELS, image_to_url, normalize_orientation, validate_mod
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
-from ._progress import open_widget_channel
 from ._output import CellFailed, describe
+from ._progress import open_widget_channel
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
 
