@@ -38,7 +38,21 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     parser.set_defaults(handler=run)
 
 
+def _add_app(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from ._app import add_arguments, run
+
+    parser = commands.add_parser(
+        "app",
+        help="serve the studio as a web app with Voilà",
+        description="Serve the studio (prompt, gallery by lineage, player) as a web app with "
+        "Voilà; videos come from the embedded emulator unless SORA_BASE_URL is set.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
 _SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
+    _add_app,
     _add_demo,
     _add_emulator,
 ]

@@ -17,7 +17,7 @@ import socket
 import sys
 from pathlib import Path
 
-__all__ = ["add_arguments", "notebooks_dir", "run"]
+__all__ = ["add_arguments", "free_port", "notebooks_dir", "run"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _FIRST = "01-quickstart.ipynb"
@@ -49,7 +49,8 @@ def notebooks_dir(target: Path | None = None) -> Path:
     return target
 
 
-def _port(ip: str, wanted: int) -> int:
+def free_port(ip: str, wanted: int) -> int:
+    """``wanted`` if it is free on ``ip``, else any free port."""
     with socket.socket() as sock:
         try:
             sock.bind((ip, wanted))
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     root = (args.notebooks or notebooks_dir()).resolve()
-    port = _port(args.ip, args.port)
+    port = free_port(args.ip, args.port)
     token = secrets.token_hex(16)
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
     url = f"http://{host}:{port}/lab/tree/{_FIRST}?token={token}"

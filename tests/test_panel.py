@@ -147,7 +147,10 @@ def test_panel_generate_then_edit_an_older_selected_turn(magics: SoraMagics) -> 
     assert "Lineage" in ui.details.value and "#0" in ui.details.value
     assert "make it night" in ui.details.value
     assert "data:image/webp;base64," in ui.gallery.tile(0).picture.value  # works without /files/
-    assert "sora-nb-download" in ui.gallery.tile(0).links.value
+    assert "sora-nb-copy" in ui.gallery.tile(0).links.value
+    ui.gallery.tile(0).download.click()  # the mp4 itself, as no file URL works in Voilà
+    assert "data:video/mp4;base64," in ui.downloader.value
+    assert 'download="' + Path(turns[0].local_path).name in ui.downloader.value
     assert ui._rows == [] and ui.jobs.children == ()  # a finished job's row goes away
 
 
@@ -193,7 +196,8 @@ def test_panel_failure_keeps_a_red_row_and_a_failed_tile(magics: SoraMagics) -> 
     assert row.button.description == "Close"
     row.button.click()
     assert ui._rows == []
-    assert "failed" in _tile_html(ui, 0) and ui.gallery.tile(0).play.disabled
+    tile = ui.gallery.tile(0)
+    assert "failed" in _tile_html(ui, 0) and tile.play.disabled and tile.download.disabled
     assert ui.player.children == ()
 
 

@@ -9,9 +9,12 @@ shows in every frontend (docs/notebook.md, "The studio").
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import ipywidgets as widgets
 
@@ -19,7 +22,7 @@ from .._render import _clip, _duration, _tree, inline_image, local_url, safe_url
 from .._turn import Turn
 from ._labels import label
 
-__all__ = ["Gallery", "Tile", "lineage"]
+__all__ = ["Actions", "Gallery", "Tile", "download_html", "lineage", "style_html"]
 
 _COLORS = {
     "done": "var(--jp-success-color1, #2e7d32)",
@@ -39,14 +42,6 @@ _COPY_JS = (
     "navigator.clipboard.writeText(t);}else{var a=document.createElement('textarea');"
     "a.value=t;document.body.appendChild(a);a.select();document.execCommand('copy');a.remove();}"
     "this.textContent=this.dataset.done;return false;"
-)
-# Download: a relative path resolves against the page, which is /lab/tree/…, /notebooks/… or
-# /voila/render/…; the same file is served at /files/… (Jupyter server) or /voila/files/….
-_DOWNLOAD_JS = (
-    "var u=new URL(this.getAttribute('data-path'),location.href);"
-    "u.pathname=u.pathname.replace(/\\/lab\\/(workspaces\\/[^/]+\\/)?tree\\//,'/files/')"
-    ".replace(/\\/(notebooks|edit)\\//,'/files/').replace('/voila/render/','/voila/files/');"
-    "this.href=u.href;"
 )
 
 
@@ -97,26 +92,26 @@ def _picture(turn: Turn) -> str:
     )
 
 
-def _actions(turn: Turn) -> str:
-    copy = (
+def _copy(turn: Turn) -> str:
+    return (
         f'<a href="#" class="sora-nb-copy" data-prompt="{_esc(turn.prompt)}" '
         f'data-done="{_esc(label("copied"))}" onclick="{_esc(_COPY_JS)}">{_esc(label("copy"))}</a>'
     )
-    links = [copy]
-    path = local_url(turn.local_path) if turn.status == "done" else None
-    if path:
-        name = _esc(path.rsplit("/", 1)[-1])
-        links.append(
-            f'<a class="sora-nb-download" href="{_esc(path)}" data-path="{_esc(path)}" '
-            f'download="{name}" onclick="{_esc(_DOWNLOAD_JS)}">{_esc(label("download"))}</a>'
-        )
-    return " · ".join(links)
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    """What a tile's buttons do, given the turn's index."""
+
+    select: Callable[[int], object]
+    resume: Callable[[int], object]
+    download: Callable[[int], object]
 
 
 class Tile:
     """One turn's widgets: picture, facts, prompt, and Play / Resume / Copy / Download."""
 
-    def __init__(self, on_select: Callable[[int], object], on_resume: Callable[[int], object]):
+    def __init__(self, actions: Actions) -> None:
         self.index = -1
         self._turn: Turn | None = None
         self.picture = widgets.HTML()
@@ -129,10 +124,15 @@ class Tile:
             description=label("resume"), icon="repeat", layout=widgets.Layout(width="auto")
         )
         self.resume.add_class("sora-nb-resume")
+        self.download = widgets.Button(
+            description=label("download"), icon="download", layout=widgets.Layout(width="auto")
+        )
+        self.download.add_class("sora-nb-download")
         self.links = widgets.HTML()
-        self.play.on_click(lambda _: on_select(self.index))
-        self.resume.on_click(lambda _: on_resume(self.index))
-        buttons = widgets.HBox([self.play, self.resume, self.links])
+        self.play.on_click(lambda _: actions.select(self.index))
+        self.resume.on_click(lambda _: actions.resume(self.index))
+        self.download.on_click(lambda _: actions.download(self.index))
+        buttons = widgets.HBox([self.play, self.resume, self.download, self.links])
         self.widget = widgets.HBox(
             [self.picture, widgets.VBox([self.text, buttons], layout=widgets.Layout(flex="1"))]
         )
@@ -159,7 +159,8 @@ class Tile:
         self.resume.layout.display = (
             None if turn.status == "interrupted" and turn.task_id else "none"
         )
-        self.links.value = _actions(turn)
+        self.download.disabled = not (turn.status == "done" and local_url(turn.local_path))
+        self.links.value = _copy(turn)
         self.widget.layout.margin = _margin(depth)
 
     def mark(self, selected: bool) -> None:
@@ -177,8 +178,8 @@ def _margin(depth: int) -> str:
 class Gallery:
     """Every turn of a session as a Tile, in branch order (each edit indented under its base)."""
 
-    def __init__(self, on_select: Callable[[int], object], on_resume: Callable[[int], object]):
-        self._on_select, self._on_resume = on_select, on_resume
+    def __init__(self, actions: Actions) -> None:
+        self._actions = actions
         self._tiles: dict[int, Tile] = {}
         self._order: list[int] = []
         self.selected: int | None = None
@@ -192,7 +193,7 @@ class Gallery:
         for turn, depth in order:
             tile = self._tiles.get(turn.index)
             if tile is None:
-                tile = self._tiles[turn.index] = Tile(self._on_select, self._on_resume)
+                tile = self._tiles[turn.index] = Tile(self._actions)
             tile.update(turn, depth)
         for stale in [i for i in self._tiles if i >= len(turns)]:
             self._tiles.pop(stale).widget.close()
@@ -235,3 +236,18 @@ def style_html() -> str:
     )
     image = f'<img src="data:," alt="" style="display:none" onerror="{_esc(keys_js)}">'
     return css + image
+
+
+def download_html(path: str, serial: int) -> str:
+    """A link to the mp4's bytes that clicks itself once drawn: the browser saves the file.
+
+    The bytes travel as a ``data:`` URL, so it works where no file is served beside the
+    notebook (Voilà, JupyterHub); ``serial`` makes each click a new value, drawn again.
+    """
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    name = _esc(Path(path).name)
+    return (
+        f'<a download="{name}" href="data:video/mp4;base64,{data}"></a>'
+        f'<img src="data:," alt="" data-serial="{serial}" style="display:none" '
+        'onerror="this.previousElementSibling.click()">'
+    )

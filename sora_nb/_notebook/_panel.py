@@ -26,7 +26,7 @@ from .._render import _clip, _duration, local_url, safe_url, video_mimebundle
 from .._request import MODELS, image_to_url, validate_prompt
 from .._turn import Turn
 from .._video import Video
-from ._gallery import Gallery, lineage, style_html
+from ._gallery import Actions, Gallery, download_html, lineage, style_html
 from ._i18n import t
 from ._labels import label
 from ._magic import SoraMagics, magics_for
@@ -72,8 +72,10 @@ class Panel:
         self._watched: Session | None = None
         self._unsubscribe: Any = None
         self._shown: str | None = None  # the local copy the player plays
+        self._downloads = 0
         self._build_inputs(magics)
-        self.gallery = Gallery(self.select, self.resume)
+        self.gallery = Gallery(Actions(self.select, self.resume, self.download))
+        self.downloader = widgets.HTML(layout=widgets.Layout(display="none"))
         self.jobs = widgets.VBox()
         self.message = widgets.HTML()
         self.player = widgets.Box(layout=widgets.Layout(max_width="100%"))
@@ -131,6 +133,7 @@ class Panel:
                 self.jobs,
                 self.message,
                 body,
+                self.downloader,
             ]
         )
         box.add_class("sora-nb-studio")
@@ -176,13 +179,16 @@ class Panel:
     # -- display -------------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
+        turns = self._watched.turns if self._watched is not None else []
+        bundle["text/plain"] = f"sora_nb studio: {len(turns)} turns (a live widget)"
+        return bundle
 
     def _ipython_display_(self) -> None:
         # The widget lives only while the kernel does; the record above it is plain HTML the
         # saved notebook keeps: every video this studio made (issue 11, "static record").
         self._record = display(self._record_bundle(), raw=True, display_id=True)
-        display(self.widget)
+        display(self._repr_mimebundle_(), raw=True)
 
     def _record_bundle(self) -> dict[str, Any]:
         session, videos = self._session(), []
@@ -324,6 +330,13 @@ class Panel:
         if src is None:
             return widgets.HTML(note)
         return widgets.HTML(f'{note}<video controls src="{html.escape(src)}"></video>')
+
+    def download(self, index: int) -> None:
+        """What a tile's Download does: the browser saves the local mp4."""
+        path = self._session().turns[index].local_path
+        if path and local_url(path):
+            self._downloads += 1
+            self.downloader.value = download_html(path, self._downloads)
 
     # -- inputs --------------------------------------------------------------------------------
 

@@ -1,0 +1,69 @@
+"""``sora-nb app``: the studio (notebooks/05-studio.ipynb) as a web app, served by Voilà.
+
+Voilà runs the notebook in a fresh kernel per browser tab and shows only its outputs, so each
+visitor gets their own session: nothing is shared between kernels. The relay is the embedded
+emulator unless ``SORA_BASE_URL`` (and ``SORA_API_KEY``) are set, as for the notebooks. The
+studio needs no file served beside the notebook (it sends thumbnails and videos over its
+widgets); the allowlist below serves the local copies its saved record links to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from ._demo import free_port, notebooks_dir
+
+__all__ = ["FILE_ALLOWLIST", "STUDIO", "add_arguments", "run", "voila_command"]
+
+STUDIO = "05-studio.ipynb"
+# Voilà serves only pictures by default (VoilaConfiguration.file_allowlist); add the mp4 and
+# WebP copies the studio saves in sora_outputs/.
+FILE_ALLOWLIST = [r".*\.(png|jpg|gif|svg)", r"sora_outputs/[^/]+\.(mp4|webp|jpe?g|png)"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The app's options."""
+    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8866, help="port (default 8866, or a free one if taken)"
+    )
+    parser.add_argument("--open", action="store_true", help="open a web browser")
+
+
+def voila_command(notebook: Path, ip: str, port: int, *, open_browser: bool) -> list[str]:
+    """The ``voila`` command line serving ``notebook`` alone (its folder is the root)."""
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--Voila.ip={ip}",
+        f"--port={port}",
+        f"--VoilaConfiguration.file_allowlist={FILE_ALLOWLIST!r}",
+    ]
+    if not open_browser:
+        command.append("--no-browser")
+    return command
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the studio with Voilà (replaces this process)."""
+    if importlib.util.find_spec("voila") is None:
+        print(
+            "sora-nb app: Voilà is not installed; run: pip install 'sora-nb[demo]'", file=sys.stderr
+        )
+        return 1
+    notebook = notebooks_dir() / STUDIO
+    port = free_port(args.ip, args.port)
+    host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
+    relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"
+    print(f"sora-nb app: the studio {notebook}; videos from {relay}.")
+    print(f"sora-nb app: open http://{host}:{port}/", flush=True)
+    command = voila_command(notebook, args.ip, port, open_browser=args.open)
+    os.chdir(notebook.parent)  # the kernel's folder: videos are saved beside the notebook
+    os.execv(command[0], command)  # noqa: S606 - our own interpreter, no shell
+    return 0  # pragma: no cover - execv does not return
