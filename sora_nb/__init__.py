@@ -3,12 +3,8 @@
 ``%load_ext sora_nb`` adds the ``%%sora`` magic; ``SoraClient`` is the async core.
 """
 
-from __future__ import annotations
-
-import contextlib
-from typing import Any
-
-from ._client import PendingTask, SoraClient
+from . import _render  # noqa: F401  (registers how a Video and a Session display)
+from ._client import SoraClient
 from ._events import (
     CompletedEvent,
     EchoEvent,
@@ -33,6 +29,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from ._history import Session, Turn, TurnStatus, get_session
+from ._model import PendingTask, Request, Task
 from ._notebook import batch, panel
 from ._protocol import TranscriptParser, parse_transcript
 from ._request import MAX_IMAGE_BYTES, MODELS
@@ -57,12 +54,14 @@ __all__ = [
     "PendingTask",
     "ProgressEvent",
     "RateLimitError",
+    "Request",
     "Session",
     "SessionFileError",
     "SoraClient",
     "SoraError",
     "StatusEvent",
     "StreamInterrupted",
+    "Task",
     "TaskEvent",
     "TextEvent",
     "TranscriptParser",
@@ -77,7 +76,7 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython: Any) -> None:
+def load_ipython_extension(ipython: object) -> None:
     """``%load_ext sora_nb``: register the ``%%sora`` magics."""
     from ._notebook._magic import load_ipython_extension as load
 
@@ -87,7 +86,6 @@ def load_ipython_extension(ipython: Any) -> None:
 # Public names say ``sora_nb.Video``, not ``sora_nb._video.Video``, in reprs and tracebacks
 # (as httpx does for its own private modules).
 for _name in __all__:
-    if not _name.startswith("__") and hasattr(globals()[_name], "__module__"):
-        with contextlib.suppress(AttributeError, TypeError):  # type aliases and unions
-            globals()[_name].__module__ = "sora_nb"
+    if isinstance(globals()[_name], type) or callable(globals()[_name]):
+        globals()[_name].__module__ = "sora_nb"
 del _name

@@ -66,25 +66,18 @@ def merge(mine: list[Turn], theirs: list[Turn]) -> list[Turn]:
         index = where.get(turn.started_at)
         if index is None:
             index = len(merged)
-            merged.append(_adopted(turn, index, moved, merged))
+            merged.append(_adopted(turn, index, moved))
             where[turn.started_at] = index
         elif _newer(turn, merged[index]):
-            ours = merged[index]
-            merged[index] = replace(
-                turn,
-                index=index,
-                parent=ours.parent,
-                session=ours.session,
-                parent_video=ours.parent_video,
-            )
+            merged[index] = replace(turn, index=index, parent=merged[index].parent)
         moved[turn.index] = index
     return merged
 
 
-def _adopted(turn: Turn, index: int, moved: dict[int, int], merged: list[Turn]) -> Turn:
+def _adopted(turn: Turn, index: int, moved: dict[int, int]) -> Turn:
+    # The session re-owns the merged videos (their index and parent video) after a merge.
     parent = moved.get(turn.parent) if turn.parent is not None else None
-    parent_video = merged[parent].video if parent is not None else None
-    return replace(turn, index=index, parent=parent, parent_video=parent_video)
+    return replace(turn, index=index, parent=parent)
 
 
 def _newer(theirs: Turn, ours: Turn) -> bool:

@@ -186,7 +186,7 @@ class Batch:
     ) -> Batch:
         """A new batch; every item is checked (and its edit found) before anything is sent."""
         items = [_with_defaults(item, defaults or {}) for item in items_from(entries)]
-        session.client.check_ready()  # no key for a real relay: refused before the journal
+        session.client._check_ready()  # no key for a real relay: refused before the journal
         items = [_edit_checked(session, item) for item in items]
         path = _journal_path(session, journal)
         opened = None
@@ -290,6 +290,9 @@ class Batch:
                 video = await self._call(index)
             except SoraError as exc:
                 self._settle(index, exc)
+            except Exception as exc:  # a fault in one item (a bug, a stray error) ends only it
+                logger.warning("sora_nb: batch item %d failed.", index, exc_info=True)
+                self._settle(index, SoraError(f"This item failed unexpectedly: {exc!r}."))
             except BaseException:
                 self.states[index] = "queued" if self.task_ids[index] is None else "running"
                 raise

@@ -14,11 +14,11 @@ import contextlib
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
-from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +45,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from ._limiter import AdaptiveLimiter, limiter_for
+from ._model import Message, PendingTask, Request, Task
 from ._protocol import (
     SourceStatus,
     TranscriptParser,
@@ -54,9 +55,9 @@ from ._protocol import (
     parse_source,
 )
 from ._request import ImageInput, Prepared, build_body, prepare, validate_model
-from ._video import Message, Video
+from ._video import Video
 
-__all__ = ["DEFAULT_TIMEOUT", "EventCallback", "PendingTask", "SoraClient"]
+__all__ = ["DEFAULT_TIMEOUT", "EventCallback", "SoraClient", "make_request"]
 
 logger = logging.getLogger("sora_nb")
 
@@ -87,22 +88,9 @@ class _BearerAuth(httpx.Auth):
         return "<BearerAuth ***>"
 
 
-@dataclass(frozen=True, slots=True)
-class PendingTask:
-    """A task whose stream ended early: everything needed to collect it later."""
-
-    task_id: str
-    source_url: str | None
-    preview_url: str | None
-    prompt: str
-    model: str
-    orientation: str | None
-    messages: list[Message] = field(repr=False)
-    transcript: str = field(default="", repr=False)
-    parent: Video | None = field(default=None, repr=False)
-    image: str | None = field(default=None, repr=False)
-    echo: dict[str, Any] | None = field(default=None, repr=False)
-    started_at: float = field(default_factory=time.time, repr=False)
+def make_request(turn: Prepared, messages: list[Message]) -> Request:
+    """The request record for checked input and the exact messages that carry it."""
+    return Request(turn.prompt, turn.model, turn.orientation, turn.image_url, messages)
 
 
 class _Broken(Exception):
@@ -159,16 +147,7 @@ class SoraClient:
         key = "***" if self._auth else None
         return f"SoraClient(base_url={self.base_url!r}, api_key={key!r})"
 
-    @property
-    def auth(self) -> httpx.Auth | None:
-        """The request auth: adds the key for the relay's own origin only (repr masked)."""
-        return self._auth
-
-    def http(self) -> httpx.AsyncClient:
-        """The ``httpx.AsyncClient`` this client sends with, for the running event loop."""
-        return self._client()
-
-    def check_ready(self) -> None:
+    def _check_ready(self) -> None:
         """Refuse, before anything is sent, a real relay with no API key."""
         if self._auth is None and not self.uses_emulator:
             raise InvalidRequest("No API key: set SORA_API_KEY or run `%sora config --api-key`.")
@@ -236,7 +215,7 @@ class SoraClient:
         """Make a new video and return it once finished (or raise a ``SoraError``)."""
         turn = prepare(prompt, model, orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self.run(turn, messages, on_event=on_event)
+        return await self._run(make_request(turn, messages), on_event=on_event)
 
     async def edit(
         self,
@@ -257,7 +236,7 @@ class SoraClient:
             )
         turn = prepare(prompt, model or video.model, orientation, image)
         messages = video.next_messages(turn.content)
-        return await self.run(turn, messages, parent=video, on_event=on_event)
+        return await self._run(make_request(turn, messages), parent=video, on_event=on_event)
 
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
@@ -270,7 +249,8 @@ class SoraClient:
         pending = task if isinstance(task, PendingTask) else self._pending_for(task)
         await _call(on_event, JobEvent("resuming", detail=pending.task_id))
         status = await self._poll(pending, on_event, time.monotonic() + self.deadline)
-        return self._video_from_source(pending, status)
+        # Collected later: the elapsed time is wall-clock since the task started.
+        return _video_from_source(pending, status, time.time() - pending.started_at, None)
 
     # -- recovery by task id or URL ------------------------------------------------------------
 
@@ -287,28 +267,27 @@ class SoraClient:
                 f"{task!r} is neither a task id (task_…) nor a source URL: "
                 "copy it from the progress line."
             )
-        return PendingTask(task_id, source_url, None, "", "", None, messages=[])
+        return PendingTask(_UNKNOWN, Task(task_id, source_url))
 
     # -- one generation ---------------------------------------------------------------------
 
-    async def run(
+    async def _run(
         self,
-        turn: Prepared,
-        messages: list[Message],
+        request: Request,
         *,
         parent: Video | None = None,
         on_event: EventCallback | None = None,
     ) -> Video:
-        """Send ``messages`` for input already checked by ``prepare()``; return the video.
+        """Send ``request`` (input already checked by ``prepare()``); return the video.
 
-        ``generate`` and ``edit`` build the messages and call this; a ``Session`` calls it
-        directly, so what it records before sending is exactly what is sent.
+        ``generate`` and ``edit`` build the request; a ``Session`` builds and records it
+        first, so what it records before sending is exactly what is sent.
         """
         started, wall = time.monotonic(), time.time()
         deadline = started + self.deadline
         parser = TranscriptParser()
         broken: _Broken | None = None
-        body = build_body(messages, turn.model)
+        body = build_body(request.messages, request.model)
         try:
             # "sending" inside the slot: a batch journals the item then, not while it queues.
             async with self.limiter.slot():
@@ -320,63 +299,34 @@ class SoraClient:
             broken = exc
         if parser.failed is not None:
             raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
-        pending = _pending(parser, turn, messages, parent, wall)
+        echo = parser.echo.data if parser.echo else None
+        task = _task(parser)
         if parser.completed is not None:
-            return self._video(pending, parser.completed, parser.transcript, started)
-        if parser.task_id is None:
+            done = parser.completed
+            return Video(
+                request,
+                task,
+                done.sid,
+                done.video_url,
+                done.thumbnail_url,
+                parser.transcript,
+                echo,
+                created_at=wall,
+                elapsed=time.monotonic() - started,
+                parent=parent,
+            )
+        if task is None:
             if broken is not None:
                 raise APIConnectionError(
                     f"The connection to the relay broke before a task was created: {broken}."
                 )
             raise GenerationFailed("the stream ended with no task, no video and no failure line")
         reason = f"stream broke: {broken}" if broken else "stream ended without a video"
-        logger.info("Resuming %s from its source URL (%s).", parser.task_id, reason)
+        logger.info("Resuming %s from its source URL (%s).", task.task_id, reason)
         await _call(on_event, JobEvent("resuming", detail=reason))
+        pending = PendingTask(request, task, parser.transcript, echo, wall)
         status = await self._poll(pending, on_event, deadline, parser.percent or -1)
-        return self._video_from_source(pending, status, started)
-
-    def _video(
-        self, pending: PendingTask, done: CompletedEvent, transcript: str, started: float
-    ) -> Video:
-        return Video(
-            prompt=pending.prompt,
-            model=pending.model,
-            orientation=pending.orientation,
-            task_id=pending.task_id or None,
-            sid=done.sid,
-            video_url=done.video_url,
-            thumbnail_url=done.thumbnail_url,
-            preview_url=pending.preview_url,
-            source_url=pending.source_url,
-            transcript=transcript,
-            messages=pending.messages,
-            parent=pending.parent,
-            image=pending.image,
-            echo=pending.echo,
-            created_at=pending.started_at,
-            elapsed=time.monotonic() - started,
-        )
-
-    def _video_from_source(
-        self, pending: PendingTask, status: SourceStatus, started: float | None = None
-    ) -> Video:
-        assert status.video_url is not None
-        if not pending.prompt:  # resumed by bare task id: the source JSON may say what it was
-            pending = replace(
-                pending,
-                prompt=status.prompt or "",
-                model=status.model or "",
-                orientation=status.orientation,
-            )
-        done = CompletedEvent(status.sid, status.thumbnail_url, status.video_url)
-        transcript = pending.transcript + completion_tail(
-            status.sid, status.thumbnail_url, status.video_url
-        )
-        elapsed_from = started if started is not None else time.monotonic()
-        video = self._video(pending, done, transcript, elapsed_from)
-        if started is None:  # collected later: the elapsed time is wall-clock since the start
-            video = replace(video, elapsed=time.time() - pending.started_at)
-        return video
+        return _video_from_source(pending, status, time.monotonic() - started, parent)
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -438,7 +388,7 @@ class SoraClient:
 
     async def _send(self, body: dict[str, Any]) -> httpx.Response:
         """POST with retries before the stream begins; returns an open 2xx response."""
-        self.check_ready()
+        self._check_ready()
         client = self._client()
         url = f"{self.base_url}/v1/chat/completions"
         headers = {"Accept": "text/event-stream" if body["stream"] else "application/json"}
@@ -573,28 +523,37 @@ class SoraClient:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _pending(
-    parser: TranscriptParser,
-    turn: Prepared,
-    messages: list[Message],
-    parent: Video | None,
-    started_at: float,
-) -> PendingTask:
-    """Everything known of a task once its stream has ended, finished or not."""
-    echo = parser.echo
-    return PendingTask(
-        parser.task_id or "",
-        parser.source_url,
-        parser.preview_url,
-        turn.prompt,
-        turn.model,
-        (echo.orientation if echo else None) or turn.orientation,
-        messages=messages,
-        transcript=parser.transcript,
+#: The request of a task resumed by its id alone: the relay's status JSON may describe it.
+_UNKNOWN = Request(prompt="", model="")
+
+
+def _task(parser: TranscriptParser) -> Task | None:
+    """The task the stream announced, if it did."""
+    if parser.task_id is None:
+        return None
+    return Task(parser.task_id, parser.source_url, parser.preview_url)
+
+
+def _video_from_source(
+    pending: PendingTask, status: SourceStatus, elapsed: float, parent: Video | None
+) -> Video:
+    """The video of a task collected from its status URL."""
+    assert status.video_url is not None
+    request = pending.request
+    if not request.prompt:  # resumed by bare task id: the relay's description stands instead
+        request = Request(status.prompt or "", status.model or "", status.orientation)
+    tail = completion_tail(status.sid, status.thumbnail_url, status.video_url)
+    return Video(
+        request,
+        pending.task,
+        status.sid,
+        status.video_url,
+        status.thumbnail_url,
+        pending.transcript + tail,
+        pending.echo,
+        created_at=pending.started_at,
+        elapsed=elapsed,
         parent=parent,
-        image=turn.image_url,
-        echo=echo.data if echo else None,
-        started_at=started_at,
     )
 
 
@@ -603,15 +562,20 @@ def _backoff(attempt: int) -> float:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
+    """Seconds to wait from ``Retry-After``, or None (the normal backoff) when it is missing,
+    malformed or already past: a bad header must not fail a billed request (RFC 9110, 10.2.3)."""
+    value = response.headers.get("retry-after", "").strip()
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        seconds = when.timestamp() - time.time() if when else 0.0
-    return max(0.0, min(seconds, 60.0))
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        seconds = seconds if seconds > 0 else -1.0  # a date already past
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return min(seconds, 60.0)
 
 
 def _server_message(response: httpx.Response) -> str:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 __all__ = [
     "EMULATOR_API_KEY",
     "embedded_emulator",
-    "embedded_emulator_running",
     "env_api_key",
     "env_base_url",
 ]
@@ -52,8 +51,3 @@ def embedded_emulator() -> EmulatorServer:
             speed = float(os.environ.get("SORA_EMULATOR_SPEED", "1") or 1)
             _server = serve_in_thread(speed=speed)
         return _server
-
-
-def embedded_emulator_running() -> bool:
-    """Whether this process has started its embedded emulator."""
-    return _server is not None

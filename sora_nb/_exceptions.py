@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._client import PendingTask
+    from ._model import PendingTask
 
 __all__ = [
     "APIConnectionError",

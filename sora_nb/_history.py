@@ -27,27 +27,26 @@ from typing import Any
 from ._batch import Batch, BatchResults
 from ._batch_items import BatchItem
 from ._callback import call
-from ._client import EventCallback, PendingTask, SoraClient
+from ._client import EventCallback, SoraClient, make_request
+from ._display import mimebundle
 from ._download import download
 from ._events import Event, JobEvent, TaskEvent
 from ._exceptions import InvalidRequest, SoraError
-from ._request import Prepared, prepare
+from ._model import Message, PendingTask, Request, Task
+from ._request import prepare
 from ._turn import (
     SCHEMA_VERSION,
     Ending,
     SessionFileError,
     Turn,
     TurnStatus,
-    done_changes,
     failure_message,
     failure_status,
-    pending_task,
+    finished,
     read_file,
-    with_session,
-    with_video,
     write_file,
 )
-from ._video import Message, Video
+from ._video import Video
 
 __all__ = ["SCHEMA_VERSION", "Session", "SessionFileError", "Turn", "TurnStatus", "get_session"]
 
@@ -101,8 +100,8 @@ class _Job:
 class Session:
     """A history of turns: every request, the branch it continues, its local copies.
 
-    A kernel has a default one (``get_session()``); more are made by name. Creating or
-    loading a Session makes it the one ``get_session(name)`` returns. ``save_dir`` is where
+    A kernel has a default one per name, made and remembered by ``get_session()``; a
+    Session made or loaded directly is the caller's own and replaces nothing. ``save_dir`` is where
     finished videos are copied (relative to the notebook); ``download=False`` turns copies
     off. With ``autosave`` the history is written to that file after every change, and read
     back from it when it exists, so a kernel restart loses nothing.
@@ -124,16 +123,15 @@ class Session:
         self.download = download
         self._client = client
         self._own_client = False
+        self._settings_client: SoraClient | None = None  # what the magic's settings gave it
         self._turns: list[Turn] = []
         self._lock = threading.RLock()
         self._checked: set[Path] = set()  # files known to be ours, safe to overwrite
         self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
         if self.autosave is not None and self.autosave.exists():
-            self._turns = read_file(self.autosave, name)[1]
+            self._turns = self._owned(read_file(self.autosave, name)[1])
             self._checked.add(self.autosave.absolute())
-        with _registry_lock:
-            _sessions[name] = self
 
     def __repr__(self) -> str:
         return f"<sora_nb.Session {self.name!r}: {len(self._turns)} turns>"
@@ -151,6 +149,29 @@ class Session:
     @client.setter
     def client(self, value: SoraClient | None) -> None:
         self._client, self._own_client = value, False
+
+    def _use_settings_client(self, client: SoraClient) -> None:
+        """Take the notebook settings' client unless someone set another on this session."""
+        chosen = self._client is not None and not self._own_client
+        if not chosen or self._client is self._settings_client:
+            self._client, self._own_client = client, False
+            self._settings_client = client
+
+    def _autosave_to(self, path: Path) -> None:
+        """Save to ``path`` after every change; an existing file's turns come back first."""
+        if self.autosave == path:
+            return
+        if path.exists():
+            turns = self._owned(read_file(path, self.name)[1])
+            with self._lock:
+                if self._turns and turns:
+                    raise InvalidRequest(
+                        f"Session {self.name!r} already has turns and {path} holds others: "
+                        "pick another session name or file."
+                    )
+                self._turns = self._turns or turns
+        self.autosave = path
+        self.save(path)
 
     @property
     def turns(self) -> list[Turn]:
@@ -231,10 +252,24 @@ class Session:
     def _adopt(self, video: Video, parent: int | None) -> int:
         with self._lock:
             index = len(self._turns)
-            turn = Turn(index, video.prompt, video.model, status="done", parent=parent)
-            self._turns.append(with_video(with_session(turn, self.name, video.parent), video))
+            turn = Turn(index, video.request, parent=parent, started_at=video.created_at)
+            self._turns.append(finished(turn, self._own(video, turn, self._turns)))
         self._changed()
         return index
+
+    def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
+        """``video`` as made by this session's ``turn``; its parent is that turn's parent's."""
+        parent = earlier[turn.parent].video if turn.parent is not None else None
+        return replace(video, session=self, turn=turn.index, parent=parent)
+
+    def _owned(self, turns: list[Turn]) -> list[Turn]:
+        """Turns read from a file, their videos owned by this session."""
+        owned: list[Turn] = []
+        for turn in turns:
+            if turn.video is not None:
+                turn = replace(turn, video=self._own(turn.video, turn, owned))
+            owned.append(turn)
+        return owned
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -252,7 +287,7 @@ class Session:
         """Make a new video (a new branch), record it, and save a local copy."""
         turn = prepare(prompt, model, orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self._send(turn, messages, None, None, name, on_event, save)
+        return await self._send(make_request(turn, messages), None, name, on_event, save)
 
     async def edit(
         self,
@@ -273,26 +308,24 @@ class Session:
         turn = prepare(prompt, model or base.model, orientation, image)
         if not base.remixable:
             raise InvalidRequest(f"Turn #{base_index} has no sid, so the relay cannot remix it.")
-        messages = base.next_messages(turn.content)
-        return await self._send(turn, messages, base_index, base, name, on_event, save)
+        request = make_request(turn, base.next_messages(turn.content))
+        return await self._send(request, base_index, name, on_event, save)
 
     async def _send(
         self,
-        turn: Prepared,
-        messages: list[Message],
+        request: Request,
         parent: int | None,
-        parent_video: Video | None,
         name: str | None,
         on_event: EventCallback | None,
         save: bool | None,
     ) -> Video:
-        """Record the turn, then send exactly the messages recorded."""
+        """Record the turn, then send exactly the request recorded."""
         client = self.client
-        client.check_ready()  # a refusal records nothing, like any InvalidRequest
-        index = self._start(turn, messages, parent, parent_video, name)
+        client._check_ready()  # a refusal records nothing, like any InvalidRequest
+        index = self._start(request, parent, name)
 
         def call(job: EventCallback) -> Awaitable[Video]:
-            return client.run(turn, messages, parent=parent_video, on_event=job)
+            return client._run(request, on_event=job)
 
         return await self._run(index, call, on_event, save)
 
@@ -305,13 +338,12 @@ class Session:
         client = self.client
         if index is None:
             ref = str(turn).strip()
-            # Nothing is known of it yet; the client fills prompt and model from its status.
-            unknown = Prepared(prompt="", model="sora-2", orientation=None, image_url=None)
-            index = self._start(unknown, [], None, None, None)
+            # Nothing is known of it yet; the client learns prompt and model from its status.
+            index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
             return await self._run(index, lambda job: client.resume(ref, on_event=job), on_event)
-        pending = pending_task(self._turns[index])
+        pending = self._turns[index].pending
         self._update(index, status="running", error=None, finished_at=None)
         return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
 
@@ -393,27 +425,11 @@ class Session:
 
     # -- recording -----------------------------------------------------------------------------
 
-    def _start(
-        self,
-        prepared: Prepared,
-        messages: list[Message],
-        parent: int | None,
-        parent_video: Video | None,
-        name: str | None,
-    ) -> int:
+    def _start(self, request: Request, parent: int | None, name: str | None) -> int:
         """Record a running turn before anything is sent, so an interrupt keeps it."""
         with self._lock:
             index = len(self._turns)
-            turn = Turn(
-                index,
-                prepared.prompt,
-                prepared.model,
-                prepared.orientation,
-                prepared.image_url,
-                messages,
-                parent=parent,
-            )
-            self._turns.append(replace(with_session(turn, self.name, parent_video), name=name))
+            self._turns.append(Turn(index, request, parent=parent, name=name))
         self._changed()
         return index
 
@@ -428,7 +444,10 @@ class Session:
             await job.emit(JobEvent(status, detail=self._turns[index].error))
             raise
         # The video exists from here on: an interrupt while copying it must not undo that.
-        self._update(index, **done_changes(self._turns[index], video))
+        with self._lock:
+            turn = self._turns[index]
+            self._turns[index] = finished(turn, self._own(video, turn, self._turns))
+        self._changed()
         if (self.download if save is None else save) and self.save_dir is not None:
             await self._copy_media(index, job)
         await job.emit(JobEvent("done"))
@@ -437,32 +456,22 @@ class Session:
         return result
 
     def _record_failure(self, index: int, exc: BaseException) -> Ending:
-        turn = self._turns[index]
-        task_id = getattr(exc, "task_id", None) or turn.task_id
-        status = failure_status(exc, task_id)
-        now = time.time()
+        task = self._turns[index].task or _task_of(exc)  # the turn's record, else the error's
+        status = failure_status(exc, task.task_id if task else None)
         changes: dict[str, Any] = {
             "status": status,
-            "error": failure_message(exc, task_id),
-            "finished_at": now,
-            "elapsed": now - turn.started_at,
-            "task_id": task_id,
-            "source_url": getattr(exc, "source_url", None) or turn.source_url,
+            "error": failure_message(exc, task.task_id if task else None),
+            "finished_at": time.time(),
+            "task": task,
         }
         pending = getattr(exc, "pending", None)  # the partial transcript, when the client has it
         if isinstance(pending, PendingTask) and pending.transcript:
-            changes.update(transcript=pending.transcript, echo=pending.echo)
+            changes.update(answer=pending.transcript)
         self._update(index, **changes)
         return status
 
     def _note_task(self, index: int, event: TaskEvent) -> None:
-        turn = self._turns[index]
-        self._update(
-            index,
-            task_id=event.task_id,
-            preview_url=event.preview_url or turn.preview_url,
-            source_url=event.source_url or turn.source_url,
-        )
+        self._update(index, task=Task(event.task_id, event.source_url, event.preview_url))
 
     def _update(self, index: int, **changes: Any) -> Turn:
         with self._lock:
@@ -501,17 +510,18 @@ class Session:
     # -- local copies --------------------------------------------------------------------------
 
     async def _copy_media(self, index: int, job: _Job) -> None:
-        turn = self._turns[index]
-        assert self.save_dir is not None and turn.video_url is not None
-        folder, stem = Path(self.save_dir), _file_stem(turn)
+        video = self._turns[index].video
+        assert self.save_dir is not None and video is not None
+        folder, stem = Path(self.save_dir), _file_stem(video)
         await job.emit(JobEvent("downloading", fraction=0.0))
         thumb = None
-        if turn.thumbnail_url:
-            name = stem + _suffix(turn.thumbnail_url, _THUMB_SUFFIXES)
-            thumb = await self._fetch(turn.thumbnail_url, folder / name, job, None)
-        name = stem + _suffix(turn.video_url, _VIDEO_SUFFIXES)
-        path = await self._fetch(turn.video_url, folder / name, job, job.progress)
-        self._update(index, local_path=_relative(path), local_thumbnail=_relative(thumb))
+        if video.thumbnail_url:
+            name = stem + _suffix(video.thumbnail_url, _THUMB_SUFFIXES)
+            thumb = await self._fetch(video.thumbnail_url, folder / name, job, None)
+        name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
+        path = await self._fetch(video.video_url, folder / name, job, job.progress)
+        copies = replace(video, local_path=_relative(path), local_thumbnail=_relative(thumb))
+        self._update(index, video=copies)
         if path is not None:
             await job.downloaded()
 
@@ -522,7 +532,7 @@ class Session:
         try:
             # The client's pool, and its auth, which adds the key for the relay's origin only.
             return await download(
-                url, dest, http=client.http(), auth=client.auth, on_progress=progress
+                url, dest, http=client._client(), auth=client._auth, on_progress=progress
             )
         except (SoraError, OSError) as exc:
             logger.warning("sora_nb: no local copy of %s: %s", url, exc)
@@ -556,7 +566,7 @@ class Session:
         """Read a session saved by ``save()``; a corrupt or newer file raises SessionFileError."""
         name, turns = read_file(Path(path), None)
         session = cls(name, client=client, save_dir=save_dir, download=download)
-        session._turns = turns
+        session._turns = session._owned(turns)
         return session
 
     def clear(self) -> None:
@@ -566,9 +576,7 @@ class Session:
         self._changed()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ._render import history_mimebundle
-
-        return history_mimebundle(self)
+        return mimebundle(self)
 
 
 # -- the per-process registry -----------------------------------------------------------------
@@ -577,19 +585,33 @@ _sessions: dict[str, Session] = {}
 _registry_lock = threading.RLock()
 
 
-def get_session(name: str = "default") -> Session:
-    """The session called ``name`` in this process (a kernel), made on first use."""
+def get_session(
+    name: str = "default", *, autosave: str | os.PathLike[str] | None = None
+) -> Session:
+    """The session called ``name`` in this process (a kernel), made and remembered on first
+    use; the only place that remembers one. With ``autosave`` it saves to that file after
+    every change, reading the file's turns back first when it exists (a restarted kernel)."""
     with _registry_lock:
         session = _sessions.get(name)
-        return session if session is not None else Session(name)
+        if session is None:
+            session = _sessions[name] = Session(name)
+        if autosave is not None:
+            session._autosave_to(Path(autosave))
+        return session
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _file_stem(turn: Turn) -> str:
-    key = turn.task_id or turn.sid or hashlib.sha256(str(turn.video_url).encode()).hexdigest()[:16]
+def _file_stem(video: Video) -> str:
+    key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
+def _task_of(exc: BaseException) -> Task | None:
+    """The task an error reports (a failure or a broken stream knows its id)."""
+    task_id = getattr(exc, "task_id", None)
+    return Task(task_id, getattr(exc, "source_url", None)) if task_id else None
 
 
 def _suffix(url: str, allowed: tuple[str, ...]) -> str:

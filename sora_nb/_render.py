@@ -20,12 +20,12 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-if TYPE_CHECKING:
-    from ._history import Session, Turn
-    from ._video import Video
+from ._display import mimebundle
+from ._history import Session, Turn
+from ._video import Video
 
 __all__ = ["history_mimebundle", "inline_image", "public_url", "safe_url", "video_mimebundle"]
 
@@ -394,3 +394,8 @@ def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     return time.strftime("%M:%S" if seconds < 3600 else "%H:%M:%S", time.gmtime(seconds))
+
+
+# Video and Session sit below this layer and show themselves through ``_display.mimebundle``.
+mimebundle.register(Video, video_mimebundle)
+mimebundle.register(Session, history_mimebundle)

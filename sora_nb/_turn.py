@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from ._client import PendingTask
 from ._exceptions import (
     APIError,
     GenerationFailed,
     SessionFileError,
     StreamInterrupted,
 )
-from ._video import Message, Video
+from ._model import Message, PendingTask, Request, Task
+from ._video import Video
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -32,13 +32,10 @@ __all__ = [
     "SessionFileError",
     "Turn",
     "TurnStatus",
-    "done_changes",
     "failure_message",
     "failure_status",
-    "pending_task",
+    "finished",
     "read_file",
-    "with_session",
-    "with_video",
     "write_file",
 ]
 
@@ -47,130 +44,121 @@ Ending = Literal["failed", "interrupted"]
 _STATUSES: tuple[str, ...] = get_args(TurnStatus)
 
 #: The version of the session file format this sora_nb writes; it reads this one and older.
-SCHEMA_VERSION = 1
+#: Version 1 kept every field flat on the turn; version 2 nests the request, task and video.
+SCHEMA_VERSION = 2
 _FORMAT = "sora_nb.session"
-_TRANSIENT = {"persist": False}  # Turn fields rebuilt on load rather than stored
 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
     """One request of a Session and what became of it.
 
-    ``messages`` is the request exactly as sent and ``transcript`` the relay's answer
-    verbatim (partial when the turn failed or was interrupted). ``parent`` is the index of
-    the turn this one edits. ``video`` is the finished Video, or None unless ``done``.
+    ``request`` is what was sent, ``task`` the relay's task once known and ``video`` the
+    finished Video (None unless ``done``); ``answer`` keeps the relay's transcript so far when
+    the turn failed or was interrupted. ``parent`` is the index of the turn this one edits.
     """
 
     index: int
-    prompt: str
-    model: str
-    orientation: str | None = None
-    image: str | None = field(default=None, repr=False)
-    messages: list[Message] = field(default_factory=list, repr=False)
-    transcript: str = field(default="", repr=False)
+    request: Request
     status: TurnStatus = "running"
-    task_id: str | None = None
-    sid: str | None = None
-    video_url: str | None = field(default=None, repr=False)
-    thumbnail_url: str | None = field(default=None, repr=False)
-    preview_url: str | None = field(default=None, repr=False)
-    source_url: str | None = field(default=None, repr=False)
+    task: Task | None = None
+    video: Video | None = field(default=None, repr=False)
+    answer: str = field(default="", repr=False)
     parent: int | None = None
     started_at: float = field(default_factory=time.time, repr=False)
     finished_at: float | None = field(default=None, repr=False)
-    elapsed: float | None = None
     error: str | None = None
-    local_path: str | None = None
-    local_thumbnail: str | None = field(default=None, repr=False)
     name: str | None = None
-    echo: dict[str, Any] | None = field(default=None, repr=False)
-    session: str | None = field(default=None, repr=False, metadata=_TRANSIENT)
-    parent_video: Video | None = field(default=None, repr=False, compare=False, metadata=_TRANSIENT)
+
+    # -- read through to the records it holds ------------------------------------------------
 
     @property
-    def video(self) -> Video | None:
-        """The finished video of this turn (None unless ``done``)."""
-        if self.status != "done" or not self.video_url:
-            return None
-        return Video(
-            prompt=self.prompt,
-            model=self.model,
-            orientation=self.orientation,
-            task_id=self.task_id,
-            sid=self.sid,
-            video_url=self.video_url,
-            thumbnail_url=self.thumbnail_url,
-            preview_url=self.preview_url,
-            source_url=self.source_url,
-            transcript=self.transcript,
-            messages=self.messages,
-            parent=self.parent_video,
-            image=self.image,
-            echo=self.echo,
-            created_at=self.started_at,
-            elapsed=self.elapsed,
-            local_path=self.local_path,
-            local_thumbnail=self.local_thumbnail,
-            session=self.session,
-            turn=self.index,
-        )
+    def prompt(self) -> str:
+        return self.request.prompt
+
+    @property
+    def model(self) -> str:
+        return self.request.model
+
+    @property
+    def orientation(self) -> str | None:
+        return self.video.orientation if self.video else self.request.orientation
+
+    @property
+    def image(self) -> str | None:
+        return self.request.image
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.request.messages
+
+    @property
+    def task_id(self) -> str | None:
+        return self.task.task_id if self.task else None
+
+    @property
+    def source_url(self) -> str | None:
+        return self.task.source_url if self.task else None
+
+    @property
+    def preview_url(self) -> str | None:
+        return self.task.preview_url if self.task else None
+
+    @property
+    def transcript(self) -> str:
+        """The relay's answer: the video's transcript, or what came before the turn stopped."""
+        return self.video.transcript if self.video else self.answer
+
+    @property
+    def sid(self) -> str | None:
+        return self.video.sid if self.video else None
+
+    @property
+    def video_url(self) -> str | None:
+        return self.video.video_url if self.video else None
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        return self.video.thumbnail_url if self.video else None
+
+    @property
+    def local_path(self) -> str | None:
+        return self.video.local_path if self.video else None
+
+    @property
+    def local_thumbnail(self) -> str | None:
+        return self.video.local_thumbnail if self.video else None
+
+    @property
+    def echo(self) -> dict[str, Any] | None:
+        return self.video.echo if self.video else None
+
+    @property
+    def elapsed(self) -> float | None:
+        """The video's generation time; for a turn that stopped, its time until it stopped."""
+        if self.video is not None:
+            return self.video.elapsed
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+    @property
+    def pending(self) -> PendingTask:
+        """What ``SoraClient.resume`` needs to collect this turn's task."""
+        assert self.task is not None
+        return PendingTask(self.request, self.task, self.answer, None, self.started_at)
 
 
-# -- turns changing state -----------------------------------------------------------------------
-
-
-def with_session(turn: Turn, session: str, parent_video: Video | None) -> Turn:
-    return replace(turn, session=session, parent_video=parent_video)
-
-
-def with_video(turn: Turn, video: Video) -> Turn:
+def finished(turn: Turn, video: Video) -> Turn:
+    """``turn`` done with ``video``: the video's request and task describe it from now on
+    (they are the turn's own, or what the relay said of a task resumed by id alone)."""
     return replace(
         turn,
-        **done_changes(turn, video),
-        started_at=video.created_at,
-        image=video.image,
-        local_path=video.local_path,
-        local_thumbnail=video.local_thumbnail,
-    )
-
-
-def done_changes(turn: Turn, video: Video) -> dict[str, Any]:
-    now = time.time()
-    return {
-        "status": "done",
-        "prompt": turn.prompt or video.prompt,  # a bare task id learns it from the relay
-        "model": video.model or turn.model,
-        "orientation": video.orientation or turn.orientation,
-        "messages": video.messages,
-        "transcript": video.transcript,
-        "task_id": video.task_id or turn.task_id,
-        "sid": video.sid,
-        "video_url": video.video_url,
-        "thumbnail_url": video.thumbnail_url,
-        "preview_url": video.preview_url or turn.preview_url,
-        "source_url": video.source_url or turn.source_url,
-        "echo": video.echo,
-        "error": None,
-        "finished_at": now,
-        "elapsed": video.elapsed if video.elapsed is not None else now - turn.started_at,
-    }
-
-
-def pending_task(turn: Turn) -> PendingTask:
-    assert turn.task_id is not None
-    return PendingTask(
-        turn.task_id,
-        turn.source_url,
-        turn.preview_url,
-        turn.prompt,
-        turn.model,
-        turn.orientation,
-        messages=turn.messages,
-        transcript=turn.transcript,
-        parent=turn.parent_video,
-        image=turn.image,
-        echo=turn.echo,
-        started_at=turn.started_at,
+        status="done",
+        request=video.request,
+        task=video.task,
+        video=video,
+        answer="",
+        error=None,
+        finished_at=time.time(),
     )
 
 
@@ -228,12 +216,31 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
-    obj = {f.name: getattr(turn, f.name) for f in fields(Turn) if f.metadata.get("persist", True)}
+    request = _plain(turn.request)
     parent = turns[turn.parent] if turn.parent is not None else None
     # An edit's messages repeat its branch (and any data: image in it): store the new part.
     if parent is not None and turn.messages[:-1] == _branch(parent):
-        obj["messages"] = {"branch_of": parent.index, "then": turn.messages[-1:]}
-    return obj
+        request["messages"] = {"branch_of": parent.index, "then": turn.messages[-1:]}
+    video = None
+    if turn.video is not None:  # its request and task are the turn's: stored once, there
+        video = {k: v for k, v in _plain(turn.video).items() if k in _VIDEO}
+    return {
+        "index": turn.index,
+        "status": turn.status,
+        "request": request,
+        "task": _plain(turn.task) if turn.task else None,
+        "video": video,
+        "answer": turn.answer,
+        "parent": turn.parent,
+        "started_at": turn.started_at,
+        "finished_at": turn.finished_at,
+        "error": turn.error,
+        "name": turn.name,
+    }
+
+
+def _plain(record: Request | Task | Video) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def _branch(parent: Turn) -> list[Message]:
@@ -264,69 +271,118 @@ def read_file(path: Path, session: str | None) -> tuple[str, list[Turn]]:
     if not isinstance(name, str) or not name:
         name = "default"
     try:
-        return name, _turns_from_json(document.get("turns"), name)
+        return name, _turns_from_json(document.get("turns"), version)
     except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise SessionFileError(
             f"The session file {path} is corrupt ({exc}); it was left untouched."
         ) from None
 
 
-def _turns_from_json(items: Any, session: str) -> list[Turn]:
+def _turns_from_json(items: Any, version: int) -> list[Turn]:
     if not isinstance(items, list):
         raise ValueError("its turns are not a list")
     turns: list[Turn] = []
     for index, obj in enumerate(items):
-        turn = _turn_from_json(obj, index, turns)
-        parent_video = turns[turn.parent].video if turn.parent is not None else None
-        turns.append(with_session(turn, session, parent_video))
+        turns.append(_turn_from_json(_upgrade(obj) if version == 1 else obj, index, turns))
     return turns
 
 
-_TEXT = (
-    "orientation",
-    "image",
-    "task_id",
-    "sid",
-    "video_url",
-    "thumbnail_url",
-    "preview_url",
-    "source_url",
-    "error",
-    "local_path",
-    "local_thumbnail",
-    "name",
-)
-_NUMBERS = ("finished_at", "elapsed")
+# What each record holds in the file: key → (accepted types, default; _NEEDED when required).
+_NEEDED = object()
+_TEXT = (str, type(None))
+_NUMBER = (int, float, type(None))
+_REQUEST: dict[str, tuple[Any, Any]] = {
+    "prompt": (str, _NEEDED),
+    "model": (str, _NEEDED),
+    "orientation": (_TEXT, None),
+    "image": (_TEXT, None),
+}
+_TASK: dict[str, tuple[Any, Any]] = {
+    "task_id": (str, _NEEDED),
+    "source_url": (_TEXT, None),
+    "preview_url": (_TEXT, None),
+}
+_VIDEO: dict[str, tuple[Any, Any]] = {
+    "sid": (_TEXT, None),
+    "video_url": (str, _NEEDED),
+    "thumbnail_url": (_TEXT, None),
+    "transcript": (str, ""),
+    "echo": ((dict, type(None)), None),
+    "created_at": ((int, float), _NEEDED),
+    "elapsed": (_NUMBER, None),
+    "local_path": (_TEXT, None),
+    "local_thumbnail": (_TEXT, None),
+}
+_TURN: dict[str, tuple[Any, Any]] = {
+    "answer": (str, ""),
+    "started_at": ((int, float), _NEEDED),
+    "finished_at": (_NUMBER, None),
+    "error": (_TEXT, None),
+    "name": (_TEXT, None),
+}
 
 
 def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
     if not isinstance(obj, dict) or obj.get("index") != index:
         raise ValueError(f"turn {index} is not a turn object with index {index}")
-    values: dict[str, Any] = {"index": index}
-    for key, kinds in (("prompt", str), ("model", str), ("transcript", str)):
-        values[key] = _typed(obj, key, kinds, "" if key == "transcript" else None, index)
-    for key in _TEXT:
-        values[key] = _typed(obj, key, (str, type(None)), None, index)
-    for key in _NUMBERS:
-        values[key] = _typed(obj, key, (int, float, type(None)), None, index)
-    values["started_at"] = float(_typed(obj, "started_at", (int, float), None, index))
-    values["echo"] = _typed(obj, "echo", (dict, type(None)), None, index)
-    values["parent"] = _parent(obj.get("parent"), index)
-    values["messages"] = _messages(obj.get("messages"), index, earlier)
+    parent = _parent(obj.get("parent"), index)
+    request = obj.get("request")
+    if not isinstance(request, dict):
+        raise ValueError(f"turn {index} has no request")
+    messages = _messages(request.get("messages"), index, earlier)
+    values = _typed(obj, _TURN, index)
     status = obj.get("status")
     if status not in _STATUSES:
         raise ValueError(f"turn {index} has an unknown status {status!r}")
     if status == "running":  # the kernel that ran it is gone; its task may still finish
         status = "interrupted"
         values["error"] = values["error"] or "The kernel stopped while this turn ran."
-    return Turn(status=cast(TurnStatus, status), **values)
+    made = Request(**_typed(request, _REQUEST, index), messages=messages)
+    task = _task(obj.get("task"), index)
+    video = None
+    if obj.get("video") is not None:
+        if not isinstance(obj["video"], dict):
+            raise ValueError(f"turn {index} has a bad video")
+        parent_video = earlier[parent].video if parent is not None else None
+        outcome = _typed(obj["video"], _VIDEO, index)
+        video = Video(made, task, parent=parent_video, turn=index, **outcome)
+    return Turn(index, made, cast(TurnStatus, status), task, video, parent=parent, **values)
 
 
-def _typed(obj: dict[str, Any], key: str, kinds: Any, default: Any, index: int) -> Any:
-    value = obj.get(key, default)
-    if not isinstance(value, kinds) or isinstance(value, bool):
-        raise ValueError(f"turn {index} has a bad {key!r}: {str(value)[:40]!r}")
-    return value
+def _task(obj: Any, index: int) -> Task | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise ValueError(f"turn {index} has a bad task")
+    return Task(**_typed(obj, _TASK, index))
+
+
+def _typed(obj: dict[str, Any], spec: dict[str, tuple[Any, Any]], index: int) -> dict[str, Any]:
+    values = {}
+    for key, (kinds, default) in spec.items():
+        value = obj.get(key, default)
+        if value is _NEEDED or not isinstance(value, kinds) or isinstance(value, bool):
+            raise ValueError(f"turn {index} has a bad {key!r}: {str(obj.get(key))[:40]!r}")
+        values[key] = float(value) if kinds == (int, float) else value
+    return values
+
+
+def _upgrade(obj: Any) -> Any:
+    """A schema 1 turn (every field flat) in the schema 2 shape."""
+    if not isinstance(obj, dict):
+        return obj
+    done = obj.get("status") == "done" and obj.get("video_url") is not None
+    task = {key: obj.get(key) for key in _TASK} if obj.get("task_id") is not None else None
+    video = {key: obj.get(key) for key in _VIDEO if key in obj} if done else None
+    if video is not None:
+        video["created_at"] = obj.get("started_at")
+    return {
+        **{key: obj.get(key) for key in ("index", "status", "parent", *_TURN) if key in obj},
+        "request": {key: obj.get(key) for key in (*_REQUEST, "messages") if key in obj},
+        "task": task,
+        "video": video,
+        "answer": "" if done else obj.get("transcript", ""),
+    }
 
 
 def _parent(value: Any, index: int) -> int | None:

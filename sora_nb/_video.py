@@ -4,47 +4,99 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._display import mimebundle
+from ._exceptions import InvalidRequest
+from ._model import Message, Request, Task
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ._events import Event, JobEvent
 
-__all__ = ["Video"]
+__all__ = ["Message", "Video"]
 
-Message = dict[str, Any]
+
+class _Owner(Protocol):
+    """What ``Video.edit`` needs of the Session that made the video (``_history.Session``)."""
+
+    async def edit(
+        self,
+        video: Video,
+        prompt: str,
+        *,
+        model: str | None = ...,
+        orientation: str | None = ...,
+        image: Any = ...,
+        on_event: Callable[[Event | JobEvent], object] | None = ...,
+        save: bool | None = ...,
+        name: str | None = ...,
+    ) -> Video: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Video:
     """One finished video and the conversation that made it.
 
-    ``messages`` are the request's messages exactly as sent and ``transcript`` the relay's
+    ``request`` is what was sent (its ``messages`` exactly) and ``transcript`` the relay's
     answer verbatim, so ``messages + [assistant transcript, user change]`` is the request for
     the next turn on this branch (see docs/protocol.md, "Continuous modification").
+    ``session`` is the Session that made it, which ``edit()`` goes through.
     """
 
-    prompt: str
-    model: str
-    orientation: str | None
-    task_id: str | None
+    request: Request
+    task: Task | None
     sid: str | None
     video_url: str
-    thumbnail_url: str | None
-    preview_url: str | None
-    source_url: str | None
-    transcript: str
-    messages: list[Message] = field(repr=False)
-    parent: Video | None = field(default=None, repr=False)
-    image: str | None = field(default=None, repr=False)
+    thumbnail_url: str | None = field(default=None, repr=False)
+    transcript: str = field(default="", repr=False)
     echo: dict[str, Any] | None = field(default=None, repr=False)
     created_at: float = field(default_factory=time.time, repr=False)
     elapsed: float | None = field(default=None, repr=False)
     local_path: str | None = None
     local_thumbnail: str | None = field(default=None, repr=False)
-    session: str | None = field(default=None, repr=False)  # name of the Session that owns it
+    parent: Video | None = field(default=None, repr=False)
+    session: _Owner | None = field(default=None, repr=False, compare=False)
     turn: int | None = field(default=None, repr=False)  # its index in that Session
+
+    # -- the request and the task, read through (they are public API) -------------------------
+
+    @property
+    def prompt(self) -> str:
+        return self.request.prompt
+
+    @property
+    def model(self) -> str:
+        return self.request.model
+
+    @property
+    def orientation(self) -> str | None:
+        """The orientation asked for, else the one the relay's echo says it used."""
+        echoed = (self.echo or {}).get("orientation")
+        return self.request.orientation or (echoed if isinstance(echoed, str) else None)
+
+    @property
+    def image(self) -> str | None:
+        return self.request.image
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.request.messages
+
+    @property
+    def task_id(self) -> str | None:
+        return self.task.task_id if self.task else None
+
+    @property
+    def source_url(self) -> str | None:
+        return self.task.source_url if self.task else None
+
+    @property
+    def preview_url(self) -> str | None:
+        return self.task.preview_url if self.task else None
+
+    # -- the next turn -----------------------------------------------------------------------
 
     @property
     def remixable(self) -> bool:
@@ -70,10 +122,14 @@ class Video:
         save: bool | None = None,
         name: str | None = None,
     ) -> Video:
-        """Ask for the next turn: this video with ``prompt`` applied (through its Session)."""
-        from ._history import get_session
-
-        return await get_session(self.session or "default").edit(
+        """Ask for the next turn: this video with ``prompt`` applied, through the Session
+        (and so the relay and key) that made it."""
+        if self.session is None:
+            raise InvalidRequest(
+                "This video was not made by a Session: use SoraClient.edit(video, …) or "
+                "Session.edit(video, …) to choose the relay."
+            )
+        return await self.session.edit(
             self,
             prompt,
             model=model,
@@ -85,6 +141,4 @@ class Video:
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        from ._render import video_mimebundle
-
-        return video_mimebundle(self)
+        return mimebundle(self)

@@ -279,7 +279,7 @@ async def _share_one_limit(first: SoraClient, second: SoraClient, relay: Emulato
     jobs = [c.generate(f"a lamb {n}", on_event=watch) for n in range(5) for c in (first, second)]
     videos = await asyncio.gather(*jobs)
     assert len(videos) == 10 and peak == 3
-    pool = first.http()._transport._pool  # type: ignore[attr-defined]
+    pool = first._client()._transport._pool  # type: ignore[attr-defined]
     assert (
         pool._max_connections == sys.maxsize
     )  # unbounded: waits happen in the limiter, never in httpx's pool

@@ -485,3 +485,22 @@ async def test_a_real_relay_without_a_key_is_refused_before_sending(relay) -> No
 def test_bad_base_url() -> None:
     with pytest.raises(InvalidRequest, match="not an http"):
         SoraClient("ftp://relay.example")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("soon", id="word"),
+        pytest.param("\x01garbage, 99 Foo 2026 ::", id="garbage"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", id="past-date"),
+        pytest.param("-3", id="negative"),
+        pytest.param("nan", id="nan"),
+    ],
+)
+async def test_a_malformed_retry_after_falls_back_to_the_backoff(relay, value: str) -> None:
+    app, url = relay
+    app.scripts += [json_script(429, {"error": {"message": "slow"}}, {"retry-after": value})]
+    app.scripts.append(sse_script(FIRST))
+    async with client_for(url, max_retries=1) as client:
+        video = await client.generate("x")
+    assert video.task_id == TASK and len(app.requests) == 2

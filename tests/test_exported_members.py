@@ -1,8 +1,59 @@
-"""The public face of sora_nb is pinned: the README's names, nothing private leaking."""
+"""The public face of sora_nb is pinned by equality (as httpx's tests/test_exported_members.py
+does): ``__all__`` is exactly the public names, and the package's own helpers stay private."""
 
 from __future__ import annotations
 
+import types
+
 import sora_nb
+
+# Public but not in ``__all__``: IPython's hook for ``%load_ext sora_nb``.
+HOOKS = {"load_ipython_extension"}
+
+
+def test_all_is_exactly_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(sora_nb).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public - HOOKS == set(sora_nb.__all__) - {"__version__"}
+
+
+def test_public_classes_show_the_package_name() -> None:
+    for name in ("SoraClient", "Session", "Video", "Turn", "Request", "Task", "PendingTask"):
+        assert getattr(sora_nb, name).__module__ == "sora_nb", name
+
+
+def test_client_and_session_methods_are_pinned() -> None:
+    # What only the package uses (sending a request, the HTTP pool, the auth) is private.
+    assert public_members(sora_nb.SoraClient) == {
+        "aclose",
+        "edit",
+        "generate",
+        "has_api_key",
+        "resume",
+        "stream",
+    }
+    assert public_members(sora_nb.Session) == {
+        "aclose",
+        "clear",
+        "client",
+        "edit",
+        "generate",
+        "generate_many",
+        "latest",
+        "load",
+        "resume",
+        "save",
+        "turn",
+        "turns",
+        "video",
+    }
+
+
+def public_members(cls: type) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
 
 
 def test_all_is_sorted_and_importable() -> None:

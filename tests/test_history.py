@@ -18,12 +18,15 @@ import pytest
 from PIL import Image
 
 from sora_nb import (
+    AuthenticationError,
     Event,
     GenerationFailed,
     InvalidRequest,
     JobEvent,
+    Request,
     SoraClient,
     StreamInterrupted,
+    Task,
     TaskEvent,
     Video,
 )
@@ -31,7 +34,7 @@ from sora_nb._history import SCHEMA_VERSION, Session, SessionFileError, Turn, ge
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 from .conftest import SEED
-from .scripted import ScriptedRelay, serve, sse_script
+from .scripted import Script, ScriptedRelay, Step, json_script, serve, sse_script
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
 
@@ -93,17 +96,13 @@ class Recorder:
 
 def test_next_messages_rebuild_the_seed_edit_request() -> None:
     first = Video(
-        prompt=FIRST_PROMPT,
-        model="sora-2",
-        orientation="portrait",
-        task_id="task_01k7dzptgwf2z87wj2c3t36qk0",
+        Request(
+            FIRST_PROMPT, "sora-2", "portrait", None, [{"role": "user", "content": FIRST_PROMPT}]
+        ),
+        Task("task_01k7dzptgwf2z87wj2c3t36qk0"),
         sid="s_68ec8accd80c8191ae1fc957af78caaa",
         video_url="https://filesystem.site/cdn/20251013/5781a601c5ce5e216e914fef119c99.mp4",
-        thumbnail_url=None,
-        preview_url=None,
-        source_url=None,
         transcript=FIRST,
-        messages=[{"role": "user", "content": FIRST_PROMPT}],
     )
     assert first.next_messages(EDIT_PROMPT) == EDIT_REQUEST["messages"]
 
@@ -165,7 +164,7 @@ async def test_editing_an_older_turn_branches(session: Session) -> None:
     assert snow.echo is not None and snow.echo["sid"] == root.sid
     assert clouds.echo is not None and clouds.echo["sid"] == halo.sid
     assert clouds.parent == halo and clouds.parent.parent == root
-    assert (clouds.session, clouds.turn) == (session.name, 3)
+    assert clouds.session is session and clouds.turn == 3
 
 
 async def test_edit_defaults_to_the_latest_finished_turn(session: Session) -> None:
@@ -183,7 +182,7 @@ async def test_video_edit_goes_through_its_session(session: Session) -> None:
     video = await session.generate("a cow")
     edited = await video.edit("put a halo on the cow", save=False, name="halo")
     assert len(session.turns) == 2 and session.turn("halo").parent == 0
-    assert edited.session == session.name and get_session(session.name) is session
+    assert edited.session is session and get_session(session.name) is not session
 
 
 async def test_a_video_made_elsewhere_is_adopted_as_a_turn(
@@ -305,7 +304,7 @@ async def test_generate_many_keeps_every_turn_when_one_fails(session: Session) -
     statuses = {turn.prompt: turn.status for turn in session.turns}
     assert statuses["a horse [fault:content-policy]"] == "failed"
     assert [statuses[p] for p in ("a cow", "a duck", "a goat")] == ["done"] * 3
-    assert all(isinstance(r, Video) and r.session == session.name for r in results[::2][:2])
+    assert all(isinstance(r, Video) and r.session is session for r in results[::2][:2])
 
 
 # -- local copies ------------------------------------------------------------------------------
@@ -351,7 +350,7 @@ async def test_save_and_load_round_trip(session: Session, tmp_path: Path) -> Non
     loaded = Session.load(path)
     assert loaded.name == session.name and loaded.turns == session.turns
     assert loaded.video(1) == session.video(1) and loaded.video(1).parent == root
-    assert get_session(session.name) is loaded
+    assert loaded.video(1).session is loaded and get_session(session.name) is not loaded
 
 
 async def test_the_file_never_holds_the_api_key(
@@ -374,7 +373,7 @@ async def test_autosave_survives_a_restart(client: SoraClient, tmp_path: Path) -
             seen_on_disk.append(json.loads(path.read_text(encoding="utf-8"))["turns"][-1])
 
     await first.generate("a cow", on_event=peek)
-    assert seen_on_disk[0]["status"] == "running" and seen_on_disk[0]["task_id"]
+    assert seen_on_disk[0]["status"] == "running" and seen_on_disk[0]["task"]["task_id"]
     restarted = Session("kernel", client=client, autosave=path)
     assert restarted.turns == first.turns
     await restarted.edit(0, "put a halo on the cow")
@@ -420,7 +419,7 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     session = Session("atomic")
     path = session.save(tmp_path / "history.json")
     before = path.read_bytes()
-    session._turns.append(Turn(0, "a cow", "sora-2", session="atomic"))
+    session._turns.append(Turn(0, Request("a cow", "sora-2")))
 
     def fail(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
@@ -472,4 +471,79 @@ def test_lookups_explain_what_is_missing() -> None:
         session.video("halo")
     assert session.latest() is None
     session.clear()
-    assert "lookups" in repr(session) and get_session("lookups") is session
+    assert "lookups" in repr(session) and get_session("lookups") is not session
+
+
+# -- ownership: a Session belongs to whoever made it --------------------------------------------
+
+
+def test_making_a_session_registers_nothing() -> None:
+    remembered = get_session("mine")
+    mine = Session("mine")
+    again = Session("mine")
+    loaded = Session.load(mine.save("mine.json"))
+    assert get_session("mine") is remembered
+    assert len({id(remembered), id(mine), id(again), id(loaded)}) == 4
+
+
+async def test_video_edit_uses_the_relay_and_key_that_made_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one = serve_in_thread(speed=500, api_key="sk-relay-one")
+    two = serve_in_thread(speed=500, api_key="sk-relay-two")
+    with one, two:
+        monkeypatch.setenv("SORA_BASE_URL", one.url)
+        monkeypatch.setenv("SORA_API_KEY", "sk-relay-one")
+        session = Session("two-relays", download=False)
+        cow = await session.generate("a cow")
+        # The environment now points at another relay, with another key, and a second
+        # Session of the same name exists: neither may take the video's edit elsewhere.
+        monkeypatch.setenv("SORA_BASE_URL", two.url)
+        monkeypatch.setenv("SORA_API_KEY", "sk-relay-two")
+        newcomer = Session("two-relays", download=False)
+        default = get_session("two-relays")
+        halo = await cow.edit("put a halo on the cow")
+        assert halo.session is session and halo.parent == cow and halo.video_url.startswith(one.url)
+        assert len(session.turns) == 2 and newcomer.turns == default.turns == []
+        # The same edit sent the other way is refused by relay two: the key is relay one's.
+        async with SoraClient(two.url, "sk-relay-one") as wrong:
+            with pytest.raises(AuthenticationError):
+                await wrong.edit(cow, "put a halo on the cow")
+        await session.aclose()
+
+
+def test_a_video_from_a_bare_client_has_no_session_to_edit_through() -> None:
+    video = Video(Request("a cow", "sora-2"), Task("task_1"), "s_1", "https://r/v.mp4")
+    with pytest.raises(InvalidRequest, match="not made by a Session"):
+        asyncio.run(video.edit("add a hat"))
+
+
+# -- generate_many: each item ends as a Video or a SoraError -----------------------------------
+
+
+async def test_generate_many_survives_bad_headers_and_unexpected_errors(
+    scripted: tuple[ScriptedRelay, str],
+) -> None:
+    app, url = scripted
+    slow = {"error": {"message": "slow down"}}
+    broken = Script(headers={"content-type": "text/event-stream", "content-encoding": "gzip"})
+    broken.steps.append(Step(b"data: this is not gzip\n\n"))
+    app.scripts += [
+        json_script(429, slow, {"retry-after": "soon"}),  # a: a bad header, then the video
+        sse_script(FIRST),
+        broken,  # b: the body cannot be decoded, which is no SoraError of its own
+        json_script(429, slow, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),  # c: twice
+        json_script(429, slow, {"retry-after": "garbage"}),
+        sse_script(FIRST),  # d
+    ]
+    async with SoraClient(url, KEY, max_retries=1) as client:
+        session = Session("many", client=client, download=False)
+        results = await session.generate_many(["a", "b", "c", "d"], concurrency=1)
+    assert [type(result).__name__ for result in results] == [
+        "Video",
+        "SoraError",
+        "RateLimitError",
+        "Video",
+    ]
+    assert "failed unexpectedly" in str(results[1])
+    assert [turn.status for turn in session.turns] == ["done", "failed", "failed", "done"]

@@ -470,3 +470,15 @@ def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -
         assert (magics.model, magics.save_dir) == ("sora-2-pro", "videos")
     finally:
         shell.configurables.remove(magics)
+
+
+def test_magic_never_replaces_a_client_the_user_set(cells: Cells, relay: EmulatorServer) -> None:
+    cells.cell("", "a cow")
+    assert cells.session.client is cells.magics.client()  # the settings' client, by default
+    mine = SoraClient(relay.url, "sk-mine")
+    cells.session.client = mine
+    cells.magics.api_key = "sk-other"  # new settings: a new client for the magic...
+    cells.cell("", "a horse")
+    assert cells.session.client is mine  # ...but the user's choice stands
+    assert [turn.status for turn in cells.session.turns] == ["done", "done"]
+    _run.run_blocking(mine.aclose())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,20 @@ def test_every_doc_the_code_cites_exists() -> None:
     }
     assert cited, "the code cites docs/ for its reasons"
     assert sorted(doc for doc in cited if not (ROOT / doc).is_file()) == []
+
+
+def test_import_layers_hold() -> None:
+    # The contracts are in pyproject.toml ([tool.importlinter]); this checkout's sora_nb first.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), "--no-cache"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sora_nb import Video
+from sora_nb import Request, Task, Video
 from sora_nb._history import Session, Turn
 from sora_nb._render import history_mimebundle, safe_url, video_mimebundle
-from sora_nb._turn import with_session
+from sora_nb._turn import finished
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
 JS = "javascript:alert(document.cookie)"
@@ -54,11 +55,20 @@ def make_video(**changes: Any) -> Video:
         "preview_url": "https://asyncdata.net/web/task_01k7dzptgwf2z87wj2c3t36qk0",
         "source_url": "https://asyncdata.net/source/task_01k7dzptgwf2z87wj2c3t36qk0",
         "transcript": "> sid: s_68ec8accd80c8191ae1fc957af78caaa",
+        "image": None,
         "messages": [{"role": "user", "content": "a cow and a horse dancing"}],
         "elapsed": 72.5,
     }
     values.update(changes)
-    return Video(**values)
+    asked = [values.pop(key) for key in ("prompt", "model", "orientation", "image", "messages")]
+    request = Request(*asked)
+    task = Task(values.pop("task_id"), values.pop("source_url"), values.pop("preview_url"))
+    return Video(request, task, **values)
+
+
+def done(index: int, prompt: str, model: str, parent: int | None = None, **video: Any) -> Turn:
+    turn = Turn(index, Request(prompt, model), parent=parent, task=Task(f"task_{index}"))
+    return finished(turn, Video(turn.request, turn.task, sid=None, **video))
 
 
 def assert_safe(html: str) -> Tags:
@@ -210,40 +220,28 @@ def history_session() -> Session:
     session = Session("render <b>")
     Path("t0.webp").write_bytes(b"webp")
     turns = [
-        Turn(
+        done(
             0,
             "a cow",
             "sora-2",
-            status="done",
-            task_id="task_0",
             video_url="https://c/0.mp4",
             thumbnail_url="https://c/0.webp",
             local_thumbnail="t0.webp",
         ),
-        Turn(
-            1,
-            HOSTILE,
-            "sora-2",
-            status="done",
-            parent=0,
-            task_id="task_1",
-            video_url=JS,
-            thumbnail_url="javascript:alert(1)",
-            name="<i>halo</i>",
-        ),
+        done(1, HOSTILE, "sora-2", 0, video_url=JS, thumbnail_url="javascript:alert(1)"),
         Turn(
             2,
-            "make it snow",
-            "sora-2-pro",
+            Request("make it snow", "sora-2-pro"),
             status="failed",
             parent=0,
-            task_id="task_2",
+            task=Task("task_2"),
             error='content policy "<x>"',
         ),
-        Turn(3, "a horse", "sora-2", status="interrupted", task_id="task_3"),
-        Turn(4, "add clouds", "sora-2", status="running", parent=1),
+        Turn(3, Request("a horse", "sora-2"), status="interrupted", task=Task("task_3")),
+        Turn(4, Request("add clouds", "sora-2"), status="running", parent=1),
     ]
-    session._turns = [with_session(t, session.name, None) for t in turns]
+    turns[1] = replace(turns[1], name="<i>halo</i>")
+    session._turns = turns
     return session
 
 

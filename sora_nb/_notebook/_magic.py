@@ -11,7 +11,6 @@ import getpass
 import keyword
 import re
 import string
-from pathlib import Path
 from typing import Any
 
 from IPython.core.error import StdinNotImplementedError
@@ -201,20 +200,13 @@ class SoraMagics(Magics):
 
     def recorded_session(self) -> Session:
         """The session named by the settings, with its autosave file if one is set."""
-        session = get_session(self.session)
-        if not self.autosave or session.autosave == Path(self.autosave):
-            return session
-        path = Path(self.autosave)
-        if path.exists():  # a restarted kernel picks its turns back up, resumable ones too
-            return Session(self.session, autosave=path)
-        session.autosave = path
-        session.save(path)
-        return session
+        # A restarted kernel picks its turns back up from the file, resumable ones too.
+        return get_session(self.session, autosave=self.autosave or None)
 
     def get_session(self) -> Session:
         """The configured session that the magic and the panel both drive."""
         session = self.recorded_session()
-        session.client = self.client()
+        session._use_settings_client(self.client())  # never one the user set on it
         session.save_dir = self.save_dir or None
         session.download = self.download and bool(self.save_dir)
         return session
