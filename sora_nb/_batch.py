@@ -28,7 +28,7 @@ import os
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -37,7 +37,7 @@ from ._client import EventCallback, SoraClient
 from ._events import Event, JobEvent, ProgressEvent, TaskEvent
 from ._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
 from ._journal import ItemRecord, Journal, read_journal
-from ._video import Video
+from ._video import Video, video_from_record, video_record
 
 __all__ = ["AUTOSAVE_EVERY", "Batch", "BatchResults", "BatchStatus", "ItemState", "journal_beside"]
 
@@ -223,7 +223,7 @@ class Batch:
 
     def _restore(self, index: int, record: ItemRecord, resend_unknown: bool) -> None:
         if record.stage == "done" and record.video is not None:
-            self._settle(index, _video_from(record.video), write=False)
+            self._settle(index, video_from_record(record.video), write=False)
         elif record.stage == "failed":
             self._settle(index, SoraError(record.error or "failed"), write=False)
         elif record.stage == "task" and record.task_id:
@@ -430,18 +430,12 @@ def _check_replaceable(path: Path) -> None:
 
 def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str, Any]:
     if isinstance(result, Video):
-        video = {f.name: getattr(result, f.name) for f in fields(Video) if f.name != "parent"}
-        return {"i": index, "done": video}
+        return {"i": index, "done": video_record(result)}
     task_id = getattr(result, "task_id", None) or task_id
     if task_id and not isinstance(result, GenerationFailed):
         # The task may still finish on the relay: resume collects it rather than re-sending.
         return {"i": index, "task_id": task_id, "source_url": getattr(result, "source_url", None)}
     return {"i": index, "failed": str(result), "task_id": task_id}
-
-
-def _video_from(data: dict[str, Any]) -> Video:
-    names = {f.name for f in fields(Video)} - {"parent"}
-    return Video(**{k: v for k, v in data.items() if k in names})
 
 
 # -- the session's autosave while batches run -------------------------------------------------

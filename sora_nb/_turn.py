@@ -24,7 +24,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from ._model import Message, PendingTask, Request, Task
-from ._video import Video
+from ._video import Video, video_record
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -223,7 +223,8 @@ def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
         request["messages"] = {"branch_of": parent.index, "then": turn.messages[-1:]}
     video = None
     if turn.video is not None:  # its request and task are the turn's: stored once, there
-        video = {k: v for k, v in _plain(turn.video).items() if k in _VIDEO}
+        video = video_record(turn.video)
+        del video["request"], video["task"]
     return {
         "index": turn.index,
         "status": turn.status,
@@ -239,7 +240,7 @@ def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
     }
 
 
-def _plain(record: Request | Task | Video) -> dict[str, Any]:
+def _plain(record: Request | Task) -> dict[str, Any]:
     return {f.name: getattr(record, f.name) for f in fields(record)}
 
 

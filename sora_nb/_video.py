@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import mimebundle
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ._events import Event, JobEvent
 
-__all__ = ["Message", "Video"]
+__all__ = ["Message", "Video", "video_from_record", "video_record"]
 
 
 class _Owner(Protocol):
@@ -142,3 +142,41 @@ class Video:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self)
+
+
+# What a video adds to its request and task; saved by sessions (``_turn``) and batch journals.
+_OUTCOME = (
+    "sid",
+    "video_url",
+    "thumbnail_url",
+    "transcript",
+    "echo",
+    "created_at",
+    "elapsed",
+    "local_path",
+    "local_thumbnail",
+)
+
+
+def video_record(video: Video) -> dict[str, Any]:
+    """``video`` as plain JSON data: its request, its task and what the relay made of them
+    (its parent and session are links, not data)."""
+    return {
+        "request": _plain(video.request),
+        "task": _plain(video.task) if video.task else None,
+        **{name: getattr(video, name) for name in _OUTCOME},
+    }
+
+
+def video_from_record(data: dict[str, Any]) -> Video:
+    """The Video ``video_record`` wrote (``TypeError`` or ``KeyError`` if it is not one)."""
+    task = data.get("task")
+    return Video(
+        Request(**data["request"]),
+        Task(**task) if task is not None else None,
+        **{name: data[name] for name in _OUTCOME if name in data},
+    )
+
+
+def _plain(record: Request | Task) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
