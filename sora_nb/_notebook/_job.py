@@ -25,7 +25,7 @@ from IPython.display import DisplayHandle, display
 
 from .._download import download
 from .._exceptions import InvalidRequest, SoraError
-from .._history import get_session
+from .._history import Session
 from .._render import video_mimebundle
 from .._video import Video
 from ._i18n import t
@@ -178,9 +178,9 @@ class CellJob:
 
 
 def _turn_name(video: Video) -> str | None:
-    if video.session is None or video.turn is None:
+    if not isinstance(video.session, Session) or video.turn is None:
         return None
-    turns = get_session(video.session).turns
+    turns = video.session.turns
     return turns[video.turn].name if video.turn < len(turns) else None
 
 
