@@ -33,6 +33,7 @@ EXPECTED = {
     "03-image-to-video": {"bars": 2, "videos": 2, "failures": 1},
     "04-python-api": {"bars": 0, "videos": 3, "failures": 1},
     "05-studio": {"bars": 0, "videos": 0, "failures": 0},  # a live studio: tests/test_browser.py
+    "06-batch": {"bars": 0, "videos": 1, "failures": 0},
 }
 
 

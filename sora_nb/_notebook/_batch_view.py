@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import html
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,8 @@ from .._video import Video
 from ._magic import magics_for
 from ._output import SoraInterrupt, describe
 from ._run import run_blocking, start_background
+
+logger = logging.getLogger("sora_nb")
 
 __all__ = ["MESSAGE_BUDGET", "BatchView", "batch", "batch_command", "run_in_cell"]
 
@@ -119,20 +122,46 @@ class BatchView:
             self.messages += 1
 
     def finish(self) -> None:
-        """The batch ended (or was interrupted): the final state, and retry when it helps."""
+        """The batch ended (or was interrupted): the final state, and Retry when it helps.
+
+        With nothing to retry, the widget is replaced in place by a static copy, as a
+        finished ``%%sora`` bar is (docs/notebook.md): a saved notebook shows it without a
+        kernel. With failures the widget stays, so its Retry button works.
+        """
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         status = self.batch.status()
-        with self._bar.hold_sync():
-            self._bar.bar_style = "success" if not status.failed else "warning"
-            if status.failed:
-                self._retry.layout.display = None
-        self.messages += 1
         self.push(status)
-        if self._progress is not None:
+        if self._progress is None:
+            return
+        self.messages += 1
+        if status.failed and status.finished:
+            with self._bar.hold_sync():
+                self._bar.bar_style = "warning"
+                self._retry.layout.display = None
             self._progress.update(self)  # refreshes the text/plain a saved notebook keeps
-            self.messages += 1
+            return
+        self._progress.update(self.static_bundle(status), raw=True)
+        for widget in (self._bar, self._label, self._retry, self.widget):
+            widget.close()
+
+    def static_bundle(self, status: BatchStatus) -> dict[str, Any]:
+        """The view as plain HTML and text: no widget, no kernel needed."""
+        finished = status.done + status.failed
+        width = round(100 * finished / status.total) if status.total else 100
+        fill = "var(--jp-success-color1, #4caf50)" if not status.failed else _FAILED
+        bar = (
+            '<div style="flex:none;width:16em;height:18px;box-sizing:border-box;'
+            'background:var(--jp-layout-color2, #eee);border-radius:2px;overflow:hidden">'
+            f'<div style="width:{width}%;height:100%;background:{fill}"></div></div>'
+        )
+        html_text = (
+            '<div class="sora-nb-batch-static" '
+            'style="display:flex;align-items:center;gap:8px;flex-wrap:wrap">'
+            f"{bar}{self._label.value}</div>"
+        )
+        return {"text/html": html_text, "text/plain": self.summary()}
 
     # -- retry --------------------------------------------------------------------------------
 
@@ -142,6 +171,7 @@ class BatchView:
         self._retry.layout.display = "none"
         self._bar.bar_style = ""
         self._retrying = start_background(self.batch.retry_failed(), lambda task: self.finish())
+        self._retrying.add_done_callback(_log_failure)
 
     # -- text ---------------------------------------------------------------------------------
 
@@ -215,6 +245,11 @@ def _tile(index: int, name: str | None, result: Video | SoraError | None) -> str
         f'<div style="{box};color:{_FAILED}" title="{html.escape(reason, quote=True)}">'
         f"<div>✗ {label}</div><div>{html.escape(reason[:90])}</div></div>"
     )
+
+
+def _log_failure(task: asyncio.Task[BatchResults]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("sora_nb: retrying the batch failed.", exc_info=task.exception())
 
 
 def _elapsed(seconds: float) -> str:
