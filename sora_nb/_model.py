@@ -10,11 +10,34 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
-__all__ = ["Message", "PendingTask", "Request", "Task"]
+__all__ = ["Described", "Message", "PendingTask", "Request", "Task", "Through"]
 
 Message = dict[str, Any]
+T = TypeVar("T")
+
+
+class Through(Generic[T]):
+    """An attribute read from a record this one holds, by the same name (None while that
+    record is None): the value lives in one record and the others only point at it."""
+
+    def __init__(self, holder: str) -> None:
+        self._holder = holder
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Through[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object, owner: type | None = None) -> T | Through[T]:
+        if obj is None:
+            return self
+        held = getattr(obj, self._holder)
+        return cast(T, None if held is None else getattr(held, self._name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +64,23 @@ class Task:
     preview_url: str | None = field(default=None, repr=False)
 
 
+class Described:
+    """What a record that holds a ``request`` and a ``task`` reads through to them."""
+
+    __slots__ = ()
+
+    prompt = Through[str]("request")
+    model = Through[str]("request")
+    orientation = Through[str | None]("request")
+    image = Through[str | None]("request")
+    messages = Through[list[Message]]("request")
+    task_id = Through[str | None]("task")
+    source_url = Through[str | None]("task")
+    preview_url = Through[str | None]("task")
+
+
 @dataclass(frozen=True, slots=True)
-class PendingTask:
+class PendingTask(Described):
     """A task whose stream ended early: everything needed to collect it later.
 
     ``transcript`` is the relay's answer so far and ``echo`` its echo block, if it came.
@@ -53,27 +91,3 @@ class PendingTask:
     transcript: str = field(default="", repr=False)
     echo: dict[str, Any] | None = field(default=None, repr=False)
     started_at: float = field(default_factory=time.time, repr=False)
-
-    @property
-    def task_id(self) -> str:
-        return self.task.task_id
-
-    @property
-    def source_url(self) -> str | None:
-        return self.task.source_url
-
-    @property
-    def preview_url(self) -> str | None:
-        return self.task.preview_url
-
-    @property
-    def prompt(self) -> str:
-        return self.request.prompt
-
-    @property
-    def model(self) -> str:
-        return self.request.model
-
-    @property
-    def messages(self) -> list[Message]:
-        return self.request.messages

@@ -23,7 +23,7 @@ from ._exceptions import (
     SessionFileError,
     StreamInterrupted,
 )
-from ._model import Message, PendingTask, Request, Task
+from ._model import Described, Message, PendingTask, Request, Task, Through
 from ._video import Video, video_record
 
 __all__ = [
@@ -50,7 +50,7 @@ _FORMAT = "sora_nb.session"
 
 
 @dataclass(frozen=True, slots=True)
-class Turn:
+class Turn(Described):
     """One request of a Session and what became of it.
 
     ``request`` is what was sent, ``task`` the relay's task once known and ``video`` the
@@ -70,68 +70,22 @@ class Turn:
     error: str | None = None
     name: str | None = None
 
-    # -- read through to the records it holds ------------------------------------------------
+    # The request's and task's fields read through (``Described``), and the video's here.
+    sid = Through[str | None]("video")
+    video_url = Through[str | None]("video")
+    thumbnail_url = Through[str | None]("video")
+    local_path = Through[str | None]("video")
+    local_thumbnail = Through[str | None]("video")
+    echo = Through[dict[str, Any] | None]("video")
 
     @property
-    def prompt(self) -> str:
-        return self.request.prompt
-
-    @property
-    def model(self) -> str:
-        return self.request.model
-
-    @property
-    def orientation(self) -> str | None:
+    def orientation(self) -> str | None:  # type: ignore[override]
         return self.video.orientation if self.video else self.request.orientation
-
-    @property
-    def image(self) -> str | None:
-        return self.request.image
-
-    @property
-    def messages(self) -> list[Message]:
-        return self.request.messages
-
-    @property
-    def task_id(self) -> str | None:
-        return self.task.task_id if self.task else None
-
-    @property
-    def source_url(self) -> str | None:
-        return self.task.source_url if self.task else None
-
-    @property
-    def preview_url(self) -> str | None:
-        return self.task.preview_url if self.task else None
 
     @property
     def transcript(self) -> str:
         """The relay's answer: the video's transcript, or what came before the turn stopped."""
         return self.video.transcript if self.video else self.answer
-
-    @property
-    def sid(self) -> str | None:
-        return self.video.sid if self.video else None
-
-    @property
-    def video_url(self) -> str | None:
-        return self.video.video_url if self.video else None
-
-    @property
-    def thumbnail_url(self) -> str | None:
-        return self.video.thumbnail_url if self.video else None
-
-    @property
-    def local_path(self) -> str | None:
-        return self.video.local_path if self.video else None
-
-    @property
-    def local_thumbnail(self) -> str | None:
-        return self.video.local_thumbnail if self.video else None
-
-    @property
-    def echo(self) -> dict[str, Any] | None:
-        return self.video.echo if self.video else None
 
     @property
     def elapsed(self) -> float | None:

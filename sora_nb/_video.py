@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import mimebundle
 from ._exceptions import InvalidRequest
-from ._model import Message, Request, Task
+from ._model import Described, Message, Request, Task
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,7 +36,7 @@ class _Owner(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Video:
+class Video(Described):
     """One finished video and the conversation that made it.
 
     ``request`` is what was sent (its ``messages`` exactly) and ``transcript`` the relay's
@@ -60,41 +60,13 @@ class Video:
     session: _Owner | None = field(default=None, repr=False, compare=False)
     turn: int | None = field(default=None, repr=False)  # its index in that Session
 
-    # -- the request and the task, read through (they are public API) -------------------------
+    # The request's and the task's fields read through (``Described``; they are public API).
 
     @property
-    def prompt(self) -> str:
-        return self.request.prompt
-
-    @property
-    def model(self) -> str:
-        return self.request.model
-
-    @property
-    def orientation(self) -> str | None:
+    def orientation(self) -> str | None:  # type: ignore[override]
         """The orientation asked for, else the one the relay's echo says it used."""
         echoed = (self.echo or {}).get("orientation")
         return self.request.orientation or (echoed if isinstance(echoed, str) else None)
-
-    @property
-    def image(self) -> str | None:
-        return self.request.image
-
-    @property
-    def messages(self) -> list[Message]:
-        return self.request.messages
-
-    @property
-    def task_id(self) -> str | None:
-        return self.task.task_id if self.task else None
-
-    @property
-    def source_url(self) -> str | None:
-        return self.task.source_url if self.task else None
-
-    @property
-    def preview_url(self) -> str | None:
-        return self.task.preview_url if self.task else None
 
     # -- the next turn -----------------------------------------------------------------------
 
