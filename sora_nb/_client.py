@@ -257,7 +257,7 @@ class SoraClient:
     def _pending_for(self, task: str) -> PendingTask:
         task = task.strip()
         if task.startswith(("http://", "https://")):
-            source_url = task
+            source_url = _checked_url(task)
             task_id = task.rstrip("/").rsplit("/", 1)[-1]
         elif re.fullmatch(r"task_[A-Za-z0-9]+", task):
             task_id = task
@@ -555,6 +555,17 @@ def _video_from_source(
         elapsed=elapsed,
         parent=parent,
     )
+
+
+def _checked_url(url: str) -> str:
+    """``url`` if httpx can send to it; else one sentence, before anything is sent."""
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InvalidRequest(
+            f"{url[:80]!r} is not a valid source URL ({exc}): copy it from the progress line."
+        ) from None
+    return url
 
 
 def _backoff(attempt: int) -> float:

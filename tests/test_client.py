@@ -504,3 +504,10 @@ async def test_a_malformed_retry_after_falls_back_to_the_backoff(relay, value: s
     async with client_for(url, max_retries=1) as client:
         video = await client.generate("x")
     assert video.task_id == TASK and len(app.requests) == 2
+
+
+async def test_resume_refuses_a_source_url_httpx_cannot_send_to(relay) -> None:
+    _, url = relay
+    async with client_for(url) as client:
+        with pytest.raises(InvalidRequest, match="not a valid source URL"):
+            await client.resume("http://127.0.0.1:1 --model/source/task_1")
