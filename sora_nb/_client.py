@@ -19,6 +19,7 @@ import random
 import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,8 +55,16 @@ from ._protocol import (
     parse_chunk,
     parse_source,
 )
-from ._request import ImageInput, Prepared, build_body, prepare, validate_model
+from ._request import (
+    ImageInput,
+    Prepared,
+    build_body,
+    prepare,
+    validate_model,
+    videos_remix_target,
+)
 from ._video import Video
+from ._videos_api import VideosAPI, VideosPollLost, videos_model
 
 __all__ = ["DEFAULT_TIMEOUT", "EventCallback", "SoraClient", "make_request"]
 
@@ -102,6 +111,8 @@ class SoraClient:
 
     ``base_url`` defaults to ``$SORA_BASE_URL``, else the embedded emulator; ``api_key`` to
     ``$SORA_API_KEY``. Pass ``http_client`` or ``transport`` to control the HTTP layer.
+    ``dialect`` (default ``$SORA_DIALECT``, else ``"chat"``) is ``"videos"`` for a relay of
+    the Videos task API; both chat dialects are recognised from the stream.
     """
 
     def __init__(
@@ -116,6 +127,7 @@ class SoraClient:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_streams: int | None = None,
+        dialect: str | None = None,
     ) -> None:
         base_url = (base_url or _config.env_base_url() or "").rstrip("/")
         self.uses_emulator = not base_url
@@ -142,6 +154,14 @@ class SoraClient:
         self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
         # Shared by every client of this relay in the process: the kernel's cap on streams.
         self.limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
+        # "chat" reads either chat dialect from the stream; "videos" is the task API, which
+        # only a setting can choose (docs/dialects.md).
+        self.dialect = _dialect(dialect or _config.env_dialect())
+        self._videos = (
+            VideosAPI(base_url, self._client, self._auth, self._post, poll_interval)
+            if self.dialect == "videos"
+            else None
+        )
 
     def __repr__(self) -> str:
         key = "***" if self._auth else None
@@ -195,6 +215,8 @@ class SoraClient:
         (``resume()`` collects it) and ``APIConnectionError`` when it breaks before.
         """
         validate_model(model)
+        if self._videos is not None:
+            raise InvalidRequest("A Videos API relay has no chat stream: use generate().")
         parser = TranscriptParser()
         try:
             async with self.limiter.slot():
@@ -232,7 +254,8 @@ class SoraClient:
             raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
         if not video.remixable:
             raise InvalidRequest(
-                "This video has no sid in its transcript, so the relay cannot remix it."
+                "This video has no share id (sid) to remix it by: its relay gave none "
+                "(a sora2api relay gives one only in watermark-free mode)."
             )
         turn = prepare(prompt, model or video.model, orientation, image)
         messages = video.next_messages(turn.content)
@@ -248,7 +271,11 @@ class SoraClient:
         """
         pending = task if isinstance(task, PendingTask) else self._pending_for(task)
         await _call(on_event, JobEvent("resuming", detail=pending.task_id))
-        status = await self._poll(pending, on_event, time.monotonic() + self.deadline)
+        deadline = time.monotonic() + self.deadline
+        if self._videos is not None:
+            status = await self._wait_videos(self._videos, pending, on_event, deadline)
+        else:
+            status = await self._poll(pending, on_event, deadline)
         # Collected later: the elapsed time is wall-clock since the task started.
         return _video_from_source(pending, status, time.time() - pending.started_at, None)
 
@@ -283,6 +310,8 @@ class SoraClient:
         ``generate`` and ``edit`` build the request; a ``Session`` builds and records it
         first, so what it records before sending is exactly what is sent.
         """
+        if self._videos is not None:
+            return await self._run_videos(self._videos, request, parent, on_event)
         started, wall = time.monotonic(), time.time()
         deadline = started + self.deadline
         parser = TranscriptParser()
@@ -327,6 +356,49 @@ class SoraClient:
         pending = PendingTask(request, task, parser.transcript, echo, wall)
         status = await self._poll(pending, on_event, deadline, parser.percent or -1)
         return _video_from_source(pending, status, time.monotonic() - started, parent)
+
+    async def _run_videos(
+        self,
+        videos: VideosAPI,
+        request: Request,
+        parent: Video | None,
+        on_event: EventCallback | None,
+    ) -> Video:
+        """The Videos task API: create (or remix), then poll (docs/dialects.md)."""
+        started, wall = time.monotonic(), time.time()
+        request = replace(request, model=videos_model(request.model, request.orientation))
+        target = videos_remix_target(request.messages)
+        async with self.limiter.slot():
+            await _call(on_event, JobEvent("sending"))
+            if target is None:
+                created = await videos.create(
+                    request.model, request.prompt, request.image, on_event
+                )
+            else:
+                created = await videos.remix(request.model, request.prompt, *target, on_event)
+        pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
+        status = await self._wait_videos(videos, pending, on_event, started + self.deadline)
+        return _video_from_source(pending, status, time.monotonic() - started, parent)
+
+    async def _wait_videos(
+        self,
+        videos: VideosAPI,
+        pending: PendingTask,
+        on_event: EventCallback | None,
+        deadline: float,
+    ) -> SourceStatus:
+        """Poll a Videos API task; lost polls give the task back as ``StreamInterrupted``."""
+        try:
+            return await videos.wait(pending.task_id, on_event, deadline)
+        except VideosPollLost as exc:
+            task_id = pending.task_id
+            raise StreamInterrupted(
+                f"Task {task_id} did not finish while polling ({exc}); "
+                f"run `%sora resume {task_id}` or SoraClient.resume() later.",
+                task_id=task_id,
+                source_url=videos.status_url(task_id),
+                pending=pending,
+            ) from None
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -386,12 +458,14 @@ class SoraClient:
             return [self._stream_error(parser, chunk.error or "unknown error")]
         return parser.feed(completion_content(obj)) + parser.flush()
 
-    async def _send(self, body: dict[str, Any]) -> httpx.Response:
+    async def _send(
+        self, body: dict[str, Any], path: str = "/v1/chat/completions"
+    ) -> httpx.Response:
         """POST with retries before the stream begins; returns an open 2xx response."""
         self._check_ready()
         client = self._client()
-        url = f"{self.base_url}/v1/chat/completions"
-        headers = {"Accept": "text/event-stream" if body["stream"] else "application/json"}
+        url = f"{self.base_url}{path}"
+        headers = {"Accept": "text/event-stream" if body.get("stream") else "application/json"}
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             request = client.build_request("POST", url, json=body, headers=headers)
@@ -416,6 +490,15 @@ class SoraClient:
             retry_after = await self._refuse(response, last)
             await asyncio.sleep(retry_after if retry_after is not None else _backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A JSON POST to the Videos API, with the same retries and refusals, read whole."""
+        response = await self._send(body, path)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     async def _refuse(self, response: httpx.Response, last: bool) -> float | None:
         """Raise for a non-2xx answer, or return how long to wait before retrying it."""
@@ -566,6 +649,16 @@ def _checked_url(url: str) -> str:
             f"{url[:80]!r} is not a valid source URL ({exc}): copy it from the progress line."
         ) from None
     return url
+
+
+def _dialect(name: str | None) -> str:
+    """``chat`` (both chat dialects, told apart by the stream) or ``videos``."""
+    name = (name or "chat").strip().lower()
+    if name in ("transcript", "sora2api"):  # the emulator's names for the chat dialects
+        name = "chat"
+    if name not in ("chat", "videos"):
+        raise InvalidRequest(f"Unknown dialect {name!r}: use chat or videos (docs/dialects.md).")
+    return name
 
 
 def _backoff(attempt: int) -> float:

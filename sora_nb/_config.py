@@ -18,6 +18,7 @@ __all__ = [
     "embedded_emulator",
     "env_api_key",
     "env_base_url",
+    "env_dialect",
 ]
 
 #: The token sent to the embedded emulator when no key is set (it accepts any non-empty one).
@@ -31,6 +32,11 @@ def env_base_url() -> str | None:
     """``$SORA_BASE_URL`` without a trailing slash, or None when unset or empty."""
     value = os.environ.get("SORA_BASE_URL", "").strip()
     return value.rstrip("/") or None
+
+
+def env_dialect() -> str | None:
+    """``$SORA_DIALECT`` (``chat`` or ``videos``, docs/dialects.md), or None when unset."""
+    return os.environ.get("SORA_DIALECT", "").strip().lower() or None
 
 
 def env_api_key() -> str | None:

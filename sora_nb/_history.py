@@ -13,6 +13,7 @@ Pure core: files and HTTP only, no Jupyter. Turns and their file format are in `
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -33,6 +34,7 @@ from ._download import download
 from ._events import Event, JobEvent, TaskEvent
 from ._exceptions import InvalidRequest, SoraError
 from ._model import Message, PendingTask, Request, Task
+from ._poster import first_frame_poster
 from ._request import prepare
 from ._turn import (
     SCHEMA_VERSION,
@@ -520,6 +522,8 @@ class Session:
             thumb = await self._fetch(video.thumbnail_url, folder / name, job, None)
         name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
         path = await self._fetch(video.video_url, folder / name, job, job.progress)
+        if thumb is None and path is not None:  # no thumbnail link (docs/dialects.md)
+            thumb = await asyncio.to_thread(first_frame_poster, path, folder / f"{stem}.jpg")
         copies = replace(video, local_path=_relative(path), local_thumbnail=_relative(thumb))
         self._update(index, video=copies)
         if path is not None:

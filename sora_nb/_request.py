@@ -29,6 +29,7 @@ __all__ = [
     "Prepared",
     "apply_orientation",
     "build_body",
+    "can_remix",
     "image_to_url",
     "model_for",
     "model_info",
@@ -37,6 +38,8 @@ __all__ = [
     "user_content",
     "validate_model",
     "validate_prompt",
+    "videos_remix_target",
+    "with_share_id",
 ]
 
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro")
@@ -69,6 +72,11 @@ _IMAGE_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"WEBP", 8, "image/webp"),
 )
 _DATA_URL = re.compile(r"data:(image/(?:png|jpeg|jpg|webp|gif));base64,", re.I)
+
+# How each dialect names the video an edit remixes (docs/dialects.md).
+_SID_LINE = re.compile(r"\bsid\s*[:：]\s*`?(?P<sid>s_[A-Za-z0-9]+)")
+_SORA2API_RESULT = re.compile(r"<video\b[^>]*\bsrc\s*=", re.IGNORECASE)
+_VIDEOS_CONTENT = re.compile(r"/v1/videos/(?P<id>[A-Za-z0-9][\w\-]*)/content\b")
 
 
 def validate_prompt(prompt: object) -> str:
@@ -240,6 +248,51 @@ def user_content(
     ]
 
 
+def can_remix(sid: str | None, transcript: str) -> bool:
+    """Whether the relay that made a video can be asked to remix it.
+
+    The seed relay finds the ``sid:`` line in the history; sora2api needs the share id,
+    which it gives only in watermark-free mode; the Videos API remixes any finished task.
+    """
+    return bool(sid) or "sid:" in transcript or _VIDEOS_CONTENT.search(transcript) is not None
+
+
+def with_share_id(
+    user_content: str | list[dict[str, Any]], transcript: str, sid: str | None
+) -> str | list[dict[str, Any]]:
+    """An edit's user content, with the share id where a sora2api relay looks for it.
+
+    That relay reads only the last message and takes any ``s_…`` id in its prompt as the
+    video to remix, then removes it from the prompt. The seed relay reads the history, so
+    its edits are left as they are.
+    """
+    if not sid or not _SORA2API_RESULT.search(transcript) or "sid:" in transcript:
+        return user_content
+    if isinstance(user_content, str):
+        return f"{user_content} {sid}"
+    return [
+        {**part, "text": f"{part['text']} {sid}"} if part.get("type") == "text" else part
+        for part in user_content
+    ]
+
+
+def videos_remix_target(messages: list[dict[str, Any]]) -> tuple[str, str | None] | None:
+    """For the Videos API: the task id (and share id, if known) an edit's history remixes.
+
+    None for a new video. The history's last assistant message is the parent's transcript,
+    which holds its ``/v1/videos/{id}/content`` link, so a saved and reloaded session can
+    still edit.
+    """
+    for message in reversed(messages):
+        content = message.get("content")
+        if message.get("role") != "assistant" or not isinstance(content, str):
+            continue
+        task = _VIDEOS_CONTENT.search(content)
+        sid = _SID_LINE.search(content)
+        return (task.group("id"), sid.group("sid") if sid else None) if task else None
+    return None
+
+
 def build_body(
     messages: list[dict[str, Any]], model: str, *, stream: bool = True
 ) -> dict[str, Any]:
@@ -273,9 +326,20 @@ def prepare(prompt: object, model: object, orientation: object, image: ImageInpu
     shape = normalize_orientation(orientation)
     name = model_for(validate_model(model), shape)
     info = model_info(name)
+    image_url = image_to_url(image)
+    if info is not None and info.dialect == "sora2api" and _is_link(image_url):
+        # That relay keeps only data: images and drops links without a word (docs/dialects.md).
+        raise InvalidRequest(
+            f"{name} is a sora2api model, and those relays drop image links: "
+            "pass the image as a local file or bytes so it goes inline."
+        )
     return Prepared(
         validate_prompt(prompt),
         name,
         shape or (info.orientation if info else None),
-        image_to_url(image),
+        image_url,
     )
+
+
+def _is_link(url: str | None) -> bool:
+    return url is not None and url.startswith(("http://", "https://"))

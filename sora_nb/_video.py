@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ._display import mimebundle
 from ._exceptions import InvalidRequest
 from ._model import Described, Message, Request, Task
+from ._request import can_remix, with_share_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,15 +73,15 @@ class Video(Described):
 
     @property
     def remixable(self) -> bool:
-        """Whether the relay can find this video's sid in its transcript to remix it."""
-        return bool(self.sid) or "sid:" in self.transcript
+        """Whether the relay that made this video can remix it (docs/dialects.md)."""
+        return can_remix(self.sid, self.transcript)
 
     def next_messages(self, user_content: str | list[dict[str, Any]]) -> list[Message]:
         """The request messages for an edit of this video: its branch, then the change."""
         return [
             *self.messages,
             {"role": "assistant", "content": self.transcript},
-            {"role": "user", "content": user_content},
+            {"role": "user", "content": with_share_id(user_content, self.transcript, self.sid)},
         ]
 
     async def edit(

@@ -482,3 +482,23 @@ def test_magic_never_replaces_a_client_the_user_set(cells: Cells, relay: Emulato
     assert cells.session.client is mine  # ...but the user's choice stands
     assert [turn.status for turn in cells.session.turns] == ["done", "done"]
     _run.run_blocking(mine.aclose())
+
+
+# -- other kinds of relay (docs/dialects.md) ------------------------------------------------------
+
+
+def test_magic_config_dialect_reaches_a_videos_relay(cells: Cells) -> None:
+    with serve_in_thread(speed=500, dialect="videos") as videos:
+        cells.line(f"config --base-url {videos.url} --dialect videos --model sora-2-landscape-10s")
+        assert cells.magics.client().dialect == "videos"
+        cells.cell("--as tower", "a lighthouse at dawn")
+        cells.cell("--edit tower --as foggy", "add fog")
+        tower, foggy = cells.shell.user_ns["tower"], cells.shell.user_ns["foggy"]
+        assert tower.video_url == f"{videos.url}/v1/videos/{tower.task_id}/content"
+        assert tower.model == "sora-2-landscape-10s"
+        assert foggy.task_id != tower.task_id and cells.errors() == []
+    cells.line("config --dialect grpc")
+    (error,) = cells.errors()
+    assert "Unknown dialect 'grpc'" in error and "\n" not in error
+    cells.line("config --dialect chat")
+    assert cells.magics.client().dialect == "chat"

@@ -128,6 +128,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "config.language": ("language", "语言"),
     "config.session": ("session", "会话"),
     "config.autosave": ("autosave", "自动保存"),
+    "config.dialect": ("dialect", "中转类型"),
     "panel.prompt": ("Describe the video…", "描述你想要的视频…"),
     "panel.model": ("Model", "模型"),
     "panel.orientation": ("Shape", "方向"),

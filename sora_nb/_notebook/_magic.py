@@ -23,7 +23,7 @@ from .. import _config
 from .._client import SoraClient
 from .._exceptions import InvalidRequest, SoraError
 from .._history import Session, get_session
-from .._request import MODELS, image_to_url, normalize_orientation, validate_model
+from .._request import image_to_url, normalize_orientation, validate_model
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
@@ -137,9 +137,17 @@ class SoraMagics(Magics):
         help="The relay's API key. Prefer $SORA_API_KEY: a key typed in a cell is saved "
         "with the notebook. Never displayed unmasked.",
     ).tag(config=True)
-    model = Enum(list(MODELS), default_value="sora-2", help="Model for new videos.").tag(
-        config=True
-    )
+    model = Unicode(
+        "sora-2",
+        help="Model for new videos: sora-2, sora-2-pro, or any name the relay serves.",
+    ).tag(config=True)
+    dialect = Enum(
+        ["chat", "videos"],
+        default_value=None,
+        allow_none=True,
+        help="The relay's kind: chat (either chat dialect) or videos (the Videos task API). "
+        "Default: $SORA_DIALECT, else chat.",
+    ).tag(config=True)
     orientation = Enum(
         ["portrait", "landscape"],
         default_value=None,
@@ -178,7 +186,7 @@ class SoraMagics(Magics):
         text = super().class_get_trait_help(trait, None, helptext)
         return f"{text}\n    Current: {mask_key(inst.api_key)}"
 
-    @observe("base_url", "api_key")
+    @observe("base_url", "api_key", "dialect")
     def _forget_client(self, change: Any) -> None:
         self._client = None  # the next job connects with the new settings
 
@@ -192,7 +200,9 @@ class SoraMagics(Magics):
         """The client built from the settings (starting the embedded emulator if needed)."""
         global _notice_shown
         if self._client is None:
-            self._client = SoraClient(base_url=self.base_url or None, api_key=self.api_key)
+            self._client = SoraClient(
+                base_url=self.base_url or None, api_key=self.api_key, dialect=self.dialect
+            )
             if self._client.uses_emulator and not _notice_shown:
                 _notice_shown = True
                 print(t("notice.emulator", url=self._client.base_url))
@@ -365,6 +375,7 @@ class SoraMagics(Magics):
     @argument("--language", help="auto, en or zh.")
     @argument("--session", help="Name of the session to record turns in.")
     @argument("--autosave", metavar="FILE", help='Keep the history in this file ("" for none).')
+    @argument("--dialect", help="chat (default) or videos, the relay's kind.")
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _config_args(self, line: str) -> None:
         """%sora config: show the settings, or change them."""
@@ -396,6 +407,10 @@ class SoraMagics(Magics):
             self.language = args.language
         if args.session is not None:
             self.session = args.session
+        if args.dialect is not None:
+            if args.dialect not in ("chat", "videos"):
+                raise InvalidRequest(f"Unknown dialect {args.dialect!r}: use chat or videos.")
+            self.dialect = args.dialect
         if args.autosave is not None:
             self.autosave = args.autosave or None
             if self.autosave is None:
@@ -430,6 +445,7 @@ class SoraMagics(Magics):
             ("config.language", f"{language()} ({self.language})"),
             ("config.session", self.session),
             ("config.autosave", self.autosave or t("key.not_set")),
+            ("config.dialect", self.dialect or _config.env_dialect() or "chat"),
         ]
         width = max(len(t(label)) for label, _ in rows) + 2
         print("\n".join(f"{t(label):<{width}}{value}" for label, value in rows))
