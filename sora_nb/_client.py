@@ -388,10 +388,10 @@ class SoraClient:
         deadline: float,
     ) -> SourceStatus:
         """Poll a Videos API task; lost polls give the task back as ``StreamInterrupted``."""
+        task_id = pending.task.task_id
         try:
-            return await videos.wait(pending.task_id, on_event, deadline)
+            return await videos.wait(task_id, on_event, deadline)
         except VideosPollLost as exc:
-            task_id = pending.task_id
             raise StreamInterrupted(
                 f"Task {task_id} did not finish while polling ({exc}); "
                 f"run `%sora resume {task_id}` or SoraClient.resume() later.",
