@@ -260,3 +260,14 @@ def test_videos_api_names_for_the_seed_models() -> None:
     assert videos_model("sora-2", None) == "sora-2-portrait-10s"
     assert videos_model("sora-2-pro", "landscape") == "sora-2-pro-landscape-hd-15s"
     assert videos_model("sora-2-landscape-25s", "portrait") == "sora-2-landscape-25s"
+
+
+def test_panel_offers_a_relays_own_model_name() -> None:
+    from sora_nb._notebook._magic import SoraMagics
+    from sora_nb._notebook._panel import Panel
+
+    magics = SoraMagics(shell=None)
+    magics.model = "sora2-landscape-10s"
+    panel = Panel(magics)
+    assert panel.model.value == "sora2-landscape-10s"
+    assert "sora-2" in panel.model.options

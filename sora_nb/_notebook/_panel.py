@@ -88,8 +88,10 @@ class Panel:
             placeholder=f"{t('panel.prompt')} ({label('shortcut')})",
             layout=widgets.Layout(width="100%", height="5em"),
         )
+        # Model names are free (docs/dialects.md): the configured one is offered too.
+        models = list(dict.fromkeys([*MODELS, magics.model]))
         self.model = widgets.Dropdown(
-            options=list(MODELS), value=magics.model, description=t("panel.model")
+            options=models, value=magics.model, description=t("panel.model")
         )
         shapes = [(t(f"panel.{key}"), key) for key in ("portrait", "landscape")]
         self.orientation = widgets.Dropdown(
