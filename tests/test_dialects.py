@@ -271,3 +271,39 @@ def test_panel_offers_a_relays_own_model_name() -> None:
     panel = Panel(magics)
     assert panel.model.value == "sora2-landscape-10s"
     assert "sora-2" in panel.model.options
+
+
+async def test_videos_client_reads_the_recorded_answers() -> None:
+    """The relay's own answers (tests/fixtures/videos), served by a stand-in transport."""
+    import json
+
+    from .conftest import SEED
+
+    folder = SEED.parent / "videos"
+    answers = {
+        name: json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        for name in ("create", "status_queued", "status_in_progress", "status_completed")
+    }
+    polls = iter(["status_queued", "status_in_progress", "status_completed"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        name = "create" if request.method == "POST" else next(polls)
+        return httpx.Response(answers[name]["status"], json=answers[name]["body"])
+
+    events = Recorder()
+    client = SoraClient(
+        "https://relay.example",
+        KEY,
+        dialect="videos",
+        poll_interval=0.0,
+        transport=httpx.MockTransport(handler),
+    )
+    async with client:
+        video = await client.generate("a cow", model="sora-2-landscape-10s", on_event=events)
+    assert video.task_id == "task_3f9c2a1b"
+    assert video.video_url == "https://relay.example/v1/videos/task_3f9c2a1b/content"
+    assert [e for e in events if isinstance(e, ProgressEvent)] == [
+        ProgressEvent(0),
+        ProgressEvent(46),
+    ]
+    assert [e.status for e in events if isinstance(e, StatusEvent)] == ["queued", "generating"]

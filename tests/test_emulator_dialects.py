@@ -323,3 +323,40 @@ def test_command_line_chooses_the_dialect() -> None:
     assert parser.parse_args(["--dialect", "videos"]).dialect == "videos"
     with pytest.raises(SystemExit):
         parser.parse_args(["--dialect", "klingon"])
+
+
+# -- the Videos API's recorded answers (tests/fixtures/videos, from go-sora2api's code) ---------
+
+VIDEOS = SEED.parent / "videos"
+
+
+def recorded(name: str) -> tuple[int, Any]:
+    record = json.loads((VIDEOS / name).read_text(encoding="utf-8"))
+    return record["status"], record["body"]
+
+
+def test_videos_answers_have_the_recorded_shapes(videos: EmulatorServer) -> None:
+    created = call(videos, "POST", "/v1/videos", {"model": "sora-2-landscape-10s", "prompt": "a"})
+    status, body = recorded("create.json")
+    assert created.status_code == status and list(created.json()) == list(body)
+    finished(videos, created.json()["id"])
+    done = call(videos, "GET", f"/v1/videos/{created.json()['id']}")
+    assert list(done.json()) == list(recorded("status_completed.json")[1])
+    post = call(videos, "POST", "/v1/posts", {"task_id": created.json()["id"]})
+    assert list(post.json()) == list(recorded("post.json")[1])
+    refused = call(videos, "POST", "/v1/videos", {"model": "sora-2", "prompt": "a"})
+    assert (refused.status_code, refused.json()) == recorded("error_model.json")
+    keyless = call(videos, "POST", "/v1/videos", {"model": "x", "prompt": "a"}, auth=False)
+    assert (keyless.status_code, keyless.json()) == recorded("error_no_key.json")
+    chat = call(videos, "POST", "/v1/chat/completions", {})
+    assert (chat.status_code, chat.json()) == recorded("chat_404.json")
+    failed = finished(
+        videos,
+        call(
+            videos,
+            "POST",
+            "/v1/videos",
+            {"model": "sora-2-landscape-10s", "prompt": "a [fault:content-policy]"},
+        ).json()["id"],
+    )
+    assert list(failed) == list(recorded("status_failed.json")[1])
