@@ -39,7 +39,7 @@ _COMMANDS = {
     "en": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
-             [--autosave FILE]
+             [--autosave FILE] [--dialect chat|videos]
                         show the settings (the key masked) or change them
 %sora history           the session's turns, with thumbnails
 %sora reset             forget the session's turns
@@ -51,7 +51,7 @@ _COMMANDS = {
     "zh": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
-             [--autosave FILE]
+             [--autosave FILE] [--dialect chat|videos]
                         查看设置（密钥已遮盖）或修改设置
 %sora history           本会话的历史记录（含缩略图）
 %sora reset             清除本会话的历史记录
@@ -245,7 +245,7 @@ class SoraMagics(Magics):
             raise CellFailed(str(exc)) from None
 
     @magic_arguments(name="%sora")
-    @argument("--model", "-m", help="sora-2 (10 s) or sora-2-pro (15 s, HD).")
+    @argument("--model", "-m", help="sora-2 (10 s), sora-2-pro (15 s, HD), or the relay's name.")
     @argument("--orientation", "-o", help="portrait (9:16) or landscape (16:9).")
     @argument("--ratio", help="16:9 or 9:16, the same as --orientation.")
     @argument("--image", "-i", metavar="PATH_OR_URL", help="Start from this image.")
