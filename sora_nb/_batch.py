@@ -151,11 +151,13 @@ class Batch:
         *,
         journal: Journal | None = None,
         concurrency: int | None = None,
+        unconfirmed: int | None = None,
         save: bool | None = None,
         on_event: Callable[[int, Event | JobEvent], object] | None = None,
     ) -> None:
-        if concurrency is not None and concurrency < 1:
-            raise InvalidRequest(f"concurrency must be at least 1, not {concurrency}.")
+        for what, value in (("concurrency", concurrency), ("unconfirmed", unconfirmed)):
+            if value is not None and value < 1:
+                raise InvalidRequest(f"{what} must be at least 1, not {value}.")
         self.session = session
         self.items = items
         self.journal = journal
@@ -167,6 +169,10 @@ class Batch:
         self.percent: list[int] = [0] * len(items)
         self._todo: list[Callable[[], Awaitable[Video]] | None] = [None] * len(items)
         self._gate = asyncio.Semaphore(concurrency) if concurrency else None
+        # At most this many items sent whose task id the relay has not named yet: the items a
+        # kill can leave in doubt (docs/protocol.md, "Batches").
+        self._window = asyncio.Semaphore(unconfirmed) if unconfirmed else None
+        self._unconfirmed: set[int] = set()
         self._listeners: list[Callable[[], None]] = []
         self._started: float | None = None
         self._finished_at: float | None = None
@@ -298,6 +304,8 @@ class Batch:
                 raise
             else:
                 self._settle(index, video)
+            finally:
+                self._confirmed(index)
 
     def _call(self, index: int) -> Awaitable[Video]:
         todo = self._todo[index]
@@ -332,11 +340,20 @@ class Batch:
     async def _sent(self, index: int) -> None:
         # Called inside the relay's limiter slot, just before the POST: durable first.
         self.task_ids[index] = None
+        if self._window is not None:
+            await self._window.acquire()
+            self._unconfirmed.add(index)
         if self.journal is not None:
             await self.journal.write({"i": index, "sent": time.time()})
 
+    def _confirmed(self, index: int) -> None:
+        if self._window is not None and index in self._unconfirmed:
+            self._unconfirmed.discard(index)
+            self._window.release()
+
     def _task(self, index: int, event: TaskEvent) -> None:
         self.task_ids[index] = event.task_id
+        self._confirmed(index)
         if self.journal is not None:
             record = {"i": index, "task_id": event.task_id, "source_url": event.source_url}
             self.journal.write_soon({**record, "preview_url": event.preview_url})

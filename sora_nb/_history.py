@@ -355,6 +355,7 @@ class Session:
         *,
         concurrency: int | None = None,
         journal: str | os.PathLike[str] | bool | None = None,
+        unconfirmed: int | None = None,
         save: bool | None = None,
         on_event: Callable[[int, Event | JobEvent], object] | None = None,
         **defaults: Any,
@@ -363,10 +364,11 @@ class Session:
         a failure is returned in its place instead of stopping the others. The relay's shared
         limit decides how many run at once (``concurrency`` bounds this batch further).
         ``journal`` (default: beside the autosave file) makes it resumable after a restart:
-        see ``resume_many``. ``defaults`` are ``model``, ``orientation`` and ``image``."""
+        see ``resume_many``; ``unconfirmed`` bounds how many items a crash can leave in doubt
+        (sent, task not named yet). ``defaults``: ``model``, ``orientation``, ``image``."""
         batch = Batch.start(
             self, prompts, journal=journal, defaults=defaults,
-            concurrency=concurrency, save=save, on_event=on_event,
+            concurrency=concurrency, unconfirmed=unconfirmed, save=save, on_event=on_event,
         )  # fmt: skip
         try:
             return await batch.run()
@@ -379,13 +381,15 @@ class Session:
         *,
         resend_unknown: bool = False,
         concurrency: int | None = None,
+        unconfirmed: int | None = None,
         save: bool | None = None,
     ) -> BatchResults:
         """Finish the batch a journal records: collect its started tasks, send only the items
         that never started; nothing is paid twice (see ``Batch.resume``)."""
         batch = Batch.resume(
-            self, journal, resend_unknown=resend_unknown, concurrency=concurrency, save=save
-        )
+            self, journal, resend_unknown=resend_unknown,
+            concurrency=concurrency, unconfirmed=unconfirmed, save=save,
+        )  # fmt: skip
         try:
             return await batch.run()
         finally:

@@ -39,7 +39,7 @@ async def main():
     if journal.exists():
         results = await session.resume_many(journal)
     else:
-        results = await session.generate_many(prompts, journal=journal)
+        results = await session.generate_many(prompts, journal=journal, unconfirmed=4)
     await client.aclose()
     print(json.dumps(results.rows()))
 
@@ -99,9 +99,9 @@ def test_sigkill_mid_batch_then_resume_pays_each_item_once(
             assert paid[prompt] == 1 and row["prompt"] == prompt
         else:  # sent in the instant before a kill, before the relay named its task
             assert "may have been billed" in row["error"]
-    # Only items in flight at a kill can be in doubt (at most max_streams=12 per kill); the
-    # others were each sent exactly once, by the run that found them never started.
+    # Only items sent and not yet named by the relay can be in doubt: at most unconfirmed=4
+    # per kill; the others were each sent exactly once, by the run that found them unstarted.
     unknown = [row for row in rows if row["status"] != "done"]
-    assert len(unknown) <= 12 * kills
+    assert len(unknown) <= 4 * kills
     assert sum(paid.values()) <= ITEMS
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -266,6 +266,7 @@ def batch(
     resume: str | os.PathLike[str] | None = None,
     journal: str | os.PathLike[str] | bool | None = None,
     concurrency: int | None = None,
+    unconfirmed: int | None = None,
     model: str | None = None,
     orientation: str | None = None,
     image: str | None = None,
@@ -282,8 +283,9 @@ def batch(
     session = magics.get_session()
     if resume is not None:
         job = Batch.resume(
-            session, resume, resend_unknown=resend_unknown, concurrency=concurrency, save=save
-        )
+            session, resume, resend_unknown=resend_unknown,
+            concurrency=concurrency, unconfirmed=unconfirmed, save=save,
+        )  # fmt: skip
     elif prompts is None:
         raise InvalidRequest("Give prompts to run, or resume=JOURNAL to finish a batch.")
     else:
@@ -294,7 +296,7 @@ def batch(
         }
         job = Batch.start(
             session, prompts, journal=journal, defaults=defaults,
-            concurrency=concurrency, save=save,
+            concurrency=concurrency, unconfirmed=unconfirmed, save=save,
         )  # fmt: skip
     return run_in_cell(job)
 
@@ -325,6 +327,7 @@ def run_in_cell(job: Batch) -> BatchResults:
 @argument("--resume", metavar="JOURNAL", help="Finish the batch this journal file records.")
 @argument("--journal", metavar="FILE", help="Keep the batch's journal in FILE.")
 @argument("--concurrency", "-c", type=int, help="At most this many at once in this batch.")
+@argument("--unconfirmed", type=int, help="At most this many sent with no task id yet.")
 @argument("--model", "-m", help="Model for items that name none.")
 @argument("--orientation", "-o", help="portrait or landscape, for items that name none.")
 @argument("--as", dest="name", metavar="NAME", help="Bind the results to this variable.")
@@ -346,6 +349,7 @@ def batch_command(magics: Any, line: str) -> None:
         resume=args.resume,
         journal=args.journal,
         concurrency=args.concurrency,
+        unconfirmed=args.unconfirmed,
         model=args.model,
         orientation=args.orientation,
         save=False if args.no_save else None,
