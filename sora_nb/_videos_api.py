@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -212,9 +212,9 @@ class VideosAPI:
             model = obj.get("model")
             named = model if isinstance(model, str) else None
             return SourceStatus("completed", 100, url, None, None, None, model=named)
-        now = "queued" if status == "queued" else "generating"
+        now: Literal["queued", "generating"] = "queued" if status == "queued" else "generating"
         if now != phase:
-            await _call(on_event, StatusEvent(now))  # type: ignore[arg-type]
+            await _call(on_event, StatusEvent(now))
         progress = obj.get("progress")
         if isinstance(progress, int | float) and int(progress) > percent:
             percent = min(100, int(progress))
