@@ -298,3 +298,21 @@ def test_batch_results_rows_keep_input_order() -> None:
     results = BatchResults([InvalidRequest("bad"), GenerationFailed("no")], items)
     assert [row["prompt"] for row in results.rows()] == ["a", "b"]
     assert results.videos == [] and set(results.errors) == {0, 1}
+
+
+async def test_unconfirmed_bounds_items_sent_before_their_task_is_named(
+    client: SoraClient,
+) -> None:
+    session = make_session(client)
+    batch = Batch.start(session, [f"a swan {n}" for n in range(8)], unconfirmed=2, save=False)
+    peak = 0
+
+    def watch(index: int, event: object) -> None:
+        nonlocal peak
+        peak = max(peak, len(batch._unconfirmed))
+
+    batch.on_event = watch
+    results = await batch.run()
+    await batch.aclose()
+    assert all(isinstance(r, Video) for r in results)
+    assert peak == 2 and batch._unconfirmed == set()
