@@ -78,7 +78,7 @@ __all__ = [
 
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext sora_nb``: register the ``%%sora`` magics."""
-    from ._notebook._magic import load_ipython_extension as load
+    from ._notebook import load_ipython_extension as load
 
     load(ipython)
 

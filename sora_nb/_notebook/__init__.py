@@ -15,7 +15,8 @@ __all__ = ["batch", "load_ipython_extension", "panel"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext sora_nb``: register the ``%%sora`` magics."""
+    """``%load_ext sora_nb``: register the ``%%sora`` magics, with the views' commands."""
+    from . import _batch_view, _panel  # noqa: F401  (each adds its ``%sora`` command)
     from ._magic import load_ipython_extension as load
 
     load(ipython)

@@ -29,7 +29,7 @@ from .._batch_items import BatchItem, read_items
 from .._exceptions import InvalidRequest, SoraError
 from .._render import local_url, safe_url
 from .._video import Video
-from ._magic import magics_for
+from ._magic import VIEW_COMMANDS, magics_for
 from ._output import SoraInterrupt, describe
 from ._run import run_blocking, start_background
 
@@ -357,3 +357,6 @@ def batch_command(magics: Any, line: str) -> None:
     )
     if args.name:
         magics.shell.user_ns[args.name] = results
+
+
+VIEW_COMMANDS["batch"] = batch_command

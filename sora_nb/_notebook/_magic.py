@@ -11,6 +11,8 @@ import getpass
 import keyword
 import re
 import string
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from IPython.core.error import StdinNotImplementedError
@@ -82,6 +84,12 @@ def _parse(magic: Any, line: str) -> Any:
         if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
             setattr(args, key, value[1:-1])
     return args
+
+
+#: ``%sora`` commands that open a view built on these magics (``panel``, ``batch``). Each view
+#: module adds its own when imported (``sora_nb._notebook`` imports them before loading the
+#: extension), so this module imports none of them: the views sit above it in the layers.
+VIEW_COMMANDS: dict[str, Callable[[SoraMagics, str], None]] = {}
 
 
 class _Prompt(string.Formatter):
@@ -324,13 +332,12 @@ class SoraMagics(Magics):
 
     def _line(self, line: str) -> None:
         command, _, rest = line.strip().partition(" ")
-        handlers = {
+        handlers: dict[str, Callable[[str], None]] = {
             "config": self._config,
             "history": self._history,
             "reset": self._reset,
             "resume": self._resume,
-            "panel": self._panel,
-            "batch": self._batch,
+            **{name: partial(view, self) for name, view in VIEW_COMMANDS.items()},
             "help": self._help,
             "-h": self._help,
             "--help": self._help,
@@ -353,16 +360,6 @@ class SoraMagics(Magics):
             ref = int(rest)
         session = self.get_session()
         CellJob(self.shell).run(lambda on_event: session.resume(ref, on_event=on_event))
-
-    def _panel(self, rest: str) -> None:
-        from ._panel import panel
-
-        display(panel())
-
-    def _batch(self, rest: str) -> None:
-        from ._batch_view import batch_command
-
-        batch_command(self, rest)
 
     # -- config -----------------------------------------------------------------------------
 

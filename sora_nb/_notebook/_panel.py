@@ -29,7 +29,7 @@ from .._video import Video
 from ._gallery import Actions, Gallery, download_html, lineage, style_html
 from ._i18n import t
 from ._labels import label
-from ._magic import SoraMagics, magics_for
+from ._magic import VIEW_COMMANDS, SoraMagics, magics_for
 from ._output import Kind, describe, message_bundle
 from ._progress import ProgressView
 
@@ -404,3 +404,11 @@ def panel() -> Panel:
     if shell is None:
         raise RuntimeError("sora_nb.panel() needs IPython: run it in a Jupyter notebook.")
     return Panel(magics_for(shell))
+
+
+def _panel_command(magics: SoraMagics, rest: str) -> None:
+    """``%sora panel``."""
+    display(Panel(magics))
+
+
+VIEW_COMMANDS["panel"] = _panel_command
