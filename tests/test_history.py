@@ -547,3 +547,66 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
     ]
     assert "failed unexpectedly" in str(results[1])
     assert [turn.status for turn in session.turns] == ["done", "failed", "failed", "done"]
+
+
+def test_a_schema_1_file_still_loads(tmp_path: Path) -> None:
+    """Version 1 kept every field flat on the turn; it loads into the same records."""
+    first = {"role": "user", "content": FIRST_PROMPT}
+    common = {"orientation": "portrait", "image": None, "preview_url": None, "echo": None}
+    done = {**common, "status": "done", "error": None, "local_thumbnail": None, "name": None}
+    turns = [
+        {
+            **done,
+            "index": 0,
+            "prompt": FIRST_PROMPT,
+            "model": "sora-2",
+            "messages": [first],
+            "transcript": FIRST,
+            "task_id": "task_01k7dzptgwf2z87wj2c3t36qk0",
+            "sid": "s_68ec8accd80c8191ae1fc957af78caaa",
+            "video_url": "https://cdn.example/v/0.mp4",
+            "thumbnail_url": "https://cdn.example/v/0.webp",
+            "source_url": "https://relay.example/source/task_01k7dzptgwf2z87wj2c3t36qk0",
+            "parent": None,
+            "started_at": 1760338775.5,
+            "finished_at": 1760338850.0,
+            "elapsed": 72.5,
+            "local_path": "sora_outputs/task_01k7dzptgwf2z87wj2c3t36qk0.mp4",
+        },
+        {
+            **common,
+            "index": 1,
+            "prompt": EDIT_PROMPT,
+            "model": "sora-2",
+            "messages": {"branch_of": 0, "then": [{"role": "user", "content": EDIT_PROMPT}]},
+            "transcript": "> 任务 ID: task_2\n",
+            "status": "running",
+            "task_id": "task_2",
+            "source_url": "https://relay.example/source/task_2",
+            "parent": 0,
+            "started_at": 1760339000.0,
+        },
+    ]
+    document = {"format": "sora_nb.session", "version": 1, "name": "old", "turns": turns}
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    loaded = Session.load(path)
+    video = loaded.video(0)
+    assert (video.prompt, video.task_id, video.sid, video.elapsed) == (
+        FIRST_PROMPT,
+        "task_01k7dzptgwf2z87wj2c3t36qk0",
+        "s_68ec8accd80c8191ae1fc957af78caaa",
+        72.5,
+    )
+    assert video.local_path == turns[0]["local_path"] and video.session is loaded
+    edit = loaded.turn(1)
+    assert edit.status == "interrupted" and edit.error and edit.parent == 0
+    assert edit.messages == EDIT_REQUEST["messages"]  # the branch came back whole
+    assert (edit.task_id, edit.source_url, edit.transcript) == (
+        "task_2",
+        "https://relay.example/source/task_2",
+        "> 任务 ID: task_2\n",
+    )
+    resaved = json.loads(loaded.save(tmp_path / "v2.json").read_text(encoding="utf-8"))
+    assert resaved["version"] == SCHEMA_VERSION == 2
+    assert Session.load(tmp_path / "v2.json").turns == loaded.turns
