@@ -56,9 +56,11 @@ from ._protocol import (
     parse_source,
 )
 from ._request import (
+    MAX_IMAGE_BYTES,
     ImageInput,
     Prepared,
     build_body,
+    model_info,
     prepare,
     validate_model,
     videos_remix_target,
@@ -235,6 +237,7 @@ class SoraClient:
         on_event: EventCallback | None = None,
     ) -> Video:
         """Make a new video and return it once finished (or raise a ``SoraError``)."""
+        image = await self._inline_image(model, image)
         turn = prepare(prompt, model, orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
         return await self._run(make_request(turn, messages), on_event=on_event)
@@ -257,6 +260,7 @@ class SoraClient:
                 "This video has no share id (sid) to remix it by: its relay gave none "
                 "(a sora2api relay gives one only in watermark-free mode)."
             )
+        image = await self._inline_image(model or video.model, image)
         turn = prepare(prompt, model or video.model, orientation, image)
         messages = video.next_messages(turn.content)
         return await self._run(make_request(turn, messages), parent=video, on_event=on_event)
@@ -278,6 +282,32 @@ class SoraClient:
             status = await self._poll(pending, on_event, deadline)
         # Collected later: the elapsed time is wall-clock since the task started.
         return _video_from_source(pending, status, time.time() - pending.started_at, None)
+
+    async def _inline_image(self, model: str, image: ImageInput) -> ImageInput:
+        """An https image, fetched, for a sora2api model: those relays drop image links.
+
+        The bytes then go inline as a ``data:`` URI, which is what the request records and
+        sends (docs/dialects.md). The image's host is another origin, so no key goes there.
+        """
+        info = model_info(model) if isinstance(model, str) else None
+        if info is None or info.dialect != "sora2api" or not isinstance(image, str):
+            return image
+        if not image.startswith("https://"):
+            return image  # a path, a data: URI, or a link the checks refuse in one sentence
+        data = bytearray()
+        try:
+            async with self._client().stream("GET", image, follow_redirects=True) as response:
+                response.raise_for_status()
+                async for piece in response.aiter_bytes():
+                    data += piece
+                    if len(data) > MAX_IMAGE_BYTES:
+                        break  # prepare() refuses it by its size, in one sentence
+        except httpx.HTTPError as exc:
+            raise InvalidRequest(
+                f"Could not fetch the image {image!r} to send it inline ({_describe(exc)}): "
+                "pass a local file instead."
+            ) from None
+        return bytes(data)
 
     # -- recovery by task id or URL ------------------------------------------------------------
 

@@ -287,6 +287,7 @@ class Session:
         name: str | None = None,
     ) -> Video:
         """Make a new video (a new branch), record it, and save a local copy."""
+        image = await self.client._inline_image(model, image)
         turn = prepare(prompt, model, orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
         return await self._send(make_request(turn, messages), None, name, on_event, save)
@@ -307,6 +308,7 @@ class Session:
         None for the latest finished one): its branch is sent back with ``prompt``."""
         base_index = self._base(video)
         base = self._require_done(base_index)
+        image = await self.client._inline_image(model or base.model, image)
         turn = prepare(prompt, model or base.model, orientation, image)
         if not base.remixable:
             raise InvalidRequest(f"Turn #{base_index} has no sid, so the relay cannot remix it.")

@@ -215,12 +215,44 @@ def test_dialect_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert SoraClient("http://127.0.0.1:9", KEY).dialect == "chat"
 
 
-async def test_sora2api_image_link_is_refused_before_sending(sora2api: EmulatorServer) -> None:
-    async with client_for(sora2api) as client:
-        with pytest.raises(InvalidRequest, match="drop image links"):
+class _ImageHost(httpx.AsyncBaseTransport):
+    """An https image host in front of the real network (the emulator on loopback)."""
+
+    def __init__(self, image: bytes) -> None:
+        self.image = image
+        self.headers: list[httpx.Headers] = []
+        self._real = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != "images.example":
+            return await self._real.handle_async_request(request)
+        self.headers.append(request.headers)
+        if request.url.path == "/gone.png":
+            return httpx.Response(404)
+        return httpx.Response(200, content=self.image, headers={"content-type": "image/png"})
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+async def test_sora2api_image_link_goes_inline(sora2api: EmulatorServer) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (0, 200, 0)).save(buffer, format="PNG")
+    host = _ImageHost(buffer.getvalue())
+    async with client_for(sora2api, transport=host) as client:
+        video = await client.generate(
+            "a dog", model="sora2-portrait-10s", image="https://images.example/dog.png"
+        )
+        with pytest.raises(InvalidRequest, match="Could not fetch the image"):
             await client.generate(
-                "a cow", model="sora2-portrait-10s", image="https://example.com/cow.png"
+                "a dog", model="sora2-portrait-10s", image="https://images.example/gone.png"
             )
+    assert video.image is not None and video.image.startswith("data:image/png;base64,")
+    assert all("authorization" not in headers for headers in host.headers)
 
 
 # -- model names (pure) ---------------------------------------------------------------------------
