@@ -48,7 +48,7 @@ QUICKSTART = ROOT / "notebooks" / "01-quickstart.ipynb"
 # When a job ends its live bar is replaced by static HTML of its final state, so a saved
 # notebook needs no kernel (docs/notebook.md, "Frontend limits").
 DONE_BARS_JS = """() => document
-  .querySelectorAll('.sora-nb-progress-static[data-phase="done"]').length >= 2"""
+  .querySelectorAll('.sora-nb-progress-static.sora-nb-phase-done').length >= 2"""
 KERNEL_IDLE_JS = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const kernel = w && w.sessionContext && w.sessionContext.session
@@ -77,7 +77,8 @@ WATCH_BARS_JS = """() => {
       record(bar, bar.className + ' ' + bar.style.width);
     for (const done of document.querySelectorAll('.sora-nb-progress-static')) {
       const fill = done.firstElementChild.firstElementChild.style.width;  // bar > fill
-      record(done, 'static ' + done.dataset.phase + ' ' + fill);
+      const phase = done.className.match(/sora-nb-phase-(\w+)/)[1];  // classes survive sanitizing
+      record(done, 'static ' + phase + ' ' + fill);
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
@@ -122,11 +123,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _jupyterlab(root: Path, home: Path) -> Iterator[str]:
-    """A JupyterLab server on a free port in its own process group; yields its base URL."""
+def _jupyterlab(root: Path, home: Path, app: str = "jupyterlab") -> Iterator[str]:
+    """A JupyterLab (or ``app="notebook"``: Notebook 7) server on a free port in its own
+    process group; yields its base URL."""
     port = _free_port()
     argv = [
-        *(sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser"),
+        *(sys.executable, "-m", app, "--allow-root", "--no-browser"),
         *(f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1"),
         *(f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}"),
         "--expose-app-in-browser",

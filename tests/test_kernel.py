@@ -124,7 +124,7 @@ def test_kernel_progress_costs_a_handful_of_messages(kernel: Kernel) -> None:
     assert finals[-1]["content"]["data"]["text/plain"].startswith("sora · done")
     # The widget is replaced in place by static HTML of its final state, then closed.
     assert WIDGET not in finals[-1]["content"]["data"]
-    assert 'data-phase="done"' in finals[-1]["content"]["data"]["text/html"]
+    assert "sora-nb-phase-done" in finals[-1]["content"]["data"]["text/html"]
     assert any(m["msg_type"] == "comm_close" for m in messages)
 
 

@@ -132,7 +132,7 @@ def check_progress(nb: nbformat.NotebookNode, count: int) -> None:
         o["data"] for o in outputs if "sora-nb-progress-static" in o["data"].get("text/html", "")
     ]
     assert len(static) == count
-    assert all('data-phase="done"' in data["text/html"] for data in static)
-    assert all("width:100%" in data["text/html"] for data in static)
+    assert all("sora-nb-phase-done" in data["text/html"] for data in static)
+    assert all("width:100%;" in data["text/html"] for data in static)
     plain = [data["text/plain"] for data in static]
     assert all(text.startswith("sora · done") for text in plain), plain

@@ -213,7 +213,10 @@ class SoraMagics(Magics):
             )
             if self._client.uses_emulator and not _notice_shown:
                 _notice_shown = True
-                print(t("notice.emulator", url=self._client.base_url))
+                # host:port, no scheme: frontends turn an http:// URL in printed text into a
+                # link, dead once the notebook is saved and the kernel is gone.
+                address = self._client.base_url.split("://", 1)[-1]
+                print(t("notice.emulator", url=address))
         return self._client
 
     def recorded_session(self) -> Session:

@@ -30,13 +30,9 @@ __all__ = ["ProgressView"]
 
 _FINAL = ("done", "failed", "interrupted")
 _STYLE = {"done": "success", "failed": "danger", "interrupted": "warning"}
-# The colours ipywidgets gives each bar_style, for the static copy of a finished bar.
-_FILL = {
-    "success": "var(--jp-success-color1, #4caf50)",
-    "danger": "var(--jp-error-color1, #f44336)",
-    "warning": "var(--jp-warn-color1, #ff9800)",
-    "info": "var(--jp-info-color1, #00bcd4)",
-}
+# The colours ipywidgets gives each bar_style, for the static copy of a finished bar. Plain hex:
+# an untrusted notebook's sanitizer keeps inline colours but may drop var(...).
+_FILL = {"success": "#4caf50", "danger": "#f44336", "warning": "#ff9800", "info": "#00bcd4"}
 _INDETERMINATE = "sora-nb-indeterminate"
 # Applies to every bar with the class; a <style> in an HTML widget reaches the whole page.
 _CSS = f"""<style>
@@ -294,14 +290,15 @@ class ProgressView:
         """The view as it is now, as plain HTML and text: no widget, no kernel needed."""
         style = _STYLE.get(self.phase, "info")
         width = self._bar_value()
+        # Classes and inline styles only: a sanitizer (an untrusted notebook) drops data-*.
         bar = (
-            '<div style="flex:none;width:16em;height:18px;box-sizing:border-box;'
-            'background:var(--jp-layout-color2, #eee);border-radius:2px;overflow:hidden">'
-            f'<div style="width:{width}%;height:100%;background:{_FILL[style]}"></div></div>'
+            '<div class="sora-nb-static-bar" style="display:inline-block;width:16em;'
+            "height:18px;vertical-align:middle;margin-right:8px;"
+            'background-color:#e0e0e0;border-radius:2px;overflow:hidden">'
+            f'<div style="width:{width}%;height:18px;background-color:{_FILL[style]}"></div></div>'
         )
         html_text = (
-            f'<div class="sora-nb-progress-static" data-phase="{self.phase}" '
-            'style="display:flex;align-items:center;gap:8px;flex-wrap:wrap">'
+            f'<div class="sora-nb-progress-static sora-nb-phase-{self.phase}">'
             f"{bar}{self._label_html()}</div>"
         )
         return {"text/html": html_text, "text/plain": self.summary()}

@@ -1,0 +1,213 @@
+"""A notebook run in JupyterLab, saved, and reopened with its kernel gone: JupyterLab,
+Notebook 7 and an nbconvert HTML export show every output with no "model not found".
+
+The run also watches JupyterLab's status bar while a %%sora cell blocks: it must read Busy
+(docs/notebook.md, "Busy means busy"). Every wait waits for a condition; none is timed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from .test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KERNEL_IDLE_JS,
+    SECRET,
+    TOKEN,
+    WAIT_MS,
+    _jupyterlab,
+)
+
+NAME = "saved.ipynb"
+WIDGET = "application/vnd.jupyter.widget-view+json"
+CELLS = [
+    "%load_ext sora_nb",
+    # Three seconds in its queue at the browser tests' speed: long enough to watch the bar.
+    "%%sora --as cow\na cow in the snow [fault:slow-queue]",
+    "%sora history",
+    "%%sora --as bad\na forbidden dance [fault:content-policy]",
+]
+RUN_CELL_JS = """i => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  panel.content.activeCellIndex = i;
+  window.jupyterapp.commands.execute('notebook:run-cell');
+}"""
+CELL_RAN_JS = """i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i)
+  .executionCount !== null"""
+# Every text the status bar's kernel item shows from now on, recorded as it changes.
+WATCH_STATUS_JS = """() => {
+  const bar = document.querySelector('#jp-main-statusbar');
+  window.__soraStatus = [bar.innerText];
+  new MutationObserver(() => window.__soraStatus.push(bar.innerText))
+    .observe(bar, {subtree: true, childList: true, characterData: true});
+}"""
+SAVED_JS = """() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  return !!w && !w.context.model.dirty;
+}"""
+
+
+def _notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
+    nb.cells[-1].metadata["tags"] = ["raises-exception"]
+    return nb
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    browser: Browser
+    root: Path
+    home: Path
+    path: Path
+    status_while_blocking: list[str]
+
+
+def _run_cell(page: Page, index: int) -> None:
+    page.evaluate(RUN_CELL_JS, index)
+    page.wait_for_function(CELL_RAN_JS, arg=index, timeout=WAIT_MS, polling=100)
+
+
+def _run_and_save(page: Page, base: str) -> list[str]:
+    """Run the cells one by one as a person does; the status bar's texts during cell 1."""
+    page.goto(f"{base}/lab/tree/{NAME}?reset&token={TOKEN}", timeout=WAIT_MS)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
+    _run_cell(page, 0)
+    page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=100)
+    page.evaluate(WATCH_STATUS_JS)
+    _run_cell(page, 1)
+    statuses: list[str] = page.evaluate("() => window.__soraStatus")
+    for index in range(2, len(CELLS)):
+        _run_cell(page, index)
+    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
+    page.wait_for_function(SAVED_JS, timeout=WAIT_MS, polling=100)
+    return statuses
+
+
+def _shut_down_kernels(base: str) -> None:
+    with httpx.Client(base_url=base, params={"token": TOKEN}, timeout=30) as client:
+        for kernel in client.get("/api/kernels").json():
+            client.delete(f"/api/kernels/{kernel['id']}").raise_for_status()
+        assert client.get("/api/kernels").json() == []
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
+    tmp = tmp_path_factory.mktemp("saved")
+    root, home = tmp / "root", tmp / "home"
+    root.mkdir()
+    home.mkdir()
+    nbformat.write(_notebook(), root / NAME)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            with _jupyterlab(root, home) as base:
+                page = browser.new_page(viewport={"width": 1280, "height": 1400})
+                statuses = _run_and_save(page, base)
+                page.close()
+                _shut_down_kernels(base)
+            yield Saved(browser, root, home, root / NAME, statuses)
+        finally:
+            browser.close()
+
+
+def _assert_static(page: Page, base: str | None) -> None:
+    """What a reopened notebook shows without the kernel that made it."""
+    page.wait_for_selector("video", state="attached", timeout=WAIT_MS)
+    page.wait_for_selector(".sora-nb-phase-failed", timeout=WAIT_MS)  # the last cell rendered
+    page.wait_for_selector(".jp-RenderedText[data-mime-type*='error']", timeout=WAIT_MS)
+    body = page.inner_text("body")
+    assert "model not found" not in body and "Error displaying widget" not in body
+    done = page.locator(".sora-nb-progress-static.sora-nb-phase-done")
+    assert done.count() == 1, page.locator(".sora-nb-progress-static").first.evaluate(
+        "e => e.outerHTML"
+    )
+    # The bar keeps its colour and its length where the sanitizer has been at work.
+    fill = done.locator(".sora-nb-static-bar > div")
+    assert fill.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(76, 175, 80)"
+    assert fill.evaluate("e => e.getBoundingClientRect().width") > 100
+    failed = page.locator(".sora-nb-progress-static.sora-nb-phase-failed .sora-nb-static-bar > div")
+    assert failed.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(244, 67, 54)"
+    assert page.locator(".sora-nb-history").count() == 1
+    assert "content policy violation" in body
+    assert "Traceback" not in body and SECRET not in page.content()
+    # No dead link to the kernel's loopback emulator (the server's own /files/ links are fine).
+    hrefs: list[str] = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
+    loopback = [h for h in hrefs if "//127.0.0.1" in h or "//localhost" in h]
+    assert [h for h in loopback if base is None or not h.startswith(base)] == []
+
+
+@pytest.mark.browser
+def test_browser_status_bar_reads_busy_while_a_cell_blocks(saved: Saved) -> None:
+    # The kernel item's label ("Python 3 (ipykernel) | Busy") at each change, from before the
+    # cell was sent until its reply came: Idle, then Busy, and Idle again only at the end.
+    labels = [line for text in saved.status_while_blocking for line in text.splitlines()]
+    states = [label.rsplit("| ", 1)[1] for label in labels if "(ipykernel) | " in label]
+    changes = [state for i, state in enumerate(states) if i == 0 or state != states[i - 1]]
+    assert "Busy" in changes, states
+    during = changes[changes.index("Busy") :]
+    assert during in (["Busy"], ["Busy", "Idle"]), states
+
+
+@pytest.mark.browser
+def test_browser_saved_notebook_has_no_widget_outputs(saved: Saved) -> None:
+    nb = nbformat.read(saved.path, as_version=4)
+    outputs = [o for cell in nb.cells for o in cell.outputs]
+    assert not [o for o in outputs if WIDGET in o.get("data", {})]
+    videos = [o for o in outputs if "<video" in o.get("data", {}).get("text/html", "")]
+    assert len(videos) == 1 and "image/png" in videos[0]["data"]
+    (error,) = [o for o in outputs if o.output_type == "error"]
+    assert error.ename == "CellFailed" and len(error.traceback) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
+def test_browser_reopened_without_its_kernel(saved: Saved, app: str) -> None:
+    home = saved.home / app
+    home.mkdir(exist_ok=True)
+    with _jupyterlab(saved.root, home, app) as base:
+        page = saved.browser.new_page(viewport={"width": 1280, "height": 1400})
+        path = "lab/tree" if app == "jupyterlab" else "notebooks"
+        page.goto(f"{base}/{path}/{NAME}?reset&token={TOKEN}", timeout=WAIT_MS)
+        page.wait_for_selector(".sora-nb-progress-static", timeout=WAIT_MS)
+        _shut_down_kernels(base)  # the frontend may start one: it knows none of the old models
+        _assert_static(page, base)
+        page.close()
+
+
+@pytest.mark.browser
+def test_browser_nbconvert_html_export_shows_every_output(saved: Saved) -> None:
+    out = saved.root / "export"
+    subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "html", f"--output-dir={out}", saved.path],
+        check=True,
+        capture_output=True,
+    )
+    html = (out / "saved.html").read_text(encoding="utf-8")
+    assert WIDGET not in html
+    assert html.count("sora-nb-progress-static") == 2 and "<video" in html
+    shutil.copytree(saved.root / "sora_outputs", out / "sora_outputs")
+    page = saved.browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto((out / "saved.html").as_uri(), timeout=WAIT_MS)
+    _assert_static(page, None)
+    page.close()
