@@ -77,7 +77,7 @@ WATCH_BARS_JS = """() => {
       record(bar, bar.className + ' ' + bar.style.width);
     for (const done of document.querySelectorAll('.sora-nb-progress-static')) {
       const fill = done.firstElementChild.firstElementChild.style.width;  // bar > fill
-      const phase = done.className.match(/sora-nb-phase-(\w+)/)[1];  // classes survive sanitizing
+      const phase = done.className.match(/sora-nb-phase-([a-z]+)/)[1];  // sanitizers keep it
       record(done, 'static ' + phase + ' ' + fill);
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
