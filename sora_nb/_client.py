@@ -351,7 +351,8 @@ class SoraClient:
             # "sending" inside the slot: a batch journals the item then, not while it queues.
             async with self.limiter.slot():
                 await _call(on_event, JobEvent("sending"))
-                async with contextlib.aclosing(self._events(body, parser, deadline)) as events:
+                events_in = self._events(body, parser, deadline, on_event)
+                async with contextlib.aclosing(events_in) as events:
                     async for event in events:
                         await _call(on_event, event)
         except _Broken as exc:
@@ -433,10 +434,14 @@ class SoraClient:
     # -- HTTP ---------------------------------------------------------------------------------
 
     async def _events(
-        self, body: dict[str, Any], parser: TranscriptParser, deadline: float | None = None
+        self,
+        body: dict[str, Any],
+        parser: TranscriptParser,
+        deadline: float | None = None,
+        on_event: EventCallback | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails."""
-        response = await self._send(body)
+        response = await self._send(body, on_event=on_event)
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
                 for event in await self._whole_completion(response, parser):
@@ -489,7 +494,10 @@ class SoraClient:
         return parser.feed(completion_content(obj)) + parser.flush()
 
     async def _send(
-        self, body: dict[str, Any], path: str = "/v1/chat/completions"
+        self,
+        body: dict[str, Any],
+        path: str = "/v1/chat/completions",
+        on_event: EventCallback | None = None,
     ) -> httpx.Response:
         """POST with retries before the stream begins; returns an open 2xx response."""
         self._check_ready()
@@ -518,7 +526,11 @@ class SoraClient:
             if response.status_code == 429:  # fewer streams at once, and a pause for everyone
                 self.limiter.rate_limited(_retry_after(response))
             retry_after = await self._refuse(response, last)
-            await asyncio.sleep(retry_after if retry_after is not None else _backoff(attempt))
+            delay = retry_after if retry_after is not None else _backoff(attempt)
+            # A progress view says "rate limited — retrying in N s", not "sending".
+            retry = JobEvent("retrying", detail=str(response.status_code), delay=delay)
+            await _call(on_event, retry)
+            await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:

@@ -187,6 +187,7 @@ def test_magic_failure_stops_run_cell(cells: Cells, capsys: pytest.CaptureFixtur
         pytest.param("--model 'sora 3'", "a cow", "has spaces", id="bad-model-name"),
         pytest.param("", "   \n", "The prompt is empty", id="empty-prompt"),
         pytest.param("--orientation sideways", "a cow", "Unknown orientation", id="orientation"),
+        pytest.param("--ratio 4:3", "a cow", "Unknown ratio '4:3'", id="ratio"),
         pytest.param("--as 2cows", "a cow", "--as needs a Python variable name", id="bad-name"),
         pytest.param("", "a {ghost} cow", "no variable 'ghost'", id="unknown-var"),
         pytest.param("", "a } cow", "unmatched brace", id="brace"),
@@ -503,3 +504,52 @@ def test_magic_config_dialect_reaches_a_videos_relay(cells: Cells) -> None:
     assert "Unknown dialect 'grpc'" in error and "\n" not in error
     cells.line("config --dialect chat")
     assert cells.magics.client().dialect == "chat"
+
+
+def test_magic_a_rate_limit_retry_is_shown_as_such(
+    cells: Cells, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    handle = ProgressView.handle
+
+    def record(view: ProgressView, event: Any) -> None:
+        handle(view, event)
+        seen.append(view.summary())
+
+    monkeypatch.setattr(ProgressView, "handle", record)
+    cells.cell("--as cow", "a cow [fault:429x1]")
+    assert any("rate limited — retrying in" in text for text in seen), seen
+    assert isinstance(cells.shell.user_ns["cow"], Video)
+
+
+def test_magic_resume_rebinds_the_name_and_updates_the_first_cell(
+    cells: Cells, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = ProgressView.handle
+
+    def interrupt_after_task(view: ProgressView, event: Any) -> None:
+        handle(view, event)
+        if event.type == "task":
+            asyncio.get_running_loop().call_soon(_raise_interrupt)
+
+    monkeypatch.setattr(ProgressView, "handle", interrupt_after_task)
+    with pytest.raises(KeyboardInterrupt):
+        cells.cell("--as late", "a late cow [fault:slow-queue]")
+    monkeypatch.setattr(ProgressView, "handle", handle)
+    first_ids = {(out.get("transient") or {}).get("display_id") for out in cells.outputs}
+    first_ids.discard(None)
+    assert "late" not in cells.shell.user_ns
+    del cells.outputs[:]
+    cells.line("resume")
+    assert isinstance(cells.shell.user_ns["late"], Video)  # the turn's --as name, bound again
+    updated = [
+        out for out in cells.outputs if (out.get("transient") or {}).get("display_id") in first_ids
+    ]
+    assert any("<video" in out["data"].get("text/html", "") for out in updated)
+    assert any("sora-nb-phase-done" in out["data"].get("text/html", "") for out in updated)
+
+
+def test_magic_messages_in_html_carry_no_markdown(cells: Cells) -> None:
+    cells.cell("--background --as bg", "a cow [fault:content-policy]")  # no loop: in the cell
+    html = cells.htmls()
+    assert "`" not in html

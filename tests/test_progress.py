@@ -198,3 +198,72 @@ def test_progress_view_start_resets_for_the_next_job() -> None:
     assert view.phase == "sending"
     assert view.reason is None
     assert view._bar.bar_style == "info"
+
+
+# -- the bar tells the truth at every moment ----------------------------------------------------
+
+
+def test_progress_view_slides_until_a_percent_is_known() -> None:
+    view = ProgressView(clock=FakeClock())
+    for event in (JobEvent("sending"), TASK, StatusEvent("queued"), StatusEvent("generating")):
+        view.handle(event)
+        assert view.indeterminate and "sora-nb-indeterminate" in view._bar._dom_classes
+    view.handle(ProgressEvent(5))
+    assert not view.indeterminate and "sora-nb-indeterminate" not in view._bar._dom_classes
+    assert view._bar.value == 5
+    view.finish()
+    assert "sora-nb-indeterminate" not in view._bar._dom_classes
+
+
+def test_progress_view_a_failure_before_any_percent_fills_the_bar_red() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.handle(StatusEvent("queued"))
+    view.fail("The relay refused the API key (401).")
+    assert (view._bar.value, view._bar.bar_style) == (100, "danger")
+    assert "sora-nb-indeterminate" not in view._bar._dom_classes
+    static = view.static_bundle()["text/html"]
+    assert "width:100%;" in static and "#f44336" in static and "sora-nb-phase-failed" in static
+
+
+def test_progress_view_counts_down_a_rate_limit_retry() -> None:
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    view.handle(JobEvent("retrying", detail="429", delay=3))
+    assert "rate limited — retrying in 3 s" in view._label.value
+    clock.now += 1
+    view._push()
+    assert "rate limited — retrying in 2 s" in view._label.value
+    view.handle(JobEvent("retrying", detail="503", delay=2))
+    assert "the relay answered 503 — retrying in 2 s" in view._label.value
+    view.handle(JobEvent("sending"))
+    assert "retrying" not in view._label.value
+
+
+def test_progress_view_estimates_time_left_from_the_observed_rate() -> None:
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    view.typical = 75.0  # a finished video of this model took 1:15 here
+    view.handle(StatusEvent("queued"))
+    assert "usually 1:15" in view._label.value
+    view.handle(ProgressEvent(10))
+    assert "left" not in view._label.value and "usually" not in view._label.value
+    clock.now += 10
+    view.handle(ProgressEvent(20))  # 10 % in 10 s: 80 % to go takes 80 s
+    assert "about 1:20 left" in view._label.value
+    view.finish()
+    assert "left" not in view._label.value
+
+
+def test_progress_view_says_the_relays_range_before_any_video_was_timed() -> None:
+    view = ProgressView(clock=FakeClock())
+    assert "usually 1–30 min" in view._label.value
+    _i18n.set_language("zh")
+    view._push()
+    assert "通常需要 1–30 分钟" in view._label.value
+
+
+def test_progress_view_code_in_a_reason_is_html_not_markdown() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.fail("Interrupted: run `%sora resume task_1` to collect it.")
+    assert "<code>%sora resume task_1</code>" in view._label.value
+    assert "`" not in view._label.value and "`" not in view.summary()

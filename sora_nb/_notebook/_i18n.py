@@ -90,6 +90,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "This frontend cannot prompt for the key: set SORA_API_KEY before starting Jupyter.",
         "当前前端无法输入密钥：请在启动 Jupyter 前设置 SORA_API_KEY。",
     ),
+    "error.bad_ratio": (
+        "Unknown ratio {ratio!r}: use 9:16 (portrait) or 16:9 (landscape).",
+        "未知的宽高比 {ratio!r}：请用 9:16（竖屏）或 16:9（横屏）。",
+    ),
     "error.empty_cell": (
         "The prompt is empty: write the video's description in the cell body.",
         "提示词为空：请在单元格中写下视频描述。",

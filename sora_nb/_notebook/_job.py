@@ -137,9 +137,15 @@ class CellJob:
                 earlier._resumed_as(self.view, bundle)
 
     def _resumed_as(self, view: ProgressView, bundle: dict[str, Any]) -> None:
+        """``%sora resume`` finished this job's task: show the video where the task began."""
+        progress = view.static_bundle()
+        if self._result is not None:
+            self._result.update(bundle, raw=True)
+        else:  # a blocking cell that was interrupted kept only its progress slot
+            html_text = progress["text/html"] + bundle.get("text/html", "")
+            progress = {**bundle, "text/html": html_text}
         if self._progress is not None:
-            self._progress.update(view.static_bundle(), raw=True)
-        self._show_result(bundle)
+            self._progress.update(progress, raw=True)
 
     def _failed(self, message: str, *, refused: bool = False) -> None:
         self.view.fail(message)

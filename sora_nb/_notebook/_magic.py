@@ -308,6 +308,8 @@ class SoraMagics(Magics):
         if args.name is not None and (not args.name.isidentifier() or keyword.iskeyword(args.name)):
             raise InvalidRequest(t("error.bad_name", name=args.name))
         editing = args.edit is not None
+        if args.ratio is not None and args.ratio.strip() not in ("9:16", "16:9"):
+            raise InvalidRequest(t("error.bad_ratio", ratio=args.ratio))
         orientation = args.orientation or args.ratio or (None if editing else self.orientation)
         model = args.model or (None if editing else self.model)
         return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, Literal
 
 from IPython.display import display
@@ -10,7 +11,16 @@ from IPython.display import display
 from .._exceptions import AuthenticationError, GenerationFailed, SoraError
 from ._i18n import t
 
-__all__ = ["CellFailed", "Kind", "SoraInterrupt", "describe", "message_bundle", "show_message"]
+__all__ = [
+    "CellFailed",
+    "Kind",
+    "SoraInterrupt",
+    "describe",
+    "message_bundle",
+    "sentence_html",
+    "sentence_plain",
+    "show_message",
+]
 
 Kind = Literal["error", "warning", "info"]
 
@@ -31,12 +41,25 @@ def describe(exc: SoraError) -> str:
     return str(exc)
 
 
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def sentence_html(text: str) -> str:
+    """``text`` escaped for HTML, its `code` spans as ``<code>``: no markdown left in HTML."""
+    return _CODE.sub(r"<code>\1</code>", html.escape(text))
+
+
+def sentence_plain(text: str) -> str:
+    """``text`` without markdown's backticks, for plain-text outputs and tracebacks."""
+    return _CODE.sub(r"\1", text)
+
+
 def message_bundle(text: str, kind: Kind = "error") -> dict[str, Any]:
     """A mime bundle for one line of ``text``."""
     mark = _MARKS[kind]
-    body = f"{mark} {html.escape(text)}"
+    body = f"{mark} {sentence_html(text)}"
     div = f'<div class="sora-nb-{kind}" style="color:{_COLORS[kind]}">{body}</div>'
-    return {"text/html": div, "text/plain": f"{mark} {text}"}
+    return {"text/html": div, "text/plain": f"{mark} {sentence_plain(text)}"}
 
 
 def show_message(text: str, kind: Kind = "error") -> None:
@@ -51,6 +74,9 @@ class SoraInterrupt(KeyboardInterrupt):
     instead of a traceback through the event loop's internals.
     """
 
+    def __init__(self, message: str) -> None:
+        super().__init__(sentence_plain(message))
+
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[0;33m{self}\x1b[0m"]
 
@@ -64,6 +90,9 @@ class CellFailed(Exception):
     instead of a traceback (docs/notebook.md, "A cell's outcome is its status"). Not a
     ``SoraError``: it carries a SoraError's sentence out of the notebook layer, once.
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(sentence_plain(message))
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[0;31m✗ {self}\x1b[0m"]

@@ -25,6 +25,7 @@ import ipywidgets as widgets
 from .._events import Event, JobEvent
 from .._render import public_url
 from ._i18n import t
+from ._output import sentence_html, sentence_plain
 
 __all__ = ["ProgressView"]
 
@@ -103,9 +104,10 @@ class ProgressView:
         if self.final:
             return
         self.events += 1
-        before = self.phase
+        before = (self.phase, self.indeterminate)
         self._record(event)
-        if self.phase != before or self.final:
+        changed = (self.phase, self.indeterminate) != before
+        if changed or self.final or event.type == "job":  # job events are few
             self._push()
         else:
             self._request_push()
@@ -267,7 +269,8 @@ class ProgressView:
         if self.task_id:
             parts.append(self.task_id)
         text = " · ".join(parts)
-        return f"{text} — {self.reason}" if self.reason and self.phase == "failed" else text
+        failed = self.reason and self.phase == "failed"
+        return f"{text} — {sentence_plain(self.reason or '')}" if failed else text
 
     def _label_html(self) -> str:
         parts = [html.escape(p) for p in self._parts()]
@@ -282,7 +285,7 @@ class ProgressView:
             parts.append(task)
         text = " · ".join(parts)
         if self.reason and self.phase == "failed":
-            reason = html.escape(self.reason)
+            reason = sentence_html(self.reason)
             text += f'<br><span style="color:var(--jp-error-color1,#c62828)">{reason}</span>'
         return f'<span class="sora-nb-progress">{text}</span>'
 
