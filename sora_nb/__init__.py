@@ -30,7 +30,7 @@ from ._exceptions import (
 )
 from ._history import Session, Turn, TurnStatus, get_session
 from ._model import PendingTask, Request, Task
-from ._notebook import batch, panel
+from ._notebook import batch, edit, generate, panel
 from ._protocol import TranscriptParser, parse_transcript
 from ._request import MAX_IMAGE_BYTES, MODELS
 from ._video import Video
@@ -70,6 +70,8 @@ __all__ = [
     "Video",
     "__version__",
     "batch",
+    "edit",
+    "generate",
     "get_session",
     "panel",
     "parse_transcript",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._display import mimebundle
@@ -112,6 +115,19 @@ class Video(Described):
             save=save,
             name=name,
         )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Copy the video's local copy to ``path`` (into it, if ``path`` is a folder)."""
+        if not self.local_path or not os.path.isfile(self.local_path):
+            raise InvalidRequest(
+                "This video has no local copy to save: make it with saving on "
+                "(not --no-save), or download its video_url."
+            )
+        target = Path(path)
+        if target.is_dir():
+            target = target / Path(self.local_path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copyfile(self.local_path, target))
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         return mimebundle(self)

@@ -13,9 +13,10 @@ import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
-from sora_nb import SoraClient, Video, _config, _history
+import sora_nb
+from sora_nb import InvalidRequest, SoraClient, Video, _config, _history
 from sora_nb._history import get_session
-from sora_nb._notebook import _i18n, _magic, _run
+from sora_nb._notebook import _i18n, _magic, _run, _twin
 from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
 from sora_nb._notebook._output import CellFailed
 from sora_nb._notebook._progress import ProgressView
@@ -553,3 +554,45 @@ def test_magic_messages_in_html_carry_no_markdown(cells: Cells) -> None:
     cells.cell("--background --as bg", "a cow [fault:content-policy]")  # no loop: in the cell
     html = cells.htmls()
     assert "`" not in html
+
+
+# -- the programmatic twin -------------------------------------------------------------------
+
+
+def test_generate_and_edit_show_the_same_outputs_and_return_the_video(
+    cells: Cells, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_twin, "get_ipython", lambda: cells.shell)
+    video = sora_nb.generate("a cow {not a field}", name="cow")
+    assert isinstance(video, Video) and video.prompt == "a cow {not a field}"
+    assert cells.shell.user_ns["cow"] is video
+    assert WIDGET in cells.outputs[0]["data"]  # the live bar, then its static copy, the video
+    assert "sora-nb-phase-done" in cells.outputs[-2]["data"]["text/html"]
+    assert "<video" in cells.outputs[-1]["data"]["text/html"]
+    halo = sora_nb.edit("cow", "put a halo on the cow")
+    assert halo.messages[1] == {"role": "assistant", "content": video.transcript}
+    latest = sora_nb.edit(None, "and clouds")
+    assert [turn.parent for turn in cells.session.turns] == [None, 0, 1] and latest.turn == 2
+    saved = halo.save(tmp_path / "keep")
+    assert saved == tmp_path / "keep" and saved.read_bytes()[4:8] == b"ftyp"
+    (tmp_path / "folder").mkdir()
+    assert halo.save(tmp_path / "folder").parent == tmp_path / "folder"
+
+
+def test_generate_failure_ends_the_cell_in_one_line(
+    cells: Cells, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_twin, "get_ipython", lambda: cells.shell)
+    with pytest.raises(CellFailed, match="content policy violation"):
+        sora_nb.generate("boom [fault:content-policy]")
+    with pytest.raises(CellFailed, match="has spaces"):
+        sora_nb.generate("a cow", model="no such model")
+    monkeypatch.setattr(_twin, "get_ipython", lambda: None)
+    with pytest.raises(InvalidRequest, match="IPython or Jupyter"):
+        sora_nb.generate("a cow")
+
+
+def test_video_save_without_a_local_copy_is_one_sentence(cells: Cells, tmp_path: Path) -> None:
+    cells.cell("--no-save --as v", "a cow")
+    with pytest.raises(InvalidRequest, match="no local copy"):
+        cells.shell.user_ns["v"].save(tmp_path / "v.mp4")

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .._batch import BatchResults
+    from .._video import Video
     from ._panel import Panel
 
-__all__ = ["batch", "load_ipython_extension", "panel"]
+__all__ = ["batch", "edit", "generate", "load_ipython_extension", "panel"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -34,3 +35,17 @@ def batch(*args: Any, **kwargs: Any) -> BatchResults:
     from ._batch_view import batch as run
 
     return run(*args, **kwargs)
+
+
+def generate(prompt: str, **options: Any) -> Video:
+    """``%%sora`` as a function; see ``sora_nb._notebook._twin.generate``."""
+    from ._twin import generate as run
+
+    return run(prompt, **options)
+
+
+def edit(video: Any, prompt: str, **options: Any) -> Video:
+    """``%%sora --edit`` as a function; see ``sora_nb._notebook._twin.edit``."""
+    from ._twin import edit as run
+
+    return run(video, prompt, **options)

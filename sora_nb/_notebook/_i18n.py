@@ -94,6 +94,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Unknown ratio {ratio!r}: use 9:16 (portrait) or 16:9 (landscape).",
         "未知的宽高比 {ratio!r}：请用 9:16（竖屏）或 16:9（横屏）。",
     ),
+    "error.no_shell": (
+        "sora_nb.generate() and edit() show their progress in IPython or Jupyter; "
+        "elsewhere use `await sora_nb.Session().generate(…)`.",
+        "sora_nb.generate() 和 edit() 需要在 IPython 或 Jupyter 中显示进度；"
+        "其他环境请使用 `await sora_nb.Session().generate(…)`。",
+    ),
     "error.empty_cell": (
         "The prompt is empty: write the video's description in the cell body.",
         "提示词为空：请在单元格中写下视频描述。",

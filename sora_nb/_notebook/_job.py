@@ -61,7 +61,7 @@ class CellJob:
         self._progress: DisplayHandle | None = None
         self._result: DisplayHandle | None = None
 
-    def run(self, make: JobFactory, *, background: bool = False) -> None:
+    def run(self, make: JobFactory, *, background: bool = False) -> Video | None:
         """Start ``make(on_event)`` and show it; block until it ends unless ``background``."""
         self.view.start()
         self._progress = display(self.view, display_id=True)
@@ -69,16 +69,16 @@ class CellJob:
             started = message_bundle(t("background.started"), "info")
             self._result = display(started, raw=True, display_id=True)
             start_background(self._produce(make), self._settle)
-            return
+            return None
         if background:
             show_message(t("background.no_loop"), "warning")
-        self._run_blocking(make)
+        return self._run_blocking(make)
 
     async def _produce(self, make: JobFactory) -> Result:
         video = await make(self.view.handle)
         return video, await self._bundle(video)
 
-    def _run_blocking(self, make: JobFactory) -> None:
+    def _run_blocking(self, make: JobFactory) -> Video:
         try:
             result = run_blocking(self._produce(make))
         except SoraError as exc:
@@ -90,8 +90,8 @@ class CellJob:
         except BaseException as exc:  # a bug, not the relay: red, and the traceback stays
             self._failed(f"{type(exc).__name__}: {exc}")
             raise
-        else:
-            self._done(*result)
+        self._done(*result)
+        return result[0]
 
     def _settle(self, task: asyncio.Task[Result]) -> None:
         """The background task ended: show how, in the outputs made when it started."""

@@ -286,7 +286,16 @@ class SoraMagics(Magics):
         if args.help:
             self._help()
             return
-        kwargs = self._request(args, cell)
+        if not cell.strip():
+            raise InvalidRequest(t("error.empty_cell"))
+        self.run_job(args, expand_prompt(cell, self._user_ns))
+
+    def run_job(self, args: Any, prompt: str) -> Video | None:
+        """Run one generation or edit as a cell job: ``%%sora`` and ``sora_nb.generate()``.
+
+        Returns the Video, or None for a ``--background`` job (it binds ``--as`` later).
+        """
+        kwargs = self._request(args, prompt)
         session = self.get_session()
         target = self._edit_target(session, args.edit)
 
@@ -299,11 +308,11 @@ class SoraMagics(Magics):
         job = CellJob(
             self.shell, name=args.name, embed=args.embed, typical=_typical(session, model)
         )
-        job.run(make, background=args.background)
+        return job.run(make, background=args.background)
 
-    def _request(self, args: Any, cell: str) -> dict[str, Any]:
+    def _request(self, args: Any, prompt: str) -> dict[str, Any]:
         """The job's keyword arguments, checked before anything is shown or sent."""
-        if not cell.strip():
+        if not prompt.strip():
             raise InvalidRequest(t("error.empty_cell"))
         if args.name is not None and (not args.name.isidentifier() or keyword.iskeyword(args.name)):
             raise InvalidRequest(t("error.bad_name", name=args.name))
@@ -313,7 +322,7 @@ class SoraMagics(Magics):
         orientation = args.orientation or args.ratio or (None if editing else self.orientation)
         model = args.model or (None if editing else self.model)
         return {
-            "prompt": expand_prompt(cell, self._user_ns).strip(),
+            "prompt": prompt.strip(),
             "model": validate_model(model) if model else None,
             "orientation": normalize_orientation(orientation),
             "image": image_to_url(args.image) if args.image is not None else None,
@@ -321,10 +330,12 @@ class SoraMagics(Magics):
             "name": args.name,
         }
 
-    def _edit_target(self, session: Session, ref: str | None) -> Video | None:
+    def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
         """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
-        if ref is None:
-            return None
+        if ref is None or isinstance(ref, Video):
+            return ref
+        if isinstance(ref, int):
+            return session.video(ref)
         if ref == _LATEST:
             latest = session.latest()
             if latest is None:
