@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import random
 import signal
 import tempfile
@@ -38,7 +39,7 @@ from sora_nb.emulator import EmulatorServer, serve_in_thread
 FRONTEND = ("comm_open", "comm_msg", "comm_close", "display_data", "update_display_data")
 PROMPTS = [f"a sheep on a hill, shot {n}" for n in range(10)]  # ten encodes, shared by all
 RSS = """
-import os, resource
+import os, resource, time
 def _rss_mib():
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -97,11 +98,13 @@ def scale(items: int) -> None:
             kernel.run(f"%sora batch {write_prompts(kernel.folder, 'one.txt', PROMPTS[:1])}")
             one = time.perf_counter() - started
             before_paid, before_rss = paid(relay), kernel.value("_rss_mib()")
+            cpu = kernel.value("time.process_time()")
             big = [PROMPTS[n % len(PROMPTS)] for n in range(items)]
             name = write_prompts(kernel.folder, "big.txt", big)
             started = time.perf_counter()
             messages = kernel.run(f"%sora batch {name} --no-save --as big")
             wall = time.perf_counter() - started
+            cpu = kernel.value("time.process_time()") - cpu
             peak = kernel.value("resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024")
             done = kernel.value("sum(type(r).__name__ == 'Video' for r in big)")
             sent = paid(relay) - before_paid
@@ -112,6 +115,7 @@ def scale(items: int) -> None:
     print(f"scale: {items} generations in one kernel, emulator speed 1")
     print(f"  one generation             {one:8.2f} s")
     print(f"  wall / one                 {wall / one:8.2f}  ({wall:.2f} s; goal <= 1.3)")
+    print(f"  kernel CPU / one           {cpu / one:8.2f}  ({cpu:.2f} s of CPU in the kernel)")
     print(f"  lost                       {items - done:8d}")
     print(f"  duplicate POSTs            {sent - items:8d}  ({sent} tasks for {items} items)")
     print(f"  peak RSS per stream        {(peak - before_rss) * 1024 / items:8.1f} KiB")
@@ -163,6 +167,17 @@ def journal_cost(items: int, rounds: int = 2) -> None:
     print(f"  old autosave per change    {old}")
 
 
+def wrote(kernel: Kernel, journal: Path, before: int) -> bool:
+    """Wait until the running cell writes to ``journal``; False if the cell ends first."""
+    while (journal.stat().st_size if journal.exists() else 0) <= before:
+        try:
+            kernel.kc.get_shell_msg(timeout=0.01)  # the cell's reply: it ended
+        except queue.Empty:
+            continue
+        return False
+    return True
+
+
 def kill_and_resume(items: int = 200, kills: int = 3, window: int | None = None) -> None:
     prompts = [f"a counted goat {n}" for n in range(items)]
     chance = random.Random()
@@ -177,8 +192,8 @@ def kill_and_resume(items: int = 200, kills: int = 3, window: int | None = None)
                 what = "--resume goats.jsonl" if attempt else "goats.txt --journal goats.jsonl"
                 what += f" --unconfirmed {window}" if window else ""
                 kernel.kc.execute(f"%sora batch {what} --no-save")
-                while (journal.stat().st_size if journal.exists() else 0) <= before:
-                    time.sleep(0.01)
+                if not wrote(kernel, journal, before):
+                    break  # every item had ended or was in doubt: nothing left to kill
                 time.sleep(chance.uniform(0.2, 1.5))
                 kernel.km.signal_kernel(signal.SIGKILL)
                 stages = Counter(r.stage for r in read_journal(journal).items)
