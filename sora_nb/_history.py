@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ._autosave import merge
 from ._batch import Batch, BatchResults
 from ._batch_items import BatchItem
 from ._callback import call
@@ -160,18 +161,14 @@ class Session:
             self._settings_client = client
 
     def _autosave_to(self, path: Path) -> None:
-        """Save to ``path`` after every change; an existing file's turns come back first."""
+        """Save to ``path`` after every change; the turns an existing file holds and this
+        session lacks are added first (a restarted kernel, or the file of an earlier run)."""
         if self.autosave == path:
             return
         if path.exists():
-            turns = self._owned(read_file(path, self.name)[1])
+            theirs = read_file(path, self.name)[1]
             with self._lock:
-                if self._turns and turns:
-                    raise InvalidRequest(
-                        f"Session {self.name!r} already has turns and {path} holds others: "
-                        "pick another session name or file."
-                    )
-                self._turns = self._turns or turns
+                self._turns = self._owned(merge(self._turns, theirs))
         self.autosave = path
         self.save(path)
 

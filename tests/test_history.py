@@ -610,3 +610,23 @@ def test_a_schema_1_file_still_loads(tmp_path: Path) -> None:
     resaved = json.loads(loaded.save(tmp_path / "v2.json").read_text(encoding="utf-8"))
     assert resaved["version"] == SCHEMA_VERSION == 2
     assert Session.load(tmp_path / "v2.json").turns == loaded.turns
+
+
+async def test_autosave_to_an_earlier_file_merges_its_turns(
+    session: Session, tmp_path: Path
+) -> None:
+    path = tmp_path / "earlier.json"
+    earlier = Session("earlier", client=session.client, download=False, autosave=path)
+    await earlier.generate("a cow")
+    await session.generate("a horse", save=False)
+    remembered = get_session(session.name, autosave=path)  # the kernel's session takes the file
+    assert remembered is not session and [t.prompt for t in remembered.turns] == ["a cow"]
+    session_file = tmp_path / "mine.json"
+    session.save(session_file)
+    mine = get_session("mine", autosave=session_file)
+    assert [t.prompt for t in get_session("mine", autosave=path).turns] == ["a horse", "a cow"]
+    assert mine.video(1).session is mine and mine.video(1).turn == 1
+    assert [t["request"]["prompt"] for t in json.loads(path.read_text())["turns"]] == [
+        "a horse",
+        "a cow",
+    ]
