@@ -155,7 +155,7 @@ class SoraClient:
         self._http_loop: asyncio.AbstractEventLoop | None = None
         self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
         # Shared by every client of this relay in the process: the kernel's cap on streams.
-        self.limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
+        self._limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
         # "chat" reads either chat dialect from the stream; "videos" is the task API, which
         # only a setting can choose (docs/dialects.md).
         self.dialect = _dialect(dialect or _config.env_dialect())
@@ -221,7 +221,7 @@ class SoraClient:
             raise InvalidRequest("A Videos API relay has no chat stream: use generate().")
         parser = TranscriptParser()
         try:
-            async with self.limiter.slot():
+            async with self._limiter.slot():
                 async for event in self._events(build_body(messages, model, stream=stream), parser):
                     yield event
         except _Broken as exc:
@@ -349,7 +349,7 @@ class SoraClient:
         body = build_body(request.messages, request.model)
         try:
             # "sending" inside the slot: a batch journals the item then, not while it queues.
-            async with self.limiter.slot():
+            async with self._limiter.slot():
                 await _call(on_event, JobEvent("sending"))
                 events_in = self._events(body, parser, deadline, on_event)
                 async with contextlib.aclosing(events_in) as events:
@@ -399,7 +399,7 @@ class SoraClient:
         started, wall = time.monotonic(), time.time()
         request = replace(request, model=videos_model(request.model, request.orientation))
         target = videos_remix_target(request.messages)
-        async with self.limiter.slot():
+        async with self._limiter.slot():
             await _call(on_event, JobEvent("sending"))
             if target is None:
                 created = await videos.create(
@@ -521,10 +521,10 @@ class SoraClient:
                     f"The relay at {self.base_url} did not answer: {_describe(exc)}."
                 ) from None
             if response.is_success:
-                self.limiter.succeeded()
+                self._limiter.succeeded()
                 return response
             if response.status_code == 429:  # fewer streams at once, and a pause for everyone
-                self.limiter.rate_limited(_retry_after(response))
+                self._limiter.rate_limited(_retry_after(response))
             retry_after = await self._refuse(response, last)
             delay = retry_after if retry_after is not None else _backoff(attempt)
             # A progress view says "rate limited — retrying in N s", not "sending".

@@ -269,12 +269,12 @@ async def test_clients_of_one_relay_share_one_limit(relay: EmulatorServer) -> No
 
 
 async def _share_one_limit(first: SoraClient, second: SoraClient, relay: EmulatorServer) -> None:
-    assert first.limiter is second.limiter is limiter_for(relay.url)
+    assert first._limiter is second._limiter is limiter_for(relay.url)
     peak = 0
 
     def watch(event: object) -> None:
         nonlocal peak
-        peak = max(peak, first.limiter.in_flight)
+        peak = max(peak, first._limiter.in_flight)
 
     jobs = [c.generate(f"a lamb {n}", on_event=watch) for n in range(5) for c in (first, second)]
     videos = await asyncio.gather(*jobs)
@@ -289,8 +289,8 @@ async def test_a_429_halves_the_relays_limit_and_the_retry_succeeds(relay: Emula
     async with SoraClient(relay.url, api_key=KEY, max_streams=8) as client:
         video = await client.generate("a calf [fault:429x1]")
     assert isinstance(video, Video)
-    assert client.limiter.rate_limits == 1
-    assert client.limiter.limit == 5  # halved to 4, then one accepted stream grew it back by 1
+    assert client._limiter.rate_limits == 1
+    assert client._limiter.limit == 5  # halved to 4, then one accepted stream grew it back by 1
 
 
 def test_batch_results_rows_keep_input_order() -> None:

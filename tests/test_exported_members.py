@@ -54,6 +54,19 @@ def test_client_and_session_methods_are_pinned() -> None:
     }
 
 
+def test_client_attributes_are_pinned() -> None:
+    client = sora_nb.SoraClient("http://127.0.0.1:9", "sk-test")
+    public = {name for name in vars(client) if not name.startswith("_")}
+    assert public == {
+        "base_url",
+        "deadline",
+        "dialect",
+        "max_retries",
+        "poll_interval",
+        "uses_emulator",
+    }
+
+
 def public_members(cls: type) -> set[str]:
     return {name for name in dir(cls) if not name.startswith("_")}
 
