@@ -331,7 +331,7 @@ def _status_cell(turn: Turn) -> str:
 def _prompt_cell(turn: Turn, depth: int) -> str:
     marker = "↳ " if depth else ""
     if turn.image:  # made from a picture: say so, as the studio's gallery does
-        marker += f'<span title="made from an image" style="{_MUTED}">🖼 image</span> '
+        marker += f'<span class="sora-nb-from-image" style="{_MUTED}">[from an image]</span> '
     name = f' <code style="{_MUTED}">{_esc(turn.name)}</code>' if turn.name else ""
     edits = f' <span style="{_MUTED}">(edits #{turn.parent})</span>' if depth else ""
     return (

@@ -24,7 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from PIL import Image
+from playwright.sync_api import Locator, Page, sync_playwright
 
 from .conftest import ROOT
 
@@ -82,10 +83,26 @@ WATCH_BARS_JS = """() => {
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
+# README pictures: `SORA_NB_SCREENSHOTS=docs/img pytest tests/test_browser*.py` rewrites them.
+PICTURES = os.environ.get("SORA_NB_SCREENSHOTS")
 FETCH_JS = """async url => {
   const r = await fetch(url, {credentials: 'same-origin'});
   return [r.status, r.headers.get('content-type') || ''];
 }"""
+
+
+def picture(element: Locator, folder: Path, name: str) -> Path:
+    """A screenshot of ``element`` as a small PNG (at most 760 px wide, 128 colours): into
+    $SORA_NB_SCREENSHOTS when set (the README's docs/img), else the test's own folder."""
+    path = Path(PICTURES or folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    element.scroll_into_view_if_needed(timeout=WAIT_MS)
+    element.screenshot(path=str(path), timeout=WAIT_MS)
+    with Image.open(path) as shot:
+        shot.thumbnail((760, 1400))
+        small = shot.convert("RGB").quantize(colors=128)
+    small.save(path, optimize=True)
+    return path
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -133,29 +150,35 @@ def _jupyterlab(root: Path, home: Path, app: str = "jupyterlab") -> Iterator[str
         *(f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}"),
         "--expose-app-in-browser",
     ]
+    with _serving(argv, home, f"http://127.0.0.1:{port}", f"/api/status?token={TOKEN}") as base:
+        yield base
+
+
+@contextmanager
+def _serving(argv: list[str], home: Path, base: str, probe: str) -> Iterator[str]:
+    """Run a server in its own process group until ``base + probe`` answers; yields ``base``."""
     env = _lab_env(home)
-    with (home / "lab.log").open("wb") as log:
+    with (home / "server.log").open("wb") as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
         try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(base, proc, home / "lab.log")
+            _wait_ready(base + probe, proc, home / "server.log")
             yield base
         finally:
             _stop(proc)
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 90
     with httpx.Client(timeout=5) as client:
         while time.monotonic() < deadline:
-            assert proc.poll() is None, f"JupyterLab exited early:\n{log.read_text()}"
+            assert proc.poll() is None, f"The server exited early:\n{log.read_text()}"
             try:
-                if client.get(f"{base}/api/status", params={"token": TOKEN}).status_code == 200:
+                if client.get(url).status_code < 500:
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-    pytest.fail(f"JupyterLab did not answer /api/status within 90 s:\n{log.read_text()}")
+    pytest.fail(f"The server did not answer {url} within 90 s:\n{log.read_text()}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -182,8 +205,15 @@ def _assert_kernel_is_this_venv(base: str) -> None:
     assert argv[0] in ("python", sys.executable), argv
 
 
-def _open_and_run(page: Page, base: str, name: str) -> None:
-    page.goto(f"{base}/lab/tree/{name}?reset&token={TOKEN}", timeout=WAIT_MS)
+def notebook_url(base: str, name: str, frontend: str) -> str:
+    """Where JupyterLab (``?reset``: no restored workspace) or Notebook 7 opens ``name``."""
+    if frontend == "notebook":
+        return f"{base}/notebooks/{name}?token={TOKEN}"
+    return f"{base}/lab/tree/{name}?reset&token={TOKEN}"
+
+
+def _open_and_run(page: Page, base: str, name: str, frontend: str = "lab") -> None:
+    page.goto(notebook_url(base, name, frontend), timeout=WAIT_MS)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
     page.evaluate(WATCH_BARS_JS)
     # Not awaited: the promise resolves only when every cell has run.
@@ -212,9 +242,13 @@ class Run:
     folder: Path  # screenshots go here
 
 
-@pytest.fixture(scope="module")
-def lab_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
-    """One notebook run in JupyterLab in Chromium, shared by the tests below (≈ 12 s)."""
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def lab_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Run]:
+    """One notebook run in JupyterLab, then in Notebook 7, in Chromium, shared by the tests
+    below (≈ 12 s each)."""
+    frontend: str = request.param
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
     tmp = tmp_path_factory.mktemp("browser")
@@ -222,15 +256,25 @@ def lab_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     root.mkdir()
     home.mkdir()
     shutil.copyfile(QUICKSTART, root / QUICKSTART.name)
-    with _jupyterlab(root, home) as base, sync_playwright() as pw:
+    app = "notebook" if frontend == "notebook" else "jupyterlab"
+    with _jupyterlab(root, home, app) as base, sync_playwright() as pw:
         _assert_kernel_is_this_venv(base)
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            _open_and_run(page, base, QUICKSTART.name)
+            _open_and_run(page, base, QUICKSTART.name, frontend)
+            if frontend == "lab":  # the README's picture of a bar on the move
+                page.locator(".jp-Cell .widget-hprogress").first.wait_for(timeout=WAIT_MS)
+                picture(
+                    page.locator(".jp-Cell", has=page.locator(".progress-bar")).first,
+                    tmp,
+                    "progress.png",
+                )
             sources = _wait_for_videos(page)
+            if frontend == "lab":
+                picture(page.locator(".jp-Cell", has=page.locator("video")).first, tmp, "video.png")
             bars = page.evaluate("() => [...window.__soraBars.values()]")
             yield Run(page, base, sources, bars, tmp)
         finally:

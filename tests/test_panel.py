@@ -179,7 +179,7 @@ def test_panel_image_preview_clear_and_marker(magics: SoraMagics) -> None:
     assert "sora-nb-from-image" in _tile_html(ui, 0)
     assert "sora-nb-from-image" not in _tile_html(ui, 1)
     history = get_session(magics.session)._repr_mimebundle_()["text/html"]
-    assert history.count("🖼 image") == 1
+    assert history.count("sora-nb-from-image") == 1
 
 
 def test_panel_failure_keeps_a_red_row_and_a_failed_tile(magics: SoraMagics) -> None:

@@ -31,6 +31,8 @@ _COLORS = {
     "running": "var(--jp-brand-color1, #1976d2)",
 }
 _MUTED = "color:var(--jp-ui-font-color2, #6b6b6b);font-size:12px"
+# A word, not an emoji: Debian's Chromium and many servers have no emoji font.
+_BADGE = "border:1px solid currentColor;border-radius:3px;padding:0 3px;font-size:11px"
 _THUMB = 120  # px: the tile's picture fits this box
 _INDENT = 28  # px per level of edits
 
@@ -70,7 +72,9 @@ def _facts(turn: Turn) -> str:
     if turn.elapsed is not None and turn.status != "running":
         facts.append(_esc(_duration(turn.elapsed)))
     if turn.image:
-        facts.append(f'<span class="sora-nb-from-image">🖼 {_esc(label("from_image"))}</span>')
+        facts.append(
+            f'<span class="sora-nb-from-image" style="{_BADGE}">{_esc(label("from_image"))}</span>'
+        )
     if turn.name:
         facts.append(f"<code>{_esc(turn.name)}</code>")
     return " · ".join(f'<span style="white-space:nowrap">{fact}</span>' for fact in facts)

@@ -383,9 +383,7 @@ def _details_html(turns: list[Turn], index: int) -> str:
     source = safe_url(turn.image)
     if turn.image:
         picture = f'<img src="{html.escape(source)}" style="max-height:48px"> ' if source else ""
-        image = (
-            f'<div class="sora-nb-from-image">{picture}🖼 {html.escape(label("from_image"))}</div>'
-        )
+        image = f'<div class="sora-nb-from-image">{picture}{html.escape(label("from_image"))}</div>'
     return (
         f'<div class="sora-nb-details"><div style="white-space:pre-wrap;overflow-wrap:anywhere">'
         f"{html.escape(turn.prompt)}</div>{image}"

@@ -1,0 +1,248 @@
+"""The studio (notebooks/05-studio.ipynb) driven in Chromium, in JupyterLab and in Voilà as
+``sora-nb app`` serves it: Ctrl+Enter generates and the bar moves, a video plays, an older turn
+is selected and edited, an image is previewed, used and cleared, a job is cancelled and
+resumed, a prompt is copied and an mp4 downloaded. Every wait waits for a condition.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, sync_playwright
+
+from sora_nb._app import STUDIO, voila_command
+
+from .conftest import ROOT
+from .test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    KERNEL_IDLE_JS,
+    SECRET,
+    TOKEN,
+    WAIT_MS,
+    _free_port,
+    _jupyterlab,
+    _serving,
+    notebook_url,
+    picture,
+)
+
+NOTEBOOKS = ROOT / "notebooks"
+# Every state of every job row's bar, recorded as it happens.
+WATCH_JOBS_JS = """() => {
+  window.__soraJobBars = [];
+  new MutationObserver(() => {
+    for (const bar of document.querySelectorAll('.sora-nb-job .progress-bar')) {
+      const state = bar.className + ' ' + bar.style.width, all = window.__soraJobBars;
+      if (all[all.length - 1] !== state) all.push(state);
+    }
+  }).observe(document.body, {subtree: true, childList: true, attributes: true});
+}"""
+PLAYING_JS = """() => {
+  const v = document.querySelector('.sora-nb-studio video');
+  return !!v && v.readyState >= 2 && v.currentTime > 0.2;
+}"""
+
+
+@dataclass(frozen=True, slots=True)
+class Studio:
+    page: Page
+    frontend: str
+    base: str
+    folder: Path
+
+
+@pytest.fixture(scope="module", params=["lab", "voila"])
+def studio(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Studio]:
+    """The studio open in Chromium: in JupyterLab (Run All), or in Voilà (``sora-nb app``)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
+    frontend: str = request.param
+    tmp = tmp_path_factory.mktemp(f"studio-{frontend}")
+    root, home = tmp / "root", tmp / "home"
+    root.mkdir()
+    home.mkdir()
+    for name in (STUDIO, "meadow.png"):
+        shutil.copyfile(NOTEBOOKS / name, root / name)
+    with _server(frontend, root, home) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 1400}, accept_downloads=True
+            )
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+            page = context.new_page()
+            _open(page, frontend, base)
+            yield Studio(page, frontend, base, tmp)
+        finally:
+            browser.close()
+
+
+def _server(frontend: str, root: Path, home: Path) -> AbstractContextManager[str]:
+    if frontend == "lab":
+        return _jupyterlab(root, home)
+    port = _free_port()
+    argv = voila_command(root / STUDIO, "127.0.0.1", port, open_browser=False)
+    return _serving(argv, home, f"http://127.0.0.1:{port}", "/voila/files/none.png")
+
+
+def _open(page: Page, frontend: str, base: str) -> None:
+    if frontend == "lab":
+        page.goto(notebook_url(base, STUDIO, "lab"), timeout=WAIT_MS)
+        page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
+        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    else:
+        page.goto(f"{base}/", timeout=WAIT_MS)  # Voilà runs the notebook for this page
+    page.locator(".sora-nb-studio textarea").wait_for(timeout=WAIT_MS)
+    page.evaluate(WATCH_JOBS_JS)
+
+
+def _tile(page: Page, index: int) -> Locator:
+    return page.locator(".sora-nb-tile").filter(has_text=re.compile(rf"#{index} ·"))
+
+
+def _wait_done(page: Page, index: int) -> Locator:
+    tile = _tile(page, index)
+    tile.filter(has_text=re.compile(r"· (done|完成)")).wait_for(timeout=WAIT_MS)
+    return tile
+
+
+def _type(page: Page, prompt: str) -> None:
+    box = page.locator(".sora-nb-studio textarea")
+    box.fill(prompt)
+    box.dispatch_event("input")
+
+
+def _click(page: Page, selector: str) -> None:
+    button = page.locator(f".sora-nb-studio button{selector}")
+    button.and_(page.locator(":enabled")).wait_for(timeout=WAIT_MS)  # the prompt reached the kernel
+    button.click()
+
+
+def _assert_plays(page: Page) -> None:
+    page.locator(".sora-nb-studio video").evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(PLAYING_JS, timeout=WAIT_MS, polling=100)
+
+
+def _generate_with_ctrl_enter(page: Page) -> None:
+    _type(page, "a cow and a horse dancing")
+    page.locator(".sora-nb-studio button.sora-nb-generate:enabled").wait_for(timeout=WAIT_MS)
+    page.locator(".sora-nb-studio textarea").press("Control+Enter")
+    page.locator(".sora-nb-job").first.wait_for(timeout=WAIT_MS)
+    _wait_done(page, 0)
+    page.locator(".sora-nb-job").first.wait_for(state="detached", timeout=WAIT_MS)
+    bars: list[str] = page.evaluate("() => window.__soraJobBars")
+    widths = {state.rsplit(" ", 1)[1] for state in bars if "progress-bar-info" in state}
+    assert len(widths) >= 2, bars  # the bar moved while the relay worked
+    assert page.locator(".sora-nb-studio").count() == 1  # Ctrl+Enter did not re-run the cell
+    _assert_plays(page)
+
+
+def _select_an_older_turn_and_edit_it(page: Page) -> None:
+    _type(page, "a red fox in the snow")
+    _click(page, ".sora-nb-generate")
+    _wait_done(page, 1)
+    _tile(page, 0).locator("button.sora-nb-select").click()
+    page.locator(".sora-nb-selected").filter(has_text="#0 ·").wait_for(timeout=WAIT_MS)
+    details = page.locator(".sora-nb-details")
+    details.filter(has_text="a cow and a horse dancing").wait_for(timeout=WAIT_MS)
+    _assert_plays(page)
+    _type(page, "put a halo on the cow")
+    _click(page, ".sora-nb-edit")
+    edit = _wait_done(page, 2)
+    margin = edit.evaluate("el => getComputedStyle(el).marginLeft")
+    assert margin == "28px", margin  # under its base, indented
+    details.filter(has_text="put a halo on the cow").wait_for(timeout=WAIT_MS)
+    lineage = details.inner_text()
+    assert re.search(r"#0 a cow.*→ #2 put a halo", lineage), lineage
+
+
+def _image_preview_use_and_clear(page: Page, folder: Path) -> None:
+    preview = page.locator(".sora-nb-studio img.widget-image")
+    # ipywidgets' FileUpload keeps its <input type=file> out of the page: a chooser opens.
+    with page.expect_file_chooser(timeout=WAIT_MS) as chooser:
+        page.locator(".sora-nb-studio .widget-upload").click()
+    chooser.value.set_files(str(folder / "root" / "meadow.png"))
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.sora-nb-studio img.widget-image');"
+        " return !!i && i.offsetParent !== null && i.naturalWidth > 0; }",
+        timeout=WAIT_MS,
+        polling=100,
+    )
+    _type(page, "the meadow at dusk")
+    _click(page, ".sora-nb-generate")
+    image_tile = _wait_done(page, 3)
+    assert image_tile.locator(".sora-nb-from-image").count() == 1
+    assert _tile(page, 1).locator(".sora-nb-from-image").count() == 0
+    page.locator(".sora-nb-studio button", has_text="Clear image").click()
+    preview.wait_for(state="hidden", timeout=WAIT_MS)
+
+
+def _cancel_then_resume(page: Page) -> None:
+    _type(page, "a slow cow [fault:slow-queue]")
+    _click(page, ".sora-nb-generate")
+    row = page.locator(".sora-nb-job").first
+    row.filter(has_text="task_").wait_for(timeout=WAIT_MS)  # the relay made (and bills) it
+    row.locator("button.sora-nb-cancel").click()
+    tile = _tile(page, 4)
+    tile.filter(has_text="interrupted").wait_for(timeout=WAIT_MS)
+    row.locator("button.sora-nb-cancel").click()  # now Close: the row goes
+    row.wait_for(state="detached", timeout=WAIT_MS)
+    tile.locator("button.sora-nb-resume").click()
+    _wait_done(page, 4)
+    tile.locator("button.sora-nb-resume").wait_for(state="hidden", timeout=WAIT_MS)
+
+
+def _copy_and_download(page: Page) -> None:
+    _tile(page, 1).locator(".sora-nb-copy").click()
+    page.wait_for_function(
+        "async () => (await navigator.clipboard.readText()) === 'a red fox in the snow'",
+        timeout=WAIT_MS,
+        polling=100,
+    )
+    with page.expect_download(timeout=WAIT_MS) as caught:
+        _tile(page, 0).locator("button.sora-nb-download").click()
+    download = caught.value
+    assert download.suggested_filename.endswith(".mp4")
+    with open(download.path(), "rb") as mp4:
+        assert mp4.read(12)[4:8] == b"ftyp"  # an mp4, not an error page
+
+
+def _assert_thumbnails_and_clean(page: Page) -> None:
+    thumbs = page.locator("img.sora-nb-thumb")
+    assert thumbs.count() == page.locator(".sora-nb-tile").count() == 5
+    broken = thumbs.evaluate_all("imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))")
+    assert broken == []
+    assert "Traceback" not in page.inner_text("body")
+    assert SECRET not in page.content()
+
+
+@pytest.mark.browser
+def test_studio_in_the_browser(studio: Studio) -> None:
+    page = studio.page
+    _generate_with_ctrl_enter(page)
+    _select_an_older_turn_and_edit_it(page)
+    _image_preview_use_and_clear(page, studio.folder)
+    _cancel_then_resume(page)
+    _copy_and_download(page)
+    _assert_thumbnails_and_clean(page)
+    if studio.frontend == "lab":  # the README's picture: an edit selected, its lineage shown
+        _type(page, "")
+        _tile(page, 2).locator("button.sora-nb-select").click()
+        page.locator(".sora-nb-details").filter(has_text="#0 a cow").wait_for(timeout=WAIT_MS)
+        picture(page.locator(".sora-nb-studio"), studio.folder, "studio.png")
+        # Binder's link to the app: Voilà's server extension renders it inside Jupyter.
+        render = httpx.get(f"{studio.base}/voila/render/{STUDIO}?token={TOKEN}", timeout=WAIT_MS)
+        assert render.status_code == 200
+        assert "application/vnd.jupyter.widget-view+json" in render.text
