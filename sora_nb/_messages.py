@@ -1,0 +1,190 @@
+"""Every user-facing sentence and label, in English and Chinese: one catalog for the core's
+errors and the notebook's words alike, importable without Jupyter.
+
+The relay's users are largely Chinese-speaking, so the language follows the locale
+(``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, then ``locale``) unless
+``%sora config --language`` or ``SoraMagics.language`` chooses one. A message is written in
+the language in use when it is made (an error, when it is raised).
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+from typing import Literal
+
+__all__ = ["LANGUAGES", "Language", "detect_language", "language", "set_language", "t"]
+
+Language = Literal["en", "zh"]
+
+LANGUAGES: tuple[str, ...] = ("auto", "en", "zh")
+
+_CATALOG: dict[str, tuple[str, str]] = {
+    # key: (English, Chinese)
+    "phase.sending": ("sending", "发送中"),
+    "phase.queued": ("queued", "排队中"),
+    "phase.generating": ("generating", "生成中"),
+    "phase.resuming": ("resuming", "恢复中"),
+    "phase.downloading": ("downloading", "下载中"),
+    "phase.done": ("done", "完成"),
+    "phase.failed": ("failed", "失败"),
+    "phase.interrupted": ("interrupted", "已中断"),
+    "phase.rate_limited": (
+        "rate limited — retrying in {seconds} s",
+        "请求受限，{seconds} 秒后重试",
+    ),
+    "phase.retrying": (
+        "the relay answered {status} — retrying in {seconds} s",
+        "服务端返回 {status}，{seconds} 秒后重试",
+    ),
+    "eta.left": ("about {time} left", "约剩 {time}"),
+    "eta.typical": ("usually {time}", "通常需要 {time}"),
+    # The relay's observed range for one generation (docs/protocol.md, "Response stream"),
+    # said until this session has finished a video with the same model.
+    "eta.range": ("usually 1–30 min", "通常需要 1–30 分钟"),
+    "notice.emulator": (
+        "sora_nb: no SORA_BASE_URL set — using the embedded emulator at {url} "
+        "(set SORA_BASE_URL and SORA_API_KEY to use a real relay).",
+        "sora_nb：未设置 SORA_BASE_URL，正在使用内置模拟器 {url}"
+        "（设置 SORA_BASE_URL 和 SORA_API_KEY 即可连接真实中转服务）。",
+    ),
+    "failed.reason": ("Generation failed: {reason}", "生成失败：{reason}"),
+    "interrupted.task": (
+        "Interrupted: task {task} may still finish on the relay; "
+        "run `%sora resume {task}` to collect it.",
+        "已中断：任务 {task} 可能仍会在服务端完成，运行 `%sora resume {task}` 取回。",
+    ),
+    "interrupted.none": (
+        "Interrupted before the relay created a task; nothing was generated.",
+        "已中断：服务端尚未创建任务，未生成任何内容。",
+    ),
+    "error.unknown_name": (
+        "The prompt uses {{{name}}} but no variable {name!r} exists: define it first, "
+        "or write {{{{ and }}}} for literal braces.",
+        "提示词使用了 {{{name}}}，但变量 {name!r} 不存在："
+        "请先定义它，或用 {{{{ 和 }}}} 表示花括号。",
+    ),
+    "error.bad_braces": (
+        "The prompt has an unmatched brace ({detail}): write {{{{ and }}}} for literal braces.",
+        "提示词中的花括号不配对（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
+    ),
+    "error.bad_field": (
+        "The prompt's field {{{field}}} cannot be filled in ({detail}): "
+        "write {{{{ and }}}} for literal braces.",
+        "无法填入提示词中的 {{{field}}}（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
+    ),
+    "error.file": (
+        "Cannot use the file {name}: {reason}; pick a folder you can write to.",
+        "无法使用文件 {name}：{reason}；请选择可写入的文件夹。",
+    ),
+    "error.bad_name": (
+        "--as needs a Python variable name, not {name!r}.",
+        "--as 需要一个 Python 变量名，而不是 {name!r}。",
+    ),
+    "error.nothing_to_edit": (
+        "Nothing to edit yet: make a video with %%sora first, or name one with --edit NAME.",
+        "还没有可以修改的视频：请先用 %%sora 生成一个，或用 --edit 名称 指定视频。",
+    ),
+    "error.unknown_command": (
+        "Unknown command {cmd!r}: use one of config, history, reset, resume, panel, help.",
+        "未知命令 {cmd!r}：可用的有 config、history、reset、resume、panel、help。",
+    ),
+    "error.no_stdin": (
+        "This frontend cannot prompt for the key: set SORA_API_KEY before starting Jupyter.",
+        "当前前端无法输入密钥：请在启动 Jupyter 前设置 SORA_API_KEY。",
+    ),
+    "error.bad_ratio": (
+        "Unknown ratio {ratio!r}: use 9:16 (portrait) or 16:9 (landscape).",
+        "未知的宽高比 {ratio!r}：请用 9:16（竖屏）或 16:9（横屏）。",
+    ),
+    "error.no_shell": (
+        "sora_nb.generate() and edit() show their progress in IPython or Jupyter; "
+        "elsewhere use `await sora_nb.Session().generate(…)`.",
+        "sora_nb.generate() 和 edit() 需要在 IPython 或 Jupyter 中显示进度；"
+        "其他环境请使用 `await sora_nb.Session().generate(…)`。",
+    ),
+    "error.empty_cell": (
+        "The prompt is empty: write the video's description in the cell body.",
+        "提示词为空：请在单元格中写下视频描述。",
+    ),
+    "background.started": (
+        "Running in the background: this output updates when the video is ready.",
+        "正在后台生成：视频完成后此处会自动更新。",
+    ),
+    "background.no_loop": (
+        "--background needs a running event loop (a Jupyter kernel); running it here instead.",
+        "--background 需要运行中的事件循环（Jupyter 内核）；改为在此直接运行。",
+    ),
+    "embed.warning": (
+        "--embed stores the whole video in the notebook ({size:.1f} MB, kept in every save).",
+        "--embed 会把整个视频存入笔记本（{size:.1f} MB，每次保存都会保留）。",
+    ),
+    "hint.key": (
+        "To type the key without saving it in the notebook: %sora config --api-key",
+        "如需输入密钥且不保存在笔记本中：%sora config --api-key",
+    ),
+    "reset.done": ("History cleared.", "历史记录已清除。"),
+    "key.not_set": ("not set", "未设置"),
+    "key.prompt": ("API key (input hidden): ", "API 密钥（输入不显示）："),
+    "config.emulator_lazy": (
+        "embedded emulator (starts on first use)",
+        "内置模拟器（首次使用时启动）",
+    ),
+    "config.emulator": ("embedded emulator", "内置模拟器"),
+    "config.relay_default": ("relay default", "中转默认"),
+    "config.no_save": ("no local copies", "不保存本地副本"),
+    "config.base_url": ("base URL", "服务地址"),
+    "config.api_key": ("API key", "API 密钥"),
+    "config.model": ("model", "模型"),
+    "config.orientation": ("orientation", "方向"),
+    "config.save_dir": ("save dir", "保存目录"),
+    "config.language": ("language", "语言"),
+    "config.session": ("session", "会话"),
+    "config.autosave": ("autosave", "自动保存"),
+    "config.dialect": ("dialect", "中转类型"),
+    "panel.prompt": ("Describe the video…", "描述你想要的视频…"),
+    "panel.model": ("Model", "模型"),
+    "panel.orientation": ("Shape", "方向"),
+    "panel.auto": ("relay default", "默认"),
+    "panel.portrait": ("portrait 9:16", "竖屏 9:16"),
+    "panel.landscape": ("landscape 16:9", "横屏 16:9"),
+    "panel.image": ("Image", "参考图"),
+    "panel.generate": ("Generate", "生成"),
+    "panel.edit": ("Edit latest", "修改最新"),
+    "panel.cancel": ("Cancel", "取消"),
+    "panel.busy": (
+        "A video is already being made: wait for it to finish.",
+        "已有视频在生成中，请稍候。",
+    ),
+}
+
+_setting: str = "auto"
+
+
+def set_language(value: str) -> None:
+    """Choose ``en``, ``zh`` or ``auto`` (follow the locale)."""
+    global _setting
+    if value not in LANGUAGES:
+        raise ValueError(f"Unknown language {value!r}: use auto, en or zh.")
+    _setting = value
+
+
+def detect_language() -> Language:
+    """The locale's language: ``zh`` for any Chinese locale, else ``en``."""
+    for var in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "zh" if value.lower().startswith("zh") else "en"
+    name = locale.getlocale()[0] or ""
+    return "zh" if name.lower().startswith("zh") else "en"
+
+
+def language() -> Language:
+    """The language in use now."""
+    return detect_language() if _setting == "auto" else _setting  # type: ignore[return-value]
+
+
+def t(key: str, **fields: object) -> str:
+    """The message ``key`` in the current language, formatted with ``fields``."""
+    english, chinese = _CATALOG[key]
+    return (chinese if language() == "zh" else english).format(**fields)
