@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._messages import t
+
 if TYPE_CHECKING:
     from ._model import PendingTask
 
@@ -75,9 +77,9 @@ class GenerationFailed(SoraError):
     """The relay reported a failure, or its stream ended without a video."""
 
     def __init__(self, reason: str, *, task_id: str | None = None) -> None:
-        message = f"Generation failed: {reason}" if reason else "Generation failed."
+        message = t("failed.reason", reason=reason) if reason else t("failed.no_reason")
         if task_id:
-            message += f" (task {task_id})"
+            message += t("failed.task", task=task_id)
         super().__init__(message)
         self.reason = reason
         self.task_id = task_id

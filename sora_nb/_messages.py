@@ -42,6 +42,22 @@ _CATALOG: dict[str, tuple[str, str]] = {
     # The relay's observed range for one generation (docs/protocol.md, "Response stream"),
     # said until this session has finished a video with the same model.
     "eta.range": ("usually 1–30 min", "通常需要 1–30 分钟"),
+    "link.video": ("video", "视频"),
+    "link.relay": ("relay link", "中转链接"),
+    "link.preview": ("preview", "预览"),
+    "link.status": ("status", "状态"),
+    "video.no_link": ("No playable link for this video.", "这个视频没有可播放的链接。"),
+    "status.running": ("running", "生成中"),
+    "status.done": ("done", "完成"),
+    "status.failed": ("failed", "失败"),
+    "status.interrupted": ("interrupted", "已中断"),
+    "history.title": ("Session {name!r} · turns: {n}", "会话 {name!r} · 共 {n} 轮"),
+    "history.empty": (
+        "Session {name!r}: nothing generated yet.",
+        "会话 {name!r}：还没有生成任何视频。",
+    ),
+    "history.from_image": ("made from an image", "由图片生成"),
+    "history.edits": ("(edits #{n})", "（修改自 #{n}）"),
     "notice.emulator": (
         "sora_nb: no SORA_BASE_URL set — using the embedded emulator at {url} "
         "(set SORA_BASE_URL and SORA_API_KEY to use a real relay).",
@@ -49,6 +65,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "（设置 SORA_BASE_URL 和 SORA_API_KEY 即可连接真实中转服务）。",
     ),
     "failed.reason": ("Generation failed: {reason}", "生成失败：{reason}"),
+    "failed.no_reason": ("Generation failed.", "生成失败。"),
+    "failed.task": (" (task {task})", "（任务 {task}）"),
+    "plain.prompt": ("prompt: {prompt}", "提示词：{prompt}"),
+    "plain.local": ("local:  {path}", "本地：{path}"),
+    "plain.video": ("video:  {url}", "视频：{url}"),
     "interrupted.task": (
         "Interrupted: task {task} may still finish on the relay; "
         "run `%sora resume {task}` to collect it.",

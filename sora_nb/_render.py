@@ -25,6 +25,7 @@ from urllib.parse import quote, urlsplit
 
 from ._display import mimebundle
 from ._history import Session, Turn
+from ._messages import t
 from ._video import Video
 
 __all__ = ["history_mimebundle", "inline_image", "public_url", "safe_url", "video_mimebundle"]
@@ -132,11 +133,11 @@ def _details(video: Video | Turn) -> list[str]:
 
 def _links(video: Video | Turn, src: str | None) -> list[str]:
     remote = public_url(video.video_url)
-    links = [_link(src if src is None or not is_loopback(src) else None, "video")]
+    links = [_link(src if src is None or not is_loopback(src) else None, t("link.video"))]
     if remote and remote != src:
-        links.append(_link(remote, "relay link"))
-    links.append(_link(public_url(video.preview_url), "preview"))
-    links.append(_link(public_url(video.source_url), "status"))
+        links.append(_link(remote, t("link.relay")))
+    links.append(_link(public_url(video.preview_url), t("link.preview")))
+    links.append(_link(public_url(video.source_url), t("link.status")))
     return [link for link in links if link]
 
 
@@ -213,7 +214,7 @@ def _shrunk(path: str, box: int, kind: str) -> bytes | None:
 
 def _player(src: str | None, poster: str | None, alt: str, cover: str | None = None) -> str:
     if src is None:
-        return f'<div style="{_MUTED}">No playable link for this video.</div>'
+        return f'<div style="{_MUTED}">{_esc(t("video.no_link"))}</div>'
     fallback = f'<img src="{_esc(poster)}" alt="{alt}" style="max-width:100%">' if poster else alt
     cover = cover or poster
     poster_attr = f' poster="{_esc(cover)}"' if cover else ""
@@ -272,10 +273,11 @@ def _plain_details(video: Video | Turn) -> list[str]:
 
 
 def _video_plain(video: Video) -> str:
-    lines = [f"<sora_nb.Video {' '.join(_plain_details(video))}>", f"prompt: {video.prompt}"]
+    lines = [f"<sora_nb.Video {' '.join(_plain_details(video))}>"]
+    lines.append(t("plain.prompt", prompt=video.prompt))
     if video.local_path:
-        lines.append(f"local:  {video.local_path}")
-    lines.append(f"video:  {video.video_url}")
+        lines.append(t("plain.local", path=video.local_path))
+    lines.append(t("plain.video", url=video.video_url))
     return "\n".join(lines)
 
 
@@ -325,15 +327,19 @@ def _thumb_cell(turn: Turn) -> str:
 def _status_cell(turn: Turn) -> str:
     color = _STATUS_COLORS.get(turn.status, "inherit")
     title = f' title="{_esc(turn.error)}"' if turn.error else ""
-    return f'<span style="color:{color};font-weight:600"{title}>{_esc(turn.status)}</span>'
+    status = _esc(t(f"status.{turn.status}"))
+    return f'<span style="color:{color};font-weight:600"{title}>{status}</span>'
 
 
 def _prompt_cell(turn: Turn, depth: int) -> str:
     marker = "↳ " if depth else ""
     if turn.image:  # made from a picture: say so, as the studio's gallery does
-        marker += f'<span class="sora-nb-from-image" style="{_MUTED}">[from an image]</span> '
+        label = _esc(t("history.from_image"))
+        marker += f'<span class="sora-nb-from-image" style="{_MUTED}">[{label}]</span> '
     name = f' <code style="{_MUTED}">{_esc(turn.name)}</code>' if turn.name else ""
-    edits = f' <span style="{_MUTED}">(edits #{turn.parent})</span>' if depth else ""
+    edits = (
+        f' <span style="{_MUTED}">{_esc(t("history.edits", n=turn.parent))}</span>' if depth else ""
+    )
     return (
         f'<td style="{_CELL}padding-left:{8 + 18 * depth}px;max-width:420px;'
         f'overflow-wrap:anywhere">{marker}{_esc(_clip(turn.prompt, 160))}{name}{edits}</td>'
@@ -357,9 +363,9 @@ def _row(turn: Turn, depth: int) -> str:
 
 def _history_html(session: Session) -> str:
     turns = session.turns
-    title = f"Session {_esc(session.name)} · {len(turns)} turn{'s' * (len(turns) != 1)}"
+    title = _esc(t("history.title", name=session.name, n=len(turns)))
     if not turns:
-        return f'<div style="{_BOX}">{title}: nothing generated yet.</div>'
+        return f'<div style="{_BOX}">{_esc(t("history.empty", name=session.name))}</div>'
     rows = "".join(_row(turn, depth) for turn, depth in _tree(turns))
     return (
         f'<div class="sora-nb-history" style="{_BOX}"><div style="font-weight:600;'
@@ -369,11 +375,12 @@ def _history_html(session: Session) -> str:
 
 def _history_plain(session: Session) -> str:
     turns = session.turns
-    lines = [f"Session {session.name!r}: {len(turns)} turn{'s' * (len(turns) != 1)}"]
+    lines = [t("history.title", name=session.name, n=len(turns))]
     for turn, depth in _tree(turns):
         task = f" {turn.task_id}" if turn.task_id else ""
         indent = "   " * (depth - 1) + "└─ " if depth else ""
-        lines.append(f"{indent}#{turn.index} {turn.status}{task} {_clip(turn.prompt, 60)!r}")
+        status = t(f"status.{turn.status}")
+        lines.append(f"{indent}#{turn.index} {status}{task} {_clip(turn.prompt, 60)!r}")
     return "\n".join(lines)
 
 

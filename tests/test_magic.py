@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
+import string
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +17,7 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
-from sora_nb import InvalidRequest, SoraClient, Video, _config, _history
+from sora_nb import InvalidRequest, SoraClient, Video, _config, _history, _messages
 from sora_nb._history import get_session
 from sora_nb._notebook import _i18n, _magic, _run, _twin
 from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
@@ -303,7 +306,7 @@ def test_magic_config_shows_and_sets_with_the_key_masked(
     cells: Cells, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cells.line(f"config --model sora-2-pro --orientation landscape --api-key {SECRET}")
-    out = capsys.readouterr().out
+    out = cells.texts()[-1] + cells.htmls() + capsys.readouterr().out
     assert cells.magics.model == "sora-2-pro"
     assert cells.magics.orientation == "landscape"
     assert "sk-…-123" in out and SECRET not in out
@@ -319,7 +322,7 @@ def test_magic_config_shows_a_key_from_the_environment_masked(
     monkeypatch.setenv("SORA_API_KEY", SECRET)
     cells.magics.api_key = None
     cells.line("config")
-    out = capsys.readouterr().out
+    out = cells.texts()[-1] + cells.htmls()
     assert "sk-…-123 (SORA_API_KEY)" in out and SECRET not in out
     assert cells.magics.base_url in out
 
@@ -358,7 +361,7 @@ def test_magic_history_reset_help_and_unknown_command(
 
 def test_magic_speaks_chinese(cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
     cells.line("config --language zh")
-    assert "模型" in capsys.readouterr().out
+    assert "<table" in cells.htmls() and "模型" in cells.texts()[-1]
     cells.cell("--edit", "更多")
     assert "还没有可以修改的视频" in cells.errors()[-1]
 
@@ -414,7 +417,7 @@ def test_magic_config_can_turn_local_copies_off_and_back(
     cells: Cells, capsys: pytest.CaptureFixture[str], relay: EmulatorServer
 ) -> None:
     cells.line('config --save-dir ""')
-    assert "no local copies" in capsys.readouterr().out
+    assert "no local copies" in cells.texts()[-1]
     cells.cell("--as v", "a cow")
     assert cells.shell.user_ns["v"].local_path is None
     cells.line("config --save-dir clips")
@@ -596,3 +599,46 @@ def test_video_save_without_a_local_copy_is_one_sentence(cells: Cells, tmp_path:
     cells.cell("--no-save --as v", "a cow")
     with pytest.raises(InvalidRequest, match="no local copy"):
         cells.shell.user_ns["v"].save(tmp_path / "v.mp4")
+
+
+# -- two complete languages ------------------------------------------------------------------
+
+# Words a Chinese UI keeps in Latin letters: commands, options and their values, names of
+# things (models, files, variables), and what the relay or the user wrote.
+_LATIN_OK = re.compile(
+    r"`[^`]*`|[\w.]+\(\)|%%?sora(?: \w+)?|--?[\w-]+|sora[\w.-]*|\bSORA_\w+|https?://\S+|[\w./-]+\.(?:mp4|png|json|webp)"
+    r"|task_\w+|\b(?:portrait|landscape|auto|en|zh|chat|videos|none|API|URL|PATH|REF|NAME|KEY"
+    r"|DIR|FILE|TASK|CSV|JSONL|mp4|Video|var|sk|M|O|R|J|HD|Python|Jupyter|IPython|config|history|reset|resume"
+    r"|panel|help|batch)\b|\{[^}]*\}|\([^)]*\)"
+)
+
+
+def _english_words(text: str) -> list[str]:
+    text = re.sub(r"<[^>]+>", " ", text)  # tags and their attributes are not read
+    return re.findall(r"[A-Za-z]{3,}", _LATIN_OK.sub(" ", html.unescape(text)))
+
+
+def test_catalog_has_every_key_in_both_languages() -> None:
+    fields = string.Formatter()
+    for key, (english, chinese) in _messages._CATALOG.items():
+        assert english.strip() and chinese.strip(), key
+        assert re.search(r"[\u4e00-\u9fff]", chinese), key
+        names = [{f for _, f, _, _ in fields.parse(text) if f} for text in (english, chinese)]
+        assert names[0] == names[1], key
+        assert _english_words(chinese) == [], (key, chinese)
+
+
+def test_magic_chinese_ui_has_no_english_words(
+    cells: Cells, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cells.line("config --language zh")
+    cells.line("help")
+    cells.cell("--as cow", "a cow")
+    cells.cell("--as bad", "boom [fault:content-policy]")
+    cells.cell("--ratio 4:3", "a cow")
+    cells.line("history")
+    shown = [cells.htmls(), *cells.texts(), capsys.readouterr().out, *cells.errors()]
+    # The prompts, names and the relay's own reason are the user's and the relay's words.
+    words = set(_english_words("\n".join(shown))) - {"cow", "boom", "fault", "bad", "test"}
+    words -= {"content", "policy", "violation"}
+    assert words == set(), sorted(words)

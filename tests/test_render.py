@@ -258,7 +258,7 @@ def test_history_table_shows_turns_in_branch_order() -> None:
     assert "&lt;i&gt;halo&lt;/i&gt;" in html and "render &lt;b&gt;" in html
     assert "(edits #0)" in html and "(edits #1)" in html
     plain = bundle["text/plain"].splitlines()
-    assert plain[0] == "Session 'render <b>': 5 turns"
+    assert plain[0] == "Session 'render <b>' · turns: 5"
     assert [line.lstrip(" └─").split()[0] for line in plain[1:]] == ["#0", "#1", "#4", "#2", "#3"]
     assert plain[3].startswith("   └─ #4")
     assert session._repr_mimebundle_() == bundle
@@ -267,4 +267,4 @@ def test_history_table_shows_turns_in_branch_order() -> None:
 def test_an_empty_history_says_so() -> None:
     bundle = history_mimebundle(Session("empty"))
     assert "nothing generated yet" in bundle["text/html"]
-    assert bundle["text/plain"] == "Session 'empty': 0 turns"
+    assert bundle["text/plain"] == "Session 'empty' · turns: 0"

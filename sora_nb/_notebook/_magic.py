@@ -29,13 +29,41 @@ from .._request import image_to_url, normalize_orientation, validate_model
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
-from ._output import CellFailed, describe
+from ._output import CellFailed, describe, settings_bundle
 from ._progress import open_widget_channel
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
 
 _LATEST = "\0latest"  # ``--edit`` given with no REF
 _notice_shown = False
+
+# The cell's options in each language (argparse's own help is English only).
+_OPTIONS = {
+    "en": """\
+%%sora [options], then the prompt in the cell ({var} is filled in from the notebook)
+  --model, -m M          sora-2 (10 s), sora-2-pro (15 s, HD), or the relay's name
+  --orientation, -o O    portrait (9:16) or landscape (16:9)
+  --ratio R              9:16 or 16:9, the same as --orientation
+  --image, -i PATH|URL   start from this image
+  --edit, -e [REF]       change a video: a name bound with --as, an index, the latest
+  --as NAME              bind the Video to this variable
+  --background, -b       return at once
+  --no-save              keep no local copy of the video
+  --embed                store the mp4 inside the notebook (big)
+  --help, -h             this help""",
+    "zh": """\
+%%sora [选项]，然后在单元格中写提示词（{var} 会用笔记本中的变量填入）
+  --model, -m M          sora-2（10 秒）、sora-2-pro（15 秒，高清）或中转服务的模型名
+  --orientation, -o O    portrait 竖屏（9:16）或 landscape 横屏（16:9）
+  --ratio R              9:16 或 16:9，与 --orientation 相同
+  --image, -i PATH|URL   从这张图片开始
+  --edit, -e [REF]       修改视频：--as 绑定的名称、历史序号，默认最近一个
+  --as NAME              把生成的 Video 绑定到这个变量
+  --background, -b       立即返回，在后台生成
+  --no-save              不保存本地副本
+  --embed                把 mp4 存入笔记本（体积大）
+  --help, -h             显示本帮助""",
+}
 
 _COMMANDS = {
     "en": """\
@@ -277,7 +305,7 @@ class SoraMagics(Magics):
         """%%sora [options] then, in the cell, the prompt ({var} is filled in)."""
 
     def _help(self, rest: str = "") -> None:
-        print(self._cell_args.parser.format_help().strip())
+        print(_OPTIONS[language()])
         print()
         print(_COMMANDS[language()])
 
@@ -460,14 +488,11 @@ class SoraMagics(Magics):
             ("config.autosave", self.autosave or t("key.not_set")),
             ("config.dialect", self.dialect or _config.env_dialect() or "chat"),
         ]
-        width = max(len(t(label)) for label, _ in rows) + 2
-        print("\n".join(f"{t(label):<{width}}{value}" for label, value in rows))
+        display(settings_bundle([(t(label), value) for label, value in rows]), raw=True)
 
 
 # ``%%sora?`` shows what ``%sora help`` prints.
-SoraMagics.sora.__doc__ = "\n\n".join(
-    [SoraMagics._cell_args.parser.format_help().strip(), _COMMANDS["en"]]
-)
+SoraMagics.sora.__doc__ = "\n\n".join([_OPTIONS["en"], _COMMANDS["en"]])
 
 
 def magics_for(shell: Any) -> SoraMagics:

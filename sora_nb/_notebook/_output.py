@@ -19,6 +19,7 @@ __all__ = [
     "message_bundle",
     "sentence_html",
     "sentence_plain",
+    "settings_bundle",
     "show_message",
 ]
 
@@ -60,6 +61,19 @@ def message_bundle(text: str, kind: Kind = "error") -> dict[str, Any]:
     body = f"{mark} {sentence_html(text)}"
     div = f'<div class="sora-nb-{kind}" style="color:{_COLORS[kind]}">{body}</div>'
     return {"text/html": div, "text/plain": f"{mark} {sentence_plain(text)}"}
+
+
+def settings_bundle(rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """Labelled values as an HTML table (columns line up in any script) and as text."""
+    cell = "padding:2px 12px 2px 0;text-align:left;border:none;background:transparent"
+    body = "".join(
+        f'<tr><th style="{cell};font-weight:600">{html.escape(label)}</th>'
+        f'<td style="{cell}">{html.escape(value)}</td></tr>'
+        for label, value in rows
+    )
+    table = f'<table class="sora-nb-settings" style="border-collapse:collapse">{body}</table>'
+    plain = "\n".join(f"{label}: {value}" for label, value in rows)
+    return {"text/html": table, "text/plain": plain}
 
 
 def show_message(text: str, kind: Kind = "error") -> None:

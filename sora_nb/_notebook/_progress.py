@@ -260,7 +260,7 @@ class ProgressView:
         if self.percent:
             return None  # one percent seen: no rate yet, and the usual time no longer fits
         if self.typical:
-            return t("eta.typical", time=_elapsed(self.typical))
+            return t("eta.typical", time=_elapsed(max(1.0, self.typical)))
         return t("eta.range")
 
     def summary(self) -> str:
