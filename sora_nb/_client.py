@@ -46,6 +46,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from ._limiter import AdaptiveLimiter, limiter_for
+from ._messages import t
 from ._model import Message, PendingTask, Request, Task
 from ._protocol import (
     SourceStatus,
@@ -512,13 +513,13 @@ class SoraClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
                     raise APIConnectionError(
-                        f"Could not connect to the relay at {self.base_url}: {_describe(exc)}."
+                        t("client.no_connect", url=self.base_url, detail=_describe(exc))
                     ) from None
                 await asyncio.sleep(_backoff(attempt))
                 continue
             except httpx.TransportError as exc:
                 raise APIConnectionError(
-                    f"The relay at {self.base_url} did not answer: {_describe(exc)}."
+                    t("client.no_answer", url=self.base_url, detail=_describe(exc))
                 ) from None
             if response.is_success:
                 self._limiter.succeeded()
@@ -550,7 +551,7 @@ class SoraClient:
         message = _server_message(response).rstrip(".")  # the sentence ends once
         if status in (401, 403):
             raise AuthenticationError(
-                f"The relay refused the API key ({status}): {message}; check SORA_API_KEY.",
+                t("client.refused_key", status=status, message=message),
                 status_code=status,
             )
         retryable = status == 429 or status >= 500
@@ -558,10 +559,10 @@ class SoraClient:
             return _retry_after(response)
         if status == 429:
             raise RateLimitError(
-                f"The relay is rate limiting requests (429): {message}; wait and try again.",
+                t("client.rate_limited", message=message),
                 status_code=status,
             )
-        raise APIStatusError(f"The relay answered {status}: {message}.", status_code=status)
+        raise APIStatusError(t("client.status", status=status, message=message), status_code=status)
 
     # -- recovery by task id --------------------------------------------------------------------
 
@@ -639,7 +640,7 @@ class SoraClient:
                 f"The connection to the relay broke before a task was created: {exc}."
             )
         return StreamInterrupted(
-            f"The stream of task {parser.task_id} broke ({exc}); resume() collects it.",
+            t("client.broken", task=parser.task_id, detail=exc),
             task_id=parser.task_id,
             source_url=parser.source_url,
         )

@@ -58,6 +58,47 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "history.from_image": ("made from an image", "由图片生成"),
     "history.edits": ("(edits #{n})", "（修改自 #{n}）"),
+    # The core's errors (a sentence each: what happened, then what to do).
+    "client.no_connect": (
+        "Could not connect to the relay at {url}: {detail}.",
+        "无法连接中转服务 {url}：{detail}。",
+    ),
+    "client.no_answer": (
+        "The relay at {url} did not answer: {detail}.",
+        "中转服务 {url} 没有应答：{detail}。",
+    ),
+    "client.refused_key": (
+        "The relay refused the API key ({status}): {message}; check SORA_API_KEY.",
+        "中转服务拒绝了 API 密钥（{status}）：{message}；请检查 SORA_API_KEY。",
+    ),
+    "client.rate_limited": (
+        "The relay is rate limiting requests (429): {message}; wait and try again.",
+        "中转服务正在限流（429）：{message}；请稍后再试。",
+    ),
+    "client.status": (
+        "The relay answered {status}: {message}.",
+        "中转服务返回 {status}：{message}。",
+    ),
+    "client.broken": (
+        "The stream of task {task} broke ({detail}); `%sora resume {task}` collects it.",
+        "任务 {task} 的数据流中断（{detail}）；运行 `%sora resume {task}` 即可取回。",
+    ),
+    "turn.interrupted_task": (
+        "The job was interrupted while task {task} ran; `%sora resume {task}` collects it.",
+        "任务 {task} 运行时被中断；运行 `%sora resume {task}` 即可取回。",
+    ),
+    "turn.cancelled_task": (
+        "The job was cancelled while task {task} ran; `%sora resume {task}` collects it.",
+        "任务 {task} 运行时被取消；运行 `%sora resume {task}` 即可取回。",
+    ),
+    "turn.interrupted_none": (
+        "The job was interrupted before the relay made a task.",
+        "中转服务创建任务之前，作业已被中断。",
+    ),
+    "turn.cancelled_none": (
+        "The job was cancelled before the relay made a task.",
+        "中转服务创建任务之前，作业已被取消。",
+    ),
     "notice.emulator": (
         "sora_nb: no SORA_BASE_URL set — using the embedded emulator at {url} "
         "(set SORA_BASE_URL and SORA_API_KEY to use a real relay).",

@@ -23,6 +23,7 @@ from ._exceptions import (
     SessionFileError,
     StreamInterrupted,
 )
+from ._messages import t
 from ._model import Described, Message, PendingTask, Request, Task, Through
 from ._video import Video, video_record
 
@@ -134,8 +135,8 @@ def failure_message(exc: BaseException, task_id: str | None) -> str:
         return str(exc)
     what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "cancelled"
     if task_id:
-        return f"The job was {what} while task {task_id} ran; resume() collects it."
-    return f"The job was {what} before the relay made a task."
+        return t(f"turn.{what}_task", task=task_id)
+    return t(f"turn.{what}_none")
 
 
 # -- the file format ---------------------------------------------------------------------------

@@ -642,3 +642,12 @@ def test_magic_chinese_ui_has_no_english_words(
     words = set(_english_words("\n".join(shown))) - {"cow", "boom", "fault", "bad", "test"}
     words -= {"content", "policy", "violation"}
     assert words == set(), sorted(words)
+
+
+def test_magic_core_errors_speak_the_chosen_language(cells: Cells) -> None:
+    cells.line("config --language zh")
+    cells.cell("--as v", "a cow [fault:401]")
+    cells.cell("--as w", "a cow [fault:content-policy]")
+    refused, failed = cells.errors()
+    assert refused.startswith("中转服务拒绝了 API 密钥（401）") and "SORA_API_KEY" in refused
+    assert failed.startswith("生成失败：") and "（任务 task_" in cells.session.turns[-1].error
