@@ -248,3 +248,15 @@ def test_kernel_panel_button_runs_a_job_and_shows_the_video(kernel: Kernel) -> N
 
     kernel.iopub_until(shows_video, click["header"]["msg_id"])
     assert kernel.value("_session().turns[-1].prompt").strip() == "a cow from a button"
+
+
+def test_kernel_generate_function_shows_what_the_magic_shows(kernel: Kernel) -> None:
+    reply, messages = kernel.run("import sora_nb\nfn = sora_nb.generate('a cow from code')")
+    assert reply["content"]["status"] == "ok"
+    assert any(m["msg_type"] == "comm_open" for m in messages)  # the live bar
+    finals = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert "sora-nb-phase-done" in finals[-1]["content"]["data"]["text/html"]
+    assert "<video" in _html(messages)
+    assert kernel.value("type(fn).__name__").strip() == "Video"
+    failed, messages = kernel.run("sora_nb.generate('boom [fault:content-policy]')")
+    assert failed["content"]["status"] == "error" and failed["content"]["ename"] == "CellFailed"
