@@ -34,6 +34,7 @@ from ._display import mimebundle
 from ._download import download
 from ._events import Event, JobEvent, TaskEvent
 from ._exceptions import InvalidRequest, SoraError
+from ._messages import t
 from ._model import Message, PendingTask, Request, Task
 from ._poster import first_frame_poster
 from ._request import prepare
@@ -204,7 +205,7 @@ class Session:
             index = ref + len(turns) if ref < 0 else ref
             if 0 <= index < len(turns):
                 return index
-            raise InvalidRequest(f"No turn {ref} in session {self.name!r}: it has {len(turns)}.")
+            raise InvalidRequest(t("history.no_index", ref=ref, name=self.name, n=len(turns)))
         text = str(ref).strip()
         for turn in reversed(turns):
             if turn.name == text:
@@ -214,9 +215,7 @@ class Session:
         for turn in reversed(turns):
             if text and text in (turn.task_id, turn.sid, turn.source_url):
                 return turn.index
-        raise InvalidRequest(
-            f"No turn {ref!r} in session {self.name!r}: use an index, a name, a task id or a sid."
-        )
+        raise InvalidRequest(t("history.no_ref", ref=ref, name=self.name))
 
     def _latest_done(self) -> int | None:
         return next((t.index for t in reversed(self._turns) if t.status == "done"), None)
@@ -400,9 +399,7 @@ class Session:
         if ref is None:
             index = self._latest_done()
             if index is None:
-                raise InvalidRequest(
-                    f"Session {self.name!r} has no finished video to edit: generate one first."
-                )
+                raise InvalidRequest(t("history.nothing_to_edit", name=self.name))
             return index
         return self._find(ref)
 
@@ -410,7 +407,7 @@ class Session:
         if ref is None:
             index = next((t.index for t in reversed(self._turns) if t.status == "interrupted"), -1)
             if index < 0:
-                raise InvalidRequest(f"Session {self.name!r} has no interrupted turn to resume.")
+                raise InvalidRequest(t("history.nothing_to_resume", name=self.name))
             return index
         try:
             index = self._find(ref)
@@ -421,11 +418,11 @@ class Session:
             raise
         turn = self._turns[index]
         if turn.status != "interrupted":
-            raise InvalidRequest(f"Turn #{index} is {turn.status}: only interrupted turns resume.")
-        if not turn.task_id:
             raise InvalidRequest(
-                f"Turn #{index} stopped before the relay made a task, so generate it again."
+                t("history.not_interrupted", index=index, status=t(f"status.{turn.status}"))
             )
+        if not turn.task_id:
+            raise InvalidRequest(t("history.no_task", index=index))
         return index
 
     # -- recording -----------------------------------------------------------------------------

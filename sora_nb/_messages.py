@@ -99,6 +99,46 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "The job was cancelled before the relay made a task.",
         "中转服务创建任务之前，作业已被取消。",
     ),
+    "history.no_index": (
+        "No turn {ref} in session {name!r}: it has {n}.",
+        "会话 {name!r} 中没有第 {ref} 轮：共 {n} 轮。",
+    ),
+    "history.no_ref": (
+        "No turn {ref!r} in session {name!r}: use an index, a name, a task id or a sid.",
+        "会话 {name!r} 中没有 {ref!r}：请用序号、名称、任务 ID 或 sid。",
+    ),
+    "history.nothing_to_edit": (
+        "Session {name!r} has no finished video to edit: generate one first.",
+        "会话 {name!r} 还没有可修改的视频：请先生成一个。",
+    ),
+    "history.nothing_to_resume": (
+        "Session {name!r} has no interrupted turn to resume.",
+        "会话 {name!r} 没有可恢复的中断任务。",
+    ),
+    "history.not_interrupted": (
+        "Turn #{index} is {status}: only interrupted turns resume.",
+        "第 #{index} 轮状态为{status}：只有已中断的任务可以恢复。",
+    ),
+    "history.no_task": (
+        "Turn #{index} stopped before the relay made a task, so generate it again.",
+        "第 #{index} 轮在中转服务创建任务前就停止了，请重新生成。",
+    ),
+    "request.empty_prompt": (
+        "The prompt is empty: describe the video you want.",
+        "提示词为空：请描述你想要的视频。",
+    ),
+    "request.orientation": (
+        "Unknown orientation {value!r}: use portrait (9:16) or landscape (16:9).",
+        "未知的方向 {value!r}：请用 portrait（竖屏 9:16）或 landscape（横屏 16:9）。",
+    ),
+    "request.not_image": (
+        "The image {what} is not a PNG, JPEG, WebP or GIF file.",
+        "图片 {what} 不是 PNG、JPEG、WebP 或 GIF 文件。",
+    ),
+    "request.no_file": (
+        "No image file at {path!r}: check the path.",
+        "找不到图片文件 {path!r}：请检查路径。",
+    ),
     "notice.emulator": (
         "sora_nb: no SORA_BASE_URL set — using the embedded emulator at {url} "
         "(set SORA_BASE_URL and SORA_API_KEY to use a real relay).",

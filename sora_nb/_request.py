@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._exceptions import InvalidRequest
+from ._messages import t
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -82,7 +83,7 @@ _VIDEOS_CONTENT = re.compile(r"/v1/videos/(?P<id>[A-Za-z0-9][\w\-]*)/content\b")
 def validate_prompt(prompt: object) -> str:
     """Return the prompt stripped, or refuse an empty or non-text one."""
     if not isinstance(prompt, str) or not prompt.strip():
-        raise InvalidRequest("The prompt is empty: describe the video you want.")
+        raise InvalidRequest(t("request.empty_prompt"))
     return prompt.strip()
 
 
@@ -163,9 +164,7 @@ def normalize_orientation(orientation: object) -> Orientation | None:
         return None
     key = str(orientation).strip().lower()
     if key not in _ORIENTATION_ALIASES:
-        raise InvalidRequest(
-            f"Unknown orientation {orientation!r}: use portrait (9:16) or landscape (16:9)."
-        )
+        raise InvalidRequest(t("request.orientation", value=orientation))
     return _ORIENTATION_ALIASES[key]
 
 
@@ -195,7 +194,7 @@ def _bytes_to_url(data: bytes, what: str) -> str:
     _check_size(len(data), what)
     mime = _sniff(data)
     if mime is None:
-        raise InvalidRequest(f"The image {what} is not a PNG, JPEG, WebP or GIF file.")
+        raise InvalidRequest(t("request.not_image", what=what))
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -218,7 +217,7 @@ def image_to_url(image: ImageInput) -> str | None:
         return _check_data_url(image)
     path = Path(os.fspath(image)).expanduser()
     if not path.is_file():
-        raise InvalidRequest(f"No image file at {str(path)!r}: check the path.")
+        raise InvalidRequest(t("request.no_file", path=str(path)))
     _check_size(path.stat().st_size, repr(path.name))
     return _bytes_to_url(path.read_bytes(), repr(path.name))
 

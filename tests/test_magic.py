@@ -608,7 +608,7 @@ def test_video_save_without_a_local_copy_is_one_sentence(cells: Cells, tmp_path:
 _LATIN_OK = re.compile(
     r"`[^`]*`|[\w.]+\(\)|%%?sora(?: \w+)?|--?[\w-]+|sora[\w.-]*|\bSORA_\w+|https?://\S+|[\w./-]+\.(?:mp4|png|json|webp)"
     r"|task_\w+|\b(?:portrait|landscape|auto|en|zh|chat|videos|none|API|URL|PATH|REF|NAME|KEY"
-    r"|DIR|FILE|TASK|CSV|JSONL|mp4|Video|var|sk|M|O|R|J|HD|Python|Jupyter|IPython|config|history|reset|resume"
+    r"|DIR|FILE|TASK|CSV|JSONL|mp4|Video|var|sk|M|O|R|J|HD|Python|Jupyter|IPython|sid|PNG|JPEG|WebP|GIF|config|history|reset|resume"
     r"|panel|help|batch)\b|\{[^}]*\}|\([^)]*\)"
 )
 
