@@ -18,15 +18,13 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from httpx_sse import EventSource
 
-from . import _config
+from . import _config, _guard
 from ._callback import call as _call
 from ._events import (
     CompletedEvent,
@@ -45,10 +43,12 @@ from ._exceptions import (
     RateLimitError,
     StreamInterrupted,
 )
+from ._guard import DeadlinePassed, Inflow, Overflow, describe, request_error, sse_events, until
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._messages import t
 from ._model import Message, PendingTask, Request, Task
 from ._protocol import (
+    ChatChunk,
     SourceStatus,
     TranscriptParser,
     completion_content,
@@ -66,6 +66,7 @@ from ._request import (
     validate_model,
     videos_remix_target,
 )
+from ._secret import BearerAuth, Secret, redact
 from ._video import Video
 from ._videos_api import VideosAPI, VideosPollLost, videos_model
 
@@ -82,22 +83,6 @@ DEFAULT_DEADLINE = 45 * 60.0
 #: Jobs wait for a slot in the relay's limiter (``_limiter``), never in httpx's pool: the pool
 #: itself is unbounded (docs/protocol.md, "Concurrency").
 POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-
-
-class _BearerAuth(httpx.Auth):
-    """Adds the key to requests for the relay's own origin only; its repr never shows it."""
-
-    def __init__(self, key: str, origin: tuple[str, str]) -> None:
-        self._key = key
-        self._origin = origin
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if (request.url.scheme, request.url.netloc.decode()) == self._origin:
-            request.headers["Authorization"] = f"Bearer {self._key}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "<BearerAuth ***>"
 
 
 def make_request(turn: Prepared, messages: list[Message]) -> Request:
@@ -121,7 +106,7 @@ class SoraClient:
     def __init__(
         self,
         base_url: str | None = None,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         *,
         timeout: float | httpx.Timeout | None = None,
         max_retries: int = 2,
@@ -132,21 +117,19 @@ class SoraClient:
         max_streams: int | None = None,
         dialect: str | None = None,
     ) -> None:
+        api_key = Secret.of(api_key)  # from here on no frame holds the key itself
         base_url = (base_url or _config.env_base_url() or "").rstrip("/")
         self.uses_emulator = not base_url
         if not base_url:
             base_url = _config.embedded_emulator().url
         api_key = api_key or _config.env_api_key()
         if api_key is None and self.uses_emulator:
-            api_key = _config.EMULATOR_API_KEY
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise InvalidRequest(f"The base URL {base_url!r} is not an http(s) URL.")
-        self.base_url = base_url
+            api_key = Secret(_config.EMULATOR_API_KEY)
+        self.base_url = base_url = _config.check_base_url(base_url)
         self.max_retries = max(0, int(max_retries))
         self.deadline = deadline
         self.poll_interval = poll_interval
-        parts = urlsplit(base_url)
-        self._auth = _BearerAuth(api_key, (parts.scheme, parts.netloc)) if api_key else None
+        self._auth = BearerAuth(api_key, base_url) if api_key else None
         if isinstance(timeout, (int, float)):
             timeout = httpx.Timeout(float(timeout))
         self._timeout = timeout or DEFAULT_TIMEOUT
@@ -327,6 +310,13 @@ class SoraClient:
             )
         return PendingTask(_UNKNOWN, Task(task_id, source_url))
 
+    async def _lookup(self, task: str) -> None:
+        """Ask the relay once about a task id or URL; a 404 raises here, before a Session
+        records a turn for it (docs/protocol.md, "The resume rule")."""
+        pending = self._pending_for(task)
+        if self._videos is None:  # the Videos API answers for its tasks when polled
+            await self._poll_once(pending.source_url or f"{self.base_url}/source/{task}", "")
+
     # -- one generation ---------------------------------------------------------------------
 
     async def _run(
@@ -348,16 +338,12 @@ class SoraClient:
         parser = TranscriptParser()
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
-        try:
-            # "sending" inside the slot: a batch journals the item then, not while it queues.
-            async with self._limiter.slot():
-                await _call(on_event, JobEvent("sending"))
-                events_in = self._events(body, parser, deadline, on_event)
-                async with contextlib.aclosing(events_in) as events:
-                    async for event in events:
-                        await _call(on_event, event)
+        try:  # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
+            await until(deadline, self._consume(body, parser, on_event))
         except _Broken as exc:
             broken = exc
+        except DeadlinePassed as exc:
+            broken = _Broken(str(exc))
         if parser.failed is not None:
             raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
         echo = parser.echo.data if parser.echo else None
@@ -432,17 +418,38 @@ class SoraClient:
                 pending=pending,
             ) from None
 
+    async def _consume(
+        self, body: dict[str, Any], parser: TranscriptParser, on_event: EventCallback | None
+    ) -> None:
+        # "sending" inside the slot: a batch journals the item then, not while it queues.
+        async with self._limiter.slot():
+            await _call(on_event, JobEvent("sending"))
+            async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
+                async for event in events:
+                    await _call(on_event, event)
+
+    def _redact(self, text: str) -> str:
+        """``text`` from the relay with the key masked, should the relay echo it."""
+        return redact(text, self._auth.secret if self._auth else None)
+
+    def _clean(self, chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
+        reasoning = self._redact(chunk.reasoning) if chunk.reasoning else chunk.reasoning
+        return replace(chunk, content=inflow.feed(chunk.content), reasoning=reasoning)
+
     # -- HTTP ---------------------------------------------------------------------------------
 
     async def _events(
         self,
         body: dict[str, Any],
         parser: TranscriptParser,
-        deadline: float | None = None,
         on_event: EventCallback | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails."""
+        """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails.
+
+        What the relay sends is redacted of the key and capped before the parser sees it.
+        """
         response = await self._send(body, on_event=on_event)
+        inflow = Inflow(self._auth.secret if self._auth else None, _guard.MAX_TRANSCRIPT)
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
                 for event in await self._whole_completion(response, parser):
@@ -450,26 +457,26 @@ class SoraClient:
                 return
             # aclosing: leaving at [DONE] must finalize the SSE iterator now, on this loop,
             # not when the garbage collector finds it ("Task was destroyed but pending").
-            async with contextlib.aclosing(EventSource(response).aiter_sse()) as messages:
+            sse_stream = sse_events(response, _guard.MAX_LINE)
+            async with contextlib.aclosing(sse_stream) as messages:
                 async for sse in messages:
                     chunk = parse_chunk(sse.data)
                     if chunk.done:
                         break
                     if chunk.error is not None:
-                        for event in parser.flush():
+                        for event in parser.feed(inflow.flush()) + parser.flush():
                             yield event
-                        yield self._stream_error(parser, chunk.error)
+                        yield self._stream_error(parser, self._redact(chunk.error))
                         return
-                    for event in parser.feed_chunk(chunk):
+                    for event in parser.feed_chunk(self._clean(chunk, inflow)):
                         yield event
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise _Broken("the generation's deadline passed")
-            for event in parser.flush():
+            for event in parser.feed(inflow.flush()) + parser.flush():
                 yield event
-        except httpx.TransportError as exc:  # incomplete body, reset, read timeout
-            for event in parser.flush():
+        # A broken or garbled body, a line or transcript over its cap: the stream is over.
+        except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
+            for event in parser.feed(inflow.flush()) + parser.flush():
                 yield event
-            raise _Broken(_describe(exc)) from exc
+            raise _Broken(describe(exc)) from exc
         finally:
             if parser.task_id and parser.source_url:
                 self._sources[parser.task_id] = parser.source_url
@@ -486,7 +493,7 @@ class SoraClient:
     ) -> list[Event]:
         """``stream: false``, or a relay that answered a stream request with plain JSON."""
         try:
-            obj = json.loads(await response.aread())
+            obj = json.loads(self._redact((await response.aread()).decode("utf-8", "replace")))
         except ValueError:
             obj = None
         if isinstance(obj, dict) and obj.get("error"):
@@ -521,6 +528,8 @@ class SoraClient:
                 raise APIConnectionError(
                     t("client.no_answer", url=self.base_url, detail=_describe(exc))
                 ) from None
+            except Exception as exc:  # a redirect loop, anyio's ExceptionGroup: one sentence
+                raise request_error(exc, f"The relay at {self.base_url}") from None
             if response.is_success:
                 self._limiter.succeeded()
                 return response
@@ -548,7 +557,7 @@ class SoraClient:
         await response.aread()
         await response.aclose()
         status = response.status_code
-        message = _server_message(response).rstrip(".")  # the sentence ends once
+        message = _server_message(response, self._redact).rstrip(".")  # the sentence ends once
         if status in (401, 403):
             raise AuthenticationError(
                 t("client.refused_key", status=status, message=message),
@@ -578,7 +587,10 @@ class SoraClient:
         interval, misses, phase = min(1.0, self.poll_interval), 0, ""
         last_error = "no answer yet"
         while time.monotonic() < deadline:
-            status, last_error = await self._poll_once(url, last_error)
+            try:
+                status, last_error = await until(deadline, self._poll_once(url, last_error))
+            except DeadlinePassed:
+                break
             misses = misses + 1 if status is None else 0
             if misses >= 10:
                 break
@@ -607,8 +619,16 @@ class SoraClient:
     async def _poll_once(self, url: str, last_error: str) -> tuple[SourceStatus | None, str]:
         try:
             response = await self._client().get(url, auth=self._auth)
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
             return None, _describe(exc)
+        except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
+            raise request_error(exc, f"The status URL {url[:80]}") from None
+        if response.status_code == 404:  # the relay does not know the task: no use polling
+            raise APIStatusError(
+                f"The relay does not know this task ({self._redact(url)} answered 404); "
+                "check the task id.",
+                status_code=404,
+            )
         if response.status_code in (401, 403):
             raise AuthenticationError(
                 f"The relay refused the API key while polling the task "
@@ -618,7 +638,7 @@ class SoraClient:
         if not response.is_success:
             return None, f"{response.status_code} {response.reason_phrase}"
         try:
-            return parse_source(response.json()), last_error
+            return parse_source(json.loads(self._redact(response.text))), last_error
         except ValueError:
             return None, "the source URL did not return JSON"
 
@@ -725,9 +745,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(seconds, 60.0)
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The server's own explanation: an OpenAI error message, an HTML title, or the text."""
-    text = response.text.strip()
+def _server_message(response: httpx.Response, clean: Callable[[str], str]) -> str:
+    """The server's own explanation: an OpenAI error message, an HTML title, or the text
+    (``clean`` masks the key before anything is cut short)."""
+    text = clean(response.text).strip()
     try:
         obj = json.loads(text)
     except ValueError:
@@ -742,4 +763,4 @@ def _server_message(response: httpx.Response) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+    return describe(exc)

@@ -10,11 +10,17 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+import httpx
+
+from ._exceptions import InvalidRequest
+from ._secret import Secret
+
 if TYPE_CHECKING:
     from .emulator import EmulatorServer
 
 __all__ = [
     "EMULATOR_API_KEY",
+    "check_base_url",
     "embedded_emulator",
     "env_api_key",
     "env_base_url",
@@ -39,9 +45,22 @@ def env_dialect() -> str | None:
     return os.environ.get("SORA_DIALECT", "").strip().lower() or None
 
 
-def env_api_key() -> str | None:
-    """``$SORA_API_KEY``, or None when unset or empty."""
-    return os.environ.get("SORA_API_KEY", "").strip() or None
+def check_base_url(url: str, what: str = "The base URL") -> str:
+    """``url`` if it is an http(s) URL httpx can send to (a valid host and port), else refuse."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise InvalidRequest(f"{what} {url[:80]!r} is not a valid URL ({exc}).") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidRequest(f"{what} {url[:80]!r} is not an http(s) URL with a host.")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise InvalidRequest(f"{what} {url[:80]!r} has port {parsed.port}: use 1–65535.")
+    return url
+
+
+def env_api_key() -> Secret | None:
+    """``$SORA_API_KEY`` as a masked ``Secret``, or None when unset or empty."""
+    return Secret.of(os.environ.get("SORA_API_KEY"))
 
 
 def embedded_emulator() -> EmulatorServer:

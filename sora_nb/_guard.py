@@ -51,6 +51,8 @@ def describe(exc: BaseException) -> str:
     inner = getattr(exc, "exceptions", None)
     if isinstance(inner, (list, tuple)) and inner:
         return describe(inner[0])
+    if isinstance(exc, httpx.DecodingError):
+        return f"a body that cannot be decoded, as its Content-Encoding says ({exc})"
     return str(exc) or type(exc).__name__
 
 

@@ -25,13 +25,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ._autosave import merge
+from ._autosave import merge, sync
 from ._batch import Batch, BatchResults
 from ._batch_items import BatchItem
 from ._callback import call
 from ._client import EventCallback, SoraClient, make_request
 from ._display import mimebundle
-from ._download import download
+from ._download import DEFAULT_MAX_BYTES, download
 from ._events import Event, JobEvent, TaskEvent
 from ._exceptions import InvalidRequest, SoraError
 from ._messages import t
@@ -131,6 +131,8 @@ class Session:
         self._turns: list[Turn] = []
         self._lock = threading.RLock()
         self._checked: set[Path] = set()  # files known to be ours, safe to overwrite
+        #: Downloads larger than this are refused (the video stays playable from its link).
+        self.max_download_bytes: int | None = DEFAULT_MAX_BYTES
         self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
         if self.autosave is not None and self.autosave.exists():
@@ -338,6 +340,7 @@ class Session:
         client = self.client
         if index is None:
             ref = str(turn).strip()
+            await client._lookup(ref)  # a task the relay does not know records no turn
             # Nothing is known of it yet; the client learns prompt and model from its status.
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
@@ -504,24 +507,44 @@ class Session:
         if self.autosave is None:
             return
         try:
-            self.save(self.autosave)
+            with self._lock:  # merged with what other kernels wrote there (docs/notebook.md)
+                self._turns = self._owned(sync(self.autosave, self.name, self._turns))
+                self._checked.add(self.autosave.absolute())
         except (OSError, SoraError) as exc:
             # Losing the autosave must not lose the video the relay is making.
             logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
 
     # -- local copies --------------------------------------------------------------------------
 
+    async def save_copy(
+        self, ref: int | str | None = None, *, on_event: EventCallback | None = None
+    ) -> Video:
+        """Make (again) the local copies of a finished turn (None: the latest), e.g. after
+        a copy failed; the video was playable from its link all along."""
+        index = self._find(ref) if ref is not None else self._latest_done()
+        if index is None:
+            raise InvalidRequest(f"Session {self.name!r} has no finished video to copy.")
+        self._require_done(index)
+        if self.save_dir is None:
+            raise InvalidRequest("Local copies are off: set save_dir first.")
+        await self._copy_media(index, _Job(self, index, on_event))
+        video = self._turns[index].video
+        assert video is not None
+        return video
+
     async def _copy_media(self, index: int, job: _Job) -> None:
         video = self._turns[index].video
         assert self.save_dir is not None and video is not None
         folder, stem = Path(self.save_dir), _file_stem(video)
         await job.emit(JobEvent("downloading", fraction=0.0))
-        thumb = None
-        if video.thumbnail_url:
+        thumb = _own_copy(video.local_thumbnail)  # a file this turn wrote is known to be it
+        if video.thumbnail_url and thumb is None:
             name = stem + _suffix(video.thumbnail_url, _THUMB_SUFFIXES)
             thumb = await self._fetch(video.thumbnail_url, folder / name, job, None)
-        name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
-        path = await self._fetch(video.video_url, folder / name, job, job.progress)
+        path = _own_copy(video.local_path)
+        if path is None:
+            name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
+            path = await self._fetch(video.video_url, folder / name, job, job.progress)
         if thumb is None and path is not None:  # no thumbnail link (docs/dialects.md)
             thumb = await asyncio.to_thread(first_frame_poster, path, folder / f"{stem}.jpg")
         copies = replace(video, local_path=_relative(path), local_thumbnail=_relative(thumb))
@@ -536,9 +559,14 @@ class Session:
         try:
             # The client's pool, and its auth, which adds the key for the relay's origin only.
             return await download(
-                url, dest, http=client._client(), auth=client._auth, on_progress=progress
+                url,
+                dest,
+                http=client._client(),
+                auth=client._auth,
+                on_progress=progress,
+                max_bytes=self.max_download_bytes,
             )
-        except (SoraError, OSError) as exc:
+        except SoraError as exc:  # download() turns every failure into one
             logger.warning("sora_nb: no local copy of %s: %s", url, exc)
             await job.emit(JobEvent("downloading", detail=f"No local copy was saved: {exc}"))
             return None
@@ -616,6 +644,10 @@ def _task_of(exc: BaseException) -> Task | None:
     """The task an error reports (a failure or a broken stream knows its id)."""
     task_id = getattr(exc, "task_id", None)
     return Task(task_id, getattr(exc, "source_url", None)) if task_id else None
+
+
+def _own_copy(path: str | None) -> Path | None:
+    return Path(path) if path and Path(path).is_file() else None
 
 
 def _suffix(url: str, allowed: tuple[str, ...]) -> str:

@@ -215,11 +215,17 @@ def image_to_url(image: ImageInput) -> str | None:
         return image
     if isinstance(image, str) and image.startswith("data:"):
         return _check_data_url(image)
-    path = Path(os.fspath(image)).expanduser()
-    if not path.is_file():
-        raise InvalidRequest(t("request.no_file", path=str(path)))
-    _check_size(path.stat().st_size, repr(path.name))
-    return _bytes_to_url(path.read_bytes(), repr(path.name))
+    try:  # "~nobody", a name too long, no permission: one sentence each
+        path = Path(os.fspath(image)).expanduser()
+        if not path.is_file():
+            raise InvalidRequest(t("request.no_file", path=str(path)))
+        _check_size(path.stat().st_size, repr(path.name))
+        data = path.read_bytes()
+    except (OSError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, InvalidRequest):
+            raise
+        raise InvalidRequest(f"Cannot read the image {str(image)[:80]!r}: {exc}.") from None
+    return _bytes_to_url(data, repr(path.name))
 
 
 def _check_data_url(url: str) -> str:

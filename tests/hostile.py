@@ -12,10 +12,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .scripted import Receive, Script, ScriptedRelay, Send, Step
+from .scripted import Receive, Script, ScriptedRelay, Send, Step, sse_script
 
 MediaHandler = Callable[[dict[str, Any], Send], Any]
 
@@ -71,7 +71,18 @@ def _bearer(scope: dict[str, Any]) -> str:
     return headers.get("authorization", "").removeprefix("Bearer ")
 
 
+@dataclass
+class EchoStream(Script):
+    """A stream of ``text`` in ``piece``-character chunks, ``{bearer}`` echoed before the
+    split, so the key itself arrives cut across chunks."""
+
+    text: str = ""
+    piece: int = 3
+
+
 def _echo_script(script: Script, bearer: str) -> Script:
+    if isinstance(script, EchoStream):
+        return sse_script(script.text.replace("{bearer}", bearer), piece=script.piece)
     steps = [
         replace(step, data=step.data.replace(b"{bearer}", bearer.encode())) for step in script.steps
     ]

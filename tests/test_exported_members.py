@@ -47,6 +47,7 @@ def test_client_and_session_methods_are_pinned() -> None:
         "resume",
         "resume_many",
         "save",
+        "save_copy",
         "subscribe",
         "turn",
         "turns",

@@ -531,7 +531,7 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
     app.scripts += [
         json_script(429, slow, {"retry-after": "soon"}),  # a: a bad header, then the video
         sse_script(FIRST),
-        broken,  # b: the body cannot be decoded, which is no SoraError of its own
+        broken,  # b: the body cannot be decoded: a connection error, in one sentence
         json_script(429, slow, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),  # c: twice
         json_script(429, slow, {"retry-after": "garbage"}),
         sse_script(FIRST),  # d
@@ -541,11 +541,11 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
         results = await session.generate_many(["a", "b", "c", "d"], concurrency=1)
     assert [type(result).__name__ for result in results] == [
         "Video",
-        "SoraError",
+        "APIConnectionError",
         "RateLimitError",
         "Video",
     ]
-    assert "failed unexpectedly" in str(results[1])
+    assert "cannot be decoded" in str(results[1])
     assert [turn.status for turn in session.turns] == ["done", "failed", "failed", "done"]
 
 

@@ -4,13 +4,27 @@ loopback port: the key stays secret, every failure is a SoraError, limits hold."
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from sora_nb import APIConnectionError, APIError, InvalidRequest, SoraError
+from sora_nb import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    GenerationFailed,
+    InvalidRequest,
+    Session,
+    SoraClient,
+    SoraError,
+    Video,
+    _guard,
+)
 from sora_nb._download import download
 from sora_nb._render import video_mimebundle
 from sora_nb._secret import BearerAuth, Redactor, Secret, origin
@@ -18,8 +32,8 @@ from sora_nb.emulator import EmulatorServer
 from sora_nb.emulator._draw import _font, _wrap
 from sora_nb.emulator._transcript import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
 
-from .hostile import HostileRelay, bomb_png
-from .scripted import serve
+from .hostile import EchoStream, HostileRelay, bomb_png, endless_line_script, keepalive_script
+from .scripted import Script, Step, json_script, serve, sse_script
 from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
 
 pytestmark = pytest.mark.anyio
@@ -246,3 +260,274 @@ def test_an_unwritable_autosave_file_is_one_sentence(magic: Cells, tmp_path: Pat
     magic.line("history")
     (error,) = magic.errors()
     assert error.startswith("Cannot use the file") and "\n" not in error
+
+
+# -- the client against the hostile relay ----------------------------------------------------------
+
+TASK = "task_01hostile"
+
+
+def transcript(url: str, *, video: str = "/media/v.mp4", extra: str = "") -> str:
+    """A relay transcript whose links point back at the hostile relay."""
+    return (
+        f"> ID: `{TASK}`\n>[数据预览]({url}/web/{TASK}) | [原始数据]({url}/source/{TASK})\n"
+        f"> 排队中...\n{extra}> 生成中..\n\n>🏃 进度 36..100\n\n"
+        f"> sid: s_0123\n![t]({url}/media/t.webp)\n[▶️ 在线播放]({url}{video})\n"
+    )
+
+
+def client_for(url: str, **options: Any) -> SoraClient:
+    return SoraClient(base_url=url, api_key=KEY, poll_interval=0.05, **options)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(
+            json_script(401, {"error": {"message": "Invalid token {bearer}"}}), id="401-json"
+        ),
+        pytest.param(
+            json_script(502, b"<html><title>Bad gateway for Bearer {bearer}</title></html>"),
+            id="502-page",
+        ),
+        pytest.param(
+            json_script(200, {"error": {"message": "upstream refused {bearer}"}}),
+            id="json-error",
+        ),
+        pytest.param(
+            Script(steps=[Step(b'data: {"error": {"message": "token {bearer} banned"}}\n\n')]),
+            id="in-stream-error",
+        ),
+        pytest.param(
+            EchoStream(
+                text=f"> ID: `{TASK}`\n> 排队中..\n生成失败\n错误原因: key {{bearer}} is banned\n"
+            ),
+            id="failure-line",
+        ),
+    ],
+)
+async def test_the_key_echoed_by_the_relay_never_shows(
+    hostile: tuple[HostileRelay, str], script: Script
+) -> None:
+    app, url = hostile
+    app.scripts.append(script)
+    async with client_for(url, max_retries=0) as client:
+        with pytest.raises(SoraError) as caught:
+            await client.generate("a cow")
+    assert KEY not in str(caught.value) and "…cdef" in str(caught.value)
+
+
+async def test_a_key_split_across_chunks_is_redacted_from_the_transcript(
+    hostile: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = hostile
+    app.scripts.append(EchoStream(text=transcript(url, extra="> echo: {bearer}\n")))
+    app.media["/media/v.mp4"] = app.media["/media/huge.mp4"]
+    async with client_for(url) as client:
+        session = Session("redacted", client=client, save_dir=tmp_path, download=False)
+        video = await session.generate("a cow")
+        saved = session.save(tmp_path / "history.json").read_text(encoding="utf-8")
+    assert KEY not in video.transcript and "sk-…cdef" in video.transcript
+    assert KEY not in saved and KEY not in repr(video)
+
+
+async def test_the_key_in_status_json_never_shows(hostile: tuple[HostileRelay, str]) -> None:
+    app, url = hostile
+    app.sources.append({"status": "failed", "failure_reason": "quota of {bearer} is used up"})
+    async with client_for(url) as client:
+        with pytest.raises(GenerationFailed) as caught:
+            await client.resume(TASK)
+    assert KEY not in str(caught.value) and "quota of sk-…cdef" in str(caught.value)
+
+
+async def test_a_verbose_traceback_never_shows_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from IPython.core.ultratb import VerboseTB
+
+    monkeypatch.setenv("SORA_API_KEY", KEY)
+    try:
+        SoraClient(base_url="http://relay.example:99999")
+    except SoraError:
+        text = VerboseTB(theme_name="nocolor").text(*__import__("sys").exc_info())
+    assert "api_key" in text and KEY not in text and "sk-…cdef" in text
+
+
+def test_config_shows_the_key_masked(magic: Cells, capsys: pytest.CaptureFixture[str]) -> None:
+    magic.shell.run_line_magic("config", f"SoraMagics.api_key = {KEY!r}")
+    shown = repr(magic.shell.run_line_magic("config", "SoraMagics.api_key"))
+    magic.shell.run_line_magic("config", "SoraMagics")
+    magic.line("config")
+    printed = capsys.readouterr().out
+    assert KEY not in shown + printed and "sk-…cdef" in shown and "sk-…cdef" in printed
+    assert magic.magics.api_key == KEY  # kept, only never shown
+
+
+async def test_the_key_reaches_its_relay_spelled_in_upper_case(
+    hostile: tuple[HostileRelay, str],
+) -> None:
+    app, url = hostile
+    port = httpx.URL(url).port
+    app.scripts.append(sse_script(transcript(url)))
+    async with client_for(f"http://user@LOCALHOST:{port}/") as client:
+        await client.generate("a cow")
+    assert app.headers[0]["authorization"] == f"Bearer {KEY}"
+
+
+# -- 3. every failure is a SoraError; a failed copy never fails the generation --------------------
+
+
+async def test_a_garbled_stream_encoding_is_a_sora_error(hostile: tuple[HostileRelay, str]) -> None:
+    app, url = hostile
+    headers = {"content-type": "text/event-stream", "content-encoding": "gzip"}
+    app.scripts.append(Script(headers=headers, steps=[Step(b"data: not gzip\n\n" * 20)]))
+    async with client_for(url) as client:
+        with pytest.raises(APIConnectionError, match=r"decod|Content-Encoding"):
+            await client.generate("a cow")
+
+
+@pytest.mark.parametrize("link", ["/media/loop.mp4", "/media/garbled.mp4", "/media/huge.mp4"])
+async def test_a_bad_link_leaves_a_playable_done_turn(
+    hostile: tuple[HostileRelay, str], tmp_path: Path, link: str
+) -> None:
+    app, url = hostile
+    app.scripts.append(sse_script(transcript(url, video=link)))
+    async with client_for(url) as client:
+        session = Session("bad-link", client=client, save_dir=tmp_path)
+        session.max_download_bytes = 2**20
+        video = await session.generate("a cow")
+    assert video.local_path is None and video.video_url == f"{url}{link}"
+    assert session.turns[-1].status == "done"
+
+
+async def test_one_bad_link_never_cancels_a_batch(
+    hostile: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = hostile
+    app.media["/media/v.mp4"] = app.media["/media/huge.mp4"]
+    links = ["/media/loop.mp4", "/media/v.mp4", "/media/garbled.mp4"]
+    app.scripts += [
+        sse_script(transcript(url, video=link).replace(TASK, f"task_{i}"))
+        for i, link in enumerate(links)
+    ]
+    async with client_for(url) as client:
+        session = Session("batch", client=client, save_dir=tmp_path)
+        session.max_download_bytes = 2**20
+        results = await session.generate_many(["a", "b", "c"], concurrency=1)
+    assert all(isinstance(result, Video) for result in results)
+    assert [turn.status for turn in session.turns] == ["done"] * 3
+
+
+async def test_a_failed_copy_can_be_made_again(
+    hostile: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = hostile
+    loop = app.media["/media/loop.mp4"]
+    app.media["/media/v.mp4"] = loop
+    app.scripts.append(sse_script(transcript(url)))
+    async with client_for(url) as client:
+        session = Session("again", client=client, save_dir=tmp_path)
+        first = await session.generate("a cow")
+        app.media["/media/v.mp4"] = app.media["/media/liar.mp4"]  # the link works now
+        again = await session.save_copy(0)
+    assert first.local_path is None and again.local_path is not None
+    assert Path(again.local_path).stat().st_size == 48 * 65536
+
+
+# -- 4. the deadline holds on the clock ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(keepalive_script(60), id="keep-alive-comments"),
+        pytest.param(endless_line_script(6000), id="a-line-that-never-ends"),
+    ],
+)
+async def test_the_deadline_holds_whatever_bytes_arrive(
+    hostile: tuple[HostileRelay, str], script: Script
+) -> None:
+    app, url = hostile
+    app.scripts.append(script)
+    async with client_for(url, deadline=0.5) as client:
+        with pytest.raises(SoraError, match="deadline"):
+            await client.generate("a cow")
+    assert app.disconnected.wait(10)  # the client left long before the relay's script ended
+
+
+# -- 5. caps on a stream line and a transcript ---------------------------------------------------
+
+
+async def test_a_stream_line_over_the_cap_stops_the_stream(
+    hostile: tuple[HostileRelay, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_guard, "MAX_LINE", 64 * 1024)
+    app, url = hostile
+    app.scripts.append(endless_line_script(200, size=4096, every=0))
+    async with client_for(url) as client:
+        with pytest.raises(APIConnectionError, match="stream line passed"):
+            await client.generate("a cow")
+
+
+async def test_a_transcript_over_the_cap_is_collected_by_polling(
+    hostile: tuple[HostileRelay, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_guard, "MAX_TRANSCRIPT", 4096)
+    app, url = hostile
+    flood = "> 生成中" + "." * 20_000 + "\n"
+    app.scripts.append(sse_script(transcript(url, extra=flood), piece=500))
+    app.sources.append({"status": "completed", "url": f"{url}/media/v.mp4", "sid": "s_1"})
+    async with client_for(url) as client:
+        video = await client.generate("a cow")
+    assert video.video_url == f"{url}/media/v.mp4" and len(video.transcript) < 4096 + 500
+
+
+# -- 8. a task the relay does not know ----------------------------------------------------------
+
+
+async def test_resuming_an_unknown_task_ends_at_once_with_no_turn(
+    hostile: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = hostile
+    app.status_codes["/source/task_unknown"] = 404
+    async with client_for(url) as client:
+        session = Session("unknown", client=client, save_dir=tmp_path)
+        with pytest.raises(APIStatusError, match="404") as caught:
+            await session.resume("task_unknown")
+    assert session.turns == [] and len(app.headers) == 1
+    assert KEY not in str(caught.value)
+
+
+# -- 10. two kernels, one autosave file ----------------------------------------------------------
+
+KERNEL = """
+import asyncio, sys
+from sora_nb import Session, SoraClient
+
+async def main(url, path, n):
+    async with SoraClient(base_url=url, api_key="sk-any") as client:
+        session = Session("default", client=client, download=False, autosave=path)
+        for i in range(5):
+            await session.generate(f"kernel {n} video {i}")
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def test_two_kernels_keep_every_turn_in_one_autosave_file(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    (tmp_path / "kernel.py").write_text(KERNEL)
+    path = tmp_path / "history.json"
+    kernels = [
+        subprocess.Popen(
+            [sys.executable, "kernel.py", emulator.url, str(path), str(n)], cwd=tmp_path
+        )
+        for n in range(2)
+    ]
+    assert [kernel.wait(300) for kernel in kernels] == [0, 0]
+    turns = Session.load(path, download=False).turns
+    assert sorted(turn.prompt for turn in turns) == sorted(
+        f"kernel {n} video {i}" for n in range(2) for i in range(5)
+    )
+    assert {turn.status for turn in turns} == {"done"}

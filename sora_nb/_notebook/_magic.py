@@ -26,11 +26,13 @@ from .._client import SoraClient
 from .._exceptions import InvalidRequest, SoraError
 from .._history import Session, get_session
 from .._request import image_to_url, normalize_orientation, validate_model
+from .._secret import Secret, mask
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
 from ._output import CellFailed, describe, settings_bundle
 from ._progress import open_widget_channel
+from ._traits import SecretKey
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
 
@@ -93,13 +95,11 @@ _COMMANDS = {
 }
 
 
-def mask_key(key: str | None) -> str:
+def mask_key(key: str | Secret | None) -> str:
     """``sk-…abcd``: enough to tell keys apart, never enough to use one."""
     if not key:
         return t("key.not_set")
-    if len(key) < 12:
-        return "***"
-    return f"{key[:3]}…{key[-4:]}"
+    return str(key) if isinstance(key, Secret) else mask(key)
 
 
 def _parse(magic: Any, line: str) -> Any:
@@ -167,9 +167,8 @@ class SoraMagics(Magics):
         allow_none=True,
         help="The relay's base URL. Default: $SORA_BASE_URL, else the embedded emulator.",
     ).tag(config=True)
-    api_key = Unicode(
+    api_key = SecretKey(
         None,
-        allow_none=True,
         help="The relay's API key. Prefer $SORA_API_KEY: a key typed in a cell is saved "
         "with the notebook. Never displayed unmasked.",
     ).tag(config=True)
@@ -457,10 +456,10 @@ class SoraMagics(Magics):
             if self.autosave is None:
                 get_session(self.session).autosave = None
 
-    def _ask_key(self) -> str | None:
-        try:
-            return getpass.getpass(t("key.prompt")).strip() or None
-        except StdinNotImplementedError:
+    def _ask_key(self) -> Secret | None:
+        try:  # straight into a Secret: no frame holds the typed key
+            return Secret.of(getpass.getpass(t("key.prompt")))
+        except (StdinNotImplementedError, EOFError):
             raise InvalidRequest(t("error.no_stdin")) from None
 
     def _base_url_line(self) -> str:
