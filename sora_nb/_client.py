@@ -144,7 +144,7 @@ class SoraClient:
         # only a setting can choose (docs/dialects.md).
         self.dialect = _dialect(dialect or _config.env_dialect())
         self._videos = (
-            VideosAPI(base_url, self._client, self._auth, self._post, poll_interval)
+            VideosAPI(base_url, self._client, self._auth, self._post, poll_interval, self._redact)
             if self.dialect == "videos"
             else None
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -82,12 +83,16 @@ class VideosAPI:
         auth: httpx.Auth | None,
         send: Send,
         poll_interval: float,
+        redact: Callable[[str], str],
     ) -> None:
         self.base_url = base_url
         self._http = http
         self._auth = auth
         self._send = send
         self.poll_interval = poll_interval
+        # Everything the relay says is masked of the key before it is read (docs/protocol.md,
+        # "Promises"), as on the chat path.
+        self._redact = redact
 
     def status_url(self, task_id: str) -> str:
         """``GET`` here for the task's status."""
@@ -128,7 +133,7 @@ class VideosAPI:
                 "This video has no task id on the Videos API, so the relay cannot remix it."
             )
         response = await self._send("/v1/posts", {"task_id": task_id})
-        post_id = _json(response).get("post_id")
+        post_id = self._json(response).get("post_id")
         if not isinstance(post_id, str) or not post_id:
             raise APIStatusError(
                 "The relay published the video but gave no post_id to remix it by.",
@@ -137,7 +142,7 @@ class VideosAPI:
         return post_id
 
     async def _created(self, response: httpx.Response, on_event: EventCallback | None) -> Created:
-        task_id = _json(response).get("id")
+        task_id = self._json(response).get("id")
         if not isinstance(task_id, str) or not task_id:
             raise APIStatusError(
                 "The relay accepted the request but gave no task id to follow it by.",
@@ -155,7 +160,7 @@ class VideosAPI:
         """Poll until the task completes (its status) or fails (``GenerationFailed``)."""
         phase, misses, interval, lost = "", 0, min(1.0, self.poll_interval), ""
         while time.monotonic() < deadline and misses < _MISSES:
-            obj, error = await self._poll_once(task_id)
+            obj, error = await self._poll_once(task_id, deadline)
             if obj is None:
                 if misses == 0:  # said once per outage, as for a broken stream
                     await _call(on_event, JobEvent("resuming", detail=f"poll failed: {error}"))
@@ -170,11 +175,14 @@ class VideosAPI:
             interval = min(interval * 1.5, self.poll_interval)
         raise VideosPollLost(lost or "the deadline passed")
 
-    async def _poll_once(self, task_id: str) -> tuple[dict[str, Any] | None, str]:
-        try:
-            response = await self._http().get(self.status_url(task_id), auth=self._auth)
-        except httpx.TransportError as exc:
-            return None, str(exc) or type(exc).__name__
+    async def _poll_once(self, task_id: str, deadline: float) -> tuple[dict[str, Any] | None, str]:
+        request = self._http().get(self.status_url(task_id), auth=self._auth)
+        try:  # the deadline holds on the clock, even for a status answer that trickles
+            response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return None, "the deadline passed"
+        except httpx.HTTPError as exc:  # transport, redirect loops, undecodable bodies
+            return None, self._redact(str(exc) or type(exc).__name__)
         if response.status_code in (401, 403):
             raise AuthenticationError(
                 f"The relay refused the API key while polling the task "
@@ -186,10 +194,10 @@ class VideosAPI:
         if not response.is_success:
             raise APIStatusError(
                 f"The relay answered {response.status_code} for task {task_id}: "
-                f"{_message(response)}.",
+                f"{self._message(response)}.",
                 status_code=response.status_code,
             )
-        obj = _json(response)
+        obj = self._json(response)
         return (obj, "") if obj else (None, "the status was not JSON")
 
     async def _report(
@@ -216,25 +224,25 @@ class VideosAPI:
         if now != phase:
             await _call(on_event, StatusEvent(now))
         progress = obj.get("progress")
-        if isinstance(progress, int | float) and int(progress) > percent:
-            percent = min(100, int(progress))
+        # inf or nan from a careless relay is no percentage (int() of it would raise).
+        finite = isinstance(progress, int | float) and math.isfinite(progress)
+        if finite and int(progress) > percent:  # type: ignore[arg-type]
+            percent = min(100, int(progress))  # type: ignore[arg-type]
             await _call(on_event, ProgressEvent(percent))
         return now, percent
 
+    def _json(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            obj = json.loads(self._redact(response.content.decode("utf-8", "replace")))
+        except ValueError:
+            return {}
+        return obj if isinstance(obj, dict) else {}
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        obj = json.loads(response.content)
-    except ValueError:
-        return {}
-    return obj if isinstance(obj, dict) else {}
+    def _message(self, response: httpx.Response) -> str:
+        return _error_text(self._json(response).get("error")) or response.reason_phrase
 
 
 def _error_text(error: Any) -> str:
     if isinstance(error, dict):
         return str(error.get("message") or "")
     return str(error or "")
-
-
-def _message(response: httpx.Response) -> str:
-    return _error_text(_json(response).get("error")) or response.reason_phrase

@@ -1,0 +1,113 @@
+"""The Videos task API path keeps the same promises as the chat path against a hostile relay:
+the key never comes back in a failure, a careless progress never raises, and the deadline
+holds on the clock while a status answer trickles (docs/protocol.md, "Promises")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import sora_nb
+
+from .scripted import Receive, Send, serve
+
+pytestmark = pytest.mark.anyio
+
+KEY = "sk-hostile-videos-0123456789"
+
+
+class VideosRelay:
+    """``POST /v1/videos`` makes task_1; each ``GET`` of it answers the next status."""
+
+    def __init__(self, statuses: list[Any], trickle: bool = False) -> None:
+        self.statuses = statuses
+        self.trickle = trickle
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        bearer = dict(scope["headers"]).get(b"authorization", b"").decode()
+        if scope["method"] == "POST":
+            await self._json(send, {"id": "task_1", "status": "queued", "progress": 0})
+        elif self.trickle:  # headers, then a body that never ends while the client listens
+            await receive()  # the (empty) request body; the next message is the disconnect
+            gone = asyncio.ensure_future(receive())
+            start = {"type": "http.response.start", "status": 200}
+            await send({**start, "headers": [(b"content-type", b"application/json")]})
+            while not gone.done():
+                await send({"type": "http.response.body", "body": b" ", "more_body": True})
+                await asyncio.sleep(0.05)
+        else:
+            status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+            await self._json(send, json.loads(json.dumps(status).replace("{bearer}", bearer)))
+
+    @staticmethod
+    async def _json(send: Send, obj: Any) -> None:
+        body = json.dumps(obj).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture
+def serve_videos() -> Iterator[Any]:
+    stops: list[Iterator[str]] = []
+
+    def start(app: VideosRelay) -> str:
+        urls = serve(app)
+        stops.append(urls)
+        return next(urls)
+
+    yield start
+    for urls in stops:
+        for _ in urls:
+            pass
+
+
+def client(url: str, **kwargs: Any) -> sora_nb.SoraClient:
+    return sora_nb.SoraClient(url, KEY, dialect="videos", poll_interval=0.01, **kwargs)
+
+
+async def test_videos_failure_never_carries_the_key(serve_videos: Any) -> None:
+    failed = {"status": "failed", "error": {"message": "refused for {bearer}"}}
+    url = serve_videos(VideosRelay([{"status": "in_progress", "progress": 10}, failed]))
+    async with client(url) as relay:
+        with pytest.raises(sora_nb.GenerationFailed) as info:
+            await relay.generate("a cow")
+    assert "refused for" in str(info.value)
+    assert KEY not in str(info.value) and KEY not in repr(info.value)
+
+
+async def test_videos_careless_progress_is_no_percentage(serve_videos: Any) -> None:
+    statuses = [
+        {"status": "in_progress", "progress": float("inf")},
+        {"status": "in_progress", "progress": float("nan")},
+        {"status": "in_progress", "progress": 40},
+        {"status": "completed", "progress": 100},
+    ]
+    url = serve_videos(VideosRelay(statuses))
+    seen: list[int] = []
+
+    def on_event(event: Any) -> None:
+        if event.type == "progress":
+            seen.append(event.percent)
+
+    async with client(url) as relay:
+        video = await relay.generate("a cow", on_event=on_event)
+    assert video.video_url.endswith("/v1/videos/task_1/content")
+    assert seen == [40]
+
+
+# Without the deadline on the clock the poll would wait for the endless body until the
+# read timeout (minutes): pytest-timeout fails the test long before that.
+@pytest.mark.timeout(60)
+async def test_videos_deadline_holds_while_a_status_trickles(serve_videos: Any) -> None:
+    url = serve_videos(VideosRelay([], trickle=True))
+    async with client(url, deadline=1.0) as relay:
+        with pytest.raises(sora_nb.StreamInterrupted) as info:
+            await relay.generate("a cow")
+    assert info.value.task_id == "task_1"  # kept, so it can be resumed later
