@@ -529,7 +529,7 @@ class SoraClient:
                     t("client.no_answer", url=self.base_url, detail=_describe(exc))
                 ) from None
             except Exception as exc:  # a redirect loop, anyio's ExceptionGroup: one sentence
-                raise request_error(exc, f"The relay at {self.base_url}") from None
+                raise request_error(exc, t("client.what_relay", url=self.base_url)) from None
             if response.is_success:
                 self._limiter.succeeded()
                 return response
@@ -622,7 +622,7 @@ class SoraClient:
         except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
             return None, _describe(exc)
         except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
-            raise request_error(exc, f"The status URL {url[:80]}") from None
+            raise request_error(exc, t("client.what_status", url=url[:80])) from None
         if response.status_code == 404:  # the relay does not know the task: no use polling
             raise APIStatusError(
                 f"The relay does not know this task ({self._redact(url)} answered 404); "

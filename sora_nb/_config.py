@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from ._exceptions import InvalidRequest
+from ._messages import t
 from ._secret import Secret
 
 if TYPE_CHECKING:
@@ -45,16 +46,17 @@ def env_dialect() -> str | None:
     return os.environ.get("SORA_DIALECT", "").strip().lower() or None
 
 
-def check_base_url(url: str, what: str = "The base URL") -> str:
+def check_base_url(url: str, what: str | None = None) -> str:
     """``url`` if it is an http(s) URL httpx can send to (a valid host and port), else refuse."""
     try:
+        what = what or t("config.what_base_url")
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise InvalidRequest(f"{what} {url[:80]!r} is not a valid URL ({exc}).") from None
+        raise InvalidRequest(t("config.bad_url", what=what, url=url[:80], detail=exc)) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidRequest(f"{what} {url[:80]!r} is not an http(s) URL with a host.")
+        raise InvalidRequest(t("config.not_http", what=what, url=url[:80]))
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise InvalidRequest(f"{what} {url[:80]!r} has port {parsed.port}: use 1–65535.")
+        raise InvalidRequest(t("config.bad_port", what=what, url=url[:80], port=parsed.port))
     return url
 
 

@@ -25,6 +25,7 @@ import httpx
 from ._callback import call
 from ._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
 from ._guard import describe, request_error
+from ._messages import t
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 
@@ -59,7 +60,7 @@ async def download(
     from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused.
     """
     if _scheme(url) not in ("http", "https"):
-        raise InvalidRequest(f"Cannot download {url[:80]!r}: only http(s) URLs are fetched.")
+        raise InvalidRequest(t("download.scheme", url=url[:80]))
     path = Path(dest)
     part = part_path(url, path)
     try:
@@ -74,9 +75,9 @@ async def download(
     except SoraError:
         raise
     except OSError as exc:  # the disk: a full or unwritable folder
-        raise InvalidRequest(f"Cannot write the copy of {_short(url)} to {path}: {exc}.") from None
+        raise InvalidRequest(t("download.disk", url=_short(url), path=path, detail=exc)) from None
     except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
-        raise request_error(exc, f"The link {_short(url)}") from None
+        raise request_error(exc, t("download.what", url=_short(url))) from None
 
 
 def _scheme(url: str) -> str:
@@ -107,7 +108,7 @@ def _claim(part: Path, dest: Path) -> Path:
             return candidate
         part.unlink()
         return candidate
-    raise InvalidRequest(f"Too many copies named {dest.name} in {dest.parent}.")
+    raise InvalidRequest(t("download.too_many", name=dest.name, folder=dest.parent))
 
 
 async def _with_retries(
@@ -126,8 +127,7 @@ async def _with_retries(
         except (httpx.TransportError, _Incomplete) as exc:
             if attempt == retries:
                 raise APIConnectionError(
-                    f"The download of {_short(url)} kept breaking ({describe(exc)}); "
-                    "run it again to continue from the part already saved."
+                    t("download.broken", url=_short(url), detail=describe(exc))
                 ) from None
             await asyncio.sleep(min(4.0, 0.25 * 2**attempt))
 
@@ -161,10 +161,7 @@ def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -
     if max_bytes is not None and size is not None and size > max_bytes:
         with contextlib.suppress(OSError):
             part.unlink()
-        raise APIError(
-            f"The file at {_short(url)} is over the {max_bytes / 2**20:.0f} MiB limit "
-            "(max_download_bytes); it stays playable from its link."
-        )
+        raise APIError(t("download.too_big", url=_short(url), mib=max_bytes / 2**20))
 
 
 def _size(part: Path) -> int:
@@ -178,20 +175,19 @@ def _start(response: httpx.Response, part: Path, have: int) -> tuple[int, int | 
         start, total = _content_range(response)
         if start != have:  # the server sent another range: start over
             part.unlink(missing_ok=True)
-            raise _Incomplete("the server answered a different byte range")
+            raise _Incomplete(t("download.other_range"))
         return have, total
     if status == 416 and have:
         _, total = _content_range(response)
         if total == have:  # the part was already whole
             return have, total
         part.unlink(missing_ok=True)
-        raise _Incomplete("the saved part no longer matches the file")
+        raise _Incomplete(t("download.part_changed"))
     if status == 200:
         length = response.headers.get("content-length")
         return 0, int(length) if length and length.isdigit() else None
     raise APIStatusError(
-        f"The download of {_short(str(response.url))} answered {status}; "
-        "the link may have expired.",
+        t("download.status", url=_short(str(response.url)), status=status),
         status_code=status,
     )
 
@@ -223,7 +219,7 @@ async def _copy(
                 _check_size(str(response.url), part, have, max_bytes)
             await call(on_progress, have, total)
     if total is not None and have < total:
-        raise _Incomplete(f"{have} of {total} bytes arrived")
+        raise _Incomplete(t("download.short", have=have, total=total))
 
 
 def _short(url: str) -> str:

@@ -16,6 +16,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from ._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
+from ._messages import t
 from ._secret import Redactor, Secret
 
 __all__ = [
@@ -52,7 +53,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(inner, (list, tuple)) and inner:
         return describe(inner[0])
     if isinstance(exc, httpx.DecodingError):
-        return f"a body that cannot be decoded, as its Content-Encoding says ({exc})"
+        return t("guard.decoding_detail", detail=exc)
     return str(exc) or type(exc).__name__
 
 
@@ -61,16 +62,14 @@ def request_error(exc: BaseException, what: str) -> SoraError:
     if isinstance(exc, SoraError):
         return exc
     if isinstance(exc, httpx.TooManyRedirects):
-        return APIConnectionError(f"{what} redirects in a loop ({exc}); the link is broken.")
+        return APIConnectionError(t("guard.loop", what=what, detail=exc))
     if isinstance(exc, httpx.DecodingError):
-        return APIError(
-            f"{what} sent a body that cannot be decoded (a wrong Content-Encoding): {exc}."
-        )
+        return APIError(t("guard.decoding", what=what, detail=exc))
     if isinstance(exc, httpx.InvalidURL):
-        return InvalidRequest(f"{what} has an invalid URL: {exc}.")
+        return InvalidRequest(t("guard.bad_url", what=what, detail=exc))
     if isinstance(exc, httpx.TimeoutException):
-        return APIConnectionError(f"{what} timed out ({describe(exc)}).")
-    return APIConnectionError(f"Could not reach {what}: {describe(exc)}.")
+        return APIConnectionError(t("guard.timeout", what=what, detail=describe(exc)))
+    return APIConnectionError(t("guard.unreachable", what=what, detail=describe(exc)))
 
 
 async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
@@ -82,7 +81,7 @@ async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
     try:
         return await asyncio.wait_for(awaitable, max(0.0, deadline - time.monotonic()))
     except asyncio.TimeoutError:
-        raise DeadlinePassed("the generation's deadline passed") from None
+        raise DeadlinePassed(t("guard.deadline")) from None
 
 
 class _CappedBody:
@@ -99,7 +98,7 @@ class _CappedBody:
             end = max(text.rfind("\n"), text.rfind("\r"))
             run = len(text) - end - 1 if end >= 0 else run + len(text)
             if run > self._limit:
-                raise Overflow(f"a stream line passed {self._limit // 2**20} MiB without ending")
+                raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
             yield text
 
 
@@ -121,7 +120,7 @@ class Inflow:
     def feed(self, fragment: str) -> str:
         self._left -= len(fragment)
         if self._left < 0:
-            raise Overflow(f"the transcript passed {self._limit // 2**20} Mi characters")
+            raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
         return self._redactor.feed(fragment)
 
     def flush(self) -> str:

@@ -258,6 +258,90 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A video is already being made: wait for it to finish.",
         "已有视频在生成中，请稍候。",
     ),
+    # Downloads, URLs and requests (_download, _guard, _config, _secret).
+    "download.scheme": (
+        "Cannot download {url!r}: only http(s) URLs are fetched.",
+        "无法下载 {url!r}：只能下载 http(s) 链接。",
+    ),
+    "download.disk": (
+        "Cannot write the copy of {url} to {path}: {detail}.",
+        "无法把 {url} 的副本写入 {path}：{detail}。",
+    ),
+    "download.what": ("The link {url}", "链接 {url}"),
+    "download.too_many": (
+        "Too many copies named {name} in {folder}.",
+        "{folder} 中名为 {name} 的副本太多了。",
+    ),
+    "download.broken": (
+        "The download of {url} kept breaking ({detail}); "
+        "run it again to continue from the part already saved.",
+        "{url} 的下载多次中断（{detail}）；再运行一次即可从已保存的部分继续。",
+    ),
+    "download.too_big": (
+        "The file at {url} is over the {mib:.0f} MiB limit "
+        "(max_download_bytes); it stays playable from its link.",
+        "{url} 的文件超过 {mib:.0f} MiB 上限（`max_download_bytes`）；仍可通过链接播放。",
+    ),
+    "download.status": (
+        "The download of {url} answered {status}; the link may have expired.",
+        "下载 {url} 时服务器返回 {status}；链接可能已过期。",
+    ),
+    "download.other_range": (
+        "the server answered a different byte range",
+        "服务器返回了另一段字节范围",
+    ),
+    "download.part_changed": (
+        "the saved part no longer matches the file",
+        "已保存的部分与文件不再一致",
+    ),
+    "download.short": ("{have} of {total} bytes arrived", "只收到 {total} 字节中的 {have} 字节"),
+    "guard.loop": (
+        "{what} redirects in a loop ({detail}); the link is broken.",
+        "{what} 陷入循环重定向（{detail}）；链接已失效。",
+    ),
+    "guard.decoding": (
+        "{what} sent a body that cannot be decoded (a wrong Content-Encoding): {detail}.",
+        "{what} 返回的内容无法解码（Content-Encoding 有误）：{detail}。",
+    ),
+    "guard.decoding_detail": (
+        "a body that cannot be decoded, as its Content-Encoding says ({detail})",
+        "内容无法按其 Content-Encoding 解码（{detail}）",
+    ),
+    "guard.bad_url": ("{what} has an invalid URL: {detail}.", "{what} 的地址无效：{detail}。"),
+    "guard.timeout": ("{what} timed out ({detail}).", "{what} 超时（{detail}）。"),
+    "guard.unreachable": ("Could not reach {what}: {detail}.", "无法访问 {what}：{detail}。"),
+    "guard.deadline": ("the generation's deadline passed", "已超过本次生成的时限"),
+    "guard.long_line": (
+        "a stream line passed {mib} MiB without ending",
+        "数据流中的一行超过 {mib} MiB 仍未结束",
+    ),
+    "guard.long_transcript": (
+        "the transcript passed {mi} Mi characters",
+        "回复内容超过 {mi} Mi 个字符",
+    ),
+    "client.what_relay": ("The relay at {url}", "中转服务 {url}"),
+    "client.what_status": ("The status URL {url}", "状态地址 {url}"),
+    "config.what_base_url": ("The base URL", "服务地址"),
+    "config.bad_url": (
+        "{what} {url!r} is not a valid URL ({detail}).",
+        "{what} {url!r} 不是有效的地址（{detail}）。",
+    ),
+    "config.not_http": (
+        "{what} {url!r} is not an http(s) URL with a host.",
+        "{what} {url!r} 不是带主机名的 http(s) 地址。",
+    ),
+    "config.bad_port": (
+        "{what} {url!r} has port {port}: use 1–65535.",
+        "{what} {url!r} 的端口是 {port}：请用 1–65535。",
+    ),
+    "secret.not_str": (
+        "A Secret holds a str, not {kind}.",
+        "`Secret` 只能保存 `str`，而不是 {kind}。",
+    ),
+    "secret.no_pickle": (
+        "A Secret is never pickled: keep the key in SORA_API_KEY.",
+        "`Secret` 不能被序列化：请把密钥放在 SORA_API_KEY 中。",
+    ),
 }
 
 _setting: str = "auto"

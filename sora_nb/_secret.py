@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from ._messages import t
+
 __all__ = ["BearerAuth", "Redactor", "Secret", "mask", "origin", "redact"]
 
 #: Keys shorter than this are not redacted from relay text: a 3-letter test key such as
@@ -37,7 +39,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         if not isinstance(value, str):
-            raise TypeError(f"A Secret holds a str, not {type(value).__name__}.")
+            raise TypeError(t("secret.not_str", kind=type(value).__name__))
         self.__value = value
 
     @classmethod
@@ -80,7 +82,7 @@ class Secret:
         return self
 
     def __reduce__(self) -> Any:
-        raise TypeError("A Secret is never pickled: keep the key in SORA_API_KEY.")
+        raise TypeError(t("secret.no_pickle"))
 
     def redact(self, text: str) -> str:
         """``text`` with every copy of the key replaced by its mask."""

@@ -11,11 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from sora_nb import APIConnectionError, APIStatusError, InvalidRequest, SoraClient
+from sora_nb import APIConnectionError, APIStatusError, InvalidRequest, SoraClient, _messages
 from sora_nb._download import download, part_path
 from sora_nb.emulator import serve_in_thread
 
 from .scripted import Receive, Send, serve
+from .words import english_words
 
 pytestmark = pytest.mark.anyio
 
@@ -226,3 +227,26 @@ async def test_an_emulator_video_resumes_with_range(tmp_path: Path) -> None:
             )
     assert path.read_bytes() == whole and whole[4:8] == b"ftyp"
     assert progress.calls[0] == (len(whole) // 2, len(whole))
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    _messages.set_language("zh")
+    yield
+    _messages.set_language("auto")
+
+
+async def test_a_download_failure_speaks_chinese(
+    chinese: None, media: tuple[MediaServer, str], tmp_path: Path
+) -> None:
+    app, url = media
+    app.cuts = [2 * BLOCK, 2 * BLOCK]
+    failures = []
+    for target, retries in ((f"{url}/clip.mp4", 1), (f"{url}/expired.mp4", 3), ("file:///x", 3)):
+        with pytest.raises((APIConnectionError, APIStatusError, InvalidRequest)) as caught:
+            await download(target, tmp_path / "clip.mp4", retries=retries)
+        failures.append(str(caught.value))
+    assert "下载多次中断" in failures[0] and "链接可能已过期" in failures[1]
+    # What stays Latin: the user's URL and httpx's own account of the break, in brackets.
+    ours = [re.sub(r"'[^']*'|（[^）]*）", " ", text) for text in failures]
+    assert [english_words(text) for text in ours] == [[], [], []], failures

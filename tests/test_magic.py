@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import html
 import re
 import string
 import uuid
@@ -24,6 +23,8 @@ from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask
 from sora_nb._notebook._output import CellFailed
 from sora_nb._notebook._progress import ProgressView
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .words import english_words
 
 SECRET = "sk-test-SECRET-123"
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -603,20 +604,6 @@ def test_video_save_without_a_local_copy_is_one_sentence(cells: Cells, tmp_path:
 
 # -- two complete languages ------------------------------------------------------------------
 
-# Words a Chinese UI keeps in Latin letters: commands, options and their values, names of
-# things (models, files, variables), and what the relay or the user wrote.
-_LATIN_OK = re.compile(
-    r"`[^`]*`|[\w.]+\(\)|%%?sora(?: \w+)?|--?[\w-]+|sora[\w.-]*|\bSORA_\w+|https?://\S+|[\w./-]+\.(?:mp4|png|json|webp)"
-    r"|task_\w+|\b(?:portrait|landscape|auto|en|zh|chat|videos|none|API|URL|PATH|REF|NAME|KEY"
-    r"|DIR|FILE|TASK|CSV|JSONL|mp4|Video|var|sk|M|O|R|J|HD|Python|Jupyter|IPython|sid|PNG|JPEG|WebP|GIF|config|history|reset|resume"
-    r"|panel|help|batch)\b|\{[^}]*\}|\([^)]*\)"
-)
-
-
-def _english_words(text: str) -> list[str]:
-    text = re.sub(r"<[^>]+>", " ", text)  # tags and their attributes are not read
-    return re.findall(r"[A-Za-z]{3,}", _LATIN_OK.sub(" ", html.unescape(text)))
-
 
 def test_catalog_has_every_key_in_both_languages() -> None:
     fields = string.Formatter()
@@ -625,10 +612,10 @@ def test_catalog_has_every_key_in_both_languages() -> None:
         assert re.search(r"[\u4e00-\u9fff]", chinese), key
         names = [{f for _, f, _, _ in fields.parse(text) if f} for text in (english, chinese)]
         assert names[0] == names[1], key
-        assert _english_words(chinese) == [], (key, chinese)
+        assert english_words(chinese) == [], (key, chinese)
 
 
-def test_magic_chinese_ui_has_no_english_words(
+def test_magic_chinese_ui_has_noenglish_words(
     cells: Cells, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cells.line("config --language zh")
@@ -639,7 +626,7 @@ def test_magic_chinese_ui_has_no_english_words(
     cells.line("history")
     shown = [cells.htmls(), *cells.texts(), capsys.readouterr().out, *cells.errors()]
     # The prompts, names and the relay's own reason are the user's and the relay's words.
-    words = set(_english_words("\n".join(shown))) - {"cow", "boom", "fault", "bad", "test"}
+    words = set(english_words("\n".join(shown))) - {"cow", "boom", "fault", "bad", "test"}
     words -= {"content", "policy", "violation"}
     assert words == set(), sorted(words)
 
