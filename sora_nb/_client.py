@@ -411,8 +411,7 @@ class SoraClient:
             return await videos.wait(task_id, on_event, deadline)
         except VideosPollLost as exc:
             raise StreamInterrupted(
-                f"Task {task_id} did not finish while polling ({exc}); "
-                f"run `%sora resume {task_id}` or SoraClient.resume() later.",
+                t("client.poll_lost", task=task_id, detail=exc),
                 task_id=task_id,
                 source_url=videos.status_url(task_id),
                 pending=pending,

@@ -121,7 +121,7 @@ class Session:
         autosave: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
-            raise InvalidRequest("A session needs a non-empty name.")
+            raise InvalidRequest(t("history.no_name"))
         self.name = name
         self.save_dir = save_dir
         self.download = download
@@ -226,12 +226,10 @@ class Session:
         turn = self._turns[index]
         video = turn.video
         if video is None:
-            hint = {
-                "running": "wait for it to finish",
-                "interrupted": "resume it first",
-                "failed": "edit a finished turn instead",
-            }.get(turn.status, "pick a finished turn")
-            raise InvalidRequest(f"Turn #{index} is {turn.status}, so it has no video: {hint}.")
+            known = turn.status in ("running", "interrupted", "failed")
+            hint = t(f"history.hint.{turn.status if known else 'other'}")
+            status = t(f"status.{turn.status}")
+            raise InvalidRequest(t("history.no_video", index=index, status=status, hint=hint))
         return video
 
     def _index_of(self, video: Video) -> int:
@@ -309,7 +307,7 @@ class Session:
         image = await self.client._inline_image(model or base.model, image)
         turn = prepare(prompt, model or base.model, orientation, image)
         if not base.remixable:
-            raise InvalidRequest(f"Turn #{base_index} has no sid, so the relay cannot remix it.")
+            raise InvalidRequest(t("history.no_sid", index=base_index))
         request = make_request(turn, base.next_messages(turn.content))
         return await self._send(request, base_index, name, on_event, save)
 
@@ -523,10 +521,10 @@ class Session:
         a copy failed; the video was playable from its link all along."""
         index = self._find(ref) if ref is not None else self._latest_done()
         if index is None:
-            raise InvalidRequest(f"Session {self.name!r} has no finished video to copy.")
+            raise InvalidRequest(t("history.nothing_to_copy", name=self.name))
         self._require_done(index)
         if self.save_dir is None:
-            raise InvalidRequest("Local copies are off: set save_dir first.")
+            raise InvalidRequest(t("history.copies_off"))
         await self._copy_media(index, _Job(self, index, on_event))
         video = self._turns[index].video
         assert video is not None

@@ -342,6 +342,101 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A Secret is never pickled: keep the key in SORA_API_KEY.",
         "`Secret` 不能被序列化：请把密钥放在 SORA_API_KEY 中。",
     ),
+    # Requests, sessions and the Videos API (_request, _history, _videos_api, _client).
+    "request.model_empty": (
+        "The model name {model!r} is empty: use sora-2 or your relay's.",
+        "模型名 {model!r} 为空：请用 sora-2 或中转服务提供的模型。",
+    ),
+    "request.model_spaces": (
+        "The model name {model!r} has spaces: model names have none.",
+        "模型名 {model!r} 含有空格：模型名中不能有空格。",
+    ),
+    "request.image_size": (
+        "The image {what} is {size:.1f} MiB: images are limited to "
+        "{limit} MiB, so resize it or pass an https URL.",
+        "图片 {what} 有 {size:.1f} MiB：图片上限为 {limit} MiB，请缩小图片或改用 `https` 链接。",
+    ),
+    "request.what_bytes": ("given as bytes", "（以字节形式给出）"),
+    "request.what_data_url": ("in the data URL", "（`data:` 链接中）"),
+    "request.image_empty": (
+        "The image is empty: give a local file's path or an https:// URL.",
+        "图片为空：请给出本地文件路径或 `https://` 链接。",
+    ),
+    "request.image_http": (
+        "The image URL {url!r} is http://: relays fetch images over https only, "
+        "so use an https:// URL or a local file.",
+        "图片链接 {url!r} 是 `http://`：中转服务只通过 `https` 获取图片，"
+        "请改用 `https://` 链接或本地文件。",
+    ),
+    "request.image_unreadable": (
+        "Cannot read the image {what!r}: {detail}.",
+        "无法读取图片 {what!r}：{detail}。",
+    ),
+    "request.data_url_kind": (
+        "The image data URL is not a base64 PNG, JPEG, WebP or GIF.",
+        "图片的 `data:` 链接不是 `base64` 编码的 PNG、JPEG、WebP 或 GIF。",
+    ),
+    "request.data_url_base64": (
+        "The image data URL does not hold valid base64.",
+        "图片的 `data:` 链接中不是有效的 `base64` 数据。",
+    ),
+    "request.sora2api_link": (
+        "{name} is a sora2api model, and those relays drop image links: "
+        "pass the image as a local file or bytes so it goes inline.",
+        "{name} 是 sora2api 模型，这类中转服务会丢弃图片链接："
+        "请以本地文件或字节形式传入图片，使其内嵌在请求中。",
+    ),
+    "history.no_name": ("A session needs a non-empty name.", "会话需要一个非空的名称。"),
+    "history.no_video": (
+        "Turn #{index} is {status}, so it has no video: {hint}.",
+        "第 #{index} 轮状态为{status}，因此没有视频：{hint}。",
+    ),
+    "history.hint.running": ("wait for it to finish", "请等待它完成"),
+    "history.hint.interrupted": ("resume it first", "请先恢复它"),
+    "history.hint.failed": ("edit a finished turn instead", "请改为修改一个已完成的轮次"),
+    "history.hint.other": ("pick a finished turn", "请选择一个已完成的轮次"),
+    "history.no_sid": (
+        "Turn #{index} has no sid, so the relay cannot remix it.",
+        "第 #{index} 轮没有 sid，中转服务无法基于它修改。",
+    ),
+    "history.nothing_to_copy": (
+        "Session {name!r} has no finished video to copy.",
+        "会话 {name!r} 没有可保存副本的已完成视频。",
+    ),
+    "history.copies_off": (
+        "Local copies are off: set save_dir first.",
+        "本地副本已关闭：请先设置 `save_dir`。",
+    ),
+    "videos.no_task_id": (
+        "This video has no task id on the Videos API, so the relay cannot remix it.",
+        "这个视频在 `Videos API` 上没有任务 ID，中转服务无法基于它修改。",
+    ),
+    "videos.no_post_id": (
+        "The relay published the video but gave no post_id to remix it by.",
+        "中转服务发布了视频，却没有给出用于修改的 `post_id`。",
+    ),
+    "videos.no_id": (
+        "The relay accepted the request but gave no task id to follow it by.",
+        "中转服务接受了请求，却没有给出可跟踪的任务 ID。",
+    ),
+    "videos.poll_failed": ("poll failed: {error}", "查询失败：{error}"),
+    "videos.deadline": ("the deadline passed", "已超过时限"),
+    "videos.not_json": ("the status was not JSON", "状态不是 JSON 格式"),
+    "videos.refused_key": (
+        "The relay refused the API key while polling the task ({status}); check SORA_API_KEY.",
+        "查询任务时中转服务拒绝了 API 密钥（{status}）；请检查 SORA_API_KEY。",
+    ),
+    "videos.status": (
+        "The relay answered {status} for task {task}: {message}.",
+        "中转服务对任务 {task} 返回 {status}：{message}。",
+    ),
+    "videos.failure": ("the relay reported a failure", "中转服务报告生成失败"),
+    "client.poll_lost": (
+        "Task {task} did not finish while polling ({detail}); "
+        "run `%sora resume {task}` or SoraClient.resume() later.",
+        "轮询期间任务 {task} 没有完成（{detail}）；"
+        "稍后运行 `%sora resume {task}` 或 SoraClient.resume() 取回。",
+    ),
 }
 
 _setting: str = "auto"

@@ -93,9 +93,9 @@ def validate_model(model: object) -> str:
     Only what no relay could serve is refused here: an empty name or one with spaces.
     """
     if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest(f"The model name {model!r} is empty: use sora-2 or your relay's.")
+        raise InvalidRequest(t("request.model_empty", model=model))
     if re.search(r"\s", model.strip()):
-        raise InvalidRequest(f"The model name {model!r} has spaces: model names have none.")
+        raise InvalidRequest(t("request.model_spaces", model=model))
     return model.strip()
 
 
@@ -185,8 +185,7 @@ def _sniff(data: bytes) -> str | None:
 def _check_size(size: int, what: str) -> None:
     if size > MAX_IMAGE_BYTES:
         raise InvalidRequest(
-            f"The image {what} is {size / 2**20:.1f} MiB: images are limited to "
-            f"{MAX_IMAGE_BYTES // 2**20} MiB, so resize it or pass an https URL."
+            t("request.image_size", what=what, size=size / 2**20, limit=MAX_IMAGE_BYTES // 2**20)
         )
 
 
@@ -203,14 +202,11 @@ def image_to_url(image: ImageInput) -> str | None:
     if image is None:
         return None
     if isinstance(image, (bytes, bytearray, memoryview)):
-        return _bytes_to_url(bytes(image), "given as bytes")
+        return _bytes_to_url(bytes(image), t("request.what_bytes"))
     if isinstance(image, str) and not image.strip():
-        raise InvalidRequest("The image is empty: give a local file's path or an https:// URL.")
+        raise InvalidRequest(t("request.image_empty"))
     if isinstance(image, str) and image.startswith("http://"):
-        raise InvalidRequest(
-            f"The image URL {image[:80]!r} is http://: relays fetch images over https only, "
-            "so use an https:// URL or a local file."
-        )
+        raise InvalidRequest(t("request.image_http", url=image[:80]))
     if isinstance(image, str) and image.startswith("https://"):
         return image
     if isinstance(image, str) and image.startswith("data:"):
@@ -224,19 +220,21 @@ def image_to_url(image: ImageInput) -> str | None:
     except (OSError, RuntimeError, ValueError) as exc:
         if isinstance(exc, InvalidRequest):
             raise
-        raise InvalidRequest(f"Cannot read the image {str(image)[:80]!r}: {exc}.") from None
+        raise InvalidRequest(
+            t("request.image_unreadable", what=str(image)[:80], detail=exc)
+        ) from None
     return _bytes_to_url(data, repr(path.name))
 
 
 def _check_data_url(url: str) -> str:
     match = _DATA_URL.match(url)
     if match is None:
-        raise InvalidRequest("The image data URL is not a base64 PNG, JPEG, WebP or GIF.")
+        raise InvalidRequest(t("request.data_url_kind"))
     try:
         data = base64.b64decode(url[match.end() :], validate=True)
     except ValueError:
-        raise InvalidRequest("The image data URL does not hold valid base64.") from None
-    _bytes_to_url(data, "in the data URL")
+        raise InvalidRequest(t("request.data_url_base64")) from None
+    _bytes_to_url(data, t("request.what_data_url"))
     return url
 
 
@@ -334,10 +332,7 @@ def prepare(prompt: object, model: object, orientation: object, image: ImageInpu
     image_url = image_to_url(image)
     if info is not None and info.dialect == "sora2api" and _is_link(image_url):
         # That relay keeps only data: images and drops links without a word (docs/dialects.md).
-        raise InvalidRequest(
-            f"{name} is a sora2api model, and those relays drop image links: "
-            "pass the image as a local file or bytes so it goes inline."
-        )
+        raise InvalidRequest(t("request.sora2api_link", name=name))
     return Prepared(
         validate_prompt(prompt),
         name,

@@ -36,6 +36,7 @@ from ._events import (
     TaskEvent,
 )
 from ._exceptions import APIStatusError, AuthenticationError, GenerationFailed, InvalidRequest
+from ._messages import t
 from ._protocol import SourceStatus
 
 __all__ = ["VideosAPI", "VideosPollLost", "videos_model"]
@@ -129,14 +130,12 @@ class VideosAPI:
     async def share_id(self, task_id: str | None) -> str:
         """The ``s_…`` id the relay remixes by; asked for only when an edit needs it."""
         if not task_id:
-            raise InvalidRequest(
-                "This video has no task id on the Videos API, so the relay cannot remix it."
-            )
+            raise InvalidRequest(t("videos.no_task_id"))
         response = await self._send("/v1/posts", {"task_id": task_id})
         post_id = self._json(response).get("post_id")
         if not isinstance(post_id, str) or not post_id:
             raise APIStatusError(
-                "The relay published the video but gave no post_id to remix it by.",
+                t("videos.no_post_id"),
                 status_code=response.status_code,
             )
         return post_id
@@ -145,7 +144,7 @@ class VideosAPI:
         task_id = self._json(response).get("id")
         if not isinstance(task_id, str) or not task_id:
             raise APIStatusError(
-                "The relay accepted the request but gave no task id to follow it by.",
+                t("videos.no_id"),
                 status_code=response.status_code,
             )
         created = Created(task_id, self.status_url(task_id))
@@ -163,7 +162,9 @@ class VideosAPI:
             obj, error = await self._poll_once(task_id, deadline)
             if obj is None:
                 if misses == 0:  # said once per outage, as for a broken stream
-                    await _call(on_event, JobEvent("resuming", detail=f"poll failed: {error}"))
+                    await _call(
+                        on_event, JobEvent("resuming", detail=t("videos.poll_failed", error=error))
+                    )
                 misses, lost = misses + 1, error
             else:
                 misses = 0
@@ -173,32 +174,35 @@ class VideosAPI:
                 phase, percent = done
             await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
             interval = min(interval * 1.5, self.poll_interval)
-        raise VideosPollLost(lost or "the deadline passed")
+        raise VideosPollLost(lost or t("videos.deadline"))
 
     async def _poll_once(self, task_id: str, deadline: float) -> tuple[dict[str, Any] | None, str]:
         request = self._http().get(self.status_url(task_id), auth=self._auth)
         try:  # the deadline holds on the clock, even for a status answer that trickles
             response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
-            return None, "the deadline passed"
+            return None, t("videos.deadline")
         except httpx.HTTPError as exc:  # transport, redirect loops, undecodable bodies
             return None, self._redact(str(exc) or type(exc).__name__)
         if response.status_code in (401, 403):
             raise AuthenticationError(
-                f"The relay refused the API key while polling the task "
-                f"({response.status_code}); check SORA_API_KEY.",
+                t("videos.refused_key", status=response.status_code),
                 status_code=response.status_code,
             )
         if response.status_code == 429 or response.status_code >= 500:
             return None, f"{response.status_code} {response.reason_phrase}"
         if not response.is_success:
             raise APIStatusError(
-                f"The relay answered {response.status_code} for task {task_id}: "
-                f"{self._message(response)}.",
+                t(
+                    "videos.status",
+                    status=response.status_code,
+                    task=task_id,
+                    message=self._message(response),
+                ),
                 status_code=response.status_code,
             )
         obj = self._json(response)
-        return (obj, "") if obj else (None, "the status was not JSON")
+        return (obj, "") if obj else (None, t("videos.not_json"))
 
     async def _report(
         self,
@@ -211,7 +215,7 @@ class VideosAPI:
         """Report one status as events; the final status once the task has ended."""
         status = str(obj.get("status") or "")
         if status == "failed":
-            reason = _error_text(obj.get("error")) or "the relay reported a failure"
+            reason = _error_text(obj.get("error")) or t("videos.failure")
             await _call(on_event, FailedEvent(reason, task_id))
             raise GenerationFailed(reason, task_id=task_id)
         if status == "completed":
