@@ -127,7 +127,7 @@ def _details(video: Video | Turn) -> list[str]:
     if video.task_id:
         parts.append(f"<code>{_esc(video.task_id)}</code>")
     if video.elapsed is not None:
-        parts.append(_esc(_duration(video.elapsed)))
+        parts.append(_esc(_duration(video.elapsed)).replace(" ", "&nbsp;"))  # "4.6 s" whole
     return parts
 
 
@@ -350,13 +350,13 @@ def _row(turn: Turn, depth: int) -> str:
     src, _ = _media(turn)
     notes = _links(turn, src) if turn.status == "done" else []
     if turn.error and turn.status != "done":
-        notes.append(_esc(_clip(turn.error, 140)))
+        notes.append(_esc(_clip(_once(turn.error, turn.task_id), 140)))
     cells = [
         f'<td style="{_CELL}">#{turn.index}</td>',
         f'<td style="{_CELL}">{_thumb_cell(turn)}</td>',
         _prompt_cell(turn, depth),
         f'<td style="{_CELL}">{_status_cell(turn)}</td>',
-        f'<td style="{_CELL}{_MUTED}">{" · ".join(_details(turn))}<br>{" ".join(notes)}</td>',
+        f'<td style="{_CELL}{_MUTED}">{" · ".join(_details(turn))}<br>{" · ".join(notes)}</td>',
     ]
     return f"<tr>{''.join(cells)}</tr>"
 
@@ -395,6 +395,13 @@ def history_mimebundle(session: Session) -> dict[str, Any]:
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _once(error: str, task_id: str | None) -> str:
+    """A row's error without its task id: the row shows it already ("task task_…" read twice)."""
+    if not task_id:
+        return error
+    return error.replace(t("failed.task", task=task_id), "").replace(f"task {task_id}", "the task")
 
 
 def _duration(seconds: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -268,3 +269,20 @@ def test_an_empty_history_says_so() -> None:
     bundle = history_mimebundle(Session("empty"))
     assert "nothing generated yet" in bundle["text/html"]
     assert bundle["text/plain"] == "Session 'empty' · turns: 0"
+
+
+def test_history_rows_read_cleanly() -> None:
+    session = Session("clean")
+    cow = Turn(0, Request("a cow", "sora-2"), task=Task("task_0", "https://c/s", "https://c/p"))
+    broke = (
+        "The stream of task task_1 broke (cut); `%sora resume task_1` collects it. (task task_1)"
+    )
+    session._turns = [
+        finished(cow, Video(cow.request, cow.task, sid=None, elapsed=4.6, video_url="https://c/0")),
+        Turn(1, Request("a fox", "sora-2"), status="failed", task=Task("task_1"), error=broke),
+    ]
+    html = history_mimebundle(session)["text/html"]
+    assert "4.6&nbsp;s" in html  # a duration never wraps between its number and unit
+    assert re.search(r"</a> · <a ", html)  # video · relay · preview links, visibly apart
+    assert "task task_1" not in re.sub(r' title="[^"]*"', "", html)  # the tooltip keeps it all
+    assert "The stream of the task broke (cut); `%sora resume task_1` collects it." in html
