@@ -741,6 +741,27 @@ def test_slow_queue_is_silent_then_finishes(emulator: EmulatorServer) -> None:
         assert seen.endswith("> 排队中")
 
 
+def test_slow_progress_holds_after_two_numbers_then_finishes(emulator: EmulatorServer) -> None:
+    raw = post(emulator.url, chat("a fox [fault:slow-progress]"))
+    assert normalise(raw.transcript) == normalise(FIRST).replace(FIRST_PROMPT, "a fox")
+    with (
+        serve_in_thread(speed=30) as slow,  # a 2 s gap: far longer than the read timeout below
+        httpx.Client(timeout=httpx.Timeout(30, read=0.3)) as client,
+        client.stream(
+            "POST",
+            f"{slow.url}/v1/chat/completions",
+            json=chat("a fox [fault:slow-progress]"),
+            headers=AUTH,
+        ) as response,
+    ):
+        seen = ""
+        with pytest.raises(httpx.ReadTimeout):
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    seen += json.loads(line[6:])["choices"][0]["delta"].get("content", "")
+        assert re.search(r"进度 *\d+\.\.\d+\.\.$", seen), seen[-80:]
+
+
 # -- capacity and lifecycle ---------------------------------------------------------------
 
 

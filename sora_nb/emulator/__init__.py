@@ -75,6 +75,7 @@ name                what happens
 ``error-in-stream`` after the first progress number, ``data: {"error": {"message", "type"}}``,
                     then the stream ends (no ``[DONE]``); with ``stream: false``, a 500 error
 ``slow-queue``      a silent gap in the queue phase, 60 s at speed 1 (divided by the speed)
+``slow-progress``   the same gap after the second progress number: a bar held part-way
 =================== ===========================================================================
 
 An unknown fault name is a 400.

@@ -39,6 +39,7 @@ FaultName = Literal[
     "503",
     "error-in-stream",
     "slow-queue",
+    "slow-progress",
 ]
 FAULT_NAMES: tuple[FaultName, ...] = get_args(FaultName)
 # Answered before any task exists; the others act on the task or on its stream.

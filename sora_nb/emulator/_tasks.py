@@ -47,6 +47,7 @@ class Timing:
     queue_polls: int = 5
     queue: float = 0.2
     slow_queue: float = 60.0
+    slow_progress: float = 60.0
     generating_polls: int = 2
     generating: float = 0.3
     progress_steps: int = 6
@@ -312,6 +313,8 @@ class _Run:
             await asyncio.sleep(self.timing.progress)
             self.task.progress = percent
             self.task.add("progress", tx.progress(percent, first=step == 0))
+            if step == 1 and self.fault == "slow-progress":
+                await asyncio.sleep(self.timing.slow_progress)  # a bar held part-way, live
             percent = min(99, percent + self.random.randint(6, 18))
 
     def _spec(self) -> RenderSpec:
