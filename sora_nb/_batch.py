@@ -37,6 +37,7 @@ from ._client import EventCallback, SoraClient
 from ._events import Event, JobEvent, ProgressEvent, TaskEvent
 from ._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
 from ._journal import ItemRecord, Journal, read_journal
+from ._messages import t
 from ._video import Video, video_from_record, video_record
 
 __all__ = ["AUTOSAVE_EVERY", "Batch", "BatchResults", "BatchStatus", "ItemState", "journal_beside"]
@@ -157,7 +158,7 @@ class Batch:
     ) -> None:
         for what, value in (("concurrency", concurrency), ("unconfirmed", unconfirmed)):
             if value is not None and value < 1:
-                raise InvalidRequest(f"{what} must be at least 1, not {value}.")
+                raise InvalidRequest(t("batch.at_least_one", what=what, value=value))
         self.session = session
         self.items = items
         self.journal = journal
@@ -221,7 +222,7 @@ class Batch:
         failed unless ``resend_unknown``."""
         path = Path(journal)
         state = read_journal(path)
-        items = items_from([record.item for record in state.items], f"{path} item")
+        items = items_from([r.item for r in state.items], "batch.where.journal", path)
         batch = cls(session, items, journal=Journal.reopen(path), **options)
         for index, record in enumerate(state.items):
             batch._restore(index, record, resend_unknown)
@@ -231,7 +232,7 @@ class Batch:
         if record.stage == "done" and record.video is not None:
             self._settle(index, video_from_record(record.video), write=False)
         elif record.stage == "failed":
-            self._settle(index, SoraError(record.error or "failed"), write=False)
+            self._settle(index, SoraError(record.error or t("status.failed")), write=False)
         elif record.stage == "task" and record.task_id:
             self.task_ids[index] = record.task_id
             ref = record.source_url or record.task_id
@@ -285,7 +286,7 @@ class Batch:
 
     def outcome(self) -> BatchResults:
         """The results so far (``None`` items have not ended) as ``BatchResults``."""
-        pending = SoraError("This item has not run yet.")
+        pending = SoraError(t("batch.not_run"))
         return BatchResults([r if r is not None else pending for r in self.results], self.items)
 
     async def _one(self, index: int) -> None:
@@ -298,7 +299,7 @@ class Batch:
                 self._settle(index, exc)
             except Exception as exc:  # a fault in one item (a bug, a stray error) ends only it
                 logger.warning("sora_nb: batch item %d failed.", index, exc_info=True)
-                self._settle(index, SoraError(f"This item failed unexpectedly: {exc!r}."))
+                self._settle(index, SoraError(t("batch.unexpected", detail=repr(exc))))
             except BaseException:
                 self.states[index] = "queued" if self.task_ids[index] is None else "running"
                 raise
@@ -428,7 +429,7 @@ def _journal_path(
         autosave = _autosave_path(session)
         if autosave is None:
             if journal is True:
-                raise InvalidRequest("journal=True needs a session with an autosave file.")
+                raise InvalidRequest(t("batch.journal_needs_autosave"))
             return None
         return journal_beside(autosave)
     return Path(journal)
@@ -439,10 +440,7 @@ def _check_replaceable(path: Path) -> None:
         return
     state = read_journal(path)  # refuses a file that is not a journal: it is left untouched
     if not state.finished:
-        raise InvalidRequest(
-            f"The journal {path} holds an unfinished batch: resume it "
-            f"(`%sora batch --resume {path}`) or choose another journal file."
-        )
+        raise InvalidRequest(t("batch.journal_unfinished", path=path))
 
 
 def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._exceptions import InvalidRequest
+from ._messages import t
 from ._request import normalize_orientation, validate_model, validate_prompt
 
 __all__ = ["COLUMNS", "BatchItem", "items_from", "read_items"]
@@ -41,16 +42,19 @@ class BatchItem:
 
 
 def items_from(
-    entries: Iterable[str | Mapping[str, Any] | BatchItem], where: str = "item"
+    entries: Iterable[str | Mapping[str, Any] | BatchItem],
+    where: str = "batch.where.item",
+    path: object = None,
 ) -> list[BatchItem]:
     """Each entry as a checked ``BatchItem``: a prompt, a mapping of ``COLUMNS``, or an item.
 
     An entry with bad input becomes an item whose ``problem`` says why (it is never sent),
-    so one bad line does not stop the others.
+    so one bad line does not stop the others. ``where`` is the catalog key naming an entry
+    ("Item 3", "prompts.csv row 3"), filled in with ``path`` and the entry's number.
     """
-    items = [_item(entry, f"{where} {number}") for number, entry in enumerate(entries, 1)]
+    items = [_item(e, t(where, path=path, n=n)) for n, e in enumerate(entries, 1)]
     if not items:
-        raise InvalidRequest("The batch has no prompts: give at least one.")
+        raise InvalidRequest(t("batch.no_prompts"))
     return items
 
 
@@ -64,18 +68,18 @@ def _item(entry: str | Mapping[str, Any] | BatchItem, where: str) -> BatchItem:
     elif isinstance(entry, Mapping):
         values = {str(k).strip().lower(): v for k, v in entry.items()}
     else:
-        return BatchItem(str(entry), problem=f"{where.capitalize()} is not a prompt.")
+        return BatchItem(str(entry), problem=t("batch.not_prompt", where=where))
     prompt = str(values.get("prompt") or "")
     if values.get("problem"):  # read back from a journal
         return BatchItem(prompt, problem=str(values["problem"]))
     unknown = sorted(set(values) - set(COLUMNS))
     if unknown:
-        problem = f"{where.capitalize()} has unknown columns {', '.join(unknown)}: use "
-        return BatchItem(prompt, problem=problem + ", ".join(COLUMNS) + ".")
+        listed = {"unknown": ", ".join(unknown), "columns": ", ".join(COLUMNS)}
+        return BatchItem(prompt, problem=t("batch.unknown_columns", where=where, **listed))
     try:
         return _checked({k: _text(v) for k, v in values.items()})
     except InvalidRequest as exc:
-        return BatchItem(prompt, problem=f"{where.capitalize()}: {exc}")
+        return BatchItem(prompt, problem=t("batch.item_problem", where=where, detail=exc))
 
 
 def _text(value: Any) -> str | None:
@@ -92,7 +96,7 @@ def _checked(values: dict[str, str | None]) -> BatchItem:
     orientation = values.get("orientation")
     name = values.get("name")
     if name is not None and not name.isidentifier():
-        raise InvalidRequest(f"the name {name!r} is not a Python identifier")
+        raise InvalidRequest(t("batch.not_identifier", name=name))
     return BatchItem(
         prompt=validate_prompt(values.get("prompt")),
         model=validate_model(model) if model else None,
@@ -110,25 +114,27 @@ def read_items(path: str | os.PathLike[str]) -> list[BatchItem]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"Cannot read the batch file {path}: {exc}.") from None
+        raise InvalidRequest(t("batch.unreadable", path=path, detail=exc)) from None
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
-        return items_from(_csv_rows(text, path, "\t" if suffix == ".tsv" else ","), f"{path} row")
+        rows = _csv_rows(text, path, "\t" if suffix == ".tsv" else ",")
+        return items_from(rows, "batch.where.row", path)
     if suffix in (".jsonl", ".ndjson"):
-        return items_from(_json_lines(text, path), f"{path} line")
+        return items_from(_json_lines(text, path), "batch.where.line", path)
     lines = [line.strip() for line in text.splitlines()]
-    return items_from([line for line in lines if line and not line.startswith("#")], f"{path} line")
+    prompts = [line for line in lines if line and not line.startswith("#")]
+    return items_from(prompts, "batch.where.line", path)
 
 
 def _csv_rows(text: str, path: Path, delimiter: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     header = [name.strip().lower() for name in reader.fieldnames or []]
     if "prompt" not in header:
-        raise InvalidRequest(f"{path} has no 'prompt' column in its header row.")
+        raise InvalidRequest(t("batch.no_prompt_column", path=path))
     rows = []
     for row in reader:
         if None in row:  # more cells than the header names
-            raise InvalidRequest(f"{path} row {reader.line_num} has more cells than its header.")
+            raise InvalidRequest(t("batch.extra_cells", path=path, n=reader.line_num))
         if any((value or "").strip() for value in row.values()):
             rows.append(row)
     return rows
@@ -142,5 +148,5 @@ def _json_lines(text: str, path: Path) -> list[Any]:
         try:
             entries.append(json.loads(line))
         except ValueError as exc:
-            raise InvalidRequest(f"{path} line {number} is not JSON: {exc}.") from None
+            raise InvalidRequest(t("batch.not_json", path=path, n=number, detail=exc)) from None
     return entries

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._exceptions import InvalidRequest
+from ._messages import t
 
 __all__ = ["FORMAT", "ItemRecord", "Journal", "JournalState", "read_journal"]
 
@@ -162,7 +163,7 @@ def read_journal(path: Path) -> JournalState:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
-        raise InvalidRequest(f"Cannot read the batch journal {path}: {exc}.") from None
+        raise InvalidRequest(t("journal.unreadable", path=path, detail=exc)) from None
     state: JournalState | None = None
     for line in text.splitlines():
         try:
@@ -176,17 +177,15 @@ def read_journal(path: Path) -> JournalState:
         elif isinstance(record, dict):
             _apply(state, record)
     if state is None:
-        raise InvalidRequest(f"{path} is not a sora_nb batch journal: it has no header line.")
+        raise InvalidRequest(t("journal.no_header", path=path))
     return state
 
 
 def _header(record: Any, path: Path) -> JournalState:
     if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise InvalidRequest(f"{path} is not a sora_nb batch journal.")
+        raise InvalidRequest(t("journal.not_journal", path=path))
     if not isinstance(record.get("version"), int) or record["version"] > VERSION:
-        raise InvalidRequest(
-            f"{path} was written by a newer sora_nb (journal version {record.get('version')!r})."
-        )
+        raise InvalidRequest(t("journal.newer", path=path, version=record.get("version")))
     return JournalState(record)
 
 

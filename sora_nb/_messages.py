@@ -437,6 +437,76 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "轮询期间任务 {task} 没有完成（{detail}）；"
         "稍后运行 `%sora resume {task}` 或 SoraClient.resume() 取回。",
     ),
+    # Batches, their files and journals (_batch, _batch_items, _journal).
+    "batch.where.item": ("Item {n}", "第 {n} 项"),
+    "batch.where.row": ("{path} row {n}", "{path} 第 {n} 行"),
+    "batch.where.line": ("{path} line {n}", "{path} 第 {n} 行"),
+    "batch.where.journal": ("{path} item {n}", "{path} 第 {n} 项"),
+    "batch.at_least_one": (
+        "{what} must be at least 1, not {value}.",
+        "{what} 至少为 1，而不是 {value}。",
+    ),
+    "batch.not_run": ("This item has not run yet.", "这一项还没有运行。"),
+    "batch.unexpected": (
+        "This item failed unexpectedly: {detail}.",
+        "这一项意外失败：{detail}。",
+    ),
+    "batch.journal_needs_autosave": (
+        "journal=True needs a session with an autosave file.",
+        "`journal=True` 需要一个带自动保存文件的会话。",
+    ),
+    "batch.journal_unfinished": (
+        "The journal {path} holds an unfinished batch: resume it "
+        "(`%sora batch --resume {path}`) or choose another journal file.",
+        "日志 {path} 中有未完成的批量任务：请恢复它"
+        "（`%sora batch --resume {path}`），或另选一个日志文件。",
+    ),
+    "batch.no_prompts": (
+        "The batch has no prompts: give at least one.",
+        "批量任务中没有提示词：请至少给出一个。",
+    ),
+    "batch.not_prompt": ("{where} is not a prompt.", "{where} 不是提示词。"),
+    "batch.unknown_columns": (
+        "{where} has unknown columns {unknown}: use {columns}.",
+        "{where} 有未知的列 {unknown}：可用的列有 {columns}。",
+    ),
+    "batch.item_problem": ("{where}: {detail}", "{where}有误：{detail}"),
+    "batch.not_identifier": (
+        "the name {name!r} is not a Python identifier",
+        "名称 {name!r} 不是合法的 Python 标识符",
+    ),
+    "batch.unreadable": (
+        "Cannot read the batch file {path}: {detail}.",
+        "无法读取批量文件 {path}：{detail}。",
+    ),
+    "batch.no_prompt_column": (
+        "{path} has no 'prompt' column in its header row.",
+        "{path} 的表头中没有 `prompt` 列。",
+    ),
+    "batch.extra_cells": (
+        "{path} row {n} has more cells than its header.",
+        "{path} 第 {n} 行的单元格比表头多。",
+    ),
+    "batch.not_json": (
+        "{path} line {n} is not JSON: {detail}.",
+        "{path} 第 {n} 行不是 JSON：{detail}。",
+    ),
+    "journal.unreadable": (
+        "Cannot read the batch journal {path}: {detail}.",
+        "无法读取批量日志 {path}：{detail}。",
+    ),
+    "journal.no_header": (
+        "{path} is not a sora_nb batch journal: it has no header line.",
+        "{path} 不是 sora_nb 的批量日志：它没有表头行。",
+    ),
+    "journal.not_journal": (
+        "{path} is not a sora_nb batch journal.",
+        "{path} 不是 sora_nb 的批量日志。",
+    ),
+    "journal.newer": (
+        "{path} was written by a newer sora_nb (journal version {version!r}).",
+        "{path} 由更新版本的 sora_nb 写入（日志版本 {version!r}）。",
+    ),
 }
 
 _setting: str = "auto"

@@ -15,13 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from sora_nb import GenerationFailed, InvalidRequest, SoraClient, StreamInterrupted, Video
+from sora_nb import (
+    GenerationFailed,
+    InvalidRequest,
+    SoraClient,
+    StreamInterrupted,
+    Video,
+    _messages,
+)
 from sora_nb._batch import Batch, BatchResults
 from sora_nb._batch_items import BatchItem, read_items
 from sora_nb._history import Session
 from sora_nb._journal import Journal, read_journal
 from sora_nb._limiter import AdaptiveLimiter, limiter_for
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .words import english_words
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
 
@@ -94,6 +103,26 @@ def test_read_items_refuses_a_csv_without_a_prompt_column(tmp_path: Path) -> Non
     path.write_text("text\na cow\n", encoding="utf-8")
     with pytest.raises(InvalidRequest, match="no 'prompt' column"):
         read_items(path)
+
+
+def test_a_batch_file_refusal_speaks_chinese(tmp_path: Path) -> None:
+    _messages.set_language("zh")
+    try:
+        (tmp_path / "p.csv").write_text("text\na cow\n", encoding="utf-8")
+        (tmp_path / "q.csv").write_text("prompt,name\na cow,1x\n", encoding="utf-8")
+        with pytest.raises(InvalidRequest) as caught:
+            read_items(tmp_path / "p.csv")
+        problems = [str(item.problem) for item in read_items(tmp_path / "q.csv")]
+        with pytest.raises(InvalidRequest) as empty:
+            read_items(tmp_path / "missing.txt")
+    finally:
+        _messages.set_language("auto")
+    refusals = [str(caught.value), *problems, str(empty.value)]
+    assert "的表头中没有 `prompt` 列" in refusals[0], refusals
+    assert "第 1 行有误：名称" in refusals[1], refusals
+    # The file's path, the user's name and the OS's own reason stay as they are.
+    ours = [re.sub(r"\S*\.(csv|txt)|'[^']*'|\[Errno.*", " ", text) for text in refusals]
+    assert [english_words(text) for text in ours] == [[]] * 3, refusals
 
 
 # -- one batch ---------------------------------------------------------------------------------
