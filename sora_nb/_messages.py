@@ -507,6 +507,74 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "{path} was written by a newer sora_nb (journal version {version!r}).",
         "{path} 由更新版本的 sora_nb 写入（日志版本 {version!r}）。",
     ),
+    # The studio's words (_notebook/_panel via _labels).
+    "studio.status.running": ("running", "生成中"),
+    "studio.status.done": ("done", "完成"),
+    "studio.status.failed": ("failed", "失败"),
+    "studio.status.interrupted": ("interrupted", "已中断"),
+    "studio.from_image": ("from an image", "来自图片"),
+    "studio.edits": ("edits #{n}", "修改自 #{n}"),
+    "studio.empty": (
+        "No videos yet: describe one above and press Generate.",
+        "还没有视频：在上方描述后点“生成”。",
+    ),
+    "studio.play": ("Play", "播放"),
+    "studio.resume": ("Resume", "恢复"),
+    "studio.copy": ("Copy prompt", "复制提示词"),
+    "studio.copied": ("Copied", "已复制"),
+    "studio.download": ("Download", "下载"),
+    "studio.generate": ("Generate", "生成"),
+    "studio.edit": ("Edit selected", "修改所选"),
+    "studio.clear_image": ("Clear image", "移除图片"),
+    "studio.image": ("Image", "参考图"),
+    "studio.cancel": ("Cancel", "取消"),
+    "studio.close": ("Close", "关闭"),
+    "studio.lineage": ("Lineage", "修改链"),
+    "studio.selected": ("Selected", "已选"),
+    "studio.nothing_selected": (
+        "Select a finished video to play it and edit it.",
+        "选择一个已完成的视频来播放和修改。",
+    ),
+    "studio.shortcut": ("Ctrl/Cmd+Enter generates", "Ctrl/Cmd+Enter 生成"),
+    "studio.record": ("{n} videos made in this studio", "本工作室生成的 {n} 个视频"),
+    "studio.resumed_elsewhere": (
+        "This turn is not interrupted any more.",
+        "该轮已不再是中断状态。",
+    ),
+    "studio.no_local_copy": (
+        "No local copy of this video: it plays from the relay's link.",
+        "没有本地副本：从中转链接播放。",
+    ),
+    # The batch view (_notebook/_batch_view).
+    "batchview.retry": ("Retry failed", "重试失败项"),
+    "batchview.done": ("{n} done", "{n} 完成"),
+    "batchview.failed": ("{n} failed", "{n} 失败"),
+    "batchview.running": ("{n} running", "{n} 生成中"),
+    "batchview.queued": ("{n} queued", "{n} 排队中"),
+    "batchview.per_minute": ("{n:.0f}/min", "{n:.0f} 个/分钟"),
+    "batchview.left": ("~{time} left", "约剩 {time}"),
+    "batchview.more": ("+{n} more in the results", "结果中还有 {n} 个"),
+    "batchview.videos": ("{done} videos, {failed} failed", "{done} 个视频，{failed} 个失败"),
+    "batchview.no_prompts": (
+        "Give prompts to run, or resume=JOURNAL to finish a batch.",
+        "请给出要运行的提示词，或用 `resume=JOURNAL` 完成一个批量任务。",
+    ),
+    "batchview.interrupted": (
+        "The batch was interrupted with {done} done{hint}.",
+        "批量任务已中断，已完成 {done} 个{hint}。",
+    ),
+    "batchview.resume_hint": (
+        "; `%sora batch --resume {where}` finishes it",
+        "；运行 `%sora batch --resume {where}` 可以完成剩下的",
+    ),
+    "batchview.bad_name": (
+        "--as {name!r} is not a Python name.",
+        "--as {name!r} 不是合法的 Python 变量名。",
+    ),
+    "batchview.file_or_resume": (
+        "Give a prompts FILE, or --resume JOURNAL (one of the two).",
+        "请给出提示词文件 FILE，或 --resume JOURNAL（二选一）。",
+    ),
 }
 
 _setting: str = "auto"

@@ -17,13 +17,15 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
 from sora_nb import Video
-from sora_nb._batch import BatchResults
+from sora_nb._batch import Batch, BatchResults
 from sora_nb._journal import read_journal
 from sora_nb._notebook import _run
 from sora_nb._notebook._batch_view import MESSAGE_BUDGET, BatchView, interval
 from sora_nb._notebook._magic import magics_for
 from sora_nb._notebook._output import CellFailed
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .words import english_words
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -134,3 +136,21 @@ def test_view_pushes_are_throttled_within_the_budget() -> None:
         elapsed += interval(elapsed)
         pushes += 1
     assert pushes * 3 > MESSAGE_BUDGET  # so the hard budget is what bounds it
+
+
+def test_a_chinese_batch_view_has_no_english_words(
+    shell: tuple[InteractiveShell, list[dict[str, Any]]],
+) -> None:
+    magics_for(shell[0]).language = "zh"
+    session = magics_for(shell[0]).get_session()
+    job = Batch.start(session, ["a yak", "an ox [fault:content-policy]"], save=False)
+    view = BatchView(job)
+    view.show()
+    _run.run_blocking(job.run())
+    view.finish()
+    shown = [view._retry.description, view._label.value, view.summary()]
+    shown += [view._gallery_bundle()["text/plain"], view._gallery_html_now()]
+    assert "完成" in view.summary() and view._retry.description == "重试失败项"
+    # What stays Latin: the command's name, the prompts and the relay's own reason.
+    words = set(english_words("\n".join(shown))) - {"yak", "content", "policy", "violation"}
+    assert words == set(), (sorted(words), shown)

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import ipywidgets as widgets
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from PIL import Image
@@ -20,6 +21,8 @@ from sora_nb._notebook import _i18n, panel
 from sora_nb._notebook._magic import SoraMagics, magics_for
 from sora_nb._notebook._panel import Panel
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .words import english_words
 
 
 @pytest.fixture(scope="module")
@@ -327,3 +330,32 @@ def test_panel_ctrl_enter_hook_is_in_the_studio(magics: SoraMagics) -> None:
     assert "sora-nb-generate" in ui.generate._dom_classes
     hook = ui.widget.children[0].value
     assert "ctrlKey" in hook and "metaKey" in hook and "<script" not in hook
+
+
+def _texts(widget: Any) -> list[str]:
+    """Every label, placeholder and HTML text a widget tree shows."""
+    texts = [getattr(widget, name, "") for name in ("description", "placeholder", "tooltip")]
+    value = getattr(widget, "value", "")
+    if isinstance(widget, widgets.HTML) and "ctrlKey" not in value:  # not the key hook's script
+        texts.append(value)
+    for child in getattr(widget, "children", ()):
+        texts += _texts(child)
+    for option in getattr(widget, "options", ()):
+        texts.append(option[0] if isinstance(option, tuple) else str(option))
+    return [text for text in texts if isinstance(text, str) and text]
+
+
+def test_a_chinese_studio_has_no_english_words(magics: SoraMagics) -> None:
+    _i18n.set_language("zh")
+
+    async def scenario(ui: Panel) -> list[str]:
+        ui.prompt.value = "a paper boat"
+        ui.generate.click()
+        await _finish(ui)
+        return [*_texts(ui.widget), ui._record_bundle()["text/plain"]]
+
+    shown = _drive(magics, scenario)
+    assert "生成" in shown and any("本工作室生成的 1 个视频" in text for text in shown)
+    # What stays Latin: the prompt, model names and the relay's words in the video's title.
+    words = set(english_words("\n".join(shown))) - {"paper", "boat"}
+    assert words == set(), (sorted(words), shown)

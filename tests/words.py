@@ -10,7 +10,7 @@ import re
 _LATIN_OK = re.compile(
     r"`[^`]*`|[\w.]+\(\)|%%?sora(?: \w+)?|--?[\w-]+|sora[\w.-]*|\bSORA_\w+|https?://\S+|[\w./-]+\.(?:mp4|png|json|webp)"
     r"|task_\w+|\b(?:portrait|landscape|auto|en|zh|chat|videos|none|API|URL|PATH|REF|NAME|KEY"
-    r"|DIR|FILE|TASK|CSV|JSONL|JSON|mp4|Video|var|sk|M|O|R|J|HD|MiB|Mi|Content-Encoding|http|Python|Jupyter|IPython|sid|PNG|JPEG|WebP|GIF|config|history|reset|resume"
+    r"|DIR|FILE|TASK|CSV|JSONL|JSON|JOURNAL|mp4|Video|var|sk|M|O|R|J|HD|MiB|Mi|Content-Encoding|http|Ctrl|Cmd|Enter|min|Python|Jupyter|IPython|sid|PNG|JPEG|WebP|GIF|config|history|reset|resume"
     r"|panel|help|batch)\b|\{[^}]*\}|\([^)]*\)"
 )
 

@@ -29,6 +29,7 @@ from .._batch_items import BatchItem, read_items
 from .._exceptions import InvalidRequest, SoraError
 from .._render import local_url, safe_url
 from .._video import Video
+from ._i18n import t
 from ._magic import VIEW_COMMANDS, magics_for
 from ._output import SoraInterrupt, describe
 from ._run import run_blocking, start_background
@@ -61,7 +62,7 @@ class BatchView:
             value=0, min=0, max=len(batch.items), layout=widgets.Layout(width="16em")
         )
         self._label = widgets.HTML()
-        self._retry = widgets.Button(description="Retry failed", icon="redo")
+        self._retry = widgets.Button(description=t("batchview.retry"), icon="redo")
         self._retry.layout.display = "none"
         self._retry.on_click(self._on_retry)
         self.widget = widgets.HBox([self._bar, self._label, self._retry])
@@ -177,26 +178,31 @@ class BatchView:
 
     def _render_label(self, status: BatchStatus) -> None:
         parts = [
-            f"<b>{status.done}</b> done",
-            f'<b style="color:{_FAILED}">{status.failed}</b> failed' if status.failed else "",
-            f"{status.running} running",
-            f"{status.queued} queued",
+            t("batchview.done", n=f"<b>{status.done}</b>"),
+            t("batchview.failed", n=f'<b style="color:{_FAILED}">{status.failed}</b>')
+            if status.failed
+            else "",
+            t("batchview.running", n=status.running),
+            t("batchview.queued", n=status.queued),
             _elapsed(status.elapsed),
         ]
         if status.per_minute is not None:
-            parts.append(f"{status.per_minute:.0f}/min")
+            parts.append(t("batchview.per_minute", n=status.per_minute))
         if status.remaining is not None and not status.finished:
-            parts.append(f"~{_elapsed(status.remaining)} left")
+            parts.append(t("batchview.left", time=_elapsed(status.remaining)))
         text = " · ".join(part for part in parts if part)
         self._label.value = f'<span class="sora-nb-batch">{text}</span>'
 
     def summary(self) -> str:
         """One plain line: what a saved notebook shows when widgets cannot render."""
         s = self.batch.status()
-        return (
-            f"sora batch · {s.done} done · {s.failed} failed · {s.running} running · "
-            f"{s.queued} queued · {_elapsed(s.elapsed)}"
-        )
+        parts = [
+            t("batchview.done", n=s.done),
+            t("batchview.failed", n=s.failed),
+            t("batchview.running", n=s.running),
+            t("batchview.queued", n=s.queued),
+        ]
+        return " · ".join(["sora batch", *parts, _elapsed(s.elapsed)])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
@@ -210,7 +216,7 @@ class BatchView:
         shown = failed[:_TILES] + done[-max(0, _TILES - len(failed)) :]
         tiles = "".join(_tile(i, self.batch.items[i].name, results[i]) for i in sorted(shown))
         more = len(failed) + len(done) - len(shown)
-        note = f'<div style="{_MUTED}">+{more} more in the results</div>' if more > 0 else ""
+        note = f'<div style="{_MUTED}">{t("batchview.more", n=more)}</div>' if more > 0 else ""
         grid = "display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start"
         return f'<div class="sora-nb-gallery" style="{grid}">{tiles}</div>{note}'
 
@@ -220,7 +226,7 @@ class BatchView:
         failed = sum(isinstance(r, SoraError) for r in results)
         return {
             "text/html": self._gallery_html,
-            "text/plain": f"{done} videos, {failed} failed",
+            "text/plain": t("batchview.videos", done=done, failed=failed),
         }
 
 
@@ -287,7 +293,7 @@ def batch(
             concurrency=concurrency, unconfirmed=unconfirmed, save=save,
         )  # fmt: skip
     elif prompts is None:
-        raise InvalidRequest("Give prompts to run, or resume=JOURNAL to finish a batch.")
+        raise InvalidRequest(t("batchview.no_prompts"))
     else:
         defaults = {
             "model": model or magics.model,
@@ -317,9 +323,9 @@ def run_in_cell(job: Batch) -> BatchResults:
         return run_blocking(run())
     except KeyboardInterrupt:
         where = job.journal.path if job.journal is not None else None
-        hint = f"; `%sora batch --resume {where}` finishes it" if where else ""
+        hint = t("batchview.resume_hint", where=where) if where else ""
         done = job.status().done
-        raise SoraInterrupt(f"The batch was interrupted with {done} done{hint}.") from None
+        raise SoraInterrupt(t("batchview.interrupted", done=done, hint=hint)) from None
 
 
 @magic_arguments(name="%sora batch")
@@ -341,9 +347,9 @@ def batch_command(magics: Any, line: str) -> None:
     """``%sora batch FILE [options]`` or ``%sora batch --resume JOURNAL``."""
     args = parse_argstring(_batch_args, line)
     if args.name is not None and not args.name.isidentifier():
-        raise InvalidRequest(f"--as {args.name!r} is not a Python name.")
+        raise InvalidRequest(t("batchview.bad_name", name=args.name))
     if (args.file is None) == (args.resume is None):
-        raise InvalidRequest("Give a prompts FILE, or --resume JOURNAL (one of the two).")
+        raise InvalidRequest(t("batchview.file_or_resume"))
     results = batch(
         read_items(args.file) if args.file else None,
         resume=args.resume,
