@@ -367,7 +367,7 @@ class SoraClient:
                 raise APIConnectionError(
                     f"The connection to the relay broke before a task was created: {broken}."
                 )
-            raise GenerationFailed("the stream ended with no task, no video and no failure line")
+            raise GenerationFailed(t("client.empty_stream"))
         reason = f"stream broke: {broken}" if broken else "stream ended without a video"
         logger.info("Resuming %s from its source URL (%s).", task.task_id, reason)
         await _call(on_event, JobEvent("resuming", detail=reason))

@@ -566,7 +566,7 @@ class Session:
             )
         except SoraError as exc:  # download() turns every failure into one
             logger.warning("sora_nb: no local copy of %s: %s", url, exc)
-            await job.emit(JobEvent("downloading", detail=f"No local copy was saved: {exc}"))
+            await job.emit(JobEvent("downloading", detail=t("history.copy_failed", detail=exc)))
             return None
 
     # -- persistence ---------------------------------------------------------------------------

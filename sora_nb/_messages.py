@@ -575,6 +575,15 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Give a prompts FILE, or --resume JOURNAL (one of the two).",
         "请给出提示词文件 FILE，或 --resume JOURNAL（二选一）。",
     ),
+    "history.copy_failed": ("No local copy was saved: {detail}", "未保存本地副本：{detail}"),
+    "client.empty_stream": (
+        "the stream ended with no task, no video and no failure line",
+        "数据流结束了，却没有任务、视频或失败信息",
+    ),
+    "panel.needs_ipython": (
+        "sora_nb.panel() needs IPython: run it in a Jupyter notebook.",
+        "sora_nb.panel() 需要 IPython：请在 Jupyter 笔记本中运行。",
+    ),
 }
 
 _setting: str = "auto"

@@ -400,7 +400,7 @@ def panel() -> Panel:
     """
     shell = get_ipython()
     if shell is None:
-        raise RuntimeError("sora_nb.panel() needs IPython: run it in a Jupyter notebook.")
+        raise RuntimeError(t("panel.needs_ipython"))
     return Panel(magics_for(shell))
 
 
