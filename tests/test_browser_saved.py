@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,9 +102,18 @@ def _run_and_save(page: Page, base: str) -> list[str]:
 
 
 def _shut_down_kernels(base: str) -> None:
+    """End the frontend's session and kernel. A frontend whose kernel alone is deleted while
+    it starts may start another one, so its session goes first, and this repeats until the
+    server runs no kernel."""
     with httpx.Client(base_url=base, params={"token": TOKEN}, timeout=30) as client:
-        for kernel in client.get("/api/kernels").json():
-            client.delete(f"/api/kernels/{kernel['id']}").raise_for_status()
+        for _ in range(40):
+            for session in client.get("/api/sessions").json():
+                client.delete(f"/api/sessions/{session['id']}")
+            for kernel in client.get("/api/kernels").json():
+                client.delete(f"/api/kernels/{kernel['id']}")
+            if client.get("/api/kernels").json() == []:
+                break
+            time.sleep(0.25)
         assert client.get("/api/kernels").json() == []
 
 
