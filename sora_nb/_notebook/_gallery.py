@@ -222,10 +222,14 @@ class Gallery:
 
 def style_html() -> str:
     """The studio's CSS, and the Ctrl/Cmd+Enter key: an HTML widget runs no ``<script>``,
-    but an image's ``onerror`` handler runs, once, when the view is drawn."""
+    but an image's ``onerror`` handler runs, once, when the view is drawn.
+
+    A tile is ``flex:none``: in the gallery's column of limited height, flex items would
+    otherwise shrink below their content, and each tile's text would lie over its buttons
+    instead of the gallery scrolling."""
     css = (
         "<style>.sora-nb-tile{border:1px solid transparent;border-radius:6px;padding:4px;"
-        "gap:8px}.sora-nb-selected{border-color:var(--jp-brand-color1,#1976d2);"
+        "gap:8px;flex:none}.sora-nb-selected{border-color:var(--jp-brand-color1,#1976d2);"
         "background:var(--jp-layout-color2,#f3f6fb)}.sora-nb-gallery{max-height:640px;"
         "overflow-y:auto}</style>"
     )
