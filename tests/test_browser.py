@@ -265,11 +265,6 @@ def lab_run(
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
             _open_and_run(page, base, QUICKSTART.name, frontend)
-            if frontend == "lab":  # the README's picture of a bar on the move
-                page.locator(".jp-Cell .widget-hprogress").first.wait_for(timeout=WAIT_MS)
-                # The cell, found by its source: its bar may turn static at any moment.
-                cell = page.locator(".jp-CodeCell", has_text="%%sora").first
-                picture(cell, tmp, "progress.png")
             sources = _wait_for_videos(page)
             if frontend == "lab":
                 picture(page.locator(".jp-Cell", has=page.locator("video")).first, tmp, "video.png")

@@ -1,7 +1,8 @@
 """The studio (notebooks/05-studio.ipynb) driven in Chromium, in JupyterLab and in Voilà as
 ``sora-nb app`` serves it: Ctrl+Enter generates and the bar moves, a video plays, an older turn
 is selected and edited, an image is previewed, used and cleared, a job is cancelled and
-resumed, a prompt is copied and an mp4 downloaded. Every wait waits for a condition.
+resumed, a prompt is copied and an mp4 downloaded, and (in JupyterLab) a ``%%sora`` cell run
+beside it shows live in the gallery. Every wait waits for a condition.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     KERNEL_IDLE_JS,
+    PICTURES,
     SECRET,
     TOKEN,
     WAIT_MS,
@@ -45,6 +47,23 @@ WATCH_JOBS_JS = """() => {
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
+# A cell added under the studio and run, as a person would: insert below the last, type, run.
+# The command's promise is not returned: it settles only when the cell has finished.
+ADD_CELL_JS = """source => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  panel.content.activeCellIndex = panel.content.widgets.length - 1;
+  window.jupyterapp.commands.execute('notebook:insert-cell-below');
+  panel.content.activeCell.model.sharedModel.setSource(source);
+  window.jupyterapp.commands.execute('notebook:run-cell');
+}"""
+# The cells with a live bar (a widget, not yet the static copy a finished job leaves) that is
+# not one of the studio's job rows.
+LIVE_BAR_CELL = ".jp-CodeCell:has(.widget-hprogress):not(:has(.sora-nb-studio))"
+# Each tile's box against its content: a tile squeezed by the gallery's height clips its
+# picture and lays its text over its buttons.
+CLIPPED_TILES_JS = """tiles => tiles
+  .filter(t => t.scrollHeight > t.clientHeight + 1)
+  .map(t => t.innerText.split('\\n')[0] + ': ' + t.clientHeight + ' < ' + t.scrollHeight)"""
 PLAYING_JS = """() => {
   const v = document.querySelector('.sora-nb-studio video');
   return !!v && v.readyState >= 2 && v.currentTime > 0.2;
@@ -224,8 +243,36 @@ def _assert_thumbnails_and_clean(page: Page) -> None:
     assert thumbs.count() == page.locator(".sora-nb-tile").count() == 5
     broken = thumbs.evaluate_all("imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))")
     assert broken == []
+    assert page.locator(".sora-nb-tile").evaluate_all(CLIPPED_TILES_JS) == []
     assert "Traceback" not in page.inner_text("body")
     assert SECRET not in page.content()
+
+
+def _a_cell_turn_appears_live(page: Page, folder: Path) -> None:
+    """One source of truth: a ``%%sora`` cell run under the studio shows its live bar, and its
+    turn shows in the gallery as running, while the cell still runs; then both finish. The
+    emulator's ``slow-progress`` holds the bar part-way (3 s at the tests' speed): the README's
+    picture of the magic's live progress is taken then."""
+    page.evaluate(ADD_CELL_JS, "%%sora\na goat on a hill at sunrise [fault:slow-progress]")
+    cell = page.locator(LIVE_BAR_CELL)
+    cell.wait_for(timeout=WAIT_MS)
+    tile = _tile(page, 5)
+    tile.filter(has_text=re.compile(r"· (running|生成中)")).wait_for(timeout=WAIT_MS)
+    assert "a goat on a hill" in tile.inner_text()
+    page.wait_for_function(
+        "() => { const b = document.querySelector('.jp-CodeCell .widget-hprogress .progress-bar');"
+        " return !!b && parseFloat(b.style.width) > 0; }",
+        timeout=WAIT_MS,
+        polling=50,
+    )
+    picture(cell, folder, "progress.png")
+    # Still live after the shot, so the picture shows a live bar; it matters when the README's
+    # pictures are being made (in any other run, the job merely ran fast).
+    assert cell.count() == 1 or not PICTURES, "the bar finished during the picture: run again"
+    _wait_done(page, 5)
+    cell.wait_for(state="detached", timeout=WAIT_MS)  # its bar became the static record
+    done = page.locator(".jp-CodeCell", has_text="a goat on a hill at sunrise")
+    assert done.locator(".sora-nb-progress-static.sora-nb-phase-done").count() == 1
 
 
 @pytest.mark.browser
@@ -238,9 +285,11 @@ def test_studio_in_the_browser(studio: Studio) -> None:
     _copy_and_download(page)
     _assert_thumbnails_and_clean(page)
     if studio.frontend == "lab":  # the README's picture: an edit selected, its lineage shown
+        _a_cell_turn_appears_live(page, studio.folder)
         _type(page, "")
         _tile(page, 2).locator("button.sora-nb-select").click()
         page.locator(".sora-nb-details").filter(has_text="#0 a cow").wait_for(timeout=WAIT_MS)
+        page.locator(".sora-nb-gallery").evaluate("g => { g.scrollTop = 0; }")  # from #0
         picture(page.locator(".sora-nb-studio"), studio.folder, "studio.png")
         # Binder's link to the app: Voilà's server extension renders it inside Jupyter.
         render = httpx.get(f"{studio.base}/voila/render/{STUDIO}?token={TOKEN}", timeout=WAIT_MS)
