@@ -1,8 +1,8 @@
 """The studio (notebooks/05-studio.ipynb) driven in Chromium, in JupyterLab and in Voilà as
 ``sora-nb app`` serves it: Ctrl+Enter generates and the bar moves, a video plays, an older turn
 is selected and edited, an image is previewed, used and cleared, a job is cancelled and
-resumed, a prompt is copied and an mp4 downloaded, and (in JupyterLab) a ``%%sora`` cell run
-beside it shows live in the gallery. Every wait waits for a condition.
+resumed while another goes on, a prompt is copied and an mp4 downloaded, and (in JupyterLab)
+a ``%%sora`` cell run beside it shows live in the gallery. Every wait waits for a condition.
 """
 
 from __future__ import annotations
@@ -208,12 +208,19 @@ def _image_preview_use_and_clear(page: Page, folder: Path) -> None:
     preview.wait_for(state="hidden", timeout=WAIT_MS)
 
 
-def _cancel_then_resume(page: Page) -> None:
+def _two_jobs_then_cancel_and_resume(page: Page) -> None:
+    """Two jobs at once, each in its own row with its own bar and Cancel; one is cancelled
+    (the other goes on), then resumed from its tile."""
     _type(page, "a slow cow [fault:slow-queue]")
     _click(page, ".sora-nb-generate")
-    row = page.locator(".sora-nb-job").first
+    row = page.locator(".sora-nb-job", has_text="a slow cow")
     row.filter(has_text="task_").wait_for(timeout=WAIT_MS)  # the relay made (and bills) it
+    _type(page, "a quick hen")
+    _click(page, ".sora-nb-generate")
+    page.locator(".sora-nb-job", has_text="a quick hen").wait_for(timeout=WAIT_MS)
+    assert page.locator(".sora-nb-job .widget-hprogress").count() == 2  # a bar each
     row.locator("button.sora-nb-cancel").click()
+    _wait_done(page, 5)  # the hen, untouched by the cow's Cancel
     tile = _tile(page, 4)
     tile.filter(has_text="interrupted").wait_for(timeout=WAIT_MS)
     row.locator("button.sora-nb-cancel").click()  # now Close: the row goes
@@ -240,7 +247,7 @@ def _copy_and_download(page: Page) -> None:
 
 def _assert_thumbnails_and_clean(page: Page) -> None:
     thumbs = page.locator("img.sora-nb-thumb")
-    assert thumbs.count() == page.locator(".sora-nb-tile").count() == 5
+    assert thumbs.count() == page.locator(".sora-nb-tile").count() == 6
     broken = thumbs.evaluate_all("imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0))")
     assert broken == []
     assert page.locator(".sora-nb-tile").evaluate_all(CLIPPED_TILES_JS) == []
@@ -256,7 +263,7 @@ def _a_cell_turn_appears_live(page: Page, folder: Path) -> None:
     page.evaluate(ADD_CELL_JS, "%%sora\na goat on a hill at sunrise [fault:slow-progress]")
     cell = page.locator(LIVE_BAR_CELL)
     cell.wait_for(timeout=WAIT_MS)
-    tile = _tile(page, 5)
+    tile = _tile(page, 6)
     tile.filter(has_text=re.compile(r"· (running|生成中)")).wait_for(timeout=WAIT_MS)
     assert "a goat on a hill" in tile.inner_text()
     page.wait_for_function(
@@ -269,7 +276,7 @@ def _a_cell_turn_appears_live(page: Page, folder: Path) -> None:
     # Still live after the shot, so the picture shows a live bar; it matters when the README's
     # pictures are being made (in any other run, the job merely ran fast).
     assert cell.count() == 1 or not PICTURES, "the bar finished during the picture: run again"
-    _wait_done(page, 5)
+    _wait_done(page, 6)
     cell.wait_for(state="detached", timeout=WAIT_MS)  # its bar became the static record
     done = page.locator(".jp-CodeCell", has_text="a goat on a hill at sunrise")
     assert done.locator(".sora-nb-progress-static.sora-nb-phase-done").count() == 1
@@ -281,7 +288,7 @@ def test_studio_in_the_browser(studio: Studio) -> None:
     _generate_with_ctrl_enter(page)
     _select_an_older_turn_and_edit_it(page)
     _image_preview_use_and_clear(page, studio.folder)
-    _cancel_then_resume(page)
+    _two_jobs_then_cancel_and_resume(page)
     _copy_and_download(page)
     _assert_thumbnails_and_clean(page)
     if studio.frontend == "lab":  # the README's picture: an edit selected, its lineage shown
