@@ -1,61 +1,39 @@
-"""The ``sora-nb`` command: one subcommand per small ``_add_<name>`` function.
+"""The ``sora-nb`` command: one subcommand per module, listed in ``_SUBCOMMANDS``.
 
-To add a subcommand, write ``_add_<name>(commands)`` that adds its parser and sets
-``handler`` (a function of the parsed args returning the exit status), and list it in
-``_SUBCOMMANDS``.
+To add a subcommand, give its module ``add_arguments(parser)`` and ``run(args)`` (returning
+the exit status) and list it in ``_SUBCOMMANDS``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from collections.abc import Callable
 
 __all__ = ["main"]
 
 
-def _add_emulator(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .emulator._command import add_arguments, run
-
-    parser = commands.add_parser(
-        "emulator",
-        help="serve the offline sora-2 relay emulator",
-        description="Serve a local sora-2 relay that makes real, playable videos offline.",
-    )
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
-
-
-def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ._demo import add_arguments, run
-
-    parser = commands.add_parser(
-        "demo",
-        help="open JupyterLab on the demo notebooks, with the emulator ready",
-        description="Start JupyterLab on the demo notebooks; videos come from the embedded "
-        "emulator unless SORA_BASE_URL is set.",
-    )
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
-
-
-def _add_app(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from ._app import add_arguments, run
-
-    parser = commands.add_parser(
-        "app",
-        help="serve the studio as a web app with Voilà",
-        description="Serve the studio (prompt, gallery by lineage, player) as a web app with "
-        "Voilà; videos come from the embedded emulator unless SORA_BASE_URL is set.",
-    )
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
-
-
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
-    _add_app,
-    _add_demo,
-    _add_emulator,
-]
+#: name: (module, one-line help, description). Each module has ``add_arguments(parser)`` and
+#: ``run(args) -> int``; it is imported only when the command line is parsed.
+_SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "app": (
+        "sora_nb._app",
+        "serve the studio as a web app with Voilà",
+        "Serve the studio (prompt, gallery by lineage, player) as a web app with Voilà; "
+        "videos come from the embedded emulator unless SORA_BASE_URL is set.",
+    ),
+    "demo": (
+        "sora_nb._demo",
+        "open JupyterLab on the demo notebooks, with the emulator ready",
+        "Start JupyterLab on the demo notebooks; videos come from the embedded emulator "
+        "unless SORA_BASE_URL is set.",
+    ),
+    "emulator": (
+        "sora_nb.emulator._command",
+        "serve the offline sora-2 relay emulator",
+        "Serve a local sora-2 relay that makes real, playable videos offline.",
+    ),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="sora-nb", description="Make and refine short sora-2 videos."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in _SUBCOMMANDS:
-        add(commands)
+    for name, (module, help_, description) in _SUBCOMMANDS.items():
+        command = importlib.import_module(module)
+        sub = commands.add_parser(name, help=help_, description=description)
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command.run)
     return parser
 
 

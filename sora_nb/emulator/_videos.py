@@ -164,11 +164,14 @@ def _task(request: Request, task_id: str) -> Task | Response:
     return task if task is not None else _error(404, "任务不存在")
 
 
-async def status(request: Request) -> Response:
+def _path_task(request: Request) -> Task | Response:
+    """The task named by the path, once the caller's key is accepted."""
     refused = _refused(request)
-    if refused is not None:
-        return refused
-    task = _task(request, request.path_params["id"])
+    return refused if refused is not None else _task(request, request.path_params["id"])
+
+
+async def status(request: Request) -> Response:
+    task = _path_task(request)
     if isinstance(task, Response):
         return task
     response = JSONResponse(_task_json(task))
@@ -203,10 +206,7 @@ class _CutResponse(Response):
 
 
 async def content(request: Request) -> Response:
-    refused = _refused(request)
-    if refused is not None:
-        return refused
-    task = _task(request, request.path_params["id"])
+    task = _path_task(request)
     if isinstance(task, Response):
         return task
     if task.status != "completed" or task.video_file is None:
