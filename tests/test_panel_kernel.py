@@ -1,0 +1,76 @@
+"""The studio in a real ipykernel, driven as a browser drives it: comm messages over the shell.
+
+Jobs are started the way ipywidgets' JavaScript starts them (``tests/frontend.py``): an
+``update`` that types the prompt, then a ``custom`` click on Generate. The relay is the emulator
+in this process at speed 10, where ``[fault:slow-queue]`` keeps each job queued for six
+seconds: the kernel is asked things while every job streams.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from sora_nb.emulator import serve_in_thread
+
+from .frontend import Frontend, Received, StudioView
+
+JOBS = 4
+
+
+@pytest.fixture
+def studio(tmp_path: Path) -> Iterator[StudioView]:
+    with serve_in_thread(speed=10) as relay:
+        env = {**os.environ, "SORA_BASE_URL": relay.url, "SORA_API_KEY": "sk-any"}
+        env["LANG"] = "C.UTF-8"
+        km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path), env=env)
+        try:
+            front = Frontend(kc)
+            shown = front.execute("import sora_nb, json\np = sora_nb.panel()\np")
+            front.wait(lambda got: _idle_after(got, shown))  # every comm_open came before
+            yield StudioView(front)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+
+def _idle_after(got: Received, msg_id: str) -> bool:
+    state = got.msg["content"].get("execution_state")
+    return got.kind == "status" and got.parent == msg_id and state == "idle"
+
+
+def _value(front: Frontend, expression: str) -> object:
+    asked = front.execute(f"print(json.dumps({expression}))")
+    printed = front.wait(lambda got: got.kind == "stream" and got.parent == asked)
+    return json.loads(printed.msg["content"]["text"])
+
+
+def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
+    studio: StudioView,
+) -> None:
+    front = studio.front
+    prompts = [f"a slow fox {n} [fault:slow-queue]" for n in range(JOBS)]
+    rows = [studio.start(prompt)[0] for prompt in prompts]
+    assert len(set(rows)) == JOBS
+    assert sorted(studio.running()) == sorted(rows)
+    titles = [front.models[front.children(row)[0]]["value"] for row in rows]
+    assert all(prompt in title for prompt, title in zip(prompts, titles, strict=True))
+
+    # While all of them stream, the kernel answers a frontend at once.
+    info = front.reply(front.send("kernel_info_request", {}))
+    sum_ = front.execute("1+1")
+    result = front.wait(lambda got: got.kind == "execute_result" and got.parent == sum_)
+    assert front.reply(sum_).msg["content"]["status"] == "ok"
+    assert sorted(studio.running()) == sorted(rows)
+    assert info.msg["content"]["status"] == "ok"
+    assert result.msg["content"]["data"]["text/plain"] == "2"
+
+    front.until(lambda: not studio.running())
+    assert studio.rows() == []  # a job that ended short would keep its row
+    turns = _value(front, "[[t.prompt, t.status] for t in p._watched.turns]")
+    assert turns == [[prompt, "done"] for prompt in prompts]
