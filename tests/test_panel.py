@@ -14,10 +14,11 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 from PIL import Image
 
 from sora_nb._history import get_session
-from sora_nb._notebook import _i18n, panel
+from sora_nb._notebook import _i18n, _panel, panel
 from sora_nb._notebook._magic import SoraMagics, magics_for
 from sora_nb._notebook._panel import Panel
 from sora_nb.emulator import EmulatorServer, serve_in_thread
@@ -310,6 +311,28 @@ def test_panel_leaves_a_static_record_for_the_saved_notebook(magics: SoraMagics)
     bundle = _drive(magics, scenario)
     assert "<video" in bundle["text/html"] and "sora-nb-record" in bundle["text/html"]
     assert "1 videos made in this studio" in bundle["text/plain"]
+
+
+def test_panel_record_is_rewritten_once_for_jobs_ending_together(
+    magics: SoraMagics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Long enough that the three jobs surely end within it, whatever the machine's load.
+    monkeypatch.setattr(_panel, "RECORD_EVERY", 5.0)
+
+    async def scenario(ui: Panel) -> list[str]:
+        with capture_output() as shown:
+            ui._ipython_display_()
+            for n in range(3):
+                ui.prompt.value = f"a paper boat, take {n}"
+                ui.generate.click()
+            await _finish(ui)
+            while ui._record_due is not None:  # the rewrite that waits its turn
+                await asyncio.sleep(0.05)
+        return [out.data["text/plain"] for out in shown.outputs if out.update]
+
+    updates = _drive(magics, scenario)
+    # The first video at once, then one rewrite with all three, not three ever-longer ones.
+    assert [text.count("\n#") for text in updates] == [1, 3]
 
 
 def test_panel_public_function_and_text_fallback(magics: SoraMagics) -> None:

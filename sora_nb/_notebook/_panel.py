@@ -22,7 +22,7 @@ from IPython.display import display
 
 from .._exceptions import InvalidRequest, SoraError
 from .._history import Session
-from .._render import _clip, _duration, local_url, safe_url, video_mimebundle
+from .._render import _clip, _duration, _video_html, local_url, safe_url
 from .._request import MODELS, image_to_url, validate_prompt
 from .._turn import Turn
 from .._video import Video
@@ -38,6 +38,9 @@ __all__ = ["Panel", "panel"]
 logger = logging.getLogger("sora_nb")
 
 _MUTED = "color:var(--jp-ui-font-color2, #6b6b6b);font-size:12px"
+# Seconds between two rewrites of the static record (tqdm's mininterval): it carries every
+# video this studio made, so jobs ending together must not each send a longer copy of it.
+RECORD_EVERY = 0.5
 
 
 class JobRow:
@@ -69,6 +72,8 @@ class Panel:
         self._rows: list[JobRow] = []
         self._made: list[int] = []  # turns this studio made, for the static record
         self._record: Any = None  # the display handle of that record
+        self._record_at = float("-inf")  # when it was last rewritten (the loop's clock)
+        self._record_due: asyncio.TimerHandle | None = None  # a rewrite waiting its turn
         self._watched: Session | None = None
         self._unsubscribe: Any = None
         self._shown: str | None = None  # the local copy the player plays
@@ -176,6 +181,8 @@ class Panel:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._record_due is not None:
+            self._record_due.cancel()
         self.widget.close()
 
     # -- display -------------------------------------------------------------------------------
@@ -201,7 +208,9 @@ class Panel:
         if not videos:
             return {"text/plain": ""}
         summary = html.escape(label("record", n=len(videos)))
-        parts = "".join(video_mimebundle(v)["text/html"] for v in videos)
+        # Only the HTML: the full mime bundle would also encode a PNG thumbnail per video, and
+        # the record is rebuilt each time a job ends (docs/notebook.md, "The studio").
+        parts = "".join(_video_html(v) for v in videos)
         plain = "\n".join(f"#{v.turn} {v.prompt}" for v in videos)
         return {
             "text/html": f'<details class="sora-nb-record"><summary>{summary}</summary>{parts}'
@@ -279,8 +288,27 @@ class Panel:
                 self._made.append(video.turn)
                 if (self.gallery.selected, self._shown) != (video.turn, video.local_path):
                     self.select(video.turn)
-            if self._record is not None:
-                self._record.update(self._record_bundle(), raw=True)
+            self._update_record()
+
+    def _update_record(self) -> None:
+        """Rewrite the record at once, or once RECORD_EVERY has passed since the last time.
+
+        A lone job's video is in the record as soon as it ends; 20 jobs ending within a second
+        cost a couple of rewrites, not 20 ever-longer ones (docs/notebook.md, "The studio").
+        """
+        if self._record is None or self._record_due is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._record_at + RECORD_EVERY - loop.time()
+        if wait > 0:
+            self._record_due = loop.call_later(wait, self._write_record)
+        else:
+            self._write_record()
+
+    def _write_record(self) -> None:
+        self._record_due = None
+        self._record_at = asyncio.get_running_loop().time()
+        self._record.update(self._record_bundle(), raw=True)
 
     def _base(self, session: Session) -> int:
         selected = self.gallery.selected
