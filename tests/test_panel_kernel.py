@@ -1,4 +1,4 @@
-"""The studio in a real ipykernel, driven as a browser drives it: comm messages over the shell.
+"""The studio in a real ipykernel, driven as a browser drives it, by comm messages.
 
 Jobs are started the way ipywidgets' JavaScript starts them (``tests/frontend.py``): an
 ``update`` that types the prompt, then a ``custom`` click on Generate. The relay is the emulator
@@ -18,7 +18,7 @@ from jupyter_client.manager import start_new_kernel
 
 from sora_nb.emulator import serve_in_thread
 
-from .frontend import Frontend, Received, StudioView
+from .frontend import PREFIX, Frontend, Received, StudioView
 
 JOBS = 4
 
@@ -44,6 +44,17 @@ def _idle_after(got: Received, msg_id: str) -> bool:
     return got.kind == "status" and got.parent == msg_id and state == "idle"
 
 
+def _models(front: Frontend, comm_id: str) -> set[str]:
+    """``comm_id`` and every model it refers to: children, layouts, styles."""
+    state = front.models.get(comm_id, {})
+    refs = [*state.get("children", ()), state.get("layout"), state.get("style")]
+    found = {comm_id}
+    for ref in refs:
+        if isinstance(ref, str) and ref.startswith(PREFIX):
+            found |= _models(front, ref.removeprefix(PREFIX))
+    return found
+
+
 def _value(front: Frontend, expression: str) -> object:
     asked = front.execute(f"print(json.dumps({expression}))")
     printed = front.wait(lambda got: got.kind == "stream" and got.parent == asked)
@@ -60,6 +71,7 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
     assert sorted(studio.running()) == sorted(rows)
     titles = [front.models[front.children(row)[0]]["value"] for row in rows]
     assert all(prompt in title for prompt, title in zip(prompts, titles, strict=True))
+    parts = set().union(*(_models(front, row) for row in rows))
 
     # While all of them stream, the kernel answers a frontend at once.
     info = front.reply(front.send("kernel_info_request", {}))
@@ -72,5 +84,9 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
 
     front.until(lambda: not studio.running())
     assert studio.rows() == []  # a job that ended short would keep its row
+    # Nothing of a finished row stays open in the kernel or the browser: not its bar, not
+    # its button, not their layouts and styles (each is a model of its own).
+    assert len(parts) > 10 * JOBS
+    assert parts & set(front.models) == set()
     turns = _value(front, "[[t.prompt, t.status] for t in p._watched.turns]")
     assert turns == [[prompt, "done"] for prompt in prompts]

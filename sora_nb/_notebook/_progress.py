@@ -328,6 +328,11 @@ def open_widget_channel() -> None:
 
 
 def _close_tree(widget: widgets.Widget) -> None:
+    # A widget's layout and style are models of their own that its close() leaves open, in
+    # the kernel and in the browser: every finished job would leave a dozen behind.
     for child in getattr(widget, "children", ()):
         _close_tree(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget):
+            part.close()
     widget.close()
