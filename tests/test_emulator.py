@@ -32,7 +32,15 @@ from sora_nb import (
     parse_transcript,
 )
 from sora_nb._events import CompletedEvent, EchoEvent, FailedEvent
-from sora_nb.emulator import EmulatorServer, _media, serve_in_thread
+from sora_nb.emulator import (
+    EmulatorServer,
+    _media,
+    _request,
+    _stream,
+    _tasks,
+    _transcript,
+    serve_in_thread,
+)
 from sora_nb.emulator._draw import badge_box, turn_colour
 
 from .conftest import SEED
@@ -201,6 +209,33 @@ def test_stream_bytes_have_the_seed_shape(emulator: EmulatorServer) -> None:
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
     assert normalise(raw.transcript) == normalise(FIRST)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "a", '"quoted" \\ back/slash', "\n> 排队中", "\u2028\x00\t🏃\u200d ✅"]
+)
+def test_content_chunks_are_sse_chunk_byte_for_byte(text: str) -> None:
+    meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
+    assert _transcript.ContentChunks(meta)(text) == _transcript.sse_chunk(meta, text)
+
+
+def test_a_stream_behind_its_task_sends_the_same_chunks_in_one_write() -> None:
+    async def scenario() -> list[bytes]:
+        request = _request.ChatRequest("sora-2", True, "a", None, None, None, None)
+        task = _tasks.Task(request, "http://relay", orientation="portrait", turn=1)
+        texts = ["```json", "\n{", "\n> ID: `task_1`", "12.."]
+        for text in texts:
+            task.add("echo", text)
+        task.finish()  # the whole transcript is written before the stream reads any of it
+        meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
+        return [part async for part in _stream._events(task, meta, None)]
+
+    meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
+    role, body, end = asyncio.run(scenario())
+    assert role == _transcript.sse_chunk(meta, "", role=True)
+    texts = ["```json", "\n{", "\n> ID: `task_1`", "12.."]
+    assert body == b"".join(_transcript.sse_chunk(meta, text) for text in texts)
+    assert end == _transcript.sse_chunk(meta, stop=True) + _transcript.sse_done()
 
 
 def test_stream_fragments_like_the_seed(emulator: EmulatorServer) -> None:

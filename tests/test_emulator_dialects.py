@@ -284,7 +284,10 @@ def test_videos_needs_the_key(videos: EmulatorServer) -> None:
 
 
 def test_videos_content_and_post_wait_for_completion(videos: EmulatorServer) -> None:
-    task = call(videos, "POST", "/v1/videos", {"model": "sora-2-portrait-10s", "prompt": "a"})
+    # Held in its queue (slow-queue), so the early read is early on any machine: at speed
+    # 500 a task's whole timeline is a few milliseconds.
+    body = {"model": "sora-2-portrait-10s", "prompt": "a [fault:slow-queue]"}
+    task = call(videos, "POST", "/v1/videos", body)
     task_id = task.json()["id"]
     early = call(videos, "GET", f"/v1/videos/{task_id}/content")
     assert early.status_code == 400 and "任务尚未完成" in early.json()["error"]["message"]

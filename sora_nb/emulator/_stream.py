@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.responses import StreamingResponse
 
 from . import _transcript as tx
-from ._tasks import Task
+from ._tasks import Entry, Task
 
 __all__ = ["StreamCut", "event_stream", "install_log_filter"]
 
@@ -31,20 +31,36 @@ def event_stream(task: Task, meta: tx.ChunkMeta, fault: str | None) -> Streaming
 
 
 async def _events(task: Task, meta: tx.ChunkMeta, fault: str | None) -> AsyncIterator[bytes]:
+    content = tx.ContentChunks(meta)
     yield tx.sse_chunk(meta, "", role=True)
     index = 0
-    while (entry := await task.entry(index)) is not None:
-        index += 1
-        if fault == "no-video" and entry.kind == "completed":
-            break  # the task has its video; only this stream never says so
-        yield tx.sse_chunk(meta, entry.text)
-        if entry.kind == "progress" and fault == "cut":
+    while entries := await task.entries_from(index):
+        index += len(entries)
+        body, end = _body(entries, content, fault)
+        if body:
+            yield body
+        if end == "cut":
             raise StreamCut(f"emulated transport cut of {task.id}")
-        if entry.kind == "progress" and fault == "error-in-stream":
+        if end == "error-in-stream":
             yield tx.sse_error("The upstream video service failed (emulated).", "server_error")
             return
-    yield tx.sse_chunk(meta, stop=True)
-    yield tx.sse_done()
+        if end == "no-video":
+            break  # the task has its video; only this stream never says so
+    yield tx.sse_chunk(meta, stop=True) + tx.sse_done()
+
+
+def _body(
+    entries: list[Entry], content: tx.ContentChunks, fault: str | None
+) -> tuple[bytes, str | None]:
+    """One chunk per entry, joined into one write; and the fault that ends the stream there."""
+    chunks: list[bytes] = []
+    for entry in entries:
+        if fault == "no-video" and entry.kind == "completed":
+            return b"".join(chunks), fault
+        chunks.append(content(entry.text))
+        if entry.kind == "progress" and fault in ("cut", "error-in-stream"):
+            return b"".join(chunks), fault
+    return b"".join(chunks), None
 
 
 def _is_cut(error: BaseException | None) -> bool:

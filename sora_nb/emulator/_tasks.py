@@ -112,6 +112,18 @@ class Task:
             await self._changed.wait()
         return self.entries[index]
 
+    async def entries_from(self, index: int) -> list[Entry]:
+        """Every entry from ``index`` on, once there is one; empty if the task ended first.
+
+        A stream that fell behind its task (a busy server, a slow reader) gets all it
+        missed at once and sends it in one write: the same chunks, fewer sends.
+        """
+        while index >= len(self.entries):
+            if self.finished:
+                return []
+            await self._changed.wait()
+        return self.entries[index:]
+
     def transcript(self) -> str:
         """The whole assistant content so far."""
         return "".join(entry.text for entry in self.entries)
@@ -262,13 +274,27 @@ class _Run:
         fault = task.request.fault
         self.fault = fault.name if fault else None
         self.random = random.Random(task.id)  # noqa: S311 - progress numbers, not secrets
+        self._loop = asyncio.get_running_loop()
+        self._due = self._loop.time()
+
+    async def _wait(self, delay: float) -> None:
+        """Sleep until ``delay`` after the previous step was due, not after it ran.
+
+        The timeline is the relay's, not this server's: when the loop is busy (a thousand
+        streams at once) a late step is written at once instead of pushing every later
+        one back, so a task still ends about when it would alone (docs/protocol.md).
+        """
+        self._due += delay
+        pause = self._due - self._loop.time()
+        if pause > 0:
+            await asyncio.sleep(pause)
 
     async def run(self) -> None:
         task, request = self.task, self.task.request
         echo = tx.echo_block(request.prompt, task.orientation, request.parent_sid)
         for token in tx.echo_tokens(echo):
             task.add("echo", token)
-            await asyncio.sleep(self.timing.echo)
+            await self._wait(self.timing.echo)
         task.add("task", tx.task_header(task.id, task.base_url))
         await self._polls("queue", self.timing.queue_polls, self.timing.queue)
         if self._refused():
@@ -291,9 +317,9 @@ class _Run:
 
     async def _polls(self, kind: EntryKind, count: int, delay: float) -> None:
         if kind == "queue" and self.fault == "slow-queue":
-            await asyncio.sleep(self.timing.slow_queue)  # silent: no dot, no keep-alive
+            await self._wait(self.timing.slow_queue)  # silent: no dot, no keep-alive
         for _ in range(count):
-            await asyncio.sleep(delay)
+            await self._wait(delay)
             self.task.add(kind, tx.POLL_DOT)
 
     def _refused(self) -> bool:
@@ -310,11 +336,11 @@ class _Run:
     async def _progress(self, steps: int) -> None:
         percent = self.random.randint(3, 15)
         for step in range(steps):
-            await asyncio.sleep(self.timing.progress)
+            await self._wait(self.timing.progress)
             self.task.progress = percent
             self.task.add("progress", tx.progress(percent, first=step == 0))
             if step == 1 and self.fault == "slow-progress":
-                await asyncio.sleep(self.timing.slow_progress)  # a bar held part-way, live
+                await self._wait(self.timing.slow_progress)  # a bar held part-way, live
             percent = min(99, percent + self.random.randint(6, 18))
 
     def _spec(self) -> RenderSpec:

@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "ChunkMeta",
+    "ContentChunks",
     "completed",
     "completion_json",
     "echo_block",
@@ -119,6 +120,26 @@ def sse_chunk(
         "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if stop else None}],
     }
     return f"data: {_dumps(chunk)}\n\n".encode()
+
+
+class ContentChunks:
+    """``sse_chunk(meta, text)`` for the content chunks of one stream, byte for byte.
+
+    A stream sends a few dozen of these and a batch streams thousands at once: the part
+    every chunk repeats is encoded once, and only the content is dumped per chunk (a JSON
+    string encodes the same alone as inside its object).
+    """
+
+    __slots__ = ("_head",)
+    _TAIL = '},"finish_reason":null}]}\n\n'
+
+    def __init__(self, meta: ChunkMeta) -> None:
+        whole = sse_chunk(meta, "").decode()
+        self._head = whole[: whole.rindex('"content":') + len('"content":')]
+        assert whole == self._head + '""' + self._TAIL, "sse_chunk changed shape"
+
+    def __call__(self, content: str) -> bytes:
+        return (self._head + _dumps(content) + self._TAIL).encode()
 
 
 def sse_done() -> bytes:
