@@ -47,6 +47,7 @@ from ._guard import DeadlinePassed, Inflow, Overflow, describe, request_error, s
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._messages import t
 from ._model import Message, PendingTask, Request, Task
+from ._pools import POOL_LIMITS, Pools
 from ._protocol import (
     ChatChunk,
     SourceStatus,
@@ -80,9 +81,6 @@ EventCallback = Callable[[Event | JobEvent], object]
 #: bytes, not a whole request; ``deadline`` bounds a whole generation, resume included.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
 DEFAULT_DEADLINE = 45 * 60.0
-#: Jobs wait for a slot in the relay's limiter (``_limiter``), never in httpx's pool: the pool
-#: itself is unbounded (docs/protocol.md, "Concurrency").
-POOL_LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
 
 
 def make_request(turn: Prepared, messages: list[Message]) -> Request:
@@ -172,8 +170,10 @@ class SoraClient:
         if self._http is None or self._http_loop is not loop or self._http.is_closed:
             # An AsyncClient's pool belongs to one event loop; scripts that call
             # asyncio.run() twice get a fresh one instead of a broken pool.
+            # Small pools, as many as the relay's limit needs (``_pools``).
+            transport = self._transport or Pools(self._limiter.ceiling)
             self._http = httpx.AsyncClient(
-                timeout=self._timeout, transport=self._transport, limits=POOL_LIMITS
+                timeout=self._timeout, transport=transport, limits=POOL_LIMITS
             )
             self._http_loop = loop
         return self._http
@@ -432,8 +432,11 @@ class SoraClient:
         return redact(text, self._auth.secret if self._auth else None)
 
     def _clean(self, chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
+        content = inflow.feed(chunk.content)
+        if content == chunk.content and not chunk.reasoning:
+            return chunk  # the usual chunk: nothing masked or held back, no copy to make
         reasoning = self._redact(chunk.reasoning) if chunk.reasoning else chunk.reasoning
-        return replace(chunk, content=inflow.feed(chunk.content), reasoning=reasoning)
+        return replace(chunk, content=content, reasoning=reasoning)
 
     # -- HTTP ---------------------------------------------------------------------------------
 

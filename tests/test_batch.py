@@ -10,9 +10,10 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sora_nb import (
@@ -28,6 +29,7 @@ from sora_nb._batch_items import BatchItem, read_items
 from sora_nb._history import Session
 from sora_nb._journal import Journal, read_journal
 from sora_nb._limiter import AdaptiveLimiter, limiter_for
+from sora_nb._pools import PER_POOL, Pools
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 from .words import english_words
@@ -308,10 +310,30 @@ async def _share_one_limit(first: SoraClient, second: SoraClient, relay: Emulato
     jobs = [c.generate(f"a lamb {n}", on_event=watch) for n in range(5) for c in (first, second)]
     videos = await asyncio.gather(*jobs)
     assert len(videos) == 10 and peak == 3
-    pool = first._client()._transport._pool  # type: ignore[attr-defined]
-    assert (
-        pool._max_connections == sys.maxsize
-    )  # unbounded: waits happen in the limiter, never in httpx's pool
+    pools = first._client()._transport.pools  # type: ignore[attr-defined]
+    # Unbounded: waits happen in the limiter, never in an httpx pool.
+    assert pools and all(pool._pool._max_connections == sys.maxsize for pool in pools)
+
+
+async def test_streams_are_spread_over_small_pools() -> None:
+    # httpcore scans every connection of a pool per request: a thousand streams go over
+    # pools of PER_POOL connections each, in turn, not into one pool of a thousand.
+    pools = Pools(2 * PER_POOL)
+    used: list[int] = []
+
+    def answer(n: int) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
+        async def handle(request: httpx.Request) -> httpx.Response:
+            used.append(n)
+            return httpx.Response(200)
+
+        return handle
+
+    for n, pool in enumerate(pools.pools):
+        pool.handle_async_request = answer(n)  # type: ignore[method-assign]
+    for _ in range(4):
+        await pools.handle_async_request(httpx.Request("POST", "http://relay.example/"))
+    assert used == [0, 1, 0, 1]
+    await pools.aclose()
 
 
 async def test_a_429_halves_the_relays_limit_and_the_retry_succeeds(relay: EmulatorServer) -> None:

@@ -8,6 +8,7 @@ its stream loses nothing: the task finishes anyway and ``/source/{id}`` reports 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import random
@@ -159,6 +160,9 @@ class TaskStore:
         self.timing = timing
         self._records = data_dir / "tasks"
         self._records.mkdir(parents=True, exist_ok=True)
+        # Records are written by one worker thread, in order: a thousand tasks ending at once
+        # must not hold the event loop (and every stream) for two file writes each.
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "sora-nb-records")
         self._tasks: dict[str, Task] = {}
         self._by_sid: dict[str, Task] = {}
         self._runners: set[asyncio.Task[None]] = set()
@@ -194,6 +198,7 @@ class TaskStore:
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
+        self._writer.shutdown(wait=True)  # every record is on disk for the next emulator
 
     async def _run(self, task: Task, parent: Task | None, image: ImageInput | None) -> None:
         try:
@@ -214,7 +219,7 @@ class TaskStore:
         """Index a finished video by its sid, for the edits that will name it."""
         assert task.sid is not None
         self._by_sid[task.sid] = task
-        (self._records / f"{task.sid}.sid").write_text(task.id)
+        self._write(self._records / f"{task.sid}.sid", task.id)
 
     def _save(self, task: Task) -> None:
         request = {f.name: getattr(task.request, f.name) for f in fields(task.request)}
@@ -222,10 +227,10 @@ class TaskStore:
             "request": request | {"fault": None},
             "task": {name: getattr(task, name) for name in _RECORD},
         }
-        try:
-            (self._records / f"{task.id}.json").write_text(json.dumps(record, ensure_ascii=False))
-        except OSError:
-            logger.warning("Could not save task %s in the data dir", task.id)
+        self._write(self._records / f"{task.id}.json", json.dumps(record, ensure_ascii=False))
+
+    def _write(self, path: Path, text: str) -> None:
+        self._writer.submit(_write_record, path, text)
 
     def _load(self, task_id: str) -> Task | None:
         path = self._records / f"{task_id}.json"
@@ -242,6 +247,13 @@ class TaskStore:
         task.finished = True
         self._tasks[task.id] = task
         return task
+
+
+def _write_record(path: Path, text: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError:
+        logger.warning("Could not save %s in the data dir", path.name)
 
 
 _TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")  # also keeps URL path params out of file names
