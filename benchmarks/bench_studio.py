@@ -9,7 +9,8 @@ Generate. Ratios measured side by side in one run:
   studio jobs stream: ``kernel_info_request`` → reply, a keystroke in the prompt (a widget
   ``update``) → its ``echo_update``, and ``execute_request`` ``1+1`` → ``execute_reply``;
   medians, 95th percentiles, busy/idle, and the worst against 100 ms, a delay a person
-  starts to notice. Also a click on Generate → its job row shown.
+  starts to notice; and every probe's 95th percentile split by when it was sent: while all 20
+  jobs stream, or while they end. Also a click on Generate → its job row shown.
 * Frontend messages: the widget and display messages on iopub that 20 concurrent jobs cost,
   over 20 times one job's (≈1: no job costs more for having company); their rate against
   the Jupyter server's IOPub limit (``iopub_msg_rate_limit``, 1,000 messages/s averaged over
@@ -54,14 +55,17 @@ class Probes:
     studio: StudioView
     samples: dict[str, list[float]] = field(default_factory=dict)
     ids: set[str] = field(default_factory=set)  # what the probes sent, so as not to count it
+    running: list[tuple[int, float]] = field(default_factory=list)  # (jobs running, seconds)
     _turn: int = 0
 
     def one(self) -> None:
         probes = (self._kernel_info, self._keystroke, self._execute)
+        jobs = len(self.studio.running())
         name, started, done = probes[self._turn % len(probes)]()
         self._turn += 1
         answer = self.front.wait(done)
         self.samples.setdefault(name, []).append(answer.at - started)
+        self.running.append((jobs, answer.at - started))
         self.front.drain(GAP)
 
     def _kernel_info(self) -> tuple[str, float, Any]:
@@ -165,6 +169,14 @@ def report(one: Phase, many: Phase, quiet: Probes, busy: Probes) -> None:
     worst = [s for samples in busy.samples.values() for s in samples]
     print(f"  busy p95 / 100 ms: {_p95(worst) / NOTICEABLE:.2f}, max / 100 ms: "
           f"{max(worst) / NOTICEABLE:.2f}")  # fmt: skip
+    # Streaming costs little; the slow answers come as jobs end (tiles, thumbnails, player).
+    streaming = [s for jobs, s in busy.running if jobs == JOBS]
+    ending = [s for jobs, s in busy.running if jobs < JOBS]
+    if len(streaming) > 1 and len(ending) > 1:
+        print(
+            f"  every probe, p95 (ms): while all {JOBS} stream {_ms(_p95(streaming))} "
+            f"({len(streaming)}), while they end {_ms(_p95(ending))} ({len(ending)})"
+        )
     print(
         f"  click Generate → its row shown: one job {_ms(one.clicks[0])} ms, "
         f"{JOBS} clicks median {_ms(statistics.median(many.clicks))} ms, "
