@@ -84,9 +84,10 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
 
     front.until(lambda: not studio.running())
     assert studio.rows() == []  # a job that ended short would keep its row
-    # Nothing of a finished row stays open in the kernel or the browser: not its bar, not
-    # its button, not their layouts and styles (each is a model of its own).
-    assert len(parts) > 10 * JOBS
-    assert parts & set(front.models) == set()
     turns = _value(front, "[[t.prompt, t.status] for t in p._watched.turns]")
     assert turns == [[prompt, "done"] for prompt in prompts]
+    # Nothing of a finished row stays open in the kernel or the browser: not its bar, not
+    # its button, not their layouts and styles (each is a model of its own). The answer
+    # above came on iopub after every message the rows' last step sent.
+    assert len(parts) > 10 * JOBS
+    assert parts & set(front.models) == set()
