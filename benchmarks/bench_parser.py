@@ -3,7 +3,9 @@
 Feeds streams of growing length one character at a time (the worst fragmenting a relay
 can send) and reports the cost per character of each, as a ratio to the shortest one,
 measured side by side in one run. A linear parser stays near 1.0; one that re-parses the
-transcript per fragment grows with the length. Run: ``python -m benchmarks.bench_parser``.
+transcript per fragment grows with the length. Then the seed stream as the relay sends it
+(its SSE payloads, decoded and parsed), the work a client does per stream: a batch of a
+thousand streams costs a thousand times that. Run: ``python -m benchmarks.bench_parser``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from pathlib import Path
 
 from sora_nb import TranscriptParser
-from sora_nb._protocol import ChatChunk
+from sora_nb._protocol import ChatChunk, parse_chunk
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed"
 
@@ -61,6 +63,21 @@ def per_chunk_seconds(chunks: list[ChatChunk], repeat: int = 3) -> float:
     return best / len(chunks)
 
 
+def seed_stream_seconds(repeat: int = 200) -> tuple[float, int, int]:
+    """Seconds to decode and parse the seed's SSE stream once; its payloads and characters."""
+    sse = (SEED / "edit_stream.sse").read_text(encoding="utf-8")
+    payloads = [e[len("data: ") :] for e in sse.split("\n\n") if e.startswith("data: ")]
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        parser = TranscriptParser()
+        for payload in payloads:
+            parser.feed_chunk(parse_chunk(payload))
+        parser.flush()
+        best = min(best, time.perf_counter() - started)
+    return best, len(payloads), len(parser.transcript)
+
+
 def main() -> None:
     sizes = [16_384, 65_536, 262_144, 1_048_576]
     costs = {size: per_char_seconds(stream_of(size)) for size in sizes}
@@ -76,6 +93,14 @@ def main() -> None:
     for count in counts:
         ratio = chunk_costs[count] / chunk_costs[counts[0]]
         print(f"{count:>9,}  {chunk_costs[count] * 1e6:7.3f}   {ratio:5.2f}")
+    seconds, payloads, chars = seed_stream_seconds()
+    print("seed stream as the relay fragments it (parse_chunk + parser, per stream)")
+    print(
+        f"  {payloads} payloads, {chars} chars: {seconds * 1e6:.0f} µs a stream, "
+        f"{seconds / payloads * 1e6:.2f} µs/payload, {seconds / chars * 1e6:.3f} µs/char "
+        f"({costs[sizes[0]] / (seconds / chars):.1f}x less per char than one a fragment); "
+        f"1,000 streams: {seconds * 1000:.2f} s"
+    )
 
 
 if __name__ == "__main__":

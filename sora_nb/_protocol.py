@@ -276,13 +276,17 @@ class TranscriptParser:
     # -- while a line is still arriving ---------------------------------------------------
 
     def _scan(self, piece: str, events: list[Event]) -> None:
+        if self._fence is not None:
+            return  # inside the echo JSON: its lines are read when they end
         if len(self._head) < 8:
             self._head = (self._head + piece)[:8]
         window = self._tail + piece
         base = len(self._tail)
         self._tail = window[-_TAIL:]
-        if self._fence is not None or self._head.lstrip(" >").startswith(("`", "*", "_", "#")):
-            return  # inside the echo JSON, or a markdown "reasoning" preface
+        if self._head.lstrip(" >").startswith(("`", "*", "_", "#")):
+            return  # a markdown "reasoning" preface
+        if not self._line_is_progress and not piece.strip("."):
+            return  # a poll's dots: no status word ends in a dot, and no number is read here
         found: list[tuple[int, Event]] = []
         for match in _STATUS_WORDS.finditer(window):
             if match.end() > base:
