@@ -88,6 +88,17 @@ def write_prompts(folder: Path, name: str, prompts: list[str]) -> str:
     return name
 
 
+def thread_cpu(relay: EmulatorServer) -> float:
+    """CPU seconds of the emulator's server thread so far (Linux), NaN elsewhere."""
+    thread = relay._thread  # the benchmark reads its own emulator's thread, nothing else
+    try:
+        stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+    except OSError:
+        return float("nan")
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def scale(items: int) -> None:
     with serve_in_thread(speed=1) as relay, tempfile.TemporaryDirectory() as tmp:
         kernel = Kernel(relay, Path(tmp), max_streams=items)
@@ -101,9 +112,11 @@ def scale(items: int) -> None:
             cpu = kernel.value("time.process_time()")
             big = [PROMPTS[n % len(PROMPTS)] for n in range(items)]
             name = write_prompts(kernel.folder, "big.txt", big)
+            relay_cpu = thread_cpu(relay)
             started = time.perf_counter()
             messages = kernel.run(f"%sora batch {name} --no-save --as big")
             wall = time.perf_counter() - started
+            relay_cpu = thread_cpu(relay) - relay_cpu
             cpu = kernel.value("time.process_time()") - cpu
             peak = kernel.value("resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024")
             done = kernel.value("sum(type(r).__name__ == 'Video' for r in big)")
@@ -116,6 +129,7 @@ def scale(items: int) -> None:
     print(f"  one generation             {one:8.2f} s")
     print(f"  wall / one                 {wall / one:8.2f}  ({wall:.2f} s; goal <= 1.3)")
     print(f"  kernel CPU / one           {cpu / one:8.2f}  ({cpu:.2f} s of CPU in the kernel)")
+    print(f"  emulator CPU / one         {relay_cpu / one:8.2f}  ({relay_cpu:.2f} s in its thread)")
     print(f"  lost                       {items - done:8d}")
     print(f"  duplicate POSTs            {sent - items:8d}  ({sent} tasks for {items} items)")
     print(f"  peak RSS per stream        {(peak - before_rss) * 1024 / items:8.1f} KiB")
