@@ -31,7 +31,9 @@ What it serves
     edit; the new video is that video's frames with the new instruction drawn on, so a chain
     of edits stays visible. Without orientation words an edit keeps its parent's orientation.
     An unknown sid gives a failure line. Timing at speed 1: about five seconds to a video;
-    ``--speed N`` divides every delay by N.
+    ``--speed N`` divides every delay by N. Each step is due at a fixed time after the
+    request, as on a relay whose tasks run elsewhere: a busy emulator sends late chunks
+    together (one write, the same chunks) rather than pushing every later step back.
 ``GET /source/{task_id}``
     The task as JSON: ``id``, ``status`` (queued, running, completed, failed), ``progress``
     (0–100), ``url``, ``thumbnail_url``, ``failure_reason``, ``sid``, ``prompt``, ``model``,
