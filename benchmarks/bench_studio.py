@@ -133,7 +133,7 @@ def idle(probes: Probes, seconds: float) -> None:
 
 
 def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]  # within the samples
 
 
 def _ms(value: float) -> str:

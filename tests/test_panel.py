@@ -318,6 +318,14 @@ def test_panel_record_is_rewritten_once_for_jobs_ending_together(
 ) -> None:
     # Long enough that the three jobs surely end within it, whatever the machine's load.
     monkeypatch.setattr(_panel, "RECORD_EVERY", 5.0)
+    rendered: list[int | None] = []
+    render = _panel._video_html
+
+    def counted(video: Any) -> str:
+        rendered.append(video.turn)
+        return render(video)
+
+    monkeypatch.setattr(_panel, "_video_html", counted)
 
     async def scenario(ui: Panel) -> list[str]:
         with capture_output() as shown:
@@ -333,6 +341,8 @@ def test_panel_record_is_rewritten_once_for_jobs_ending_together(
     updates = _drive(magics, scenario)
     # The first video at once, then one rewrite with all three, not three ever-longer ones.
     assert [text.count("\n#") for text in updates] == [1, 3]
+    # Each video's HTML (its poster a WebP encode) is made once, as its job ends.
+    assert sorted(rendered) == sorted(set(rendered)) and len(rendered) == 3
 
 
 def test_panel_public_function_and_text_fallback(magics: SoraMagics) -> None:

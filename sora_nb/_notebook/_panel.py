@@ -74,6 +74,7 @@ class Panel:
         self._record: Any = None  # the display handle of that record
         self._record_at = float("-inf")  # when it was last rewritten (the loop's clock)
         self._record_due: asyncio.TimerHandle | None = None  # a rewrite waiting its turn
+        self._record_parts: dict[int, tuple[Video, str]] = {}  # each video's HTML in it
         self._watched: Session | None = None
         self._unsubscribe: Any = None
         self._shown: str | None = None  # the local copy the player plays
@@ -200,23 +201,37 @@ class Panel:
         display(self._repr_mimebundle_(), raw=True)
 
     def _record_bundle(self) -> dict[str, Any]:
-        session, videos = self._session(), []
+        videos, parts = [], []
         for index in self._made:
-            video = session.turns[index].video if index < len(session.turns) else None
-            if video is not None:
-                videos.append(video)
+            part = self._record_part(index)
+            if part is not None:
+                videos.append(part[0])
+                parts.append(part[1])
         if not videos:
             return {"text/plain": ""}
         summary = html.escape(label("record", n=len(videos)))
-        # Only the HTML: the full mime bundle would also encode a PNG thumbnail per video, and
-        # the record is rebuilt each time a job ends (docs/notebook.md, "The studio").
-        parts = "".join(_video_html(v) for v in videos)
         plain = "\n".join(f"#{v.turn} {v.prompt}" for v in videos)
         return {
-            "text/html": f'<details class="sora-nb-record"><summary>{summary}</summary>{parts}'
-            "</details>",
+            "text/html": f'<details class="sora-nb-record"><summary>{summary}</summary>'
+            f"{''.join(parts)}</details>",
             "text/plain": f"{label('record', n=len(videos))}\n{plain}",
         }
+
+    def _record_part(self, index: int) -> tuple[Video, str] | None:
+        """Turn ``index``'s video in the record, rendered once per version of the video.
+
+        Its inline poster is a WebP encode: done as each job ends, not for 20 videos in one
+        rewrite. Only the HTML: the full mime bundle would also encode a PNG thumbnail
+        (docs/notebook.md, "The studio").
+        """
+        turns = self._session().turns
+        video = turns[index].video if index < len(turns) else None
+        if video is None:
+            return None
+        cached = self._record_parts.get(index)
+        if cached is None or cached[0] != video:
+            cached = self._record_parts[index] = (video, _video_html(video))
+        return cached
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -286,6 +301,7 @@ class Panel:
             self._drop(row)
             if video.turn is not None:
                 self._made.append(video.turn)
+                self._record_part(video.turn)  # now, while this job ends (see there)
                 if (self.gallery.selected, self._shown) != (video.turn, video.local_path):
                     self.select(video.turn)
             self._update_record()
