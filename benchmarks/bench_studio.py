@@ -104,6 +104,7 @@ class Phase:
     clicks: list[float]
     messages: list[Received]
     failed: int  # rows left on screen: a job that ended short keeps its row
+    streams: int  # stream (print) messages: the only ones the server's byte limit counts
 
 
 def run_jobs(studio: StudioView, count: int, probes: Probes | None = None) -> Phase:
@@ -118,12 +119,10 @@ def run_jobs(studio: StudioView, count: int, probes: Probes | None = None) -> Ph
     ended = time.perf_counter()
     front.drain(0.5)  # the last job's closing messages (its video, the record)
     skip = probes.ids if probes is not None else set()
-    messages = [
-        got
-        for got in front.received[mark:]
-        if got.kind in FRONTEND and got.channel == "iopub" and got.parent not in skip
-    ]
-    return Phase(ended - started, clicks, messages, len(studio.rows()))
+    iopub = [g for g in front.received[mark:] if g.channel == "iopub" and g.parent not in skip]
+    messages = [got for got in iopub if got.kind in FRONTEND]
+    streams = sum(got.kind == "stream" for got in iopub)
+    return Phase(ended - started, clicks, messages, len(studio.rows()), streams)
 
 
 def idle(probes: Probes, seconds: float) -> None:
@@ -201,7 +200,7 @@ def messages(one: Phase, many: Phase) -> None:
     print(
         f"  bytes with {JOBS} jobs: {size / 1e6:.2f} MB ({size / many.seconds / 1e6:.2f} MB/s, "
         f"mostly the videos the player shows); stream messages (the only ones the 1 MB/s "
-        f"data limit counts): {sum(got.kind == 'stream' for got in many.messages)}"
+        f"data limit counts): {many.streams}"
     )
 
 
