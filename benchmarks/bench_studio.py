@@ -16,7 +16,8 @@ Generate. Ratios measured side by side in one run:
   the Jupyter server's IOPub limit (``iopub_msg_rate_limit``, 1,000 messages/s averaged over
   ``rate_limit_window``, 3 s; it counts all but ``status``, ``comm_open`` and
   ``execute_input``), above which output is dropped (docs/notebook.md, "Frontend limits");
-  and the bytes they carry (the server's 1 MB/s data limit counts only ``stream`` output).
+  the bytes they carry (the server's 1 MB/s data limit counts only ``stream`` output); and
+  the widget models the browser still holds per job once they ended (the tile, nothing else).
 
 The relay is the emulator in its own process, so its encoding shares neither this process's
 GIL nor the kernel's. Run: ``python -m benchmarks.bench_studio``.
@@ -105,10 +106,11 @@ class Phase:
     messages: list[Received]
     failed: int  # rows left on screen: a job that ended short keeps its row
     streams: int  # stream (print) messages: the only ones the server's byte limit counts
+    models: int  # widget models the browser holds after the jobs, over before them
 
 
 def run_jobs(studio: StudioView, count: int, probes: Probes | None = None) -> Phase:
-    front, mark = studio.front, len(studio.front.received)
+    front, mark, held = studio.front, len(studio.front.received), len(studio.front.models)
     started = time.perf_counter()
     clicks = [studio.start(f"fox {n} in the snow, take {mark}")[1] for n in range(count)]
     while studio.running():
@@ -122,7 +124,8 @@ def run_jobs(studio: StudioView, count: int, probes: Probes | None = None) -> Ph
     iopub = [g for g in front.received[mark:] if g.channel == "iopub" and g.parent not in skip]
     messages = [got for got in iopub if got.kind in FRONTEND]
     streams = sum(got.kind == "stream" for got in iopub)
-    return Phase(ended - started, clicks, messages, len(studio.rows()), streams)
+    models = len(front.models) - held
+    return Phase(ended - started, clicks, messages, len(studio.rows()), streams, models)
 
 
 def idle(probes: Probes, seconds: float) -> None:
@@ -189,6 +192,10 @@ def messages(one: Phase, many: Phase) -> None:
     print(
         f"  frontend messages: {len(many.messages)} for {JOBS} jobs, {len(one.messages)} for "
         f"one; per-job ratio {len(many.messages) / (JOBS * len(one.messages)):.2f}  {kinds}"
+    )
+    print(
+        f"  widget models the browser keeps per job: {many.models / JOBS:.1f} "
+        f"(one job alone: {one.models}; a gallery tile is about 24, a finished row none)"
     )
     counted = [got for got in many.messages if got.kind not in UNCOUNTED]
     mean, peak = len(counted) / many.seconds, peak_rate(many.messages)
