@@ -328,11 +328,12 @@ async def test_streams_are_spread_over_small_pools() -> None:
 
         return handle
 
-    for n, pool in enumerate(pools.pools):
+    for n, pool in enumerate([*pools.pools, pools.other]):
         pool.handle_async_request = answer(n)  # type: ignore[method-assign]
-    for _ in range(4):
-        await pools.handle_async_request(httpx.Request("POST", "http://relay.example/"))
-    assert used == [0, 1, 0, 1]
+    for method in ("POST", "POST", "GET", "POST", "POST", "GET"):
+        await pools.handle_async_request(httpx.Request(method, "http://relay.example/"))
+    # Generations take turns; polls and downloads share the keep-alive pool (index 2).
+    assert used == [0, 1, 2, 0, 1, 2]
     await pools.aclose()
 
 
