@@ -302,7 +302,11 @@ class Panel:
             if video.turn is not None:
                 self._made.append(video.turn)
                 self._record_part(video.turn)  # now, while this job ends (see there)
-                if (self.gallery.selected, self._shown) != (video.turn, video.local_path):
+                # Play it, unless more of this studio's jobs are still running: 20 jobs that
+                # end together would flip the player through 20 videos. The last one plays.
+                busy = any(r.task is not None and not r.task.done() for r in self._rows)
+                shown = (self.gallery.selected, self._shown) == (video.turn, video.local_path)
+                if not shown and (not busy or self.gallery.selected is None):
                     self.select(video.turn)
             self._update_record()
 
