@@ -228,7 +228,10 @@ def test_panel_refuses_bad_input_in_one_sentence(
 
 
 def test_panel_runs_several_jobs_at_once_each_in_its_row(magics: SoraMagics) -> None:
+    played: list[int | None] = []
+
     async def scenario(ui: Panel) -> Panel:
+        ui.player.observe(lambda _: played.append(ui.gallery.selected), names="children")
         for n in range(3):
             ui.prompt.value = f"fox number {n} [fault:slow-queue]"
             ui.generate.click()
@@ -238,8 +241,12 @@ def test_panel_runs_several_jobs_at_once_each_in_its_row(magics: SoraMagics) -> 
         return ui
 
     ui = _drive(magics, scenario)
-    assert [t.status for t in get_session(magics.session).turns] == ["done"] * 3
+    turns = get_session(magics.session).turns
+    assert [t.status for t in turns] == ["done"] * 3
     assert ui._rows == [] and len(ui._made) == 3
+    # The player shows the first video, then the last to end, not each one in turn.
+    switches = [n for i, n in enumerate(played) if i == 0 or played[i - 1] != n]
+    assert 1 <= len(switches) <= 2 and switches[-1] == ui._made[-1], played
 
 
 def test_panel_follows_turns_made_elsewhere(magics: SoraMagics) -> None:
@@ -254,8 +261,11 @@ def test_panel_follows_turns_made_elsewhere(magics: SoraMagics) -> None:
         assert "done" in _tile_html(ui, 0)
         assert ui.gallery.selected == 0 and ui.player.children  # shown, not autoplayed
         assert ui.player.children[0].autoplay is False
+        tile = ui.gallery.tile(0).widget
+        parts = [tile, tile.layout, *(w for c in tile.children for w in (c, c.layout))]
         session.clear()
         assert ui.gallery._order == [] and ui.gallery.selected is None
+        assert [w for w in parts if w.comm is not None] == []  # no model left behind
         other.close()
         return ui
 
