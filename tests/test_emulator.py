@@ -231,10 +231,10 @@ def test_a_stream_behind_its_task_sends_the_same_chunks_in_one_write() -> None:
         return [part async for part in _stream._events(task, meta, None)]
 
     meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
-    role, body, end = asyncio.run(scenario())
-    assert role == _transcript.sse_chunk(meta, "", role=True)
+    body, end = asyncio.run(scenario())
     texts = ["```json", "\n{", "\n> ID: `task_1`", "12.."]
-    assert body == b"".join(_transcript.sse_chunk(meta, text) for text in texts)
+    role = _transcript.sse_chunk(meta, "", role=True)
+    assert body == role + b"".join(_transcript.sse_chunk(meta, text) for text in texts)
     assert end == _transcript.sse_chunk(meta, stop=True) + _transcript.sse_done()
 
 

@@ -32,13 +32,16 @@ def event_stream(task: Task, meta: tx.ChunkMeta, fault: str | None) -> Streaming
 
 async def _events(task: Task, meta: tx.ChunkMeta, fault: str | None) -> AsyncIterator[bytes]:
     content = tx.ContentChunks(meta)
-    yield tx.sse_chunk(meta, "", role=True)
+    # The role chunk goes out with the first entries (the echo's first token exists as soon
+    # as the task does): one write fewer per stream, the same bytes.
+    head = tx.sse_chunk(meta, "", role=True)
     index = 0
     while entries := await task.entries_from(index):
         index += len(entries)
         body, end = _body(entries, content, fault)
-        if body:
-            yield body
+        if head or body:
+            yield head + body
+            head = b""
         if end == "cut":
             raise StreamCut(f"emulated transport cut of {task.id}")
         if end == "error-in-stream":
@@ -46,7 +49,7 @@ async def _events(task: Task, meta: tx.ChunkMeta, fault: str | None) -> AsyncIte
             return
         if end == "no-video":
             break  # the task has its video; only this stream never says so
-    yield tx.sse_chunk(meta, stop=True) + tx.sse_done()
+    yield head + tx.sse_chunk(meta, stop=True) + tx.sse_done()
 
 
 def _body(

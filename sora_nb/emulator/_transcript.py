@@ -99,8 +99,13 @@ class ChunkMeta:
     model: str
 
 
+#: ``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)`` without making an encoder
+#: per chunk (the same output: it is the encoder ``dumps`` makes for those arguments).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(obj)
 
 
 def sse_chunk(
