@@ -14,6 +14,13 @@
   (sent in the instant before a kill, before the relay named their task: reported, not re-sent).
 
 The emulator runs in this process; the batches run in kernels started with jupyter_client.
+
+Scale, measured side by side on two shared cores (2026-11-22, two rounds, before → after the
+small pools, the emulator's fixed timeline and coalesced writes): wall / one 3.50 and 4.53 →
+1.76 and 1.59 (1.45 on a quiet machine); kernel CPU 13.0 and 17.2 s → 7.1 and 6.1 s (5.2 s
+quiet); emulator CPU 8.1 and 9.7 s → 3.3 and 2.8 s. The goal (≤ 1.3) is not met: a thousand
+requests take the kernel about 1.5 ms of CPU each in httpx, httpcore and anyio (connect,
+send, read the headers), so the last task starts on the relay ~1.5–2 s after the first.
 Run: ``python -m benchmarks.bench_batch [--items 1000] [--context-speed 0.85]``.
 """
 
