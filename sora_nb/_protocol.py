@@ -23,6 +23,7 @@ length whatever the fragment size.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -542,6 +543,8 @@ def _progress(value: Any) -> int | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
+        return None
+    if not math.isfinite(number):  # json.loads reads Infinity and NaN; a number of nothing
         return None
     if 0 < number <= 1 and not (isinstance(value, int) or str(value).strip() == "1"):
         number *= 100  # some relays report 0–1

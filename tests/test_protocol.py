@@ -487,3 +487,10 @@ def test_seed_stream_is_still_the_transcript_dialect() -> None:
 
 def test_seed_stream_read_as_chat_chunks_gives_the_seed_events() -> None:
     assert chat_events([EDIT_SSE]) == EDIT_EVENTS
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
+def test_source_progress_that_is_no_number_is_unknown(number: str) -> None:
+    # json.loads reads these; round() of them raised OverflowError (found by tests/test_fuzz.py).
+    parsed = parse_source(json.loads(f'{{"status": "running", "progress": {number}}}'))
+    assert (parsed.status, parsed.progress) == ("generating", None)
