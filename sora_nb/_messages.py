@@ -536,7 +536,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "选择一个已完成的视频来播放和修改。",
     ),
     "studio.shortcut": ("Ctrl/Cmd+Enter generates", "Ctrl/Cmd+Enter 生成"),
-    "studio.record": ("{n} videos made in this studio", "本工作室生成的 {n} 个视频"),
+    "studio.record": ("Videos made in this studio: {n}", "本工作室生成的视频：{n} 个"),
     "studio.resumed_elsewhere": (
         "This turn is not interrupted any more.",
         "该轮已不再是中断状态。",
@@ -554,7 +554,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "batchview.per_minute": ("{n:.0f}/min", "{n:.0f} 个/分钟"),
     "batchview.left": ("~{time} left", "约剩 {time}"),
     "batchview.more": ("+{n} more in the results", "结果中还有 {n} 个"),
-    "batchview.videos": ("{done} videos, {failed} failed", "{done} 个视频，{failed} 个失败"),
+    "batchview.videos": (
+        "videos: {done} · failed: {failed}",
+        "视频：{done} 个 · 失败：{failed} 个",
+    ),
     "batchview.no_prompts": (
         "Give prompts to run, or resume=JOURNAL to finish a batch.",
         "请给出要运行的提示词，或用 `resume=JOURNAL` 完成一个批量任务。",

@@ -320,7 +320,7 @@ def test_panel_leaves_a_static_record_for_the_saved_notebook(magics: SoraMagics)
 
     bundle = _drive(magics, scenario)
     assert "<video" in bundle["text/html"] and "sora-nb-record" in bundle["text/html"]
-    assert "1 videos made in this studio" in bundle["text/plain"]
+    assert "Videos made in this studio: 1" in bundle["text/plain"]
 
 
 def test_panel_record_is_rewritten_once_for_jobs_ending_together(
@@ -398,7 +398,7 @@ def test_a_chinese_studio_has_no_english_words(magics: SoraMagics) -> None:
         return [*_texts(ui.widget), ui._record_bundle()["text/plain"]]
 
     shown = _drive(magics, scenario)
-    assert "生成" in shown and any("本工作室生成的 1 个视频" in text for text in shown)
+    assert "生成" in shown and any("本工作室生成的视频：1 个" in text for text in shown)
     # What stays Latin: the prompt, model names and the relay's words in the video's title.
     words = set(english_words("\n".join(shown))) - {"paper", "boat"}
     assert words == set(), (sorted(words), shown)
