@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from .._render import _clip, _duration, _tree, inline_image, local_url, safe_url
 from .._turn import Turn
 from ._labels import label
-from ._progress import _close_tree
+from ._progress import close_tree
 
 __all__ = ["Actions", "Gallery", "Tile", "download_html", "lineage", "style_html"]
 
@@ -201,7 +201,7 @@ class Gallery:
                 tile = self._tiles[turn.index] = Tile(self._actions)
             tile.update(turn, depth)
         for stale in [i for i in self._tiles if i >= len(turns)]:
-            _close_tree(self._tiles.pop(stale).widget)  # its layouts and styles too
+            close_tree(self._tiles.pop(stale).widget)  # its layouts and styles too
         indices = [turn.index for turn, _ in order]
         if indices != self._order:
             self._order = indices

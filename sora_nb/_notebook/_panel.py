@@ -31,7 +31,7 @@ from ._i18n import t
 from ._labels import label
 from ._magic import VIEW_COMMANDS, SoraMagics, magics_for
 from ._output import Kind, describe, message_bundle
-from ._progress import ProgressView, _close_tree
+from ._progress import ProgressView, close_tree
 
 __all__ = ["Panel", "panel"]
 
@@ -280,7 +280,7 @@ class Panel:
         if row in self._rows:
             self._rows.remove(row)
             self.jobs.children = [r.widget for r in self._rows]
-            _close_tree(row.widget)  # with its children, layouts and styles
+            close_tree(row.widget)  # with its children, layouts and styles
 
     async def _run(self, row: JobRow, job: Coroutine[Any, Any, Video]) -> None:
         try:
@@ -359,7 +359,7 @@ class Panel:
         self.player.children = [self._player(turn, autoplay)]
         self._shown = turn.local_path
         for child in old:
-            _close_tree(child)
+            close_tree(child)
         self.details.value = _details_html(turns, index)
         self._sync_buttons()
 

@@ -27,7 +27,7 @@ from .._render import public_url
 from ._i18n import t
 from ._output import sentence_html, sentence_plain
 
-__all__ = ["ProgressView"]
+__all__ = ["ProgressView", "close_tree"]
 
 _FINAL = ("done", "failed", "interrupted")
 _STYLE = {"done": "success", "failed": "danger", "interrupted": "warning"}
@@ -225,7 +225,7 @@ class ProgressView:
     def close_widgets(self) -> None:
         """Stop the clock and close the widgets once a static copy replaced them."""
         self._cancel_timer()
-        _close_tree(self.widget)
+        close_tree(self.widget)
 
     # -- text -------------------------------------------------------------------------------
 
@@ -327,11 +327,12 @@ def open_widget_channel() -> None:
         _channel.append(widgets.HTML(_CSS, layout=widgets.Layout(display="none")))
 
 
-def _close_tree(widget: widgets.Widget) -> None:
+def close_tree(widget: widgets.Widget) -> None:
+    """Close ``widget`` with its children, layouts and styles."""
     # A widget's layout and style are models of their own that its close() leaves open, in
     # the kernel and in the browser: every finished job would leave a dozen behind.
     for child in getattr(widget, "children", ()):
-        _close_tree(child)
+        close_tree(child)
     for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
         if isinstance(part, widgets.Widget):
             part.close()
