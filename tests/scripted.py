@@ -133,7 +133,11 @@ def free_port() -> int:
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` on a loopback port in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    # h11 always: httptools (uvicorn's default when installed) refuses to send the malformed
+    # header values some scripts are about.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", http="h11"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

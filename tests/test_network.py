@@ -1,0 +1,183 @@
+"""The client's network backend (``sora_nb._network``) against real servers on loopback.
+
+Everything else in the suite already goes through it over plain HTTP; these cover what only
+it does: TLS (a relay is HTTPS), a large upload held back by flow control, and an idle
+connection the server closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+import uvicorn
+
+from sora_nb import Session, SoraClient
+from sora_nb._network import AsyncioBackend
+from sora_nb._pools import Pools
+from sora_nb.emulator import create_app
+
+from .scripted import free_port
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _serve(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "the test server did not start"
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every TCP connection the backend opens, as (host, port)."""
+    opened: list[tuple[str, int]] = []
+    connect = AsyncioBackend.connect_tcp
+
+    async def counting(self: AsyncioBackend, host: str, port: int, **kwargs: Any) -> Any:
+        opened.append((host, port))
+        return await connect(self, host, port, **kwargs)
+
+    monkeypatch.setattr(AsyncioBackend, "connect_tcp", counting)
+    return opened
+
+
+@pytest.fixture(scope="module")
+def tls_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The emulator over HTTPS with a certificate from a test CA; (base URL, CA file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "relay.pem"))
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(speed=50, data_dir=folder / "relay"),
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        ssl_certfile=str(folder / "relay.pem"),
+    )
+    for _ in _serve(config):
+        yield f"https://localhost:{port}", folder / "ca.pem"
+
+
+async def test_a_generation_and_its_download_over_tls(
+    tls_relay: tuple[str, Path], connects: list[tuple[str, int]], monkeypatch, tmp_path: Path
+) -> None:
+    url, ca = tls_relay
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # how a user trusts a private CA
+    session = Session("tls", client=SoraClient(url, api_key="sk-tls"), save_dir=tmp_path)
+    try:
+        video = await session.generate("a lighthouse over a dark sea")
+    finally:
+        await session.client.aclose()
+    assert video.local_path and Path(video.local_path).read_bytes()[4:8] == b"ftyp"
+    assert video.video_url.startswith(url)
+    assert connects and {host for host, _ in connects} == {"localhost"}
+
+
+async def test_tls_refuses_a_certificate_it_does_not_trust(tls_relay) -> None:
+    url, _ = tls_relay  # SSL_CERT_FILE unset: the test CA is unknown
+    async with httpx.AsyncClient(transport=Pools(1)) as http:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await http.get(f"{url}/v1/models")
+
+
+async def _count_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A raw ASGI app answering with how many body bytes it read, slowly."""
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+        await asyncio.sleep(0.001)  # a slow reader: the client's writes must wait
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    if scope["query_string"].startswith(b"send="):  # then answer with that many bytes
+        block = bytes(range(256)) * 256
+        for _ in range(int(scope["query_string"][5:]) // len(block)):
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    else:
+        await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+@pytest.fixture
+def counting_server() -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        _count_body,
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        lifespan="off",
+        timeout_keep_alive=1,
+    )
+    for _ in _serve(config):
+        yield f"http://127.0.0.1:{port}"
+
+
+async def test_a_large_upload_arrives_whole(counting_server: str) -> None:
+    body = bytes(range(256)) * (24 * 1024 * 4)  # 24 MiB, far over any socket buffer
+    async with httpx.AsyncClient(transport=Pools(1), timeout=60) as http:
+        response = await http.post(counting_server, content=body)
+    assert response.text == str(len(body))
+
+
+async def test_a_large_answer_read_slowly_arrives_whole(counting_server: str) -> None:
+    size = 16 * 1024 * 1024  # the backend stops reading past its high-water mark, then resumes
+    got = bytearray()
+    async with (
+        httpx.AsyncClient(transport=Pools(1), timeout=60) as http,
+        http.stream("GET", f"{counting_server}?send={size}") as response,
+    ):
+        async for block in response.aiter_raw():
+            got += block
+            await asyncio.sleep(0.0005)
+    assert len(got) == size and got[:256] == bytes(range(256)) and got[-1] == 255
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced(
+    counting_server: str, connects: list[tuple[str, int]]
+) -> None:
+    async with httpx.AsyncClient(transport=Pools(1)) as http:
+        first = await http.get(counting_server)  # a GET: kept alive in the shared pool
+        again = await http.get(counting_server)
+        assert len(connects) == 1  # reused while the server kept it open
+        await asyncio.sleep(1.5)  # the server's keep-alive timeout closes it
+        late = await http.get(counting_server)
+    assert [first.text, again.text, late.text] == ["0", "0", "0"]
+    assert len(connects) == 2
+
+
+async def test_a_refused_connection_is_httpx_connect_error(connects) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: the connection is refused
+        async with httpx.AsyncClient(transport=Pools(1)) as http:
+            with pytest.raises(httpx.ConnectError):
+                await http.get(f"http://127.0.0.1:{port}/")
+    assert connects == [("127.0.0.1", port)]
