@@ -15,6 +15,7 @@ runs. Errors and timeouts are httpcore's own exceptions, so httpx maps them as u
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 from collections.abc import Iterable
@@ -189,9 +190,12 @@ class AsyncioBackend(AsyncNetworkBackend):
     ) -> AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
+        # Happy eyeballs with anyio's delay, so a host whose IPv6 address is unreachable
+        # still connects; not for an IP address, where it is only a race of one.
+        delay = None if _is_ip(host) else 0.25
         connecting = loop.create_connection(
-            _Protocol, host, port, local_addr=local, happy_eyeballs_delay=0.25
-        )  # anyio's delay: a host with an unreachable IPv6 address still connects
+            _Protocol, host, port, local_addr=local, happy_eyeballs_delay=delay
+        )
         return await _connected(connecting, timeout, socket_options)
 
     async def connect_unix_socket(
@@ -206,6 +210,14 @@ class AsyncioBackend(AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 async def _connected(
