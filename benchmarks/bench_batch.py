@@ -15,12 +15,17 @@
 
 The emulator runs in this process; the batches run in kernels started with jupyter_client.
 
-Scale, measured side by side on two shared cores (2026-11-22, two rounds, before → after the
-small pools, the emulator's fixed timeline and coalesced writes): wall / one 3.50 and 4.53 →
-1.76 and 1.59 (1.45 on a quiet machine); kernel CPU 13.0 and 17.2 s → 7.1 and 6.1 s (5.2 s
-quiet); emulator CPU 8.1 and 9.7 s → 3.3 and 2.8 s. The goal (≤ 1.3) is not met: a thousand
-requests take the kernel about 1.5 ms of CPU each in httpx, httpcore and anyio (connect,
-send, read the headers), so the last task starts on the relay ~1.5–2 s after the first.
+Scale, measured side by side on two shared cores (2026-11-22, two rounds, the code before
+this session's network backend → after it): wall / one at speed 1, 1.69 and 1.52 → 1.43 and
+1.49; at speed 0.85 (one ≈ 5.2 s, the issue's "≥ 5 s"), 1.49 and 1.42 → 1.37 and 1.32;
+kernel CPU 6.2 and 5.6 s → 4.5 and 5.0 s at speed 1. Lost 0 and duplicate POSTs 0 in every
+run. (Earlier, before the small pools and the emulator's fixed timeline: 3.50 and 4.53.)
+The goal (≤ 1.3) is still not met. What is left is the start of a thousand streams at once:
+the kernel prepares and sends all of them in one turn of its event loop (≈ 0.35 s), and the
+emulator, one Python thread on the same two cores, spends about 1 ms of CPU per stream it
+starts (accepting, uvicorn's h11 parsing, starlette, the first echo fragments), so the last
+task starts ≈ 1.4 s after the first. Garbage collection is ≈ 0.5 s of the kernel's CPU in
+such a batch; freezing the heap that was there before (``gc.freeze``) did not change it.
 Run: ``python -m benchmarks.bench_batch [--items 1000] [--context-speed 0.85]``.
 """
 
