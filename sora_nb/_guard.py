@@ -54,7 +54,9 @@ def describe(exc: BaseException) -> str:
         return describe(inner[0])
     if isinstance(exc, httpx.DecodingError):
         return t("guard.decoding_detail", detail=exc)
-    return str(exc) or type(exc).__name__
+    # Without its closing period: the sentence it goes into ends with one (httpx's own
+    # "Server disconnected without sending a response." read "…response.." before).
+    return (str(exc) or type(exc).__name__).rstrip(".")
 
 
 def request_error(exc: BaseException, what: str) -> SoraError:

@@ -84,30 +84,37 @@ class _Protocol(asyncio.Protocol):
     async def wait_readable(self, timeout: float | None) -> None:
         loop = asyncio.get_running_loop()
         self._reader = reader = loop.create_future()
-        await _within(reader, timeout, httpcore.ReadTimeout)
+        await _within(reader, timeout, httpcore.ReadTimeout, "the relay sent nothing for {} s")
 
     async def drain(self, timeout: float | None) -> None:
         if self._writable is not None:
-            await _within(asyncio.shield(self._writable), timeout, httpcore.WriteTimeout)
+            writable = asyncio.shield(self._writable)
+            await _within(
+                writable, timeout, httpcore.WriteTimeout, "the relay took nothing for {} s"
+            )
 
 
 async def _within(
-    future: asyncio.Future[None], timeout: float | None, error: type[httpcore.TimeoutException]
+    future: asyncio.Future[None],
+    timeout: float | None,
+    error: type[httpcore.TimeoutException],
+    message: str,
 ) -> None:
-    """Wait for ``future``; after ``timeout`` seconds raise ``error`` instead."""
+    """Wait for ``future``; after ``timeout`` seconds raise ``error(message)`` instead."""
     if timeout is None:
         await future
         return
-    timer = asyncio.get_running_loop().call_later(timeout, _expire, future, error)
+    expired = error(message.format(f"{timeout:g}"))
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, future, expired)
     try:
         await future
     finally:
         timer.cancel()
 
 
-def _expire(future: asyncio.Future[None], error: type[httpcore.TimeoutException]) -> None:
+def _expire(future: asyncio.Future[None], error: httpcore.TimeoutException) -> None:
     if not future.done():
-        future.set_exception(error("The relay sent nothing in time."))
+        future.set_exception(error)
 
 
 class _Stream(AsyncNetworkStream):
@@ -135,7 +142,7 @@ class _Stream(AsyncNetworkStream):
         if not buffer:
             return
         if self._transport.is_closing():
-            raise httpcore.WriteError("The connection is closed.")
+            raise httpcore.WriteError("the connection is closed")
         self._transport.write(buffer)
         await self._protocol.drain(timeout)
 
@@ -149,22 +156,23 @@ class _Stream(AsyncNetworkStream):
         timeout: float | None = None,
     ) -> AsyncNetworkStream:
         loop = asyncio.get_running_loop()
+        # Timed here: asyncio's own handshake timeout aborts with a ConnectionAbortedError,
+        # which httpx would report as a refused connection rather than a timeout.
+        handshake = loop.start_tls(
+            self._transport, self._protocol, ssl_context, server_hostname=server_hostname
+        )
         try:
-            transport = await loop.start_tls(
-                self._transport,
-                self._protocol,
-                ssl_context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
-            )
+            transport = await asyncio.wait_for(handshake, timeout)
         except (TimeoutError, asyncio.TimeoutError) as exc:
             self._transport.close()
-            raise httpcore.ConnectTimeout("The TLS handshake timed out.") from exc
+            raise httpcore.ConnectTimeout(
+                f"the TLS handshake took over {_seconds(timeout)}"
+            ) from exc
         except (OSError, ssl.SSLError) as exc:
             self._transport.close()
             raise httpcore.ConnectError(str(exc)) from exc
         if transport is None:  # the connection closed during the handshake
-            raise httpcore.ConnectError("The connection closed during the TLS handshake.")
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
         return _Stream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
@@ -212,6 +220,10 @@ class AsyncioBackend(AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
+def _seconds(timeout: float | None) -> str:
+    return f"{timeout:g} s" if timeout is not None else "asyncio's default time"
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -226,7 +238,10 @@ async def _connected(
     try:
         transport, protocol = await asyncio.wait_for(connecting, timeout)
     except (TimeoutError, asyncio.TimeoutError) as exc:
-        raise httpcore.ConnectTimeout("The relay did not accept the connection in time.") from exc
+        waited = f"{timeout:g} s" if timeout is not None else "its timeout"
+        raise httpcore.ConnectTimeout(
+            f"the relay did not accept the connection in {waited}"
+        ) from exc
     except OSError as exc:
         raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
     sock: socket.socket | None = transport.get_extra_info("socket")

@@ -20,7 +20,7 @@ import pytest
 import trustme
 import uvicorn
 
-from sora_nb import Session, SoraClient
+from sora_nb import Session, SoraClient, SoraError
 from sora_nb._network import AsyncioBackend
 from sora_nb._pools import Pools
 from sora_nb.emulator import create_app
@@ -181,3 +181,97 @@ async def test_a_refused_connection_is_httpx_connect_error(connects) -> None:
             with pytest.raises(httpx.ConnectError):
                 await http.get(f"http://127.0.0.1:{port}/")
     assert connects == [("127.0.0.1", port)]
+
+
+class RawRelay:
+    """A TCP server on loopback that answers every connection with ``reply(reader, writer)``:
+    for faults no HTTP server will make (a reset mid-body, silence after accepting)."""
+
+    def __init__(self, reply: Any, *, read_head: bool = True) -> None:
+        self.reply = reply
+        self.read_head = read_head  # False: the reply reads raw bytes (a TLS client's hello)
+        self.connections = 0
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        if self.read_head:
+            await reader.readuntil(b"\r\n\r\n")  # the request's head; its body is not needed
+        await self.reply(reader, writer)
+
+
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+def _sse(content: str) -> bytes:
+    from .scripted import chunk
+
+    data = chunk(content)
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+async def _reset_mid_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(SSE_HEAD + _sse("```json\n{") + _sse('"prompt": "x"'))
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    writer.transport.abort()  # linger 0: the client sees a reset, not an orderly end
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()  # accepts, reads the request, never answers: until the client leaves
+
+
+async def test_a_reset_mid_stream_is_one_sentence() -> None:
+    async with RawRelay(_reset_mid_stream) as url:
+        client = SoraClient(url, api_key="sk-raw", max_retries=0)
+        with pytest.raises(SoraError) as caught:
+            await client.generate("a boat")
+        await client.aclose()
+    message = str(caught.value)
+    assert "broke before a task was created" in message and "\n" not in message
+    assert "sk-raw" not in message
+
+
+async def test_a_relay_that_never_answers_times_out_with_one_sentence() -> None:
+    relay = RawRelay(_silent)
+    async with relay as url:
+        client = SoraClient(
+            url, api_key="sk-raw", max_retries=0, timeout=httpx.Timeout(5, read=0.3)
+        )
+        started = time.monotonic()
+        with pytest.raises(SoraError) as caught:
+            await client.generate("a boat")
+        await client.aclose()
+    assert time.monotonic() - started < 5  # the read timeout, not the test's
+    message = str(caught.value)
+    assert message.endswith("did not answer: the relay sent nothing for 0.3 s.")
+    assert relay.connections == 1
+
+
+async def _never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read()
+
+
+async def test_a_tls_handshake_nobody_answers_is_a_connect_timeout() -> None:
+    timeout = httpx.Timeout(5, connect=0.3)
+    async with (
+        RawRelay(_never_reads, read_head=False) as url,
+        httpx.AsyncClient(transport=Pools(1), timeout=timeout) as http,
+    ):
+        with pytest.raises(httpx.ConnectTimeout, match=r"TLS handshake took over 0\.3 s"):
+            await http.get(url.replace("http://", "https://"))
