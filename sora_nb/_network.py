@@ -39,7 +39,8 @@ class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.closed = False
+        self.closed = False  # no more bytes will come
+        self.lost = False  # and the transport has let go of its socket
         self.error: BaseException | None = None
         self.paused = False
         self._reader: asyncio.Future[None] | None = None
@@ -62,7 +63,7 @@ class _Protocol(asyncio.Protocol):
         return False  # close the transport: HTTP/1.1 never half-closes
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
+        self.closed = self.lost = True
         self.error = exc
         self._wake_reader()
         self.resume_writing()
@@ -147,7 +148,17 @@ class _Stream(AsyncNetworkStream):
         await self._protocol.drain(timeout)
 
     async def aclose(self) -> None:
-        self._transport.close()
+        # As anyio does: close, let the loop run once so the transport lets go of its socket
+        # (it reports connection_lost on the next turn), and abort one still flushing a write
+        # to a relay that is not reading. Without the turn, a loop that ends right after
+        # (asyncio.run, a test) leaves an unclosed socket behind.
+        transport = self._transport
+        transport.close()
+        if not self._protocol.lost:
+            await asyncio.sleep(0)
+        if not self._protocol.lost:
+            transport.abort()
+            await asyncio.sleep(0)
 
     async def start_tls(
         self,
@@ -164,12 +175,12 @@ class _Stream(AsyncNetworkStream):
         try:
             transport = await asyncio.wait_for(handshake, timeout)
         except (TimeoutError, asyncio.TimeoutError) as exc:
-            self._transport.close()
+            await self.aclose()
             raise httpcore.ConnectTimeout(
                 f"the TLS handshake took over {_seconds(timeout)}"
             ) from exc
         except (OSError, ssl.SSLError) as exc:
-            self._transport.close()
+            await self.aclose()
             raise httpcore.ConnectError(str(exc)) from exc
         if transport is None:  # the connection closed during the handshake
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
