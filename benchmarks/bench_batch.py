@@ -15,11 +15,11 @@
 
 The emulator runs in this process; the batches run in kernels started with jupyter_client.
 
-Scale, measured side by side on two shared cores (2026-11-22, two rounds, the code before
-this session's network backend → after it): wall / one at speed 1, 1.69 and 1.52 → 1.43 and
-1.49; at speed 0.85 (one ≈ 5.2 s, the issue's "≥ 5 s"), 1.49 and 1.42 → 1.37 and 1.32;
-kernel CPU 6.2 and 5.6 s → 4.5 and 5.0 s at speed 1. Lost 0 and duplicate POSTs 0 in every
-run. (Earlier, before the small pools and the emulator's fixed timeline: 3.50 and 4.53.)
+Scale, measured side by side on two shared cores (2026-11-22, four rounds, the code before
+this session's network backend → after it, alternating): wall / one at speed 1, 1.50–1.69 →
+1.43–1.49; at speed 0.85 (one ≈ 5.2 s, the issue's "≥ 5 s"), 1.41–1.49 → 1.32–1.39; kernel
+CPU 5.4–6.5 s → 4.2–5.1 s. Lost 0 and duplicate POSTs 0 in every run. (Earlier, before the
+small pools and the emulator's fixed timeline: 3.50 and 4.53 at speed 1.)
 The goal (≤ 1.3) is still not met. What is left is the start of a thousand streams at once:
 the kernel prepares and sends all of them in one turn of its event loop (≈ 0.35 s), and the
 emulator, one Python thread on the same two cores, spends about 1 ms of CPU per stream it
