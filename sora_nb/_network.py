@@ -5,7 +5,7 @@ backend": connect, read, write, start TLS, close). Its default goes through anyi
 socket stream stops the transport reading after every chunk and starts it again on the
 next ``receive``: two ``epoll_ctl`` calls and a cancel scope per read. A relay's answer is
 dozens of small SSE chunks per video, so with a thousand streams that bookkeeping was about
-a quarter of the kernel's CPU (measured side by side: docs/protocol.md, "Concurrency").
+a fifth of the kernel's CPU (measured side by side: docs/protocol.md, "Concurrency").
 
 This backend keeps each socket reading into a buffer (paused only past ``HIGH_WATER``), and
 arms a timer only when a read must actually wait. It is asyncio only, which is all a kernel
@@ -150,8 +150,9 @@ class _Stream(AsyncNetworkStream):
     async def aclose(self) -> None:
         # As anyio does: close, let the loop run once so the transport lets go of its socket
         # (it reports connection_lost on the next turn), and abort one still flushing a write
-        # to a relay that is not reading. Without the turn, a loop that ends right after
-        # (asyncio.run, a test) leaves an unclosed socket behind.
+        # to a relay that is not reading. Without the turn, a loop that stops right after (a
+        # test's) leaves an unclosed socket behind. A TLS transport only starts its closing
+        # handshake on close(); the abort ends it, which HTTP does not need.
         transport = self._transport
         transport.close()
         if not self._protocol.lost:
@@ -249,7 +250,7 @@ async def _connected(
     try:
         transport, protocol = await asyncio.wait_for(connecting, timeout)
     except (TimeoutError, asyncio.TimeoutError) as exc:
-        waited = f"{timeout:g} s" if timeout is not None else "its timeout"
+        waited = _seconds(timeout)
         raise httpcore.ConnectTimeout(
             f"the relay did not accept the connection in {waited}"
         ) from exc
