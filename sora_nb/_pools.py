@@ -15,7 +15,7 @@ started 1.5 s late after one download had left a connection there). Everything e
 (status polls, downloads, images) is short and reuses its connections in a pool of its own.
 
 Every pool reaches the network through ``_network.AsyncioBackend`` instead of httpcore's
-anyio default: the same connections for a quarter less of the kernel's CPU.
+anyio default: the same connections for about a fifth less of the kernel's CPU.
 """
 
 from __future__ import annotations

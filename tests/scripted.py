@@ -138,14 +138,21 @@ def serve(app: Any) -> Iterator[str]:
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", http="h11"
     )
+    for _ in serve_config(config):
+        yield f"http://127.0.0.1:{port}"
+
+
+def serve_config(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
+    """Run a uvicorn server for ``config`` in a thread until the generator is closed."""
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert server.started, "the test server did not start"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield server
     finally:
         server.should_exit = True
         thread.join(10)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from sora_nb._network import AsyncioBackend
 from sora_nb._pools import Pools
 from sora_nb.emulator import create_app
 
-from .scripted import free_port
+from .scripted import free_port, serve_config
 
 pytestmark = pytest.mark.anyio
 
@@ -33,21 +32,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def _serve(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "the test server did not start"
-    try:
-        yield server
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture
@@ -80,7 +64,7 @@ def tls_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
         log_level="critical",
         ssl_certfile=str(folder / "relay.pem"),
     )
-    for _ in _serve(config):
+    for _ in serve_config(config):
         yield f"https://localhost:{port}", folder / "ca.pem"
 
 
@@ -136,7 +120,7 @@ def counting_server() -> Iterator[str]:
         lifespan="off",
         timeout_keep_alive=1,
     )
-    for _ in _serve(config):
+    for _ in serve_config(config):
         yield f"http://127.0.0.1:{port}"
 
 
