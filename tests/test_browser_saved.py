@@ -106,10 +106,17 @@ def _shut_down_kernels(base: str) -> None:
     it starts may start another one, so its session goes first, and this repeats until the
     server runs no kernel."""
     with httpx.Client(base_url=base, params={"token": TOKEN}, timeout=30) as client:
+
+        def listed(path: str) -> list[dict[str, str]]:
+            # A list of models, or an error object while a kernel is starting or stopping
+            # (CI saw one): that round deletes nothing, and the next one looks again.
+            answer = client.get(path).json()
+            return answer if isinstance(answer, list) else []
+
         for _ in range(40):
-            for session in client.get("/api/sessions").json():
+            for session in listed("/api/sessions"):
                 client.delete(f"/api/sessions/{session['id']}")
-            for kernel in client.get("/api/kernels").json():
+            for kernel in listed("/api/kernels"):
                 client.delete(f"/api/kernels/{kernel['id']}")
             if client.get("/api/kernels").json() == []:
                 break
