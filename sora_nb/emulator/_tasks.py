@@ -83,7 +83,7 @@ class Task:
         self.failure_reason: str | None = None
         self.entries: list[Entry] = []
         self.finished = False
-        self._changed = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
 
     def add(self, kind: EntryKind, text: str) -> None:
         """Append a chunk of transcript and wake the streams that follow this task."""
@@ -102,15 +102,25 @@ class Task:
         self._notify()
 
     def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        # A future per waiting stream, made only when one waits: most entries are written
+        # while nobody waits (the stream is still sending the last), and an Event per entry
+        # was a tenth of the emulator's work when a thousand tasks start at once.
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # a stream cancelled while it waited
+                waiter.set_result(None)
+
+    async def _changed(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
 
     async def entry(self, index: int) -> Entry | None:
         """Entry ``index``, once it exists; None if the task ended before writing it."""
         while index >= len(self.entries):
             if self.finished:
                 return None
-            await self._changed.wait()
+            await self._changed()
         return self.entries[index]
 
     async def entries_from(self, index: int) -> list[Entry]:
@@ -122,7 +132,7 @@ class Task:
         while index >= len(self.entries):
             if self.finished:
                 return []
-            await self._changed.wait()
+            await self._changed()
         return self.entries[index:]
 
     def transcript(self) -> str:
