@@ -1,11 +1,12 @@
 """Batches at scale, as ratios measured side by side in one run (issue 13).
 
 * Scale: 1,000 generations in one real kernel (``%sora batch``) against the emulator at
-  speed 1, where one generation takes about 4.4 s: the batch's wall time over one
-  generation's (goal ≤ 1.3), the kernel's and the emulator's CPU over it, items lost,
-  duplicate POSTs (the relay's count of started tasks over the items), the kernel's peak
-  RSS growth per in-flight stream, and the frontend messages the cell sent.
-  ``--context-speed 0.85`` repeats it where one generation takes ≥ 5 s, for context only.
+  speed 0.85, where one generation takes about 5.2 s (the issue's "one takes ≥ 5 s"; the
+  run says so if it took less): the batch's wall time over one generation's (goal ≤ 1.3),
+  the kernel's and the emulator's CPU over it, items lost, duplicate POSTs (the relay's
+  count of started tasks over the items), the kernel's peak RSS growth per in-flight
+  stream, and the frontend messages the cell sent. ``--context-speed 0.45`` repeats it
+  where one generation takes about 10 s, for context.
 * Journal cost: the same fast batch with a journal and an autosave file over one with
   neither (goal ≤ 1.2), in wall time and in the kernel's CPU time; and, for scale, the old way
   (one ``Session.generate`` per prompt, which rewrites the autosave file on every change).
@@ -15,18 +16,28 @@
 
 The emulator runs in this process; the batches run in kernels started with jupyter_client.
 
-Scale, measured side by side on two shared cores (2026-11-22, four rounds, the code before
-this session's network backend → after it, alternating): wall / one at speed 1, 1.50–1.69 →
-1.43–1.49; at speed 0.85 (one ≈ 5.2 s, the issue's "≥ 5 s"), 1.41–1.49 → 1.32–1.39; kernel
-CPU 5.4–6.5 s → 4.2–5.1 s. Lost 0 and duplicate POSTs 0 in every run. (Earlier, before the
-small pools and the emulator's fixed timeline: 3.50 and 4.53 at speed 1.)
-The goal (≤ 1.3) is still not met. What is left is the start of a thousand streams at once:
-the kernel prepares and sends all of them in one turn of its event loop (≈ 0.35 s), and the
-emulator, one Python thread on the same two cores, spends about 1 ms of CPU per stream it
-starts (accepting, uvicorn's h11 parsing, starlette, the first echo fragments), so the last
-task starts ≈ 1.4 s after the first. Garbage collection is ≈ 0.5 s of the kernel's CPU in
-such a batch; freezing the heap that was there before (``gc.freeze``) did not change it.
-Run: ``python -m benchmarks.bench_batch [--items 1000] [--context-speed 0.85]``.
+Measured on two shared cores (2026-11-22). Wall / one at speed 0.85 (one ≈ 5.2 s): 1.32,
+1.39, 1.48, 1.34 in four runs of this file, and 1.28–1.36 in six alternating runs of
+``%sora batch`` and a bare ``Session.generate_many`` in one kernel (the two cost the same:
+the notebook layer adds 0.07 s before the first request and 0.05 s after the last result).
+At speed 0.45 (one ≈ 9.8 s): 1.16, 1.17. Lost 0 and duplicate POSTs 0 in every run.
+So a batch costs one generation plus a fixed ≈ 1.6–2 s, and the goal is met once one
+generation takes about 6 s or more; at 5.2 s it is missed by 0.02–0.09 (more on a noisy run).
+That fixed cost is the start of a thousand streams at once, with the client and the emulator
+on the same two cores: the kernel prepares and sends all of them in one turn of its event
+loop (≈ 0.35 s), and the emulator, one Python thread, spends about 1 ms of CPU per stream
+it starts (uvicorn's h11 parsing, starlette, the first echo fragments): in a plain asyncio
+client the first answer's headers arrive ≈ 0.8 s after the batch began and the last's
+≈ 1.5 s. Sending the requests in slices, so that the emulator could start sooner, was
+slower (1.52–1.71 against 1.31–1.32 in that client): the later sends then compete with the
+echoes of the earlier streams. Garbage collection is 0.25–0.5 s of the client's CPU and
+0.3–0.5 s of the emulator's in such a batch; freezing the heap that was there before
+(``gc.freeze``) changed neither.
+Earlier steps, each measured side by side: small connection pools and the emulator's fixed
+timeline (3.50 → ≈ 1.5 at speed 1); the asyncio network backend (kernel CPU 5.4–6.5 s →
+4.2–5.1 s; wall / one at speed 0.85, 1.41–1.49 → 1.32–1.39); the emulator's ids and
+transcript wake-ups (its CPU 2.63–2.81 s → 2.41–2.57 s, wall / one −0.02).
+Run: ``python -m benchmarks.bench_batch [--items 1000] [--speed 0.85] [--context-speed 0.45]``.
 """
 
 from __future__ import annotations
@@ -112,7 +123,7 @@ def thread_cpu(relay: EmulatorServer) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def scale(items: int, speed: float = 1.0) -> None:
+def scale(items: int, speed: float = 0.85) -> None:
     with serve_in_thread(speed=speed) as relay, tempfile.TemporaryDirectory() as tmp:
         kernel = Kernel(relay, Path(tmp), max_streams=items)
         try:
@@ -140,6 +151,8 @@ def scale(items: int, speed: float = 1.0) -> None:
     frontend = sum(kinds[kind] for kind in FRONTEND)
     print(f"scale: {items} generations in one kernel, emulator speed {speed:g}")
     print(f"  one generation             {one:8.2f} s")
+    if one < 5:
+        print("  (under 5 s: the goal is judged where one takes >= 5 s; lower --speed)")
     print(f"  wall / one                 {wall / one:8.2f}  ({wall:.2f} s; goal <= 1.3)")
     print(f"  kernel CPU / one           {cpu / one:8.2f}  ({cpu:.2f} s of CPU in the kernel)")
     print(f"  emulator CPU / one         {relay_cpu / one:8.2f}  ({relay_cpu:.2f} s in its thread)")
@@ -252,13 +265,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument(
+        "--speed",
+        type=float,
+        default=0.85,
+        help="Emulator speed of the scale case; 0.85 makes one generation take ≥ 5 s, the "
+        "issue's condition for the goal.",
+    )
+    parser.add_argument(
         "--context-speed",
         type=float,
-        help="Also run the scale case at this emulator speed, for context only: the goal is "
-        "judged at speed 1 (one generation ≈ 4.4 s; 0.85 makes it ≥ 5 s, the issue's words).",
+        help="Also run the scale case at this emulator speed, for context (0.45: one ≈ 10 s).",
     )
     args = parser.parse_args()
-    scale(args.items)
+    scale(args.items, args.speed)
     if args.context_speed:
         scale(args.items, args.context_speed)
     journal_cost(300)
