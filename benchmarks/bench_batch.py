@@ -17,10 +17,10 @@
 The emulator runs in this process; the batches run in kernels started with jupyter_client.
 
 Measured on two shared cores (2026-11-22). Wall / one at speed 0.85 (one ≈ 5.2 s): 1.32,
-1.39, 1.48, 1.34 in four runs of this file, and 1.28–1.36 in six alternating runs of
+1.39, 1.48, 1.34, 1.29 in five runs of this file, and 1.28–1.36 in six alternating runs of
 ``%sora batch`` and a bare ``Session.generate_many`` in one kernel (the two cost the same:
 the notebook layer adds 0.07 s before the first request and 0.05 s after the last result).
-At speed 0.45 (one ≈ 9.8 s): 1.16, 1.17. Lost 0 and duplicate POSTs 0 in every run.
+At speed 0.45 (one ≈ 9.8 s): 1.16, 1.17, 1.17. Lost 0 and duplicate POSTs 0 in every run.
 So a batch costs one generation plus a fixed ≈ 1.6–2 s, and the goal is met once one
 generation takes about 6 s or more; at 5.2 s it is missed by 0.02–0.09 (more on a noisy run).
 That fixed cost is the start of a thousand streams at once, with the client and the emulator
