@@ -22,7 +22,8 @@ Measured on two shared cores (2026-11-22). Wall / one at speed 0.85 (one ≈ 5.2
 the notebook layer adds 0.07 s before the first request and 0.05 s after the last result).
 At speed 0.45 (one ≈ 9.8 s): 1.16, 1.17, 1.17. Lost 0 and duplicate POSTs 0 in every run.
 So a batch costs one generation plus a fixed ≈ 1.6–2 s, and the goal is met once one
-generation takes about 6 s or more; at 5.2 s it is missed by 0.02–0.09 (more on a noisy run).
+generation takes about 6 s or more; at 5.2 s it sits on the line, met in some runs and
+missed by up to 0.09 in others (0.18 on one noisy run).
 That fixed cost is the start of a thousand streams at once, with the client and the emulator
 on the same two cores: the kernel prepares and sends all of them in one turn of its event
 loop (≈ 0.35 s), and the emulator, one Python thread, spends about 1 ms of CPU per stream
