@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from sora_nb import (
+    CompletedEvent,
     GenerationFailed,
     InvalidRequest,
     SoraClient,
@@ -28,7 +29,7 @@ from sora_nb._batch import Batch, BatchResults
 from sora_nb._batch_items import BatchItem, read_items
 from sora_nb._history import Session
 from sora_nb._journal import Journal, read_journal
-from sora_nb._limiter import AdaptiveLimiter, limiter_for
+from sora_nb._limiter import DEFAULT_MAX_STREAMS, AdaptiveLimiter, limiter_for
 from sora_nb._pools import PER_POOL, Pools
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
@@ -313,6 +314,31 @@ async def _share_one_limit(first: SoraClient, second: SoraClient, relay: Emulato
     pools = first._client()._transport.pools  # type: ignore[attr-defined]
     # Unbounded: waits happen in the limiter, never in an httpx pool.
     assert pools and all(pool._pool._max_connections == sys.maxsize for pool in pools)
+
+
+async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
+    # httpx's default pool holds 100 connections; the 101st request waits there and fails
+    # after 30 s (PoolTimeout) while the first hundred stream. Here the extra jobs wait in
+    # sora_nb's limiter, and past 100 the pools hold as many streams as the limit allows:
+    # the relay has started that many tasks before the first one ends.
+    with serve_in_thread(speed=5) as slow:  # one generation ≈ 1 s: all 150 start before
+        emulator = slow.app.state.emulator
+        for ceiling, expected in ((None, DEFAULT_MAX_STREAMS), (150, 150)):
+            before = sum(emulator.paid.values())
+            started: list[int] = []
+
+            def watch(event: object, before: int = before, started: list[int] = started) -> None:
+                if isinstance(event, CompletedEvent) and not started:
+                    started.append(sum(emulator.paid.values()) - before)
+
+            prompts = [f"a kid number {n % 3}" for n in range(150)]  # three encodes
+            async with SoraClient(slow.url, api_key=KEY, max_streams=ceiling) as client:
+                videos = await asyncio.gather(
+                    *(client.generate(p, on_event=watch) for p in prompts)
+                )
+            assert all(isinstance(video, Video) for video in videos)
+            assert started == [expected], ceiling
+        assert sum(emulator.paid.values()) == 300
 
 
 async def test_streams_are_spread_over_small_pools() -> None:
