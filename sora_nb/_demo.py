@@ -13,9 +13,14 @@ import importlib.util
 import os
 import secrets
 import shutil
+import signal
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 __all__ = ["add_arguments", "free_port", "notebooks_dir", "run"]
 
@@ -81,7 +86,7 @@ def _jupyter_args(args: argparse.Namespace, root: Path, port: int, token: str) -
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start JupyterLab on the demo notebooks (replaces this process)."""
+    """Run JupyterLab on the demo notebooks until it stops; print its URL once it answers."""
     if importlib.util.find_spec("jupyterlab") is None:
         print(
             "sora-nb demo: JupyterLab is not installed; run: pip install 'sora-nb[demo]'",
@@ -94,8 +99,30 @@ def run(args: argparse.Namespace) -> int:
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
     url = f"http://{host}:{port}/lab/tree/{_FIRST}?token={token}"
     relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"
-    print(f"sora-nb demo: notebooks in {root}; videos from {relay}.")
-    print(f"sora-nb demo: open {url}", flush=True)
-    command = _jupyter_args(args, root, port, token)
-    os.execv(command[0], command)  # noqa: S606 - our own interpreter, no shell
-    return 0  # pragma: no cover - execv does not return
+    print(f"sora-nb demo: notebooks in {root}; videos from {relay}.", flush=True)
+    server = subprocess.Popen(_jupyter_args(args, root, port, token))  # noqa: S603 - ours
+    # Ctrl-C reaches JupyterLab as well (one process group): it asks, then stops, and this
+    # process ends with it rather than before it. A TERM sent to this process is passed on.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    if _served(server, f"http://{host}:{port}/api/status?token={token}"):
+        # Printed once the URL answers, so opening it at once works, and it comes after
+        # JupyterLab's own start-up lines (its own URL there hides the token).
+        print(f"sora-nb demo: open {url}", flush=True)
+    return server.wait()
+
+
+def _served(server: subprocess.Popen[bytes], status_url: str, patience: float = 120) -> bool:
+    """Wait until JupyterLab answers; False if it exited first (it said why)."""
+    deadline = time.monotonic() + patience
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        while server.poll() is None:
+            try:
+                if client.get(status_url).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                return True  # slow, not failed: the URL is still the one to open
+            time.sleep(0.1)
+    return False
