@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._demo import free_port, notebooks_dir
+from ._demo import free_port, notebooks_dir, serve
 
 __all__ = ["FILE_ALLOWLIST", "STUDIO", "add_arguments", "run", "voila_command"]
 
@@ -43,7 +43,8 @@ def voila_command(notebook: Path, ip: str, port: int, *, open_browser: bool) -> 
         str(notebook),
         f"--Voila.ip={ip}",
         f"--port={port}",
-        f"--VoilaConfiguration.file_allowlist={FILE_ALLOWLIST!r}",
+        # One flag per pattern: traitlets 5 deprecates a whole list in one flag.
+        *(f"--VoilaConfiguration.file_allowlist={pattern}" for pattern in FILE_ALLOWLIST),
     ]
     if not open_browser:
         command.append("--no-browser")
@@ -51,7 +52,7 @@ def voila_command(notebook: Path, ip: str, port: int, *, open_browser: bool) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve the studio with Voilà (replaces this process)."""
+    """Serve the studio with Voilà until it stops; print its URL once it answers."""
     if importlib.util.find_spec("voila") is None:
         print(
             "sora-nb app: Voilà is not installed; run: pip install 'sora-nb[demo]'", file=sys.stderr
@@ -61,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     port = free_port(args.ip, args.port)
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
     relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"
-    print(f"sora-nb app: the studio {notebook}; videos from {relay}.")
-    print(f"sora-nb app: open http://{host}:{port}/", flush=True)
+    print(f"sora-nb app: the studio {notebook}; videos from {relay}.", flush=True)
     command = voila_command(notebook, args.ip, port, open_browser=args.open)
-    os.chdir(notebook.parent)  # the kernel's folder: videos are saved beside the notebook
-    os.execv(command[0], command)  # noqa: S606 - our own interpreter, no shell
-    return 0  # pragma: no cover - execv does not return
+    url = f"http://{host}:{port}/"
+    # The probe is Voilà's icon: the page itself would start a kernel, and a refused file
+    # logs a warning. The kernel's folder is the notebook's, so videos are saved beside it.
+    probe = f"{url}voila/static/favicon.ico"
+    return serve(command, probe, f"sora-nb app: open {url}", cwd=notebook.parent)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["add_arguments", "free_port", "notebooks_dir", "run"]
+__all__ = ["add_arguments", "free_port", "notebooks_dir", "run", "serve"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _FIRST = "01-quickstart.ipynb"
@@ -100,26 +100,36 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{host}:{port}/lab/tree/{_FIRST}?token={token}"
     relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"
     print(f"sora-nb demo: notebooks in {root}; videos from {relay}.", flush=True)
-    server = subprocess.Popen(_jupyter_args(args, root, port, token))  # noqa: S603 - ours
-    # Ctrl-C reaches JupyterLab as well (one process group): it asks, then stops, and this
-    # process ends with it rather than before it. A TERM sent to this process is passed on.
+    command = _jupyter_args(args, root, port, token)
+    probe = f"http://{host}:{port}/api/status?token={token}"  # without it, a 403 is logged
+    return serve(command, probe, f"sora-nb demo: open {url}")
+
+
+def serve(command: list[str], probe: str, announce: str, cwd: Path | None = None) -> int:
+    """Run a Jupyter server until it stops; print ``announce`` once ``probe`` answers.
+
+    Printed then, opening the URL at once works, and the line comes after the server's own
+    start-up log (whose URL hides the token). Ctrl-C reaches the server as well (one process
+    group): it asks, or stops on the second, and this process ends with it, not before it.
+    A TERM sent to this process alone is passed on. Returns the server's exit status.
+    """
+    server = subprocess.Popen(command, cwd=cwd)  # noqa: S603 - our own interpreter, no shell
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: server.terminate())
-    if _served(server, f"http://{host}:{port}/api/status?token={token}"):
-        # Printed once the URL answers, so opening it at once works, and it comes after
-        # JupyterLab's own start-up lines (its own URL there hides the token).
-        print(f"sora-nb demo: open {url}", flush=True)
+    if _answers(server, probe):
+        print(announce, flush=True)
     return server.wait()
 
 
-def _served(server: subprocess.Popen[bytes], status_url: str, patience: float = 120) -> bool:
-    """Wait until JupyterLab answers; False if it exited first (it said why)."""
+def _answers(server: subprocess.Popen[bytes], probe: str, patience: float = 120) -> bool:
+    """Wait until ``probe`` gets any HTTP answer; False if the server exited first (it said
+    why). A Jupyter server listens only once it is ready to serve."""
     deadline = time.monotonic() + patience
     with httpx.Client(trust_env=False, timeout=5) as client:
         while server.poll() is None:
             try:
-                if client.get(status_url).status_code == 200:
-                    return True
+                client.get(probe)
+                return True
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
