@@ -102,9 +102,9 @@ class Task:
         self._notify()
 
     def _notify(self) -> None:
-        # A future per waiting stream, made only when one waits: most entries are written
-        # while nobody waits (the stream is still sending the last), and an Event per entry
-        # was a tenth of the emulator's work when a thousand tasks start at once.
+        # A future per waiting stream. It was a new Event per entry, on top of the future
+        # its wait() makes: with ids drawn a character at a time, about 7% of the
+        # emulator's CPU when a thousand tasks start at once (measured side by side).
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():  # a stream cancelled while it waited
