@@ -321,7 +321,7 @@ async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
     # after 30 s (PoolTimeout) while the first hundred stream. Here the extra jobs wait in
     # sora_nb's limiter, and past 100 the pools hold as many streams as the limit allows:
     # the relay has started that many tasks before the first one ends.
-    with serve_in_thread(speed=5) as slow:  # one generation ≈ 1 s: all 150 start before
+    with serve_in_thread(speed=5) as slow:  # one generation ≈ 1 s: all 150 start in time
         emulator = slow.app.state.emulator
         for ceiling, expected in ((None, DEFAULT_MAX_STREAMS), (150, 150)):
             before = sum(emulator.paid.values())
