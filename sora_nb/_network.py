@@ -85,14 +85,12 @@ class _Protocol(asyncio.Protocol):
     async def wait_readable(self, timeout: float | None) -> None:
         loop = asyncio.get_running_loop()
         self._reader = reader = loop.create_future()
-        await _within(reader, timeout, httpcore.ReadTimeout, "the relay sent nothing for {} s")
+        await _within(reader, timeout, httpcore.ReadTimeout, "the relay sent nothing for {}")
 
     async def drain(self, timeout: float | None) -> None:
         if self._writable is not None:
             writable = asyncio.shield(self._writable)
-            await _within(
-                writable, timeout, httpcore.WriteTimeout, "the relay took nothing for {} s"
-            )
+            await _within(writable, timeout, httpcore.WriteTimeout, "the relay took nothing for {}")
 
 
 async def _within(
@@ -101,21 +99,27 @@ async def _within(
     error: type[httpcore.TimeoutException],
     message: str,
 ) -> None:
-    """Wait for ``future``; after ``timeout`` seconds raise ``error(message)`` instead."""
+    """Wait for ``future``; after ``timeout`` seconds raise ``error(message)`` instead,
+    ``{}`` in ``message`` reading as the seconds. The error is made only if it fires: this
+    runs for every read that waits, and nearly none time out."""
     if timeout is None:
         await future
         return
-    expired = error(message.format(f"{timeout:g}"))
-    timer = asyncio.get_running_loop().call_later(timeout, _expire, future, expired)
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, future, error, message, timeout)
     try:
         await future
     finally:
         timer.cancel()
 
 
-def _expire(future: asyncio.Future[None], error: httpcore.TimeoutException) -> None:
+def _expire(
+    future: asyncio.Future[None],
+    error: type[httpcore.TimeoutException],
+    message: str,
+    timeout: float,
+) -> None:
     if not future.done():
-        future.set_exception(error)
+        future.set_exception(error(message.format(_seconds(timeout))))
 
 
 class _Stream(AsyncNetworkStream):
@@ -257,7 +261,7 @@ async def _connected(
     except OSError as exc:
         raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
     sock: socket.socket | None = transport.get_extra_info("socket")
-    for option in socket_options or ():
-        if sock is not None:
+    if sock is not None:
+        for option in socket_options or ():
             sock.setsockopt(*option)
     return _Stream(transport, protocol)
