@@ -140,15 +140,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _jupyterlab(root: Path, home: Path, app: str = "jupyterlab") -> Iterator[str]:
+def _jupyterlab(root: Path, home: Path, app: str = "jupyterlab", *options: str) -> Iterator[str]:
     """A JupyterLab (or ``app="notebook"``: Notebook 7) server on a free port in its own
-    process group; yields its base URL."""
+    process group, with any further command-line ``options``; yields its base URL."""
     port = _free_port()
     argv = [
         *(sys.executable, "-m", app, "--allow-root", "--no-browser"),
         *(f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1"),
         *(f"--ServerApp.token={TOKEN}", f"--ServerApp.root_dir={root}"),
         "--expose-app-in-browser",
+        *options,
     ]
     with _serving(argv, home, f"http://127.0.0.1:{port}", f"/api/status?token={TOKEN}") as base:
         yield base
