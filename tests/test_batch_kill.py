@@ -66,18 +66,18 @@ def test_sigkill_mid_batch_then_resume_pays_each_item_once(
     kills = 0
     for _ in range(4):
         before = journal.stat().st_size if journal.exists() else 0
-        child = start(relay, tmp_path)
-        while (
-            child.poll() is None and (journal.stat().st_size if journal.exists() else 0) <= before
-        ):
-            time.sleep(0.01)  # until this run has written to the journal (imports take a while)
-        time.sleep(chance.uniform(0.1, 1.2))  # the batch takes about 1.5 s
-        if child.poll() is not None:
-            break
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
-        assert child.stdout is not None
-        child.stdout.close()
+        # As a context manager, the child's stdout pipe is closed and the child waited for
+        # however the round ends, including a run that finished before its kill.
+        with start(relay, tmp_path) as child:
+            while (
+                child.poll() is None
+                and (journal.stat().st_size if journal.exists() else 0) <= before
+            ):
+                time.sleep(0.01)  # until this run has written to the journal (imports are slow)
+            time.sleep(chance.uniform(0.1, 1.2))  # the batch takes about 1.5 s
+            if child.poll() is not None:
+                break
+            os.kill(child.pid, signal.SIGKILL)
         state = read_journal(journal)
         kills += not state.finished
         stages = [r.stage for r in state.items]
