@@ -64,15 +64,16 @@ def test_sigkill_mid_batch_then_resume_pays_each_item_once(
     journal = tmp_path / "batch.jsonl"
     chance = random.Random()
     kills = 0
+
+    def written() -> int:
+        return journal.stat().st_size if journal.exists() else 0
+
     for _ in range(4):
-        before = journal.stat().st_size if journal.exists() else 0
+        before = written()
         # As a context manager, the child's stdout pipe is closed and the child waited for
         # however the round ends, including a run that finished before its kill.
         with start(relay, tmp_path) as child:
-            while (
-                child.poll() is None
-                and (journal.stat().st_size if journal.exists() else 0) <= before
-            ):
+            while child.poll() is None and written() <= before:
                 time.sleep(0.01)  # until this run has written to the journal (imports are slow)
             time.sleep(chance.uniform(0.1, 1.2))  # the batch takes about 1.5 s
             if child.poll() is not None:
