@@ -43,11 +43,20 @@ from ._exceptions import (
     RateLimitError,
     StreamInterrupted,
 )
-from ._guard import DeadlinePassed, Inflow, Overflow, describe, request_error, sse_events, until
+from ._guard import (
+    DeadlinePassed,
+    Inflow,
+    Overflow,
+    SSEFeed,
+    check_event_stream,
+    describe,
+    request_error,
+    until,
+)
+from ._http import Transport, reader
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._messages import t
 from ._model import Message, PendingTask, Request, Task
-from ._pools import POOL_LIMITS, Pools
 from ._protocol import (
     ChatChunk,
     SourceStatus,
@@ -170,11 +179,9 @@ class SoraClient:
         if self._http is None or self._http_loop is not loop or self._http.is_closed:
             # An AsyncClient's pool belongs to one event loop; scripts that call
             # asyncio.run() twice get a fresh one instead of a broken pool.
-            # Small pools, as many as the relay's limit needs (``_pools``).
-            transport = self._transport or Pools(self._limiter.ceiling)
-            self._http = httpx.AsyncClient(
-                timeout=self._timeout, transport=transport, limits=POOL_LIMITS
-            )
+            # No pool limit: the relay's limiter decides how many are open (``_http``).
+            transport = self._transport or Transport()
+            self._http = httpx.AsyncClient(timeout=self._timeout, transport=transport)
             self._http_loop = loop
         return self._http
 
@@ -457,13 +464,16 @@ class SoraClient:
                 for event in await self._whole_completion(response, parser):
                     yield event
                 return
-            # aclosing: leaving at [DONE] must finalize the SSE iterator now, on this loop,
-            # not when the garbage collector finds it ("Task was destroyed but pending").
-            sse_stream = sse_events(response, _guard.MAX_LINE)
-            async with contextlib.aclosing(sse_stream) as messages:
-                async for sse in messages:
+            check_event_stream(response.headers)
+            # One await per socket read and no iterator below: the parser is fed in place.
+            read, feed, done = reader(response), SSEFeed(_guard.MAX_LINE), False
+            while not done:
+                data = await read()
+                done = not data
+                for sse in feed.feed(data) if data else feed.flush():
                     chunk = parse_chunk(sse.data)
                     if chunk.done:
+                        done = True
                         break
                     if chunk.error is not None:
                         for event in parser.feed(inflow.flush()) + parser.flush():

@@ -8,12 +8,14 @@ enforced on the clock, whatever bytes keep arriving (docs/protocol.md, "Promises
 from __future__ import annotations
 
 import asyncio
+import codecs
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
-from typing import TypeVar, cast
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
+from httpx_sse import ServerSentEvent, SSEError
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # I/O-free; not re-exported
 
 from ._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from ._messages import t
@@ -25,9 +27,10 @@ __all__ = [
     "DeadlinePassed",
     "Inflow",
     "Overflow",
+    "SSEFeed",
+    "check_event_stream",
     "describe",
     "request_error",
-    "sse_events",
     "until",
 ]
 
@@ -86,29 +89,55 @@ async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
         raise DeadlinePassed(t("guard.deadline")) from None
 
 
-class _CappedBody:
-    """The response as ``EventSource`` reads it, refusing a line longer than ``limit``."""
+class SSEFeed:
+    """An event stream's bytes, fed as they arrive, to its events: no I/O, nothing awaited.
 
-    def __init__(self, response: httpx.Response, limit: int) -> None:
-        self.headers = response.headers
-        self._response = response
-        self._limit = limit
+    httpx-sse's own line and event decoders, fed directly rather than through httpx's
+    iterators (each an async generator between the socket and the parser); a line longer
+    than ``max_line`` characters raises ``Overflow``.
+    """
 
-    async def aiter_text(self) -> AsyncIterator[str]:
-        run = 0  # characters since the last line break
-        async for text in self._response.aiter_text():
-            end = max(text.rfind("\n"), text.rfind("\r"))
-            run = len(text) - end - 1 if end >= 0 else run + len(text)
-            if run > self._limit:
-                raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
-            yield text
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")("replace")
+        self._lines = SSELineDecoder()
+        self._events = SSEDecoder()
+        self._run = 0  # characters since the last line break
+        self._limit = max_line
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """The events that ``data`` completes (none until a blank line ends one)."""
+        text = self._text.decode(data)
+        if not text:
+            return []
+        end = max(text.rfind("\n"), text.rfind("\r"))
+        self._run = len(text) - end - 1 if end >= 0 else self._run + len(text)
+        if self._run > self._limit:
+            raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
+        return self._decode(self._lines.decode(text))
+
+    def flush(self) -> list[ServerSentEvent]:
+        """Events the stream's last bytes complete (as the spec says, an event whose blank
+        line never came is dropped)."""
+        text = self._text.decode(b"", final=True)
+        lines = self._lines.decode(text) if text else []
+        return self._decode([*lines, *self._lines.flush()])
+
+    def _decode(self, lines: list[str]) -> list[ServerSentEvent]:
+        events = []
+        for line in lines:
+            event = self._events.decode(line)
+            if event is not None:
+                events.append(event)
+        return events
 
 
-def sse_events(
-    response: httpx.Response, max_line: int = MAX_LINE
-) -> AsyncGenerator[ServerSentEvent, None]:
-    """httpx-sse's events of ``response``, with each line capped at ``max_line``."""
-    return EventSource(cast(httpx.Response, _CappedBody(response, max_line))).aiter_sse()
+def check_event_stream(headers: httpx.Headers) -> None:
+    """Refuse an answer that is not an event stream, as httpx-sse's ``EventSource`` does."""
+    kind = headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in kind:
+        raise SSEError(
+            f"Expected response header Content-Type to contain 'text/event-stream', got {kind!r}"
+        )
 
 
 class Inflow:

@@ -10,10 +10,9 @@ import asyncio
 import json
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sora_nb import (
@@ -30,7 +29,6 @@ from sora_nb._batch_items import BatchItem, read_items
 from sora_nb._history import Session
 from sora_nb._journal import Journal, read_journal
 from sora_nb._limiter import DEFAULT_MAX_STREAMS, AdaptiveLimiter, limiter_for
-from sora_nb._pools import PER_POOL, Pools
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 from .words import english_words
@@ -311,9 +309,9 @@ async def _share_one_limit(first: SoraClient, second: SoraClient, relay: Emulato
     jobs = [c.generate(f"a lamb {n}", on_event=watch) for n in range(5) for c in (first, second)]
     videos = await asyncio.gather(*jobs)
     assert len(videos) == 10 and peak == 3
-    pools = first._client()._transport.pools  # type: ignore[attr-defined]
-    # Unbounded: waits happen in the limiter, never in an httpx pool.
-    assert pools and all(pool._pool._max_connections == sys.maxsize for pool in pools)
+    transport = first._client()._transport
+    # Unbounded: waits happen in the limiter, never in aiohttp's connector (limit=0).
+    assert transport._open().connector.limit == 0  # type: ignore[attr-defined]
 
 
 async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
@@ -339,28 +337,6 @@ async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
             assert all(isinstance(video, Video) for video in videos)
             assert started == [expected], ceiling
         assert sum(emulator.paid.values()) == 300
-
-
-async def test_streams_are_spread_over_small_pools() -> None:
-    # httpcore scans every connection of a pool per request: a thousand streams go over
-    # pools of PER_POOL connections each, in turn, not into one pool of a thousand.
-    pools = Pools(2 * PER_POOL)
-    used: list[int] = []
-
-    def answer(n: int) -> Callable[[httpx.Request], Awaitable[httpx.Response]]:
-        async def handle(request: httpx.Request) -> httpx.Response:
-            used.append(n)
-            return httpx.Response(200)
-
-        return handle
-
-    for n, pool in enumerate([*pools.pools, pools.other]):
-        pool.handle_async_request = answer(n)  # type: ignore[method-assign]
-    for method in ("POST", "POST", "GET", "POST", "POST", "GET"):
-        await pools.handle_async_request(httpx.Request(method, "http://relay.example/"))
-    # Generations take turns; polls and downloads share the keep-alive pool (index 2).
-    assert used == [0, 1, 2, 0, 1, 2]
-    await pools.aclose()
 
 
 async def test_a_429_halves_the_relays_limit_and_the_retry_succeeds(relay: EmulatorServer) -> None:

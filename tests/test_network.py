@@ -1,13 +1,15 @@
-"""The client's network backend (``sora_nb._network``) against real servers on loopback.
+"""The client's HTTP transport (``sora_nb._http``) against real servers on loopback.
 
 Everything else in the suite already goes through it over plain HTTP; these cover what only
-it does: TLS (a relay is HTTPS), a large upload held back by flow control, and an idle
-connection the server closed.
+it does: TLS (a relay is HTTPS), a large upload held back by flow control, an idle
+connection the server closed, errors and timeouts in the client's words, proxies, no pool
+limit, and a request that must never be sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -19,9 +21,8 @@ import pytest
 import trustme
 import uvicorn
 
-from sora_nb import Session, SoraClient, SoraError
-from sora_nb._network import AsyncioBackend
-from sora_nb._pools import Pools
+from sora_nb import APIConnectionError, Session, SoraClient, SoraError
+from sora_nb._http import Transport
 from sora_nb.emulator import create_app
 
 from .scripted import free_port, serve_config
@@ -35,17 +36,17 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Every TCP connection the backend opens, as (host, port)."""
-    opened: list[tuple[str, int]] = []
-    connect = AsyncioBackend.connect_tcp
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int | None]]:
+    """Every request the transport is given, as (host, port)."""
+    requests: list[tuple[str, int | None]] = []
+    handle = Transport.handle_async_request
 
-    async def counting(self: AsyncioBackend, host: str, port: int, **kwargs: Any) -> Any:
-        opened.append((host, port))
-        return await connect(self, host, port, **kwargs)
+    async def counting(self: Transport, request: httpx.Request) -> httpx.Response:
+        requests.append((request.url.host, request.url.port))
+        return await handle(self, request)
 
-    monkeypatch.setattr(AsyncioBackend, "connect_tcp", counting)
-    return opened
+    monkeypatch.setattr(Transport, "handle_async_request", counting)
+    return requests
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def tls_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
 
 
 async def test_a_generation_and_its_download_over_tls(
-    tls_relay: tuple[str, Path], connects: list[tuple[str, int]], monkeypatch, tmp_path: Path
+    tls_relay: tuple[str, Path], sent: list[tuple[str, int]], monkeypatch, tmp_path: Path
 ) -> None:
     url, ca = tls_relay
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # how a user trusts a private CA
@@ -80,40 +81,49 @@ async def test_a_generation_and_its_download_over_tls(
         await session.client.aclose()
     assert video.local_path and Path(video.local_path).read_bytes()[4:8] == b"ftyp"
     assert video.video_url.startswith(url)
-    assert connects and {host for host, _ in connects} == {"localhost"}
+    assert sent and {host for host, _ in sent} == {"localhost"}
 
 
 async def test_tls_refuses_a_certificate_it_does_not_trust(tls_relay) -> None:
     url, _ = tls_relay  # SSL_CERT_FILE unset: the test CA is unknown
-    async with httpx.AsyncClient(transport=Pools(1)) as http:
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+    async with httpx.AsyncClient(transport=Transport()) as http:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED") as caught:
             await http.get(f"{url}/v1/models")
+    assert not isinstance(caught.value, httpx.ConnectTimeout)
 
 
-async def _count_body(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """A raw ASGI app answering with how many body bytes it read, slowly."""
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        size += len(message.get("body", b""))
-        more = message.get("more_body", False)
-        await asyncio.sleep(0.001)  # a slow reader: the client's writes must wait
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    if scope["query_string"].startswith(b"send="):  # then answer with that many bytes
-        block = bytes(range(256)) * 256
-        for _ in range(int(scope["query_string"][5:]) // len(block)):
-            await send({"type": "http.response.body", "body": block, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-    else:
-        await send({"type": "http.response.body", "body": str(size).encode()})
+class CountingApp:
+    """A raw ASGI app answering with how many body bytes it read, slowly; it notes the
+    client's address of every request, so one per connection."""
+
+    def __init__(self) -> None:
+        self.peers: set[tuple[str, int]] = set()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.peers.add(tuple(scope["client"]))
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            size += len(message.get("body", b""))
+            more = message.get("more_body", False)
+            await asyncio.sleep(0.001)  # a slow reader: the client's writes must wait
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        if scope["query_string"].startswith(b"send="):  # then answer with that many bytes
+            block = bytes(range(256)) * 256
+            for _ in range(int(scope["query_string"][5:]) // len(block)):
+                await send({"type": "http.response.body", "body": block, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": str(size).encode()})
 
 
 @pytest.fixture
-def counting_server() -> Iterator[str]:
+def counting() -> Iterator[tuple[str, CountingApp]]:
+    app = CountingApp()
     port = free_port()
     config = uvicorn.Config(
-        _count_body,
+        app,
         host="127.0.0.1",
         port=port,
         log_level="critical",
@@ -121,22 +131,25 @@ def counting_server() -> Iterator[str]:
         timeout_keep_alive=1,
     )
     for _ in serve_config(config):
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
 
 
-async def test_a_large_upload_arrives_whole(counting_server: str) -> None:
+async def test_a_large_upload_arrives_whole(counting: tuple[str, CountingApp]) -> None:
+    url, _ = counting
     body = bytes(range(256)) * (24 * 1024 * 4)  # 24 MiB, far over any socket buffer
-    async with httpx.AsyncClient(transport=Pools(1), timeout=60) as http:
-        response = await http.post(counting_server, content=body)
+    # Over 1 MiB: aiohttp warns of a bytes body (an error here); the transport streams it.
+    async with httpx.AsyncClient(transport=Transport(), timeout=60) as http:
+        response = await http.post(url, content=body)
     assert response.text == str(len(body))
 
 
-async def test_a_large_answer_read_slowly_arrives_whole(counting_server: str) -> None:
-    size = 16 * 1024 * 1024  # the backend stops reading past its high-water mark, then resumes
+async def test_a_large_answer_read_slowly_arrives_whole(counting: tuple[str, CountingApp]) -> None:
+    url, _ = counting
+    size = 16 * 1024 * 1024  # aiohttp stops reading past its buffer's high-water mark
     got = bytearray()
     async with (
-        httpx.AsyncClient(transport=Pools(1), timeout=60) as http,
-        http.stream("GET", f"{counting_server}?send={size}") as response,
+        httpx.AsyncClient(transport=Transport(), timeout=60) as http,
+        http.stream("GET", f"{url}?send={size}") as response,
     ):
         async for block in response.aiter_raw():
             got += block
@@ -145,26 +158,51 @@ async def test_a_large_answer_read_slowly_arrives_whole(counting_server: str) ->
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced(
-    counting_server: str, connects: list[tuple[str, int]]
+    counting: tuple[str, CountingApp],
 ) -> None:
-    async with httpx.AsyncClient(transport=Pools(1)) as http:
-        first = await http.get(counting_server)  # a GET: kept alive in the shared pool
-        again = await http.get(counting_server)
-        assert len(connects) == 1  # reused while the server kept it open
+    url, app = counting
+    async with httpx.AsyncClient(transport=Transport()) as http:
+        first = await http.get(url)  # kept alive in aiohttp's pool
+        again = await http.get(url)
+        assert len(app.peers) == 1  # reused while the server kept it open
         await asyncio.sleep(1.5)  # the server's keep-alive timeout closes it
-        late = await http.get(counting_server)
+        late = await http.get(url)
     assert [first.text, again.text, late.text] == ["0", "0", "0"]
-    assert len(connects) == 2
+    assert len(app.peers) == 2
 
 
-async def test_a_refused_connection_is_httpx_connect_error(connects) -> None:
+async def test_a_refused_connection_is_httpx_connect_error(sent) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: the connection is refused
-        async with httpx.AsyncClient(transport=Pools(1)) as http:
-            with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient(transport=Transport()) as http:
+            with pytest.raises(httpx.ConnectError, match="Connect call failed") as caught:
                 await http.get(f"http://127.0.0.1:{port}/")
-    assert connects == [("127.0.0.1", port)]
+    assert not isinstance(caught.value, httpx.ConnectTimeout)
+    assert sent == [("127.0.0.1", port)]
+
+
+async def test_streams_open_at_once_are_not_capped_by_a_pool() -> None:
+    # aiohttp's connector holds 100 connections unless told otherwise: 150 streams must all
+    # be open together (each answers only once every one has arrived), or this never ends.
+    count, arrived = 150, asyncio.Event()
+    opened = 0
+
+    async def answer_together(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal opened
+        opened += 1
+        if opened == count:
+            arrived.set()
+        await arrived.wait()
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+
+    async with (
+        RawRelay(answer_together) as url,
+        httpx.AsyncClient(transport=Transport(), timeout=20) as http,
+    ):
+        answers = await asyncio.gather(*(http.post(url, content=b"x") for _ in range(count)))
+    assert [a.text for a in answers] == ["ok"] * count and opened == count
 
 
 class RawRelay:
@@ -255,7 +293,89 @@ async def test_a_tls_handshake_nobody_answers_is_a_connect_timeout() -> None:
     timeout = httpx.Timeout(5, connect=0.3)
     async with (
         RawRelay(_never_reads, read_head=False) as url,
-        httpx.AsyncClient(transport=Pools(1), timeout=timeout) as http,
+        httpx.AsyncClient(transport=Transport(), timeout=timeout) as http,
     ):
         with pytest.raises(httpx.ConnectTimeout, match=r"TLS handshake took over 0\.3 s"):
             await http.get(url.replace("http://", "https://"))
+
+
+class PostCounter(RawRelay):
+    """A RawRelay that reads each request whole and counts the POSTs among them."""
+
+    def __init__(self, reply: Any) -> None:
+        super().__init__(reply, read_head=False)
+        self.posts: list[bytes] = []
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        if head.startswith(b"POST"):
+            self.posts.append(head.split(b" ")[1])
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+        await reader.readexactly(length)
+        await self.reply(reader, writer)
+
+
+async def _close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "model", "path"),
+    [
+        pytest.param("chat", "sora-2", b"/v1/chat/completions", id="seed-transcript-chat"),
+        pytest.param("chat", "sora2-landscape-10s", b"/v1/chat/completions", id="sora2api-chat"),
+        pytest.param("videos", "sora-2", b"/v1/videos", id="videos-task-api"),
+    ],
+)
+async def test_a_relay_that_reads_the_post_and_hangs_up_gets_it_once(
+    dialect: str, model: str, path: bytes
+) -> None:
+    # Retries are allowed (max_retries=2), but only before anything was sent: this relay
+    # read the whole request, so it may be making (and billing) the video already.
+    relay = PostCounter(_close)
+    async with relay as url:
+        client = SoraClient(url, api_key="sk-hangup-0123456789", dialect=dialect)
+        with pytest.raises(APIConnectionError) as caught:
+            await client.generate("a boat", model=model)
+        await client.aclose()
+    assert relay.posts == [path]
+    message = str(caught.value)
+    assert "\n" not in message and message.endswith(".") and not message.endswith("..")
+    assert "did not answer" in message and "sk-hangup" not in message
+
+
+async def test_proxies_come_from_the_environment_and_no_proxy_spares_a_host(
+    counting: tuple[str, CountingApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines.append(head.split(b"\r\n")[0])
+        if head.startswith(b"CONNECT"):  # a tunnel for HTTPS: refused, as a proxy may
+            writer.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nproxied")
+        await writer.drain()
+        writer.close()
+
+    direct, app = counting
+    port = httpx.URL(direct).port
+    async with RawRelay(proxy, read_head=False) as proxy_url:
+        for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        async with httpx.AsyncClient(transport=Transport()) as http:
+            proxied = await http.get("http://relay.example/v1/models")
+            with pytest.raises(httpx.ProxyError, match="403"):
+                await http.get("https://relay.example/v1/models")
+            spared = await http.get(f"http://localhost:{port}/")
+    assert lines == [
+        b"GET http://relay.example/v1/models HTTP/1.1",
+        b"CONNECT relay.example:443 HTTP/1.1",
+    ]
+    assert proxied.text == "proxied" and spared.text == "0" and len(app.peers) == 1

@@ -1,0 +1,233 @@
+"""The client's HTTP: httpx's API on aiohttp's connections, through httpx-aiohttp.
+
+httpx stays the client's interface (requests, auth, redirects, errors); the bytes travel
+over aiohttp, whose connections cost the kernel about two thirds of httpcore's CPU with a
+thousand streams (docs/network.md). ``Transport`` is httpx-aiohttp's ``AiohttpTransport``
+(its TLS context and session lifecycle) with its request path replaced, because that path
+breaks promises this client makes:
+
+* its error map calls a refused connection or a bad certificate a ``ConnectTimeout``, and a
+  relay that read the POST and hung up a connect error, which the client would retry: the
+  generation would be sent, and paid, twice. Here only a connection that never opened is a
+  connect error; anything after the request went out is a read or protocol error.
+* timeouts get the client's sentences ("the relay sent nothing for 600 s");
+* user-info in the URL is dropped (httpx has already decided the Authorization header;
+  aiohttp would refuse the two together);
+* a body over 1 MiB (an inline image) goes as a ``BytesIO``, which aiohttp streams;
+* ``HTTPS_PROXY`` / ``NO_PROXY`` are read once per host, not on a thread per request;
+* the connector has no limit (``limit=0``): the relay's limiter decides, never a pool.
+
+aiohttp has no write timeout; a relay that stops reading an upload is bounded by the read
+timeout and the generation's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import httpx
+import yarl
+from aiohttp.helpers import get_env_proxy_for_url
+from httpx_aiohttp import AiohttpTransport
+
+__all__ = ["BODY", "Transport", "reader"]
+
+#: The response extension holding its ``_Body``, for ``reader``.
+BODY = "sora_nb.body"
+#: aiohttp warns about a ``bytes`` body above this; larger ones go as a ``BytesIO``.
+_LARGE_BODY = 2**20
+
+Read = Callable[[], Awaitable[bytes]]
+
+
+class Transport(AiohttpTransport):
+    """An httpx transport over one aiohttp session (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__(trust_env=True)  # SSL_CERT_FILE / SSL_CERT_DIR, as httpx reads them
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str, int | None], tuple[str | None, Any]] = {}
+        self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:  # made on the loop that uses it, as aiohttp requires
+            connector = aiohttp.TCPConnector(limit=0, ssl=self.ssl_context)
+            self._session = self.client = aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
+                auto_decompress=False,  # httpx decodes Content-Encoding
+            )
+        return self._session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._open()
+        url = request.url
+        if url.userinfo:
+            url = url.copy_with(userinfo=b"")
+        proxy, proxy_auth = self._proxy(url)
+        timeout = request.extensions.get("timeout", {})
+        headers = request.headers
+        data: object
+        try:
+            data = _payload(request)
+        except httpx.RequestNotRead:
+            data = request.stream  # a streamed upload: aiohttp frames it itself
+            headers = headers.copy()
+            headers.pop("transfer-encoding", None)
+        try:
+            response = await session.request(
+                request.method,
+                yarl.URL(str(url), encoded=True),
+                headers=headers,
+                data=data,
+                allow_redirects=False,  # httpx follows them, with its own auth rules
+                timeout=self._timeout(timeout),
+                server_hostname=request.extensions.get("sni_hostname"),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _mapped(exc, timeout, https=url.scheme == "https") from exc
+        body = _Body(response, timeout)
+        extensions = {"http_version": b"HTTP/1.1", BODY: body}
+        if response.reason:
+            extensions["reason_phrase"] = response.reason.encode()
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=body,
+            request=request,
+            extensions=extensions,
+        )
+
+    def _proxy(self, url: httpx.URL) -> tuple[str | None, Any]:
+        """The proxy ``HTTP(S)_PROXY`` names for ``url``'s origin, unless ``NO_PROXY`` spares it."""
+        key = (url.scheme, url.host, url.port)
+        if key not in self._proxies:
+            origin = yarl.URL.build(scheme=url.scheme, host=url.host, port=url.port)
+            try:
+                proxy, auth = get_env_proxy_for_url(origin)
+            except LookupError:
+                self._proxies[key] = (None, None)
+            else:
+                self._proxies[key] = (str(proxy), auth)
+        return self._proxies[key]
+
+    def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
+        key = tuple(sorted(timeout.items()))
+        if key not in self._timeouts:
+            self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None,
+                connect=timeout.get("pool"),  # DNS and connecting together
+                sock_connect=timeout.get("connect"),  # TCP and TLS
+                sock_read=timeout.get("read"),  # a gap between bytes
+            )
+        return self._timeouts[key]
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        self._session = self.client = None
+
+
+class _Body(httpx.AsyncByteStream):
+    """A response body read straight from aiohttp's buffer, its errors mapped to httpx's."""
+
+    def __init__(self, response: aiohttp.ClientResponse, timeout: dict[str, float | None]):
+        self._response = response
+        self._content = response.content
+        self._timeout = timeout
+
+    async def read(self) -> bytes:
+        """The bytes that have arrived (waiting for some), or ``b""`` at the end."""
+        try:
+            return await self._content.readany()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise _mapped(exc, self._timeout, https=False) from exc
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while data := await self.read():
+            yield data
+
+    async def aclose(self) -> None:
+        # Unread bytes close the connection; a whole body returns it to the pool.
+        self._response.release()
+        await self._response.wait_for_close()
+
+
+def reader(response: httpx.Response) -> Read:
+    """A coroutine function giving ``response``'s next bytes, ``b""`` at the end.
+
+    A body from ``Transport`` without a content coding is read from aiohttp directly, with
+    no iterator between the socket's buffer and the caller; any other goes through httpx's
+    decoding iterator (gzip, another transport).
+    """
+    body = response.extensions.get(BODY)
+    if isinstance(body, _Body) and "content-encoding" not in response.headers:
+        return body.read
+    chunks = response.aiter_bytes()
+
+    async def read() -> bytes:
+        return await anext(chunks, b"")
+
+    return read
+
+
+def _payload(request: httpx.Request) -> bytes | io.BytesIO | None:
+    content = request.content  # RequestNotRead for a streamed upload
+    if len(content) > _LARGE_BODY:
+        return io.BytesIO(content)
+    return content or None
+
+
+def _mapped(
+    exc: BaseException, timeout: dict[str, float | None], *, https: bool
+) -> httpx.TransportError:
+    """httpx's error for an aiohttp one: a connect error only if nothing was sent."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        waited = _seconds(timeout.get("connect"))
+        if https and _in_handshake(exc):
+            return httpx.ConnectTimeout(f"the TLS handshake took over {waited}")
+        return httpx.ConnectTimeout(f"the relay did not accept the connection in {waited}")
+    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's socket read timeout among them
+        return httpx.ReadTimeout(f"the relay sent nothing for {_seconds(timeout.get('read'))}")
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, bad certificate, proxy
+        return httpx.ConnectError(_text(exc.os_error))
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return httpx.ProxyError(_text(exc))
+    if isinstance(exc, aiohttp.ServerDisconnectedError):  # maybe after reading the request
+        return httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    if isinstance(exc, aiohttp.ClientResponseError):  # not HTTP
+        return httpx.RemoteProtocolError(_text(exc))
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(_text(exc))
+    return httpx.ReadError(_text(exc))  # a reset, a body cut short
+
+
+def _in_handshake(exc: BaseException) -> bool:
+    """Whether a connect timeout fired during the TLS handshake.
+
+    aiohttp times the TCP connect and the handshake as one; only the stack the timeout
+    interrupted (asyncio's transport setup, past the connect) tells them apart.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        tb = seen.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name == "_create_connection_transport":
+                return True
+            tb = tb.tb_next
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _seconds(timeout: float | None) -> str:
+    return f"{timeout:g} s" if timeout is not None else "aiohttp's default time"
+
+
+def _text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
