@@ -123,6 +123,18 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Turn #{index} stopped before the relay made a task, so generate it again.",
         "第 #{index} 轮在中转服务创建任务前就停止了，请重新生成。",
     ),
+    "ask.unknown_option": (
+        "{name!r} is not an option of a generation: see help(sora_nb.generate).",
+        "{name!r} 不是生成的选项：请查看 help(sora_nb.generate)。",
+    ),
+    "dialect.unknown": (
+        "Unknown dialect {name!r}: use {known} (docs/dialects.md).",
+        "未知的中转类型 {name!r}：请使用 {known}（见 docs/dialects.md）。",
+    ),
+    "dialect.no_stream": (
+        "A {title} relay has no chat stream: use generate().",
+        "{title} 中转服务没有聊天流：请使用 generate()。",
+    ),
     "request.empty_prompt": (
         "The prompt is empty: describe the video you want.",
         "提示词为空：请描述你想要的视频。",
