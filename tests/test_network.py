@@ -1,4 +1,4 @@
-"""The client's HTTP transport (``sora_nb._http``) against real servers on loopback.
+"""The client's HTTP transport (``sora_nb.client._http``) against real servers on loopback.
 
 Everything else in the suite already goes through it over plain HTTP; these cover what only
 it does: TLS (a relay is HTTPS), a large upload held back by flow control, an idle
@@ -22,7 +22,7 @@ import trustme
 import uvicorn
 
 from sora_nb import APIConnectionError, Session, SoraClient, SoraError
-from sora_nb._http import Transport
+from sora_nb.client._http import Transport
 from sora_nb.emulator import create_app
 
 from .scripted import free_port, serve_config

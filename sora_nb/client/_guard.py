@@ -1,0 +1,158 @@
+"""What a hostile relay or link can send, bounded: errors, line and transcript sizes, time.
+
+Whatever httpx, anyio or the OS raise on a request becomes one ``SoraError`` sentence; a
+stream line, a transcript and a download each have a cap; and a generation's deadline is
+enforced on the clock, whatever bytes keep arriving (docs/protocol.md, "Promises").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import httpx
+from httpx_sse import ServerSentEvent, SSEError
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # I/O-free; not re-exported
+
+from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
+from .._messages import t
+from ._secret import Redactor, Secret
+
+__all__ = [
+    "MAX_LINE",
+    "MAX_TRANSCRIPT",
+    "DeadlinePassed",
+    "Inflow",
+    "Overflow",
+    "SSEFeed",
+    "check_event_stream",
+    "describe",
+    "request_error",
+    "until",
+]
+
+T = TypeVar("T")
+
+#: The longest SSE line accepted (a chunk echoing a long prompt is well under it).
+MAX_LINE = 4 * 2**20
+#: The longest transcript accepted from one stream, in characters.
+MAX_TRANSCRIPT = 8 * 2**20
+
+
+class Overflow(Exception):
+    """The relay sent more than a cap allows (internal: the client stops the stream)."""
+
+
+class DeadlinePassed(Exception):
+    """The generation's deadline passed (internal)."""
+
+
+def describe(exc: BaseException) -> str:
+    """A short text for an exception, looking inside an ExceptionGroup (anyio's connect)."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(inner, (list, tuple)) and inner:
+        return describe(inner[0])
+    if isinstance(exc, httpx.DecodingError):
+        return t("guard.decoding_detail", detail=exc)
+    # Without its closing period: the sentence it goes into ends with one (httpx's own
+    # "Server disconnected without sending a response." read "…response.." before).
+    return (str(exc) or type(exc).__name__).rstrip(".")
+
+
+def request_error(exc: BaseException, what: str) -> SoraError:
+    """One SoraError for any failure of a request to ``what`` ("the relay", a link's name)."""
+    if isinstance(exc, SoraError):
+        return exc
+    if isinstance(exc, httpx.TooManyRedirects):
+        return APIConnectionError(t("guard.loop", what=what, detail=exc))
+    if isinstance(exc, httpx.DecodingError):
+        return APIError(t("guard.decoding", what=what, detail=exc))
+    if isinstance(exc, httpx.InvalidURL):
+        return InvalidRequest(t("guard.bad_url", what=what, detail=exc))
+    if isinstance(exc, httpx.TimeoutException):
+        return APIConnectionError(t("guard.timeout", what=what, detail=describe(exc)))
+    return APIConnectionError(t("guard.unreachable", what=what, detail=describe(exc)))
+
+
+async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable``, raising ``DeadlinePassed`` once ``time.monotonic()`` passes
+    ``deadline``: checked on the clock, not between events, so a relay that trickles
+    keep-alive comments or never ends a line cannot hold a generation past it."""
+    if deadline is None:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, max(0.0, deadline - time.monotonic()))
+    except asyncio.TimeoutError:
+        raise DeadlinePassed(t("guard.deadline")) from None
+
+
+class SSEFeed:
+    """An event stream's bytes, fed as they arrive, to its events: no I/O, nothing awaited.
+
+    httpx-sse's own line and event decoders, fed directly rather than through httpx's
+    iterators (each an async generator between the socket and the parser); a line longer
+    than ``max_line`` characters raises ``Overflow``.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._text = codecs.getincrementaldecoder("utf-8")("replace")
+        self._lines = SSELineDecoder()
+        self._events = SSEDecoder()
+        self._run = 0  # characters since the last line break
+        self._limit = max_line
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """The events that ``data`` completes (none until a blank line ends one)."""
+        text = self._text.decode(data)
+        if not text:
+            return []
+        end = max(text.rfind("\n"), text.rfind("\r"))
+        self._run = len(text) - end - 1 if end >= 0 else self._run + len(text)
+        if self._run > self._limit:
+            raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
+        return self._decode(self._lines.decode(text))
+
+    def flush(self) -> list[ServerSentEvent]:
+        """Events the stream's last bytes complete (as the spec says, an event whose blank
+        line never came is dropped)."""
+        text = self._text.decode(b"", final=True)
+        lines = self._lines.decode(text) if text else []
+        return self._decode([*lines, *self._lines.flush()])
+
+    def _decode(self, lines: list[str]) -> list[ServerSentEvent]:
+        events = []
+        for line in lines:
+            event = self._events.decode(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+
+def check_event_stream(headers: httpx.Headers) -> None:
+    """Refuse an answer that is not an event stream, as httpx-sse's ``EventSource`` does."""
+    kind = headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in kind:
+        raise SSEError(
+            f"Expected response header Content-Type to contain 'text/event-stream', got {kind!r}"
+        )
+
+
+class Inflow:
+    """The relay's content on its way to the parser: redacted of the key, and capped."""
+
+    def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
+        self._redactor = Redactor(secret)
+        self._left = limit
+        self._limit = limit
+
+    def feed(self, fragment: str) -> str:
+        self._left -= len(fragment)
+        if self._left < 0:
+            raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
+        return self._redactor.feed(fragment)
+
+    def flush(self) -> str:
+        return self._redactor.flush()
