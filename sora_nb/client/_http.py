@@ -24,7 +24,10 @@ timeout and the generation's deadline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
+import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -48,7 +51,7 @@ class Transport(AiohttpTransport):
     """An httpx transport over one aiohttp session (see the module's docstring)."""
 
     def __init__(self) -> None:
-        super().__init__(trust_env=True)  # SSL_CERT_FILE / SSL_CERT_DIR, as httpx reads them
+        super().__init__(verify=_tls_context())
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str, int | None], tuple[str | None, Any]] = {}
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
@@ -175,6 +178,18 @@ def reader(response: httpx.Response) -> Read:
         return await anext(chunks, b"")
 
     return read
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    # httpx reads SSL_CERT_FILE / SSL_CERT_DIR itself; the arguments only key the cache.
+    return httpx.create_ssl_context(trust_env=True)
+
+
+def _tls_context() -> ssl.SSLContext:
+    """httpx's TLS context for the current certificate settings, made once for each:
+    loading the authorities takes tens of milliseconds, once per client otherwise."""
+    return _tls_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 def _payload(request: httpx.Request) -> bytes | io.BytesIO | None:
