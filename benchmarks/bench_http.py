@@ -249,27 +249,25 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     cpu: dict[tuple[str, int], list[float]] = {}
     ratios: dict[tuple[str, int], list[float]] = {}
-    walls: list[float] = []
+    walls: dict[str, list[float]] = {}
     try:
         measure(variants["sora_nb"], url, 10)  # warm: imports, the first connections
         for round_ in range(args.rounds):
             order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
-            one = measure(variants["sora_nb"], url, 1)[1]
+            one = {name: measure(variants[name], url, 1)[1] for name in order}
             for n in sizes:
                 got = {name: measure(variants[name], url, n) for name in order}
-                for name, (per_stream, _wall) in got.items():
+                for name, (per_stream, wall) in got.items():
                     cpu.setdefault((name, n), []).append(per_stream)
                     if name != "floor":
                         ratio = per_stream / got["floor"][0]
                         ratios.setdefault((name, n), []).append(ratio)
-                if n == max(sizes):
-                    walls.append(got["sora_nb"][1] / one)
-                line = ", ".join(f"{k} {v[0] * 1000:.2f} ms" for k, v in got.items())
-                print(
-                    f"round {round_ + 1} N={n}: CPU per stream {line}; "
-                    f"sora_nb wall {got['sora_nb'][1]:.2f} s (one: {one:.2f} s)",
-                    flush=True,
-                )
+                    if n == max(sizes):
+                        walls.setdefault(name, []).append(wall / one[name])
+                line = ", ".join(f"{k} {v[0] * 1000:.2f} ms ({v[1]:.2f} s)" for k, v in got.items())
+                print(f"round {round_ + 1} N={n}: CPU per stream (wall) {line}", flush=True)
+            walls_one = {k: round(v, 2) for k, v in one.items()}
+            print(f"round {round_ + 1} one stream's wall, s: {walls_one}", flush=True)
     finally:
         relay.terminate()
         relay.wait()
@@ -280,7 +278,9 @@ def main() -> None:
     print("client CPU per stream over the floor's, same round (goal <= 1.2)")
     for (name, n), values in sorted(ratios.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         print(f"  N={n:>5} {name:<14} {_spread(values)}")
-    print(f"wall of {max(sizes)} at once over one (sora_nb, goal <= 1.15): {_spread(walls)}")
+    print(f"wall of {max(sizes)} at once over one (goal <= 1.15 for sora_nb)")
+    for name, values in walls.items():
+        print(f"  {name:<14} {_spread(values)}")
 
 
 if __name__ == "__main__":

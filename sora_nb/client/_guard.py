@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import sys
 import time
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -83,8 +84,12 @@ async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
     keep-alive comments or never ends a line cannot hold a generation past it."""
     if deadline is None:
         return await awaitable
+    left = max(0.0, deadline - time.monotonic())
     try:
-        return await asyncio.wait_for(awaitable, max(0.0, deadline - time.monotonic()))
+        if sys.version_info >= (3, 11):  # a timer on this task, not a new task per call
+            async with asyncio.timeout(left):
+                return await awaitable
+        return await asyncio.wait_for(awaitable, left)
     except asyncio.TimeoutError:
         raise DeadlinePassed(t("guard.deadline")) from None
 
