@@ -207,6 +207,7 @@ def measure(variant: Variant, url: str, n: int) -> tuple[float, float]:
         done = loop.run_until_complete(variant(url, n))
         wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
     finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
     assert done == n, f"{done} of {n} streams completed"
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -76,7 +76,7 @@ from ._guard import (
     request_error,
     until,
 )
-from ._http import Transport, reader
+from ._http import Reader, Transport
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._secret import BearerAuth, Secret, redact
 
@@ -466,22 +466,23 @@ class SoraClient:
                 return
             check_event_stream(response.headers)
             # One await per socket read and no iterator below: the parser is fed in place.
-            read, feed, done = reader(response), SSEFeed(_guard.MAX_LINE), False
-            while not done:
-                data = await read()
-                done = not data
-                for sse in feed.feed(data) if data else feed.flush():
-                    chunk = parse_chunk(sse.data)
-                    if chunk.done:
-                        done = True
-                        break
-                    if chunk.error is not None:
-                        for event in parser.feed(inflow.flush()) + parser.flush():
+            feed, done = SSEFeed(_guard.MAX_LINE), False
+            async with contextlib.aclosing(Reader(response)) as answer:
+                while not done:
+                    data = await answer.read()
+                    done = not data
+                    for sse in feed.feed(data) if data else feed.flush():
+                        chunk = parse_chunk(sse.data)
+                        if chunk.done:
+                            done = True
+                            break
+                        if chunk.error is not None:
+                            for event in parser.feed(inflow.flush()) + parser.flush():
+                                yield event
+                            yield self._stream_error(parser, self._redact(chunk.error))
+                            return
+                        for event in parser.feed_chunk(self._clean(chunk, inflow)):
                             yield event
-                        yield self._stream_error(parser, self._redact(chunk.error))
-                        return
-                    for event in parser.feed_chunk(self._clean(chunk, inflow)):
-                        yield event
             for event in parser.feed(inflow.flush()) + parser.flush():
                 yield event
         # A broken or garbled body, a line or transcript over its cap: the stream is over.

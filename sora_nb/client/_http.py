@@ -28,7 +28,7 @@ import functools
 import io
 import os
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -37,9 +37,9 @@ import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["BODY", "Transport", "reader"]
+__all__ = ["BODY", "Reader", "Transport"]
 
-#: The response extension holding its ``_Body``, for ``reader``.
+#: The response extension holding its ``_Body``, for ``Reader``.
 BODY = "sora_nb.body"
 #: aiohttp warns about a ``bytes`` body above this; larger ones go as a ``BytesIO``.
 _LARGE_BODY = 2**20
@@ -162,22 +162,27 @@ class _Body(httpx.AsyncByteStream):
         await self._response.wait_for_close()
 
 
-def reader(response: httpx.Response) -> Read:
-    """A coroutine function giving ``response``'s next bytes, ``b""`` at the end.
+class Reader:
+    """``response``'s bytes, one ``await read()`` at a time (``b""`` at the end).
 
     A body from ``Transport`` without a content coding is read from aiohttp directly, with
     no iterator between the socket's buffer and the caller; any other goes through httpx's
-    decoding iterator (gzip, another transport).
+    decoding iterator (gzip, another transport), which ``aclose`` finalizes: a stream left
+    at ``[DONE]`` must not leave it for the garbage collector ("Task was destroyed").
     """
-    body = response.extensions.get(BODY)
-    if isinstance(body, _Body) and "content-encoding" not in response.headers:
-        return body.read
-    chunks = response.aiter_bytes()
 
-    async def read() -> bytes:
-        return await anext(chunks, b"")
+    def __init__(self, response: httpx.Response) -> None:
+        body = response.extensions.get(BODY)
+        self._chunks: AsyncIterator[bytes] | None = None
+        if isinstance(body, _Body) and "content-encoding" not in response.headers:
+            self.read: Read = body.read
+        else:
+            self._chunks = chunks = response.aiter_bytes()
+            self.read = functools.partial(anext, chunks, b"")
 
-    return read
+    async def aclose(self) -> None:
+        if isinstance(self._chunks, AsyncGenerator):
+            await self._chunks.aclose()
 
 
 @functools.lru_cache(maxsize=4)
