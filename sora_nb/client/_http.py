@@ -67,32 +67,10 @@ class Transport(AiohttpTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._open()
-        url = request.url
-        if url.userinfo:
-            url = url.copy_with(userinfo=b"")
-        proxy, proxy_auth = self._proxy(url)
         timeout = request.extensions.get("timeout", {})
-        headers = request.headers
-        data: object
+        url = request.url.copy_with(userinfo=b"") if request.url.userinfo else request.url
         try:
-            data = _payload(request)
-        except httpx.RequestNotRead:
-            data = request.stream  # a streamed upload: aiohttp frames it itself
-            headers = headers.copy()
-            headers.pop("transfer-encoding", None)
-        try:
-            response = await session.request(
-                request.method,
-                yarl.URL(str(url), encoded=True),
-                headers=headers,
-                data=data,
-                allow_redirects=False,  # httpx follows them, with its own auth rules
-                timeout=self._timeout(timeout),
-                server_hostname=request.extensions.get("sni_hostname"),
-                proxy=proxy,
-                proxy_auth=proxy_auth,
-            )
+            response = await self._send(request, url, timeout)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, timeout, https=url.scheme == "https") from exc
         body = _Body(response, timeout)
@@ -105,6 +83,23 @@ class Transport(AiohttpTransport):
             stream=body,
             request=request,
             extensions=extensions,
+        )
+
+    async def _send(
+        self, request: httpx.Request, url: httpx.URL, timeout: dict[str, float | None]
+    ) -> aiohttp.ClientResponse:
+        headers, data = _body(request)
+        proxy, proxy_auth = self._proxy(url)
+        return await self._open().request(
+            request.method,
+            yarl.URL(str(url), encoded=True),
+            headers=headers,
+            data=data,
+            allow_redirects=False,  # httpx follows them, with its own auth rules
+            timeout=self._timeout(timeout),
+            server_hostname=request.extensions.get("sni_hostname"),
+            proxy=proxy,
+            proxy_auth=proxy_auth,
         )
 
     def _proxy(self, url: httpx.URL) -> tuple[str | None, Any]:
@@ -197,11 +192,18 @@ def _tls_context() -> ssl.SSLContext:
     return _tls_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
-def _payload(request: httpx.Request) -> bytes | io.BytesIO | None:
-    content = request.content  # RequestNotRead for a streamed upload
+def _body(request: httpx.Request) -> tuple[httpx.Headers, object]:
+    """The headers and body to hand aiohttp: over 1 MiB as a ``BytesIO``, which aiohttp
+    writes in pieces; a streamed upload as the stream, which aiohttp frames itself."""
+    try:
+        content = request.content
+    except httpx.RequestNotRead:
+        headers = request.headers.copy()
+        headers.pop("transfer-encoding", None)
+        return headers, request.stream
     if len(content) > _LARGE_BODY:
-        return io.BytesIO(content)
-    return content or None
+        return request.headers, io.BytesIO(content)
+    return request.headers, content or None
 
 
 def _mapped(
