@@ -288,6 +288,27 @@ async def test_a_relay_that_never_answers_times_out_with_one_sentence() -> None:
     assert relay.connections == 1
 
 
+async def _silent_mid_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(SSE_HEAD + _sse("```json\n{") + _sse('"prompt": "x"'))
+    await writer.drain()
+    await reader.read()  # then nothing more, until the client leaves
+
+
+async def test_a_stream_that_falls_silent_times_out_with_one_sentence() -> None:
+    relay = RawRelay(_silent_mid_stream)
+    async with relay as url:
+        timeout = httpx.Timeout(5, read=0.3)
+        client = SoraClient(url, api_key="sk-raw", max_retries=0, timeout=timeout)
+        started = time.monotonic()
+        with pytest.raises(SoraError) as caught:
+            await client.generate("a boat")
+        await client.aclose()
+    assert 0.3 <= time.monotonic() - started < 5  # the gap between bytes, not the test's
+    message = str(caught.value)
+    assert message.endswith("broke before a task was created: the relay sent nothing for 0.3 s.")
+    assert relay.connections == 1
+
+
 async def _never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await reader.read()
 
