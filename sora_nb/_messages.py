@@ -129,7 +129,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "dialect.unknown": (
         "Unknown dialect {name!r}: use {known} (docs/dialects.md).",
-        "未知的中转类型 {name!r}：请使用 {known}（见 docs/dialects.md）。",
+        "未知的中转类型 {name!r}：请使用 {known}（见 `docs/dialects.md`）。",
     ),
     "dialect.no_stream": (
         "A {title} relay has no chat stream: use generate().",
@@ -270,7 +270,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A video is already being made: wait for it to finish.",
         "已有视频在生成中，请稍候。",
     ),
-    # Downloads, URLs and requests (_download, _guard, _config, _secret).
+    # Downloads, URLs and requests (_download, wire/_limits, _config, _secret).
     "download.scheme": (
         "Cannot download {url!r}: only http(s) URLs are fetched.",
         "无法下载 {url!r}：只能下载 http(s) 链接。",

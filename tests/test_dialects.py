@@ -275,7 +275,7 @@ async def test_sora2api_image_link_goes_inline(sora2api: EmulatorServer) -> None
 def test_model_names_map_to_orientation_and_duration(
     model: str, orientation: str | None, sent: str, shape: str | None, seconds: int | None
 ) -> None:
-    from sora_nb.records._request import model_info, prepare
+    from sora_nb.dialects._shape import model_info, prepare
 
     turn = prepare("a cow", model, orientation, None)
     assert (turn.model, turn.orientation) == (sent, shape)

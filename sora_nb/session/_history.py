@@ -29,13 +29,14 @@ from .._callback import call
 from .._display import mimebundle
 from .._exceptions import InvalidRequest, SoraError
 from .._messages import t
-from ..client._client import EventCallback, SoraClient, make_request
-from ..client._download import DEFAULT_MAX_BYTES, download
+from ..client._client import EventCallback, SoraClient
+from ..client._download import DEFAULT_MAX_BYTES
 from ..client._poster import first_frame_poster
+from ..dialects import recognised
+from ..records._ask import Ask
 from ..records._autosave import merge, sync
 from ..records._batch_items import BatchItem
-from ..records._model import Message, PendingTask, Request, Task
-from ..records._request import prepare
+from ..records._model import PendingTask, Request, Task
 from ..records._turn import (
     SCHEMA_VERSION,
     Ending,
@@ -256,9 +257,12 @@ class Session:
         return index
 
     def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
-        """``video`` as made by this session's ``turn``; its parent is that turn's parent's."""
+        """``video`` as made by this session's ``turn``; its parent is that turn's parent's.
+
+        A video saved before videos said what their dialect offers is upgraded here.
+        """
         parent = earlier[turn.parent].video if turn.parent is not None else None
-        return replace(video, session=self, turn=turn.index, parent=parent)
+        return replace(recognised(video), session=self, turn=turn.index, parent=parent)
 
     def _owned(self, turns: list[Turn]) -> list[Turn]:
         """Turns read from a file, their videos owned by this session."""
@@ -273,7 +277,7 @@ class Session:
 
     async def generate(
         self,
-        prompt: str,
+        prompt: str | Ask,
         *,
         model: str = "sora-2",
         orientation: str | None = None,
@@ -281,17 +285,21 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> Video:
-        """Make a new video (a new branch), record it, and save a local copy."""
-        image = await self.client._inline_image(model, image)
-        turn = prepare(prompt, model, orientation, image)
-        messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self._send(make_request(turn, messages), None, name, on_event, save)
+        """Make a new video (a new branch), record it, and save a local copy.
+
+        ``prompt`` is the text, or an ``Ask`` a surface built (then it is taken as it is);
+        ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
+        """
+        ask = _ask(prompt, model=model, orientation=orientation, image=image, **options)
+        request = await self.client.request(ask)
+        return await self._send(request, None, name, on_event, save)
 
     async def edit(
         self,
         video: Video | int | str | None,
-        prompt: str,
+        prompt: str | Ask,
         *,
         model: str | None = None,
         orientation: str | None = None,
@@ -299,16 +307,18 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> Video:
         """Continuous modification of ``video`` (a Video, an index, a name, a task id or sid;
         None for the latest finished one): its branch is sent back with ``prompt``."""
         base_index = self._base(video)
         base = self._require_done(base_index)
-        image = await self.client._inline_image(model or base.model, image)
-        turn = prepare(prompt, model or base.model, orientation, image)
+        ask = _ask(
+            prompt, model=model or base.model, orientation=orientation, image=image, **options
+        )
+        request = await self.client.request(ask, base)
         if not base.remixable:
             raise InvalidRequest(t("history.no_sid", index=base_index))
-        request = make_request(turn, base.next_messages(turn.content))
         return await self._send(request, base_index, name, on_event, save)
 
     async def _send(
@@ -321,11 +331,12 @@ class Session:
     ) -> Video:
         """Record the turn, then send exactly the request recorded."""
         client = self.client
-        client._check_ready()  # a refusal records nothing, like any InvalidRequest
+        client.check_ready()  # a refusal records nothing, like any InvalidRequest
         index = self._start(request, parent, name)
+        base = self._turns[parent].video if parent is not None else None
 
         def call(job: EventCallback) -> Awaitable[Video]:
-            return client._run(request, on_event=job)
+            return client.send(request, parent=base, on_event=job)
 
         return await self._run(index, call, on_event, save)
 
@@ -338,7 +349,7 @@ class Session:
         client = self.client
         if index is None:
             ref = str(turn).strip()
-            await client._lookup(ref)  # a task the relay does not know records no turn
+            await client.lookup(ref)  # a task the relay does not know records no turn
             # Nothing is known of it yet; the client learns prompt and model from its status.
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
@@ -556,13 +567,8 @@ class Session:
         client = self.client
         try:
             # The client's pool, and its auth, which adds the key for the relay's origin only.
-            return await download(
-                url,
-                dest,
-                http=client._client(),
-                auth=client._auth,
-                on_progress=progress,
-                max_bytes=self.max_download_bytes,
+            return await client.download(
+                url, dest, on_progress=progress, max_bytes=self.max_download_bytes
             )
         except SoraError as exc:  # download() turns every failure into one
             logger.warning("sora_nb: no local copy of %s: %s", url, exc)
@@ -631,6 +637,11 @@ def get_session(
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _ask(prompt: str | Ask, **options: Any) -> Ask:
+    """The Ask a surface built, or one built here from the prompt and its options."""
+    return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
 
 
 def _file_stem(video: Video) -> str:
