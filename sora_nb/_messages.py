@@ -127,6 +127,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "{name!r} is not an option of a generation: see help(sora_nb.generate).",
         "{name!r} 不是生成的选项：请查看 help(sora_nb.generate)。",
     ),
+    "ask.seconds": (
+        "{name} must be a whole number of seconds above 0, not {value!r}.",
+        "{name} 必须是大于 0 的整数秒数，而不是 {value!r}。",
+    ),
     "dialect.unknown": (
         "Unknown dialect {name!r}: use {known} (docs/dialects.md).",
         "未知的中转类型 {name!r}：请使用 {known}（见 `docs/dialects.md`）。",

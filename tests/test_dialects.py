@@ -287,7 +287,7 @@ def test_model_names_map_to_orientation_and_duration(
 
 
 def test_videos_api_names_for_the_seed_models() -> None:
-    from sora_nb.dialects._videos_api import videos_model
+    from sora_nb.dialects.videos import videos_model
 
     assert videos_model("sora-2", None) == "sora-2-portrait-10s"
     assert videos_model("sora-2-pro", "landscape") == "sora-2-pro-landscape-hd-15s"

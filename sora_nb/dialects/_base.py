@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from .._exceptions import InvalidRequest
 from .._messages import t
-from ..records._ask import Ask
+from ..records._ask import Ask, extras
 from ..records._model import Message, PendingTask, Request
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
@@ -128,7 +128,8 @@ class Dialect(ABC):
         messages: list[Message] = (
             parent.next_messages(content) if parent else [{"role": "user", "content": content}]
         )
-        return Request(turn.prompt, turn.model, turn.orientation, turn.image_url, messages)
+        options = extras(ask)
+        return Request(turn.prompt, turn.model, turn.orientation, turn.image_url, messages, options)
 
     def edit_content(self, content: Content, parent: Video) -> Content:
         """An edit's user content (default: as it is, since the relay reads the history)."""

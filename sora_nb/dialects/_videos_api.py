@@ -42,7 +42,7 @@ from ..wire._protocol import SourceStatus
 if TYPE_CHECKING:
     from ._base import Relay
 
-__all__ = ["VideosAPI", "VideosPollLost", "videos_model"]
+__all__ = ["VideosAPI", "VideosPollLost"]
 
 EventCallback = Callable[[Event | JobEvent], object]
 
@@ -51,20 +51,6 @@ _MISSES = 10  # consecutive failed polls before the task is handed back as inter
 
 class VideosPollLost(Exception):
     """Polling failed too often, or the deadline passed, before the task ended (internal)."""
-
-
-def videos_model(model: str, orientation: str | None) -> str:
-    """The name that relay needs: ``sora-2`` becomes ``sora-2-portrait-10s`` and so on.
-
-    go-sora2api refuses a name without an orientation and a duration; the seed's two names
-    become its documented equivalents (docs/dialects.md, "Model names"). Other names pass.
-    """
-    shape = orientation or "portrait"
-    if model == "sora-2":
-        return f"sora-2-{shape}-10s"
-    if model == "sora-2-pro":
-        return f"sora-2-pro-{shape}-hd-15s"
-    return model
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +84,16 @@ class VideosAPI:
     # -- creating a task ------------------------------------------------------------------
 
     async def create(
-        self, model: str, prompt: str, image: str | None, on_event: EventCallback | None
+        self,
+        model: str,
+        prompt: str,
+        image: str | None,
+        on_event: EventCallback | None,
+        **fields: Any,
     ) -> Created:
-        """``POST /v1/videos``: a new video from a prompt and, optionally, an image."""
-        body: dict[str, Any] = {"model": model, "prompt": prompt}
+        """``POST /v1/videos``: a new video from a prompt and, optionally, an image
+        (``fields``: more of the body, as the relay names them)."""
+        body: dict[str, Any] = {"model": model, "prompt": prompt, **fields}
         if image:
             body["input_reference"] = image  # a data: URI or an https link, as the relay takes
         return await self._created(await self._send("/v1/videos", body), on_event)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import replace
+from typing import Any
 
 from .._callback import call as _call
 from .._exceptions import StreamInterrupted
@@ -20,11 +21,25 @@ from ..wire._events import JobEvent
 from ..wire._protocol import SourceStatus
 from ._base import Dialect, EventCallback, Relay
 from ._common import task_reference, video_from_source
-from ._videos_api import VideosAPI, VideosPollLost, videos_model
+from ._videos_api import VideosAPI, VideosPollLost
 
-__all__ = ["Videos"]
+__all__ = ["Videos", "videos_model"]
 
 _CONTENT = re.compile(r"/v1/videos/(?P<id>[A-Za-z0-9][\w\-]*)/content\b")
+
+
+def videos_model(model: str, orientation: str | None) -> str:
+    """The name that relay needs: ``sora-2`` becomes ``sora-2-portrait-10s`` and so on.
+
+    go-sora2api refuses a name without an orientation and a duration; the seed's two names
+    become its documented equivalents (docs/dialects.md, "Model names"). Other names pass.
+    """
+    shape = orientation or "portrait"
+    if model == "sora-2":
+        return f"sora-2-{shape}-10s"
+    if model == "sora-2-pro":
+        return f"sora-2-pro-{shape}-hd-15s"
+    return model
 
 
 class Videos(Dialect):
@@ -46,11 +61,12 @@ class Videos(Dialect):
     ) -> Video:
         started, wall = time.monotonic(), time.time()
         request = replace(request, model=videos_model(request.model, request.orientation))
+        fields = _fields(request)
         async with self.relay.slot():
             await _call(on_event, JobEvent("sending"))
             if parent is None:
                 created = await self._api.create(
-                    request.model, request.prompt, request.image, on_event
+                    request.model, request.prompt, request.image, on_event, **fields
                 )
             else:
                 created = await self._api.remix(
@@ -99,3 +115,8 @@ class Videos(Dialect):
         if found is None:
             return None
         return replace(video, dialect=cls.name, continuations=("remix",), handle=found["id"])
+
+
+def _fields(request: Request) -> dict[str, Any]:
+    """What the body says of the Ask's options, in this relay's names."""
+    return {}

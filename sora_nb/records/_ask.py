@@ -24,7 +24,7 @@ from ._request import (
     validate_prompt,
 )
 
-__all__ = ["DEFAULT_MODEL", "Ask", "ask_options"]
+__all__ = ["DEFAULT_MODEL", "Ask", "ask_options", "extras"]
 
 DEFAULT_MODEL = "sora-2"
 
@@ -62,6 +62,19 @@ class Ask:
         name = validate_model(model)
         url = image_to_url(image)
         return cls(validate_prompt(prompt), name, shape, url)
+
+
+_SHAPED = ("prompt", "model", "orientation", "image")  # what a Request has fields for
+
+
+def extras(ask: Ask) -> dict[str, Any]:
+    """The options a Request carries by name: those given, beyond prompt, model,
+    orientation and image."""
+    return {
+        f.name: getattr(ask, f.name)
+        for f in fields(ask)
+        if f.name not in _SHAPED and getattr(ask, f.name) is not None
+    }
 
 
 def ask_options() -> tuple[str, ...]:

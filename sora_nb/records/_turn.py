@@ -254,6 +254,7 @@ _REQUEST: dict[str, tuple[Any, Any]] = {
     "model": (str, _NEEDED),
     "orientation": (_TEXT, None),
     "image": (_TEXT, None),
+    "options": ((dict, type(None)), None),
 }
 _TASK: dict[str, tuple[Any, Any]] = {
     "task_id": (str, _NEEDED),
@@ -298,7 +299,9 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
     if status == "running":  # the kernel that ran it is gone; its task may still finish
         status = "interrupted"
         values["error"] = values["error"] or "The kernel stopped while this turn ran."
-    made = Request(**_typed(request, _REQUEST, index), messages=messages)
+    values_of_request = _typed(request, _REQUEST, index)
+    options = values_of_request.pop("options") or {}
+    made = Request(**values_of_request, messages=messages, options=dict(options))
     task = _task(obj.get("task"), index)
     video = None
     if obj.get("video") is not None:
