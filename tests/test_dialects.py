@@ -25,6 +25,7 @@ from sora_nb import (
     TaskEvent,
 )
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.records._ask import Ask
 
 pytestmark = pytest.mark.anyio
 
@@ -150,6 +151,26 @@ async def test_videos_generate_poll_content_and_remix(videos: EmulatorServer) ->
         source = http.get(f"{videos.url}/source/{edited.task_id}").json()
     assert source["parent_sid"] and source["parent_sid"].startswith("s_")
     assert source["turn"] == 2
+
+
+async def test_a_duration_reaches_the_videos_relay_and_is_recorded(
+    videos: EmulatorServer, tmp_path: Path, isolated_sessions: None
+) -> None:
+    async with client_for(videos, dialect="videos") as client:
+        session = Session("seconds", client=client, download=False, autosave=tmp_path / "h.json")
+        video = await session.generate("a cow", duration=15)
+        assert video.model == "sora-2-portrait-15s"  # that relay reads it from the name
+        assert video.request.options == {"duration": 15}
+        await session.aclose()
+    reloaded = Session.load(tmp_path / "h.json", download=False)
+    assert reloaded.turns[0].request.options == {"duration": 15}
+
+
+@pytest.mark.parametrize("seconds", ["ten", 0, "-3", True])
+def test_a_duration_is_a_whole_number_of_seconds(seconds: object) -> None:
+    with pytest.raises(InvalidRequest, match="whole number of seconds"):
+        Ask.build("a cow", duration=seconds)
+    assert Ask.build("a cow", duration="8s").duration == 8
 
 
 async def test_videos_content_needs_the_key_and_gets_it(

@@ -28,7 +28,7 @@ __all__ = ["Videos", "videos_model"]
 _CONTENT = re.compile(r"/v1/videos/(?P<id>[A-Za-z0-9][\w\-]*)/content\b")
 
 
-def videos_model(model: str, orientation: str | None) -> str:
+def videos_model(model: str, orientation: str | None, seconds: int | None = None) -> str:
     """The name that relay needs: ``sora-2`` becomes ``sora-2-portrait-10s`` and so on.
 
     go-sora2api refuses a name without an orientation and a duration; the seed's two names
@@ -36,9 +36,9 @@ def videos_model(model: str, orientation: str | None) -> str:
     """
     shape = orientation or "portrait"
     if model == "sora-2":
-        return f"sora-2-{shape}-10s"
+        return f"sora-2-{shape}-{seconds or 10}s"
     if model == "sora-2-pro":
-        return f"sora-2-pro-{shape}-hd-15s"
+        return f"sora-2-pro-{shape}-hd-{seconds or 15}s"
     return model
 
 
@@ -60,7 +60,9 @@ class Videos(Dialect):
         deadline: float,
     ) -> Video:
         started, wall = time.monotonic(), time.time()
-        request = replace(request, model=videos_model(request.model, request.orientation))
+        seconds = request.options.get("duration")
+        model = videos_model(request.model, request.orientation, seconds)
+        request = replace(request, model=model)
         fields = _fields(request)
         async with self.relay.slot():
             await _call(on_event, JobEvent("sending"))
@@ -119,4 +121,5 @@ class Videos(Dialect):
 
 def _fields(request: Request) -> dict[str, Any]:
     """What the body says of the Ask's options, in this relay's names."""
-    return {}
+    seconds = request.options.get("duration")
+    return {} if seconds is None else {"seconds": str(seconds)}

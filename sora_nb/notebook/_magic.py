@@ -50,6 +50,7 @@ _OPTIONS = {
   --orientation, -o O    portrait (9:16) or landscape (16:9)
   --ratio R              9:16 or 16:9, the same as --orientation
   --image, -i PATH|URL   start from this image
+  --duration, -d S       seconds, where the relay takes a duration
   --edit, -e [REF]       change a video: a name bound with --as, an index, the latest
   --as NAME              bind the Video to this variable
   --background, -b       return at once
@@ -62,6 +63,7 @@ _OPTIONS = {
   --orientation, -o O    portrait 竖屏（9:16）或 landscape 横屏（16:9）
   --ratio R              9:16 或 16:9，与 --orientation 相同
   --image, -i PATH|URL   从这张图片开始
+  --duration, -d S       时长（秒），如果中转服务支持
   --edit, -e [REF]       修改视频：--as 绑定的名称、历史序号，默认最近一个
   --as NAME              把生成的 Video 绑定到这个变量
   --background, -b       立即返回，在后台生成
@@ -298,6 +300,7 @@ class SoraMagics(Magics):
     @argument("--orientation", "-o", help="portrait (9:16) or landscape (16:9).")
     @argument("--ratio", help="16:9 or 9:16, the same as --orientation.")
     @argument("--image", "-i", metavar="PATH_OR_URL", help="Start from this image.")
+    @argument("--duration", "-d", metavar="S", help="Seconds, where the relay takes them.")
     @argument(
         "--edit",
         "-e",
@@ -340,7 +343,7 @@ class SoraMagics(Magics):
         orientation = args.orientation or args.ratio
         ask = self.ask(
             prompt, name=args.name, editing=editing, model=args.model,
-            orientation=orientation, image=args.image,
+            orientation=orientation, image=args.image, duration=args.duration,
         )  # fmt: skip
         job = {"name": args.name, "save": not args.no_save, "embed": args.embed}
         return self.run_ask(
