@@ -28,7 +28,7 @@ from sora_nb._secret import BearerAuth, Redactor, Secret, origin
 from sora_nb.client._download import download
 from sora_nb.emulator import EmulatorServer
 from sora_nb.emulator._draw import _font, _wrap
-from sora_nb.emulator._transcript import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
+from sora_nb.emulator._markdown import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
 from sora_nb.render._render import video_mimebundle
 from sora_nb.wire import _limits
 
