@@ -42,11 +42,6 @@ KEY = "sk-hostile-SECRET-0123456789abcdef"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def hostile() -> Iterator[tuple[HostileRelay, str]]:
     app = HostileRelay()
     for url in serve(app):
