@@ -34,11 +34,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int | None]]:
     """Every request the transport is given, as (host, port)."""
     requests: list[tuple[str, int | None]] = []

@@ -28,7 +28,7 @@ import functools
 import io
 import os
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -37,14 +37,12 @@ import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["BODY", "Reader", "Transport"]
+from ..dialects._body import READ
 
-#: The response extension holding its ``_Body``, for ``Reader``.
-BODY = "sora_nb.body"
+__all__ = ["Transport"]
+
 #: aiohttp warns about a ``bytes`` body above this; larger ones go as a ``BytesIO``.
 _LARGE_BODY = 2**20
-
-Read = Callable[[], Awaitable[bytes]]
 
 
 class Transport(AiohttpTransport):
@@ -74,7 +72,7 @@ class Transport(AiohttpTransport):
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, timeout, https=url.scheme == "https") from exc
         body = _Body(response, timeout)
-        extensions = {"http_version": b"HTTP/1.1", BODY: body}
+        extensions = {"http_version": b"HTTP/1.1", READ: body.read}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
         return httpx.Response(
@@ -185,29 +183,6 @@ class _Body(httpx.AsyncByteStream):
         # Unread bytes close the connection; a whole body returns it to the pool.
         self._response.release()
         await self._response.wait_for_close()
-
-
-class Reader:
-    """``response``'s bytes, one ``await read()`` at a time (``b""`` at the end).
-
-    A body from ``Transport`` without a content coding is read from aiohttp directly, with
-    no iterator between the socket's buffer and the caller; any other goes through httpx's
-    decoding iterator (gzip, another transport), which ``aclose`` finalizes: a stream left
-    at ``[DONE]`` must not leave it for the garbage collector ("Task was destroyed").
-    """
-
-    def __init__(self, response: httpx.Response) -> None:
-        body = response.extensions.get(BODY)
-        self._chunks: AsyncIterator[bytes] | None = None
-        if isinstance(body, _Body) and "content-encoding" not in response.headers:
-            self.read: Read = body.read
-        else:
-            self._chunks = chunks = response.aiter_bytes()
-            self.read = functools.partial(anext, chunks, b"")
-
-    async def aclose(self) -> None:
-        if isinstance(self._chunks, AsyncGenerator):
-            await self._chunks.aclose()
 
 
 @functools.lru_cache(maxsize=4)

@@ -45,7 +45,8 @@ class Request:
     """One generation's request: the checked input, and the messages exactly as sent.
 
     ``messages`` carry the whole branch for an edit (see docs/protocol.md, "Continuous
-    modification"); ``image`` is the ``data:`` or http URL of an image-to-video input.
+    modification"); ``image`` is the ``data:`` or http URL of an image-to-video input;
+    ``options`` the rest of the ``Ask`` that was given (a duration, say), by name.
     """
 
     prompt: str
@@ -53,6 +54,7 @@ class Request:
     orientation: str | None = None
     image: str | None = field(default=None, repr=False)
     messages: list[Message] = field(default_factory=list, repr=False)
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # I/O-free; not re-e
 
 from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from .._messages import t
-from ._secret import Redactor, Secret
+from .._secret import Redactor, Secret
 
 __all__ = [
     "MAX_LINE",
