@@ -1,14 +1,14 @@
 """The client's HTTP: httpx's API on aiohttp's connections, through httpx-aiohttp.
 
 httpx stays the client's interface (requests, auth, redirects, errors); the bytes travel
-over aiohttp, whose connections cost the kernel about two thirds of httpcore's CPU with a
-thousand streams (docs/network.md). ``Transport`` is httpx-aiohttp's ``AiohttpTransport``
+over aiohttp, for about half the kernel's CPU of httpx's default transport with a thousand
+streams (measured: docs/network.md). ``Transport`` is httpx-aiohttp's ``AiohttpTransport``
 (its TLS context and session lifecycle) with its request path replaced, because that path
 breaks promises this client makes:
 
 * its error map calls a refused connection or a bad certificate a ``ConnectTimeout``, and a
-  relay that read the POST and hung up a connect error, which the client would retry: the
-  generation would be sent, and paid, twice. Here only a connection that never opened is a
+  relay that read the POST and hung up a connect error, which the client retries: the
+  generation was sent, and could be paid, three times. Here only a connection that never opened is a
   connect error; anything after the request went out is a read or protocol error.
 * timeouts get the client's sentences ("the relay sent nothing for 600 s");
 * user-info in the URL is dropped (httpx has already decided the Authorization header;
