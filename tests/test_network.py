@@ -431,3 +431,23 @@ async def test_a_stream_over_another_transport_closes_its_iterator(
         video = await client.generate("a cow in a field")
     assert video.video_url and made
     assert all(iterator.ag_frame is None for iterator in made)  # finished or closed
+
+
+async def test_a_relay_that_accepts_no_connection_is_a_connect_timeout() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(0)  # never accepted: once its queue is full, Linux drops new SYNs
+        port = sock.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        timeout = httpx.Timeout(5, connect=0.3)
+        try:
+            async with httpx.AsyncClient(transport=Transport(), timeout=timeout) as http:
+                with pytest.raises(httpx.ConnectTimeout) as caught:
+                    await http.get(f"http://127.0.0.1:{port}/")
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert str(caught.value) == "the relay did not accept the connection in 0.3 s"
