@@ -35,7 +35,13 @@ from typing import Any, Literal, Protocol
 from ._batch_items import BatchItem, items_from
 from ._client import EventCallback, SoraClient
 from ._events import Event, JobEvent, ProgressEvent, TaskEvent
-from ._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
+from ._exceptions import (
+    GenerationFailed,
+    InvalidRequest,
+    RateLimitError,
+    SoraError,
+    StreamInterrupted,
+)
 from ._journal import ItemRecord, Journal, read_journal
 from ._messages import t
 from ._video import Video, video_from_record, video_record
@@ -282,6 +288,8 @@ class Batch:
                     await self.journal.drain()
         self._finished_at = time.monotonic()
         self._notify()
+        if self.journal is not None and self.journal.broken is not None:
+            raise InvalidRequest(self.journal.broken)
         return self.outcome()
 
     def outcome(self) -> BatchResults:
@@ -329,6 +337,10 @@ class Batch:
         async def hook(event: Event | JobEvent) -> None:
             if isinstance(event, JobEvent) and event.phase == "sending":
                 await self._sent(index)
+            elif (
+                isinstance(event, JobEvent) and event.phase == "retrying" and event.detail == "429"
+            ):
+                self._refused(index)
             elif isinstance(event, TaskEvent):
                 self._task(index, event)
             elif isinstance(event, ProgressEvent):
@@ -346,6 +358,12 @@ class Batch:
             self._unconfirmed.add(index)
         if self.journal is not None:
             await self.journal.write({"i": index, "sent": time.time()})
+
+    def _refused(self, index: int) -> None:
+        # A 429 started nothing: the item is planned again until its next send.
+        self._confirmed(index)
+        if self.journal is not None:
+            self.journal.write_soon({"i": index, "refused": time.time()})
 
     def _confirmed(self, index: int) -> None:
         if self._window is not None and index in self._unconfirmed:
@@ -446,6 +464,8 @@ def _check_replaceable(path: Path) -> None:
 def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str, Any]:
     if isinstance(result, Video):
         return {"i": index, "done": video_record(result)}
+    if isinstance(result, RateLimitError):  # never accepted: resume sends it
+        return {"i": index, "refused": str(result)}
     task_id = getattr(result, "task_id", None) or task_id
     if task_id and not isinstance(result, GenerationFailed):
         # The task may still finish on the relay: resume collects it rather than re-sending.

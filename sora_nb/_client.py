@@ -18,9 +18,9 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -90,6 +90,13 @@ def make_request(turn: Prepared, messages: list[Message]) -> Request:
 
 class _Broken(Exception):
     """The transport failed after the response began (internal)."""
+
+
+class _Refused(Exception):
+    """The relay answered 429: it started nothing, so the request waits its turn (internal)."""
+
+
+T = TypeVar("T")
 
 
 class SoraClient:
@@ -204,10 +211,16 @@ class SoraClient:
         if self._videos is not None:
             raise InvalidRequest("A Videos API relay has no chat stream: use generate().")
         parser = TranscriptParser()
+        body = build_body(messages, model, stream=stream)
         try:
-            async with self._limiter.slot():
-                async for event in self._events(build_body(messages, model, stream=stream), parser):
-                    yield event
+            while True:
+                async with self._limiter.slot():
+                    try:
+                        async for event in self._events(body, parser):
+                            yield event
+                        return
+                    except _Refused:
+                        pass  # nothing was started: wait for a slot again
         except _Broken as exc:
             raise self._interrupted(parser, exc) from None
 
@@ -338,11 +351,13 @@ class SoraClient:
         parser = TranscriptParser()
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
+        refusal: list[str] = []
         try:  # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
-            await until(deadline, self._consume(body, parser, on_event))
+            await until(deadline, self._consume(body, parser, on_event, refusal))
         except _Broken as exc:
             broken = exc
         except DeadlinePassed as exc:
+            _raise_if_refused(refusal)
             broken = _Broken(str(exc))
         if parser.failed is not None:
             raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
@@ -386,14 +401,20 @@ class SoraClient:
         started, wall = time.monotonic(), time.time()
         request = replace(request, model=videos_model(request.model, request.orientation))
         target = videos_remix_target(request.messages)
-        async with self._limiter.slot():
-            await _call(on_event, JobEvent("sending"))
+
+        def create() -> Awaitable[Any]:
             if target is None:
-                created = await videos.create(
-                    request.model, request.prompt, request.image, on_event
-                )
-            else:
-                created = await videos.remix(request.model, request.prompt, *target, on_event)
+                return videos.create(request.model, request.prompt, request.image, on_event)
+            return videos.remix(request.model, request.prompt, *target, on_event)
+
+        refusal: list[str] = []
+        try:
+            created = await until(
+                started + self.deadline, self._admitted(on_event, create, refusal)
+            )
+        except DeadlinePassed:
+            _raise_if_refused(refusal)
+            raise
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         status = await self._wait_videos(videos, pending, on_event, started + self.deadline)
         return _video_from_source(pending, status, time.monotonic() - started, parent)
@@ -418,14 +439,38 @@ class SoraClient:
             ) from None
 
     async def _consume(
-        self, body: dict[str, Any], parser: TranscriptParser, on_event: EventCallback | None
+        self,
+        body: dict[str, Any],
+        parser: TranscriptParser,
+        on_event: EventCallback | None,
+        refusal: list[str],
     ) -> None:
-        # "sending" inside the slot: a batch journals the item then, not while it queues.
-        async with self._limiter.slot():
-            await _call(on_event, JobEvent("sending"))
+        async def attempt() -> None:
             async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
                 async for event in events:
                     await _call(on_event, event)
+
+        await self._admitted(on_event, attempt, refusal)
+
+    async def _admitted(
+        self,
+        on_event: EventCallback | None,
+        attempt: Callable[[], Awaitable[T]],
+        refusal: list[str],
+    ) -> T:
+        """``attempt()`` in a limiter slot, after the "sending" event (a batch journals the
+        item then, not while it queues). A 429 started nothing: the slot goes back and the
+        request waits its turn again, its last refusal kept in ``refusal`` for the deadline."""
+        while True:
+            async with self._limiter.slot():
+                refusal.clear()
+                await _call(on_event, JobEvent("sending"))
+                try:
+                    return await attempt()
+                except _Refused as exc:
+                    refusal.append(str(exc))
+            delay = max(0.0, self._limiter.paused_for())
+            await _call(on_event, JobEvent("retrying", detail="429", delay=delay))
 
     def _redact(self, text: str) -> str:
         """``text`` from the relay with the key masked, should the relay echo it."""
@@ -535,8 +580,11 @@ class SoraClient:
             if response.is_success:
                 self._limiter.succeeded()
                 return response
-            if response.status_code == 429:  # fewer streams at once, and a pause for everyone
+            if response.status_code == 429:  # nothing started: the caller waits for a slot
+                await response.aread()
+                await response.aclose()
                 self._limiter.rate_limited(_retry_after(response))
+                raise _Refused(_server_message(response, self._redact).rstrip("."))
             retry_after = await self._refuse(response, last)
             delay = retry_after if retry_after is not None else _backoff(attempt)
             # A progress view says "rate limited — retrying in N s", not "sending".
@@ -565,14 +613,8 @@ class SoraClient:
                 t("client.refused_key", status=status, message=message),
                 status_code=status,
             )
-        retryable = status == 429 or status >= 500
-        if retryable and not last:
+        if status >= 500 and not last:
             return _retry_after(response)
-        if status == 429:
-            raise RateLimitError(
-                t("client.rate_limited", message=message),
-                status_code=status,
-            )
         raise APIStatusError(t("client.status", status=status, message=message), status_code=status)
 
     # -- recovery by task id --------------------------------------------------------------------
@@ -724,6 +766,12 @@ def _dialect(name: str | None) -> str:
     if name not in ("chat", "videos"):
         raise InvalidRequest(f"Unknown dialect {name!r}: use chat or videos (docs/dialects.md).")
     return name
+
+
+def _raise_if_refused(refusal: list[str]) -> None:
+    """At the deadline, a request the relay was still refusing: never accepted, not paid."""
+    if refusal:
+        raise RateLimitError(t("client.never_accepted", message=refusal[-1]), status_code=429)
 
 
 def _backoff(attempt: int) -> float:

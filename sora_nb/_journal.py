@@ -79,6 +79,7 @@ class Journal:
         self._queue: list[tuple[str, asyncio.Future[None] | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.syncs = 0  # how many fsyncs, for benchmarks
+        self.broken: str | None = None  # why the file cannot be written, once a commit failed
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any], items: list[dict[str, Any]]) -> Journal:
@@ -97,7 +98,10 @@ class Journal:
         return cls(path, os.open(path, os.O_WRONLY | os.O_APPEND))
 
     async def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` and return once it is durable."""
+        """Append ``record`` and return once it is durable; ``InvalidRequest`` in one sentence
+        when the file cannot be written (then nothing more is)."""
+        if self.broken is not None:
+            raise InvalidRequest(self.broken)
         future = asyncio.get_running_loop().create_future()
         self._queue.append((_line(record), future))
         self._start_flusher()
@@ -135,14 +139,21 @@ class Journal:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
+            failure: InvalidRequest | None = None
             try:
-                await asyncio.to_thread(self._commit, [line for line, _ in batch])
-            except OSError as exc:
-                # The batch goes on (the relay bills it anyway); resume will know less.
-                logger.warning("sora_nb: could not write the journal %s: %s", self.path, exc)
+                if self.broken is None:
+                    await asyncio.to_thread(self._commit, [line for line, _ in batch])
+            except Exception as exc:  # a full disk, a bad file: whatever it is, no waiter hangs
+                self.broken = t("journal.unwritable", path=self.path, detail=exc)
+                logger.warning("sora_nb: %s", self.broken)
+            if self.broken is not None:
+                failure = InvalidRequest(self.broken)
             for _, future in batch:
                 if future is not None and not future.done():
-                    future.set_result(None)
+                    if failure is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(failure)
 
     def _commit(self, lines: list[str]) -> None:
         if self._fd < 0:
@@ -203,6 +214,8 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     if "sent" in record:
         item.stage, item.sends, item.error = "sent", item.sends + 1, None
         item.task_id = item.source_url = item.preview_url = None
+    elif "refused" in record:  # a 429: the relay started nothing, so it is planned again
+        item.stage, item.sends, item.error = "planned", max(0, item.sends - 1), None
     elif "done" in record:
         item.stage, item.video, item.error = "done", record["done"], None
     elif "failed" in record:

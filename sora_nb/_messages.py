@@ -75,6 +75,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "The relay is rate limiting requests (429): {message}; wait and try again.",
         "中转服务正在限流（429）：{message}；请稍后再试。",
     ),
+    "client.never_accepted": (
+        "The relay was still refusing this request (429: {message}) when the deadline passed; "
+        "it was never accepted, so nothing was paid: send it again later.",
+        "截止时间已到，中转服务仍在拒绝这个请求（429：{message}）；它从未被接受，因此没有计费："
+        "请稍后重新发送。",
+    ),
     "client.status": (
         "The relay answered {status}: {message}.",
         "中转服务返回 {status}：{message}。",
@@ -494,6 +500,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "journal.unreadable": (
         "Cannot read the batch journal {path}: {detail}.",
         "无法读取批量日志 {path}：{detail}。",
+    ),
+    "journal.unwritable": (
+        "The batch stopped: its journal {path} cannot be written ({detail}), and no item is "
+        "sent unless the journal records it; free the disk, then resume the batch.",
+        "批量任务已停止：无法写入其日志 {path}（{detail}），日志记录不了的项不会发送；"
+        "请腾出磁盘空间后继续这个批量任务。",
     ),
     "journal.no_header": (
         "{path} is not a sora_nb batch journal: it has no header line.",

@@ -9,13 +9,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .scripted import Receive, Script, ScriptedRelay, Send, Step, sse_script
+from .scripted import (
+    Receive,
+    Script,
+    ScriptedRelay,
+    Send,
+    Step,
+    free_port,
+    serve_config,
+    sse_script,
+)
 
 MediaHandler = Callable[[dict[str, Any], Send], Any]
 
@@ -157,3 +167,51 @@ def keepalive_script(seconds: float, every: float = 0.1) -> Script:
 def endless_line_script(pieces: int, size: int = 1024, every: float = 0.01) -> Script:
     """One ``data:`` line that never ends, ``size`` bytes at a time."""
     return Script(steps=[Step(b"data: ", 0)] + [Step(b"x" * size, every) for _ in range(pieces)])
+
+
+class SlotGate:
+    """A per-key concurrency gate in front of an app, as new-api's is: at most ``slots``
+    POSTs at once, every other one answered 429 with ``Retry-After`` (nothing started)."""
+
+    def __init__(self, app: Any, slots: int, retry_after: str = "1") -> None:
+        self.app, self.slots, self.retry_after = app, slots, retry_after
+        self.running = self.peak = self.accepted = self.refused = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if self.running >= self.slots:
+            self.refused += 1
+            body = json.dumps({"error": {"message": "too many requests for this key"}})
+            await _start(send, 429, "application/json", len(body), retry_after=self.retry_after)
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        self.running += 1
+        self.accepted += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.running -= 1
+
+
+@contextlib.contextmanager
+def gated_emulator(slots: int, speed: float = 100) -> Iterator[tuple[SlotGate, str]]:
+    """The emulator behind a ``SlotGate`` on a loopback port: the gate and the base URL."""
+    import uvicorn
+
+    from sora_nb.emulator import create_app
+
+    gate = SlotGate(create_app(speed=speed), slots)
+    port = free_port()
+    config = uvicorn.Config(
+        gate, host="127.0.0.1", port=port, log_level="critical", lifespan="on", http="h11"
+    )
+    for _ in serve_config(config):
+        yield gate, f"http://127.0.0.1:{port}"
+
+
+def paid(gate: SlotGate) -> dict[str, int]:
+    """The emulator's own count of the tasks it started, per prompt."""
+    return dict(gate.app.state.emulator.paid)

@@ -1,0 +1,125 @@
+"""Nothing paid twice, nothing lost: rate limits, journals, shared files, odd text, local copies.
+
+Each test reproduces one way a batch or a generation used to pay twice or lose a paid video,
+against a misbehaving relay on a loopback port (``hostile``, ``scripted``), real files and
+real child processes; the emulator's ``paid`` counter is the relay's own bill per prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sora_nb import RateLimitError, SoraClient
+from sora_nb._history import Session
+from sora_nb._journal import read_journal
+from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .hostile import gated_emulator, paid
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
+
+KEY = "sk-test-paid-once-0123456789"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def relay() -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=100) as server:
+        yield server
+
+
+def prompts(what: str, count: int) -> list[str]:
+    return [f"{what} {n}" for n in range(count)]
+
+
+def run_child(code: str, *args: object) -> subprocess.Popen[str]:
+    """A Python child process (a second kernel) running ``code`` with ``args``."""
+    command = [sys.executable, "-c", code, *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# -- 1. a relay that takes only a few streams at once ---------------------------------------
+
+
+async def test_a_relay_with_three_slots_makes_all_twenty_each_paid_once() -> None:
+    with gated_emulator(slots=3) as (gate, url):
+        async with SoraClient(url, api_key=KEY) as client:
+            session = Session("slots", client=client, download=False)
+            results = await session.generate_many(prompts("a goat", 20), concurrency=8)
+            learned = client._limiter.limit
+    assert [type(result).__name__ for result in results] == ["Video"] * 20
+    assert paid(gate) == dict.fromkeys(prompts("a goat", 20), 1)
+    assert gate.peak <= 3
+    # The limit is learned from the refusals, not probed again after every accepted stream.
+    assert 1 <= learned <= 3
+    assert gate.refused <= 5 + 3  # the first wave over the limit, and a few races
+
+
+async def test_items_the_relay_never_accepted_are_sent_on_resume(tmp_path: Path) -> None:
+    journal = tmp_path / "batch.jsonl"
+    with gated_emulator(slots=0) as (gate, url):  # refuses every stream: nothing is paid
+        async with SoraClient(url, api_key=KEY, deadline=1.5) as client:
+            session = Session("refused", client=client, download=False)
+            results = await session.generate_many(prompts("a hen", 4), journal=journal)
+        assert all(isinstance(result, RateLimitError) for result in results)
+        assert "never accepted" in str(results[0])
+        assert {record.stage for record in read_journal(journal).items} == {"planned"}
+        gate.slots = 3
+        async with SoraClient(url, api_key=KEY) as client:
+            session = Session("refused", client=client, download=False)
+            results = await session.resume_many(journal)
+    assert [type(result).__name__ for result in results] == ["Video"] * 4
+    assert paid(gate) == dict.fromkeys(prompts("a hen", 4), 1)
+
+
+# -- 2. a journal that cannot be written stops the batch --------------------------------------
+
+FULL_DISK = """
+import asyncio, resource, sys
+from pathlib import Path
+import sora_nb
+from sora_nb._batch import Batch
+from sora_nb._history import Session
+
+url, journal = sys.argv[1], Path(sys.argv[2])
+
+async def main():
+    async with sora_nb.SoraClient(url, api_key="sk-full-disk") as client:
+        session = Session("full", client=client, download=False)
+        batch = Batch.start(session, [f"a mole {n}" for n in range(6)], journal=journal)
+        size = journal.stat().st_size  # the plan is on disk; not one byte more fits
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        try:
+            await batch.run()
+        except sora_nb.SoraError as exc:
+            print(exc)
+        await batch.aclose()
+
+asyncio.run(main())
+"""
+
+
+async def test_an_unwritable_journal_sends_nothing_and_resume_pays_each_once(
+    relay: EmulatorServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.jsonl"
+    child = run_child(FULL_DISK, relay.url, journal)
+    out, err = await asyncio.to_thread(child.communicate, timeout=120)
+    assert child.returncode == 0, err
+    assert out.count("\n") == 1 and "journal" in out and str(journal) in out, out
+    assert relay.app.state.emulator.paid == {}  # no item went out without its sent line
+    async with SoraClient(relay.url, api_key=KEY) as client:
+        session = Session("full", client=client, download=False)
+        results = await session.resume_many(journal)
+    assert [type(result).__name__ for result in results] == ["Video"] * 6
+    assert dict(relay.app.state.emulator.paid) == dict.fromkeys(prompts("a mole", 6), 1)
