@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from sora_nb import RateLimitError, SoraClient
-from sora_nb._history import Session
-from sora_nb._journal import read_journal
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.records._journal import read_journal
+from sora_nb.session._history import Session
 
 from .hostile import gated_emulator, paid
 
@@ -88,8 +88,8 @@ FULL_DISK = """
 import asyncio, resource, sys
 from pathlib import Path
 import sora_nb
-from sora_nb._batch import Batch
-from sora_nb._history import Session
+from sora_nb.session._batch import Batch
+from sora_nb.session._history import Session
 
 url, journal = sys.argv[1], Path(sys.argv[2])
 
