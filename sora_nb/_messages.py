@@ -513,6 +513,16 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Cannot read the batch journal {path}: {detail}.",
         "无法读取批量日志 {path}：{detail}。",
     ),
+    "journal.busy": (
+        "The journal {path} is in use by another batch (this kernel or another one): wait "
+        "for it to finish, then resume it, or choose another journal file.",
+        "日志 {path} 正被另一个批量任务使用（本内核或其他内核）：请等它结束后再恢复，"
+        "或另选一个日志文件。",
+    ),
+    "journal.cannot_open": (
+        "Cannot use the batch journal {path}: {detail}.",
+        "无法使用批量日志 {path}：{detail}。",
+    ),
     "journal.unwritable": (
         "The batch stopped: its journal {path} cannot be written ({detail}), and no item is "
         "sent unless the journal records it; free the disk, then resume the batch.",

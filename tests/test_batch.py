@@ -173,7 +173,7 @@ async def test_a_batch_refuses_an_unfinished_journal(
     relay: EmulatorServer, client: SoraClient, tmp_path: Path
 ) -> None:
     journal = tmp_path / "j.jsonl"
-    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}])
+    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}]).close()  # a killed batch
     session = make_session(client)
     with pytest.raises(InvalidRequest, match="unfinished batch"):
         await session.generate_many(["a duck"], journal=journal)

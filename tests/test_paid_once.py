@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sora_nb import RateLimitError, SoraClient
+from sora_nb import RateLimitError, SoraClient, SoraError
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._journal import read_journal
 from sora_nb.session._history import Session
@@ -123,3 +123,74 @@ async def test_an_unwritable_journal_sends_nothing_and_resume_pays_each_once(
         results = await session.resume_many(journal)
     assert [type(result).__name__ for result in results] == ["Video"] * 6
     assert dict(relay.app.state.emulator.paid) == dict.fromkeys(prompts("a mole", 6), 1)
+
+
+# -- 3. one writer per journal, across processes ----------------------------------------------
+
+BATCH = """
+import asyncio, sys
+from pathlib import Path
+import sora_nb
+from sora_nb.session._history import Session
+
+url, journal, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+
+async def main():
+    async with sora_nb.SoraClient(url, api_key="sk-one-writer") as client:
+        session = Session("writer", client=client, download=False)
+        try:
+            if journal.exists() and sys.argv[4:] == ["resume"]:
+                results = await session.resume_many(journal)
+            else:
+                results = await session.generate_many(
+                    [f"a wren {n}" for n in range(count)], journal=journal
+                )
+        except sora_nb.SoraError as exc:
+            print("refused:", exc)
+            return
+    print("ran:", len(results.videos))
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def slow_relay() -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=4) as server:  # one generation: about a second
+        yield server
+
+
+async def test_a_resume_while_the_batch_runs_elsewhere_is_refused(
+    slow_relay: EmulatorServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.jsonl"
+    child = run_child(BATCH, slow_relay.url, journal, 4)
+    while not (journal.exists() and read_journal(journal).items):
+        await asyncio.sleep(0.05)  # the plan is written: the batch is running
+    async with SoraClient(slow_relay.url, api_key=KEY) as client:
+        session = Session("second", client=client, download=False)
+        with pytest.raises(SoraError, match="in use by another batch"):
+            await session.resume_many(journal)
+    out, err = await asyncio.to_thread(child.communicate, timeout=120)
+    assert out.strip() == "ran: 4", err
+    assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 4), 1)
+
+
+async def test_two_batches_or_resumes_at_once_on_one_journal_run_once(
+    slow_relay: EmulatorServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.jsonl"
+    pair = [run_child(BATCH, slow_relay.url, journal, 3) for _ in range(2)]
+    outs = [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
+    assert sorted(out.split(":")[0] for out in outs) == ["ran", "refused"], outs
+    assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 1)
+    # Killed mid-batch (tasks named, none finished), then two resumes at the same instant.
+    journal.unlink()
+    with run_child(BATCH, slow_relay.url, journal, 3) as child:
+        while not (journal.exists() and '"task_id"' in journal.read_text()):
+            await asyncio.sleep(0.02)
+        child.kill()
+    pair = [run_child(BATCH, slow_relay.url, journal, 3, "resume") for _ in range(2)]
+    outs = [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
+    assert sorted(out.split(":")[0] for out in outs) == ["ran", "refused"], outs
+    assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 2)

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from .._exceptions import InvalidRequest
 from .._messages import t
+from ._files import NOFOLLOW, sound, try_lock
 
 __all__ = ["FORMAT", "ItemRecord", "Journal", "JournalState", "read_journal"]
 
@@ -84,18 +85,28 @@ class Journal:
     @classmethod
     def create(cls, path: Path, header: dict[str, Any], items: list[dict[str, Any]]) -> Journal:
         """Start a new journal with its plan, synced before this returns (nothing sent yet)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         head = {"format": FORMAT, "version": VERSION, "created": time.time(), **header}
         lines = [_line(head), *(_line({"i": i, "item": item}) for i, item in enumerate(items))]
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-        journal = cls(path, fd)
-        journal._commit(lines)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidRequest(t("journal.cannot_open", path=path, detail=exc)) from None
+        journal = cls(path, _open_locked(path, os.O_CREAT))
+        try:  # under the lock: a batch that started since the caller looked is seen now
+            if os.fstat(journal._fd).st_size and not read_journal(path).finished:
+                raise InvalidRequest(t("batch.journal_unfinished", path=path))
+            os.ftruncate(journal._fd, 0)
+            journal._commit(lines)
+        except BaseException:
+            journal.close()
+            raise
         return journal
 
     @classmethod
     def reopen(cls, path: Path) -> Journal:
-        """Append to an existing journal (a resumed batch)."""
-        return cls(path, os.open(path, os.O_WRONLY | os.O_APPEND))
+        """Append to an existing journal (a resumed batch); read it after this returns, as
+        the one writer."""
+        return cls(path, _open_locked(path, 0))
 
     async def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` and return once it is durable; ``InvalidRequest`` in one sentence
@@ -122,6 +133,10 @@ class Journal:
     async def aclose(self) -> None:
         """Commit what is queued and close the file (a later write opens it again)."""
         await self.drain()
+        self.close()
+
+    def close(self) -> None:
+        """Close the file now, which lets another batch write it."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -157,12 +172,25 @@ class Journal:
 
     def _commit(self, lines: list[str]) -> None:
         if self._fd < 0:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        data = memoryview("".join(lines).encode("utf-8"))
+            self._fd = _open_locked(self.path, 0)
+        data = memoryview(sound("".join(lines)).encode("utf-8"))
         while data:  # one write for a regular file; the loop covers a short write anyway
             data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
         self.syncs += 1
+
+
+def _open_locked(path: Path, create: int) -> int:
+    """The journal opened for appending (never through a symlink), with its one writer's lock
+    taken: a second batch or resume on it, in any process, is refused in one sentence."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | NOFOLLOW | create, 0o600)
+    except OSError as exc:
+        raise InvalidRequest(t("journal.cannot_open", path=path, detail=exc)) from None
+    if not try_lock(fd):
+        os.close(fd)
+        raise InvalidRequest(t("journal.busy", path=path))
+    return fd
 
 
 def _line(record: dict[str, Any]) -> str:

@@ -204,7 +204,6 @@ class Batch:
         path = _journal_path(session, journal)
         opened = None
         if path is not None:
-            _check_replaceable(path)
             header = {"session": session.name, "items": len(items)}
             opened = Journal.create(path, header, [item.to_json() for item in items])
         batch = cls(session, items, journal=opened, **options)
@@ -227,9 +226,14 @@ class Batch:
         stopped, before the relay named its task, may have been billed: it is reported as
         failed unless ``resend_unknown``."""
         path = Path(journal)
-        state = read_journal(path)
-        items = items_from([r.item for r in state.items], "batch.where.journal", path)
-        batch = cls(session, items, journal=Journal.reopen(path), **options)
+        opened = Journal.reopen(path)  # the one writer first, then what the file says
+        try:
+            state = read_journal(path)
+            items = items_from([r.item for r in state.items], "batch.where.journal", path)
+        except BaseException:
+            opened.close()
+            raise
+        batch = cls(session, items, journal=opened, **options)
         for index, record in enumerate(state.items):
             batch._restore(index, record, resend_unknown)
         return batch
@@ -451,14 +455,6 @@ def _journal_path(
             return None
         return journal_beside(autosave)
     return Path(journal)
-
-
-def _check_replaceable(path: Path) -> None:
-    if not path.exists():
-        return
-    state = read_journal(path)  # refuses a file that is not a journal: it is left untouched
-    if not state.finished:
-        raise InvalidRequest(t("batch.journal_unfinished", path=path))
 
 
 def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str, Any]:
