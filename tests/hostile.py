@@ -22,6 +22,7 @@ from .scripted import (
     ScriptedRelay,
     Send,
     Step,
+    chunk,
     free_port,
     serve_config,
     sse_script,
@@ -215,3 +216,29 @@ def gated_emulator(slots: int, speed: float = 100) -> Iterator[tuple[SlotGate, s
 def paid(gate: SlotGate) -> dict[str, int]:
     """The emulator's own count of the tasks it started, per prompt."""
     return dict(gate.app.state.emulator.paid)
+
+
+def split_character_script(text: str, character: str = "🏃", *, lone: bool = False) -> Script:
+    """A stream of ``text`` whose every ``character`` (outside the BMP) is cut between its
+    two UTF-16 halves, one per chunk, JSON-escaped as a JavaScript relay writes them:
+    ``"\\ud83c"`` then ``"\\udfc3…"``. ``lone``: the second half never comes."""
+    high, low = (
+        character.encode("utf-16-le", "surrogatepass")[:2],
+        character.encode("utf-16-le")[2:],
+    )
+    halves = (high.decode("utf-16-le", "surrogatepass"), low.decode("utf-16-le", "surrogatepass"))
+    pieces: list[str] = []
+    for n, part in enumerate(text.split(character)):
+        if n:
+            pieces[-1] += halves[0]
+            part = part if lone else halves[1] + part
+        pieces += [part[i : i + 7] for i in range(0, len(part), 7)] or [""]
+    steps = [Step(_escaped_chunk(piece)) for piece in pieces]
+    steps += [Step(chunk("", finish="stop")), Step(b"data: [DONE]\n\n")]
+    return Script(steps=steps)
+
+
+def _escaped_chunk(content: str) -> bytes:
+    obj = {"id": "chatcmpl-split", "object": "chat.completion.chunk", "model": "sora-2"}
+    obj["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": None}]
+    return b"data: " + json.dumps(obj).encode("ascii") + b"\n\n"  # \ud83c: escaped, as JS does

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from sora_nb import RateLimitError, SoraClient, SoraError
+from sora_nb import RateLimitError, SoraClient, SoraError, Video
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._journal import read_journal
 from sora_nb.session._history import Session
 
-from .hostile import gated_emulator, paid
+from .conftest import SEED
+from .hostile import HostileRelay, gated_emulator, paid, split_character_script
+from .scripted import serve, sse_script
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
 
@@ -194,3 +196,35 @@ async def test_two_batches_or_resumes_at_once_on_one_journal_run_once(
     outs = [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
     assert sorted(out.split(":")[0] for out in outs) == ["ran", "refused"], outs
     assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 2)
+
+
+# -- 5. a character cut in two by the relay ---------------------------------------------------
+
+FIRST = (SEED / "first_turn.content.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[HostileRelay, str]]:
+    app = HostileRelay()
+    for url in serve(app):
+        yield app, url
+
+
+async def test_a_character_split_between_chunks_is_saved_and_later_turns_work(
+    scripted: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    autosave, journal = tmp_path / "history.json", tmp_path / "batch.jsonl"
+    app.scripts += [split_character_script(FIRST), split_character_script(FIRST, lone=True)]
+    app.scripts += [sse_script(FIRST)]
+    async with SoraClient(url, api_key=KEY) as client:
+        session = Session("split", client=client, download=False, autosave=autosave)
+        results = await asyncio.wait_for(session.generate_many(["a"], journal=journal), 60)
+        video = await session.generate("b")  # the second half never came
+        later = await session.generate("c")
+    assert isinstance(results[0], Video) and "🏃" in results[0].transcript
+    assert "\ufffd" in video.transcript and later.transcript == FIRST
+    saved = Session.load(autosave, download=False)
+    assert [turn.status for turn in saved.turns] == ["done"] * 3
+    assert saved.turns[0].video is not None and "🏃" in saved.turns[0].video.transcript
+    assert read_journal(journal).finished

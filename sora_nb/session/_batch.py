@@ -524,5 +524,5 @@ async def _save_every(session: SessionLike, path: Path) -> None:
 async def _save(session: SessionLike, path: Path) -> None:
     try:
         await asyncio.shield(asyncio.to_thread(session.save, path))
-    except (OSError, SoraError) as exc:
+    except Exception as exc:  # whatever failed, the batch and its waiters go on
         logger.warning("sora_nb: could not autosave to %s: %s", path, exc)
