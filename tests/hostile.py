@@ -242,3 +242,51 @@ def _escaped_chunk(content: str) -> bytes:
     obj = {"id": "chatcmpl-split", "object": "chat.completion.chunk", "model": "sora-2"}
     obj["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": None}]
     return b"data: " + json.dumps(obj).encode("ascii") + b"\n\n"  # \ud83c: escaped, as JS does
+
+
+def media_bytes(data: bytes, kind: str = "video/mp4") -> MediaHandler:
+    """A ``media`` route answering ``data`` whole."""
+
+    async def handler(scope: dict[str, Any], send: Send) -> None:
+        await _start(send, 200, kind, len(data))
+        await send({"type": "http.response.body", "body": data})
+
+    return handler
+
+
+def clip_mp4(colour: tuple[int, int, int] = (200, 30, 30), *, audio_only: bool = False) -> bytes:
+    """A real mp4 of three frames of ``colour``, or of a little silence (no video stream)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        if audio_only:
+            stream = container.add_stream("aac", rate=8000)
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate = 8000
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                container.mux(packet)
+        else:
+            stream = container.add_stream("libx264", rate=Fraction(24))
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            for _ in range(3):
+                pixels = np.full((48, 64, 3), colour, dtype=np.uint8)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+            container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def linked_transcript(text: str, video_url: str) -> str:
+    """``text`` (a seed transcript) with no thumbnail link and its video at ``video_url``."""
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith("![")]
+    out = []
+    for line in lines:
+        if "在线播放" in line:
+            line = f"[在线播放▶️]({video_url})\n"
+        out.append(line)
+    return "".join(out)

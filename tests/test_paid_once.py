@@ -16,13 +16,22 @@ from pathlib import Path
 import pytest
 
 from sora_nb import RateLimitError, SoraClient, SoraError, Video
+from sora_nb.client._download import download, part_path
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._journal import read_journal
 from sora_nb.session._history import Session
 
 from .conftest import SEED
-from .hostile import HostileRelay, gated_emulator, paid, split_character_script
-from .scripted import serve, sse_script
+from .hostile import (
+    HostileRelay,
+    clip_mp4,
+    gated_emulator,
+    linked_transcript,
+    media_bytes,
+    paid,
+    split_character_script,
+)
+from .scripted import Send, serve, sse_script
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("isolated_sessions")]
 
@@ -228,3 +237,107 @@ async def test_a_character_split_between_chunks_is_saved_and_later_turns_work(
     assert [turn.status for turn in saved.turns] == ["done"] * 3
     assert saved.turns[0].video is not None and "🏃" in saved.turns[0].video.transcript
     assert read_journal(journal).finished
+
+
+# -- 6. a copy with no video stream -----------------------------------------------------------
+
+TASK = "task_01k7dzptgwf2z87wj2c3t36qk0"  # the seed transcript's task id
+
+
+async def test_a_copy_with_no_video_stream_keeps_the_paid_item_done(
+    scripted: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    app.media["/media/sound.mp4"] = media_bytes(clip_mp4(audio_only=True))
+    app.scripts.append(sse_script(linked_transcript(FIRST, f"{url}/media/sound.mp4")))
+    journal = tmp_path / "batch.jsonl"
+    async with SoraClient(url, api_key=KEY) as client:
+        session = Session("sound", client=client, save_dir="out")
+        results = await session.generate_many(["a"], journal=journal)
+    video = results[0]
+    assert isinstance(video, Video), video
+    assert video.local_path == f"out/{TASK}.mp4" and video.local_thumbnail is None
+    assert read_journal(journal).items[0].stage == "done"
+
+
+# -- 8. local copies never collide ------------------------------------------------------------
+
+
+async def test_posters_never_overwrite_a_file_nor_each_other(
+    scripted: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    app.media["/media/red.mp4"] = media_bytes(clip_mp4((220, 20, 20)))
+    app.media["/media/blue.mp4"] = media_bytes(clip_mp4((20, 20, 220)))
+    for colour in ("red", "blue"):  # one task id reused by the relay for two videos
+        app.scripts.append(sse_script(linked_transcript(FIRST, f"{url}/media/{colour}.mp4")))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / f"{TASK}.jpg").write_bytes(b"a picture of my own")
+    async with SoraClient(url, api_key=KEY) as client:
+        session = Session("posters", client=client, save_dir="out")
+        red, blue = await session.generate("a"), await session.generate("b")
+    assert (tmp_path / "out" / f"{TASK}.jpg").read_bytes() == b"a picture of my own"
+    assert red.local_path != blue.local_path
+    assert red.local_thumbnail and blue.local_thumbnail
+    assert len({red.local_thumbnail, blue.local_thumbnail, f"out/{TASK}.jpg"}) == 3
+    assert dominant(red.local_thumbnail) == "red" and dominant(blue.local_thumbnail) == "blue"
+
+
+def dominant(path: str) -> str:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        r, _, b = image.convert("RGB").getpixel((32, 24))  # type: ignore[misc]
+    return "red" if r > b else "blue"
+
+
+async def test_concurrent_downloads_of_one_url_each_get_one_whole_response(
+    scripted: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    served: list[int] = []
+
+    async def numbered(scope: dict[str, object], send: Send) -> None:
+        number = len(served)  # each response is one byte value, sent in slow blocks
+        served.append(number)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for _ in range(8):
+            await asyncio.sleep(0.02)
+            block = bytes([number]) * 4096
+            await send({"type": "http.response.body", "body": block, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    app.media["/media/numbered.mp4"] = numbered
+    dest = tmp_path / "clip.mp4"
+    paths = await asyncio.gather(*(download(f"{url}/media/numbered.mp4", dest) for _ in range(6)))
+    assert len(set(paths)) == 6
+    for path in paths:
+        data = path.read_bytes()
+        assert len(data) == 8 * 4096 and len(set(data)) == 1  # one response, whole
+    assert not list(tmp_path.glob("*.part"))
+
+
+async def test_planted_symlinks_are_never_followed(
+    scripted: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    app.media["/media/red.mp4"] = media_bytes(clip_mp4())
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    dest = tmp_path / "clip.mp4"
+    part_path(f"{url}/media/red.mp4", dest).symlink_to(victim)
+    copy = await download(f"{url}/media/red.mp4", dest)
+    assert copy.read_bytes()[4:8] == b"ftyp"
+    journal = tmp_path / "batch.jsonl"
+    journal.symlink_to(victim)
+    lock = tmp_path / ".history.json.lock"
+    lock.symlink_to(tmp_path / "created-by-the-lock")
+    async with SoraClient(url, api_key=KEY) as client:
+        session = Session("links", client=client, download=False)
+        with pytest.raises(SoraError, match="batch journal"):
+            await session.generate_many(["a"], journal=journal)
+        session = Session("links", client=client, download=False, autosave="history.json")
+        app.scripts.append(sse_script(FIRST))
+        await session.generate("b")
+    assert victim.read_text() == "precious" and len(app.requests) == 1  # "b" only
+    assert not (tmp_path / "created-by-the-lock").exists()

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
-__all__ = ["NOFOLLOW", "lock", "sound", "try_lock", "unlock"]
+from .._exceptions import InvalidRequest
+from .._messages import t
+
+__all__ = ["NOFOLLOW", "claim_name", "lock", "sound", "try_lock", "unlock"]
 
 #: Added to ``os.open`` flags: a symlink planted at the path is refused, not followed.
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -22,6 +26,25 @@ def sound(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
+
+
+def claim_name(part: Path, dest: Path) -> Path:
+    """Give the whole file ``part`` the first free name of ``dest``, ``dest-2``…, atomically:
+    a file already there, whoever made it, is never overwritten."""
+    for n in range(1, 10_000):
+        candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+        try:
+            os.link(part, candidate)  # fails if the name is taken (even by a symlink)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links on this file system
+            if os.path.lexists(candidate):
+                continue
+            os.replace(part, candidate)
+            return candidate
+        part.unlink()
+        return candidate
+    raise InvalidRequest(t("download.too_many", name=dest.name, folder=dest.parent))
 
 
 if sys.platform == "win32":  # pragma: no cover  (the suite runs on Linux)

@@ -456,7 +456,10 @@ class Session:
             self._turns[index] = finished(turn, self._own(video, turn, self._turns))
         self._changed()
         if (self.download if save is None else save) and self.save_dir is not None:
-            await self._copy_media(index, job)
+            try:
+                await self._copy_media(index, job)
+            except Exception:  # a copy is a nicety: the paid video is done whatever it meets
+                logger.warning("sora_nb: no local copy for turn %d.", index, exc_info=True)
         await job.emit(JobEvent("done"))
         result = self._turns[index].video
         assert result is not None
