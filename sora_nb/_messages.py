@@ -523,6 +523,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Cannot use the batch journal {path}: {detail}.",
         "无法使用批量日志 {path}：{detail}。",
     ),
+    "journal.plan_lost": (
+        "The journal's plan line for item {n} is damaged, so its prompt is lost: it was not "
+        "sent again; add it to a new batch if it is still wanted.",
+        "日志中第 {n} 项的计划行已损坏，提示词丢失：它没有被重新发送；"
+        "如仍需要，请加入新的批量任务。",
+    ),
     "journal.unwritable": (
         "The batch stopped: its journal {path} cannot be written ({detail}), and no item is "
         "sent unless the journal records it; free the disk, then resume the batch.",

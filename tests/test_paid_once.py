@@ -8,6 +8,7 @@ real child processes; the emulator's ``paid`` counter is the relay's own bill pe
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -341,3 +342,62 @@ async def test_planted_symlinks_are_never_followed(
         await session.generate("b")
     assert victim.read_text() == "precious" and len(app.requests) == 1  # "b" only
     assert not (tmp_path / "created-by-the-lock").exists()
+
+
+# -- 7. resume keeps what the journal knows ---------------------------------------------------
+
+
+def write_journal(path: Path, lines: list[object]) -> None:
+    """A journal as a batch leaves it: JSON lines, or raw text for a damaged line."""
+    header = {"format": "sora_nb.batch", "version": 1, "created": 0, "items": 0}
+    items = sum(1 for line in lines if isinstance(line, dict) and "item" in line)
+    texts = [json.dumps({**header, "items": items + lines.count("PLAN?")})]
+    texts += [line if isinstance(line, str) else json.dumps(line) for line in lines]
+    path.write_text("\n".join(t.replace("PLAN?", '{"i": 1, "item": {"prom') for t in texts) + "\n")
+
+
+async def test_resume_keeps_the_plans_request_and_collects_any_task_id(
+    scripted: tuple[HostileRelay, str], tmp_path: Path
+) -> None:
+    app, url = scripted
+    app.sources.append(
+        {"status": "completed", "url": f"{url}/v.mp4", "sid": "s_9", "progress": 100}
+    )
+    journal = tmp_path / "batch.jsonl"
+    item = {"prompt": "a lynx on a rock", "model": "sora-2-pro"}
+    write_journal(
+        journal, [{"i": 0, "item": item}, {"i": 0, "sent": 1}, {"i": 0, "task_id": "gen-7f3a9c"}]
+    )
+    async with SoraClient(url, api_key=KEY, poll_interval=0.05) as client:
+        session = Session("plan", client=client, download=False)  # no autosave
+        results = await session.resume_many(journal)
+    video = results[0]
+    assert isinstance(video, Video), video
+    assert (video.prompt, video.model, video.task_id) == (
+        "a lynx on a rock",
+        "sora-2-pro",
+        "gen-7f3a9c",
+    )
+    assert video.messages and video.remixable  # it can be edited like any other
+    assert app.requests == []  # collected, not sent
+
+
+async def test_a_damaged_middle_line_neither_resends_nor_drops_an_item(
+    relay: EmulatorServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.jsonl"
+    lines: list[object] = [{"i": 0, "item": {"prompt": "a yak 0"}}, "PLAN?"]
+    lines += [{"i": n, "item": {"prompt": f"a yak {n}"}} for n in (2, 3)]
+    lines += ['{"i": 2, "sent": 17', {"i": 3, "sent": 1}, {"i": 3, "refused": 2}]
+    write_journal(journal, lines)
+    async with SoraClient(relay.url, api_key=KEY) as client:
+        session = Session("damaged", client=client, download=False)
+        results = await session.resume_many(journal)
+    assert [type(result).__name__ for result in results] == [
+        "Video",  # never sent: sent now
+        "InvalidRequest",  # its plan line is damaged: kept, reported, not sent
+        "StreamInterrupted",  # its sent line is damaged: it may be billed, so not sent again
+        "Video",  # refused with a 429 once: sent now
+    ]
+    assert "prompt is lost" in str(results[1]) and "may have been billed" in str(results[2])
+    assert dict(relay.app.state.emulator.paid) == {"a yak 0": 1, "a yak 3": 1}

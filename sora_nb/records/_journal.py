@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,11 @@ class Journal:
     def reopen(cls, path: Path) -> Journal:
         """Append to an existing journal (a resumed batch); read it after this returns, as
         the one writer."""
-        return cls(path, _open_locked(path, 0))
+        journal = cls(path, _open_locked(path, 0))
+        size = os.fstat(journal._fd).st_size
+        if size and not _ends_a_line(path, size):
+            journal._commit(["\n", _TORN + "\n"])  # end the line a kill cut, and say so
+        return journal
 
     async def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` and return once it is durable; ``InvalidRequest`` in one sentence
@@ -193,6 +198,14 @@ def _open_locked(path: Path, create: int) -> int:
     return fd
 
 
+def _ends_a_line(path: Path, size: int) -> bool:
+    fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+    try:
+        return os.pread(fd, 1, size - 1) == b"\n"
+    finally:
+        os.close(fd)
+
+
 def _line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
@@ -204,12 +217,15 @@ def read_journal(path: Path) -> JournalState:
     except OSError as exc:
         raise InvalidRequest(t("journal.unreadable", path=path, detail=exc)) from None
     state: JournalState | None = None
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except ValueError:
-            if state is not None:
-                state.torn += 1
+            if state is not None and (number == len(lines) or lines[number] == _TORN):
+                state.torn += 1  # the tail a kill cut: its writer never got it back, unsent
+            elif state is not None:
+                _garbled(state, line)
             continue
         if state is None:
             state = _header(record, path)
@@ -217,7 +233,36 @@ def read_journal(path: Path) -> JournalState:
             _apply(state, record)
     if state is None:
         raise InvalidRequest(t("journal.no_header", path=path))
+    _plan_lost(state, state.header.get("items"))
     return state
+
+
+#: The line a resume adds after a tail a kill cut short, so it is not read as damage.
+_TORN = '{"torn":1}'
+_INDEX = re.compile(r'"i"\s*:\s*(\d+)')
+
+
+def _garbled(state: JournalState, line: str) -> None:
+    """A damaged line before the tail: what it may have said is assumed, never dropped."""
+    match = _INDEX.search(line)
+    index = int(match.group(1)) if match else None
+    if '"item"' in line and index is not None:
+        _plan_lost(state, index + 1)  # its plan line: the item stays, its prompt is lost
+        return
+    doubtful = [index] if index is not None and index < len(state.items) else None
+    for n in doubtful if doubtful is not None else range(len(state.items)):
+        item = state.items[n]
+        if item.stage == "planned":  # it may have been a sent line: never send it again
+            item.stage, item.sends = "sent", item.sends + 1
+
+
+def _plan_lost(state: JournalState, count: object) -> None:
+    """Items up to ``count`` whose plan line is missing: kept, refused with a reason."""
+    if not isinstance(count, int) or isinstance(count, bool):
+        return
+    while len(state.items) < count:
+        n = len(state.items)
+        state.items.append(ItemRecord({"problem": t("journal.plan_lost", n=n)}))
 
 
 def _header(record: Any, path: Path) -> JournalState:
@@ -233,8 +278,12 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         return
     if "item" in record:
-        if index == len(state.items) and isinstance(record["item"], dict):
-            state.items.append(ItemRecord(record["item"]))
+        if isinstance(record["item"], dict):
+            _plan_lost(state, index)
+            if index == len(state.items):
+                state.items.append(ItemRecord(record["item"]))
+            elif "problem" in state.items[index].item:  # a damaged copy came first
+                state.items[index].item = record["item"]
         return
     if index >= len(state.items):
         return

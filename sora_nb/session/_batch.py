@@ -40,9 +40,11 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
-from ..client._client import EventCallback, SoraClient
+from ..client._client import EventCallback, SoraClient, make_request
 from ..records._batch_items import BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
+from ..records._model import Request
+from ..records._request import prepare
 from ..records._video import Video, video_from_record, video_record
 from ..wire._events import Event, JobEvent, ProgressEvent, TaskEvent
 
@@ -244,9 +246,13 @@ class Batch:
         elif record.stage == "failed":
             self._settle(index, SoraError(record.error or t("status.failed")), write=False)
         elif record.stage == "task" and record.task_id:
-            self.task_ids[index] = record.task_id
-            ref = record.source_url or record.task_id
-            self._todo[index] = lambda: self.session.resume(ref, on_event=self._hook(index))
+            self.task_ids[index] = task_id = record.task_id
+            request, source = _planned(self.items[index]), record.source_url
+            self._todo[index] = lambda: self.session.resume(
+                task_id, request=request, source_url=source, on_event=self._hook(index)
+            )
+        elif self.items[index].problem is not None:  # a plan line the journal lost
+            self._settle(index, InvalidRequest(self.items[index].problem or ""), write=False)
         elif record.stage == "sent" and not resend_unknown:
             message = (
                 f"Item {index} was sent just before the kernel stopped, before the relay named "
@@ -420,6 +426,17 @@ class Batch:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _planned(item: BatchItem) -> Request:
+    """The request a plan's item sent (for a new video; an edit's branch is not in the plan),
+    so a task collected on resume keeps its prompt and model."""
+    model = item.model or "sora-2"
+    try:
+        turn = prepare(item.prompt, model, item.orientation, item.image)
+    except SoraError:
+        return Request(item.prompt, model, item.orientation)
+    return make_request(turn, [{"role": "user", "content": turn.content}])
 
 
 def _edit_checked(session: SessionLike, item: BatchItem) -> BatchItem:

@@ -334,12 +334,23 @@ class Session:
         return await self._run(index, call, on_event, save)
 
     async def resume(
-        self, turn: int | str | None = None, *, on_event: EventCallback | None = None
+        self,
+        turn: int | str | None = None,
+        *,
+        on_event: EventCallback | None = None,
+        request: Request | None = None,
+        source_url: str | None = None,
     ) -> Video:
         """Collect an interrupted turn in place (by index, name or task id; None for the
-        latest interrupted one). A task id this session never saw gets a new turn."""
-        index = self._resumable(turn)
+        latest interrupted one). A task id this session never saw gets a new turn.
+
+        ``request`` is what was sent for that task id (a batch journal's plan): the turn keeps
+        it, and the id is taken as the relay named it, any shape, at ``source_url`` if given,
+        else where the dialect's status lives."""
         client = self.client
+        if request is not None and turn is not None:
+            return await self._collect(str(turn), source_url, request, on_event)
+        index = self._resumable(turn)
         if index is None:
             ref = str(turn).strip()
             await client._lookup(ref)  # a task the relay does not know records no turn
@@ -351,6 +362,20 @@ class Session:
         pending = self._turns[index].pending
         self._update(index, status="running", error=None, finished_at=None)
         return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
+
+    async def _collect(
+        self,
+        task_id: str,
+        source_url: str | None,
+        request: Request,
+        on_event: EventCallback | None,
+    ) -> Video:
+        """A new turn for ``request``, collected from the task the relay named for it."""
+        started = self._start(request, None, None)
+        self._note_task(started, TaskEvent(task_id, source_url, None))
+        pending = PendingTask(request, Task(task_id, source_url))
+        client = self.client
+        return await self._run(started, lambda job: client.resume(pending, on_event=job), on_event)
 
     async def generate_many(
         self,
