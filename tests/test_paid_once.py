@@ -401,3 +401,78 @@ async def test_a_damaged_middle_line_neither_resends_nor_drops_an_item(
     ]
     assert "prompt is lost" in str(results[1]) and "may have been billed" in str(results[2])
     assert dict(relay.app.state.emulator.paid) == {"a yak 0": 1, "a yak 3": 1}
+
+
+# -- 4. a shared autosave during a batch ------------------------------------------------------
+
+OTHER_KERNEL = """
+import asyncio, sys
+import sora_nb
+from sora_nb.session._history import Session
+
+async def main():
+    async with sora_nb.SoraClient(sys.argv[1], api_key="sk-other-kernel") as client:
+        session = Session("shared", client=client, download=False, autosave=sys.argv[2])
+        await session.generate("a turn of the other kernel")
+
+asyncio.run(main())
+"""
+
+
+async def test_a_batch_keeps_the_turns_another_kernel_autosaved_meanwhile(
+    relay: EmulatorServer, tmp_path: Path
+) -> None:
+    autosave = tmp_path / "history.json"
+    with gated_emulator(slots=0) as (gate, url):  # the batch waits here until the gate opens
+        async with SoraClient(url, api_key=KEY) as client:
+            session = Session("shared", client=client, download=False, autosave=autosave)
+            batch = asyncio.ensure_future(session.generate_many(prompts("an ibis", 3)))
+            other = run_child(OTHER_KERNEL, relay.url, autosave)
+            _, err = await asyncio.to_thread(other.communicate, timeout=120)
+            assert other.returncode == 0, err
+            gate.slots = 3
+            results = await batch
+    assert [type(result).__name__ for result in results] == ["Video"] * 3
+    prompts_saved = {turn.prompt for turn in Session.load(autosave, download=False).turns}
+    assert prompts_saved == {*prompts("an ibis", 3), "a turn of the other kernel"}
+
+
+HOLDS_A_TEMPORARY = """
+import os, sys, tempfile
+from pathlib import Path
+from sora_nb.records._autosave import locked
+
+path = Path(sys.argv[1])
+with locked(path):  # as a kernel's autosave is, mid-write
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.write(fd, path.read_bytes())
+    os.close(fd)
+    print("writing", flush=True)
+    sys.stdin.readline()
+    os.replace(tmp, path)
+print("saved")
+"""
+
+
+async def test_starting_a_batch_leaves_another_kernels_temporary_file_alone(
+    relay: EmulatorServer, tmp_path: Path
+) -> None:
+    autosave = tmp_path / "history.json"
+    async with SoraClient(relay.url, api_key=KEY) as client:
+        session = Session("shared", client=client, download=False, autosave=autosave)
+        await session.generate("a first turn")
+        command = [sys.executable, "-c", HOLDS_A_TEMPORARY, str(autosave)]
+        with subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        ) as writer:
+            assert writer.stdin is not None and writer.stdout is not None
+            assert await asyncio.to_thread(writer.stdout.readline) == "writing\n"
+            batch = asyncio.ensure_future(session.generate_many(prompts("a tern", 2)))
+            await asyncio.sleep(0)  # the batch's first step: it sweeps stale temporaries
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+            assert await asyncio.to_thread(writer.stdout.readline) == "saved\n"
+        assert writer.returncode == 0  # its temporary file was there to rename
+        results = await batch
+    assert [type(result).__name__ for result in results] == ["Video"] * 2
+    assert len(Session.load(autosave, download=False).turns) == 3

@@ -41,6 +41,7 @@ from .._exceptions import (
 )
 from .._messages import t
 from ..client._client import EventCallback, SoraClient, make_request
+from ..records._autosave import locked
 from ..records._batch_items import BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
 from ..records._model import Request
@@ -70,6 +71,8 @@ class SessionLike(Protocol):
     def video(self, ref: int | str) -> Video: ...
 
     def save(self, path: str | os.PathLike[str]) -> Path: ...
+
+    def merge_into(self, path: Path) -> None: ...
 
     # Read-only views of the session's job methods (their keyword arguments are its own).
     @property
@@ -508,7 +511,7 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
     if path is None:
         yield
         return
-    _sweep_temporaries(path)
+    await asyncio.to_thread(_sweep_temporaries, path)
     _deferred[session] = (path, users + 1)
     session.autosave = None
     saver = asyncio.ensure_future(_save_every(session, path))
@@ -526,10 +529,12 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
 
 
 def _sweep_temporaries(path: Path) -> None:
-    """Remove what a kernel killed mid-autosave left beside the file (``.name.*.tmp``)."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    """Remove what a kernel killed mid-autosave left beside the file (``.name.*.tmp``):
+    under the file's lock, which every writer holds while its temporary file exists."""
+    with locked(path):
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 async def _save_every(session: SessionLike, path: Path) -> None:
@@ -540,6 +545,7 @@ async def _save_every(session: SessionLike, path: Path) -> None:
 
 async def _save(session: SessionLike, path: Path) -> None:
     try:
-        await asyncio.shield(asyncio.to_thread(session.save, path))
+        # Merged under the lock: another kernel's turns written meanwhile stay in the file.
+        await asyncio.shield(asyncio.to_thread(session.merge_into, path))
     except Exception as exc:  # whatever failed, the batch and its waiters go on
         logger.warning("sora_nb: could not autosave to %s: %s", path, exc)

@@ -537,12 +537,17 @@ class Session:
         if self.autosave is None:
             return
         try:
-            with self._lock:  # merged with what other kernels wrote there (docs/notebook.md)
-                self._turns = self._owned(sync(self.autosave, self.name, self._turns))
-                self._checked.add(self.autosave.absolute())
+            self.merge_into(self.autosave)
         except (OSError, SoraError) as exc:
             # Losing the autosave must not lose the video the relay is making.
             logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
+
+    def merge_into(self, path: Path) -> None:
+        """Write the history to a shared autosave file under its lock, merged with the turns
+        other kernels wrote there, and take theirs in too (docs/notebook.md, "Autosave")."""
+        with self._lock:
+            self._turns = self._owned(sync(path, self.name, self._turns))
+            self._checked.add(path.absolute())
 
     # -- local copies --------------------------------------------------------------------------
 
