@@ -407,14 +407,8 @@ class SoraClient:
                 return videos.create(request.model, request.prompt, request.image, on_event)
             return videos.remix(request.model, request.prompt, *target, on_event)
 
-        refusal: list[str] = []
-        try:
-            created = await until(
-                started + self.deadline, self._admitted(on_event, create, refusal)
-            )
-        except DeadlinePassed:
-            _raise_if_refused(refusal)
-            raise
+        # The deadline bounds only the waits after a 429: a create in flight is never cut off.
+        created = await self._admitted(on_event, create, [], started + self.deadline)
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         status = await self._wait_videos(videos, pending, on_event, started + self.deadline)
         return _video_from_source(pending, status, time.monotonic() - started, parent)
@@ -457,18 +451,29 @@ class SoraClient:
         on_event: EventCallback | None,
         attempt: Callable[[], Awaitable[T]],
         refusal: list[str],
+        deadline: float | None = None,
     ) -> T:
         """``attempt()`` in a limiter slot, after the "sending" event (a batch journals the
         item then, not while it queues). A 429 started nothing: the slot goes back and the
-        request waits its turn again, its last refusal kept in ``refusal`` for the deadline."""
+        request waits its turn again, its last refusal kept in ``refusal`` for the caller's
+        deadline, or until ``deadline`` for the wait itself."""
         while True:
-            async with self._limiter.slot():
+            if refusal and deadline is not None:
+                try:
+                    await until(deadline, self._limiter.acquire())
+                except DeadlinePassed:
+                    message = t("client.never_accepted", message=refusal[-1])
+                    raise RateLimitError(message, status_code=429) from None
+            else:
+                await self._limiter.acquire()
+            try:
                 refusal.clear()
                 await _call(on_event, JobEvent("sending"))
-                try:
-                    return await attempt()
-                except _Refused as exc:
-                    refusal.append(str(exc))
+                return await attempt()
+            except _Refused as exc:
+                refusal.append(str(exc))
+            finally:
+                self._limiter.release()
             delay = max(0.0, self._limiter.paused_for())
             await _call(on_event, JobEvent("retrying", detail="429", delay=delay))
 
