@@ -190,13 +190,13 @@ async def test_autosave_is_batched_off_the_loop_during_a_batch(
     autosave = tmp_path / "history.json"
     session = make_session(client, autosave=autosave)
     saves: list[Path] = []
-    real_save = Session.merge_into
+    real_save = Session._merge_into
 
     def counting_save(self: Session, path: Path) -> None:
         saves.append(path)
         real_save(self, path)
 
-    monkeypatch.setattr(Session, "merge_into", counting_save)
+    monkeypatch.setattr(Session, "_merge_into", counting_save)
     results = await session.generate_many([f"a goat {n}" for n in range(12)])
     assert all(isinstance(r, Video) for r in results)
     # Without deferral: two saves or more per item (started, task id, done).

@@ -72,7 +72,7 @@ class SessionLike(Protocol):
 
     def save(self, path: str | os.PathLike[str]) -> Path: ...
 
-    def merge_into(self, path: Path) -> None: ...
+    def _merge_into(self, path: Path) -> None: ...
 
     # Read-only views of the session's job methods (their keyword arguments are its own).
     @property
@@ -546,6 +546,6 @@ async def _save_every(session: SessionLike, path: Path) -> None:
 async def _save(session: SessionLike, path: Path) -> None:
     try:
         # Merged under the lock: another kernel's turns written meanwhile stay in the file.
-        await asyncio.shield(asyncio.to_thread(session.merge_into, path))
+        await asyncio.shield(asyncio.to_thread(session._merge_into, path))
     except Exception as exc:  # whatever failed, the batch and its waiters go on
         logger.warning("sora_nb: could not autosave to %s: %s", path, exc)

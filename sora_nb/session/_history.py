@@ -537,12 +537,12 @@ class Session:
         if self.autosave is None:
             return
         try:
-            self.merge_into(self.autosave)
+            self._merge_into(self.autosave)
         except (OSError, SoraError) as exc:
             # Losing the autosave must not lose the video the relay is making.
             logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
 
-    def merge_into(self, path: Path) -> None:
+    def _merge_into(self, path: Path) -> None:
         """Write the history to a shared autosave file under its lock, merged with the turns
         other kernels wrote there, and take theirs in too (docs/notebook.md, "Autosave")."""
         with self._lock:
