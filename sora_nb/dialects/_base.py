@@ -30,25 +30,36 @@ fit a relay which takes the request as given. Its emulator file is
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from .._exceptions import InvalidRequest
 from .._messages import t
-from ..records._ask import Ask
+from ..records._ask import Ask, extras
 from ..records._model import Message, PendingTask, Request
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
+from ..wire._limits import CappedRedactor
+from ._shape import shaped
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Continuation", "Dialect", "EventCallback", "Relay"]
+__all__ = ["Content", "Continuation", "Dialect", "EventCallback", "Relay", "RelayRefused"]
 
 #: What a relay can do with a video it made, for the next turn (``Video.continuations``).
 Continuation = Literal["remix", "edit", "extend"]
 EventCallback = Callable[[Event | JobEvent], object]
+#: A user message's content: the prompt, or ``[text, image_url]`` parts.
+Content = str | list[dict[str, Any]]
+
+
+T = TypeVar("T")
+
+
+class RelayRefused(Exception):
+    """The relay answered 429: it started nothing, so the request may wait and go again."""
 
 
 class Relay(Protocol):
@@ -79,8 +90,25 @@ class Relay(Protocol):
         """Bytes from another origin (an image to inline), never with the key."""
         ...
 
+    def inflow(self, limit: int) -> CappedRedactor:
+        """A stream's content on its way to a parser: masked of the key, capped at ``limit``."""
+        ...
+
     def slot(self) -> AbstractAsyncContextManager[None]:
         """A place among the relay's concurrent generations (the shared limiter)."""
+        ...
+
+    async def admitted(
+        self,
+        on_event: EventCallback | None,
+        attempt: Callable[[], Awaitable[T]],
+        refusal: list[str],
+        deadline: float | None = None,
+    ) -> T:
+        """``attempt()`` in a slot, after the "sending" event (a batch journals the item
+        then). A 429 (``RelayRefused``: nothing started) gives the slot back and waits its
+        turn again; ``refusal`` keeps the last refusal while it waits, and past ``deadline``
+        that wait ends in a ``RateLimitError``."""
         ...
 
     def redact(self, text: str) -> str:
@@ -111,18 +139,21 @@ class Dialect(ABC):
     def request(self, ask: Ask, parent: Video | None = None) -> Request:
         """The exact request to record and send: a new video, or an edit of ``parent``.
 
-        The default sends the prompt as the only user message, and for an edit the parent's
-        branch, its answer, then the change (docs/protocol.md, "Continuous modification").
+        The default is the seed's shape: the model variant the orientation names, the
+        prompt (and image) as the one user message, and for an edit the parent's branch,
+        its answer, then the change (docs/protocol.md, "Continuous modification").
         """
-        content = self.content(ask)
+        turn = shaped(ask.prompt, ask.model, ask.orientation, ask.image)
+        content = turn.content if parent is None else self.edit_content(turn.content, parent)
         messages: list[Message] = (
             parent.next_messages(content) if parent else [{"role": "user", "content": content}]
         )
-        return Request(ask.prompt, ask.model, ask.orientation, ask.image, messages)
+        options = extras(ask)
+        return Request(turn.prompt, turn.model, turn.orientation, turn.image_url, messages, options)
 
-    def content(self, ask: Ask) -> str | list[dict[str, Any]]:
-        """The user message's content for ``ask`` (default: the prompt as it is)."""
-        return ask.prompt
+    def edit_content(self, content: Content, parent: Video) -> Content:
+        """An edit's user content (default: as it is, since the relay reads the history)."""
+        return content
 
     # -- sending and recovering ----------------------------------------------------------------
 
@@ -160,7 +191,9 @@ class Dialect(ABC):
 
     # -- optional ---------------------------------------------------------------------------
 
-    async def stream(self, messages: list[Message], model: str) -> AsyncIterator[Event]:
+    async def stream(
+        self, messages: list[Message], model: str, *, stream: bool = True
+    ) -> AsyncGenerator[Event, None]:
         """The raw events of one chat request, for relays that stream (default: none)."""
         raise InvalidRequest(t("dialect.no_stream", title=self.title))
         yield  # pragma: no cover  (an async generator, like the ones that stream)

@@ -24,7 +24,7 @@ from ._request import (
     validate_prompt,
 )
 
-__all__ = ["DEFAULT_MODEL", "Ask", "ask_options"]
+__all__ = ["DEFAULT_MODEL", "Ask", "ask_options", "extras"]
 
 DEFAULT_MODEL = "sora-2"
 
@@ -40,6 +40,7 @@ class Ask:
     model: str = DEFAULT_MODEL
     orientation: Orientation | None = None
     image: str | None = field(default=None, repr=False)
+    duration: int | None = None  # seconds; None: the model's own
 
     @classmethod
     def build(
@@ -49,6 +50,7 @@ class Ask:
         model: object = DEFAULT_MODEL,
         orientation: object = None,
         image: ImageInput = None,
+        duration: object = None,
         **unknown: Any,
     ) -> Ask:
         """Check every input, refusing bad input with one sentence before anything is sent.
@@ -61,7 +63,31 @@ class Ask:
         shape = normalize_orientation(orientation)
         name = validate_model(model)
         url = image_to_url(image)
-        return cls(validate_prompt(prompt), name, shape, url)
+        seconds = _seconds("duration", duration)
+        return cls(validate_prompt(prompt), name, shape, url, seconds)
+
+
+def _seconds(name: str, value: object) -> int | None:
+    """A whole number of seconds above 0 (``8`` or ``"8"``), or None when not given."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().removesuffix("s")
+    if isinstance(value, bool) or not text.isdigit() or int(text) == 0:
+        raise InvalidRequest(t("ask.seconds", name=name, value=value))
+    return int(text)
+
+
+_SHAPED = ("prompt", "model", "orientation", "image")  # what a Request has fields for
+
+
+def extras(ask: Ask) -> dict[str, Any]:
+    """The options a Request carries by name: those given, beyond prompt, model,
+    orientation and image."""
+    return {
+        f.name: getattr(ask, f.name)
+        for f in fields(ask)
+        if f.name not in _SHAPED and getattr(ask, f.name) is not None
+    }
 
 
 def ask_options() -> tuple[str, ...]:
