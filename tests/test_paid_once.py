@@ -471,3 +471,19 @@ async def test_starting_a_batch_leaves_another_kernels_temporary_file_alone(
         results = await batch
     assert [type(result).__name__ for result in results] == ["Video"] * 2
     assert len(Session.load(autosave, download=False).turns) == 3
+
+
+async def test_resume_collects_a_videos_task_from_the_journal_alone(tmp_path: Path) -> None:
+    journal = tmp_path / "batch.jsonl"
+    with serve_in_thread(speed=100, dialect="videos") as videos:
+        async with SoraClient(videos.url, api_key=KEY, dialect="videos") as client:
+            made = await client.generate("an otter in the reeds")  # the relay's task
+            item = {"prompt": "an otter in the reeds"}
+            lines = [{"i": 0, "item": item}, {"i": 0, "sent": 1}, {"i": 0, "task_id": made.task_id}]
+            write_journal(journal, lines)  # no status link: the dialect knows where to look
+            session = Session("otter", client=client, download=False)
+            results = await session.resume_many(journal)
+        assert dict(videos.app.state.emulator.paid) == {"an otter in the reeds": 1}
+    video = results[0]
+    assert isinstance(video, Video), video
+    assert (video.task_id, video.prompt) == (made.task_id, "an otter in the reeds")
