@@ -20,6 +20,7 @@ from sora_nb import RateLimitError, SoraClient, SoraError, Video
 from sora_nb.client._download import download, part_path
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._journal import read_journal
+from sora_nb.session._batch import Batch
 from sora_nb.session._history import Session
 
 from .conftest import SEED
@@ -96,6 +97,7 @@ import asyncio, resource, sys
 from pathlib import Path
 import sora_nb
 from sora_nb.session._batch import Batch
+from sora_nb.session._batch import Batch
 from sora_nb.session._history import Session
 
 url, journal = sys.argv[1], Path(sys.argv[2])
@@ -138,6 +140,7 @@ BATCH = """
 import asyncio, sys
 from pathlib import Path
 import sora_nb
+from sora_nb.session._batch import Batch
 from sora_nb.session._history import Session
 
 url, journal, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
@@ -403,6 +406,7 @@ async def test_a_damaged_middle_line_neither_resends_nor_drops_an_item(
 OTHER_KERNEL = """
 import asyncio, sys
 import sora_nb
+from sora_nb.session._batch import Batch
 from sora_nb.session._history import Session
 
 async def main():
@@ -487,3 +491,17 @@ async def test_resume_collects_a_videos_task_from_the_journal_alone(tmp_path: Pa
     video = results[0]
     assert isinstance(video, Video), video
     assert (video.task_id, video.prompt) == (made.task_id, "an otter in the reeds")
+
+
+async def test_a_retried_batch_lets_the_next_batch_have_its_journal(
+    relay: EmulatorServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "batch.jsonl"
+    async with SoraClient(relay.url, api_key=KEY) as client:
+        session = Session("retry", client=client, download=False)
+        batch = Batch.start(session, ["a pika [fault:content-policyx1]"], journal=journal)
+        await batch.run()
+        await batch.aclose()
+        assert isinstance((await batch.retry_failed())[0], Video)  # reopens the journal
+        results = await session.generate_many(["a pika again"], journal=journal)
+    assert isinstance(results[0], Video)

@@ -283,7 +283,10 @@ class Batch:
             self.states[index], self.results[index], self._todo[index] = "queued", None, None
             self._finished_count -= 1
         self._notify()
-        return await self._run(failed)
+        try:
+            return await self._run(failed)
+        finally:
+            await self.aclose()  # the journal reopened for the retry: let other batches in
 
     async def aclose(self) -> None:
         """Close the journal file."""
