@@ -75,6 +75,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "The relay is rate limiting requests (429): {message}; wait and try again.",
         "中转服务正在限流（429）：{message}；请稍后再试。",
     ),
+    "client.never_accepted": (
+        "The relay was still refusing this request (429: {message}) when the deadline passed; "
+        "it was never accepted, so nothing was paid: send it again later.",
+        "截止时间已到，中转服务仍在拒绝这个请求（429：{message}）；它从未被接受，因此没有计费："
+        "请稍后重新发送。",
+    ),
     "client.status": (
         "The relay answered {status}: {message}.",
         "中转服务返回 {status}：{message}。",
@@ -510,6 +516,28 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "journal.unreadable": (
         "Cannot read the batch journal {path}: {detail}.",
         "无法读取批量日志 {path}：{detail}。",
+    ),
+    "journal.busy": (
+        "The journal {path} is in use by another batch (this kernel or another one): wait "
+        "for it to finish, then resume it, or choose another journal file.",
+        "日志 {path} 正被另一个批量任务使用（本内核或其他内核）：请等它结束后再恢复，"
+        "或另选一个日志文件。",
+    ),
+    "journal.cannot_open": (
+        "Cannot use the batch journal {path}: {detail}.",
+        "无法使用批量日志 {path}：{detail}。",
+    ),
+    "journal.plan_lost": (
+        "The journal's plan line for item {n} is damaged, so its prompt is lost: it was not "
+        "sent again; add it to a new batch if it is still wanted.",
+        "日志中第 {n} 项的计划行已损坏，提示词丢失：它没有被重新发送；"
+        "如仍需要，请加入新的批量任务。",
+    ),
+    "journal.unwritable": (
+        "The batch stopped: its journal {path} cannot be written ({detail}), and no item is "
+        "sent unless the journal records it; free the disk, then resume the batch.",
+        "批量任务已停止：无法写入其日志 {path}（{detail}），日志记录不了的项不会发送；"
+        "请腾出磁盘空间后继续这个批量任务。",
     ),
     "journal.no_header": (
         "{path} is not a sora_nb batch journal: it has no header line.",

@@ -9,13 +9,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .scripted import Receive, Script, ScriptedRelay, Send, Step, sse_script
+from .scripted import (
+    Receive,
+    Script,
+    ScriptedRelay,
+    Send,
+    Step,
+    chunk,
+    free_port,
+    serve_config,
+    sse_script,
+)
 
 MediaHandler = Callable[[dict[str, Any], Send], Any]
 
@@ -157,3 +168,125 @@ def keepalive_script(seconds: float, every: float = 0.1) -> Script:
 def endless_line_script(pieces: int, size: int = 1024, every: float = 0.01) -> Script:
     """One ``data:`` line that never ends, ``size`` bytes at a time."""
     return Script(steps=[Step(b"data: ", 0)] + [Step(b"x" * size, every) for _ in range(pieces)])
+
+
+class SlotGate:
+    """A per-key concurrency gate in front of an app, as new-api's is: at most ``slots``
+    POSTs at once, every other one answered 429 with ``Retry-After`` (nothing started)."""
+
+    def __init__(self, app: Any, slots: int, retry_after: str = "1") -> None:
+        self.app, self.slots, self.retry_after = app, slots, retry_after
+        self.running = self.peak = self.accepted = self.refused = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if self.running >= self.slots:
+            self.refused += 1
+            body = json.dumps({"error": {"message": "too many requests for this key"}})
+            await _start(send, 429, "application/json", len(body), retry_after=self.retry_after)
+            await send({"type": "http.response.body", "body": body.encode()})
+            return
+        self.running += 1
+        self.accepted += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.running -= 1
+
+
+@contextlib.contextmanager
+def gated_emulator(slots: int, speed: float = 100) -> Iterator[tuple[SlotGate, str]]:
+    """The emulator behind a ``SlotGate`` on a loopback port: the gate and the base URL."""
+    import uvicorn
+
+    from sora_nb.emulator import create_app
+
+    gate = SlotGate(create_app(speed=speed), slots)
+    port = free_port()
+    config = uvicorn.Config(
+        gate, host="127.0.0.1", port=port, log_level="critical", lifespan="on", http="h11"
+    )
+    for _ in serve_config(config):
+        yield gate, f"http://127.0.0.1:{port}"
+
+
+def paid(gate: SlotGate) -> dict[str, int]:
+    """The emulator's own count of the tasks it started, per prompt."""
+    return dict(gate.app.state.emulator.paid)
+
+
+def split_character_script(text: str, character: str = "🏃", *, lone: bool = False) -> Script:
+    """A stream of ``text`` whose every ``character`` (outside the BMP) is cut between its
+    two UTF-16 halves, one per chunk, JSON-escaped as a JavaScript relay writes them:
+    ``"\\ud83c"`` then ``"\\udfc3…"``. ``lone``: the second half never comes."""
+    high, low = (
+        character.encode("utf-16-le", "surrogatepass")[:2],
+        character.encode("utf-16-le")[2:],
+    )
+    halves = (high.decode("utf-16-le", "surrogatepass"), low.decode("utf-16-le", "surrogatepass"))
+    pieces: list[str] = []
+    for n, part in enumerate(text.split(character)):
+        if n:
+            pieces[-1] += halves[0]
+            part = part if lone else halves[1] + part
+        pieces += [part[i : i + 7] for i in range(0, len(part), 7)] or [""]
+    steps = [Step(_escaped_chunk(piece)) for piece in pieces]
+    steps += [Step(chunk("", finish="stop")), Step(b"data: [DONE]\n\n")]
+    return Script(steps=steps)
+
+
+def _escaped_chunk(content: str) -> bytes:
+    obj = {"id": "chatcmpl-split", "object": "chat.completion.chunk", "model": "sora-2"}
+    obj["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": None}]
+    return b"data: " + json.dumps(obj).encode("ascii") + b"\n\n"  # \ud83c: escaped, as JS does
+
+
+def media_bytes(data: bytes, kind: str = "video/mp4") -> MediaHandler:
+    """A ``media`` route answering ``data`` whole."""
+
+    async def handler(scope: dict[str, Any], send: Send) -> None:
+        await _start(send, 200, kind, len(data))
+        await send({"type": "http.response.body", "body": data})
+
+    return handler
+
+
+def clip_mp4(colour: tuple[int, int, int] = (200, 30, 30), *, audio_only: bool = False) -> bytes:
+    """A real mp4 of three frames of ``colour``, or of a little silence (no video stream)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        if audio_only:
+            stream = container.add_stream("aac", rate=8000)
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate = 8000
+            for packet in [*stream.encode(frame), *stream.encode(None)]:
+                container.mux(packet)
+        else:
+            stream = container.add_stream("libx264", rate=Fraction(24))
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+            for _ in range(3):
+                pixels = np.full((48, 64, 3), colour, dtype=np.uint8)
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+            container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
+def linked_transcript(text: str, video_url: str) -> str:
+    """``text`` (a seed transcript) with no thumbnail link and its video at ``video_url``."""
+    lines = [line for line in text.splitlines(keepends=True) if not line.startswith("![")]
+    out = []
+    for line in lines:
+        if "在线播放" in line:
+            line = f"[在线播放▶️]({video_url})\n"
+        out.append(line)
+    return "".join(out)

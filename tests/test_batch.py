@@ -24,7 +24,12 @@ from sora_nb import (
     Video,
     _messages,
 )
-from sora_nb.client._limiter import DEFAULT_MAX_STREAMS, AdaptiveLimiter, limiter_for
+from sora_nb.client._limiter import (
+    DEFAULT_MAX_STREAMS,
+    REGROW_AFTER,
+    AdaptiveLimiter,
+    limiter_for,
+)
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._batch_items import BatchItem, read_items
 from sora_nb.records._journal import Journal, read_journal
@@ -161,7 +166,7 @@ async def test_a_batch_refuses_an_unfinished_journal(
     relay: EmulatorServer, client: SoraClient, tmp_path: Path
 ) -> None:
     journal = tmp_path / "j.jsonl"
-    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}])
+    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}]).close()  # a killed batch
     session = make_session(client)
     with pytest.raises(InvalidRequest, match="unfinished batch"):
         await session.generate_many(["a duck"], journal=journal)
@@ -178,13 +183,13 @@ async def test_autosave_is_batched_off_the_loop_during_a_batch(
     autosave = tmp_path / "history.json"
     session = make_session(client, autosave=autosave)
     saves: list[Path] = []
-    real_save = Session.save
+    real_save = Session._merge_into
 
-    def counting_save(self: Session, path: object) -> Path:
-        saves.append(Path(str(path)))
-        return real_save(self, path)  # type: ignore[arg-type]
+    def counting_save(self: Session, path: Path) -> None:
+        saves.append(path)
+        real_save(self, path)
 
-    monkeypatch.setattr(Session, "save", counting_save)
+    monkeypatch.setattr(Session, "_merge_into", counting_save)
     results = await session.generate_many([f"a goat {n}" for n in range(12)])
     assert all(isinstance(r, Video) for r in results)
     # Without deferral: two saves or more per item (started, task id, done).
@@ -243,9 +248,9 @@ async def test_retry_failed_resends_only_the_failed_items(
 # -- the shared, adaptive limit ---------------------------------------------------------------
 
 
-async def test_limiter_is_first_come_first_served_and_halves_on_429() -> None:
+async def test_limiter_is_first_come_first_served_and_learns_the_limit_on_429() -> None:
     now = [0.0]
-    limiter = AdaptiveLimiter(4, clock=lambda: now[0])
+    limiter = AdaptiveLimiter(8, clock=lambda: now[0])
     order: list[int] = []
 
     async def job(n: int) -> None:
@@ -255,13 +260,23 @@ async def test_limiter_is_first_come_first_served_and_halves_on_429() -> None:
 
     await asyncio.gather(*(job(n) for n in range(10)))
     assert order == list(range(10)) and limiter.in_flight == 0
-    limiter.rate_limited(0.0)
-    assert limiter.limit == 2
+    for _ in range(6):
+        await limiter.acquire()
+    limiter.rate_limited(0.0)  # one of six refused: the relay holds the other five
+    assert limiter.limit == 5
+    limiter.release()
     limiter.rate_limited(None)
-    assert limiter.limit == 1
-    for _ in range(10):
+    assert limiter.limit == 4
+    for _ in range(20):
         limiter.succeeded()
-    assert limiter.limit == 4  # grown back, never past the ceiling
+    assert limiter.limit == 4  # no growth within REGROW_AFTER of a 429: no probing
+    now[0] += REGROW_AFTER
+    for _ in range(4 + 5):
+        limiter.succeeded()
+    assert limiter.limit == 6  # then one more per full window of accepted streams
+    for _ in range(100):
+        limiter.succeeded()
+    assert limiter.limit == 8  # never past the ceiling
 
 
 async def test_limiter_holds_new_slots_for_retry_after() -> None:
@@ -334,12 +349,12 @@ async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
         assert sum(emulator.paid.values()) == 300
 
 
-async def test_a_429_halves_the_relays_limit_and_the_retry_succeeds(relay: EmulatorServer) -> None:
+async def test_a_429_learns_the_relays_limit_and_the_retry_succeeds(relay: EmulatorServer) -> None:
     async with SoraClient(relay.url, api_key=KEY, max_streams=8) as client:
         video = await client.generate("a calf [fault:429x1]")
     assert isinstance(video, Video)
     assert client._limiter.rate_limits == 1
-    assert client._limiter.limit == 5  # halved to 4, then one accepted stream grew it back by 1
+    assert client._limiter.limit == 1  # it held no other stream, and grows back only later
 
 
 def test_batch_results_rows_keep_input_order() -> None:

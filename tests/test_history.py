@@ -529,7 +529,8 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
         broken,  # b: the body cannot be decoded: a connection error, in one sentence
         json_script(429, slow, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),  # c: twice
         json_script(429, slow, {"retry-after": "garbage"}),
-        sse_script(FIRST),  # d
+        sse_script(FIRST),  # c: a 429 started nothing, so c waits for its turn, then d
+        sse_script(FIRST),
     ]
     async with SoraClient(url, KEY, max_retries=1) as client:
         session = Session("many", client=client, download=False)
@@ -537,11 +538,11 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
     assert [type(result).__name__ for result in results] == [
         "Video",
         "APIConnectionError",
-        "RateLimitError",
+        "Video",
         "Video",
     ]
     assert "cannot be decoded" in str(results[1])
-    assert [turn.status for turn in session.turns] == ["done", "failed", "failed", "done"]
+    assert [turn.status for turn in session.turns] == ["done", "failed", "done", "done"]
 
 
 def test_a_schema_1_file_still_loads(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ import math
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -30,17 +30,18 @@ from .._exceptions import (
     APIStatusError,
     AuthenticationError,
     InvalidRequest,
-    RateLimitError,
 )
 from .._messages import t
 from .._secret import BearerAuth, Secret, redact
 from ..dialects import Dialect, dialect_for
+from ..dialects._base import RelayRefused
+from ..dialects._common import never_accepted
 from ..records._ask import DEFAULT_MODEL, Ask
 from ..records._model import Message, PendingTask, Request
 from ..records._request import ImageInput
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
-from ..wire._limits import CappedRedactor, exception_text, request_error
+from ..wire._limits import CappedRedactor, DeadlinePassed, exception_text, request_error, until
 from ..wire._protocol import parse_chunk
 from . import _config
 from ._download import DEFAULT_MAX_BYTES
@@ -56,6 +57,9 @@ EventCallback = Callable[[Event | JobEvent], object]
 #: bytes, not a whole request; ``deadline`` bounds a whole generation, resume included.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
 DEFAULT_DEADLINE = 45 * 60.0
+
+
+T = TypeVar("T")
 
 
 class SoraClient:
@@ -301,8 +305,11 @@ class SoraClient:
             if response.is_success:
                 self._limiter.succeeded()
                 return response
-            if response.status_code == 429:  # fewer streams at once, and a pause for everyone
+            if response.status_code == 429:  # nothing started: the caller waits for a slot
+                await response.aread()
+                await response.aclose()
                 self._limiter.rate_limited(_retry_after(response))
+                raise RelayRefused(_server_message(response, self._redact).rstrip("."))
             retry_after = await self._refuse(response, last)
             delay = retry_after if retry_after is not None else _backoff(attempt)
             # A progress view says "rate limited — retrying in N s", not "sending".
@@ -331,14 +338,8 @@ class SoraClient:
                 t("client.refused_key", status=status, message=message),
                 status_code=status,
             )
-        retryable = status == 429 or status >= 500
-        if retryable and not last:
+        if status >= 500 and not last:
             return _retry_after(response)
-        if status == 429:
-            raise RateLimitError(
-                t("client.rate_limited", message=message),
-                status_code=status,
-            )
         raise APIStatusError(t("client.status", status=status, message=message), status_code=status)
 
 
@@ -389,6 +390,33 @@ class _Relay:
 
     def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self._owner._limiter.slot()
+
+    async def admitted(
+        self,
+        on_event: EventCallback | None,
+        attempt: Callable[[], Awaitable[T]],
+        refusal: list[str],
+        deadline: float | None = None,
+    ) -> T:
+        limiter = self._owner._limiter
+        while True:
+            if refusal and deadline is not None:
+                try:  # only the wait after a 429 is bounded here, never a request in flight
+                    await until(deadline, limiter.acquire())
+                except DeadlinePassed:
+                    raise never_accepted(refusal) from None
+            else:
+                await limiter.acquire()
+            try:
+                refusal.clear()
+                await _call(on_event, JobEvent("sending"))
+                return await attempt()
+            except RelayRefused as exc:
+                refusal.append(str(exc))
+            finally:
+                limiter.release()
+            delay = limiter.paused_for()
+            await _call(on_event, JobEvent("retrying", detail="429", delay=delay))
 
     def redact(self, text: str) -> str:
         return self._owner._redact(text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -25,6 +26,7 @@ import httpx
 from .._callback import call
 from .._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
 from .._messages import t
+from ..records._files import NOFOLLOW, claim_name, try_lock
 from ..wire._limits import exception_text, request_error
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
@@ -62,22 +64,46 @@ async def download(
     if _scheme(url) not in ("http", "https"):
         raise InvalidRequest(t("download.scheme", url=url[:80]))
     path = Path(dest)
-    part = part_path(url, path)
+    part, held = path, -1
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        part, held = _take_part(url, path)
         client = http or httpx.AsyncClient(timeout=_TIMEOUT)
         try:
             await _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
         finally:
             if http is None:
                 await client.aclose()
-        return _claim(part, path)
+        return claim_name(part, path)
     except SoraError:
         raise
     except OSError as exc:  # the disk: a full or unwritable folder
         raise InvalidRequest(t("download.disk", url=_short(url), path=path, detail=exc)) from None
     except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
         raise request_error(exc, t("download.what", url=_short(url))) from None
+    finally:
+        if held >= 0:
+            if os.fstat(held).st_size == 0:  # nothing to continue: no empty part left behind
+                with contextlib.suppress(OSError):
+                    os.unlink(part)
+            os.close(held)  # lets the next download of this URL continue the part
+
+
+def _take_part(url: str, dest: Path) -> tuple[Path, int]:
+    """The first ``.part`` of ``url`` no other download is writing, opened and locked: two
+    downloads of one URL at once never share one (a symlink planted there is refused)."""
+    for n in range(1, 1000):
+        part = part_path(url, dest, n)
+        try:
+            fd = os.open(part, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink planted there: use another name
+                continue
+            raise
+        if try_lock(fd):
+            return part, fd
+        os.close(fd)
+    raise InvalidRequest(t("download.too_many", name=dest.name, folder=dest.parent))
 
 
 def _scheme(url: str) -> str:
@@ -87,28 +113,11 @@ def _scheme(url: str) -> str:
         return ""
 
 
-def part_path(url: str, dest: Path) -> Path:
-    """Where ``url``'s bytes collect: named after the URL, so only its own part is continued."""
+def part_path(url: str, dest: Path, n: int = 1) -> Path:
+    """Where ``url``'s bytes collect: named after the URL, so only its own part is continued
+    (``n``: the n-th download of it running at once)."""
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]
-    return dest.with_name(f"{dest.name}.{digest}.part")
-
-
-def _claim(part: Path, dest: Path) -> Path:
-    """Give the whole file the first free name of ``dest``, ``dest-2``…, atomically."""
-    for n in range(1, 10_000):
-        candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
-        try:
-            os.link(part, candidate)  # fails if the name is taken: never overwrite
-        except FileExistsError:
-            continue
-        except OSError:  # no hard links on this file system
-            if candidate.exists():
-                continue
-            os.replace(part, candidate)
-            return candidate
-        part.unlink()
-        return candidate
-    raise InvalidRequest(t("download.too_many", name=dest.name, folder=dest.parent))
+    return dest.with_name(f"{dest.name}.{digest}{'' if n == 1 else f'-{n}'}.part")
 
 
 async def _with_retries(
@@ -159,13 +168,17 @@ async def _fetch(
 
 def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -> None:
     if max_bytes is not None and size is not None and size > max_bytes:
-        with contextlib.suppress(OSError):
-            part.unlink()
+        _restart(part)
         raise APIError(t("download.too_big", url=_short(url), mib=max_bytes / 2**20))
 
 
 def _size(part: Path) -> int:
-    return part.stat().st_size if part.is_file() else 0
+    return part.lstat().st_size
+
+
+def _restart(part: Path) -> None:
+    """Empty the part in place: its inode, and the lock on it, stay this download's."""
+    os.close(os.open(part, os.O_WRONLY | os.O_TRUNC | NOFOLLOW))
 
 
 def _start(response: httpx.Response, part: Path, have: int) -> tuple[int, int | None]:
@@ -174,14 +187,14 @@ def _start(response: httpx.Response, part: Path, have: int) -> tuple[int, int | 
     if status == 206:
         start, total = _content_range(response)
         if start != have:  # the server sent another range: start over
-            part.unlink(missing_ok=True)
+            _restart(part)
             raise _Incomplete(t("download.other_range"))
         return have, total
     if status == 416 and have:
         _, total = _content_range(response)
         if total == have:  # the part was already whole
             return have, total
-        part.unlink(missing_ok=True)
+        _restart(part)
         raise _Incomplete(t("download.part_changed"))
     if status == 200:
         length = response.headers.get("content-length")
@@ -209,7 +222,8 @@ async def _copy(
     max_bytes: int | None,
 ) -> None:
     # A 200 restarts the file; a 206 continues it.
-    with part.open("ab" if have else "wb") as out:
+    flags = os.O_WRONLY | NOFOLLOW | (os.O_APPEND if have else os.O_TRUNC)
+    with os.fdopen(os.open(part, flags), "ab" if have else "wb") as out:
         await call(on_progress, have, total)
         async for block in response.aiter_bytes():
             out.write(block)

@@ -3,8 +3,11 @@
 Every job of a kernel (a ``%%sora`` cell, the panel, a batch) waits for a slot here before it
 sends, so jobs queue in sora_nb rather than in httpx's connection pool, where they would time
 out (``PoolTimeout``) and cost the client its CPU in connection assignment (docs/protocol.md,
-"Concurrency"). A 429 halves the limit and pauses new sends for its ``Retry-After``; every
-stream the relay accepts grows the limit back by one, up to the configured ceiling.
+"Concurrency"). A 429 means the relay started nothing: the limit drops to the streams the
+relay is holding for us (the others in flight), which is its limit as a per-key gate counts
+it, and new sends pause for its ``Retry-After``. It grows back by one per full window of
+accepted streams, and only after ``REGROW_AFTER`` quiet seconds, so it does not keep probing
+above the relay's limit.
 
 Pure asyncio: no HTTP, no Jupyter.
 """
@@ -19,10 +22,18 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-__all__ = ["DEFAULT_MAX_STREAMS", "AdaptiveLimiter", "limiter_for", "max_streams_from_env"]
+__all__ = [
+    "DEFAULT_MAX_STREAMS",
+    "REGROW_AFTER",
+    "AdaptiveLimiter",
+    "limiter_for",
+    "max_streams_from_env",
+]
 
 #: Streams a kernel keeps open to one relay unless told otherwise (``$SORA_MAX_STREAMS``).
 DEFAULT_MAX_STREAMS = 100
+#: Seconds after a 429 before the learned limit may grow again.
+REGROW_AFTER = 30.0
 
 
 def max_streams_from_env() -> int:
@@ -37,8 +48,10 @@ def max_streams_from_env() -> int:
 class AdaptiveLimiter:
     """At most ``limit`` holders at a time, first come first served; the limit adapts.
 
-    ``rate_limited(seconds)`` halves the limit (never below one) and holds every new slot
-    back for ``seconds``; ``succeeded()`` grows it by one, up to ``ceiling``.
+    ``rate_limited(seconds)``, called by a holder the relay refused, learns the limit (the
+    other holders: never below one) and holds every new slot back for ``seconds``;
+    ``succeeded()`` grows it by one per ``limit`` accepted streams once ``REGROW_AFTER``
+    seconds passed without a 429, up to ``ceiling``.
     """
 
     def __init__(self, ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -50,6 +63,8 @@ class AdaptiveLimiter:
         self.rate_limits = 0  # how many 429s shrank it, for views and benchmarks
         self._clock = clock
         self._paused_until = 0.0
+        self._calm_from = 0.0  # no growth before this instant (the last 429 + REGROW_AFTER)
+        self._accepted = 0  # accepted streams since the limit last changed
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -61,6 +76,10 @@ class AdaptiveLimiter:
     def waiting(self) -> int:
         """Jobs waiting for a slot."""
         return len(self._waiters)
+
+    def paused_for(self) -> float:
+        """Seconds until new slots are handed out again after a 429 (0 when not paused)."""
+        return max(0.0, self._paused_until - self._clock())
 
     def set_ceiling(self, ceiling: int) -> None:
         """Change the configured ceiling; the current limit follows it down at once."""
@@ -101,17 +120,23 @@ class AdaptiveLimiter:
         self._wake()
 
     def succeeded(self) -> None:
-        """The relay accepted a stream: grow back toward the ceiling."""
-        if self.limit < self.ceiling:
-            self.limit += 1
+        """The relay accepted a stream: grow back toward the ceiling, one window at a time."""
+        if self.limit >= self.ceiling:
+            return
+        self._accepted += 1
+        if self._accepted >= self.limit and self._clock() >= self._calm_from:
+            self.limit, self._accepted = self.limit + 1, 0
             self._wake()
 
     def rate_limited(self, retry_after: float | None) -> None:
-        """The relay answered 429: halve the limit and hold new slots for ``retry_after``."""
+        """The caller's request got a 429: the relay holds only the other holders' streams,
+        so that is its limit; hold new slots for ``retry_after``."""
         self.rate_limits += 1
-        self.limit = max(1, self.limit // 2)
+        self.limit = max(1, min(self.limit, self.in_flight - 1))
+        self._accepted = 0
         pause = retry_after if retry_after is not None else 1.0
         self._paused_until = max(self._paused_until, self._clock() + pause)
+        self._calm_from = self._clock() + max(pause, REGROW_AFTER)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -7,9 +7,14 @@ cannot read gets no poster: this is a nicety and never fails the turn.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import tempfile
 from pathlib import Path
+
+from .._exceptions import SoraError
+from ..records._files import claim_name
 
 __all__ = ["first_frame_poster"]
 
@@ -19,19 +24,27 @@ _LONG_SIDE = 640  # enough for a poster and a history row; keeps the file small
 
 
 def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path | None:
-    """Write the first frame of ``video`` to ``dest`` (JPEG); return it, or None if it can't."""
+    """Write the first frame of ``video`` as a JPEG at ``dest``, or ``dest-2``… when that name
+    is taken (a file there is never overwritten); return it, or None if it can't."""
     import av  # heavy, and needed only here
 
     target = Path(dest)
     try:
         with av.open(os.fspath(video)) as container:
+            if not container.streams.video:  # sound only: nothing to show
+                logger.info("sora_nb: no poster for %s: it has no video stream", video)
+                return None
             frame = next(container.decode(video=0))
             image = frame.to_image()
         image.thumbnail((_LONG_SIDE, _LONG_SIDE))
-        partial = target.with_name(target.name + ".part")
-        image.convert("RGB").save(partial, format="JPEG", quality=85)
-        os.replace(partial, target)
-    except (OSError, ValueError, StopIteration, av.FFmpegError) as exc:
+        fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                image.convert("RGB").save(out, format="JPEG", quality=85)
+            return claim_name(Path(partial), target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+    except (OSError, ValueError, IndexError, StopIteration, SoraError, av.FFmpegError) as exc:
         logger.info("sora_nb: no poster for %s: %s", video, exc)
         return None
-    return target

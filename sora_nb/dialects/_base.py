@@ -30,9 +30,9 @@ fit a relay which takes the request as given. Its emulator file is
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from .._exceptions import InvalidRequest
 from .._messages import t
@@ -46,13 +46,20 @@ from ._shape import shaped
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Content", "Continuation", "Dialect", "EventCallback", "Relay"]
+__all__ = ["Content", "Continuation", "Dialect", "EventCallback", "Relay", "RelayRefused"]
 
 #: What a relay can do with a video it made, for the next turn (``Video.continuations``).
 Continuation = Literal["remix", "edit", "extend"]
 EventCallback = Callable[[Event | JobEvent], object]
 #: A user message's content: the prompt, or ``[text, image_url]`` parts.
 Content = str | list[dict[str, Any]]
+
+
+T = TypeVar("T")
+
+
+class RelayRefused(Exception):
+    """The relay answered 429: it started nothing, so the request may wait and go again."""
 
 
 class Relay(Protocol):
@@ -96,6 +103,19 @@ class Relay(Protocol):
 
     def slot(self) -> AbstractAsyncContextManager[None]:
         """A place among the relay's concurrent generations (the shared limiter)."""
+        ...
+
+    async def admitted(
+        self,
+        on_event: EventCallback | None,
+        attempt: Callable[[], Awaitable[T]],
+        refusal: list[str],
+        deadline: float | None = None,
+    ) -> T:
+        """``attempt()`` in a slot, after the "sending" event (a batch journals the item
+        then). A 429 (``RelayRefused``: nothing started) gives the slot back and waits its
+        turn again; ``refusal`` keeps the last refusal while it waits, and past ``deadline``
+        that wait ends in a ``RateLimitError``."""
         ...
 
     def redact(self, text: str) -> str:

@@ -61,9 +61,9 @@ from ..wire._protocol import (
     parse_chunk,
     parse_source,
 )
-from ._base import Dialect, EventCallback, Relay
+from ._base import Dialect, EventCallback, Relay, RelayRefused
 from ._body import Reader
-from ._common import task_reference, video_from_source
+from ._common import never_accepted, task_reference, video_from_source
 from ._shape import build_body
 
 __all__ = ["ChatCompletions"]
@@ -105,11 +105,14 @@ class ChatCompletions(Dialect):
         parser = TranscriptParser()
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
+        refusal: list[str] = []
         try:  # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
-            await until(deadline, self._consume(body, parser, on_event))
+            await until(deadline, self._consume(body, parser, on_event, refusal))
         except _Broken as exc:
             broken = exc
         except DeadlinePassed as exc:
+            if refusal:  # still refused by the relay: never accepted, so nothing was paid
+                raise never_accepted(refusal) from None
             broken = _Broken(str(exc))
         if parser.failed is not None:
             raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
@@ -158,22 +161,32 @@ class ChatCompletions(Dialect):
         """The events of one chat-completions request, as the relay sends them."""
         validate_model(model)
         parser = TranscriptParser()
+        body = build_body(messages, model, stream=stream)
         try:
-            async with self.relay.slot():
-                async for event in self._events(build_body(messages, model, stream=stream), parser):
-                    yield event
+            while True:
+                try:
+                    async with self.relay.slot():
+                        async for event in self._events(body, parser):
+                            yield event
+                    return
+                except RelayRefused:
+                    continue  # nothing was started: wait for a slot again
         except _Broken as exc:
             raise self._interrupted(parser, exc) from None
 
     async def _consume(
-        self, body: dict[str, Any], parser: TranscriptParser, on_event: EventCallback | None
+        self,
+        body: dict[str, Any],
+        parser: TranscriptParser,
+        on_event: EventCallback | None,
+        refusal: list[str],
     ) -> None:
-        # "sending" inside the slot: a batch journals the item then, not while it queues.
-        async with self.relay.slot():
-            await _call(on_event, JobEvent("sending"))
+        async def attempt() -> None:
             async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
                 async for event in events:
                     await _call(on_event, event)
+
+        await self.relay.admitted(on_event, attempt, refusal)
 
     def _clean(self, chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
         content = inflow.feed(chunk.content)

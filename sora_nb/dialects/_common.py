@@ -7,16 +7,23 @@ from collections.abc import Callable
 
 import httpx
 
-from .._exceptions import InvalidRequest
+from .._exceptions import InvalidRequest, RateLimitError
+from .._messages import t
 from ..records._model import PendingTask, Request, Task
 from ..records._video import Video
 from ..wire._protocol import SourceStatus, completion_tail
 
-__all__ = ["UNKNOWN", "task_reference", "video_from_source"]
+__all__ = ["UNKNOWN", "never_accepted", "task_reference", "video_from_source"]
 
 
 #: The request of a task resumed by its id alone: the relay's status JSON may describe it.
 UNKNOWN = Request(prompt="", model="")
+
+
+def never_accepted(refusal: list[str]) -> RateLimitError:
+    """A request the relay was still refusing (429) at its deadline: never accepted, so
+    nothing was paid for it, and it may be sent again."""
+    return RateLimitError(t("client.never_accepted", message=refusal[-1]), status_code=429)
 
 
 def video_from_source(

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
-from .._callback import call as _call
 from .._exceptions import StreamInterrupted
 from .._messages import t
 from ..records._model import PendingTask, Request, Task
 from ..records._video import Video
-from ..wire._events import JobEvent
 from ..wire._protocol import SourceStatus
 from ._base import Dialect, EventCallback, Relay
 from ._common import task_reference, video_from_source
@@ -64,16 +63,18 @@ class Videos(Dialect):
         model = videos_model(request.model, request.orientation, seconds)
         request = replace(request, model=model)
         fields = _fields(request)
-        async with self.relay.slot():
-            await _call(on_event, JobEvent("sending"))
+
+        def create() -> Awaitable[Any]:
             if parent is None:
-                created = await self._api.create(
+                return self._api.create(
                     request.model, request.prompt, request.image, on_event, **fields
                 )
-            else:
-                created = await self._api.remix(
-                    request.model, request.prompt, parent.handle, parent.sid, on_event
-                )
+            return self._api.remix(
+                request.model, request.prompt, parent.handle, parent.sid, on_event
+            )
+
+        # The deadline bounds only the waits after a 429: a create in flight is never cut off.
+        created = await self.relay.admitted(on_event, create, [], deadline)
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         status = await self._wait(pending, on_event, deadline)
         video = video_from_source(pending, status, time.monotonic() - started, parent)

@@ -9,11 +9,12 @@ relay was paid for drops out of the file (docs/notebook.md, "Autosave").
 from __future__ import annotations
 
 import contextlib
-import sys
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+from ._files import NOFOLLOW, lock, unlock
 from ._turn import Turn, read_file, write_file
 
 __all__ = ["locked", "merge", "sync"]
@@ -25,31 +26,16 @@ _RANK = {"running": 0, "interrupted": 1, "failed": 2, "done": 3}
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock for ``path`` (another process waits; POSIX and Windows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "a+b") as handle:
-        _lock(handle.fileno())
+    lock_path = path.with_name(f".{path.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o600)  # never a planted link
+    try:
+        lock(fd)
         try:
             yield
         finally:
-            _unlock(handle.fileno())
-
-
-if sys.platform == "win32":  # pragma: no cover  (the suite runs on Linux)
-    import msvcrt
-
-    def _lock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-
-    def _unlock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+            unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def merge(mine: list[Turn], theirs: list[Turn]) -> list[Turn]:

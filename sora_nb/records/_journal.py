@@ -21,6 +21,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any, Literal
 
 from .._exceptions import InvalidRequest
 from .._messages import t
+from ._files import NOFOLLOW, sound, try_lock
 
 __all__ = ["FORMAT", "ItemRecord", "Journal", "JournalState", "read_journal"]
 
@@ -79,25 +81,43 @@ class Journal:
         self._queue: list[tuple[str, asyncio.Future[None] | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.syncs = 0  # how many fsyncs, for benchmarks
+        self.broken: str | None = None  # why the file cannot be written, once a commit failed
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any], items: list[dict[str, Any]]) -> Journal:
         """Start a new journal with its plan, synced before this returns (nothing sent yet)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         head = {"format": FORMAT, "version": VERSION, "created": time.time(), **header}
         lines = [_line(head), *(_line({"i": i, "item": item}) for i, item in enumerate(items))]
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
-        journal = cls(path, fd)
-        journal._commit(lines)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidRequest(t("journal.cannot_open", path=path, detail=exc)) from None
+        journal = cls(path, _open_locked(path, os.O_CREAT))
+        try:  # under the lock: a batch that started since the caller looked is seen now
+            if os.fstat(journal._fd).st_size and not read_journal(path).finished:
+                raise InvalidRequest(t("batch.journal_unfinished", path=path))
+            os.ftruncate(journal._fd, 0)
+            journal._commit(lines)
+        except BaseException:
+            journal.close()
+            raise
         return journal
 
     @classmethod
     def reopen(cls, path: Path) -> Journal:
-        """Append to an existing journal (a resumed batch)."""
-        return cls(path, os.open(path, os.O_WRONLY | os.O_APPEND))
+        """Append to an existing journal (a resumed batch); read it after this returns, as
+        the one writer."""
+        journal = cls(path, _open_locked(path, 0))
+        size = os.fstat(journal._fd).st_size
+        if size and not _ends_a_line(path, size):
+            journal._commit(["\n", _TORN + "\n"])  # end the line a kill cut, and say so
+        return journal
 
     async def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` and return once it is durable."""
+        """Append ``record`` and return once it is durable; ``InvalidRequest`` in one sentence
+        when the file cannot be written (then nothing more is)."""
+        if self.broken is not None:
+            raise InvalidRequest(self.broken)
         future = asyncio.get_running_loop().create_future()
         self._queue.append((_line(record), future))
         self._start_flusher()
@@ -118,6 +138,10 @@ class Journal:
     async def aclose(self) -> None:
         """Commit what is queued and close the file (a later write opens it again)."""
         await self.drain()
+        self.close()
+
+    def close(self) -> None:
+        """Close the file now, which lets another batch write it."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -135,23 +159,51 @@ class Journal:
     async def _flush(self) -> None:
         while self._queue:
             batch, self._queue = self._queue, []
+            failure: InvalidRequest | None = None
             try:
-                await asyncio.to_thread(self._commit, [line for line, _ in batch])
-            except OSError as exc:
-                # The batch goes on (the relay bills it anyway); resume will know less.
-                logger.warning("sora_nb: could not write the journal %s: %s", self.path, exc)
+                if self.broken is None:
+                    await asyncio.to_thread(self._commit, [line for line, _ in batch])
+            except Exception as exc:  # a full disk, a bad file: whatever it is, no waiter hangs
+                self.broken = t("journal.unwritable", path=self.path, detail=exc)
+                logger.warning("sora_nb: %s", self.broken)
+            if self.broken is not None:
+                failure = InvalidRequest(self.broken)
             for _, future in batch:
                 if future is not None and not future.done():
-                    future.set_result(None)
+                    if failure is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(failure)
 
     def _commit(self, lines: list[str]) -> None:
         if self._fd < 0:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        data = memoryview("".join(lines).encode("utf-8"))
+            self._fd = _open_locked(self.path, 0)
+        data = memoryview(sound("".join(lines)).encode("utf-8"))
         while data:  # one write for a regular file; the loop covers a short write anyway
             data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
         self.syncs += 1
+
+
+def _open_locked(path: Path, create: int) -> int:
+    """The journal opened for appending (never through a symlink), with its one writer's lock
+    taken: a second batch or resume on it, in any process, is refused in one sentence."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | NOFOLLOW | create, 0o600)
+    except OSError as exc:
+        raise InvalidRequest(t("journal.cannot_open", path=path, detail=exc)) from None
+    if not try_lock(fd):
+        os.close(fd)
+        raise InvalidRequest(t("journal.busy", path=path))
+    return fd
+
+
+def _ends_a_line(path: Path, size: int) -> bool:
+    fd = os.open(path, os.O_RDONLY | NOFOLLOW)
+    try:
+        return os.pread(fd, 1, size - 1) == b"\n"
+    finally:
+        os.close(fd)
 
 
 def _line(record: dict[str, Any]) -> str:
@@ -165,12 +217,15 @@ def read_journal(path: Path) -> JournalState:
     except OSError as exc:
         raise InvalidRequest(t("journal.unreadable", path=path, detail=exc)) from None
     state: JournalState | None = None
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except ValueError:
-            if state is not None:
-                state.torn += 1
+            if state is not None and (number == len(lines) or lines[number] == _TORN):
+                state.torn += 1  # the tail a kill cut: its writer never got it back, unsent
+            elif state is not None:
+                _garbled(state, line)
             continue
         if state is None:
             state = _header(record, path)
@@ -178,7 +233,36 @@ def read_journal(path: Path) -> JournalState:
             _apply(state, record)
     if state is None:
         raise InvalidRequest(t("journal.no_header", path=path))
+    _plan_lost(state, state.header.get("items"))
     return state
+
+
+#: The line a resume adds after a tail a kill cut short, so it is not read as damage.
+_TORN = '{"torn":1}'
+_INDEX = re.compile(r'"i"\s*:\s*(\d+)')
+
+
+def _garbled(state: JournalState, line: str) -> None:
+    """A damaged line before the tail: what it may have said is assumed, never dropped."""
+    match = _INDEX.search(line)
+    index = int(match.group(1)) if match else None
+    if '"item"' in line and index is not None:
+        _plan_lost(state, index + 1)  # its plan line: the item stays, its prompt is lost
+        return
+    doubtful = [index] if index is not None and index < len(state.items) else None
+    for n in doubtful if doubtful is not None else range(len(state.items)):
+        item = state.items[n]
+        if item.stage == "planned":  # it may have been a sent line: never send it again
+            item.stage, item.sends = "sent", item.sends + 1
+
+
+def _plan_lost(state: JournalState, count: object) -> None:
+    """Items up to ``count`` whose plan line is missing: kept, refused with a reason."""
+    if not isinstance(count, int) or isinstance(count, bool):
+        return
+    while len(state.items) < count:
+        n = len(state.items)
+        state.items.append(ItemRecord({"problem": t("journal.plan_lost", n=n)}))
 
 
 def _header(record: Any, path: Path) -> JournalState:
@@ -194,8 +278,12 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         return
     if "item" in record:
-        if index == len(state.items) and isinstance(record["item"], dict):
-            state.items.append(ItemRecord(record["item"]))
+        if isinstance(record["item"], dict):
+            _plan_lost(state, index)
+            if index == len(state.items):
+                state.items.append(ItemRecord(record["item"]))
+            elif "problem" in state.items[index].item:  # a damaged copy came first
+                state.items[index].item = record["item"]
         return
     if index >= len(state.items):
         return
@@ -203,6 +291,8 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     if "sent" in record:
         item.stage, item.sends, item.error = "sent", item.sends + 1, None
         item.task_id = item.source_url = item.preview_url = None
+    elif "refused" in record:  # a 429: the relay started nothing, so it is planned again
+        item.stage, item.sends, item.error = "planned", max(0, item.sends - 1), None
     elif "done" in record:
         item.stage, item.video, item.error = "done", record["done"], None
     elif "failed" in record:

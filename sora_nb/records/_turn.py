@@ -24,6 +24,7 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
+from ._files import sound
 from ._model import Described, Message, PendingTask, ReadThrough, Request, Task
 from ._video import Video, video_record
 
@@ -162,7 +163,7 @@ def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+            out.write(sound(text))  # any text the relay sent, even half a character
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -32,12 +32,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from .._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
+from .._exceptions import (
+    GenerationFailed,
+    InvalidRequest,
+    RateLimitError,
+    SoraError,
+    StreamInterrupted,
+)
 from .._messages import t
 from ..client._client import EventCallback, SoraClient
 from ..dialects import recognised
+from ..records._ask import DEFAULT_MODEL
+from ..records._autosave import locked
 from ..records._batch_items import COLUMNS, BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
+from ..records._model import Request
 from ..records._video import Video, video_from_record, video_record
 from ..wire._events import Event, JobEvent, ProgressEvent, TaskEvent
 
@@ -63,6 +72,8 @@ class SessionLike(Protocol):
     def video(self, ref: int | str) -> Video: ...
 
     def save(self, path: str | os.PathLike[str]) -> Path: ...
+
+    def _merge_into(self, path: Path) -> None: ...
 
     # Read-only views of the session's job methods (their keyword arguments are its own).
     @property
@@ -199,7 +210,6 @@ class Batch:
         path = _journal_path(session, journal)
         opened = None
         if path is not None:
-            _check_replaceable(path)
             header = {"session": session.name, "items": len(items)}
             opened = Journal.create(path, header, [item.to_json() for item in items])
         batch = cls(session, items, journal=opened, **options)
@@ -222,9 +232,14 @@ class Batch:
         stopped, before the relay named its task, may have been billed: it is reported as
         failed unless ``resend_unknown``."""
         path = Path(journal)
-        state = read_journal(path)
-        items = items_from([r.item for r in state.items], "batch.where.journal", path)
-        batch = cls(session, items, journal=Journal.reopen(path), **options)
+        opened = Journal.reopen(path)  # the one writer first, then what the file says
+        try:
+            state = read_journal(path)
+            items = items_from([r.item for r in state.items], "batch.where.journal", path)
+        except BaseException:
+            opened.close()
+            raise
+        batch = cls(session, items, journal=opened, **options)
         for index, record in enumerate(state.items):
             batch._restore(index, record, resend_unknown)
         return batch
@@ -235,9 +250,19 @@ class Batch:
         elif record.stage == "failed":
             self._settle(index, SoraError(record.error or t("status.failed")), write=False)
         elif record.stage == "task" and record.task_id:
-            self.task_ids[index] = record.task_id
-            ref = record.source_url or record.task_id
-            self._todo[index] = lambda: self.session.resume(ref, on_event=self._hook(index))
+            self.task_ids[index] = task_id = record.task_id
+            item, source = self.items[index], record.source_url
+
+            async def collect() -> Video:
+                request = await _planned(self.session.client, item)
+                hook = self._hook(index)
+                return await self.session.resume(
+                    task_id, request=request, source_url=source, on_event=hook
+                )
+
+            self._todo[index] = collect
+        elif self.items[index].problem is not None:  # a plan line the journal lost
+            self._settle(index, InvalidRequest(self.items[index].problem or ""), write=False)
         elif record.stage == "sent" and not resend_unknown:
             message = (
                 f"Item {index} was sent just before the kernel stopped, before the relay named "
@@ -258,7 +283,10 @@ class Batch:
             self.states[index], self.results[index], self._todo[index] = "queued", None, None
             self._finished_count -= 1
         self._notify()
-        return await self._run(failed)
+        try:
+            return await self._run(failed)
+        finally:
+            await self.aclose()  # the journal reopened for the retry: let other batches in
 
     async def aclose(self) -> None:
         """Close the journal file."""
@@ -283,6 +311,8 @@ class Batch:
                     await self.journal.drain()
         self._finished_at = time.monotonic()
         self._notify()
+        if self.journal is not None and self.journal.broken is not None:
+            raise InvalidRequest(self.journal.broken)
         return self.outcome()
 
     def outcome(self) -> BatchResults:
@@ -324,6 +354,10 @@ class Batch:
         async def hook(event: Event | JobEvent) -> None:
             if isinstance(event, JobEvent) and event.phase == "sending":
                 await self._sent(index)
+            elif (
+                isinstance(event, JobEvent) and event.phase == "retrying" and event.detail == "429"
+            ):
+                self._refused(index)
             elif isinstance(event, TaskEvent):
                 self._task(index, event)
             elif isinstance(event, ProgressEvent):
@@ -341,6 +375,12 @@ class Batch:
             self._unconfirmed.add(index)
         if self.journal is not None:
             await self.journal.write({"i": index, "sent": time.time()})
+
+    def _refused(self, index: int) -> None:
+        # A 429 started nothing: the item is planned again until its next send.
+        self._confirmed(index)
+        if self.journal is not None:
+            self.journal.write_soon({"i": index, "refused": time.time()})
 
     def _confirmed(self, index: int) -> None:
         if self._window is not None and index in self._unconfirmed:
@@ -395,6 +435,15 @@ class Batch:
 # -- helpers --------------------------------------------------------------------------------
 
 
+async def _planned(client: SoraClient, item: BatchItem) -> Request:
+    """The request a plan's item sent (for a new video; an edit's branch is not in the plan),
+    so a task collected on resume keeps its prompt, model and messages."""
+    try:
+        return await client.request(item.ask())
+    except SoraError:
+        return Request(item.prompt, item.model or DEFAULT_MODEL, item.orientation)
+
+
 def _edit_checked(session: SessionLike, item: BatchItem) -> BatchItem:
     if item.edit is None or item.problem is not None:
         return item
@@ -433,17 +482,11 @@ def _journal_path(
     return Path(journal)
 
 
-def _check_replaceable(path: Path) -> None:
-    if not path.exists():
-        return
-    state = read_journal(path)  # refuses a file that is not a journal: it is left untouched
-    if not state.finished:
-        raise InvalidRequest(t("batch.journal_unfinished", path=path))
-
-
 def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str, Any]:
     if isinstance(result, Video):
         return {"i": index, "done": video_record(result)}
+    if isinstance(result, RateLimitError):  # never accepted: resume sends it
+        return {"i": index, "refused": str(result)}
     task_id = getattr(result, "task_id", None) or task_id
     if task_id and not isinstance(result, GenerationFailed):
         # The task may still finish on the relay: resume collects it rather than re-sending.
@@ -473,7 +516,7 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
     if path is None:
         yield
         return
-    _sweep_temporaries(path)
+    await asyncio.to_thread(_sweep_temporaries, path)
     _deferred[session] = (path, users + 1)
     session.autosave = None
     saver = asyncio.ensure_future(_save_every(session, path))
@@ -491,10 +534,12 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
 
 
 def _sweep_temporaries(path: Path) -> None:
-    """Remove what a kernel killed mid-autosave left beside the file (``.name.*.tmp``)."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    """Remove what a kernel killed mid-autosave left beside the file (``.name.*.tmp``):
+    under the file's lock, which every writer holds while its temporary file exists."""
+    with locked(path):
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 async def _save_every(session: SessionLike, path: Path) -> None:
@@ -505,6 +550,7 @@ async def _save_every(session: SessionLike, path: Path) -> None:
 
 async def _save(session: SessionLike, path: Path) -> None:
     try:
-        await asyncio.shield(asyncio.to_thread(session.save, path))
-    except (OSError, SoraError) as exc:
+        # Merged under the lock: another kernel's turns written meanwhile stay in the file.
+        await asyncio.shield(asyncio.to_thread(session._merge_into, path))
+    except Exception as exc:  # whatever failed, the batch and its waiters go on
         logger.warning("sora_nb: could not autosave to %s: %s", path, exc)

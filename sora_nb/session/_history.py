@@ -299,12 +299,23 @@ class Session:
         return await self._track(index, call, on_event, save)
 
     async def resume(
-        self, turn: int | str | None = None, *, on_event: EventCallback | None = None
+        self,
+        turn: int | str | None = None,
+        *,
+        on_event: EventCallback | None = None,
+        request: Request | None = None,
+        source_url: str | None = None,
     ) -> Video:
         """Collect an interrupted turn in place (by index, name or task id; None for the
-        latest interrupted one). A task id this session never saw gets a new turn."""
-        index = self._resumable(turn)
+        latest interrupted one). A task id this session never saw gets a new turn.
+
+        ``request`` is what was sent for that task id (a batch journal's plan): the turn keeps
+        it, and the id is taken as the relay named it, any shape, at ``source_url`` if given,
+        else where the dialect's status lives."""
         client = self.client
+        if request is not None and turn is not None:
+            return await self._collect(str(turn), source_url, request, on_event)
+        index = self._resumable(turn)
         if index is None:
             ref = str(turn).strip()
             await client.lookup(ref)  # a task the relay does not know records no turn
@@ -316,6 +327,22 @@ class Session:
         pending = self._turns[index].pending
         self._update(index, status="running", error=None, finished_at=None)
         return await self._track(index, lambda job: client.resume(pending, on_event=job), on_event)
+
+    async def _collect(
+        self,
+        task_id: str,
+        source_url: str | None,
+        request: Request,
+        on_event: EventCallback | None,
+    ) -> Video:
+        """A new turn for ``request``, collected from the task the relay named for it."""
+        started = self._start(request, None, None)
+        self._note_task(started, TaskEvent(task_id, source_url, None))
+        pending = PendingTask(request, Task(task_id, source_url))
+        client = self.client
+        return await self._track(
+            started, lambda job: client.resume(pending, on_event=job), on_event
+        )
 
     async def generate_many(
         self,
@@ -421,7 +448,10 @@ class Session:
             self._turns[index] = finished(turn, self._own(video, turn, self._turns))
         self._changed()
         if (self.download if save is None else save) and self.save_dir is not None:
-            await self._copy_media(index, job)
+            try:
+                await self._copy_media(index, job)
+            except Exception:  # a copy is a nicety: the paid video is done whatever it meets
+                logger.warning("sora_nb: no local copy for turn %d.", index, exc_info=True)
         await job.emit(JobEvent("done"))
         result = self._turns[index].video
         assert result is not None
@@ -478,12 +508,17 @@ class Session:
         if self.autosave is None:
             return
         try:
-            with self._lock:  # merged with what other kernels wrote there (docs/notebook.md)
-                self._turns = self._owned(sync(self.autosave, self.name, self._turns))
-                self._checked.add(self.autosave.absolute())
+            self._merge_into(self.autosave)
         except (OSError, SoraError) as exc:
             # Losing the autosave must not lose the video the relay is making.
             logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
+
+    def _merge_into(self, path: Path) -> None:
+        """Write the history to a shared autosave file under its lock, merged with the turns
+        other kernels wrote there, and take theirs in too (docs/notebook.md, "Autosave")."""
+        with self._lock:
+            self._turns = self._owned(sync(path, self.name, self._turns))
+            self._checked.add(path.absolute())
 
     # -- local copies --------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 
 from .._callback import call
+from .._exceptions import SoraError
 from ..client._client import EventCallback
 from ..wire._events import Event, JobEvent, TaskEvent
 
@@ -33,6 +34,10 @@ class TurnEvents:
     async def emit(self, event: Event | JobEvent) -> None:
         try:
             await call(self._on_event, event)
+        except SoraError:
+            if isinstance(event, JobEvent) and event.phase == "sending":
+                raise  # nothing is sent yet: a batch whose journal cannot record it stops it
+            logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
         except Exception:
             # A broken progress view must not lose a generation the relay bills anyway.
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)

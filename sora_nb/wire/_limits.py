@@ -146,18 +146,30 @@ def check_event_stream(headers: httpx.Headers) -> None:
 
 
 class CappedRedactor:
-    """The relay's content on its way to the parser: redacted of the key, and capped."""
+    """The relay's content on its way to the parser: a character the relay cut between its
+    UTF-16 halves joined again (a lone half: U+FFFD), redacted of the key, and capped."""
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
         self._redactor = Redactor(secret)
         self._left = limit
         self._limit = limit
+        self._high = ""  # a first half of a character, held for the next chunk
 
     def feed(self, fragment: str) -> str:
         self._left -= len(fragment)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
-        return self._redactor.feed(fragment)
+        return self._redactor.feed(self._joined(fragment))
 
     def flush(self) -> str:
-        return self._redactor.flush()
+        return self._redactor.feed(self._joined("", last=True)) + self._redactor.flush()
+
+    def _joined(self, fragment: str, *, last: bool = False) -> str:
+        text, self._high = self._high + fragment, ""
+        if text and not last and "\ud800" <= text[-1] <= "\udbff":
+            text, self._high = text[:-1], text[-1]
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # pairs joined, a lone half becomes U+FFFD
+            return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return text
