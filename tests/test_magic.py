@@ -360,6 +360,35 @@ def test_magic_history_reset_help_and_unknown_command(
     assert "Unknown command 'dance'" in cells.errors()[-1]
 
 
+def test_cell_help_with_no_prompt_shows_the_help(
+    cells: Cells, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As a cell runs in a kernel: IPython's transformers first, then the magic.
+    for source in ("%%sora --help\n", "%%sora -m sora-2 -h", "%%sora --help\n\n  \n"):
+        result = cells.shell.run_cell(source)
+        assert result.error_in_exec is None, result.error_in_exec
+        out = capsys.readouterr().out
+        assert "--edit" in out and "%sora resume [TASK]" in out
+    assert cells.session.turns == []  # help sends nothing
+    result = cells.shell.run_cell("%%sora --as help\n")  # a name, not the option: still empty
+    assert "cell body is empty" in str(result.error_in_exec)
+
+
+def test_the_first_emulator_video_is_estimated_in_the_emulators_seconds(
+    relay: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORA_EMULATOR_SPEED", "1")
+    monkeypatch.delenv("SORA_BASE_URL", raising=False)
+    embedded = sora_nb.Session("first-emulator", client=SoraClient(api_key=None))
+    assert embedded.client.uses_emulator
+    view = ProgressView()
+    view.typical = _magic._typical(embedded, "sora-2")  # nothing timed yet in this session
+    view._push()
+    assert "usually 0:05" in view._label.value and "1–30 min" not in view._label.value
+    remote = sora_nb.Session("first-relay", client=SoraClient(relay.url, api_key="sk-any"))
+    assert _magic._typical(remote, "sora-2") is None  # a real relay: its usual 1–30 min
+
+
 def test_magic_speaks_chinese(cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
     cells.line("config --language zh")
     assert "<table" in cells.htmls() and "模型" in cells.texts()[-1]
