@@ -277,9 +277,11 @@ def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
     assert transport.open == 0  # the stream was closed before the interrupt propagated
     turn = cells.session.turns[-1]
     assert turn.status == "interrupted" and turn.task_id
-    assert f"%sora resume {turn.task_id}" in str(caught.value)
+    # The cell's error stays true after a resume; what to do next is in an output it replaces.
+    assert str(caught.value) == f"Interrupted while task {turn.task_id} ran."
     assert caught.value._render_traceback_() == [f"\x1b[0;33m{caught.value}\x1b[0m"]
-    assert cells.texts()[-1].startswith("sora · interrupted")
+    assert f"%sora resume {turn.task_id}" in cells.texts()[-1]
+    assert cells.texts()[-2].startswith("sora · interrupted")
     cells.line(f"resume {turn.task_id}")
     (resumed,) = cells.session.turns  # finished in place, not as a new turn
     assert resumed.status == "done" and resumed.task_id == turn.task_id
@@ -583,6 +585,14 @@ def test_magic_resume_rebinds_the_name_and_updates_the_first_cell(
     ]
     assert any("<video" in out["data"].get("text/html", "") for out in updated)
     assert any("sora-nb-phase-done" in out["data"].get("text/html", "") for out in updated)
+    final = {out["transient"]["display_id"]: out["data"]["text/plain"] for out in updated}
+    assert set(final) == first_ids  # the bar and the "run %sora resume" line, both replaced
+    assert not [text for text in final.values() if "%sora resume" in text]
+    # The bar's time is the video's: both count from when the task began.
+    video = cells.shell.user_ns["late"]
+    minutes, seconds = divmod(round(video.elapsed), 60)
+    bars = [text for text in final.values() if text.startswith("sora · done")]
+    assert bars and all(f"· {minutes}:{seconds:02d}" in text for text in bars), (bars, video)
 
 
 def test_magic_messages_in_html_carry_no_markdown(cells: Cells) -> None:

@@ -267,3 +267,13 @@ def test_progress_view_code_in_a_reason_is_html_not_markdown() -> None:
     view.fail("Interrupted: run `%sora resume task_1` to collect it.")
     assert "<code>%sora resume task_1</code>" in view._label.value
     assert "`" not in view._label.value and "`" not in view.summary()
+
+
+def test_a_finished_bar_shows_the_videos_own_time() -> None:
+    # A resumed task's video counts from when the task began (23 s), not from the resume (2 s).
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    clock.now += 2
+    view.finish(23.0)
+    assert "· 0:23" in view._label.value and "0:02" not in view._label.value
+    assert view.static_bundle()["text/plain"].startswith("sora · done · 0:23")
