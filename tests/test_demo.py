@@ -186,20 +186,6 @@ def test_the_wheel_ships_the_notebooks(tmp_path: Path) -> None:
     assert not re.search(r"(?m)^version\s*=", pyproject) and 'dynamic = ["version"]' in pyproject
 
 
-def test_readme_quick_start_is_the_demo_and_what_ci_runs() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    commands = re.findall(r"```\n(.+)\n```", quick_start)
-    demo, tests = commands[:2]
-    # pip runs quietly, so the demo's URL is the last thing on screen.
-    setup = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[demo]'"
-    assert demo == f"{setup} && .venv/bin/sora-nb demo"
-    assert tests.startswith("apt-get update && apt-get install -y chromium ")
-    assert tests.endswith(".venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest")
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    assert tests in ci, "the README's test command must be the line .ci/run runs"
-
-
 def test_demo_without_jupyterlab_says_which_extra_to_install(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
