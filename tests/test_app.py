@@ -85,7 +85,6 @@ def test_app_without_voila_says_which_extra_to_install(
 ) -> None:
     import importlib.util
 
-    import sora_nb.launch._app as app
     from sora_nb.launch._cli import main
 
     real = importlib.util.find_spec
@@ -93,7 +92,7 @@ def test_app_without_voila_says_which_extra_to_install(
     def find_spec(name: str, package: str | None = None) -> object:
         return None if name == "voila" else real(name, package)
 
-    monkeypatch.setattr(app.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main(["app"]) == 1
     err = capsys.readouterr().err
     # No release on a package index yet: the hint installs the extra from the checkout.

@@ -355,7 +355,7 @@ async def test_streams_are_spread_over_small_pools() -> None:
         return handle
 
     for n, pool in enumerate([*pools.pools, pools.other]):
-        pool.handle_async_request = answer(n)  # type: ignore[method-assign]
+        pool.handle_async_request = answer(n)  # type: ignore[method-assign,assignment]
     for method in ("POST", "POST", "GET", "POST", "POST", "GET"):
         await pools.handle_async_request(httpx.Request(method, "http://relay.example/"))
     # Generations take turns; polls and downloads share the keep-alive pool (index 2).

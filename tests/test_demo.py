@@ -191,7 +191,6 @@ def test_demo_without_jupyterlab_says_which_extra_to_install(
 ) -> None:
     import importlib.util
 
-    import sora_nb.launch._demo as demo
     from sora_nb.launch._cli import main
 
     real = importlib.util.find_spec
@@ -199,7 +198,7 @@ def test_demo_without_jupyterlab_says_which_extra_to_install(
     def find_spec(name: str, package: str | None = None) -> object:
         return None if name == "jupyterlab" else real(name, package)
 
-    monkeypatch.setattr(demo.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main(["demo"]) == 1
     err = capsys.readouterr().err
     # No release on a package index yet: the hint installs the extra from the checkout.

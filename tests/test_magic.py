@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import re
 import string
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from sora_nb.client import _config
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.notebook import _i18n, _magic, _run, _twin
 from sora_nb.notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
-from sora_nb.notebook._output import CellFailed
+from sora_nb.notebook._output import CellFailed, SoraInterrupt
 from sora_nb.notebook._progress import ProgressView
 from sora_nb.session import _history
 from sora_nb.session._history import get_session
@@ -240,7 +241,7 @@ class CountingTransport(httpx.AsyncHTTPTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_Closing(response.stream, self),
+            stream=_Closing(cast(httpx.AsyncByteStream, response.stream), self),
             extensions=response.extensions,
         )
 
@@ -279,6 +280,7 @@ def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
     assert turn.status == "interrupted" and turn.task_id
     # The cell's error stays true after a resume; what to do next is in an output it replaces.
     assert str(caught.value) == f"Interrupted while task {turn.task_id} ran."
+    assert isinstance(caught.value, SoraInterrupt)
     assert caught.value._render_traceback_() == [f"\x1b[0;33m{caught.value}\x1b[0m"]
     assert f"%sora resume {turn.task_id}" in cells.texts()[-1]
     assert cells.texts()[-2].startswith("sora · interrupted")
@@ -329,13 +331,13 @@ def test_magic_config_shows_a_key_from_the_environment_masked(
     cells.line("config")
     out = cells.texts()[-1] + cells.htmls()
     assert "sk-…-123 (SORA_API_KEY)" in out and SECRET not in out
-    assert cells.magics.base_url in out
+    assert cells.magics.base_url and cells.magics.base_url in out
 
 
 def test_magic_config_asks_for_the_key_when_none_is_given(
     cells: Cells, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_magic.getpass, "getpass", lambda prompt: SECRET)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: SECRET)
     cells.line("config --api-key")
     assert cells.magics.api_key == SECRET
     assert SECRET not in capsys.readouterr().out
@@ -501,7 +503,7 @@ def test_magic_a_refused_key_says_how_to_set_one(cells: Cells) -> None:
 def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -> None:
     # c.SoraMagics.model = "sora-2-pro" in an IPython profile reaches the magics at load.
     shell = InteractiveShell.instance()
-    config = shell.config.copy()
+    config: Any = shell.config.copy()
     config.SoraMagics.model = "sora-2-pro"
     config.SoraMagics.save_dir = "videos"
     monkeypatch.setattr(shell, "config", config)
@@ -509,7 +511,7 @@ def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -
     try:
         assert (magics.model, magics.save_dir) == ("sora-2-pro", "videos")
     finally:
-        shell.configurables.remove(magics)
+        shell.configurables.remove(magics)  # type: ignore[arg-type]  # typed too narrowly
 
 
 def test_magic_never_replaces_a_client_the_user_set(cells: Cells, relay: EmulatorServer) -> None:
@@ -590,6 +592,7 @@ def test_magic_resume_rebinds_the_name_and_updates_the_first_cell(
     assert not [text for text in final.values() if "%sora resume" in text]
     # The bar's time is the video's: both count from when the task began.
     video = cells.shell.user_ns["late"]
+    assert video.elapsed is not None
     minutes, seconds = divmod(round(video.elapsed), 60)
     bars = [text for text in final.values() if text.startswith("sora · done")]
     assert bars and all(f"· {minutes}:{seconds:02d}" in text for text in bars), (bars, video)

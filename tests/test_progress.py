@@ -42,7 +42,7 @@ def count_messages(view: ProgressView) -> list[dict[str, Any]]:
     """Record every comm message the view's widgets would send to the frontend."""
     sent: list[dict[str, Any]] = []
     for widget in (view._bar, view._label):
-        widget.comm.send = lambda data=None, **kw: sent.append(data)  # type: ignore[method-assign]
+        widget.comm.send = lambda data=None, **kw: sent.append(data)
     return sent
 
 
