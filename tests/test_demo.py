@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from nbclient import NotebookClient
 import sora_nb
 from sora_nb.launch._demo import notebooks_dir
 
-from .conftest import ROOT
+from .conftest import ROOT, checkout, git_status
 from .scripted import free_port
 
 CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
@@ -39,22 +38,6 @@ def wait_for_url(process: subprocess.Popen[str]) -> tuple[str, Path | None]:
         if match:
             return match.group(1), root
     raise AssertionError("sora-nb demo exited without printing its URL")
-
-
-def checkout(tmp_path: Path) -> Path:
-    """A git repository of this checkout's tracked files as they are now (edits included)."""
-    clone = tmp_path / "clone"
-    names = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\0")
-    for name in filter(None, names):
-        if (ROOT / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, clone / name)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
-        subprocess.run([*git, *args], cwd=clone, check=True, capture_output=True)
-    return clone
 
 
 @contextmanager
@@ -90,16 +73,6 @@ def demo(tmp_path: Path, *args: str, cwd: Path) -> Iterator[tuple[str, Path | No
             process.wait(30)
         if process.stdout:
             process.stdout.close()
-
-
-def git_status(repo: Path) -> str:
-    return subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def test_demo_runs_and_saves_a_working_copy_and_the_clone_stays_clean(tmp_path: Path) -> None:
