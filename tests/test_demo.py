@@ -154,6 +154,12 @@ def test_the_wheel_ships_the_notebooks(tmp_path: Path) -> None:
     assert f"\nVersion: {sora_nb.__version__}\n" in metadata
     assert "\nLicense-Expression: MIT\n" in metadata
     assert f"{info}/licenses/LICENSE" in names
+    assert "\nProject-URL: Source, https://github.com/sora-nb/sora_nb\n" in metadata
+    assert "\nClassifier: Framework :: Jupyter\n" in metadata
+    # The linters' pins are for development: in the dev extra, not in test.
+    assert (
+        "ruff==" in metadata and "extra == 'dev'" in metadata.split("ruff==", 1)[1].split("\n")[0]
+    )
     assert importlib.metadata.version("sora-nb") == sora_nb.__version__
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert not re.search(r"(?m)^version\s*=", pyproject) and 'dynamic = ["version"]' in pyproject
