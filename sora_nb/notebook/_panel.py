@@ -21,7 +21,8 @@ from IPython import get_ipython
 from IPython.display import display
 
 from .._exceptions import InvalidRequest, SoraError
-from ..records._request import MODELS, image_to_url, validate_prompt
+from ..records._ask import Ask
+from ..records._request import MODELS, validate_prompt
 from ..records._turn import Turn
 from ..records._video import Video
 from ..render._render import _clip, _duration, _video_html, local_url, safe_url
@@ -240,15 +241,15 @@ class Panel:
         try:
             session = self._session()
             base = self._base(session) if edit else None
-            kwargs = self._request()
+            ask = self._ask()
         except SoraError as exc:
             self._say(describe(exc))
             return None
-        row = JobRow(kwargs["prompt"])
+        row = JobRow(ask.prompt)
         if base is not None:
-            job = session.edit(base, **kwargs, on_event=row.progress.handle)
+            job = session.edit(base, ask, on_event=row.progress.handle)
         else:
-            job = session.generate(**kwargs, on_event=row.progress.handle)
+            job = session.generate(ask, on_event=row.progress.handle)
         return self._launch(row, job)
 
     def resume(self, index: int) -> asyncio.Task[None] | None:
@@ -337,14 +338,14 @@ class Panel:
         session.video(selected)  # refuses a turn that has no video, in one sentence
         return selected
 
-    def _request(self) -> dict[str, Any]:
+    def _ask(self) -> Ask:
         upload = self.image.value
-        return {
-            "prompt": validate_prompt(self.prompt.value),
-            "model": self.model.value,
-            "orientation": self.orientation.value or None,
-            "image": image_to_url(bytes(upload[0]["content"])) if upload else None,
-        }
+        return Ask.build(
+            validate_prompt(self.prompt.value),  # the empty prompt is the first thing said
+            model=self.model.value,
+            orientation=self.orientation.value or None,
+            image=bytes(upload[0]["content"]) if upload else None,
+        )
 
     # -- selection -----------------------------------------------------------------------------
 
