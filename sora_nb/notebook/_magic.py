@@ -548,7 +548,7 @@ def magics_for(shell: Any) -> SoraMagics:
 _EMPTY_HELP = re.compile(r"\s*%%sora\b[^\n]*?(?<!\S)(?:-h|--help)(?!\S)[^\n]*\s*\Z")
 
 
-def help_for_empty_cell(lines: list[str]) -> list[str]:
+def _help_for_empty_cell(lines: list[str]) -> list[str]:
     """IPython refuses a cell magic with an empty body before the magic runs ("the cell body
     is empty"), so ``%%sora --help`` alone is rewritten to ``%sora help`` first."""
     return ["%sora help\n"] if _EMPTY_HELP.match("".join(lines)) else lines
@@ -557,6 +557,6 @@ def help_for_empty_cell(lines: list[str]) -> list[str]:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sora_nb``."""
     magics_for(ipython)
-    if help_for_empty_cell not in ipython.input_transformers_cleanup:
-        ipython.input_transformers_cleanup.append(help_for_empty_cell)
+    if _help_for_empty_cell not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(_help_for_empty_cell)
     open_widget_channel()
