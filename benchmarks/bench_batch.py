@@ -204,8 +204,8 @@ def journal_cost(items: int, rounds: int = 2) -> None:
     print(f"journal cost: {items} generations at emulator speed 100 (best of {rounds})")
     print(f"  journal+autosave / none    {kept_wall / none_wall:8.2f} wall, "
           f"{kept_cpu / none_cpu:.2f} CPU  (goal <= 1.2; {journals} journals written)")  # fmt: skip
-    old = f"{old_wall / none_wall:8.2f} wall, {old_cpu / none_cpu:.2f} CPU"
-    print(f"  old autosave per change    {old}")
+    old_cost = f"{old_wall / none_wall:8.2f} wall, {old_cpu / none_cpu:.2f} CPU"
+    print(f"  old autosave per change    {old_cost}")
 
 
 def wrote(kernel: Kernel, journal: Path, before: int) -> bool:

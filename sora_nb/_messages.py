@@ -178,6 +178,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "run `%sora resume {task}` to collect it.",
         "已中断：任务 {task} 可能仍会在服务端完成，运行 `%sora resume {task}` 取回。",
     ),
+    "interrupted.ran": (
+        "Interrupted while task {task} ran.",
+        "任务 {task} 运行时被中断。",
+    ),
     "interrupted.none": (
         "Interrupted before the relay created a task; nothing was generated.",
         "已中断：服务端尚未创建任务，未生成任何内容。",

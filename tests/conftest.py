@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +56,29 @@ def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield
     _history._sessions.clear()
     _history._sessions.update(saved)
+
+
+def checkout(tmp_path: Path) -> Path:
+    """A git repository of this checkout's tracked files as they are now (edits included)."""
+    clone = tmp_path / "clone"
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    for name in filter(None, names):
+        if (ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
+        subprocess.run([*git, *args], cwd=clone, check=True, capture_output=True)
+    return clone
+
+
+def git_status(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

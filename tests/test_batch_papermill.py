@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import papermill
+import papermill  # type: ignore[import-untyped]
 import pytest
 
 from .conftest import ROOT

@@ -98,6 +98,19 @@ def test_api_batch_resumes_a_journal_and_retry_failed_resends_only_those(
     assert (paid["a hen"], paid["a goose"]) == (1, 1)
 
 
+def test_a_finished_journal_resumed_shows_no_pace(
+    shell: tuple[InteractiveShell, list[dict[str, Any]]],
+) -> None:
+    _, outputs = shell
+    sora_nb.batch(["a hen", "a goose"], journal="j.jsonl")
+    assert "/min" in _html(outputs)  # items that ended in this run have a pace
+    outputs.clear()
+    sora_nb.batch(resume="j.jsonl")
+    shown = _html(outputs)
+    # Nothing ended in this run: no pace (it was millions a minute, from the journal's items).
+    assert "2</b> done" in shown and "/min" not in shown
+
+
 def test_view_retry_button_resends_only_the_failed_items(
     shell: tuple[InteractiveShell, list[dict[str, Any]]], relay: EmulatorServer
 ) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -62,7 +63,7 @@ def with_local_source(text: str, url: str) -> str:
 async def test_generate_returns_the_video_and_reports_every_event(relay) -> None:
     app, url = relay
     app.scripts.append(sse_script(FIRST, piece=3))
-    seen: list[object] = []
+    seen: list[Any] = []
     async with client_for(url) as client:
         video = await client.generate("生成一段高清的，牛马跳舞的视频", on_event=seen.append)
     assert isinstance(video, Video)

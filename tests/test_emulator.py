@@ -62,7 +62,9 @@ BLUE = (20, 60, 230)
 # -- helpers --------------------------------------------------------------------------------
 
 
-def chat(content: Any, *, model: str = "sora-2", stream: bool = True, history: Any = ()) -> dict:
+def chat(
+    content: Any, *, model: str = "sora-2", stream: bool = True, history: Any = ()
+) -> dict[str, Any]:
     messages = [*history, {"role": "user", "content": content}]
     return {"model": model, "stream": stream, "messages": messages}
 
@@ -279,7 +281,7 @@ def test_stream_false_answers_one_completion(emulator: EmulatorServer) -> None:
 
 
 async def test_openai_sdk_reassembles_the_transcript(emulator: EmulatorServer) -> None:
-    messages = [{"role": "user", "content": FIRST_PROMPT}]
+    messages: list[Any] = [{"role": "user", "content": FIRST_PROMPT}]
     async with openai.AsyncOpenAI(base_url=f"{emulator.url}/v1", api_key="x") as sdk:
         stream = await sdk.chat.completions.create(model="sora-2", messages=messages, stream=True)
         parts: list[str] = []

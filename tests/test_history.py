@@ -550,7 +550,7 @@ def test_a_schema_1_file_still_loads(tmp_path: Path) -> None:
     first = {"role": "user", "content": FIRST_PROMPT}
     common = {"orientation": "portrait", "image": None, "preview_url": None, "echo": None}
     done = {**common, "status": "done", "error": None, "local_thumbnail": None, "name": None}
-    turns = [
+    turns: list[dict[str, Any]] = [
         {
             **done,
             "index": 0,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import re
 import string
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from sora_nb.client import _config
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.notebook import _functions, _i18n, _magic, _run
 from sora_nb.notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
-from sora_nb.notebook._output import CellFailed
+from sora_nb.notebook._output import CellFailed, SoraInterrupt
 from sora_nb.notebook._progress import ProgressView
 from sora_nb.session import _history
 from sora_nb.session._history import get_session
@@ -234,7 +235,7 @@ class CountingTransport(httpx.AsyncHTTPTransport):
         return httpx.Response(
             response.status_code,
             headers=response.headers,
-            stream=_Closing(response.stream, self),
+            stream=_Closing(cast(httpx.AsyncByteStream, response.stream), self),
             extensions=response.extensions,
         )
 
@@ -271,9 +272,12 @@ def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
     assert transport.open == 0  # the stream was closed before the interrupt propagated
     turn = cells.session.turns[-1]
     assert turn.status == "interrupted" and turn.task_id
-    assert f"%sora resume {turn.task_id}" in str(caught.value)
+    # The cell's error stays true after a resume; what to do next is in an output it replaces.
+    assert str(caught.value) == f"Interrupted while task {turn.task_id} ran."
+    assert isinstance(caught.value, SoraInterrupt)
     assert caught.value._render_traceback_() == [f"\x1b[0;33m{caught.value}\x1b[0m"]
-    assert cells.texts()[-1].startswith("sora · interrupted")
+    assert f"%sora resume {turn.task_id}" in cells.texts()[-1]
+    assert cells.texts()[-2].startswith("sora · interrupted")
     cells.line(f"resume {turn.task_id}")
     (resumed,) = cells.session.turns  # finished in place, not as a new turn
     assert resumed.status == "done" and resumed.task_id == turn.task_id
@@ -321,13 +325,13 @@ def test_magic_config_shows_a_key_from_the_environment_masked(
     cells.line("config")
     out = cells.texts()[-1] + cells.htmls()
     assert "sk-…-123 (SORA_API_KEY)" in out and SECRET not in out
-    assert cells.magics.base_url in out
+    assert cells.magics.base_url and cells.magics.base_url in out
 
 
 def test_magic_config_asks_for_the_key_when_none_is_given(
     cells: Cells, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_magic.getpass, "getpass", lambda prompt: SECRET)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: SECRET)
     cells.line("config --api-key")
     assert cells.magics.api_key == SECRET
     assert SECRET not in capsys.readouterr().out
@@ -354,6 +358,35 @@ def test_magic_history_reset_help_and_unknown_command(
     assert "--edit" in out and "%sora resume [TASK]" in out
     cells.line("dance")
     assert "Unknown command 'dance'" in cells.errors()[-1]
+
+
+def test_cell_help_with_no_prompt_shows_the_help(
+    cells: Cells, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As a cell runs in a kernel: IPython's transformers first, then the magic.
+    for source in ("%%sora --help\n", "%%sora -m sora-2 -h", "%%sora --help\n\n  \n"):
+        result = cells.shell.run_cell(source)
+        assert result.error_in_exec is None, result.error_in_exec
+        out = capsys.readouterr().out
+        assert "--edit" in out and "%sora resume [TASK]" in out
+    assert cells.session.turns == []  # help sends nothing
+    result = cells.shell.run_cell("%%sora --as help\n")  # a name, not the option: still empty
+    assert "cell body is empty" in str(result.error_in_exec)
+
+
+def test_the_first_emulator_video_is_estimated_in_the_emulators_seconds(
+    relay: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SORA_EMULATOR_SPEED", "1")
+    monkeypatch.delenv("SORA_BASE_URL", raising=False)
+    embedded = sora_nb.Session("first-emulator", client=SoraClient(api_key=None))
+    assert embedded.client.uses_emulator
+    view = ProgressView()
+    view.typical = _magic._typical(embedded, "sora-2")  # nothing timed yet in this session
+    view._push()
+    assert "usually 0:05" in view._label.value and "1–30 min" not in view._label.value
+    remote = sora_nb.Session("first-relay", client=SoraClient(relay.url, api_key="sk-any"))
+    assert _magic._typical(remote, "sora-2") is None  # a real relay: its usual 1–30 min
 
 
 def test_magic_speaks_chinese(cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
@@ -464,7 +497,7 @@ def test_magic_a_refused_key_says_how_to_set_one(cells: Cells) -> None:
 def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -> None:
     # c.SoraMagics.model = "sora-2-pro" in an IPython profile reaches the magics at load.
     shell = InteractiveShell.instance()
-    config = shell.config.copy()
+    config: Any = shell.config.copy()
     config.SoraMagics.model = "sora-2-pro"
     config.SoraMagics.save_dir = "videos"
     monkeypatch.setattr(shell, "config", config)
@@ -472,7 +505,7 @@ def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -
     try:
         assert (magics.model, magics.save_dir) == ("sora-2-pro", "videos")
     finally:
-        shell.configurables.remove(magics)
+        shell.configurables.remove(magics)  # type: ignore[arg-type]  # typed too narrowly
 
 
 def test_magic_never_replaces_a_client_the_user_set(cells: Cells, relay: EmulatorServer) -> None:
@@ -548,6 +581,15 @@ def test_magic_resume_rebinds_the_name_and_updates_the_first_cell(
     ]
     assert any("<video" in out["data"].get("text/html", "") for out in updated)
     assert any("sora-nb-phase-done" in out["data"].get("text/html", "") for out in updated)
+    final = {out["transient"]["display_id"]: out["data"]["text/plain"] for out in updated}
+    assert set(final) == first_ids  # the bar and the "run %sora resume" line, both replaced
+    assert not [text for text in final.values() if "%sora resume" in text]
+    # The bar's time is the video's: both count from when the task began.
+    video = cells.shell.user_ns["late"]
+    assert video.elapsed is not None
+    minutes, seconds = divmod(round(video.elapsed), 60)
+    bars = [text for text in final.values() if text.startswith("sora · done")]
+    assert bars and all(f"· {minutes}:{seconds:02d}" in text for text in bars), (bars, video)
 
 
 def test_magic_messages_in_html_carry_no_markdown(cells: Cells) -> None:

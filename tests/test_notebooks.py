@@ -1,4 +1,5 @@
-"""Every demo notebook runs headless (nbclient, a real kernel) against the embedded emulator.
+"""Every demo notebook runs headless (nbclient, a real kernel) against the embedded emulator:
+once as a new user runs it (only the demo extra, no SORA_* variable), once with a key set.
 
 The executed copies are checked for what a user must see (progress that reached done, a
 playable video with a thumbnail, by a path the notebook's server can serve) and for what
@@ -8,18 +9,25 @@ must never be there (the API key, tracebacks).
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import io
 import json
 import os
 import re
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from PIL import Image
+
+from sora_nb.launch._demo import notebooks_dir
 
 from .conftest import ROOT
 
@@ -51,22 +59,80 @@ def test_saved_notebook_is_clean(path: Path) -> None:
             assert cell.outputs == [] and cell.execution_count is None, cell.source
 
 
-def execute(path: Path, tmp_path: Path) -> tuple[nbformat.NotebookNode, str]:
-    work = tmp_path / "notebooks"
-    shutil.copytree(path.parent, work)
+@pytest.fixture(scope="module")
+def newcomer_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The name of a kernel that hides every module the demo extra does not install
+    (tests/newcomer_kernel.py says why this, not a second venv)."""
+    hidden = sorted(hidden_modules())
+    spec = tmp_path_factory.mktemp("jupyter") / "kernels" / "sora-nb-newcomer"
+    spec.mkdir(parents=True)
+    kernel = {
+        "argv": [
+            sys.executable,
+            str(ROOT / "tests" / "newcomer_kernel.py"),
+            "-f",
+            "{connection_file}",
+        ],
+        "display_name": "Python 3 (demo extra only)",
+        "language": "python",
+        "env": {"NEWCOMER_HIDDEN_MODULES": ",".join(hidden)},
+    }
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(spec.parents[1]))  # read when a kernel manager starts
+        yield "sora-nb-newcomer"
+
+
+def hidden_modules() -> set[str]:
+    """Top-level modules of the installed distributions that ``sora-nb[demo]`` does not need."""
+    needed = requirement_closure("sora-nb", frozenset({"demo"}))
+    modules = importlib.metadata.packages_distributions()
+    return {
+        module
+        for module, dists in modules.items()
+        if not {canonicalize_name(d) for d in dists} & needed
+    }
+
+
+def requirement_closure(name: str, extras: frozenset[str]) -> set[str]:
+    """``name[extras]`` and every distribution it requires, on this Python."""
+    needed: set[str] = set()
+    todo, seen = [(name, extras)], set()
+    while todo:
+        dist_name, dist_extras = todo.pop()
+        if (canonicalize_name(dist_name), dist_extras) in seen:
+            continue
+        seen.add((canonicalize_name(dist_name), dist_extras))
+        needed.add(canonicalize_name(dist_name))
+        try:
+            requires = importlib.metadata.requires(dist_name) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue  # a requirement this platform does not install
+        for line in requires:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            envs = [{"extra": extra} for extra in ("", *dist_extras)]
+            if marker is None or any(marker.evaluate(env) for env in envs):
+                todo.append((requirement.name, frozenset(requirement.extras)))
+    return needed
+
+
+def execute(
+    path: Path, work: Path, env: dict[str, str], kernel: str = "python3"
+) -> tuple[nbformat.NotebookNode, str]:
+    """Run the notebook in ``work`` (a copy of notebooks/) and save the executed copy."""
     nb = nbformat.read(work / path.name, as_version=4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SORA_")}
-    env.update(SORA_EMULATOR_SPEED="50", SORA_API_KEY=SECRET, LANG="C.UTF-8")
     client = NotebookClient(
-        nb,
-        timeout=300,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(work)}},
+        nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(work)}}
     )
     client.km = client.create_kernel_manager()
     client.execute(env=env, cwd=str(work))
     nbformat.write(nb, work / f"executed-{path.name}")
     return nb, (work / f"executed-{path.name}").read_text(encoding="utf-8")
+
+
+def without_sora_settings() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SORA_")}
 
 
 def html_outputs(nb: nbformat.NotebookNode) -> list[str]:
@@ -94,9 +160,52 @@ def check_video(work: Path, html: str) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_and_shows_playable_videos(path: Path, tmp_path: Path) -> None:
-    nb, saved = execute(path, tmp_path)
-    expected = EXPECTED[path.stem]
+def test_notebook_runs_as_a_new_user_would(
+    path: Path, tmp_path: Path, newcomer_kernel: str
+) -> None:
+    # The quick start: the demo's own working copy, only the demo extra, no SORA_* at all
+    # (so the emulator runs at its real speed and no key is set).
+    work = notebooks_dir(tmp_path / "sora-nb-demo")
+    env = {**without_sora_settings(), "LANG": "C.UTF-8"}
+    nb, saved = execute(path, work, env, kernel=newcomer_kernel)
+    check_notebook(nb, saved, work, EXPECTED[path.stem])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_never_shows_the_api_key(path: Path, tmp_path: Path) -> None:
+    # With a key in the environment, which every request then carries; the emulator faster.
+    work = tmp_path / "notebooks"
+    shutil.copytree(path.parent, work)
+    env = {**without_sora_settings(), "LANG": "C.UTF-8"}
+    env.update(SORA_EMULATOR_SPEED="50", SORA_API_KEY=SECRET)
+    nb, saved = execute(path, work, env)
+    assert SECRET not in saved
+    check_notebook(nb, saved, work, EXPECTED[path.stem])
+
+
+def test_the_new_users_kernel_has_only_the_demo_extra(tmp_path: Path, newcomer_kernel: str) -> None:
+    hidden = hidden_modules()
+    assert {"pandas", "papermill", "openai", "pytest"} <= hidden
+    assert not {"sora_nb", "ipykernel", "jupyterlab", "voila", "av", "PIL"} & hidden
+    probe = nbformat.v4.new_notebook()
+    probe.cells = [
+        nbformat.v4.new_code_cell(
+            "import importlib.util, os\n"
+            "sora = sorted(k for k in os.environ if k.startswith('SORA_'))\n"
+            "print(importlib.util.find_spec('pandas'), sora)"
+        ),
+        nbformat.v4.new_code_cell("import pandas", metadata={"tags": ["raises-exception"]}),
+    ]
+    nbformat.write(probe, tmp_path / "probe.ipynb")
+    nb, _ = execute(tmp_path / "probe.ipynb", tmp_path, without_sora_settings(), newcomer_kernel)
+    assert nb.cells[0].outputs[0]["text"] == "None []\n"
+    assert nb.cells[1].outputs[0]["ename"] == "ModuleNotFoundError"
+
+
+def check_notebook(
+    nb: nbformat.NotebookNode, saved: str, work: Path, expected: dict[str, int]
+) -> None:
+    """What a user must see, and must never see, in an executed notebook."""
     errors = [
         (cell, o)
         for cell in nb.cells
@@ -108,15 +217,22 @@ def test_notebook_runs_and_shows_playable_videos(path: Path, tmp_path: Path) -> 
     assert all("raises-exception" in cell.metadata.get("tags", []) for cell, _ in errors)
     assert all(len(o["traceback"]) == 1 for _, o in errors)
     assert "Traceback" not in saved
-    assert SECRET not in saved
     videos = [h for h in html_outputs(nb) if "<video" in h]
     assert len(videos) >= expected["videos"]
     for html in videos:
-        check_video(tmp_path / "notebooks", html)
+        check_video(work, html)
     shown = html_outputs(nb) + [o["evalue"] for _, o in errors]
     failures = [h for h in shown if "content policy" in h or "not a PNG" in h]
     assert len(failures) == expected["failures"]
     check_progress(nb, expected["bars"])
+    # No stray value under a cell, such as the character count a file write returns.
+    values = [
+        o["data"].get("text/plain", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o["output_type"] == "execute_result"
+    ]
+    assert not [v for v in values if v.strip().isdigit()], values
     assert json.loads(saved)["metadata"]["kernelspec"]["name"] == "python3"
 
 

@@ -21,6 +21,7 @@ from sora_nb.emulator import EmulatorServer
 from sora_nb.notebook import _i18n, _panel, panel
 from sora_nb.notebook._magic import SoraMagics, magics_for
 from sora_nb.notebook._panel import Panel
+from sora_nb.render import _render
 from sora_nb.session._history import get_session
 
 from .words import english_words
@@ -141,6 +142,7 @@ def test_panel_generate_then_edit_an_older_selected_turn(magics: SoraMagics) -> 
     assert ui.gallery.tile(1).widget.layout.margin.endswith(" 28px")
     assert ui.gallery.selected == 2 and "sora-nb-selected" in ui.gallery.tile(2).widget._dom_classes
     (player,) = ui.player.children
+    assert turns[0].local_path and turns[2].local_path
     assert player.format == "mp4" and player.value == Path(turns[2].local_path).read_bytes()
     assert "Lineage" in ui.details.value and "#0" in ui.details.value
     assert "make it night" in ui.details.value
@@ -322,11 +324,11 @@ def test_panel_record_is_rewritten_once_for_jobs_ending_together(
 ) -> None:
     # Long enough that the three jobs surely end within it, whatever the machine's load.
     monkeypatch.setattr(_panel, "RECORD_EVERY", 5.0)
-    rendered: list[int | None] = []
-    render = _panel._video_html
+    rendered: list[int] = []
+    render = _render._video_html
 
     def counted(video: Any) -> str:
-        rendered.append(video.turn)
+        rendered.append(video.turn)  # a studio's video is always a turn
         return render(video)
 
     monkeypatch.setattr(_panel, "_video_html", counted)

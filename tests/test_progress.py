@@ -42,7 +42,7 @@ def count_messages(view: ProgressView) -> list[dict[str, Any]]:
     """Record every comm message the view's widgets would send to the frontend."""
     sent: list[dict[str, Any]] = []
     for widget in (view._bar, view._label):
-        widget.comm.send = lambda data=None, **kw: sent.append(data)  # type: ignore[method-assign]
+        widget.comm.send = lambda data=None, **kw: sent.append(data)
     return sent
 
 
@@ -267,3 +267,13 @@ def test_progress_view_code_in_a_reason_is_html_not_markdown() -> None:
     view.fail("Interrupted: run `%sora resume task_1` to collect it.")
     assert "<code>%sora resume task_1</code>" in view._label.value
     assert "`" not in view._label.value and "`" not in view.summary()
+
+
+def test_a_finished_bar_shows_the_videos_own_time() -> None:
+    # A resumed task's video counts from when the task began (23 s), not from the resume (2 s).
+    clock = FakeClock()
+    view = ProgressView(clock=clock)
+    clock.now += 2
+    view.finish(23.0)
+    assert "· 0:23" in view._label.value and "0:02" not in view._label.value
+    assert view.static_bundle()["text/plain"].startswith("sora · done · 0:23")

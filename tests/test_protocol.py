@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import pytest
@@ -151,7 +153,7 @@ def test_first_turn_transcript() -> None:
     assert isinstance(events[0], EchoEvent) and events[0].sid is None
 
 
-def _only(events: list[object], kind: type) -> list[object]:
+def _only(events: Sequence[object], kind: type) -> list[Any]:
     return [e for e in events if isinstance(e, kind)]
 
 
@@ -200,7 +202,7 @@ def test_progress_closed_by_a_link_to_100() -> None:
 
 def test_progress_never_decreases() -> None:
     events = parse_transcript(">🏃‍ 进度 36..44..40..61..\n")
-    assert [e.percent for e in _only(events, ProgressEvent)] == [36, 44, 61]  # type: ignore[attr-defined]
+    assert [e.percent for e in _only(events, ProgressEvent)] == [36, 44, 61]
 
 
 @pytest.mark.parametrize(

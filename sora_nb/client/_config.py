@@ -23,6 +23,7 @@ __all__ = [
     "EMULATOR_API_KEY",
     "check_base_url",
     "embedded_emulator",
+    "embedded_emulator_seconds",
     "env_api_key",
     "env_base_url",
     "env_dialect",
@@ -30,6 +31,9 @@ __all__ = [
 
 #: The token sent to the embedded emulator when no key is set (it accepts any non-empty one).
 EMULATOR_API_KEY = "sk-emulator"
+
+#: About how long the embedded emulator takes for one video at speed 1 (its ``Timing``).
+EMULATOR_SECONDS = 5.0
 
 _lock = threading.Lock()
 _server: EmulatorServer | None = None
@@ -75,6 +79,14 @@ def embedded_emulator() -> EmulatorServer:
         if _server is None:
             from ..emulator import serve_in_thread
 
-            speed = float(os.environ.get("SORA_EMULATOR_SPEED", "1") or 1)
-            _server = serve_in_thread(speed=speed)
+            _server = serve_in_thread(speed=_emulator_speed())
         return _server
+
+
+def embedded_emulator_seconds() -> float:
+    """About how long the embedded emulator takes for one video, at its speed."""
+    return EMULATOR_SECONDS / _emulator_speed()
+
+
+def _emulator_speed() -> float:
+    return float(os.environ.get("SORA_EMULATOR_SPEED", "1") or 1)

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from ._demo import free_port, notebooks_dir, serve
+from ._demo import INSTALL_HINT, free_port, notebooks_dir, serve
 
 __all__ = ["FILE_ALLOWLIST", "STUDIO", "add_arguments", "run", "voila_command"]
 
@@ -54,9 +54,7 @@ def voila_command(notebook: Path, ip: str, port: int, *, open_browser: bool) -> 
 def run(args: argparse.Namespace) -> int:
     """Serve the studio with Voilà until it stops; print its URL once it answers."""
     if importlib.util.find_spec("voila") is None:
-        print(
-            "sora-nb app: Voilà is not installed; run: pip install 'sora-nb[demo]'", file=sys.stderr
-        )
+        print(f"sora-nb app: Voilà is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
     notebook = notebooks_dir() / STUDIO
     port = free_port(args.ip, args.port)

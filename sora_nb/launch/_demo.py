@@ -1,9 +1,10 @@
 """``sora-nb demo``: JupyterLab on the demo notebooks, with the embedded emulator ready.
 
 Nothing is configured for the relay: each kernel starts the emulator on first use (no
-``SORA_BASE_URL``), so the demo runs offline. The notebooks are the repository's own in a
-development install, else a copy shipped in the wheel, copied to a writable folder first
-because the notebooks save their videos beside themselves.
+``SORA_BASE_URL``), so the demo runs offline. It opens a working copy of the notebooks, never
+the originals: running and saving them (JupyterLab also autosaves) would write outputs and
+videos into tracked files. The copy is of the repository's notebooks in a checkout, else of
+the ones shipped in the wheel.
 """
 
 from __future__ import annotations
@@ -22,10 +23,24 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["add_arguments", "free_port", "notebooks_dir", "run", "serve"]
+__all__ = [
+    "INSTALL_HINT",
+    "WORKING_COPY",
+    "add_arguments",
+    "free_port",
+    "notebooks_dir",
+    "run",
+    "serve",
+]
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # sora_nb/, the folder above launch/
 _FIRST = "01-quickstart.ipynb"
+#: The working copy's folder: in a checkout beside ``notebooks/`` (git ignores it), else here.
+WORKING_COPY = "sora-nb-demo"
+#: There is no package index release yet: the extra comes from the checkout.
+INSTALL_HINT = (
+    "install the demo extra: in the sora_nb checkout run .venv/bin/pip install -e '.[demo]'"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,14 +58,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def notebooks_dir(target: Path | None = None) -> Path:
-    """The repository's notebooks, else the wheel's copy placed in ``target``."""
+    """A working copy of the demo notebooks in ``target``, filled in on first use.
+
+    By default ``sora-nb-demo/`` beside ``notebooks/`` in a checkout, else in the current
+    folder. A file already there is kept, so edits survive the next demo.
+    """
     repo = _PACKAGE.parent / "notebooks"
     if (repo / _FIRST).is_file():
-        return repo
-    shipped = _PACKAGE / "_demo_notebooks"
-    target = target or Path.cwd() / "sora-nb-demo"
-    if not (target / _FIRST).is_file():
-        shutil.copytree(shipped, target, dirs_exist_ok=True)
+        source, default = repo, _PACKAGE.parent / WORKING_COPY
+    else:
+        source, default = _PACKAGE / "_demo_notebooks", Path.cwd() / WORKING_COPY
+    target = target or default
+    target.mkdir(parents=True, exist_ok=True)
+    for original in sorted(source.iterdir()):
+        # The notebooks and their picture; not a developer's outputs or executed copies.
+        if original.suffix in (".ipynb", ".png") and not (target / original.name).exists():
+            shutil.copy2(original, target / original.name)
     return target
 
 
@@ -88,16 +111,15 @@ def _jupyter_args(args: argparse.Namespace, root: Path, port: int, token: str) -
 def run(args: argparse.Namespace) -> int:
     """Run JupyterLab on the demo notebooks until it stops; print its URL once it answers."""
     if importlib.util.find_spec("jupyterlab") is None:
-        print(
-            "sora-nb demo: JupyterLab is not installed; run: pip install 'sora-nb[demo]'",
-            file=sys.stderr,
-        )
+        print(f"sora-nb demo: JupyterLab is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
     root = (args.notebooks or notebooks_dir()).resolve()
     port = free_port(args.ip, args.port)
     token = secrets.token_hex(16)
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
-    url = f"http://{host}:{port}/lab/tree/{_FIRST}?token={token}"
+    # The first demo when the folder has it; else the folder itself, which always exists.
+    page = f"lab/tree/{_FIRST}" if (root / _FIRST).is_file() else "lab"
+    url = f"http://{host}:{port}/{page}?token={token}"
     relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"
     print(f"sora-nb demo: notebooks in {root}; videos from {relay}.", flush=True)
     command = _jupyter_args(args, root, port, token)

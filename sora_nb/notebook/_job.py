@@ -126,7 +126,7 @@ class CellJob:
             self._result.update(bundle, raw=True)
 
     def _done(self, video: Video, bundle: dict[str, Any]) -> None:
-        self.view.finish()
+        self.view.finish(video.elapsed)  # the bar's time and the video's caption agree
         self._refresh_progress()
         self._show_result(bundle)
         name = self.name or _turn_name(video)  # %sora resume binds the turn's --as name
@@ -163,13 +163,21 @@ class CellJob:
             self._result.update(message_bundle(message), raw=True)
 
     def _interrupted(self) -> str:
+        """Show the interruption; return the cell's error, a sentence that stays true.
+
+        What to do next (``%sora resume``) goes in an output slot, which a resume replaces
+        with the video; the cell's error output cannot be changed once shown.
+        """
         task_id = self.view.task_id
         self.view.interrupt(task_id)
         self._refresh_progress()
-        message = t("interrupted.task", task=task_id) if task_id else t("interrupted.none")
-        if self._result is not None:
-            self._result.update(message_bundle(message, "warning"), raw=True)
-        return message
+        if not task_id:
+            message = t("interrupted.none")
+            if self._result is not None:
+                self._result.update(message_bundle(message, "warning"), raw=True)
+            return message
+        self._show_result(message_bundle(t("interrupted.task", task=task_id), "warning"))
+        return t("interrupted.ran", task=task_id)
 
     # -- the video --------------------------------------------------------------------------
 

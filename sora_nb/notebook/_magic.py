@@ -152,13 +152,16 @@ def _check_job(prompt: str, name: str | None) -> None:
 
 
 def _typical(session: Session, model: str) -> float | None:
-    """How long a finished video of ``model`` took in this session (the median), if any."""
+    """How long a finished video of ``model`` took in this session (the median), if any;
+    for the embedded emulator, its own few seconds (a relay's 1–30 min would mislead)."""
     times = sorted(
         turn.elapsed
         for turn in session.turns
         if turn.status == "done" and turn.model == model and turn.elapsed is not None
     )
-    return times[len(times) // 2] if times else None
+    if times:
+        return times[len(times) // 2]
+    return _config.embedded_emulator_seconds() if session.client.uses_emulator else None
 
 
 def expand_prompt(text: str, namespace: dict[str, Any]) -> str:
@@ -541,7 +544,19 @@ def magics_for(shell: Any) -> SoraMagics:
     return magics
 
 
+# ``%%sora … --help`` and nothing under it (the options' help, asked for before a prompt).
+_EMPTY_HELP = re.compile(r"\s*%%sora\b[^\n]*?(?<!\S)(?:-h|--help)(?!\S)[^\n]*\s*\Z")
+
+
+def _help_for_empty_cell(lines: list[str]) -> list[str]:
+    """IPython refuses a cell magic with an empty body before the magic runs ("the cell body
+    is empty"), so ``%%sora --help`` alone is rewritten to ``%sora help`` first."""
+    return ["%sora help\n"] if _EMPTY_HELP.match("".join(lines)) else lines
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sora_nb``."""
     magics_for(ipython)
+    if _help_for_empty_cell not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(_help_for_empty_cell)
     open_widget_channel()

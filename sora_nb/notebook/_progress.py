@@ -140,8 +140,11 @@ class ProgressView:
         elif event.phase == "done":
             self.percent = 100
 
-    def finish(self) -> None:
-        """Show the job as done."""
+    def finish(self, elapsed: float | None = None) -> None:
+        """Show the job as done; ``elapsed``, the video's own time, is the bar's time too (a
+        resumed task's video counts from when the task began, not from the resume)."""
+        if elapsed is not None and not self.final:
+            self._started = self._clock() - elapsed
         self.handle(JobEvent("done"))
 
     def fail(self, reason: str) -> None:

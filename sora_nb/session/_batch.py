@@ -189,7 +189,8 @@ class Batch:
         self._listeners: list[Callable[[], None]] = []
         self._started: float | None = None
         self._finished_at: float | None = None
-        self._finished_count = 0
+        # Items that ended in this run: a restored result is not part of its pace.
+        self._ended_here: set[int] = set()
 
     # -- making one ---------------------------------------------------------------------------
 
@@ -246,9 +247,9 @@ class Batch:
 
     def _restore(self, index: int, record: ItemRecord, resend_unknown: bool) -> None:
         if record.stage == "done" and record.video is not None:
-            self._settle(index, recognised(video_from_record(record.video)), write=False)
+            self._settle(index, recognised(video_from_record(record.video)), restored=True)
         elif record.stage == "failed":
-            self._settle(index, SoraError(record.error or t("status.failed")), write=False)
+            self._settle(index, SoraError(record.error or t("status.failed")), restored=True)
         elif record.stage == "task" and record.task_id:
             self.task_ids[index] = task_id = record.task_id
             item, source = self.items[index], record.source_url
@@ -268,7 +269,8 @@ class Batch:
                 f"Item {index} was sent just before the kernel stopped, before the relay named "
                 "its task, so it may have been billed; retry it to send it again."
             )
-            self._settle(index, StreamInterrupted(message, task_id=None, source_url=None), False)
+            interrupted = StreamInterrupted(message, task_id=None, source_url=None)
+            self._settle(index, interrupted, restored=True)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -281,7 +283,7 @@ class Batch:
         failed = [i for i, state in enumerate(self.states) if state == "failed"]
         for index in failed:
             self.states[index], self.results[index], self._todo[index] = "queued", None, None
-            self._finished_count -= 1
+            self._ended_here.discard(index)
         self._notify()
         try:
             return await self._run(failed)
@@ -394,12 +396,13 @@ class Batch:
             record = {"i": index, "task_id": event.task_id, "source_url": event.source_url}
             self.journal.write_soon({**record, "preview_url": event.preview_url})
 
-    def _settle(self, index: int, result: Result, write: bool = True) -> None:
+    def _settle(self, index: int, result: Result, restored: bool = False) -> None:
         self.results[index] = result
         self.states[index] = "done" if isinstance(result, Video) else "failed"
-        self._finished_count += 1
-        if write and self.journal is not None:
-            self.journal.write_soon(_journal_record(index, result, self.task_ids[index]))
+        if not restored:  # a restored result is in the journal and ended in an earlier run
+            self._ended_here.add(index)
+            if self.journal is not None:
+                self.journal.write_soon(_journal_record(index, result, self.task_ids[index]))
         self._notify()
 
     # -- watching -----------------------------------------------------------------------------
@@ -418,7 +421,8 @@ class Batch:
         end = self._finished_at or time.monotonic()
         elapsed = end - self._started if self._started is not None else 0.0
         finished = counts["done"] + counts["failed"]
-        rate = self._finished_count / elapsed if elapsed > 0 and self._finished_count else None
+        ended = len(self._ended_here)
+        rate = ended / elapsed if elapsed > 0 and ended else None
         left = len(self.items) - finished
         return BatchStatus(
             total=len(self.items),
