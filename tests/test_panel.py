@@ -195,8 +195,8 @@ def test_panel_failure_keeps_a_red_row_and_a_failed_tile(magics: SoraMagics) -> 
 
     ui = _drive(magics, scenario)
     (row,) = ui._rows
-    assert row.progress._bar.bar_style == "danger"
-    assert "content policy violation" in row.progress._label.value
+    assert row.progress.phase == "failed" and "#f44336" in row.progress.html()
+    assert "content policy violation" in row.progress.html()
     assert row.button.description == "Close"
     row.button.click()
     assert ui._rows == []
@@ -285,7 +285,7 @@ def test_panel_cancel_then_resume_from_the_tile(magics: SoraMagics) -> None:
         session = get_session(magics.session)
         (turn,) = session.turns
         assert (turn.status, turn.task_id) == ("interrupted", row.progress.task_id)
-        assert row.progress._bar.bar_style == "warning"
+        assert row.progress.phase == "interrupted" and "#ff9800" in row.progress.html()
         tile = ui.gallery.tile(0)
         assert tile.resume.layout.display is None and tile.play.disabled
         tile.resume.click()

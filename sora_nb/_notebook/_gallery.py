@@ -21,7 +21,7 @@ import ipywidgets as widgets
 from .._render import _clip, _duration, _tree, inline_image, local_url, safe_url
 from .._turn import Turn
 from ._labels import label
-from ._progress import close_tree
+from ._view import shared_layout
 
 __all__ = ["Actions", "Gallery", "Tile", "download_html", "lineage", "style_html"]
 
@@ -46,6 +46,16 @@ _COPY_JS = (
     "a.value=t;document.body.appendChild(a);a.select();document.execCommand('copy');a.remove();}"
     "this.textContent=this.dataset.done;return false;"
 )
+
+
+def close_tree(widget: widgets.Widget) -> None:
+    """Close ``widget`` with its children, layouts and styles."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget) and part is not shared_layout():
+            part.close()
+    widget.close()
 
 
 def _esc(text: object) -> str:

@@ -26,12 +26,12 @@ from .._render import _clip, _duration, _video_html, local_url, safe_url
 from .._request import MODELS, image_to_url, validate_prompt
 from .._turn import Turn
 from .._video import Video
-from ._gallery import Actions, Gallery, download_html, lineage, style_html
+from ._gallery import Actions, Gallery, close_tree, download_html, lineage, style_html
 from ._i18n import t
 from ._labels import label
 from ._magic import VIEW_COMMANDS, SoraMagics, magics_for
 from ._output import Kind, describe, message_bundle
-from ._progress import ProgressView, close_tree
+from ._progress import ProgressView
 
 __all__ = ["Panel", "panel"]
 
@@ -60,7 +60,7 @@ class JobRow:
 
     def ended(self) -> None:
         """The job stopped short: the row stays, red or orange, until closed."""
-        self.progress.close()
+        self.progress._cancel_timer()
         self.button.description, self.button.icon = label("close"), "times"
 
 

@@ -1,0 +1,49 @@
+"""The base of every view: one anywidget model, its ES module and CSS read from package files.
+
+No build step: ``static/`` holds plain ES modules and CSS that anywidget sends with the model.
+Every view shares one ``Layout`` model (a DOMWidget always has one): a view is then one model
+of its own, and closing it leaves nothing open in the kernel or the browser.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import ipywidgets as widgets
+
+__all__ = ["View", "asset", "shared_layout"]
+
+STATIC = Path(__file__).with_name("static")
+
+
+@functools.cache
+def asset(*names: str) -> str:
+    """The package files ``names`` joined: one ES module (or stylesheet) per view."""
+    return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in names)
+
+
+_layout: list[widgets.Layout] = []
+
+
+def shared_layout() -> widgets.Layout:
+    """The one Layout every view points at (opened once per kernel)."""
+    if not _layout:
+        _layout.append(widgets.Layout())
+    return _layout[0]
+
+
+class View(anywidget.AnyWidget):
+    """One widget model: subclasses set ``_esm``/``_css`` and a few synced traits."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(layout=shared_layout(), **kwargs)
+
+    def bundle(self, text: str) -> dict[str, Any]:
+        """The mime bundle that displays this model, with ``text`` as its plain fallback."""
+        shown = self._repr_mimebundle_()
+        data = dict(shown[0]) if shown is not None else {}
+        data["text/plain"] = text
+        return data
