@@ -507,7 +507,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "{path} was written by a newer sora_nb (journal version {version!r}).",
         "{path} 由更新版本的 sora_nb 写入（日志版本 {version!r}）。",
     ),
-    # The studio's words (_notebook/_panel via _labels).
+    # The studio's words (notebook/_panel via _labels).
     "studio.status.running": ("running", "生成中"),
     "studio.status.done": ("done", "完成"),
     "studio.status.failed": ("failed", "失败"),
@@ -545,7 +545,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "No local copy of this video: it plays from the relay's link.",
         "没有本地副本：从中转链接播放。",
     ),
-    # The batch view (_notebook/_batch_view).
+    # The batch view (notebook/_batch_view).
     "batchview.retry": ("Retry failed", "重试失败项"),
     "batchview.done": ("{n} done", "{n} 完成"),
     "batchview.failed": ("{n} failed", "{n} 失败"),

@@ -1,0 +1,1 @@
+"""Dialects: one module per kind of relay, behind one small interface."""
