@@ -14,7 +14,7 @@ from typing import Any
 import anywidget
 import ipywidgets as widgets
 
-__all__ = ["View", "asset", "shared_layout"]
+__all__ = ["Actions", "View", "asset", "shared_layout"]
 
 STATIC = Path(__file__).with_name("static")
 
@@ -47,3 +47,22 @@ class View(anywidget.AnyWidget):
         data = dict(shown[0]) if shown is not None else {}
         data["text/plain"] = text
         return data
+
+
+class Actions:
+    """What a view's buttons do: the front end sends ``{"action": NAME, ...}`` messages."""
+
+    def __init__(self, view: View) -> None:
+        self._handlers: dict[str, Any] = {}
+        view.on_msg(self._dispatch)
+
+    def on(self, name: str, handler: Any) -> None:
+        """Call ``handler(content, buffers)`` when the front end sends action ``name``."""
+        self._handlers[name] = handler
+
+    def _dispatch(self, _view: Any, content: Any, buffers: list[bytes]) -> None:
+        if not isinstance(content, dict):
+            return
+        handler = self._handlers.get(str(content.get("action")))
+        if handler is not None:
+            handler(content, buffers)
