@@ -16,7 +16,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from .client._client import SoraClient
-from .notebook import batch, edit, generate, panel
+from .notebook import batch, edit, generate, panel, studio
 from .records._model import PendingTask, Request, Task
 from .records._request import MAX_IMAGE_BYTES, MODELS
 from .records._video import Video
@@ -75,6 +75,7 @@ __all__ = [
     "get_session",
     "panel",
     "parse_transcript",
+    "studio",
 ]
 
 

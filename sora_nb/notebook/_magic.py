@@ -95,6 +95,12 @@ _COMMANDS = {
 }
 
 
+def quiet_notice() -> None:
+    """No printed emulator notice: an app page says it in its own words, with no address."""
+    global _notice_shown
+    _notice_shown = True
+
+
 def mask_key(key: str | Secret | None) -> str:
     """``sk-…abcd``: enough to tell keys apart, never enough to use one."""
     if not key:

@@ -14,6 +14,8 @@ from typing import Any
 import anywidget
 import ipywidgets as widgets
 
+from ._run import background_loop, running_loop
+
 __all__ = ["Actions", "View", "asset", "shared_layout"]
 
 STATIC = Path(__file__).with_name("static")
@@ -64,5 +66,9 @@ class Actions:
         if not isinstance(content, dict):
             return
         handler = self._handlers.get(str(content.get("action")))
-        if handler is not None:
+        if handler is None:
+            return
+        if running_loop() is None:  # marimo: no kernel loop; the views' own loop runs it
+            background_loop().call_soon_threadsafe(handler, content, list(buffers))
+        else:
             handler(content, buffers)
