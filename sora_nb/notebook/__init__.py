@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..records._video import Video
     from ..session._batch import BatchResults
+    from ._live import LiveJob
     from ._studio import Studio
 
-__all__ = ["batch", "edit", "generate", "load_ipython_extension", "panel", "studio"]
+__all__ = ["batch", "edit", "generate", "live", "load_ipython_extension", "panel", "studio"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -28,6 +29,13 @@ def studio(*, app: bool = False) -> Studio:
     from ._studio import studio as make
 
     return make(app=app)
+
+
+def live(prompt: str, **options: Any) -> LiveJob:
+    """One generation with its live card (marimo); see ``sora_nb.notebook._live.live``."""
+    from ._live import live as start
+
+    return start(prompt, **options)
 
 
 def panel() -> Studio:

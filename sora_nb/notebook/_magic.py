@@ -34,7 +34,7 @@ from ._output import CellFailed, describe, settings_bundle
 from ._progress import open_widget_channel
 from ._traits import SecretKey
 
-__all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
+__all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key", "settings"]
 
 _LATEST = "\0latest"  # ``--edit`` given with no REF
 _notice_shown = False
@@ -508,6 +508,21 @@ def magics_for(shell: Any) -> SoraMagics:
     magics = SoraMagics(shell=shell)
     shell.register_magics(magics)
     return magics
+
+
+_plain: list[SoraMagics] = []
+
+
+def settings() -> SoraMagics:
+    """The settings the views use: the shell's magics, or (marimo, a script) one of their own."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        return magics_for(shell)
+    if not _plain:
+        _plain.append(SoraMagics(shell=None))
+    return _plain[0]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -22,7 +22,6 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from IPython import get_ipython
 from IPython.display import display
 from traitlets import Bool, Dict, List, Unicode
 
@@ -36,7 +35,7 @@ from . import _magic
 from ._i18n import t
 from ._icons import ICONS, icon
 from ._labels import label
-from ._magic import VIEW_COMMANDS, SoraMagics, magics_for
+from ._magic import VIEW_COMMANDS, SoraMagics
 from ._output import Kind, describe, sentence_plain
 from ._progress import ProgressView
 from ._run import start_background
@@ -594,14 +593,12 @@ def _last_frame(session: Session, index: int) -> str | None:
 def studio(*, app: bool = False) -> Studio:
     """The studio: prompt, image, model and its controls, jobs, the gallery, the players.
 
-    Show it as a cell's last expression: ``sora_nb.studio()``. It drives and observes the same
-    session as ``%%sora``, with the same settings. ``app=True`` (``sora-nb app``) makes it a
-    page for people who do not code.
+    Show it as a cell's last expression: ``sora_nb.studio()`` (in marimo:
+    ``mo.ui.anywidget(sora_nb.studio().widget)``). It drives and observes the same session as
+    ``%%sora``, with the same settings. ``app=True`` (``sora-nb app``) makes it a page for
+    people who do not code.
     """
-    shell = get_ipython()
-    if shell is None:
-        raise RuntimeError(t("panel.needs_ipython"))
-    return Studio(magics_for(shell), app=app)
+    return Studio(_magic.settings(), app=app)
 
 
 def panel() -> Studio:
