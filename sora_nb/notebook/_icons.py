@@ -39,6 +39,6 @@ def icon(name: str, *, size: str = "1em", label: str = "") -> str:
     return (
         f'<svg class="sora-nb-icon" viewBox="0 0 24 24" width="{size}" height="{size}" {aria} '
         'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" '
-        f'stroke-linejoin="round" style="vertical-align:-0.125em;flex:none">'
+        f'stroke-linejoin="round" style="display:inline-block;vertical-align:-0.125em;flex:none">'
         f"{ICONS[name]}</svg>"
     )

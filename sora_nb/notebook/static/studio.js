@@ -242,7 +242,7 @@ function render({ model, el }) {
       play.onclick = () => send({ action: "select", index: tile.index });
       bar.append(play);
       const current = selected();
-      if (current.length && current[0] !== tile.index) {
+      if (current.length && !current.includes(tile.index)) {
         const compare = button(words, "compare", words.compare, {
           class: "sora-nb-button sora-nb-compare",
         });
