@@ -277,18 +277,18 @@ def test_a_generation_card_beside_the_studio(front: Front) -> None:
         return
     before = _done_tiles(page)
     page.evaluate(ADD_CELL_JS, "%%sora\na goat on a hill at sunrise [fault:slow-progress]")
-    live = page.locator(".jp-CodeCell .sora-nb-view .sora-nb-card").last
-    live.wait_for(timeout=WAIT_MS)
+    cell = page.locator(".jp-CodeCell").filter(has=page.locator(".sora-nb-view .sora-nb-card"))
+    live = cell.last.locator(".sora-nb-view .sora-nb-card")
+    live.filter(has_text=" %").wait_for(timeout=WAIT_MS)  # the bar held part-way, live
+    if front.name == "lab":
+        picture(cell.last, front.folder, "progress.png")
     clock = live.locator("[data-since]").first
-    clock.wait_for(timeout=WAIT_MS)
     first = clock.inner_text()
-    page.wait_for_function(  # the browser moves the clock; the queued job sends nothing
+    page.wait_for_function(  # the browser moves the clock; the held job sends nothing
         "t => { const c = [...document.querySelectorAll('.jp-CodeCell .sora-nb-card [data-since]')]"
-        ".pop(); return c && c.textContent !== t; }",
+        ".pop(); return !!c && c.textContent !== t; }",
         arg=first, timeout=WAIT_MS, polling=200,
     )  # fmt: skip
-    if front.name == "lab":
-        picture(page.locator(".jp-CodeCell").filter(has=live), front.folder, "progress.png")
     _layout_is_clean(page, f"{front.name}-card", front.folder)
     cells = page.locator(".jp-CodeCell", has_text="a goat on a hill at sunrise")
     done = cells.filter(has_not=page.locator(".sora-nb-studio"))  # the cell, not the gallery
