@@ -110,11 +110,19 @@ def bench(url: str, folder: str) -> None:
         front = Frontend(kc)
         _idle(front, front.execute("%load_ext sora_nb"))
         total, ending, kinds = cell_costs(front)
+        print(f"  (cell measured: {total} messages)", flush=True)
         _idle(front, front.execute("import sora_nb\np = sora_nb.studio()\np"))
         studio = StudioView(front)
         jobs = studio_jobs(front, studio)
+        print(f"  ({JOBS} studio jobs measured)", flush=True)
         tiles_100, size_100 = open_studio(front)
-        more = f"await p._session().generate_many(['a goat'] * {MANY - JOBS - 2}, save=False)"
+        print(f"  (a studio opened on {JOBS + 2} turns)", flush=True)
+        # A blocking run, as a cell's job runs: the kernel's loop is nest_asyncio2's by now.
+        more = (
+            "from sora_nb.notebook._run import run_blocking\n"
+            f"_ = run_blocking(p._session().generate_many(['a goat'] * {MANY - JOBS - 2}, "
+            "save=False))"
+        )
         _idle(front, front.execute(more), timeout=1800)
         tiles_1000, size_1000 = open_studio(front)
         turns = len(front.models)  # unchanged by the turns: counted below
