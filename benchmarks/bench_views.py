@@ -11,8 +11,9 @@ keeping every widget model from iopub and pressing the studio's buttons with the
   ``iopub_msg_rate_limit`` (1,000 messages/s averaged over ``rate_limit_window``, 3 s; it
   counts all but ``status``, ``comm_open`` and ``execute_input``). Budget: under the limit.
 * The widget models the browser holds for a studio of 100+ turns. Budget: <= 5.
-* A studio opened on 1,000 turns: the tiles its first message carries, and its size over
-  the size of one opened on 100 turns (one page either way, so about 1).
+* A studio opened on 1,000 turns (a history file, read back as after a restart): the tiles
+  its first message carries, and its size over the size of one opened on 100 turns (one
+  page either way, so about 1).
 
 The relay is the emulator in its own process. Run: ``python -m benchmarks.bench_views``.
 """
@@ -34,6 +35,16 @@ JOBS = 100
 SPEED = 5  # one job streams for about a second: 100 started together run together
 MANY = 1000
 CELL = "%%sora --as cow\na cow in a meadow at dawn"
+# A history of MANY turns, written as autosave writes one and read back by %sora config.
+MANY_TURNS = f"""
+import dataclasses, pathlib
+from sora_nb.records._turn import write_file
+last = p._session().turns[-1]
+write_file(pathlib.Path("big.json"), "big", [
+    dataclasses.replace(last, index=i, parent=None, started_at=last.started_at + i)
+    for i in range({MANY})
+])
+"""
 
 
 def _idle(front: Frontend, msg_id: str, timeout: float = 600) -> list[Received]:
@@ -91,16 +102,17 @@ def _value(front: Frontend, expression: str) -> Any:
 
 
 def open_studio(front: Frontend) -> tuple[int, int]:
-    """Open one more studio: the tiles its comm_open carries, and the message's size."""
+    """Open one more studio: the tiles it sends as it opens, and the bytes that takes."""
     mark = len(front.received)
     _idle(front, front.execute("s = sora_nb.studio()\ns"))
-    (opened,) = [
-        g for g in front.received[mark:]
+    got = front.received[mark:]
+    (comm,) = [
+        g.msg["content"]["comm_id"] for g in got
         if g.kind == "comm_open" and g.msg["content"]["data"]["state"].get(
             "_anywidget_id", "").endswith("StudioWidget")
     ]  # fmt: skip
-    state = opened.msg["content"]["data"]["state"]
-    return len(state["tiles"]), len(json.dumps(state))
+    sent = [g for g in got if g.kind in FRONTEND and g.msg["content"].get("comm_id") == comm]
+    return len(front.models[comm]["tiles"]), sum(g.size for g in sent)
 
 
 def bench(url: str, folder: str) -> None:
@@ -117,15 +129,10 @@ def bench(url: str, folder: str) -> None:
         print(f"  ({JOBS} studio jobs measured)", flush=True)
         tiles_100, size_100 = open_studio(front)
         print(f"  (a studio opened on {JOBS + 2} turns)", flush=True)
-        # A blocking run, as a cell's job runs: the kernel's loop is nest_asyncio2's by now.
-        more = (
-            "from sora_nb.notebook._run import run_blocking\n"
-            f"_ = run_blocking(p._session().generate_many(['a goat'] * {MANY - JOBS - 2}, "
-            "save=False))"
-        )
-        _idle(front, front.execute(more), timeout=1800)
+        _idle(front, front.execute(MANY_TURNS))  # the last turn, 1,000 times, in a history file
+        _idle(front, front.execute("%sora config --session big --autosave big.json"))
         tiles_1000, size_1000 = open_studio(front)
-        turns = len(front.models)  # unchanged by the turns: counted below
+        turns = len(front.models)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
@@ -139,8 +146,8 @@ def bench(url: str, folder: str) -> None:
         f"  busiest {3} s window: {jobs['peak']:.1f} msg/s; over the server's limit "
         f"({IOPUB_MSG_LIMIT:.0f} msg/s): {jobs['peak'] / IOPUB_MSG_LIMIT:.3f} (budget < 1)"
     )
-    print(f"  widget models the browser holds with {JOBS + 2} turns: {jobs['models']} "
-          f"(budget 5); with {MANY} turns: {turns}")  # fmt: skip
+    print(f"  widget models the browser holds: {jobs['models']} with one studio of {JOBS + 2} "
+          f"turns (budget 5); {turns} with three studios open, the last on {MANY} turns")  # fmt: skip
     print(f"  a studio opened on {JOBS + 2} turns sends {tiles_100} tiles ({size_100 / 1e3:.0f} "
           f"kB); on {MANY}: {tiles_1000} tiles ({size_1000 / 1e3:.0f} kB); size ratio "
           f"{size_1000 / size_100:.2f}")  # fmt: skip

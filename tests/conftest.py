@@ -1,4 +1,4 @@
-"""Shared fixtures. The relay's recorded example lives in tests/fixtures/seed/."""
+"""Shared fixtures. The relay's recorded example lives in tests/fixtures/transcript/."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "tests" / "fixtures" / "seed"
+SEED = ROOT / "tests" / "fixtures" / "transcript"
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +19,22 @@ def _no_real_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("SORA_BASE_URL", raising=False)
     monkeypatch.delenv("SORA_API_KEY", raising=False)
     yield
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests run on asyncio, as a kernel does."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[EmulatorServer]:
+    """One emulator for a module's notebook tests, 200 times faster than real time.
+
+    Files that need another pace (a batch, a killed kernel) define their own ``relay``.
+    """
+    with serve_in_thread(speed=200) as server:
+        yield server
 
 
 @pytest.fixture

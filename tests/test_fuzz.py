@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from sora_nb import SoraError
-from sora_nb.records._request import prepare
+from sora_nb.dialects._shape import prepare
 from sora_nb.wire._protocol import TranscriptParser, parse_chunk, parse_source
 
 from .hostile import HostileRelay
 from .scripted import serve
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

@@ -17,7 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.emulator import EmulatorServer
 from sora_nb.notebook import _i18n, _studio, panel, studio
 from sora_nb.notebook._magic import SoraMagics, magics_for
 from sora_nb.notebook._run import background_loop
@@ -25,12 +25,6 @@ from sora_nb.notebook._studio import PAGE, Studio
 from sora_nb.session._history import get_session
 
 from .words import english_words
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[EmulatorServer]:
-    with serve_in_thread(speed=200) as server:
-        yield server
 
 
 @pytest.fixture
@@ -350,6 +344,21 @@ def test_studio_offers_the_clients_model_list(
     assert names[:2] == ["veo-3", "kling-2"] and "sora-2" in names  # the known ones follow
     # A model whose name carries no shape takes the shape control.
     assert "orientation" in ui.widget.models[0]["controls"]
+
+
+def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        (sora,) = [m for m in ui.widget.models if m["name"] == "sora-2"]
+        assert sora["controls"]["duration"][0] == ""  # "": the model's own length
+        act(ui, action="generate", prompt="a short cow", settings={"duration": "5"})
+        await _finish(ui)
+        act(ui, action="generate", prompt="a long cow", settings={"duration": "x"})
+        return ui
+
+    ui = _drive(magics, scenario)
+    (turn,) = get_session(magics.session).turns
+    assert turn.request.options == {"duration": 5}
+    assert "duration" in ui.widget.message["text"]  # refused in one sentence, nothing sent
 
 
 def test_a_studio_of_many_turns_sends_one_page(magics: SoraMagics) -> None:

@@ -51,14 +51,14 @@ def batch(*args: Any, **kwargs: Any) -> BatchResults:
 
 
 def generate(prompt: str, **options: Any) -> Video:
-    """``%%sora`` as a function; see ``sora_nb.notebook._twin.generate``."""
-    from ._twin import generate as run
+    """``%%sora`` as a function; see ``sora_nb.notebook._functions.generate``."""
+    from ._functions import generate as run
 
     return run(prompt, **options)
 
 
 def edit(video: Any, prompt: str, **options: Any) -> Video:
-    """``%%sora --edit`` as a function; see ``sora_nb.notebook._twin.edit``."""
-    from ._twin import edit as run
+    """``%%sora --edit`` as a function; see ``sora_nb.notebook._functions.edit``."""
+    from ._functions import edit as run
 
     return run(video, prompt, **options)

@@ -12,6 +12,7 @@ import keyword
 import re
 import string
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -22,10 +23,12 @@ from IPython.display import display
 from traitlets import Bool, Enum, TraitError, Unicode, observe
 
 from .._exceptions import InvalidRequest, SoraError
+from .._secret import Secret, mask
 from ..client import _config
 from ..client._client import SoraClient
-from ..client._secret import Secret, mask
-from ..records._request import image_to_url, normalize_orientation, validate_model
+from ..dialects import DIALECTS, dialect_for
+from ..records._ask import DEFAULT_MODEL, Ask
+from ..records._request import normalize_orientation, validate_model
 from ..records._video import Video
 from ..session._history import Session, get_session
 from ._i18n import LANGUAGES, language, set_language, t
@@ -36,7 +39,7 @@ from ._traits import SecretKey
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key", "settings"]
 
-_LATEST = "\0latest"  # ``--edit`` given with no REF
+LATEST = "\0latest"  # ``--edit`` given with no REF
 _notice_shown = False
 
 # The cell's options in each language (argparse's own help is English only).
@@ -47,6 +50,7 @@ _OPTIONS = {
   --orientation, -o O    portrait (9:16) or landscape (16:9)
   --ratio R              9:16 or 16:9, the same as --orientation
   --image, -i PATH|URL   start from this image
+  --duration, -d S       seconds, where the relay takes a duration
   --edit, -e [REF]       change a video: a name bound with --as, an index, the latest
   --as NAME              bind the Video to this variable
   --background, -b       return at once
@@ -59,6 +63,7 @@ _OPTIONS = {
   --orientation, -o O    portrait 竖屏（9:16）或 landscape 横屏（16:9）
   --ratio R              9:16 或 16:9，与 --orientation 相同
   --image, -i PATH|URL   从这张图片开始
+  --duration, -d S       时长（秒），如果中转服务支持
   --edit, -e [REF]       修改视频：--as 绑定的名称、历史序号，默认最近一个
   --as NAME              把生成的 Video 绑定到这个变量
   --background, -b       立即返回，在后台生成
@@ -144,6 +149,14 @@ class _Prompt(string.Formatter):
             raise InvalidRequest(t("error.bad_field", field=field_name, detail=detail)) from None
 
 
+def _check_job(prompt: str, name: str | None) -> None:
+    """Refuse an empty cell, or an ``--as`` name Python cannot bind."""
+    if not prompt.strip():
+        raise InvalidRequest(t("error.empty_cell"))
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise InvalidRequest(t("error.bad_name", name=name))
+
+
 def _typical(session: Session, model: str) -> float | None:
     """How long a finished video of ``model`` took in this session (the median), if any."""
     times = sorted(
@@ -183,7 +196,7 @@ class SoraMagics(Magics):
         help="Model for new videos: sora-2, sora-2-pro, or any name the relay serves.",
     ).tag(config=True)
     dialect = Enum(
-        ["chat", "videos"],
+        [dialect.name for dialect in DIALECTS],
         default_value=None,
         allow_none=True,
         help="The relay's kind: chat (either chat dialect) or videos (the Videos task API). "
@@ -252,15 +265,14 @@ class SoraMagics(Magics):
                 print(t("notice.emulator", url=address))
         return self._client
 
-    def recorded_session(self) -> Session:
+    def recorded_session(self, client: SoraClient | None = None) -> Session:
         """The session named by the settings, with its autosave file if one is set."""
         # A restarted kernel picks its turns back up from the file, resumable ones too.
-        return get_session(self.session, autosave=self.autosave or None)
+        return get_session(self.session, autosave=self.autosave or None, client=client)
 
     def get_session(self) -> Session:
         """The configured session that the magic and the panel both drive."""
-        session = self.recorded_session()
-        session._use_settings_client(self.client())  # never one the user set on it
+        session = self.recorded_session(self.client())  # never over one the user set on it
         session.save_dir = self.save_dir or None
         session.download = self.download and bool(self.save_dir)
         return session
@@ -293,11 +305,12 @@ class SoraMagics(Magics):
     @argument("--orientation", "-o", help="portrait (9:16) or landscape (16:9).")
     @argument("--ratio", help="16:9 or 9:16, the same as --orientation.")
     @argument("--image", "-i", metavar="PATH_OR_URL", help="Start from this image.")
+    @argument("--duration", "-d", metavar="S", help="Seconds, where the relay takes them.")
     @argument(
         "--edit",
         "-e",
         nargs="?",
-        const=_LATEST,
+        const=LATEST,
         metavar="REF",
         help="Change a video: a name bound with --as, a history index, or the latest.",
     )
@@ -324,44 +337,70 @@ class SoraMagics(Magics):
         self.run_job(args, expand_prompt(cell, self._user_ns))
 
     def run_job(self, args: Any, prompt: str) -> Video | None:
-        """Run one generation or edit as a cell job: ``%%sora`` and ``sora_nb.generate()``.
+        """Run the ``%%sora`` cell's generation or edit as a cell job.
 
         Returns the Video, or None for a ``--background`` job (it binds ``--as`` later).
         """
-        kwargs = self._request(args, prompt)
-        session = self.get_session()
-        target = self._edit_target(session, args.edit)
-
-        def make(on_event: Any) -> Any:
-            if args.edit is None:
-                return session.generate(**kwargs, on_event=on_event)
-            return session.edit(target, **kwargs, on_event=on_event)
-
-        model = kwargs["model"] or (target.model if target else self.model)
-        job = CellJob(
-            self.shell, name=args.name, embed=args.embed, typical=_typical(session, model)
-        )
-        return job.run(make, background=args.background)
-
-    def _request(self, args: Any, prompt: str) -> dict[str, Any]:
-        """The job's keyword arguments, checked before anything is shown or sent."""
-        if not prompt.strip():
-            raise InvalidRequest(t("error.empty_cell"))
-        if args.name is not None and (not args.name.isidentifier() or keyword.iskeyword(args.name)):
-            raise InvalidRequest(t("error.bad_name", name=args.name))
-        editing = args.edit is not None
+        _check_job(prompt, args.name)
         if args.ratio is not None and args.ratio.strip() not in ("9:16", "16:9"):
             raise InvalidRequest(t("error.bad_ratio", ratio=args.ratio))
-        orientation = args.orientation or args.ratio or (None if editing else self.orientation)
-        model = args.model or (None if editing else self.model)
-        return {
-            "prompt": prompt.strip(),
-            "model": validate_model(model) if model else None,
-            "orientation": normalize_orientation(orientation),
-            "image": image_to_url(args.image) if args.image is not None else None,
-            "save": False if args.no_save else None,
-            "name": args.name,
-        }
+        editing = args.edit is not None
+        orientation = args.orientation or args.ratio
+        ask = self.ask(
+            prompt, name=args.name, editing=editing, model=args.model,
+            orientation=orientation, image=args.image, duration=args.duration,
+        )  # fmt: skip
+        job = {"name": args.name, "save": not args.no_save, "embed": args.embed}
+        return self.run_ask(
+            ask, edit=args.edit, background=args.background, parent_model=not args.model, **job
+        )
+
+    def ask(
+        self,
+        prompt: str,
+        *,
+        name: str | None = None,
+        editing: bool = False,
+        model: str | None = None,
+        orientation: str | None = None,
+        image: Any = None,
+        **options: Any,
+    ) -> Ask:
+        """The Ask for ``prompt``, with this notebook's settings where none is given.
+
+        An edit keeps its video's model and orientation unless told otherwise.
+        """
+        _check_job(prompt, name)
+        orientation = orientation or (None if editing else self.orientation)
+        model = model or (None if editing else self.model) or DEFAULT_MODEL
+        return Ask.build(prompt, model=model, orientation=orientation, image=image, **options)
+
+    def run_ask(
+        self,
+        ask: Ask,
+        *,
+        edit: Video | int | str | None = None,
+        name: str | None = None,
+        save: bool = True,
+        embed: bool = False,
+        background: bool = False,
+        parent_model: bool = False,
+    ) -> Video | None:
+        """Run one generation (or an edit of ``edit``) as a cell job: the magic's and
+        ``sora_nb.generate()``'s. ``parent_model``: an edit keeps its video's model."""
+        session = self.get_session()
+        target = self._edit_target(session, edit)
+        if target is not None and parent_model:
+            ask = replace(ask, model=target.model)
+        keep = None if save else False  # None: the session's own setting
+
+        def make(on_event: Any) -> Any:
+            if edit is None:
+                return session.generate(ask, save=keep, name=name, on_event=on_event)
+            return session.edit(target, ask, save=keep, name=name, on_event=on_event)
+
+        job = CellJob(self.shell, name=name, embed=embed, typical=_typical(session, ask.model))
+        return job.run(make, background=background)
 
     def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
         """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
@@ -369,7 +408,7 @@ class SoraMagics(Magics):
             return ref
         if isinstance(ref, int):
             return session.video(ref)
-        if ref == _LATEST:
+        if ref == LATEST:
             latest = session.latest()
             if latest is None:
                 raise InvalidRequest(t("error.nothing_to_edit"))
@@ -454,9 +493,7 @@ class SoraMagics(Magics):
         if args.session is not None:
             self.session = args.session
         if args.dialect is not None:
-            if args.dialect not in ("chat", "videos"):
-                raise InvalidRequest(f"Unknown dialect {args.dialect!r}: use chat or videos.")
-            self.dialect = args.dialect
+            self.dialect = dialect_for(args.dialect).name  # or one sentence refusing it
         if args.autosave is not None:
             self.autosave = args.autosave or None
             if self.autosave is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 import html
 import inspect
 import io
@@ -26,7 +27,9 @@ from IPython.display import display
 from traitlets import Bool, Dict, List, Unicode
 
 from .._exceptions import InvalidRequest, SoraError
-from ..records._request import MODELS, image_to_url, model_info, validate_prompt
+from ..dialects._shape import model_info
+from ..records._ask import Ask, ask_options
+from ..records._request import MODELS, image_to_url, validate_prompt
 from ..records._turn import Turn
 from ..records._video import Video
 from ..render._render import _clip, _video_html, local_url
@@ -320,18 +323,19 @@ class Studio:
         try:
             session = self._session()
             mode = request.get("mode") or "new"
-            kwargs = self._request(request, session)
+            ask = self._request(request, session)
             base = self._base(session, request) if mode == "edit" else None
             if mode == "last_frame":
-                kwargs["image"] = _last_frame(session, self._base(session, request))
+                frame = _last_frame(session, self._base(session, request))
+                ask = dataclasses.replace(ask, image=frame)
         except SoraError as exc:
             self.say(describe(exc))
             return None
-        job = self._new_job(kwargs["prompt"])
+        job = self._new_job(ask.prompt)
         if base is not None:
-            coro = session.edit(base, **kwargs, on_event=job.progress.handle)
+            coro = session.edit(base, ask, on_event=job.progress.handle)
         else:
-            coro = session.generate(**kwargs, on_event=job.progress.handle)
+            coro = session.generate(ask, on_event=job.progress.handle)
         return self._launch(job, coro)
 
     def resume(self, index: int) -> asyncio.Task[None] | None:
@@ -398,22 +402,22 @@ class Studio:
             self.select(video.turn)
         self._update_record()
 
-    def _request(self, request: dict[str, Any], session: Session) -> dict[str, Any]:
+    def _request(self, request: dict[str, Any], session: Session) -> Ask:
         settings = {**self.widget.settings, **dict(request.get("settings") or {})}
-        model = str(settings.get("model") or self._magics.model)
-        kwargs: dict[str, Any] = {
-            "prompt": validate_prompt(request.get("prompt")),
-            "model": model,
-            "orientation": settings.get("orientation") or None,
-            "image": self._image,
-        }
-        # Controls the session accepts (a gateway's duration, resolution, audio…).
-        accepted = inspect.signature(session.generate).parameters
-        for control in ("duration", "resolution", "audio", "ratio"):
-            if control in accepted and settings.get(control) not in (None, ""):
-                kwargs[control] = settings[control]
         self.widget.settings = settings
-        return kwargs
+        # The controls an Ask takes beyond the shape (a duration, and what gateways add).
+        options = {
+            name: settings[name]
+            for name in _controls()
+            if settings.get(name) not in (None, "", False)
+        }
+        return Ask.build(
+            validate_prompt(request.get("prompt")),  # the empty prompt is said first
+            model=str(settings.get("model") or self._magics.model),
+            orientation=settings.get("orientation") or None,
+            image=self._image,
+            **options,
+        )
 
     def _base(self, session: Session, request: dict[str, Any]) -> int:
         selected = request.get("base")
@@ -546,17 +550,23 @@ async def _when_listed(listed: Any, later: Any) -> None:
         logger.info("sora_nb studio: the relay's model list is unavailable", exc_info=True)
 
 
+def _controls() -> tuple[str, ...]:
+    """The options an Ask takes besides its model, shape and image."""
+    return tuple(name for name in ask_options() if name not in ("model", "orientation", "image"))
+
+
 def _models_from(listed: list[str], magics: SoraMagics) -> list[dict[str, Any]]:
     """Each model on offer with the controls it takes."""
-    accepted = inspect.signature(magics.get_session().generate).parameters
+    accepted = _controls()
     models = []
     for name in dict.fromkeys([*listed, *MODELS, magics.model]):
         info = model_info(name)
         controls: dict[str, Any] = {}
         if info is None or info.orientation is None:
             controls["orientation"] = ["", "portrait", "landscape"]
-        if "duration" in accepted:
-            controls["duration"] = [info.seconds] if info else [4, 8, 10, 15]
+        # A name like sora2-landscape-10s fixes its length; sora-2 and unknown names do not.
+        if "duration" in accepted and (info is None or info.dialect == "transcript"):
+            controls["duration"] = ["", 5, 10, 15]  # "": the model's own
         if "resolution" in accepted:
             controls["resolution"] = ["", "720p", "1080p"]
         if "audio" in accepted:

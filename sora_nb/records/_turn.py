@@ -24,7 +24,7 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
-from ._model import Described, Message, PendingTask, Request, Task, Through
+from ._model import Described, Message, PendingTask, ReadThrough, Request, Task
 from ._video import Video, video_record
 
 __all__ = [
@@ -46,6 +46,8 @@ _STATUSES: tuple[str, ...] = get_args(TurnStatus)
 
 #: The version of the session file format this sora_nb writes; it reads this one and older.
 #: Version 1 kept every field flat on the turn; version 2 nests the request, task and video.
+#: A video's ``dialect``, ``continuations`` and ``handle`` came later, optional: an older
+#: sora_nb ignores them, and files without them are upgraded on load (docs/architecture.md).
 SCHEMA_VERSION = 2
 _FORMAT = "sora_nb.session"
 
@@ -72,12 +74,12 @@ class Turn(Described):
     name: str | None = None
 
     # The request's and task's fields read through (``Described``), and the video's here.
-    sid = Through[str | None]("video")
-    video_url = Through[str | None]("video")
-    thumbnail_url = Through[str | None]("video")
-    local_path = Through[str | None]("video")
-    local_thumbnail = Through[str | None]("video")
-    echo = Through[dict[str, Any] | None]("video")
+    sid = ReadThrough[str | None]("video")
+    video_url = ReadThrough[str | None]("video")
+    thumbnail_url = ReadThrough[str | None]("video")
+    local_path = ReadThrough[str | None]("video")
+    local_thumbnail = ReadThrough[str | None]("video")
+    echo = ReadThrough[dict[str, Any] | None]("video")
 
     @property
     def orientation(self) -> str | None:  # type: ignore[override]
@@ -252,6 +254,7 @@ _REQUEST: dict[str, tuple[Any, Any]] = {
     "model": (str, _NEEDED),
     "orientation": (_TEXT, None),
     "image": (_TEXT, None),
+    "options": ((dict, type(None)), None),
 }
 _TASK: dict[str, tuple[Any, Any]] = {
     "task_id": (str, _NEEDED),
@@ -268,6 +271,9 @@ _VIDEO: dict[str, tuple[Any, Any]] = {
     "elapsed": (_NUMBER, None),
     "local_path": (_TEXT, None),
     "local_thumbnail": (_TEXT, None),
+    "dialect": (_TEXT, None),
+    "continuations": ((list, type(None)), None),
+    "handle": (_TEXT, None),
 }
 _TURN: dict[str, tuple[Any, Any]] = {
     "answer": (str, ""),
@@ -293,7 +299,9 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
     if status == "running":  # the kernel that ran it is gone; its task may still finish
         status = "interrupted"
         values["error"] = values["error"] or "The kernel stopped while this turn ran."
-    made = Request(**_typed(request, _REQUEST, index), messages=messages)
+    values_of_request = _typed(request, _REQUEST, index)
+    options = values_of_request.pop("options") or {}
+    made = Request(**values_of_request, messages=messages, options=dict(options))
     task = _task(obj.get("task"), index)
     video = None
     if obj.get("video") is not None:
@@ -301,6 +309,8 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
             raise ValueError(f"turn {index} has a bad video")
         parent_video = earlier[parent].video if parent is not None else None
         outcome = _typed(obj["video"], _VIDEO, index)
+        if outcome["continuations"] is not None:
+            outcome["continuations"] = tuple(str(c) for c in outcome["continuations"])
         video = Video(made, task, parent=parent_video, turn=index, **outcome)
     return Turn(index, made, cast(TurnStatus, status), task, video, parent=parent, **values)
 

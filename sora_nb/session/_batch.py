@@ -35,7 +35,8 @@ from typing import Any, Literal, Protocol
 from .._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
 from .._messages import t
 from ..client._client import EventCallback, SoraClient
-from ..records._batch_items import BatchItem, items_from
+from ..dialects import recognised
+from ..records._batch_items import COLUMNS, BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
 from ..records._video import Video, video_from_record, video_record
 from ..wire._events import Event, JobEvent, ProgressEvent, TaskEvent
@@ -193,7 +194,7 @@ class Batch:
     ) -> Batch:
         """A new batch; every item is checked (and its edit found) before anything is sent."""
         items = [_with_defaults(item, defaults or {}) for item in items_from(entries)]
-        session.client._check_ready()  # no key for a real relay: refused before the journal
+        session.client.check_ready()  # no key for a real relay: refused before the journal
         items = [_edit_checked(session, item) for item in items]
         path = _journal_path(session, journal)
         opened = None
@@ -230,7 +231,7 @@ class Batch:
 
     def _restore(self, index: int, record: ItemRecord, resend_unknown: bool) -> None:
         if record.stage == "done" and record.video is not None:
-            self._settle(index, video_from_record(record.video), write=False)
+            self._settle(index, recognised(video_from_record(record.video)), write=False)
         elif record.stage == "failed":
             self._settle(index, SoraError(record.error or t("status.failed")), write=False)
         elif record.stage == "task" and record.task_id:
@@ -313,17 +314,11 @@ class Batch:
         if todo is not None:
             return todo()
         item, hook = self.items[index], self._hook(index)
-        kwargs: dict[str, Any] = {
-            "model": item.model,
-            "orientation": item.orientation,
-            "image": item.image,
-            "on_event": hook,
-            "save": self.save,
-            "name": item.name,
-        }
+        options: dict[str, Any] = {"on_event": hook, "save": self.save, "name": item.name}
         if item.edit is not None:
-            return self.session.edit(item.edit, item.prompt, **kwargs)
-        return self.session.generate(item.prompt, **{**kwargs, "model": item.model or "sora-2"})
+            ask = item.ask(self.session.video(item.edit).model)
+            return self.session.edit(item.edit, ask, **options)
+        return self.session.generate(item.ask(), **options)
 
     def _hook(self, index: int) -> EventCallback:
         async def hook(event: Event | JobEvent) -> None:
@@ -410,11 +405,14 @@ def _edit_checked(session: SessionLike, item: BatchItem) -> BatchItem:
     return item
 
 
+_DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "name"))
+
+
 def _with_defaults(item: BatchItem, defaults: Mapping[str, Any]) -> BatchItem:
     if item.problem is not None:
         return item
     values = item.to_json()
-    for key in ("model", "orientation", "image"):
+    for key in _DEFAULTABLE:  # what a row leaves empty, the batch's defaults give
         if values.get(key) is None and defaults.get(key) is not None:
             values[key] = defaults[key]
     return items_from([values])[0]

@@ -13,8 +13,6 @@ Pure core: files and HTTP only, no Jupyter. Turns and their file format are in `
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 import os
 import re
@@ -25,17 +23,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .._callback import call
 from .._display import mimebundle
 from .._exceptions import InvalidRequest, SoraError
 from .._messages import t
-from ..client._client import EventCallback, SoraClient, make_request
-from ..client._download import DEFAULT_MAX_BYTES, download
-from ..client._poster import first_frame_poster
+from ..client._client import EventCallback, SoraClient
+from ..client._download import DEFAULT_MAX_BYTES
+from ..dialects import recognised
+from ..records._ask import Ask
 from ..records._autosave import merge, sync
 from ..records._batch_items import BatchItem
-from ..records._model import Message, PendingTask, Request, Task
-from ..records._request import prepare
+from ..records._model import PendingTask, Request, Task
 from ..records._turn import (
     SCHEMA_VERSION,
     Ending,
@@ -51,54 +48,16 @@ from ..records._turn import (
 from ..records._video import Video
 from ..wire._events import Event, JobEvent, TaskEvent
 from ._batch import Batch, BatchResults
+from ._copies import LocalCopies
+from ._turn_events import TurnEvents
 
 __all__ = ["SCHEMA_VERSION", "Session", "SessionFileError", "Turn", "TurnStatus", "get_session"]
 
 logger = logging.getLogger("sora_nb")
 
 _TASK_REF = re.compile(r"task_[A-Za-z0-9]+\Z")
-_VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v")
-_THUMB_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
 
 Call = Callable[[EventCallback], Awaitable[Video]]
-
-
-class _Job:
-    """One job's event hook: records the task id as soon as it is known, forwards the rest."""
-
-    def __init__(self, session: Session, index: int, on_event: EventCallback | None) -> None:
-        self._session = session
-        self._index = index
-        self._on_event = on_event
-        self._shown = (0.0, 0)  # last download fraction and byte count reported
-
-    async def __call__(self, event: Event | JobEvent) -> None:
-        if isinstance(event, TaskEvent):
-            self._session._note_task(self._index, event)
-        await self.emit(event)
-
-    async def emit(self, event: Event | JobEvent) -> None:
-        try:
-            await call(self._on_event, event)
-        except Exception:
-            # A broken progress view must not lose a generation the relay bills anyway.
-            logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
-
-    async def progress(self, have: int, total: int | None) -> None:
-        fraction, shown_bytes = self._shown
-        if total:  # throttled to 1 % steps: one frontend update each, not one per block
-            if have / total - fraction < 0.01 and have < total:
-                return
-            self._shown = (have / total, have)
-            await self.emit(JobEvent("downloading", fraction=min(1.0, have / total)))
-        elif have - shown_bytes >= 2**20:
-            self._shown = (fraction, have)
-            await self.emit(JobEvent("downloading", detail=f"{have / 2**20:.1f} MiB"))
-
-    async def downloaded(self) -> None:
-        if self._shown[0] < 1.0:  # the size was unknown, or the copy was already on disk
-            self._shown = (1.0, self._shown[1])
-            await self.emit(JobEvent("downloading", fraction=1.0))
 
 
 class Session:
@@ -256,9 +215,12 @@ class Session:
         return index
 
     def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
-        """``video`` as made by this session's ``turn``; its parent is that turn's parent's."""
+        """``video`` as made by this session's ``turn``; its parent is that turn's parent's.
+
+        A video saved before videos said what their dialect offers is upgraded here.
+        """
         parent = earlier[turn.parent].video if turn.parent is not None else None
-        return replace(video, session=self, turn=turn.index, parent=parent)
+        return replace(recognised(video), session=self, turn=turn.index, parent=parent)
 
     def _owned(self, turns: list[Turn]) -> list[Turn]:
         """Turns read from a file, their videos owned by this session."""
@@ -273,7 +235,7 @@ class Session:
 
     async def generate(
         self,
-        prompt: str,
+        prompt: str | Ask,
         *,
         model: str = "sora-2",
         orientation: str | None = None,
@@ -281,17 +243,21 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> Video:
-        """Make a new video (a new branch), record it, and save a local copy."""
-        image = await self.client._inline_image(model, image)
-        turn = prepare(prompt, model, orientation, image)
-        messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self._send(make_request(turn, messages), None, name, on_event, save)
+        """Make a new video (a new branch), record it, and save a local copy.
+
+        ``prompt`` is the text, or an ``Ask`` a surface built (then it is taken as it is);
+        ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
+        """
+        ask = _ask(prompt, model=model, orientation=orientation, image=image, **options)
+        request = await self.client.request(ask)
+        return await self._send(request, None, name, on_event, save)
 
     async def edit(
         self,
         video: Video | int | str | None,
-        prompt: str,
+        prompt: str | Ask,
         *,
         model: str | None = None,
         orientation: str | None = None,
@@ -299,16 +265,18 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> Video:
         """Continuous modification of ``video`` (a Video, an index, a name, a task id or sid;
         None for the latest finished one): its branch is sent back with ``prompt``."""
         base_index = self._base(video)
         base = self._require_done(base_index)
-        image = await self.client._inline_image(model or base.model, image)
-        turn = prepare(prompt, model or base.model, orientation, image)
+        ask = _ask(
+            prompt, model=model or base.model, orientation=orientation, image=image, **options
+        )
+        request = await self.client.request(ask, base)
         if not base.remixable:
             raise InvalidRequest(t("history.no_sid", index=base_index))
-        request = make_request(turn, base.next_messages(turn.content))
         return await self._send(request, base_index, name, on_event, save)
 
     async def _send(
@@ -321,13 +289,14 @@ class Session:
     ) -> Video:
         """Record the turn, then send exactly the request recorded."""
         client = self.client
-        client._check_ready()  # a refusal records nothing, like any InvalidRequest
+        client.check_ready()  # a refusal records nothing, like any InvalidRequest
         index = self._start(request, parent, name)
+        base = self._turns[parent].video if parent is not None else None
 
         def call(job: EventCallback) -> Awaitable[Video]:
-            return client._run(request, on_event=job)
+            return client.send(request, parent=base, on_event=job)
 
-        return await self._run(index, call, on_event, save)
+        return await self._track(index, call, on_event, save)
 
     async def resume(
         self, turn: int | str | None = None, *, on_event: EventCallback | None = None
@@ -338,15 +307,15 @@ class Session:
         client = self.client
         if index is None:
             ref = str(turn).strip()
-            await client._lookup(ref)  # a task the relay does not know records no turn
+            await client.lookup(ref)  # a task the relay does not know records no turn
             # Nothing is known of it yet; the client learns prompt and model from its status.
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
-            return await self._run(index, lambda job: client.resume(ref, on_event=job), on_event)
+            return await self._track(index, lambda job: client.resume(ref, on_event=job), on_event)
         pending = self._turns[index].pending
         self._update(index, status="running", error=None, finished_at=None)
-        return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
+        return await self._track(index, lambda job: client.resume(pending, on_event=job), on_event)
 
     async def generate_many(
         self,
@@ -436,10 +405,10 @@ class Session:
         self._changed()
         return index
 
-    async def _run(
+    async def _track(
         self, index: int, call: Call, on_event: EventCallback | None, save: bool | None = None
     ) -> Video:
-        job = _Job(self, index, on_event)
+        job = self._events(index, on_event)
         try:
             video = await call(job)
         except BaseException as exc:  # kernel interrupts and cancellation included
@@ -472,6 +441,10 @@ class Session:
             changes.update(answer=pending.transcript)
         self._update(index, **changes)
         return status
+
+    def _events(self, index: int, on_event: EventCallback | None) -> TurnEvents:
+        """Turn ``index``'s event hook: its task id is recorded the moment it is known."""
+        return TurnEvents(lambda event: self._note_task(index, event), on_event)
 
     def _note_task(self, index: int, event: TaskEvent) -> None:
         self._update(index, task=Task(event.task_id, event.source_url, event.preview_url))
@@ -525,49 +498,19 @@ class Session:
         self._require_done(index)
         if self.save_dir is None:
             raise InvalidRequest(t("history.copies_off"))
-        await self._copy_media(index, _Job(self, index, on_event))
+        await self._copy_media(index, self._events(index, on_event))
         video = self._turns[index].video
         assert video is not None
         return video
 
-    async def _copy_media(self, index: int, job: _Job) -> None:
+    async def _copy_media(self, index: int, job: TurnEvents) -> None:
         video = self._turns[index].video
         assert self.save_dir is not None and video is not None
-        folder, stem = Path(self.save_dir), _file_stem(video)
-        await job.emit(JobEvent("downloading", fraction=0.0))
-        thumb = _own_copy(video.local_thumbnail)  # a file this turn wrote is known to be it
-        if video.thumbnail_url and thumb is None:
-            name = stem + _suffix(video.thumbnail_url, _THUMB_SUFFIXES)
-            thumb = await self._fetch(video.thumbnail_url, folder / name, job, None)
-        path = _own_copy(video.local_path)
-        if path is None:
-            name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
-            path = await self._fetch(video.video_url, folder / name, job, job.progress)
-        if thumb is None and path is not None:  # no thumbnail link (docs/dialects.md)
-            thumb = await asyncio.to_thread(first_frame_poster, path, folder / f"{stem}.jpg")
-        copies = replace(video, local_path=_relative(path), local_thumbnail=_relative(thumb))
+        copier = LocalCopies(self.client, Path(self.save_dir), self.max_download_bytes)
+        copies = await copier.copy(video, job)
         self._update(index, video=copies)
-        if path is not None:
+        if copies.local_path is not None:
             await job.downloaded()
-
-    async def _fetch(
-        self, url: str, dest: Path, job: _Job, progress: Callable[[int, int | None], object] | None
-    ) -> Path | None:
-        client = self.client
-        try:
-            # The client's pool, and its auth, which adds the key for the relay's origin only.
-            return await download(
-                url,
-                dest,
-                http=client._client(),
-                auth=client._auth,
-                on_progress=progress,
-                max_bytes=self.max_download_bytes,
-            )
-        except SoraError as exc:  # download() turns every failure into one
-            logger.warning("sora_nb: no local copy of %s: %s", url, exc)
-            await job.emit(JobEvent("downloading", detail=t("history.copy_failed", detail=exc)))
-            return None
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -616,48 +559,35 @@ _registry_lock = threading.RLock()
 
 
 def get_session(
-    name: str = "default", *, autosave: str | os.PathLike[str] | None = None
+    name: str = "default",
+    *,
+    autosave: str | os.PathLike[str] | None = None,
+    client: SoraClient | None = None,
 ) -> Session:
     """The session called ``name`` in this process (a kernel), made and remembered on first
     use; the only place that remembers one. With ``autosave`` it saves to that file after
-    every change, reading the file's turns back first when it exists (a restarted kernel)."""
+    every change, reading the file's turns back first when it exists (a restarted kernel).
+    ``client`` is the notebook settings' client: it is used unless someone set another."""
     with _registry_lock:
         session = _sessions.get(name)
         if session is None:
             session = _sessions[name] = Session(name)
         if autosave is not None:
             session._autosave_to(Path(autosave))
+        if client is not None:
+            session._use_settings_client(client)
         return session
 
 
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _file_stem(video: Video) -> str:
-    key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+def _ask(prompt: str | Ask, **options: Any) -> Ask:
+    """The Ask a surface built, or one built here from the prompt and its options."""
+    return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
 
 
 def _task_of(exc: BaseException) -> Task | None:
     """The task an error reports (a failure or a broken stream knows its id)."""
     task_id = getattr(exc, "task_id", None)
     return Task(task_id, getattr(exc, "source_url", None)) if task_id else None
-
-
-def _own_copy(path: str | None) -> Path | None:
-    return Path(path) if path and Path(path).is_file() else None
-
-
-def _suffix(url: str, allowed: tuple[str, ...]) -> str:
-    suffix = Path(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
-    return suffix if suffix in allowed else allowed[0]
-
-
-def _relative(path: Path | None) -> str | None:
-    """A path relative to the working directory (the notebook's folder), with ``/``."""
-    if path is None:
-        return None
-    try:
-        return Path(os.path.relpath(path)).as_posix()
-    except ValueError:  # another drive on Windows
-        return str(path)

@@ -102,7 +102,7 @@ function render({ model, el }) {
       select("orientation", words.ratio, c.orientation.map((o) => [o, names[o] || o]));
     }
     if (c.duration) {
-      const seconds = (n) => words.seconds.replace("{n}", n);
+      const seconds = (n) => (n === "" ? words.auto : words.seconds.replace("{n}", n));
       select("duration", words.duration, c.duration.map((n) => [String(n), seconds(n)]));
     }
     if (c.resolution) {
