@@ -147,7 +147,8 @@ def bench(url: str, folder: str) -> None:
         f"({IOPUB_MSG_LIMIT:.0f} msg/s): {jobs['peak'] / IOPUB_MSG_LIMIT:.3f} (budget < 1)"
     )
     print(f"  widget models the browser holds: {jobs['models']} with one studio of "
-          f"{JOBS + 2} turns (budget 5); {turns} with three studios, the last on {MANY} turns")  # fmt: skip
+          f"{JOBS + 2} turns (budget 5); {turns} with three studios, the last on "
+          f"{MANY} turns")  # fmt: skip
     print(f"  a studio opened on {JOBS + 2} turns sends {tiles_100} tiles ({size_100 / 1e3:.0f} "
           f"kB); on {MANY}: {tiles_1000} tiles ({size_1000 / 1e3:.0f} kB); size ratio "
           f"{size_1000 / size_100:.2f}")  # fmt: skip
