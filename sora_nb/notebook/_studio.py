@@ -565,7 +565,7 @@ def _models_from(listed: list[str], magics: SoraMagics) -> list[dict[str, Any]]:
         if info is None or info.orientation is None:
             controls["orientation"] = ["", "portrait", "landscape"]
         # A name like sora2-landscape-10s fixes its length; sora-2 and unknown names do not.
-        if "duration" in accepted and (info is None or info.dialect == "transcript"):
+        if "duration" in accepted and (info is None or info.orientation is None):
             controls["duration"] = ["", 5, 10, 15]  # "": the model's own
         if "resolution" in accepted:
             controls["resolution"] = ["", "720p", "1080p"]
