@@ -146,8 +146,15 @@ class Frontend:
         return self.send("execute_request", content)
 
     def reply(self, msg_id: str, timeout: float = 120) -> Received:
-        """The shell reply to ``msg_id``."""
-        return self.wait(lambda got: got.channel == "shell" and got.parent == msg_id, timeout)
+        """The shell reply to ``msg_id`` (perhaps read already, with an earlier message)."""
+
+        def answers(got: Received) -> bool:
+            return got.channel == "shell" and got.parent == msg_id
+
+        for got in self.received:
+            if answers(got):
+                return got
+        return self.wait(answers, timeout)
 
 
 class StudioView:
