@@ -2,12 +2,13 @@
 
 A kernel started with jupyter_client shows the studio; this process plays the browser
 (``tests/frontend.py``): it keeps the widget models from iopub and starts each job as
-ipywidgets' JavaScript does, a ``comm_msg`` that types the prompt, then one that clicks
-Generate. Ratios measured side by side in one run:
+``studio.js`` does, one ``custom`` message ``{"action": "generate", "prompt": ...}``. Ratios
+measured side by side in one run:
 
 * Round trip a frontend feels, sampled in turn every 20 ms, with the kernel idle and while 20
-  studio jobs stream: ``kernel_info_request`` → reply, a keystroke in the prompt (a widget
-  ``update``) → its ``echo_update``, and ``execute_request`` ``1+1`` → ``execute_reply``;
+  studio jobs stream: ``kernel_info_request`` → reply, a settings change (a widget
+  ``update``, what the model menu sends) → its ``echo_update``, and ``execute_request``
+  ``1+1`` → ``execute_reply``;
   medians, 95th percentiles, busy/idle, and the worst against 100 ms, a delay a person
   starts to notice; and every probe's 95th percentile split by when it was sent: while all 20
   jobs stream, or while they end. Also a click on Generate → its job row shown.
@@ -74,8 +75,10 @@ class Probes:
         return "kernel_info_request → reply", time.perf_counter(), _reply_to(sent)
 
     def _keystroke(self) -> tuple[str, float, Any]:
-        sent = self._track(self.front.update(self.studio.prompt, value=f"a probe {self._turn}"))
-        return "prompt update → echo_update", time.perf_counter(), _echo_of(sent)
+        # What the model menu sends: the studio's settings trait, echoed back.
+        settings = {"model": "sora-2", "probe": self._turn}
+        sent = self._track(self.front.update(self.studio.studio, settings=settings))
+        return "settings update → echo_update", time.perf_counter(), _echo_of(sent)
 
     def _execute(self) -> tuple[str, float, Any]:
         sent = self._track(self.front.execute("1+1"))
@@ -195,7 +198,7 @@ def messages(one: Phase, many: Phase) -> None:
     )
     print(
         f"  widget models the browser keeps per job: {many.models / JOBS:.1f} "
-        f"(one job alone: {one.models}; a gallery tile is about 24, a finished row none)"
+        f"(one job alone: {one.models}; a turn is state in the studio's one model)"
     )
     counted = [got for got in many.messages if got.kind not in UNCOUNTED]
     mean, peak = len(counted) / many.seconds, peak_rate(many.messages)
@@ -232,9 +235,9 @@ def bench(url: str, folder: str) -> None:
     report(one, many, quiet, busy)
 
 
-def _emulator() -> tuple[subprocess.Popen[str], str]:
+def _emulator(speed: float = SPEED) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "sora_nb.emulator", "--port", "0", "--speed", str(SPEED)],
+        [sys.executable, "-m", "sora_nb.emulator", "--port", "0", "--speed", str(speed)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -16,7 +16,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from .client._client import SoraClient
-from .notebook import batch, edit, generate, panel
+from .notebook import batch, edit, generate, live, panel, studio
 from .records._model import PendingTask, Request, Task
 from .records._request import MAX_IMAGE_BYTES, MODELS
 from .records._video import Video
@@ -73,8 +73,10 @@ __all__ = [
     "edit",
     "generate",
     "get_session",
+    "live",
     "panel",
     "parse_transcript",
+    "studio",
 ]
 
 

@@ -3,9 +3,10 @@
 It keeps every widget model's state as ``@jupyter-widgets/base`` does, from ``comm_open`` and
 ``comm_msg`` (``update`` and ``echo_update``) on iopub, and it sends what a browser sends on
 the shell channel: a model's ``update`` (``{"method": "update", "state": {...},
-"buffer_paths": []}``) and a button's click (``{"method": "custom", "content": {"event":
-"click"}}``), ipywidgets 8's protocol (docs/notebook.md, "The studio"). One thread reads both
-channels, so every reply and every widget message is timed on one clock.
+"buffer_paths": []}``) and a view's message (``{"method": "custom", "content": {...}}``:
+the studio's ``{"action": ...}``), ipywidgets 8's protocol (docs/notebook.md, "The studio").
+One thread reads both channels, so every reply and every widget message is timed on one
+clock.
 """
 
 from __future__ import annotations
@@ -145,46 +146,51 @@ class Frontend:
         return self.send("execute_request", content)
 
     def reply(self, msg_id: str, timeout: float = 120) -> Received:
-        """The shell reply to ``msg_id``."""
-        return self.wait(lambda got: got.channel == "shell" and got.parent == msg_id, timeout)
+        """The shell reply to ``msg_id`` (perhaps read already, with an earlier message)."""
+
+        def answers(got: Received) -> bool:
+            return got.channel == "shell" and got.parent == msg_id
+
+        for got in self.received:
+            if answers(got):
+                return got
+        return self.wait(answers, timeout)
 
 
 class StudioView:
-    """The studio's widgets as the frontend holds them, found by model name and CSS class."""
+    """The studio as the frontend holds it: one model, whose ``jobs`` trait lists the rows."""
 
     def __init__(self, front: Frontend) -> None:
         self.front = front
-        (self.prompt,) = front.find("TextareaModel")
-        (self.generate,) = front.find("ButtonModel", "sora-nb-generate")
-        (self.studio,) = front.find("VBoxModel", "sora-nb-studio")
+        (self.studio,) = [
+            comm_id
+            for comm_id, state in front.models.items()
+            if state.get("_anywidget_id", "").endswith("StudioWidget")
+        ]
 
-    def rows(self) -> list[str]:
-        """The job rows the studio shows (rows are the children of one of its boxes)."""
-        shown: list[str] = []
-        for box in self.front.children(self.studio):
-            shown += [row for row in self.front.children(box) if self._is_row(row)]
-        return shown
+    def rows(self) -> list[int]:
+        """The job rows the studio shows, by id."""
+        return [job["id"] for job in self.front.models.get(self.studio, {}).get("jobs", ())]
 
-    def _is_row(self, comm_id: str) -> bool:
-        return "sora-nb-job" in self.front.models.get(comm_id, {}).get("_dom_classes", ())
+    def running(self) -> list[int]:
+        """The rows of jobs still running (an ended row stays until closed)."""
+        jobs = self.front.models.get(self.studio, {}).get("jobs", ())
+        return [job["id"] for job in jobs if not job["final"]]
 
-    def running(self) -> list[str]:
-        """The rows whose button still says Cancel (an ended row's says Close)."""
-        return [row for row in self.rows() if self._button(row).get("icon") == "stop"]
+    def job(self, row: int) -> dict[str, Any]:
+        (job,) = [j for j in self.front.models[self.studio]["jobs"] if j["id"] == row]
+        return dict(job)
 
-    def _button(self, row: str) -> dict[str, Any]:
-        for child in self.front.children(row):
-            state = self.front.models.get(child, {})
-            if "sora-nb-cancel" in state.get("_dom_classes", ()):
-                return state
-        return {}
+    def act(self, **content: Any) -> str:
+        """What studio.js sends when a person acts: one ``custom`` message."""
+        data = {"method": "custom", "content": content}
+        return self.front.send("comm_msg", {"comm_id": self.studio, "data": data})
 
-    def start(self, prompt: str) -> tuple[str, float]:
-        """Type ``prompt``, click Generate: the new row's id and seconds from click to row."""
+    def start(self, prompt: str) -> tuple[int, float]:
+        """Press Generate with ``prompt``: the new row's id and seconds from press to row."""
         before = set(self.rows())
-        self.front.update(self.prompt, value=prompt)
         clicked = time.perf_counter()
-        self.front.click(self.generate)
+        self.act(action="generate", prompt=prompt)
         self.front.until(lambda: bool(set(self.rows()) - before))
         shown = time.perf_counter()
         (row,) = set(self.rows()) - before

@@ -55,6 +55,8 @@ def test_app_serves_the_studio_at_the_printed_url(tmp_path: Path) -> None:
             assert page.status_code == 200
             assert "application/vnd.jupyter.widget-view+json" in page.text
             assert "Traceback" not in page.text
+            # A page for people who do not code: no notebook prose, no printed relay notice.
+            assert "工作室" not in page.text and "SORA_BASE_URL" not in page.text
             # The local copies are allowed out; the notebook itself is not.
             missing = client.get(f"{url}voila/files/sora_outputs/task_none.mp4")
             assert missing.status_code == 404

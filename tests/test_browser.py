@@ -45,9 +45,9 @@ CHROMIUM_ARGS = [
 WAIT_MS = 120_000
 QUICKSTART = ROOT / "notebooks" / "01-quickstart.ipynb"
 
-# ipywidgets 8: .widget-hprogress > .progress > .progress-bar.progress-bar-<bar_style>.
-# When a job ends its live bar is replaced by static HTML of its final state, so a saved
-# notebook needs no kernel (docs/notebook.md, "Frontend limits").
+# A cell's card is one anywidget model (.sora-nb-card > .sora-nb-static-bar > .sora-nb-fill).
+# When a job ends it is replaced by its saved copy, drawn by the same template, so a saved
+# notebook needs no kernel (docs/notebook.md, "Saved notebooks").
 DONE_BARS_JS = """() => document
   .querySelectorAll('.sora-nb-progress-static.sora-nb-phase-done').length >= 2"""
 KERNEL_IDLE_JS = """() => {
@@ -74,8 +74,10 @@ WATCH_BARS_JS = """() => {
       const states = window.__soraBars.get(cell);
       if (states[states.length - 1] !== state) states.push(state);
     };
-    for (const bar of document.querySelectorAll('.widget-hprogress .progress-bar'))
-      record(bar, bar.className + ' ' + bar.style.width);
+    for (const card of document.querySelectorAll('.sora-nb-view .sora-nb-card')) {
+      const phase = card.className.match(/sora-nb-phase-([a-z]+)/)[1];
+      record(card, 'live ' + phase + ' ' + card.querySelector('.sora-nb-fill').style.width);
+    }
     for (const done of document.querySelectorAll('.sora-nb-progress-static')) {
       const fill = done.firstElementChild.firstElementChild.style.width;  // bar > fill
       const phase = done.className.match(/sora-nb-phase-([a-z]+)/)[1];  // sanitizers keep it
@@ -321,7 +323,7 @@ def test_browser_progress_bars_go_live_then_green(lab_run: Run) -> None:
     assert len(lab_run.bars) == 2, lab_run.bars
     for states in lab_run.bars:
         assert states[-1] == "static done 100%", states  # the final state, kernel-free
-        assert any("progress-bar-info" in state for state in states), states  # live first
+        assert any(state.startswith("live ") for state in states), states  # live first
 
 
 @pytest.mark.browser

@@ -322,15 +322,20 @@ def test_videos_api_names_for_the_seed_models() -> None:
     assert videos_model("sora-2-landscape-25s", "portrait") == "sora-2-landscape-25s"
 
 
-def test_panel_offers_a_relays_own_model_name() -> None:
+def test_studio_offers_a_relays_own_model_name() -> None:
     from sora_nb.notebook._magic import SoraMagics
-    from sora_nb.notebook._panel import Panel
+    from sora_nb.notebook._studio import Studio
 
     magics = SoraMagics(shell=None)
     magics.model = "sora2-landscape-10s"
-    panel = Panel(magics)
-    assert panel.model.value == "sora2-landscape-10s"
-    assert "sora-2" in panel.model.options
+    studio = Studio(magics)
+    assert studio.widget.settings["model"] == "sora2-landscape-10s"
+    names = [model["name"] for model in studio.widget.models]
+    assert "sora-2" in names and "sora2-landscape-10s" in names
+    # Its name carries the shape, so the menu offers no shape control for it.
+    (chosen,) = [m for m in studio.widget.models if m["name"] == "sora2-landscape-10s"]
+    assert "orientation" not in chosen["controls"]
+    studio.close()
 
 
 async def test_videos_client_reads_the_recorded_answers() -> None:

@@ -106,7 +106,7 @@ def _is_idle(message: dict[str, Any]) -> bool:
 
 def _label_mentions(message: dict[str, Any], text: str) -> bool:
     state = message["content"].get("data", {}).get("state", {})
-    return message["msg_type"] == "comm_msg" and text in str(state.get("value", ""))
+    return message["msg_type"] == "comm_msg" and text in str(state.get("html", ""))
 
 
 def test_kernel_progress_costs_a_handful_of_messages(kernel: Kernel) -> None:
@@ -157,7 +157,9 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     answer = kernel.iopub_until(lambda m: m["msg_type"] == "comm_msg", comm["header"]["msg_id"])
     assert answer[-1]["content"]["data"]["state"]["value"] == 7
     rest = kernel.iopub_until(_is_idle, cell)
-    assert any(_label_mentions(m, "0:02") for m in rest)  # the clock ran while it blocked
+    # The card changed live while the cell blocked; its clock ticks in the browser.
+    assert any(_label_mentions(m, "generating") for m in rest)
+    assert any(_label_mentions(m, 'data-format="clock"') for m in rest)
     assert kernel.value("1+2").strip() == "3"
     assert kernel.value("type(slow).__name__").strip() == "Video"
 
@@ -224,30 +226,36 @@ def _comm_ids(messages: list[dict[str, Any]], model: str) -> list[tuple[str, dic
     ]
 
 
-def test_kernel_panel_button_runs_a_job_and_shows_the_video(kernel: Kernel) -> None:
-    cell = kernel.kc.execute("from sora_nb.notebook import panel\npanel()")
+def test_kernel_studio_message_runs_a_job_and_sends_the_video(kernel: Kernel) -> None:
+    cell = kernel.kc.execute("from sora_nb.notebook import studio\nstudio()")
     opened = kernel.iopub_until(_is_idle, cell)
-    ((prompt, _),) = _comm_ids(opened, "TextareaModel")
-    (generate,) = [
-        i for i, state in _comm_ids(opened, "ButtonModel") if state["description"] == "Generate"
-    ]
-    # What JupyterLab sends when a person types a prompt and clicks Generate.
-    typed = {"method": "update", "state": {"value": "a cow from a button"}, "buffer_paths": []}
-    kernel.kc.shell_channel.send(
-        kernel.kc.session.msg("comm_msg", {"comm_id": prompt, "data": typed})
+    ((comm, _),) = _comm_ids(opened, "AnyModel")  # the whole studio: one model
+    # What studio.js sends when a person types a prompt and presses Generate.
+    press = {"action": "generate", "prompt": "a cow from a button"}
+    pressed = kernel.kc.session.msg(
+        "comm_msg", {"comm_id": comm, "data": {"method": "custom", "content": press}}
     )
-    click = kernel.kc.session.msg(
-        "comm_msg",
-        {"comm_id": generate, "data": {"method": "custom", "content": {"event": "click"}}},
-    )
-    kernel.kc.shell_channel.send(click)
+    kernel.kc.shell_channel.send(pressed)
 
-    def shows_video(message: dict[str, Any]) -> bool:  # the studio's player: the mp4's bytes
+    def selected(message: dict[str, Any]) -> bool:
         state = message["content"].get("data", {}).get("state", {})
-        return state.get("_model_name") == "VideoModel" and bool(message.get("buffers"))
+        return message["msg_type"] == "comm_msg" and bool(state.get("selected"))
 
-    kernel.iopub_until(shows_video, click["header"]["msg_id"])
+    shown = kernel.iopub_until(selected, pressed["header"]["msg_id"])[-1]
+    (index,) = shown["content"]["data"]["state"]["selected"]  # the new turn, shown
     assert kernel.value("_session().turns[-1].prompt").strip() == "a cow from a button"
+    assert kernel.value("len(_session().turns) - 1").strip() == str(index)
+    ask = {"action": "media", "index": index}  # the player asks for the mp4's bytes
+    asked = kernel.kc.session.msg(
+        "comm_msg", {"comm_id": comm, "data": {"method": "custom", "content": ask}}
+    )
+    kernel.kc.shell_channel.send(asked)
+
+    def media(message: dict[str, Any]) -> bool:
+        content = message["content"].get("data", {}).get("content", {})
+        return content.get("type") == "media" and bool(message.get("buffers"))
+
+    kernel.iopub_until(media, asked["header"]["msg_id"])
 
 
 def test_kernel_generate_function_shows_what_the_magic_shows(kernel: Kernel) -> None:

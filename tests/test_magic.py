@@ -110,8 +110,11 @@ def test_magic_generates_a_video_and_binds_it(cells: Cells) -> None:
     assert WIDGET in cells.outputs[0]["data"]
     assert "<video" in cells.htmls()
     assert video.local_path in cells.htmls()  # the local copy comes first
-    assert cells.texts()[-2].startswith("sora · done")  # the progress view's final update
-    assert WIDGET not in cells.outputs[-2]["data"]  # ...static HTML: no kernel needed
+    # One card: the live model, then in its place its saved copy, the video under the bar.
+    assert cells.texts()[-1].startswith("sora · done")
+    assert WIDGET not in cells.outputs[-1]["data"]  # ...static HTML: no kernel needed
+    final = cells.outputs[-1]["data"]["text/html"]
+    assert final.index("sora-nb-phase-done") < final.index("<video")
     assert cells.session.turns[-1].name == "first"
 
 
@@ -608,8 +611,8 @@ def test_generate_and_edit_show_the_same_outputs_and_return_the_video(
     video = sora_nb.generate("a cow {not a field}", name="cow")
     assert isinstance(video, Video) and video.prompt == "a cow {not a field}"
     assert cells.shell.user_ns["cow"] is video
-    assert WIDGET in cells.outputs[0]["data"]  # the live bar, then its static copy, the video
-    assert "sora-nb-phase-done" in cells.outputs[-2]["data"]["text/html"]
+    assert WIDGET in cells.outputs[0]["data"]  # the live card, then its static copy
+    assert "sora-nb-phase-done" in cells.outputs[-1]["data"]["text/html"]
     assert "<video" in cells.outputs[-1]["data"]["text/html"]
     halo = sora_nb.edit("cow", "put a halo on the cow")
     assert halo.messages[1] == {"role": "assistant", "content": video.transcript}

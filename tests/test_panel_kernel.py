@@ -1,9 +1,9 @@
 """The studio in a real ipykernel, driven as a browser drives it, by comm messages.
 
-Jobs are started the way ipywidgets' JavaScript starts them (``tests/frontend.py``): an
-``update`` that types the prompt, then a ``custom`` click on Generate. The relay is the emulator
-in this process at speed 10, where ``[fault:slow-queue]`` keeps each job queued for six
-seconds: the kernel is asked things while every job streams.
+Jobs are started the way the studio's JavaScript starts them (``tests/frontend.py``): one
+``custom`` message ``{"action": "generate", "prompt": ...}`` to the studio's one model. The
+relay is the emulator in this process at speed 10, where ``[fault:slow-queue]`` keeps each
+job queued for six seconds: the kernel is asked things while every job streams.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from jupyter_client.manager import start_new_kernel
 
 from sora_nb.emulator import serve_in_thread
 
-from .frontend import PREFIX, Frontend, Received, StudioView
+from .frontend import Frontend, Received, StudioView
 
 JOBS = 4
 
@@ -44,17 +44,6 @@ def _idle_after(got: Received, msg_id: str) -> bool:
     return got.kind == "status" and got.parent == msg_id and state == "idle"
 
 
-def _models(front: Frontend, comm_id: str) -> set[str]:
-    """``comm_id`` and every model it refers to: children, layouts, styles."""
-    state = front.models.get(comm_id, {})
-    refs = [*state.get("children", ()), state.get("layout"), state.get("style")]
-    found = {comm_id}
-    for ref in refs:
-        if isinstance(ref, str) and ref.startswith(PREFIX):
-            found |= _models(front, ref.removeprefix(PREFIX))
-    return found
-
-
 def _value(front: Frontend, expression: str) -> object:
     asked = front.execute(f"print(json.dumps({expression}))")
     printed = front.wait(lambda got: got.kind == "stream" and got.parent == asked)
@@ -66,12 +55,13 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
 ) -> None:
     front = studio.front
     prompts = [f"a slow fox {n} [fault:slow-queue]" for n in range(JOBS)]
+    models = set(front.models)  # the studio, its shared layout, and what the kernel had
     rows = [studio.start(prompt)[0] for prompt in prompts]
     assert len(set(rows)) == JOBS
     assert sorted(studio.running()) == sorted(rows)
-    titles = [front.models[front.children(row)[0]]["value"] for row in rows]
-    assert all(prompt in title for prompt, title in zip(prompts, titles, strict=True))
-    parts = set().union(*(_models(front, row) for row in rows))
+    titles = [studio.job(row)["prompt"] for row in rows]
+    assert all(prompt[:40] in title for prompt, title in zip(prompts, titles, strict=True))
+    assert set(front.models) == models  # a job is a row in the studio's state, not a widget
 
     # While all of them stream, the kernel answers a frontend at once.
     info = front.reply(front.send("kernel_info_request", {}))
@@ -86,8 +76,6 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
     assert studio.rows() == []  # a job that ended short would keep its row
     turns = _value(front, "[[t.prompt, t.status] for t in p._watched.turns]")
     assert turns == [[prompt, "done"] for prompt in prompts]
-    # Nothing of a finished row stays open in the kernel or the browser: not its bar, not
-    # its button, not their layouts and styles (each is a model of its own). The answer
-    # above came on iopub after every message the rows' last step sent.
-    assert len(parts) > 10 * JOBS
-    assert parts & set(front.models) == set()
+    # Nothing of a finished job stays open in the kernel or the browser: it never had a
+    # model of its own. The answer above came on iopub after every message the jobs sent.
+    assert set(front.models) == models

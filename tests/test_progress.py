@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 from typing import Any
 
 import pytest
@@ -18,7 +20,7 @@ from sora_nb import (
     TextEvent,
 )
 from sora_nb.notebook import _i18n
-from sora_nb.notebook._progress import ProgressView
+from sora_nb.notebook._progress import FILL, ProgressView
 
 TASK = TaskEvent("task_01k7e5w9z5f2d91pekrqy59rwc", "https://relay.test/web/task_1", None)
 
@@ -39,11 +41,37 @@ def _english() -> Any:
 
 
 def count_messages(view: ProgressView) -> list[dict[str, Any]]:
-    """Record every comm message the view's widgets would send to the frontend."""
+    """Record every comm message the view's one widget model would send to the frontend."""
     sent: list[dict[str, Any]] = []
-    for widget in (view._bar, view._label):
-        widget.comm.send = lambda data=None, **kw: sent.append(data)
+    assert view.widget is not None
+    view.widget.comm.send = lambda data=None, **kw: sent.append(data)  # type: ignore[method-assign]
     return sent
+
+
+def shown(view: ProgressView) -> str:
+    """What the live card shows: the HTML its one model carries."""
+    assert view.widget is not None
+    return view.widget.html
+
+
+def words(view: ProgressView) -> str:
+    """The card's text as a person reads it (the browser's clocks show the same numbers)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", shown(view)))
+
+
+def bar(view: ProgressView) -> tuple[int, str]:
+    """The bar's fill (percent) and colour, as the card draws them."""
+    match = re.search(
+        r'sora-nb-fill" style="width:(\d+)%;height:18px;background-color:(#\w+)', shown(view)
+    )
+    assert match, shown(view)
+    colour = {v: k for k, v in FILL.items()}[match[2]]
+    return int(match[1]), {
+        "done": "success",
+        "failed": "danger",
+        "interrupted": "warning",
+        "live": "info",
+    }[colour]
 
 
 def transcript_events(n: int) -> list[Any]:
@@ -69,8 +97,8 @@ def test_progress_view_throttles_a_character_by_character_stream() -> None:
     view.handle(JobEvent("done"))
     assert len(events) > 900
     assert len(sent) < 20
-    assert view._bar.value == 100
-    assert view._bar.bar_style == "success"
+    assert bar(view)[0] == 100
+    assert bar(view)[1] == "success"
 
 
 def test_progress_view_pushes_phase_changes_at_once() -> None:
@@ -78,40 +106,40 @@ def test_progress_view_pushes_phase_changes_at_once() -> None:
     view = ProgressView(clock=clock)
     view.handle(TASK)
     view.handle(StatusEvent("queued"))
-    assert "queued" in view._label.value
+    assert "queued" in shown(view)
     view.handle(ProgressEvent(36))
-    assert "generating 36 %" in view._label.value
-    assert view._bar.value == 36
+    assert "generating 36 %" in shown(view)
+    assert bar(view)[0] == 36
     view.handle(ProgressEvent(44))  # same instant, same phase: held back
-    assert view._bar.value == 36
+    assert bar(view)[0] == 36
     clock.now += 0.5
     view.handle(ProgressEvent(61))
-    assert view._bar.value == 61
+    assert bar(view)[0] == 61
 
 
 def test_progress_view_shows_the_task_and_its_preview_link() -> None:
     view = ProgressView(clock=FakeClock())
     view.handle(TASK)
     view.handle(StatusEvent("generating"))
-    assert TASK.task_id in view._label.value
-    assert 'href="https://relay.test/web/task_1"' in view._label.value
-    assert view._bar.bar_style == "info"
+    assert TASK.task_id in shown(view)
+    assert 'href="https://relay.test/web/task_1"' in shown(view)
+    assert bar(view)[1] == "info"
 
 
 def test_progress_view_never_links_a_hostile_preview_url() -> None:
     view = ProgressView(clock=FakeClock())
     view.handle(TaskEvent("task_1", "javascript:alert(1)", None))
     view.handle(StatusEvent("generating"))
-    assert "task_1" in view._label.value
-    assert "href" not in view._label.value and "javascript" not in view._label.value
+    assert "task_1" in shown(view)
+    assert "href" not in shown(view) and "javascript" not in shown(view)
 
 
 def test_progress_view_turns_red_with_the_relays_reason() -> None:
     view = ProgressView(clock=FakeClock())
     view.handle(TASK)
     view.handle(FailedEvent("content policy <violation>", TASK.task_id))
-    assert view._bar.bar_style == "danger"
-    assert "content policy &lt;violation&gt;" in view._label.value
+    assert bar(view)[1] == "danger"
+    assert "content policy &lt;violation&gt;" in shown(view)
     assert "content policy <violation>" in view.summary()
     view.handle(ProgressEvent(50))  # nothing moves after the end
     assert view.phase == "failed"
@@ -124,8 +152,8 @@ def test_progress_view_fail_keeps_the_relays_own_reason() -> None:
     assert view.reason == "rejected by moderation"
     view2 = ProgressView(clock=FakeClock())
     view2.fail("The relay refused the API key (401).")
-    assert view2._bar.bar_style == "danger"
-    assert "401" in view2._label.value
+    assert bar(view2)[1] == "danger"
+    assert "401" in shown(view2)
 
 
 def test_progress_view_counts_elapsed_time() -> None:
@@ -133,16 +161,20 @@ def test_progress_view_counts_elapsed_time() -> None:
     view = ProgressView(clock=clock)
     clock.now += 75
     view.handle(StatusEvent("queued"))
-    assert "1:15" in view._label.value
+    assert "1:15" in shown(view)
+    # The clock goes on in the browser from the instant the job started: no kernel message.
+    assert re.search(r'data-since="\d{13}" data-format="clock">1:15<', shown(view))
+    view.finish()
+    assert "data-since" not in shown(view) and "data-since" not in view.static_bundle()["text/html"]
 
 
 def test_progress_view_downloading_and_done() -> None:
     clock = FakeClock()
     view = ProgressView(clock=clock)
     view.handle(JobEvent("downloading", fraction=0.5))
-    assert "downloading 50 %" in view._label.value
+    assert "downloading 50 %" in shown(view)
     view.finish()
-    assert view._bar.value == 100
+    assert bar(view)[0] == 100
     assert view.final
 
 
@@ -150,7 +182,7 @@ def test_progress_view_interrupted_is_orange_with_the_task() -> None:
     view = ProgressView(clock=FakeClock())
     view.handle(TASK)
     view.interrupt(None)
-    assert view._bar.bar_style == "warning"
+    assert bar(view)[1] == "warning"
     assert view.task_id == TASK.task_id
     assert "interrupted" in view.summary()
 
@@ -169,7 +201,7 @@ def test_progress_view_speaks_chinese() -> None:
     _i18n.set_language("zh")
     view = ProgressView(clock=FakeClock())
     view.handle(StatusEvent("queued"))
-    assert "排队中" in view._label.value
+    assert "排队中" in shown(view)
 
 
 def test_progress_view_timer_flushes_the_last_held_state() -> None:
@@ -178,26 +210,26 @@ def test_progress_view_timer_flushes_the_last_held_state() -> None:
         view.handle(StatusEvent("generating"))
         for percent in (10, 20, 30):
             view.handle(ProgressEvent(percent))
-        held = view._bar.value
+        held = bar(view)[0]
         await asyncio.sleep(0.06)
         assert held < 30
         view.finish()
         return view
 
     view = asyncio.run(scenario())
-    assert view._bar.value == 100
+    assert bar(view)[0] == 100
     assert view._timer is None
 
 
 def test_progress_view_start_resets_for_the_next_job() -> None:
     view = ProgressView(clock=FakeClock(), start=False)
-    assert view._label.value == ""
+    assert shown(view) == ""
     view.start()
     view.handle(FailedEvent("no", None))
     view.start()
     assert view.phase == "sending"
     assert view.reason is None
-    assert view._bar.bar_style == "info"
+    assert bar(view)[1] == "info"
 
 
 # -- the bar tells the truth at every moment ----------------------------------------------------
@@ -207,20 +239,20 @@ def test_progress_view_slides_until_a_percent_is_known() -> None:
     view = ProgressView(clock=FakeClock())
     for event in (JobEvent("sending"), TASK, StatusEvent("queued"), StatusEvent("generating")):
         view.handle(event)
-        assert view.indeterminate and "sora-nb-indeterminate" in view._bar._dom_classes
+        assert view.indeterminate and "sora-nb-indeterminate" in shown(view)
     view.handle(ProgressEvent(5))
-    assert not view.indeterminate and "sora-nb-indeterminate" not in view._bar._dom_classes
-    assert view._bar.value == 5
+    assert not view.indeterminate and "sora-nb-indeterminate" not in shown(view)
+    assert bar(view)[0] == 5
     view.finish()
-    assert "sora-nb-indeterminate" not in view._bar._dom_classes
+    assert "sora-nb-indeterminate" not in shown(view)
 
 
 def test_progress_view_a_failure_before_any_percent_fills_the_bar_red() -> None:
     view = ProgressView(clock=FakeClock())
     view.handle(StatusEvent("queued"))
     view.fail("The relay refused the API key (401).")
-    assert (view._bar.value, view._bar.bar_style) == (100, "danger")
-    assert "sora-nb-indeterminate" not in view._bar._dom_classes
+    assert bar(view) == (100, "danger")
+    assert "sora-nb-indeterminate" not in shown(view)
     static = view.static_bundle()["text/html"]
     assert "width:100%;" in static and "#f44336" in static and "sora-nb-phase-failed" in static
 
@@ -229,14 +261,15 @@ def test_progress_view_counts_down_a_rate_limit_retry() -> None:
     clock = FakeClock()
     view = ProgressView(clock=clock)
     view.handle(JobEvent("retrying", detail="429", delay=3))
-    assert "rate limited — retrying in 3 s" in view._label.value
+    assert "rate limited — retrying in 3 s" in words(view)
+    assert 'data-format="seconds">3</span>' in shown(view)  # the browser counts it down
     clock.now += 1
     view._push()
-    assert "rate limited — retrying in 2 s" in view._label.value
+    assert "rate limited — retrying in 2 s" in words(view)
     view.handle(JobEvent("retrying", detail="503", delay=2))
-    assert "the relay answered 503 — retrying in 2 s" in view._label.value
+    assert "the relay answered 503 — retrying in 2 s" in words(view)
     view.handle(JobEvent("sending"))
-    assert "retrying" not in view._label.value
+    assert "retrying" not in words(view)
 
 
 def test_progress_view_estimates_time_left_from_the_observed_rate() -> None:
@@ -244,36 +277,26 @@ def test_progress_view_estimates_time_left_from_the_observed_rate() -> None:
     view = ProgressView(clock=clock)
     view.typical = 75.0  # a finished video of this model took 1:15 here
     view.handle(StatusEvent("queued"))
-    assert "usually 1:15" in view._label.value
+    assert "usually 1:15" in words(view)
     view.handle(ProgressEvent(10))
-    assert "left" not in view._label.value and "usually" not in view._label.value
+    assert "left" not in words(view) and "usually" not in words(view)
     clock.now += 10
     view.handle(ProgressEvent(20))  # 10 % in 10 s: 80 % to go takes 80 s
-    assert "about 1:20 left" in view._label.value
+    assert "about 1:20 left" in words(view)
     view.finish()
-    assert "left" not in view._label.value
+    assert "left" not in words(view)
 
 
 def test_progress_view_says_the_relays_range_before_any_video_was_timed() -> None:
     view = ProgressView(clock=FakeClock())
-    assert "usually 1–30 min" in view._label.value
+    assert "usually 1–30 min" in words(view)
     _i18n.set_language("zh")
     view._push()
-    assert "通常需要 1–30 分钟" in view._label.value
+    assert "通常需要 1–30 分钟" in words(view)
 
 
 def test_progress_view_code_in_a_reason_is_html_not_markdown() -> None:
     view = ProgressView(clock=FakeClock())
     view.fail("Interrupted: run `%sora resume task_1` to collect it.")
-    assert "<code>%sora resume task_1</code>" in view._label.value
-    assert "`" not in view._label.value and "`" not in view.summary()
-
-
-def test_a_finished_bar_shows_the_videos_own_time() -> None:
-    # A resumed task's video counts from when the task began (23 s), not from the resume (2 s).
-    clock = FakeClock()
-    view = ProgressView(clock=clock)
-    clock.now += 2
-    view.finish(23.0)
-    assert "· 0:23" in view._label.value and "0:02" not in view._label.value
-    assert view.static_bundle()["text/plain"].startswith("sora · done · 0:23")
+    assert "<code>%sora resume task_1</code>" in shown(view)
+    assert "`" not in shown(view) and "`" not in view.summary()

@@ -1,4 +1,7 @@
-"""``sora-nb app``: the studio (notebooks/05-studio.ipynb) as a web app, served by Voilà.
+"""``sora-nb app``: the studio as a web app, served by Voilà.
+
+The page is ``notebooks/studio-app.ipynb``: one cell, no prose, the studio in its app mode
+(no developer notice, no commands in its words, Resume as a button).
 
 Voilà runs the notebook in a fresh kernel per browser tab and shows only its outputs, so each
 visitor gets their own session: nothing is shared between kernels. The relay is the embedded
@@ -17,9 +20,10 @@ from pathlib import Path
 
 from ._demo import INSTALL_HINT, free_port, notebooks_dir, serve
 
-__all__ = ["FILE_ALLOWLIST", "STUDIO", "add_arguments", "run", "voila_command"]
+__all__ = ["APP", "FILE_ALLOWLIST", "STUDIO", "add_arguments", "run", "voila_command"]
 
-STUDIO = "05-studio.ipynb"
+STUDIO = "05-studio.ipynb"  # the notebook people open in JupyterLab
+APP = "studio-app.ipynb"  # the page Voilà serves: the studio alone
 # Voilà serves only pictures by default (VoilaConfiguration.file_allowlist); add the mp4 and
 # WebP copies the studio saves in sora_outputs/.
 FILE_ALLOWLIST = [r".*\.(png|jpg|gif|svg)", r"sora_outputs/[^/]+\.(mp4|webp|jpe?g|png)"]
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("voila") is None:
         print(f"sora-nb app: Voilà is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
-    notebook = notebooks_dir() / STUDIO
+    notebook = notebooks_dir() / APP
     port = free_port(args.ip, args.port)
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
     relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"

@@ -1,4 +1,4 @@
-"""The notebook layer: the ``%%sora`` magic, the progress view and the panel.
+"""The notebook layer: the ``%%sora`` magic, its card, the batch view and the studio.
 
 The only Jupyter-aware part of sora_nb; every job it starts is a ``Session`` method.
 """
@@ -10,24 +10,37 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..records._video import Video
     from ..session._batch import BatchResults
-    from ._panel import Panel
+    from ._live import LiveJob
+    from ._studio import Studio
 
-__all__ = ["batch", "edit", "generate", "load_ipython_extension", "panel"]
+__all__ = ["batch", "edit", "generate", "live", "load_ipython_extension", "panel", "studio"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext sora_nb``: register the ``%%sora`` magics, with the views' commands."""
-    from . import _batch_view, _panel  # noqa: F401  (each adds its ``%sora`` command)
+    from . import _batch_view, _studio  # noqa: F401  (each adds its ``%sora`` command)
     from ._magic import load_ipython_extension as load
 
     load(ipython)
 
 
-def panel() -> Panel:
-    """The interactive panel; see ``sora_nb.notebook._panel.panel``."""
-    from ._panel import panel as make
+def studio(*, app: bool = False) -> Studio:
+    """The studio, one widget model; see ``sora_nb.notebook._studio.studio``."""
+    from ._studio import studio as make
 
-    return make()
+    return make(app=app)
+
+
+def live(prompt: str, **options: Any) -> LiveJob:
+    """One generation with its live card (marimo); see ``sora_nb.notebook._live.live``."""
+    from ._live import live as start
+
+    return start(prompt, **options)
+
+
+def panel() -> Studio:
+    """The studio under its older name."""
+    return studio()
 
 
 def batch(*args: Any, **kwargs: Any) -> BatchResults:

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import ipywidgets as widgets
 from IPython import get_ipython
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import DisplayHandle, display
+from traitlets import Unicode
 
 from .._exceptions import InvalidRequest, SoraError
 from ..records._batch_items import BatchItem, read_items
@@ -30,9 +30,12 @@ from ..records._video import Video
 from ..render._render import local_url, safe_url
 from ..session._batch import Batch, BatchResults, BatchStatus
 from ._i18n import t
+from ._icons import icon
 from ._magic import VIEW_COMMANDS, magics_for
 from ._output import SoraInterrupt, describe
+from ._progress import FILL, clock
 from ._run import run_blocking, start_background
+from ._view import Actions, View, asset
 
 logger = logging.getLogger("sora_nb")
 
@@ -52,20 +55,23 @@ def interval(elapsed: float) -> float:
     return max(1.0, elapsed / 5)
 
 
+class BatchCard(View):
+    """A batch's progress as one widget model: the kernel's rendering, drawn by ``batch.js``."""
+
+    _esm = asset("common.js", "batch.js")
+    _css = asset("views.css")
+    html = Unicode("").tag(sync=True)
+
+
 class BatchView:
     """Shows a ``Batch`` live in the cell that started it."""
 
     def __init__(self, batch: Batch, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.batch = batch
         self._clock = clock
-        self._bar = widgets.IntProgress(
-            value=0, min=0, max=len(batch.items), layout=widgets.Layout(width="16em")
-        )
-        self._label = widgets.HTML()
-        self._retry = widgets.Button(description=t("batchview.retry"), icon="redo")
-        self._retry.layout.display = "none"
-        self._retry.on_click(self._on_retry)
-        self.widget = widgets.HBox([self._bar, self._label, self._retry])
+        self.widget = BatchCard()
+        Actions(self.widget).on("retry", lambda content, buffers: self.retry())
+        self.retry_offered = False
         self.messages = 0  # frontend messages sent by pushes, for tests and benchmarks
         self._progress: DisplayHandle | None = None
         self._gallery: DisplayHandle | None = None
@@ -78,7 +84,7 @@ class BatchView:
 
     def show(self) -> None:
         """Display the progress widget and the (empty) gallery in the current cell."""
-        self._render_label(self.batch.status())
+        self.widget.html = self.html(self.batch.status())
         self._progress = display(self, display_id=True)
         self._gallery = display(self._gallery_bundle(), raw=True, display_id=True)
 
@@ -103,19 +109,18 @@ class BatchView:
         status = self.batch.status()
         if status.finished:
             return  # finish() pushes the final state
-        if self._dirty and self.messages + 3 <= MESSAGE_BUDGET - _RESERVE:
+        if self._dirty and self.messages + 2 <= MESSAGE_BUDGET - _RESERVE:
             self.push(status)
-        self._schedule(interval(status.elapsed))  # the clock and time left keep moving
+        # Between pushes the browser moves the clock and the time left; only news comes here.
 
     def push(self, status: BatchStatus | None = None) -> None:
-        """Send the current state now: the bar, the label, and the gallery if it changed."""
+        """Send the current state now: the card, and the gallery if it changed."""
         status = status or self.batch.status()
         self._dirty, self._last_push = False, self._clock()
-        if self._bar.value != status.done + status.failed:
-            self._bar.value = status.done + status.failed
+        card = self.html(status)
+        if card != self.widget.html:
+            self.widget.html = card
             self.messages += 1
-        self._render_label(status)
-        self.messages += 1
         gallery = self._gallery_html_now()
         if gallery != self._gallery_html and self._gallery is not None:
             self._gallery_html = gallery
@@ -125,73 +130,91 @@ class BatchView:
     def finish(self) -> None:
         """The batch ended (or was interrupted): the final state, and Retry when it helps.
 
-        With nothing to retry, the widget is replaced in place by a static copy, as a
-        finished ``%%sora`` bar is (docs/notebook.md): a saved notebook shows it without a
-        kernel. With failures the widget stays, so its Retry button works.
+        With nothing to retry, the widget is replaced in place by its saved copy, drawn by
+        the same template (docs/notebook.md): a saved notebook shows it without a kernel.
+        With failures the widget stays, so its Retry button works.
         """
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         status = self.batch.status()
+        self.retry_offered = bool(status.failed and status.finished)
         self.push(status)
         if self._progress is None:
             return
         self.messages += 1
-        if status.failed and status.finished:
-            with self._bar.hold_sync():
-                self._bar.bar_style = "warning"
-                self._retry.layout.display = None
+        if self.retry_offered:
             self._progress.update(self)  # refreshes the text/plain a saved notebook keeps
             return
         self._progress.update(self.static_bundle(status), raw=True)
-        for widget in (self._bar, self._label, self._retry, self.widget):
-            widget.close()
+        self.widget.close()
 
     def static_bundle(self, status: BatchStatus) -> dict[str, Any]:
         """The view as plain HTML and text: no widget, no kernel needed."""
-        finished = status.done + status.failed
-        width = round(100 * finished / status.total) if status.total else 100
-        fill = "var(--jp-success-color1, #4caf50)" if not status.failed else _FAILED
-        bar = (
-            '<div style="flex:none;width:16em;height:18px;box-sizing:border-box;'
-            'background:var(--jp-layout-color2, #eee);border-radius:2px;overflow:hidden">'
-            f'<div style="width:{width}%;height:100%;background:{fill}"></div></div>'
-        )
-        html_text = (
-            '<div class="sora-nb-batch-static" '
-            'style="display:flex;align-items:center;gap:8px;flex-wrap:wrap">'
-            f"{bar}{self._label.value}</div>"
-        )
-        return {"text/html": html_text, "text/plain": self.summary()}
+        return {"text/html": self.html(status, live=False), "text/plain": self.summary()}
 
     # -- retry --------------------------------------------------------------------------------
 
-    def _on_retry(self, button: Any) -> None:
+    def retry(self) -> None:
+        """What Retry failed does: send the failed items again, in the background."""
         if self._retrying is not None and not self._retrying.done():
             return
-        self._retry.layout.display = "none"
-        self._bar.bar_style = ""
+        self.retry_offered = False
+        self.push()
         self._retrying = start_background(self.batch.retry_failed(), lambda task: self.finish())
         self._retrying.add_done_callback(_log_failure)
 
-    # -- text ---------------------------------------------------------------------------------
+    # -- the template -------------------------------------------------------------------------
 
-    def _render_label(self, status: BatchStatus) -> None:
+    def html(self, status: BatchStatus, *, live: bool = True) -> str:
+        """The card: a bar, the counts, the clocks; Retry failed when it helps (live only)."""
+        finished = status.done + status.failed
+        width = round(100 * finished / status.total) if status.total else 100
+        fill = FILL["failed"] if status.failed else FILL["done" if status.finished else "live"]
+        bar = (
+            '<div class="sora-nb-static-bar" style="flex:none;width:16em;max-width:100%;'
+            "height:18px;box-sizing:border-box;background-color:#e0e0e0;border-radius:2px;"
+            f'overflow:hidden"><div class="sora-nb-fill" style="width:{width}%;height:100%;'
+            f'background-color:{fill}"></div></div>'
+        )
+        retry = ""
+        if live and self.retry_offered:
+            words = html.escape(t("batchview.retry"))
+            retry = (
+                '<button class="sora-nb-button sora-nb-retry" data-action="retry">'
+                f"{icon('resume')} {words}</button>"
+            )
+        saved = " sora-nb-batch-static" if not live else ""
+        return (
+            f'<div class="sora-nb-batch-card{saved}" style="display:flex;align-items:center;'
+            f'gap:8px;flex-wrap:wrap">{bar}{self._label_html(status, live)}{retry}</div>'
+        )
+
+    def _label_html(self, status: BatchStatus, live: bool) -> str:
+        ticking = live and not status.finished
+        elapsed = clock(status.elapsed)
+        if ticking:
+            since = round((time.time() - status.elapsed) * 1000)
+            elapsed = f'<span data-since="{since}" data-format="clock">{elapsed}</span>'
         parts = [
             t("batchview.done", n=f"<b>{status.done}</b>"),
-            t("batchview.failed", n=f'<b style="color:{_FAILED}">{status.failed}</b>')
+            t("batchview.failed", n=f'<b style="color:{FILL["failed"]}">{status.failed}</b>')
             if status.failed
             else "",
             t("batchview.running", n=status.running),
             t("batchview.queued", n=status.queued),
-            _elapsed(status.elapsed),
+            elapsed,
         ]
         if status.per_minute is not None:
             parts.append(t("batchview.per_minute", n=status.per_minute))
         if status.remaining is not None and not status.finished:
-            parts.append(t("batchview.left", time=_elapsed(status.remaining)))
+            left = clock(status.remaining)
+            if ticking:
+                until = round((time.time() + status.remaining) * 1000)
+                left = f'<span data-until="{until}" data-format="clock">{left}</span>'
+            parts.append(t("batchview.left", time=left))
         text = " · ".join(part for part in parts if part)
-        self._label.value = f'<span class="sora-nb-batch">{text}</span>'
+        return f'<span class="sora-nb-batch">{text}</span>'
 
     def summary(self) -> str:
         """One plain line: what a saved notebook shows when widgets cannot render."""
@@ -202,12 +225,10 @@ class BatchView:
             t("batchview.running", n=s.running),
             t("batchview.queued", n=s.queued),
         ]
-        return " · ".join(["sora batch", *parts, _elapsed(s.elapsed)])
+        return " · ".join(["sora batch", *parts, clock(s.elapsed)])
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = self.summary()
-        return bundle
+        return self.widget.bundle(self.summary())
 
     def _gallery_html_now(self) -> str:
         results = self.batch.results
@@ -241,7 +262,7 @@ def _tile(index: int, name: str | None, result: Video | SoraError | None) -> str
             f'<img src="{html.escape(thumb, quote=True)}" alt="{title}" title="{title}" '
             'style="width:96px;height:96px;object-fit:cover;border-radius:4px">'
             if thumb
-            else f"<div title='{title}'>▶</div>"
+            else f"<div title='{title}'>{icon('film', size='2em')}</div>"
         )
         if href:
             image = f'<a href="{html.escape(href, quote=True)}" target="_blank">{image}</a>'
@@ -249,18 +270,13 @@ def _tile(index: int, name: str | None, result: Video | SoraError | None) -> str
     reason = describe(result) if isinstance(result, SoraError) else ""
     return (
         f'<div style="{box};color:{_FAILED}" title="{html.escape(reason, quote=True)}">'
-        f"<div>✗ {label}</div><div>{html.escape(reason[:90])}</div></div>"
+        f"<div>{icon('x')} {label}</div><div>{html.escape(reason[:90])}</div></div>"
     )
 
 
 def _log_failure(task: asyncio.Task[BatchResults]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.warning("sora_nb: retrying the batch failed.", exc_info=task.exception())
-
-
-def _elapsed(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes}:{secs:02d}"
 
 
 # -- the two notebook faces: sora_nb.batch(...) and %sora batch FILE ---------------------------

@@ -108,27 +108,22 @@ class CellJob:
 
     # -- endings ------------------------------------------------------------------------------
 
-    def _refresh_progress(self) -> None:
-        # The final state as static HTML in place of the widget: a saved notebook, nbconvert
-        # and GitHub show it without a kernel, and no "model not found" is left behind.
+    def _settle_card(self, bundle: dict[str, Any] | None = None) -> None:
+        # The final state as static HTML in place of the widget, from the live view's own
+        # template: a saved notebook, nbconvert and GitHub show it without a kernel.
         if self._progress is not None:
-            self._progress.update(self.view.static_bundle(), raw=True)
-        self.view.close_widgets()
+            self._progress.update(_card_bundle(self.view, bundle), raw=True)
+        self.view.close()
         if self.view.task_id:
             jobs = _shown.setdefault(self.view.task_id, [])
             if self not in jobs:
                 jobs.append(self)
 
-    def _show_result(self, bundle: dict[str, Any]) -> None:
-        if self._result is None:
-            self._result = display(bundle, raw=True, display_id=True)
-        else:
-            self._result.update(bundle, raw=True)
-
     def _done(self, video: Video, bundle: dict[str, Any]) -> None:
         self.view.finish(video.elapsed)  # the bar's time and the video's caption agree
-        self._refresh_progress()
-        self._show_result(bundle)
+        self._settle_card(bundle)
+        if self._result is not None:  # the placeholder or advice: the card says it all now
+            self._result.update({"text/plain": ""}, raw=True)
         name = self.name or _turn_name(video)  # %sora resume binds the turn's --as name
         if name:
             self.shell.user_ns[name] = video
@@ -138,27 +133,23 @@ class CellJob:
 
     def _resumed_as(self, view: ProgressView, bundle: dict[str, Any]) -> None:
         """``%sora resume`` finished this job's task: show the video where the task began."""
-        progress = view.static_bundle()
-        if self._result is not None:
-            self._result.update(bundle, raw=True)
-        else:  # a blocking cell that was interrupted kept only its progress slot
-            html_text = progress["text/html"] + bundle.get("text/html", "")
-            progress = {**bundle, "text/html": html_text}
         if self._progress is not None:
-            self._progress.update(progress, raw=True)
+            self._progress.update(_card_bundle(view, bundle), raw=True)
+        if self._result is not None:
+            self._result.update({"text/plain": ""}, raw=True)
 
     def _failed(self, message: str, *, refused: bool = False) -> None:
         self.view.fail(message)
         if refused and self.view.events == 0 and self._progress is not None:
             # The session refused the input before starting: no dead progress bar; the cell's
             # error (or, in the background, the placeholder) says why in one line.
-            self.view.close_widgets()
+            self.view.close()
             self._progress.update({"text/plain": ""}, raw=True)
             self._progress = None
             if self._result is not None:
                 self._result.update(message_bundle(message), raw=True)
             return
-        self._refresh_progress()
+        self._settle_card()
         if self._result is not None:  # the background placeholder would say "running" forever
             self._result.update(message_bundle(message), raw=True)
 
@@ -170,13 +161,17 @@ class CellJob:
         """
         task_id = self.view.task_id
         self.view.interrupt(task_id)
-        self._refresh_progress()
+        self._settle_card()
         if not task_id:
             message = t("interrupted.none")
             if self._result is not None:
                 self._result.update(message_bundle(message, "warning"), raw=True)
             return message
-        self._show_result(message_bundle(t("interrupted.task", task=task_id), "warning"))
+        advice = message_bundle(t("interrupted.task", task=task_id), "warning")
+        if self._result is None:  # a resume replaces this slot with the video
+            self._result = display(advice, raw=True, display_id=True)
+        else:
+            self._result.update(advice, raw=True)
         return t("interrupted.ran", task=task_id)
 
     # -- the video --------------------------------------------------------------------------
@@ -189,6 +184,18 @@ class CellJob:
         warning = html.escape(t("embed.warning", size=len(data) * 4 / 3 / 1e6))
         note = f'<div style="color:var(--jp-warn-color1, #e65100)">{warning}</div>'
         return {**bundle, "text/html": bundle["text/html"] + note}
+
+
+def _card_bundle(view: ProgressView, video: dict[str, Any] | None) -> dict[str, Any]:
+    """The card's saved copy: the final progress line, then the video's own bundle."""
+    card = view.static_bundle()
+    if video is None:
+        return card
+    return {
+        **video,
+        "text/html": card["text/html"] + video.get("text/html", ""),
+        "text/plain": f"{card['text/plain']}\n{video.get('text/plain', '')}",
+    }
 
 
 def _turn_name(video: Video) -> str | None:

@@ -37,7 +37,7 @@ from ._output import CellFailed, describe, settings_bundle
 from ._progress import open_widget_channel
 from ._traits import SecretKey
 
-__all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
+__all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key", "settings"]
 
 LATEST = "\0latest"  # ``--edit`` given with no REF
 _notice_shown = False
@@ -98,6 +98,12 @@ _COMMANDS = {
                         批量生成（文本、CSV 或 JSONL 文件），可续传
 %sora help              显示本帮助""",
 }
+
+
+def quiet_notice() -> None:
+    """No printed emulator notice: an app page says it in its own words, with no address."""
+    global _notice_shown
+    _notice_shown = True
 
 
 def mask_key(key: str | Secret | None) -> str:
@@ -552,6 +558,21 @@ def _help_for_empty_cell(lines: list[str]) -> list[str]:
     """IPython refuses a cell magic with an empty body before the magic runs ("the cell body
     is empty"), so ``%%sora --help`` alone is rewritten to ``%sora help`` first."""
     return ["%sora help\n"] if _EMPTY_HELP.match("".join(lines)) else lines
+
+
+_plain: list[SoraMagics] = []
+
+
+def settings() -> SoraMagics:
+    """The settings the views use: the shell's magics, or (marimo, a script) one of their own."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        return magics_for(shell)
+    if not _plain:
+        _plain.append(SoraMagics(shell=None))
+    return _plain[0]
 
 
 def load_ipython_extension(ipython: Any) -> None:

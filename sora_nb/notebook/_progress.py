@@ -1,14 +1,15 @@
-"""A live progress view for one job: phase, percent, elapsed time, time left, the task's link.
+"""A job's live progress: phase, percent, elapsed time, time left and the task's link.
 
 Events come as fast as the relay streams them (one per echoed character at worst), so
-``handle()`` only records state; the widgets are written at most every ``min_interval``
-seconds, like tqdm's ``mininterval``, except on a phase change and the final state. A
-timer flushes the last held state and keeps the elapsed clock moving between events.
+``handle()`` only records state; the view is rendered at most every ``min_interval`` seconds,
+like tqdm's ``mininterval``, except on a phase change and the final state. Clocks (elapsed,
+time left, a retry's countdown) tick in the browser from instants the HTML carries, so the
+kernel sends nothing between relay events.
 
-The bar never sits still while the job lives: until a percent is known it slides (a CSS
-animation on a class of the ipywidgets bar), and any failure fills it red. When the job ends,
-``static_bundle()`` is the same picture as plain HTML, so a saved notebook needs no kernel
-(docs/notebook.md, "Saved notebooks").
+One template, ``html()``, draws the live view and the saved copy (``static_bundle``): a
+reopened notebook, nbconvert and GitHub show the same picture with no kernel
+(docs/notebook.md, "Saved notebooks"). In a cell the view is one anywidget model (``Card``);
+the studio and the batch view draw the same HTML inside their own model (``on_push``).
 """
 
 from __future__ import annotations
@@ -16,69 +17,66 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import html
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-import ipywidgets as widgets
+from traitlets import Unicode
 
 from ..render._render import public_url
 from ..wire._events import Event, JobEvent
 from ._i18n import t
+from ._icons import icon
 from ._output import sentence_html, sentence_plain
+from ._view import View, asset
 
-__all__ = ["ProgressView", "close_tree"]
+__all__ = ["Card", "ProgressView", "clock", "open_widget_channel"]
 
 _FINAL = ("done", "failed", "interrupted")
-_STYLE = {"done": "success", "failed": "danger", "interrupted": "warning"}
-# The colours ipywidgets gives each bar_style, for the static copy of a finished bar. Plain hex:
-# an untrusted notebook's sanitizer keeps inline colours but may drop var(...).
-_FILL = {"success": "#4caf50", "danger": "#f44336", "warning": "#ff9800", "info": "#00bcd4"}
-_INDETERMINATE = "sora-nb-indeterminate"
-# Applies to every bar with the class; a <style> in an HTML widget reaches the whole page.
-_CSS = f"""<style>
-.{_INDETERMINATE} .progress {{ overflow: hidden; }}
-.{_INDETERMINATE} .progress-bar {{
-  width: 30% !important; animation: sora-nb-slide 1.4s ease-in-out infinite alternate;
-}}
-@keyframes sora-nb-slide {{ from {{ margin-left: 0; }} to {{ margin-left: 70%; }} }}
-</style>"""
+# Plain hex: an untrusted notebook's sanitizer keeps inline colours but may drop var(...).
+FILL = {"done": "#4caf50", "failed": "#f44336", "interrupted": "#ff9800", "live": "#00bcd4"}
+_ICON = {"done": "check", "failed": "x", "interrupted": "pause"}
+_ROW = "display:flex;align-items:center;gap:8px;flex-wrap:wrap;max-width:100%"
 
 
-def _elapsed(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """``m:ss``: the one way sora_nb's views write a duration (the browser's too)."""
     minutes, secs = divmod(max(0, round(seconds)), 60)
     return f"{minutes}:{secs:02d}"
 
 
+class Card(View):
+    """A cell's card as one widget model: the kernel's rendering, drawn by ``card.js``."""
+
+    _esm = asset("common.js", "card.js")
+    _css = asset("views.css")
+    html = Unicode("").tag(sync=True)
+
+
 class ProgressView:
-    """An ipywidgets progress bar and label fed with a job's events through ``handle``."""
+    """A job's state, fed with its events through ``handle``, drawn by one template."""
 
     def __init__(
         self,
         *,
         min_interval: float = 0.2,
-        tick: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         start: bool = True,
+        on_push: Callable[[], None] | None = None,
     ) -> None:
         self.min_interval = min_interval
-        self.tick = tick
         self._clock = clock
-        self._bar = widgets.IntProgress(
-            value=0, min=0, max=100, bar_style="info", layout=widgets.Layout(width="16em")
-        )
-        self._label = widgets.HTML()
-        css = widgets.HTML(_CSS, layout=widgets.Layout(display="none"))
-        self.widget = widgets.HBox([self._bar, self._label, css])
+        self._on_push = on_push
+        self.widget: Card | None = Card() if on_push is None else None
         self.typical: float | None = None  # seconds a finished video of this model took here
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_due = 0.0
         self._reset()
         if start:
             self.start()
 
     def start(self) -> None:
-        """Start the clock for a new job (the panel reuses one view for every job)."""
+        """Start the clock for a new job."""
         self._reset()
         self._push()
 
@@ -95,6 +93,7 @@ class ProgressView:
         self._relay_said = False
         self.events = 0
         self._started = self._clock()
+        self._ended: float | None = None
         self._last_push = float("-inf")
 
     # -- state ------------------------------------------------------------------------------
@@ -163,58 +162,50 @@ class ProgressView:
         """Whether the job has ended (done, failed or interrupted)."""
         return self.phase in _FINAL
 
-    # -- frontend ---------------------------------------------------------------------------
-
-    def _request_push(self) -> None:
-        due = self._last_push + self.min_interval - self._clock()
-        if due <= 0:
-            self._push()
-        else:
-            self._schedule(due)
-
-    def _push(self) -> None:
-        self._last_push = self._clock()
-        with self._bar.hold_sync():
-            self._bar.value = self._bar_value()
-            self._bar.bar_style = _STYLE.get(self.phase, "info")
-            if self.indeterminate:
-                self._bar.add_class(_INDETERMINATE)
-            else:
-                self._bar.remove_class(_INDETERMINATE)
-        self._label.value = self._label_html()
-        if self.final:
-            self._cancel_timer()
-        else:
-            self._schedule(self.tick)
-
     @property
     def indeterminate(self) -> bool:
         """Whether the job lives with no percent known (the bar slides instead of filling)."""
         return not self.final and self.phase != "downloading" and self.percent is None
 
-    def _bar_value(self) -> int:
-        if self.phase in ("downloading", "done", "failed", "interrupted"):
-            return 100  # a failure fills the bar red even before any percent arrived
+    @property
+    def bar_value(self) -> int:
+        """How full the bar is, in percent; a failure fills it red even before any percent."""
+        if self.phase in ("downloading", *_FINAL):
+            return 100
         return self.percent or 0
 
+    # -- pushing ----------------------------------------------------------------------------
+
+    def _request_push(self) -> None:
+        due = self._last_push + self.min_interval - self._clock()
+        if due <= 0:
+            self._push()
+        elif self._timer is None:
+            self._schedule(due)
+
+    def _push(self) -> None:
+        self._last_push = self._clock()
+        self._cancel_timer()
+        if self.final and self._ended is None:
+            self._ended = self._clock()
+        if self.widget is not None:
+            self.widget.html = self.html()
+        if self._on_push is not None:
+            self._on_push()
+
     def _schedule(self, delay: float) -> None:
-        due = self._clock() + delay
-        if self._timer is not None and self._timer_due <= due:
-            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no loop (plain Python): updates happen on events only
             return
-        self._cancel_timer()
         # A copy of the context, never the one a cell runs in: ipykernel 7 runs every cell in
         # one shared Context, and nest_asyncio2 defers its handles until a blocking cell ends.
-        timer = loop.call_later(delay, self._on_timer, context=contextvars.copy_context())
-        self._timer, self._timer_due = timer, due
+        self._timer = loop.call_later(delay, self._on_timer, context=contextvars.copy_context())
 
     def _on_timer(self) -> None:
         self._timer = None
         if not self.final:
-            self._push()
+            self._push()  # the last state the throttle held back
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -222,121 +213,143 @@ class ProgressView:
             self._timer = None
 
     def close(self) -> None:
-        """Stop the clock (the job ended without a final event)."""
+        """Stop the throttle's timer and close the widget (a static copy replaced it)."""
         self._cancel_timer()
+        if self.widget is not None:
+            self.widget.close()
 
-    def close_widgets(self) -> None:
-        """Stop the clock and close the widgets once a static copy replaced them."""
-        self._cancel_timer()
-        close_tree(self.widget)
+    # -- the template -----------------------------------------------------------------------
 
-    # -- text -------------------------------------------------------------------------------
+    def _seconds(self) -> float:
+        return (self._ended if self._ended is not None else self._clock()) - self._started
 
-    def _parts(self) -> list[str]:
-        parts = [self._phase_text(), _elapsed(self._clock() - self._started)]
-        estimate = self._estimate()
-        if estimate:
-            parts.append(estimate)
-        return parts
+    def _ticking(self, seconds_from_now: float, text: str, fmt: str = "clock") -> str:
+        """``text`` that the browser keeps counting: ``data-since``/``data-until`` in ms."""
+        instant = round((time.time() + seconds_from_now) * 1000)
+        attr = "since" if seconds_from_now <= 0 else "until"
+        return f'<span data-{attr}="{instant}" data-format="{fmt}">{html.escape(text)}</span>'
 
-    def _phase_text(self) -> str:
+    def _elapsed_html(self, live: bool) -> str:
+        seconds = self._seconds()
+        if not live or self.final:
+            return html.escape(clock(seconds))
+        return self._ticking(-seconds, clock(seconds))
+
+    def _phase_html(self, live: bool) -> str:
         if self.phase == "retrying":
-            left = round(max(0.0, (self.retry_at or 0) - self._clock()))
+            left = max(0.0, (self.retry_at or 0) - self._clock())
             key = "phase.rate_limited" if self.retry_status == "429" else "phase.retrying"
-            return t(key, seconds=left, status=self.retry_status or "")
+            text = html.escape(t(key, seconds="\0", status=self.retry_status or ""))
+            count = self._ticking(left, str(round(left)), "seconds") if live else str(round(left))
+            return f"<b>{text.replace(chr(0), count)}</b>"
         text = t(f"phase.{self.phase}")
         if self.phase == "generating" and self.percent is not None:
             text += f" {self.percent} %"
         elif self.phase == "downloading" and self.fraction is not None:
             text += f" {round(self.fraction * 100)} %"
-        return text
+        return f"<b>{html.escape(text)}</b>"
 
-    def _estimate(self) -> str | None:
+    def _left(self) -> float | None:
+        """Seconds left from the observed rate, once the percent moved."""
+        if self._first_percent is None or self.percent is None:
+            return None
+        since, base = self._first_percent
+        moved, spent = self.percent - base, self._clock() - since
+        return (100 - self.percent) * spent / moved if moved > 0 and spent > 0 else None
+
+    def _estimate_html(self, live: bool) -> str | None:
         """Time left from the observed rate once the percent moved; before that, the usual."""
         if self.final or self.phase == "downloading":
             return None
-        if self._first_percent is not None and self.percent is not None:
-            since, base = self._first_percent
-            moved, spent = self.percent - base, self._clock() - since
-            if moved > 0 and spent > 0:
-                return t("eta.left", time=_elapsed((100 - self.percent) * spent / moved))
+        left = self._left()
+        if left is not None:
+            text = html.escape(t("eta.left", time="\0"))
+            count = self._ticking(left, clock(left)) if live and left > 0 else clock(left)
+            return text.replace("\0", count)
         if self.percent:
             return None  # one percent seen: no rate yet, and the usual time no longer fits
         if self.typical:
-            return t("eta.typical", time=_elapsed(max(1.0, self.typical)))
-        return t("eta.range")
+            return html.escape(t("eta.typical", time=clock(max(1.0, self.typical))))
+        return html.escape(t("eta.range"))
+
+    def _task_html(self) -> str:
+        task = f"<code>{html.escape(self.task_id or '')}</code>"
+        # The relay's link: http(s) only, never javascript:, and never a loopback address
+        # that is dead wherever the saved notebook is opened.
+        href = public_url(self.preview_url)
+        if href:
+            task = f'<a href="{html.escape(href)}" target="_blank" rel="noopener">{task}</a>'
+        return task
+
+    def label_html(self, *, live: bool = True) -> str:
+        """The words beside the bar: phase, clock, time left, task, and a failure's reason."""
+        parts = [self._phase_html(live), self._elapsed_html(live)]
+        estimate = self._estimate_html(live)
+        if estimate:
+            parts.append(estimate)
+        if self.task_id:
+            parts.append(self._task_html())
+        text = " · ".join(parts)
+        if self.reason and self.phase == "failed":
+            reason = sentence_html(self.reason)
+            text += f'<br><span style="color:{FILL["failed"]}">{reason}</span>'
+        mark = icon(_ICON[self.phase]) + " " if self.phase in _ICON else ""
+        return f'<span class="sora-nb-progress">{mark}{text}</span>'
+
+    def html(self, *, live: bool = True) -> str:
+        """The view: the live widget's HTML, and (``live=False``) the saved copy's."""
+        fill = FILL.get(self.phase, FILL["live"])
+        sliding = " sora-nb-indeterminate" if live and self.indeterminate else ""
+        # Classes and inline styles only: a sanitizer (an untrusted notebook) drops data-*.
+        bar = (
+            f'<div class="sora-nb-static-bar{sliding}" style="display:inline-block;width:16em;'
+            "max-width:100%;height:18px;flex:none;background-color:#e0e0e0;border-radius:2px;"
+            f'overflow:hidden"><div class="sora-nb-fill" style="width:{self.bar_value}%;'
+            f'height:18px;background-color:{fill}"></div></div>'
+        )
+        saved = "" if live else " sora-nb-progress-static"
+        return (
+            f'<div class="sora-nb-card{saved} sora-nb-phase-{self.phase}" style="{_ROW}">'
+            f"{bar}{self.label_html(live=live)}</div>"
+        )
 
     def summary(self) -> str:
-        """One plain line: what the saved notebook shows when widgets cannot render."""
-        parts = ["sora", *self._parts()]
+        """One plain line: what the saved notebook shows when HTML cannot render."""
+        parts = ["sora", _plain(self._phase_html(False)), clock(self._seconds())]
+        estimate = self._estimate_html(False)
+        if estimate:
+            parts.append(_plain(estimate))
         if self.task_id:
             parts.append(self.task_id)
         text = " · ".join(parts)
         failed = self.reason and self.phase == "failed"
         return f"{text} — {sentence_plain(self.reason or '')}" if failed else text
 
-    def _label_html(self) -> str:
-        parts = [html.escape(p) for p in self._parts()]
-        parts[0] = f"<b>{parts[0]}</b>"
-        if self.task_id:
-            task = f"<code>{html.escape(self.task_id)}</code>"
-            # The relay's link: http(s) only, never javascript:, and never a loopback address
-            # that is dead wherever the saved notebook is opened.
-            href = public_url(self.preview_url)
-            if href:
-                task = f'<a href="{html.escape(href)}" target="_blank" rel="noopener">{task}</a>'
-            parts.append(task)
-        text = " · ".join(parts)
-        if self.reason and self.phase == "failed":
-            reason = sentence_html(self.reason)
-            text += f'<br><span style="color:var(--jp-error-color1,#c62828)">{reason}</span>'
-        return f'<span class="sora-nb-progress">{text}</span>'
-
-    def static_bundle(self) -> dict[str, Any]:
+    def static_bundle(self, extra_html: str = "") -> dict[str, Any]:
         """The view as it is now, as plain HTML and text: no widget, no kernel needed."""
-        style = _STYLE.get(self.phase, "info")
-        width = self._bar_value()
-        # Classes and inline styles only: a sanitizer (an untrusted notebook) drops data-*.
-        bar = (
-            '<div class="sora-nb-static-bar" style="display:inline-block;width:16em;'
-            "height:18px;vertical-align:middle;margin-right:8px;"
-            'background-color:#e0e0e0;border-radius:2px;overflow:hidden">'
-            f'<div style="width:{width}%;height:18px;background-color:{_FILL[style]}"></div></div>'
-        )
-        html_text = (
-            f'<div class="sora-nb-progress-static sora-nb-phase-{self.phase}">'
-            f"{bar}{self._label_html()}</div>"
-        )
-        return {"text/html": html_text, "text/plain": self.summary()}
+        return {"text/html": self.html(live=False) + extra_html, "text/plain": self.summary()}
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = self.summary()
-        return bundle
+        assert self.widget is not None  # only a cell's view is displayed on its own
+        return self.widget.bundle(self.summary())
 
 
-_channel: list[widgets.Widget] = []
+def _plain(text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+_channel: list[Any] = []
 
 
 def open_widget_channel() -> None:
-    """Open one widget comm now, while ``%load_ext`` runs, not in the first ``%%sora`` cell.
+    """Open the views' one shared Layout model now, while ``%load_ext`` runs.
 
     JupyterLab 4 creates a kernel subshell for widget comms when it sees the first one, and
     takes the subshell's own busy/idle as the kernel's status: a cell that opens the first
     widget of a kernel reads "Idle" while it blocks (docs/notebook.md, "Busy means busy").
-    The widget carries the bar's CSS, so it is not dead weight.
+    The model opened is the Layout every view shares, so it is not dead weight.
     """
+    from ._view import shared_layout
+
     if not _channel:
-        _channel.append(widgets.HTML(_CSS, layout=widgets.Layout(display="none")))
-
-
-def close_tree(widget: widgets.Widget) -> None:
-    """Close ``widget`` with its children, layouts and styles."""
-    # A widget's layout and style are models of their own that its close() leaves open, in
-    # the kernel and in the browser: every finished job would leave a dozen behind.
-    for child in getattr(widget, "children", ()):
-        close_tree(child)
-    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
-        if isinstance(part, widgets.Widget):
-            part.close()
-    widget.close()
+        _channel.append(shared_layout())

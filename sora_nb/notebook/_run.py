@@ -14,16 +14,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import nest_asyncio2
 
-__all__ = ["run_blocking", "running_loop", "start_background"]
+__all__ = ["background_loop", "run_blocking", "running_loop", "start_background"]
 
 T = TypeVar("T")
 
 _private_loop: asyncio.AbstractEventLoop | None = None
+_thread_loop: asyncio.AbstractEventLoop | None = None
 _background: set[asyncio.Task[Any]] = set()
 
 
@@ -87,3 +89,19 @@ def start_background(
     task.add_done_callback(_background.discard)
     task.add_done_callback(on_done)
     return task
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """A loop running in a thread of its own, for front ends with no kernel loop (marimo).
+
+    marimo calls a widget's message handlers with no running loop and does not keep tasks
+    alive after a cell; the views' jobs run here instead, and their widget updates are sent
+    through the comm the front end opened.
+    """
+    global _thread_loop
+    if _thread_loop is None or _thread_loop.is_closed():
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="sora_nb-views", daemon=True)
+        thread.start()
+        _thread_loop = loop
+    return _thread_loop

@@ -1,0 +1,624 @@
+"""The studio: an app in one widget model, drawn by ``static/studio.js``.
+
+One source of truth: the studio draws the Session's turns and subscribes to it, so turns
+made, resumed or failed from cells, the API or another studio appear here as they change.
+Its state is a few traits (a page of tiles, the running jobs, the selection, the settings
+and the models on offer); what a person does arrives as messages (``{"action": ...}``), and
+the mp4 a player plays goes back as a message's binary buffer, so no file URL is needed
+(Voilà, Binder, JupyterHub). A job is a task on the kernel's loop (a message handler cannot
+block); tasks never write with ``with output:`` (docs/notebook.md, "The studio").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import dataclasses
+import html
+import inspect
+import io
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from IPython.display import display
+from traitlets import Bool, Dict, List, Unicode
+
+from .._exceptions import InvalidRequest, SoraError
+from ..dialects._shape import model_info
+from ..records._ask import Ask, ask_options
+from ..records._request import MODELS, image_to_url, validate_prompt
+from ..records._turn import Turn
+from ..records._video import Video
+from ..render._render import _clip, _video_html, local_url
+from ..session._history import Session
+from . import _magic
+from ._i18n import t
+from ._icons import ICONS, icon
+from ._labels import label
+from ._magic import VIEW_COMMANDS, SoraMagics
+from ._output import Kind, describe, sentence_plain
+from ._progress import ProgressView
+from ._run import start_background
+from ._tiles import details_html, family_order, tile_html, tree_html
+from ._view import Actions, View, asset
+
+__all__ = ["PAGE", "Panel", "Studio", "panel", "studio"]
+
+logger = logging.getLogger("sora_nb")
+
+#: Tiles per page: opening a studio of 1,000 turns sends one page, not every turn.
+PAGE = 24
+# Seconds between two pushes of the jobs and tiles (tqdm's mininterval): 20 streaming jobs
+# cost a few messages a second, not one per relay event.
+PUSH_EVERY = 0.25
+# Seconds between two rewrites of the static record: it carries every video this studio
+# made, so jobs ending together must not each send a longer copy of it.
+RECORD_EVERY = 0.5
+_LABELS = [
+    "play",
+    "generate",
+    "edit",
+    "last_frame",
+    "compare",
+    "stop_compare",
+    "compare_hint",
+    "resume",
+    "download",
+    "copy",
+    "copied",
+    "cancel",
+    "close",
+    "drop",
+    "clear_image",
+    "image",
+    "previous",
+    "next",
+    "lineage",
+    "nothing_selected",
+    "shortcut",
+    "duration",
+    "ratio",
+    "resolution",
+    "audio",
+    "model",
+    "prompt",
+    "auto",
+    "portrait",
+    "landscape",
+    "empty",
+]
+
+
+class StudioWidget(View):
+    """The studio's one widget model."""
+
+    _esm = asset("common.js", "studio.js")
+    _css = asset("views.css", "studio.css")
+    words = Dict().tag(sync=True)  # labels and icons, sent once
+    models: List[dict[str, Any]] = List().tag(sync=True)  # [{name, controls}]
+    settings = Dict().tag(sync=True)  # the chosen model and its controls
+    tiles: List[dict[str, Any]] = List().tag(
+        sync=True
+    )  # the page shown: [{index, html, status, ...}]
+    page = Dict().tag(sync=True)  # {number, pages, total}
+    jobs: List[dict[str, Any]] = List().tag(sync=True)  # [{id, prompt, html, final}]
+    selected: List[int] = List().tag(sync=True)  # one turn, or two side by side
+    view = Dict().tag(sync=True)  # the selection's details and lineage tree, as HTML
+    image = Unicode("").tag(sync=True)  # the attached picture, as a data: URL
+    message = Dict().tag(sync=True)  # {text, kind}
+    app = Bool(False).tag(sync=True)  # Voilà: a page for people who do not code
+
+
+class Job:
+    """One running job: what was asked, its progress, its task."""
+
+    def __init__(self, number: int, prompt: str, on_push: Any) -> None:
+        self.id = number
+        self.prompt = prompt
+        self.progress = ProgressView(on_push=on_push)
+        self.task: asyncio.Task[None] | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "prompt": _clip(self.prompt, 60),
+            "html": self.progress.html(),
+            "final": self.progress.final,
+        }
+
+
+class Studio:
+    """The studio; display it (or its ``widget``) in a notebook, with Voilà or in marimo."""
+
+    def __init__(self, magics: SoraMagics, *, app: bool = False) -> None:
+        self._magics = magics
+        self._jobs: list[Job] = []
+        self._serial = 0
+        self._made: list[int] = []  # turns this studio made, for the static record
+        self._record: Any = None  # the display handle of that record
+        self._record_at = float("-inf")
+        self._record_due: asyncio.TimerHandle | None = None
+        self._record_parts: dict[int, tuple[Video, str]] = {}
+        self._tiles: dict[int, tuple[Turn, str]] = {}  # each turn's tile, made once a version
+        self._image: str | None = None  # the attached picture, as sent
+        self._watched: Session | None = None
+        self._unsubscribe: Any = None
+        self._push_due: asyncio.TimerHandle | None = None
+        self._pushed_at = float("-inf")
+        self.widget = StudioWidget(app=app)
+        self.widget.add_class("sora-nb-studio")
+        self.widget.words = _words()
+        if app:  # the page says where videos come from in words, not a printed address
+            _magic.quiet_notice()
+        self.widget.models = _models(magics, self._offer_models)
+        self.widget.settings = _default_settings(magics, self.widget.models)
+        self._actions()
+        self._session()  # subscribes, draws the turns, selects the latest video
+        if app and magics.client().uses_emulator:
+            self.say(label("offline"), "info")
+
+    def _offer_models(self, names: list[str]) -> None:
+        """The gateway's own model list arrived: offer it, with each model's controls."""
+        self.widget.models = _models_from(names, self._magics)
+
+    def _actions(self) -> None:
+        actions = Actions(self.widget)
+        actions.on("generate", lambda c, b: self.start(c))
+        actions.on("select", lambda c, b: self.select(_int(c.get("index")), add=bool(c.get("add"))))
+        actions.on("page", lambda c, b: self.show_page(_int(c.get("number"))))
+        actions.on("resume", lambda c, b: self.resume(_int(c.get("index"))))
+        actions.on("cancel", lambda c, b: self.cancel(_int(c.get("job"))))
+        actions.on("media", lambda c, b: self.send_media(_int(c.get("index"))))
+        actions.on("image", lambda c, b: self.attach(b[0] if b else None))
+        actions.on("clear_image", lambda c, b: self.attach(None))
+
+    # -- the session it observes ---------------------------------------------------------------
+
+    def _session(self) -> Session:
+        """The magic's configured session; a new one (``%sora config --session``) is followed."""
+        session = self._magics.get_session()
+        if session is not self._watched:
+            if self._unsubscribe is not None:
+                self._unsubscribe()
+            self._watched, self._unsubscribe = session, session.subscribe(self._changed)
+            self._changed(session)
+        return session
+
+    @property
+    def turns(self) -> list[Turn]:
+        return self._watched.turns if self._watched is not None else []
+
+    def _changed(self, session: Session) -> None:
+        """Every change to the turns, from any caller: redraw the page and the selection."""
+        turns = session.turns
+        self._tiles = {i: v for i, v in self._tiles.items() if i < len(turns)}
+        selected = [i for i in self.widget.selected if i < len(turns)]
+        if not selected and not self._running():
+            done = [turn.index for turn in turns if turn.status == "done"]
+            selected = done[-1:]  # something finished elsewhere: show it
+        self._set_selection(selected)
+        self._request_push()
+
+    def close(self) -> None:
+        """Stop observing the session and close the widget."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for timer in (self._record_due, self._push_due):
+            if timer is not None:
+                timer.cancel()
+        self.widget.close()
+
+    # -- what is shown -------------------------------------------------------------------------
+
+    def _page_state(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        order = family_order(self.turns)
+        pages = max(1, -(-len(order) // PAGE))
+        number = min(max(0, int(self.widget.page.get("number", 0))), pages - 1)
+        shown = order[number * PAGE : (number + 1) * PAGE]
+        tiles = [self._tile(turn, depth) for turn, depth in shown]
+        return tiles, {"number": number, "pages": pages, "total": len(order)}
+
+    def _tile(self, turn: Turn, depth: int) -> dict[str, Any]:
+        cached = self._tiles.get(turn.index)
+        if cached is None or cached[0] != turn:
+            cached = self._tiles[turn.index] = (turn, tile_html(turn))
+        video = turn.video
+        return {
+            "index": turn.index,
+            "html": cached[1],
+            "status": turn.status,
+            "depth": depth,
+            "playable": turn.status == "done",
+            "remixable": bool(video is not None and video.remixable),
+            "resumable": turn.status == "interrupted" and bool(turn.task_id),
+            "downloadable": bool(turn.status == "done" and local_url(turn.local_path)),
+            "prompt": turn.prompt,
+        }
+
+    def show_page(self, number: int) -> None:
+        """What the pager does: show page ``number`` of the gallery."""
+        self.widget.page = {**self.widget.page, "number": number}
+        self._push()
+
+    def _running(self) -> bool:
+        return any(job.task is not None and not job.task.done() for job in self._jobs)
+
+    def _request_push(self) -> None:
+        """Push now, or once PUSH_EVERY has passed since the last push (one timer at most)."""
+        if self._push_due is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # built outside a loop (a test, a script): push at once
+            self._push()
+            return
+        wait = self._pushed_at + PUSH_EVERY - loop.time()
+        if wait <= 0:
+            self._push()
+        else:  # a fresh context: ipykernel runs every cell in one shared Context
+            ctx = contextvars.copy_context()
+            self._push_due = loop.call_later(wait, self._push, context=ctx)
+
+    def _push(self) -> None:
+        self._push_due = None
+        with contextlib.suppress(RuntimeError):  # no loop: a test or a script
+            self._pushed_at = asyncio.get_running_loop().time()
+        tiles, page = self._page_state()
+        with self.widget.hold_sync():  # one message for all that changed
+            if tiles != self.widget.tiles:
+                self.widget.tiles = tiles
+            if page != self.widget.page:
+                self.widget.page = page
+            jobs = [job.state() for job in self._jobs]
+            if jobs != self.widget.jobs:
+                self.widget.jobs = jobs
+
+    # -- selection -----------------------------------------------------------------------------
+
+    def select(self, index: int, *, add: bool = False) -> None:
+        """Show turn ``index`` (with ``add``, beside the one shown: compare the two)."""
+        turns = self.turns
+        if not 0 <= index < len(turns) or turns[index].status != "done":
+            return
+        current = list(self.widget.selected)
+        chosen = [current[0], index] if add and current and current[0] != index else [index]
+        self._set_selection(chosen)
+
+    def _set_selection(self, chosen: list[int]) -> None:
+        turns = self.turns
+        with self.widget.hold_sync():
+            if chosen != self.widget.selected:
+                self.widget.selected = chosen
+            view: dict[str, Any] = {}
+            if chosen:
+                view = {
+                    "details": [details_html(turns[i]) for i in chosen],
+                    "tree": tree_html(turns, chosen[-1]),
+                }
+            if view != self.widget.view:
+                self.widget.view = view
+
+    def send_media(self, index: int) -> None:
+        """What a player asks for: the mp4's bytes, as a message's binary buffer."""
+        turns = self.turns
+        path = turns[index].local_path if 0 <= index < len(turns) else None
+        if not path or not local_url(path):
+            url = turns[index].video_url if 0 <= index < len(turns) else None
+            self.widget.send({"type": "media", "index": index, "url": url or ""})
+            return
+        data = Path(path).read_bytes()
+        self.widget.send(
+            {"type": "media", "index": index, "name": Path(path).name, "mime": "video/mp4"},
+            buffers=[data],
+        )
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def start(self, request: dict[str, Any]) -> asyncio.Task[None] | None:
+        """What Generate, Edit and Continue do: check the inputs, then run the job as a task."""
+        try:
+            session = self._session()
+            mode = request.get("mode") or "new"
+            ask = self._request(request, session)
+            base = self._base(session, request) if mode == "edit" else None
+            if mode == "last_frame":
+                frame = _last_frame(session, self._base(session, request))
+                ask = dataclasses.replace(ask, image=frame)
+        except SoraError as exc:
+            self.say(describe(exc))
+            return None
+        job = self._new_job(ask.prompt)
+        if base is not None:
+            coro = session.edit(base, ask, on_event=job.progress.handle)
+        else:
+            coro = session.generate(ask, on_event=job.progress.handle)
+        return self._launch(job, coro)
+
+    def resume(self, index: int) -> asyncio.Task[None] | None:
+        """What a tile's Resume does: collect the interrupted turn in place, in its own row."""
+        session = self._session()
+        turns = session.turns
+        turn = turns[index] if 0 <= index < len(turns) else None
+        if turn is None or turn.status != "interrupted" or not turn.task_id:
+            self.say(label("resumed_elsewhere"), "warning")
+            return None
+        job = self._new_job(turn.prompt)
+        return self._launch(job, session.resume(index, on_event=job.progress.handle))
+
+    def _new_job(self, prompt: str) -> Job:
+        self._serial += 1
+        return Job(self._serial, prompt, self._request_push)
+
+    def _launch(self, job: Job, coro: Coroutine[Any, Any, Video]) -> asyncio.Task[None]:
+        loop = asyncio.get_running_loop()  # the kernel's: messages arrive through it
+        self.say("")
+        self._jobs.append(job)
+        job.task = loop.create_task(self._run(job, coro))
+        self._push()
+        return job.task
+
+    def cancel(self, number: int) -> None:
+        """What a job's Cancel does (Close, once it ended short)."""
+        for job in self._jobs:
+            if job.id == number:
+                if job.task is not None and not job.task.done():
+                    job.task.cancel()  # the turn is kept, interrupted, with a Resume button
+                else:
+                    self._jobs.remove(job)
+                    self._push()
+                return
+
+    async def _run(self, job: Job, coro: Coroutine[Any, Any, Video]) -> None:
+        try:
+            video = await coro
+        except SoraError as exc:
+            job.progress.fail(describe(exc))
+        except asyncio.CancelledError:
+            job.progress.interrupt(None)
+            raise
+        except Exception as exc:  # a bug: say so here, where the person is looking
+            logger.exception("sora_nb studio job failed")
+            job.progress.fail(repr(exc))
+        else:
+            job.progress.finish()
+            self._jobs.remove(job)
+            self._finished(video)
+        finally:
+            job.progress.close()
+            self._request_push()
+
+    def _finished(self, video: Video) -> None:
+        if video.turn is None:
+            return
+        self._made.append(video.turn)
+        self._record_part(video.turn)  # now, while this job ends (see there)
+        # Show it, unless more of this studio's jobs are still running: 20 jobs that end
+        # together would flip the player through 20 videos. The last one shows.
+        if not self._running() or not self.widget.selected:
+            self.select(video.turn)
+        self._update_record()
+
+    def _request(self, request: dict[str, Any], session: Session) -> Ask:
+        settings = {**self.widget.settings, **dict(request.get("settings") or {})}
+        self.widget.settings = settings
+        # The controls an Ask takes beyond the shape (a duration, and what gateways add).
+        options = {
+            name: settings[name]
+            for name in _controls()
+            if settings.get(name) not in (None, "", False)
+        }
+        return Ask.build(
+            validate_prompt(request.get("prompt")),  # the empty prompt is said first
+            model=str(settings.get("model") or self._magics.model),
+            orientation=settings.get("orientation") or None,
+            image=self._image,
+            **options,
+        )
+
+    def _base(self, session: Session, request: dict[str, Any]) -> int:
+        selected = request.get("base")
+        if selected is None and self.widget.selected:
+            selected = self.widget.selected[-1]
+        if selected is None:
+            raise InvalidRequest(t("error.nothing_to_edit"))
+        session.video(_int(selected))  # refuses a turn that has no video, in one sentence
+        return _int(selected)
+
+    def attach(self, data: bytes | memoryview | None) -> None:
+        """An image dropped, pasted or chosen: the next video starts from it (None: clear)."""
+        if data is None:
+            self._image, self.widget.image = None, ""
+            return
+        try:
+            url = image_to_url(bytes(data))
+        except SoraError:
+            self.say(label("not_an_image"))
+            return
+        self._image = url
+        self.widget.image = url or ""
+        self.say("")
+
+    def say(self, text: str, kind: Kind = "error") -> None:
+        """One sentence under the prompt, with no markdown and no code in it."""
+        self.widget.message = {"text": sentence_plain(text), "kind": kind} if text else {}
+
+    # -- display and the saved record ----------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        return self.widget.bundle(f"sora_nb studio: {len(self.turns)} turns (a live widget)")
+
+    def _ipython_display_(self) -> None:
+        # The widget lives only while the kernel does; the record above it is plain HTML the
+        # saved notebook keeps: every video this studio made.
+        self._record = display(self._record_bundle(), raw=True, display_id=True)
+        display(self._repr_mimebundle_(), raw=True)
+
+    def _record_bundle(self) -> dict[str, Any]:
+        parts = [part for index in self._made if (part := self._record_part(index))]
+        if not parts:
+            return {"text/plain": ""}
+        summary = html.escape(label("record", n=len(parts)))
+        plain = "\n".join(f"#{video.turn} {video.prompt}" for video, _ in parts)
+        body = "".join(part for _, part in parts)
+        return {
+            "text/html": f'<details class="sora-nb-record"><summary>{summary}</summary>'
+            f'<div style="display:flex;flex-wrap:wrap;gap:8px">{body}</div></details>',
+            "text/plain": f"{label('record', n=len(parts))}\n{plain}",
+        }
+
+    def _record_part(self, index: int) -> tuple[Video, str] | None:
+        """Turn ``index``'s video in the record, rendered once per version of the video.
+
+        Its inline poster is a WebP encode: done as each job ends, not for 20 videos in one
+        rewrite (docs/notebook.md, "The studio").
+        """
+        turns = self._session().turns
+        video = turns[index].video if index < len(turns) else None
+        if video is None:
+            return None
+        cached = self._record_parts.get(index)
+        if cached is None or cached[0] != video:
+            cached = self._record_parts[index] = (video, _video_html(video))
+        return cached
+
+    def _update_record(self) -> None:
+        """Rewrite the record at once, or once RECORD_EVERY has passed since the last time."""
+        if self._record is None or self._record_due is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait = self._record_at + RECORD_EVERY - loop.time()
+        if wait > 0:
+            self._record_due = loop.call_later(wait, self._write_record)
+        else:
+            self._write_record()
+
+    def _write_record(self) -> None:
+        self._record_due = None
+        self._record_at = asyncio.get_running_loop().time()
+        self._record.update(self._record_bundle(), raw=True)
+
+
+Panel = Studio  # the name the studio had before it was one model
+
+
+def _int(value: object) -> int:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return -1
+
+
+def _words() -> dict[str, Any]:
+    words: dict[str, Any] = {key: label(key) for key in _LABELS}
+    words["icons"] = {name: icon(name) for name in ICONS}
+    words["page"] = label("page", n="{n}", pages="{pages}")
+    words["turns"] = label("turns", n="{n}")
+    words["seconds"] = label("seconds", n="{n}")
+    return words
+
+
+def _names(listed: Any) -> list[str]:
+    return [str(getattr(m, "id", None) or getattr(m, "name", None) or m) for m in listed]
+
+
+def _models(magics: SoraMagics, later: Any) -> list[dict[str, Any]]:
+    """The client's model list when it offers one (a gateway's), else the known models.
+
+    A list the client must fetch arrives later: ``later(names)`` offers it then.
+    """
+    lister = getattr(magics.client(), "models", None)
+    names: list[str] = []
+    try:
+        listed = lister() if callable(lister) else []
+        if inspect.isawaitable(listed):
+            start_background(_when_listed(listed, later), lambda task: None)
+        else:
+            names = _names(listed)
+    except Exception:  # a relay with no model list: the known names will do
+        logger.info("sora_nb studio: the relay's model list is unavailable", exc_info=True)
+    return _models_from(names, magics)
+
+
+async def _when_listed(listed: Any, later: Any) -> None:
+    try:
+        later(_names(await listed))
+    except Exception:
+        logger.info("sora_nb studio: the relay's model list is unavailable", exc_info=True)
+
+
+def _controls() -> tuple[str, ...]:
+    """The options an Ask takes besides its model, shape and image."""
+    return tuple(name for name in ask_options() if name not in ("model", "orientation", "image"))
+
+
+def _models_from(listed: list[str], magics: SoraMagics) -> list[dict[str, Any]]:
+    """Each model on offer with the controls it takes."""
+    accepted = _controls()
+    models = []
+    for name in dict.fromkeys([*listed, *MODELS, magics.model]):
+        info = model_info(name)
+        controls: dict[str, Any] = {}
+        if info is None or info.orientation is None:
+            controls["orientation"] = ["", "portrait", "landscape"]
+        # A name like sora2-landscape-10s fixes its length; sora-2 and unknown names do not.
+        if "duration" in accepted and (info is None or info.orientation is None):
+            controls["duration"] = ["", 5, 10, 15]  # "": the model's own
+        if "resolution" in accepted:
+            controls["resolution"] = ["", "720p", "1080p"]
+        if "audio" in accepted:
+            controls["audio"] = True
+        models.append({"name": name, "controls": controls})
+    return models
+
+
+def _default_settings(magics: SoraMagics, models: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"model": magics.model, "orientation": magics.orientation or ""}
+
+
+def _last_frame(session: Session, index: int) -> str | None:
+    """The last frame of turn ``index``'s local copy as a PNG ``data:`` URL."""
+    import av  # heavy, and needed only here
+
+    path = session.turns[index].local_path
+    if not path or not local_url(path):
+        raise InvalidRequest(label("no_frame"))
+    try:
+        with av.open(path) as container:
+            frame = None
+            for frame in container.decode(video=0):  # noqa: B007  (the last one is kept)
+                pass
+        if frame is None:
+            raise InvalidRequest(label("no_frame"))
+        buffer = io.BytesIO()
+        frame.to_image().save(buffer, format="PNG")
+    except (OSError, ValueError, av.FFmpegError):
+        raise InvalidRequest(label("no_frame")) from None
+    return image_to_url(buffer.getvalue())
+
+
+def studio(*, app: bool = False) -> Studio:
+    """The studio: prompt, image, model and its controls, jobs, the gallery, the players.
+
+    Show it as a cell's last expression: ``sora_nb.studio()`` (in marimo:
+    ``mo.ui.anywidget(sora_nb.studio().widget)``). It drives and observes the same session as
+    ``%%sora``, with the same settings. ``app=True`` (``sora-nb app``) makes it a page for
+    people who do not code.
+    """
+    return Studio(_magic.settings(), app=app)
+
+
+def panel() -> Studio:
+    """The studio (its older name)."""
+    return studio()
+
+
+def _panel_command(magics: SoraMagics, rest: str) -> None:
+    """``%sora panel``."""
+    display(Studio(magics))
+
+
+VIEW_COMMANDS["panel"] = _panel_command

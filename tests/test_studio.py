@@ -1,0 +1,475 @@
+"""The studio, one widget model: the front end's messages run Session jobs as tasks, and its
+few traits follow the session, whoever changes it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ipywidgets.widgets.widget as widget_module
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from PIL import Image
+
+from sora_nb.emulator import EmulatorServer
+from sora_nb.notebook import _i18n, _studio, panel, studio
+from sora_nb.notebook._magic import SoraMagics, magics_for
+from sora_nb.notebook._run import background_loop
+from sora_nb.notebook._studio import PAGE, Studio
+from sora_nb.session._history import get_session
+
+from .words import english_words
+
+
+@pytest.fixture
+def magics(
+    relay: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SoraMagics]:
+    monkeypatch.chdir(tmp_path)
+    magics = magics_for(InteractiveShell.instance())
+    saved = {name: getattr(magics, name) for name in ("base_url", "api_key", "session")}
+    magics.base_url, magics.api_key = relay.url, "sk-emulator-any"
+    magics.session = f"panel-{uuid.uuid4().hex[:8]}"
+    _i18n.set_language("en")
+    try:
+        yield magics
+    finally:
+        for name, value in saved.items():
+            setattr(magics, name, value)
+        _i18n.set_language("auto")
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 32), "orange").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _drive(magics: SoraMagics, scenario: Any, **options: Any) -> Any:
+    """Run ``scenario(studio)`` in a loop, as the kernel handles the front end's messages."""
+
+    async def main() -> Any:
+        try:
+            return await scenario(Studio(magics, **options))
+        finally:
+            await magics.client().aclose()  # its pool belongs to this loop
+
+    return asyncio.run(main())
+
+
+def act(ui: Studio, buffers: list[bytes] | None = None, **content: Any) -> None:
+    """What studio.js sends when a person acts: one custom message ``{"action": ...}``."""
+    ui.widget._handle_custom_msg(content, buffers or [])
+
+
+def sent(ui: Studio) -> list[tuple[dict[str, Any], list[bytes]]]:
+    """Record the custom messages the studio sends to the front end (the videos' bytes)."""
+    out: list[tuple[dict[str, Any], list[bytes]]] = []
+    ui.widget.send = lambda content, buffers=None: out.append((content, list(buffers or [])))
+    return out
+
+
+async def _finish(ui: Studio) -> None:
+    """Wait for every job's task (a failed or cancelled one included), then the last push."""
+    tasks = [job.task for job in ui._jobs if job.task is not None]
+    await asyncio.gather(*tasks, return_exceptions=True)
+    ui._push()
+
+
+def _tile(ui: Studio, index: int) -> dict[str, Any]:
+    (tile,) = [tile for tile in ui.widget.tiles if tile["index"] == index]
+    return tile
+
+
+def _models_open() -> int:
+    return len(widget_module._instances)
+
+
+def test_session_subscribe_reports_every_change_until_unsubscribed(
+    emulator: Any, isolated_sessions: None
+) -> None:
+    from sora_nb import Session, SoraClient
+
+    seen: list[list[str]] = []
+
+    def broken(_: Session) -> None:
+        raise RuntimeError("a closed view")
+
+    async def main() -> None:
+        async with SoraClient(base_url=emulator.url, api_key="k") as client:
+            session = Session("observed", client=client)
+            session.subscribe(broken)  # logged, never raised into the job
+            stop = session.subscribe(lambda s: seen.append([t.status for t in s.turns]))
+            await session.generate("a fox")
+            stop()
+            await session.generate("a second fox")
+
+    asyncio.run(main())
+    assert seen[0] == ["running"] and seen[-1] == ["done"]
+    assert all(len(statuses) == 1 for statuses in seen)  # nothing after unsubscribing
+
+
+def test_studio_generate_then_edit_an_older_selected_turn(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> tuple[Studio, list[Any]]:
+        media = sent(ui)
+        act(ui, action="generate", prompt="a cow and a horse dancing",
+            settings={"orientation": "landscape"})  # fmt: skip
+        await _finish(ui)
+        assert ui.widget.selected == [0]  # the new video is shown
+        act(ui, action="generate", prompt="put a halo on the cow", mode="edit")
+        await _finish(ui)
+        act(ui, action="select", index=0)  # back to the first video: edit it again
+        assert ui.widget.selected == [0] and "#0" in ui.widget.view["details"][0]
+        act(ui, action="generate", prompt="make it night", mode="edit", base=0)
+        await _finish(ui)
+        act(ui, action="media", index=2)  # the player asks for the mp4
+        return ui, media
+
+    ui, media = _drive(magics, scenario)
+    turns = get_session(magics.session).turns
+    assert [(t.status, t.parent) for t in turns] == [("done", None), ("done", 0), ("done", 0)]
+    assert turns[0].orientation == "landscape"
+    # One family: the first generation, each edit under it.
+    assert [(t["index"], t["depth"]) for t in ui.widget.tiles] == [(0, 0), (1, 1), (2, 1)]
+    assert ui.widget.selected == [2]
+    ((content, buffers),) = media
+    assert content["type"] == "media" and content["mime"] == "video/mp4"
+    assert buffers == [Path(turns[2].local_path).read_bytes()]  # no file URL: Voilà plays it
+    assert "make it night" in ui.widget.view["details"][0]
+    tree = ui.widget.view["tree"]
+    assert "Lineage" in tree and tree.count('class="sora-nb-node') == 3
+    assert 'sora-nb-here" data-index="2"' in tree
+    assert "data:image/webp;base64," in _tile(ui, 0)["html"]  # works without /files/
+    assert _tile(ui, 0)["downloadable"] and _tile(ui, 0)["remixable"]
+    assert ui._jobs == [] and ui.widget.jobs == []  # a finished job's row goes away
+
+
+def test_studio_image_dropped_then_cleared_and_marker(magics: SoraMagics) -> None:
+    png = _png()
+
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, [png], action="image")  # dropped, pasted or chosen: the bytes in a buffer
+        assert ui.widget.image.startswith("data:image/png;base64,")
+        act(ui, action="generate", prompt="this orange square, spinning")
+        await _finish(ui)
+        act(ui, action="clear_image")
+        assert ui.widget.image == ""
+        act(ui, action="generate", prompt="a cat on a sofa, no picture please")
+        await _finish(ui)
+        act(ui, [b"not a picture"], action="image")
+        return ui
+
+    ui = _drive(magics, scenario)
+    first, second = get_session(magics.session).turns
+    assert first.image is not None and first.image.startswith("data:image/png;base64,")
+    assert second.image is None  # cleared: the picture no longer sticks to every video
+    assert "sora-nb-from-image" in _tile(ui, 0)["html"]
+    assert "sora-nb-from-image" not in _tile(ui, 1)["html"]
+    assert "not a picture" in ui.widget.message["text"] and ui.widget.image == ""
+    history = get_session(magics.session)._repr_mimebundle_()["text/html"]
+    assert history.count("sora-nb-from-image") == 1
+
+
+def test_studio_continues_from_the_last_frame(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, action="generate", prompt="a paper boat on a pond")
+        await _finish(ui)
+        act(ui, action="generate", prompt="the boat sails on", mode="last_frame", base=0)
+        await _finish(ui)
+        return ui
+
+    _drive(magics, scenario)
+    first, second = get_session(magics.session).turns
+    assert second.parent is None and second.image is not None  # a new video from a picture
+    assert second.image.startswith("data:image/png;base64,") and first.image is None
+
+
+def test_studio_failure_keeps_a_red_row_and_a_failed_tile(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, action="generate", prompt="a forbidden dance [fault:content-policy]")
+        await _finish(ui)
+        (job,) = ui.widget.jobs
+        assert job["final"] and "#f44336" in job["html"]
+        assert "content policy violation" in job["html"]
+        act(ui, action="cancel", job=job["id"])  # Close, once it ended
+        ui._push()
+        assert ui.widget.jobs == []
+        return ui
+
+    ui = _drive(magics, scenario)
+    tile = _tile(ui, 0)
+    assert tile["status"] == "failed" and not tile["playable"] and not tile["downloadable"]
+    assert ui.widget.selected == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "mode", "words"),
+    [
+        pytest.param("", "new", "The prompt is empty", id="empty"),
+        pytest.param("more clouds", "edit", "Nothing to edit yet", id="nothing-to-edit"),
+    ],
+)
+def test_studio_refuses_bad_input_in_one_sentence(
+    magics: SoraMagics, prompt: str, mode: str, words: str
+) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, action="generate", prompt=prompt, mode=mode)
+        assert ui._jobs == []
+        return ui
+
+    ui = _drive(magics, scenario)
+    assert words in ui.widget.message["text"] and ui.widget.message["kind"] == "error"
+    assert "`" not in ui.widget.message["text"]  # a sentence, never markdown or code
+    assert get_session(magics.session).turns == []
+
+
+def test_studio_runs_several_jobs_at_once_each_in_its_row(magics: SoraMagics) -> None:
+    shown: list[list[int]] = []
+
+    async def scenario(ui: Studio) -> Studio:
+        ui.widget.observe(lambda change: shown.append(change.new), names="selected")
+        for n in range(3):
+            act(ui, action="generate", prompt=f"fox number {n} [fault:slow-queue]")
+        assert len(ui._jobs) == 3 and len(ui.widget.jobs) == 3
+        assert len({id(job.progress) for job in ui._jobs}) == 3
+        await _finish(ui)
+        return ui
+
+    ui = _drive(magics, scenario)
+    turns = get_session(magics.session).turns
+    assert [t.status for t in turns] == ["done"] * 3
+    assert ui._jobs == [] and len(ui._made) == 3
+    # The player shows the first video, then the last to end, not each one in turn.
+    assert 1 <= len(shown) <= 2 and shown[-1] == [ui._made[-1]], shown
+
+
+def test_studio_follows_turns_made_elsewhere_in_one_model(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        session = magics.get_session()
+        other = Studio(magics)  # a second studio on the same session
+        before = _models_open()
+        job = asyncio.ensure_future(session.generate("made in a cell [fault:slow-queue]"))
+        while not session.turns:
+            await asyncio.sleep(0.01)
+        ui._push()
+        other._push()
+        assert _tile(ui, 0)["status"] == "running" and _tile(other, 0)["status"] == "running"
+        await job
+        ui._push()
+        assert _tile(ui, 0)["status"] == "done"
+        assert ui.widget.selected == [0]  # shown, not played: the player asks for it
+        assert _models_open() == before  # a turn is state in the one model, never a widget
+        session.clear()
+        ui._push()
+        assert ui.widget.tiles == [] and ui.widget.selected == []
+        other.close()
+        assert _models_open() == before - 1
+        return ui
+
+    _drive(magics, scenario)
+
+
+def test_studio_cancel_then_resume_from_the_tile(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, action="generate", prompt="a slow cow [fault:slow-queue]")
+        (job,) = ui._jobs
+        while job.progress.task_id is None:  # the relay has created the task: it is billed
+            await asyncio.sleep(0.01)
+        ui._push()
+        assert not _tile(ui, 0)["resumable"]
+        act(ui, action="cancel", job=job.id)
+        await _finish(ui)
+        (turn,) = get_session(magics.session).turns
+        assert (turn.status, turn.task_id) == ("interrupted", job.progress.task_id)
+        assert job.progress.phase == "interrupted" and "#ff9800" in ui.widget.jobs[0]["html"]
+        tile = _tile(ui, 0)
+        assert tile["resumable"] and not tile["playable"]
+        assert "Press Resume" in tile["html"] and "%sora" not in tile["html"]
+        act(ui, action="resume", index=0)
+        assert len(ui._jobs) == 2  # the resumed job has its own row
+        await _finish(ui)
+        assert not _tile(ui, 0)["resumable"]
+        return ui
+
+    ui = _drive(magics, scenario)
+    (turn,) = get_session(magics.session).turns
+    assert turn.status == "done" and ui.widget.selected == [0]
+
+
+def test_studio_resume_of_a_turn_resumed_elsewhere_says_so(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        session = magics.get_session()
+        await session.generate("a fox")
+        assert ui.resume(0) is None
+        return ui
+
+    ui = _drive(magics, scenario)
+    assert "not interrupted" in ui.widget.message["text"]
+
+
+def test_studio_compares_two_turns_side_by_side(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        for prompt in ("a red kite", "a blue kite"):
+            act(ui, action="generate", prompt=prompt)
+            await _finish(ui)
+        act(ui, action="select", index=0)
+        act(ui, action="select", index=1, add=True)
+        return ui
+
+    ui = _drive(magics, scenario)
+    assert ui.widget.selected == [0, 1]
+    first, second = ui.widget.view["details"]
+    assert "a red kite" in first and "a blue kite" in second
+    ui.select(1)  # a plain click: one video again
+    assert ui.widget.selected == [1]
+
+
+def test_studio_offers_the_clients_model_list(
+    magics: SoraMagics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = type(magics.client())
+    monkeypatch.setattr(client, "models", lambda self: ["veo-3", "kling-2"], raising=False)
+
+    async def scenario(ui: Studio) -> Studio:
+        return ui
+
+    ui = _drive(magics, scenario)
+    names = [m["name"] for m in ui.widget.models]
+    assert names[:2] == ["veo-3", "kling-2"] and "sora-2" in names  # the known ones follow
+    # A model whose name carries no shape takes the shape control.
+    assert "orientation" in ui.widget.models[0]["controls"]
+
+
+def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        (sora,) = [m for m in ui.widget.models if m["name"] == "sora-2"]
+        assert sora["controls"]["duration"][0] == ""  # "": the model's own length
+        act(ui, action="generate", prompt="a short cow", settings={"duration": "5"})
+        await _finish(ui)
+        act(ui, action="generate", prompt="a long cow", settings={"duration": "x"})
+        return ui
+
+    ui = _drive(magics, scenario)
+    (turn,) = get_session(magics.session).turns
+    assert turn.request.options == {"duration": 5}
+    assert "duration" in ui.widget.message["text"]  # refused in one sentence, nothing sent
+
+
+def test_a_studio_of_many_turns_sends_one_page(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        session = magics.get_session()
+        await asyncio.gather(*(session.generate(f"a sheep, take {n}") for n in range(PAGE + 6)))
+        ui._push()
+        return ui
+
+    ui = _drive(magics, scenario)
+    assert len(ui.widget.tiles) == PAGE
+    assert ui.widget.page == {"number": 0, "pages": 2, "total": PAGE + 6}
+    assert ui.widget.tiles[0]["index"] == PAGE + 5  # the newest first
+    # With no loop running here (marimo calls handlers so), the action runs on the views' own.
+    act(ui, action="page", number=1)
+    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), background_loop()).result(timeout=30)
+    assert len(ui.widget.tiles) == 6 and ui.widget.page["number"] == 1
+
+
+def test_studio_leaves_a_static_record_for_the_saved_notebook(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> dict[str, Any]:
+        assert ui._record_bundle() == {"text/plain": ""}
+        act(ui, action="generate", prompt="a paper boat")
+        await _finish(ui)
+        return ui._record_bundle()
+
+    bundle = _drive(magics, scenario)
+    assert "<video" in bundle["text/html"] and "sora-nb-record" in bundle["text/html"]
+    assert "Videos made in this studio: 1" in bundle["text/plain"]
+
+
+def test_studio_record_is_rewritten_once_for_jobs_ending_together(
+    magics: SoraMagics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Long enough that the three jobs surely end within it, whatever the machine's load.
+    monkeypatch.setattr(_studio, "RECORD_EVERY", 5.0)
+    rendered: list[int | None] = []
+    render = _studio._video_html
+
+    def counted(video: Any) -> str:
+        rendered.append(video.turn)
+        return render(video)
+
+    monkeypatch.setattr(_studio, "_video_html", counted)
+
+    async def scenario(ui: Studio) -> list[str]:
+        with capture_output() as shown:
+            ui._ipython_display_()
+            for n in range(3):
+                act(ui, action="generate", prompt=f"a paper boat, take {n}")
+            await _finish(ui)
+            while ui._record_due is not None:  # the rewrite that waits its turn
+                await asyncio.sleep(0.05)
+        return [out.data["text/plain"] for out in shown.outputs if out.update]
+
+    updates = _drive(magics, scenario)
+    # The first video at once, then one rewrite with all three, not three ever-longer ones.
+    assert [text.count("\n#") for text in updates] == [1, 3]
+    # Each video's HTML (its poster a WebP encode) is made once, as its job ends.
+    assert sorted(rendered) == sorted(set(rendered)) and len(rendered) == 3
+
+
+def test_studio_public_functions_and_text_fallback(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> dict[str, Any]:
+        return ui._repr_mimebundle_()
+
+    bundle = _drive(magics, scenario)
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"].startswith("sora_nb studio")
+    assert isinstance(panel(), Studio) and isinstance(studio(), Studio)
+
+
+def test_studio_module_keys_and_clicks_are_listeners_not_strings(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        return ui
+
+    ui = _drive(magics, scenario)
+    module = ui.widget._esm
+    assert "ctrlKey" in module and "metaKey" in module and "stopPropagation" in module
+    assert "onclick=" not in module and "onerror" not in module  # no handlers in HTML strings
+    assert "sora-nb-studio" in ui.widget._dom_classes
+    assert all("<svg" in svg for svg in ui.widget.words["icons"].values())
+
+
+def test_the_app_studio_speaks_to_people_who_do_not_code(magics: SoraMagics) -> None:
+    magics.base_url = None  # the embedded emulator, as ``sora-nb app`` runs by default
+
+    async def scenario(ui: Studio) -> Studio:
+        return ui
+
+    ui = _drive(magics, scenario, app=True)
+    assert ui.widget.app
+    assert ui.widget.message == {"text": "Videos come from the built-in demo relay, which "
+                                 "works offline.", "kind": "info"}  # fmt: skip
+    words = [v for v in ui.widget.words.values() if isinstance(v, str)]
+    assert not [w for w in words if "%sora" in w or "`" in w or "SORA_" in w]
+
+
+def test_a_chinese_studio_has_no_english_words(magics: SoraMagics) -> None:
+    _i18n.set_language("zh")
+
+    async def scenario(ui: Studio) -> list[str]:
+        act(ui, action="generate", prompt="a paper boat")
+        await _finish(ui)
+        words = [v for k, v in ui.widget.words.items() if k != "icons"]
+        tiles = [re.sub(r"<[^>]+>", " ", tile["html"]) for tile in ui.widget.tiles]
+        view = [re.sub(r"<[^>]+>", " ", ui.widget.view["tree"])]
+        return [*words, *tiles, *view, ui._record_bundle()["text/plain"]]
+
+    shown = _drive(magics, scenario)
+    assert "生成" in shown and any("本工作室生成的视频：1 个" in text for text in shown)
+    # What stays Latin: the prompt and the video's duration unit.
+    words = set(english_words("\n".join(shown))) - {"paper", "boat"}
+    assert words == set(), (sorted(words), shown)
