@@ -43,11 +43,15 @@ from ._exceptions import (
     RateLimitError,
     StreamInterrupted,
 )
+from ._gateways import GATEWAYS, Capabilities, GatewayAPI, _recognize
+from ._gateways import flow2api as _flow2api
+from ._gateways._catalog import from_openrouter
 from ._guard import DeadlinePassed, Inflow, Overflow, describe, request_error, sse_events, until
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._messages import t
-from ._model import Message, PendingTask, Request, Task
+from ._model import Continuation, ContinuationKind, Message, Options, PendingTask, Request, Task
 from ._pools import POOL_LIMITS, Pools
+from ._poster import last_frame_png
 from ._protocol import (
     ChatChunk,
     SourceStatus,
@@ -62,6 +66,7 @@ from ._request import (
     ImageInput,
     Prepared,
     build_body,
+    make_options,
     model_info,
     prepare,
     validate_model,
@@ -83,9 +88,21 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
 DEFAULT_DEADLINE = 45 * 60.0
 
 
-def make_request(turn: Prepared, messages: list[Message]) -> Request:
+def make_request(
+    turn: Prepared,
+    messages: list[Message],
+    options: Options | None = None,
+    continuation: Continuation | None = None,
+) -> Request:
     """The request record for checked input and the exact messages that carry it."""
-    return Request(turn.prompt, turn.model, turn.orientation, turn.image_url, messages)
+    return Request(
+        turn.prompt, turn.model, turn.orientation, turn.image_url, messages,
+        options or Options(), continuation,
+    )  # fmt: skip
+
+
+#: Every dialect setting: the chat ones, go-sora2api's task API, then the gateways.
+DIALECTS: tuple[str, ...] = ("chat", "videos", "flow2api", *GATEWAYS, "auto")
 
 
 class _Broken(Exception):
@@ -140,12 +157,23 @@ class SoraClient:
         self._limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
         # "chat" reads either chat dialect from the stream; "videos" is the task API, which
         # only a setting can choose (docs/dialects.md).
-        self.dialect = _dialect(dialect or _config.env_dialect())
-        self._videos = (
-            VideosAPI(base_url, self._client, self._auth, self._post, poll_interval, self._redact)
-            if self.dialect == "videos"
-            else None
-        )
+        setting = dialect or _config.env_dialect()
+        self.dialect = _dialect(setting or ("auto-url" if not self.uses_emulator else None))
+        if self.dialect == "auto-url":  # no setting: only the URL is read (it costs nothing)
+            self.dialect = _recognize.by_url(base_url) or "chat"
+        self._videos: VideosAPI | None = None
+        self._gateway: GatewayAPI | None = None
+        self._choose(self.dialect)
+
+    def _choose(self, dialect: str) -> None:
+        """Build the one dialect this client speaks (``auto`` waits for its first use)."""
+        self.dialect = dialect
+        args = (self.base_url, self._client, self._auth, self._post, self.poll_interval,
+                self._redact)  # fmt: skip
+        if dialect == "videos":
+            self._videos = VideosAPI(*args)
+        elif dialect in GATEWAYS:
+            self._gateway = GatewayAPI(GATEWAYS[dialect], *args)
 
     def __repr__(self) -> str:
         key = "***" if self._auth else None
@@ -219,12 +247,38 @@ class SoraClient:
         orientation: str | None = None,
         image: ImageInput = None,
         on_event: EventCallback | None = None,
+        **options: Any,
     ) -> Video:
-        """Make a new video and return it once finished (or raise a ``SoraError``)."""
+        """Make a new video and return it once finished (or raise a ``SoraError``).
+
+        ``options`` are what the gateways' models take: ``duration``, ``aspect_ratio``,
+        ``resolution``, ``last_frame`` and ``audio`` (docs/dialects.md, "Options").
+        """
+        request = await self._new_request(prompt, model, orientation, image, options)
+        return await self._run(request, on_event=on_event)
+
+    async def _new_request(
+        self, prompt: str, model: str, orientation: str | None, image: ImageInput,
+        options: dict[str, Any],
+    ) -> Request:  # fmt: skip
+        """A new video's request, checked for this dialect before anything is sent."""
+        await self._settle_dialect()
         image = await self._inline_image(model, image)
-        turn = prepare(prompt, model, orientation, image)
+        turn = prepare(prompt, self._model_for(model, orientation), orientation, image)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self._run(make_request(turn, messages), on_event=on_event)
+        request = make_request(turn, messages, _options(options))
+        self._check_request(request)
+        return request
+
+    def _model_for(self, model: str, orientation: str | None) -> str:
+        """flow2api's names carry the orientation; every other name is sent as written."""
+        return _flow2api.model_for(model, orientation) if self.dialect == "flow2api" else model
+
+    def _check_request(self, request: Request) -> None:
+        if self._gateway is not None:
+            self._gateway.check(request)
+        elif request.options != Options() and self.dialect != "flow2api":
+            raise InvalidRequest(t("gateway.no_field", gateway=self.dialect, what="options"))
 
     async def edit(
         self,
@@ -235,10 +289,21 @@ class SoraClient:
         orientation: str | None = None,
         image: ImageInput = None,
         on_event: EventCallback | None = None,
+        how: str | None = None,
+        **options: Any,
     ) -> Video:
-        """Continuous modification: ``video`` with ``prompt`` applied, as a new video."""
+        """Continuous modification: ``video`` with ``prompt`` applied, as a new video.
+
+        On a gateway the continuation is the model's own (``how``: remix, edit, extend or
+        last-frame; None picks the first it offers, see ``continuations()``).
+        """
         if not isinstance(video, Video):
             raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
+        if self._gateway is not None or self.dialect == "flow2api":
+            request = await self._continuation_request(
+                video, prompt, model or video.model, orientation, image, how, options
+            )
+            return await self._run(request, parent=video, on_event=on_event)
         if not video.remixable:
             raise InvalidRequest(
                 "This video has no share id (sid) to remix it by: its relay gave none "
@@ -260,7 +325,9 @@ class SoraClient:
         pending = task if isinstance(task, PendingTask) else self._pending_for(task)
         await _call(on_event, JobEvent("resuming", detail=pending.task_id))
         deadline = time.monotonic() + self.deadline
-        if self._videos is not None:
+        if self._gateway is not None:
+            status = await self._wait_gateway(self._gateway, pending, on_event, deadline)
+        elif self._videos is not None:
             status = await self._wait_videos(self._videos, pending, on_event, deadline)
         else:
             status = await self._poll(pending, on_event, deadline)
@@ -314,7 +381,7 @@ class SoraClient:
         """Ask the relay once about a task id or URL; a 404 raises here, before a Session
         records a turn for it (docs/protocol.md, "The resume rule")."""
         pending = self._pending_for(task)
-        if self._videos is None:  # the Videos API answers for its tasks when polled
+        if self._videos is None and self._gateway is None:  # task APIs answer when polled
             await self._poll_once(pending.source_url or f"{self.base_url}/source/{task}", "")
 
     # -- one generation ---------------------------------------------------------------------
@@ -331,10 +398,14 @@ class SoraClient:
         ``generate`` and ``edit`` build the request; a ``Session`` builds and records it
         first, so what it records before sending is exactly what is sent.
         """
+        await self._settle_dialect()
+        if self._gateway is not None:
+            return await self._run_gateway(self._gateway, request, parent, on_event)
         if self._videos is not None:
             return await self._run_videos(self._videos, request, parent, on_event)
         started, wall = time.monotonic(), time.time()
-        deadline = started + self.deadline
+        # flow2api cancels the job when the stream drops: only the user's cancel ends it.
+        deadline = math.inf if self.dialect == "flow2api" else started + self.deadline
         parser = TranscriptParser()
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
@@ -397,6 +468,138 @@ class SoraClient:
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         status = await self._wait_videos(videos, pending, on_event, started + self.deadline)
         return _video_from_source(pending, status, time.monotonic() - started, parent)
+
+    async def _run_gateway(
+        self,
+        gateway: GatewayAPI,
+        request: Request,
+        parent: Video | None,
+        on_event: EventCallback | None,
+    ) -> Video:
+        """A gateway's task: created exactly once, then polled (docs/dialects.md)."""
+        started, wall = time.monotonic(), time.time()
+        gateway.check(request)  # a Session's request is checked here too, before sending
+        async with self._limiter.slot():
+            await _call(on_event, JobEvent("sending"))
+            created = await gateway.create(request, on_event)
+        pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
+        status = await self._wait_gateway(gateway, pending, on_event, started + self.deadline)
+        return _video_from_source(pending, status, time.monotonic() - started, parent)
+
+    async def _wait_gateway(
+        self,
+        gateway: GatewayAPI,
+        pending: PendingTask,
+        on_event: EventCallback | None,
+        deadline: float,
+    ) -> SourceStatus:
+        """Poll a gateway's task; lost polls give it back as ``StreamInterrupted``."""
+        task_id = pending.task.task_id
+        url = pending.task.source_url or gateway.status_url(task_id)
+        try:
+            return await gateway.wait(task_id, url, on_event, deadline)
+        except VideosPollLost as exc:
+            raise StreamInterrupted(
+                t("client.poll_lost", task=task_id, detail=exc),
+                task_id=task_id,
+                source_url=url,
+                pending=pending,
+            ) from None
+
+    # -- gateways: recognition, models, continuations ---------------------------------------
+
+    async def _settle_dialect(self) -> None:
+        """``auto``: recognise the gateway by free GETs once; one sentence if it cannot."""
+        if self.dialect != "auto":
+            return
+        found = await _recognize.by_get(self._client(), self.base_url, self._auth)
+        if found is None:
+            names = ", ".join(d for d in DIALECTS if d != "auto")
+            raise InvalidRequest(t("gateway.cannot_tell", url=self.base_url, names=names))
+        self._choose(found)
+
+    async def models(self) -> list[Capabilities]:
+        """The gateway's video models and what each takes (its listing, else the table)."""
+        await self._settle_dialect()
+        self._check_ready()
+        gateway = self._gateway
+        path = gateway.gateway.models_path if gateway else "/v1/models"
+        if path is None or self._videos is not None:
+            raise InvalidRequest(t("gateway.no_models", gateway=self.dialect))
+        response = await self._client().get(self.base_url + path, auth=self._auth)
+        if not response.is_success:
+            message = _server_message(response, self._redact)
+            raise APIStatusError(t("client.status", status=response.status_code,
+                                   message=message), status_code=response.status_code)  # fmt: skip
+        rows = _model_rows(response, self._redact)
+        listed = [from_openrouter(row) if "supported_durations" in row else _from_table(row)
+                  for row in rows]  # fmt: skip
+        if gateway is not None:
+            gateway._listed.update(
+                {caps.model: caps for caps in listed if caps.source == "gateway"}
+            )
+        return [self._with_continuations(caps) for caps in listed if caps.model]
+
+    def _with_continuations(self, caps: Capabilities) -> Capabilities:
+        return replace(caps, continuations=self.continuations(caps.model))
+
+    def continuations(self, model: str) -> tuple[ContinuationKind, ...]:
+        """How a video of ``model`` can be continued here (docs/dialects.md, "Continuations")."""
+        if self._gateway is not None:
+            return self._gateway.continuations(model)
+        if self.dialect == "flow2api":
+            return ("extend",)
+        return ("remix",)
+
+    async def _continuation_request(
+        self, video: Video, prompt: str, model: str, orientation: str | None,
+        image: ImageInput, how: str | None, options: dict[str, Any],
+    ) -> Request:  # fmt: skip
+        """The request that continues ``video`` the way this gateway and model offer."""
+        offered = self.continuations(video.model or model)
+        kind = how or (offered[0] if offered else "remix")
+        if kind not in ("remix", "edit", "extend", "last-frame"):
+            raise InvalidRequest(t("gateway.no_continuation", model=model, kind=kind,
+                                   offered=", ".join(offered)))  # fmt: skip
+        if kind == "last-frame" and image is None:
+            image = await self._last_frame(video)
+        if self.dialect == "flow2api":
+            return self._flow2api_extend(video, prompt, orientation)
+        turn = prepare(prompt, model, orientation, image)
+        parent = Continuation(kind, video.task_id, video.video_url)  # type: ignore[arg-type]
+        messages: list[Message] = [{"role": "user", "content": turn.content}]
+        request = make_request(turn, messages, _options(options), parent)
+        self._check_request(request)
+        return request
+
+    def _flow2api_extend(self, video: Video, prompt: str, orientation: str | None) -> Request:
+        media = _flow2api.media_id(video.transcript)
+        if media is None:
+            raise InvalidRequest(t("gateway.no_continuation", model=video.model, kind="extend",
+                                   offered=t("gateway.none")))  # fmt: skip
+        shape = orientation or _flow2api.orientation_of(video.model)
+        model = _flow2api.EXTEND_MODEL["portrait" if shape == "portrait" else "landscape"]
+        turn = prepare(prompt, model, None, None)
+        content = _flow2api.extend_content(turn.prompt, media)
+        parent = Continuation("extend", video.task_id, video.video_url, media)
+        return make_request(turn, [{"role": "user", "content": content}], None, parent)
+
+    async def _last_frame(self, video: Video) -> bytes:
+        """The parent's last frame: from its local copy, else its file fetched once."""
+        try:
+            frame = await asyncio.to_thread(_frame_of_file, video.local_path)
+            if frame is not None:
+                return frame
+            response = await self._client().get(
+                video.video_url, auth=self._auth, follow_redirects=True
+            )
+            response.raise_for_status()
+            return await asyncio.to_thread(_frame_of_bytes, response.content)
+        except (OSError, ValueError, httpx.HTTPError) as exc:
+            detail = self._redact(str(exc))
+            raise InvalidRequest(
+                t("gateway.no_parent_file", index=video.turn, detail=detail)
+            ) from None
 
     async def _wait_videos(
         self,
@@ -717,13 +920,56 @@ def _checked_url(url: str) -> str:
 
 
 def _dialect(name: str | None) -> str:
-    """``chat`` (both chat dialects, told apart by the stream) or ``videos``."""
-    name = (name or "chat").strip().lower()
+    """A dialect setting: ``chat`` (both chat dialects, told apart by the stream), ``videos``,
+    ``flow2api``, a gateway's name, or ``auto`` (recognised by free GETs)."""
+    name = (name or "chat").strip().lower().replace("-", "")
     if name in ("transcript", "sora2api"):  # the emulator's names for the chat dialects
         name = "chat"
-    if name not in ("chat", "videos"):
-        raise InvalidRequest(f"Unknown dialect {name!r}: use chat or videos (docs/dialects.md).")
-    return name
+    if name not in (*DIALECTS, "autourl"):
+        raise InvalidRequest(t("gateway.unknown", name=name, names=", ".join(DIALECTS)))
+    return "auto-url" if name == "autourl" else name
+
+
+def _options(options: dict[str, Any]) -> Options:
+    """``duration=…, aspect_ratio=…`` keyword arguments as one checked record."""
+    known = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidRequest(t("gateway.no_field", gateway="sora_nb", what=", ".join(unknown)))
+    return make_options(**{key: options.get(key) for key in known})
+
+
+def _frame_of_file(path: str | None) -> bytes | None:
+    """The last frame of a local copy, or None when there is no copy."""
+    from pathlib import Path
+
+    return last_frame_png(path) if path and Path(path).is_file() else None
+
+
+def _frame_of_bytes(data: bytes) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "parent.mp4"
+        path.write_bytes(data)
+        return last_frame_png(path)
+
+
+def _model_rows(response: httpx.Response, clean: Callable[[str], str]) -> list[dict[str, Any]]:
+    try:
+        obj = json.loads(clean(response.text))
+    except ValueError:
+        return []
+    data = obj.get("data") if isinstance(obj, dict) else obj
+    return [row for row in data or [] if isinstance(row, dict)] if isinstance(data, list) else []
+
+
+def _from_table(row: dict[str, Any]) -> Capabilities:
+    from ._gateways import capabilities_for
+
+    name = str(row.get("id") or "")
+    return capabilities_for(name) or Capabilities(name, source="listed")
 
 
 def _backoff(attempt: int) -> float:

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
-__all__ = ["Described", "Message", "PendingTask", "Request", "Task", "Through"]
+__all__ = [
+    "Continuation",
+    "Described",
+    "Message",
+    "Options",
+    "PendingTask",
+    "Request",
+    "Task",
+    "Through",
+]
+
+#: How a new video continues an earlier one (docs/dialects.md, "Continuations").
+ContinuationKind = Literal["remix", "edit", "extend", "last-frame"]
 
 Message = dict[str, Any]
 T = TypeVar("T")
@@ -41,6 +53,27 @@ class Through(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
+class Options:
+    """What the gateways' models take besides a prompt; None leaves it to the model."""
+
+    duration: int | None = None  # seconds
+    aspect_ratio: str | None = None  # "16:9", "9:16", "1:1"
+    resolution: str | None = None  # "720p", "1080p"
+    last_frame: str | None = field(default=None, repr=False)  # data: or https URL
+    audio: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """The earlier video a request continues, and how (a gateway's own route or its frame)."""
+
+    kind: ContinuationKind
+    parent_task: str | None
+    parent_url: str | None = field(default=None, repr=False)
+    parent_media: str | None = None  # flow2api's media id, for its extend
+
+
+@dataclass(frozen=True, slots=True)
 class Request:
     """One generation's request: the checked input, and the messages exactly as sent.
 
@@ -53,6 +86,8 @@ class Request:
     orientation: str | None = None
     image: str | None = field(default=None, repr=False)
     messages: list[Message] = field(default_factory=list, repr=False)
+    options: Options = field(default_factory=Options)
+    continuation: Continuation | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-__all__ = ["first_frame_poster"]
+__all__ = ["chain_export", "first_frame_poster", "last_frame_png"]
 
 logger = logging.getLogger("sora_nb")
 
@@ -34,4 +34,58 @@ def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[st
     except (OSError, ValueError, StopIteration, av.FFmpegError) as exc:
         logger.info("sora_nb: no poster for %s: %s", video, exc)
         return None
+    return target
+
+
+def last_frame_png(video: str | os.PathLike[str]) -> bytes:
+    """The last frame of ``video`` as PNG bytes: the first frame of its continuation.
+
+    A gateway model that takes a first frame continues a video from here (docs/dialects.md,
+    "Continuations"). Unlike a poster this is the request itself, so a failure raises.
+    """
+    import io
+
+    import av
+
+    last = None
+    with av.open(os.fspath(video)) as container:
+        for frame in container.decode(video=0):
+            last = frame
+    if last is None:
+        raise ValueError(f"{video} has no video frames")
+    out = io.BytesIO()
+    last.to_image().convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def chain_export(
+    videos: list[str | os.PathLike[str]], dest: str | os.PathLike[str], fps: int = 24
+) -> Path:
+    """Join the files of a chain of continuations into one mp4 (H.264), first to last.
+
+    Each clip's frames are scaled to the first clip's size, so clips of mixed sizes still
+    make one playable file; audio is left out, since not every model makes it.
+    """
+    import av
+
+    target = Path(dest)
+    partial = target.with_name(target.name + ".part.mp4")
+    with av.open(os.fspath(partial), "w") as out:
+        stream = None
+        for video in videos:
+            with av.open(os.fspath(video)) as source:
+                for frame in source.decode(video=0):
+                    if stream is None:
+                        stream = out.add_stream("libx264", rate=fps)
+                        stream.width, stream.height = frame.width, frame.height
+                        stream.pix_fmt = "yuv420p"
+                    picture = frame.reformat(stream.width, stream.height, "yuv420p")
+                    picture.pts = None
+                    for packet in stream.encode(picture):
+                        out.mux(packet)
+        if stream is None:
+            raise ValueError("the chain has no video frames")
+        for packet in stream.encode():
+            out.mux(packet)
+    os.replace(partial, target)
     return target

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from ._exceptions import InvalidRequest
 from ._messages import t
+from ._model import Options
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -32,6 +33,7 @@ __all__ = [
     "build_body",
     "can_remix",
     "image_to_url",
+    "make_options",
     "model_for",
     "model_info",
     "normalize_orientation",
@@ -339,6 +341,34 @@ def prepare(prompt: object, model: object, orientation: object, image: ImageInpu
         shape or (info.orientation if info else None),
         image_url,
     )
+
+
+_RATIO = re.compile(r"^\d{1,2}:\d{1,2}$")
+_RESOLUTION = re.compile(r"^\d{3,4}p$|^[248]k$", re.I)
+
+
+def make_options(
+    duration: object = None,
+    aspect_ratio: object = None,
+    resolution: object = None,
+    last_frame: ImageInput = None,
+    audio: object = None,
+) -> Options:
+    """The gateway options, checked in one sentence each before anything is sent."""
+    if duration is not None and (
+        isinstance(duration, bool) or not str(duration).strip().rstrip("s").isdigit()
+    ):
+        raise InvalidRequest(t("request.duration", value=duration))
+    ratio = None if aspect_ratio in (None, "") else str(aspect_ratio).strip()
+    if ratio is not None and not _RATIO.match(ratio):
+        raise InvalidRequest(t("request.aspect_ratio", value=aspect_ratio))
+    lines = None if resolution in (None, "") else str(resolution).strip().lower()
+    if lines is not None and not _RESOLUTION.match(lines):
+        raise InvalidRequest(t("request.resolution", value=resolution))
+    if audio is not None and not isinstance(audio, bool):
+        raise InvalidRequest(t("request.audio", value=audio))
+    seconds = None if duration is None else int(str(duration).strip().rstrip("s"))
+    return Options(seconds, ratio, lines, image_to_url(last_frame), audio)
 
 
 def _is_link(url: str | None) -> bool:

@@ -20,7 +20,17 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import _sora2api, _videos
+from . import (
+    _flow2api,
+    _gateway,
+    _litellm,
+    _newapi,
+    _openrouter,
+    _reseller,
+    _sora2api,
+    _videos,
+    _xai,
+)
 from . import _transcript as tx
 from ._faults import HTTP_FAULTS, FaultCounter, http_fault_response, openai_error, unauthorized
 from ._ids import new_completion_id
@@ -34,7 +44,20 @@ from ._tasks import Task, TaskStore, Timing
 __all__ = ["DIALECTS", "Emulator", "create_app"]
 
 #: What the emulator can speak (docs/dialects.md).
-DIALECTS: tuple[Dialect, ...] = ("transcript", "sora2api", "videos")
+DIALECTS: tuple[Dialect, ...] = (
+    "transcript", "sora2api", "videos",
+    "newapi", "litellm", "openrouter", "xai", "grok2api", "flow2api", "reseller",
+)  # fmt: skip
+#: Each gateway's routes, one file each (docs/dialects.md, "Gateways").
+_GATEWAY_ROUTES = {
+    "newapi": _newapi.routes,
+    "litellm": _litellm.routes,
+    "openrouter": _openrouter.routes,
+    "xai": _xai.routes,
+    "grok2api": _xai.routes,
+    "flow2api": _flow2api.routes,
+    "reseller": _reseller.routes,
+}
 
 
 class Emulator:
@@ -64,6 +87,8 @@ class Emulator:
         self.faults = FaultCounter()
         # Tasks started (billed, on a real relay) per prompt: tests and benchmarks count them.
         self.paid: collections.Counter[str] = collections.Counter()
+        # Generations a gateway cancelled because the client went away (flow2api does).
+        self.cancelled: collections.Counter[str] = collections.Counter()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def authorized(self, header: str | None) -> bool:
@@ -260,9 +285,15 @@ def create_app(
     ]
     if dialect == "videos":
         routes[1:1] = _videos.routes()
+    elif dialect in _GATEWAY_ROUTES:
+        routes[1:2] = _GATEWAY_ROUTES[dialect]() + _gateway.shared_routes()
     else:
         routes.insert(1, Route("/v1/chat/completions", chat_completions, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.emulator = emulator
     app.state.poll_cuts = {}
+    app.state.public_ids = {}  # a gateway's own task ids (LiteLLM's, xAI's) → the emulator's
+    app.state.poll_counts = {}
+    app.state.running = {}  # key → its running task ids (new-api's concurrency gate)
+    app.state.links = _gateway.Links()
     return app

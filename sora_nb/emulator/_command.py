@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import get_args
+
+from ._request import Dialect
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -41,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dialect",
         default="transcript",
-        choices=["transcript", "sora2api", "videos"],
+        choices=list(get_args(Dialect)),
         help="which kind of relay to play (default transcript, the seed relay's)",
     )
     parser.add_argument(
@@ -66,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         speed=args.speed, api_key=args.api_key, data_dir=args.data_dir, dialect=args.dialect
     )
     url = public_url(sock)
-    hint = " and SORA_DIALECT=videos" if args.dialect == "videos" else ""
+    chat = ("transcript", "sora2api")
+    hint = "" if args.dialect in chat else f" and SORA_DIALECT={args.dialect}"
     print(
         f"sora_nb emulator ({args.dialect}) on {url} (speed {args.speed:g}x); "
         f"use SORA_BASE_URL={url}{hint}",
