@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from sora_nb import TranscriptParser
-from sora_nb._protocol import ChatChunk, parse_chunk
+from sora_nb.wire._protocol import ChatChunk, parse_chunk
 
 SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed"
 

@@ -31,7 +31,7 @@ def emulator() -> Iterator[EmulatorServer]:
 @pytest.fixture
 def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Work in a fresh folder (the notebook's) and leave the session registry as it was."""
-    from sora_nb import _history
+    from sora_nb.session import _history
 
     monkeypatch.chdir(tmp_path)
     saved = dict(_history._sessions)

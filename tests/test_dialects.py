@@ -275,7 +275,7 @@ async def test_sora2api_image_link_goes_inline(sora2api: EmulatorServer) -> None
 def test_model_names_map_to_orientation_and_duration(
     model: str, orientation: str | None, sent: str, shape: str | None, seconds: int | None
 ) -> None:
-    from sora_nb._request import model_info, prepare
+    from sora_nb.records._request import model_info, prepare
 
     turn = prepare("a cow", model, orientation, None)
     assert (turn.model, turn.orientation) == (sent, shape)
@@ -287,7 +287,7 @@ def test_model_names_map_to_orientation_and_duration(
 
 
 def test_videos_api_names_for_the_seed_models() -> None:
-    from sora_nb._videos_api import videos_model
+    from sora_nb.dialects._videos_api import videos_model
 
     assert videos_model("sora-2", None) == "sora-2-portrait-10s"
     assert videos_model("sora-2-pro", "landscape") == "sora-2-pro-landscape-hd-15s"
@@ -295,8 +295,8 @@ def test_videos_api_names_for_the_seed_models() -> None:
 
 
 def test_panel_offers_a_relays_own_model_name() -> None:
-    from sora_nb._notebook._magic import SoraMagics
-    from sora_nb._notebook._panel import Panel
+    from sora_nb.notebook._magic import SoraMagics
+    from sora_nb.notebook._panel import Panel
 
     magics = SoraMagics(shell=None)
     magics.model = "sora2-landscape-10s"

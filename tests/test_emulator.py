@@ -31,7 +31,6 @@ from sora_nb import (
     Video,
     parse_transcript,
 )
-from sora_nb._events import CompletedEvent, EchoEvent, FailedEvent
 from sora_nb.emulator import (
     EmulatorServer,
     _media,
@@ -42,6 +41,7 @@ from sora_nb.emulator import (
     serve_in_thread,
 )
 from sora_nb.emulator._draw import badge_box, turn_colour
+from sora_nb.wire._events import CompletedEvent, EchoEvent, FailedEvent
 
 from .conftest import SEED
 

@@ -23,14 +23,14 @@ from sora_nb import (
     SoraClient,
     SoraError,
     Video,
-    _guard,
 )
-from sora_nb._download import download
-from sora_nb._render import video_mimebundle
-from sora_nb._secret import BearerAuth, Redactor, Secret, origin
+from sora_nb.client import _guard
+from sora_nb.client._download import download
+from sora_nb.client._secret import BearerAuth, Redactor, Secret, origin
 from sora_nb.emulator import EmulatorServer
 from sora_nb.emulator._draw import _font, _wrap
 from sora_nb.emulator._transcript import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
+from sora_nb.render._render import video_mimebundle
 
 from .hostile import EchoStream, HostileRelay, bomb_png, endless_line_script, keepalive_script
 from .scripted import Script, Step, json_script, serve, sse_script

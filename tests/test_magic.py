@@ -16,13 +16,15 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
-from sora_nb import InvalidRequest, SoraClient, Video, _config, _history, _messages
-from sora_nb._history import get_session
-from sora_nb._notebook import _i18n, _magic, _run, _twin
-from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
-from sora_nb._notebook._output import CellFailed
-from sora_nb._notebook._progress import ProgressView
+from sora_nb import InvalidRequest, SoraClient, Video, _messages
+from sora_nb.client import _config
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.notebook import _i18n, _magic, _run, _twin
+from sora_nb.notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
+from sora_nb.notebook._output import CellFailed
+from sora_nb.notebook._progress import ProgressView
+from sora_nb.session import _history
+from sora_nb.session._history import get_session
 
 from .words import english_words
 
