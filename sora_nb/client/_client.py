@@ -287,8 +287,9 @@ class SoraClient:
     def _check_request(self, request: Request) -> None:
         if self._gateway is not None:
             self._gateway.check(request)
-        elif request.options != Options() and self.dialect != "flow2api":
-            raise InvalidRequest(t("gateway.no_field", gateway=self.dialect, what="options"))
+        elif request.options != Options():  # the chat dialects have no field for them
+            given = [k for k in _OPTION_NAMES if getattr(request.options, k) is not None]
+            raise InvalidRequest(t("gateway.no_field", gateway=self.dialect, what=", ".join(given)))
 
     async def edit(
         self,
@@ -553,6 +554,10 @@ class SoraClient:
     def _with_continuations(self, caps: Capabilities) -> Capabilities:
         return replace(caps, continuations=self.continuations(caps.model))
 
+    def continues_by_task(self) -> bool:
+        """Whether an edit here is a gateway continuation rather than a chat remix."""
+        return self._gateway is not None or self.dialect == "flow2api"
+
     def continuations(self, model: str) -> tuple[ContinuationKind, ...]:
         """How a video of ``model`` can be continued here (docs/dialects.md, "Continuations")."""
         if self._gateway is not None:
@@ -568,7 +573,7 @@ class SoraClient:
         """The request that continues ``video`` the way this gateway and model offer."""
         offered = self.continuations(video.model or model)
         kind = how or (offered[0] if offered else "remix")
-        if kind not in ("remix", "edit", "extend", "last-frame"):
+        if kind not in offered:
             raise InvalidRequest(t("gateway.no_continuation", model=model, kind=kind,
                                    offered=", ".join(offered)))  # fmt: skip
         if kind == "last-frame" and image is None:
@@ -576,7 +581,7 @@ class SoraClient:
         if self.dialect == "flow2api":
             return self._flow2api_extend(video, prompt, orientation)
         turn = prepare(prompt, model, orientation, image)
-        parent = Continuation(kind, video.task_id, video.video_url)  # type: ignore[arg-type]
+        parent = Continuation(kind, video.task_id, video.video_url)
         messages: list[Message] = [{"role": "user", "content": turn.content}]
         request = make_request(turn, messages, _options(options), parent)
         self._check_request(request)
@@ -638,6 +643,9 @@ class SoraClient:
             await _call(on_event, JobEvent("sending"))
             async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
                 async for event in events:
+                    if self.dialect == "flow2api" and isinstance(event, CompletedEvent):
+                        # flow2api's last progress line says at most 95: the video is 100.
+                        await _call(on_event, ProgressEvent(100))
                     await _call(on_event, event)
 
     def _redact(self, text: str) -> str:
@@ -940,9 +948,12 @@ def _dialect(name: str | None) -> str:
     return "auto-url" if name == "autourl" else name
 
 
+_OPTION_NAMES = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
+
+
 def _options(options: dict[str, Any]) -> Options:
     """``duration=…, aspect_ratio=…`` keyword arguments as one checked record."""
-    known = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
+    known = _OPTION_NAMES
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise InvalidRequest(t("gateway.no_field", gateway="sora_nb", what=", ".join(unknown)))

@@ -296,4 +296,5 @@ def create_app(
     app.state.poll_counts = {}
     app.state.running = {}  # key → its running task ids (new-api's concurrency gate)
     app.state.links = _gateway.Links()
+    app.state.gated = 0  # creates the per-key gate answered 429
     return app

@@ -120,6 +120,7 @@ def start(
     running = request.app.state.running.setdefault(key_of(request), set())
     running.intersection_update(t.id for t in emulator.tasks._tasks.values() if not t.finished)
     if gate and len(running) >= GATE:
+        request.app.state.gated += 1
         return error(429, f"This key already runs {GATE} tasks: wait for one to finish.",
                      "rate_limit_error")  # fmt: skip
     try:

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -24,7 +24,16 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
-from ._model import Described, Message, PendingTask, Request, Task, Through
+from ._model import (
+    Continuation,
+    Described,
+    Message,
+    Options,
+    PendingTask,
+    Request,
+    Task,
+    Through,
+)
 from ._video import Video, video_record
 
 __all__ = [
@@ -195,8 +204,26 @@ def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
     }
 
 
+def _extras(request: dict[str, Any]) -> dict[str, Any]:
+    """A gateway request's options and continuation, if the file has them."""
+    extras: dict[str, Any] = {}
+    try:
+        if isinstance(request.get("options"), dict):
+            extras["options"] = Options(**request["options"])
+        if isinstance(request.get("continuation"), dict):
+            extras["continuation"] = Continuation(**request["continuation"])
+    except TypeError:  # a newer file's fields: the request still loads without them
+        return {}
+    return extras
+
+
 def _plain(record: Request | Task) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    for key in ("options", "continuation"):  # a gateway's: written only when they say something
+        value = values.pop(key, None)
+        if value is not None and value != Options():
+            values[key] = asdict(value)
+    return values
 
 
 def _branch(parent: Turn) -> list[Message]:
@@ -293,7 +320,7 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
     if status == "running":  # the kernel that ran it is gone; its task may still finish
         status = "interrupted"
         values["error"] = values["error"] or "The kernel stopped while this turn ran."
-    made = Request(**_typed(request, _REQUEST, index), messages=messages)
+    made = Request(**_typed(request, _REQUEST, index), messages=messages, **_extras(request))
     task = _task(obj.get("task"), index)
     video = None
     if obj.get("video") is not None:

@@ -34,7 +34,7 @@ from ..client._download import DEFAULT_MAX_BYTES, download
 from ..client._poster import first_frame_poster
 from ..records._autosave import merge, sync
 from ..records._batch_items import BatchItem
-from ..records._model import Message, PendingTask, Request, Task
+from ..records._model import PendingTask, Request, Task
 from ..records._request import prepare
 from ..records._turn import (
     SCHEMA_VERSION,
@@ -281,12 +281,15 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> Video:
-        """Make a new video (a new branch), record it, and save a local copy."""
-        image = await self.client._inline_image(model, image)
-        turn = prepare(prompt, model, orientation, image)
-        messages: list[Message] = [{"role": "user", "content": turn.content}]
-        return await self._send(make_request(turn, messages), None, name, on_event, save)
+        """Make a new video (a new branch), record it, and save a local copy.
+
+        ``options``: a gateway model's ``duration``, ``aspect_ratio``, ``resolution``,
+        ``last_frame`` and ``audio`` (docs/dialects.md, "Options").
+        """
+        request = await self.client._new_request(prompt, model, orientation, image, options)
+        return await self._send(request, None, name, on_event, save)
 
     async def edit(
         self,
@@ -299,11 +302,22 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
+        how: str | None = None,
+        **options: Any,
     ) -> Video:
         """Continuous modification of ``video`` (a Video, an index, a name, a task id or sid;
-        None for the latest finished one): its branch is sent back with ``prompt``."""
+        None for the latest finished one): its branch is sent back with ``prompt``.
+
+        On a gateway, ``how`` is the continuation (remix, edit, extend, last-frame; None:
+        the first the model offers), as ``SoraClient.continuations()`` lists them.
+        """
         base_index = self._base(video)
         base = self._require_done(base_index)
+        if self.client.continues_by_task():
+            request = await self.client._continuation_request(
+                base, prompt, model or base.model, orientation, image, how, options
+            )
+            return await self._send(request, base_index, name, on_event, save)
         image = await self.client._inline_image(model or base.model, image)
         turn = prepare(prompt, model or base.model, orientation, image)
         if not base.remixable:
@@ -635,7 +649,10 @@ def get_session(
 
 def _file_stem(video: Video) -> str:
     key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+    if len(stem) > 64:  # LiteLLM's ids run to 330 characters: too long for a file name
+        stem = f"{stem[:24]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return stem
 
 
 def _task_of(exc: BaseException) -> Task | None:
