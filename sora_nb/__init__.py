@@ -16,7 +16,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from .client._client import SoraClient
-from .notebook import batch, edit, generate, panel
+from .notebook import batch, edit, generate, models, panel
 from .records._model import PendingTask, Request, Task
 from .records._request import MAX_IMAGE_BYTES, MODELS
 from .records._video import Video
@@ -73,6 +73,7 @@ __all__ = [
     "edit",
     "generate",
     "get_session",
+    "models",
     "panel",
     "parse_transcript",
 ]

@@ -445,19 +445,19 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "videos.failure": ("the relay reported a failure", "中转服务报告生成失败"),
     "request.duration": (
         "duration must be a whole number of seconds, not {value!r}.",
-        "duration 必须是整数秒，而不是 {value!r}。",
+        "`duration` 必须是整数秒，而不是 {value!r}。",
     ),
     "request.aspect_ratio": (
         "aspect_ratio must look like 16:9, not {value!r}.",
-        "aspect_ratio 应形如 16:9，而不是 {value!r}。",
+        "`aspect_ratio` 应形如 16:9，而不是 {value!r}。",
     ),
     "request.resolution": (
         "resolution must look like 720p, not {value!r}.",
-        "resolution 应形如 720p，而不是 {value!r}。",
+        "`resolution` 应形如 720p，而不是 {value!r}。",
     ),
     "request.audio": (
         "audio must be True or False, not {value!r}.",
-        "audio 只能是 True 或 False，而不是 {value!r}。",
+        "`audio` 只能是 `True` 或 `False`，而不是 {value!r}。",
     ),
     "gateway.option": (
         "{model} does not take {what}={value}: use one of {allowed}.",
@@ -469,11 +469,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "gateway.no_last_frame": (
         "{model} takes no last frame: drop last_frame or pick a first-and-last-frame model.",
-        "{model} 不接受尾帧：去掉 last_frame，或换一个支持首尾帧的模型。",
+        "{model} 不接受尾帧：去掉 `last_frame`，或换一个支持首尾帧的模型。",
     ),
     "gateway.no_audio": (
         "{model} makes no audio: drop audio=True.",
-        "{model} 不生成音频：去掉 audio=True。",
+        "{model} 不生成音频：去掉 `audio=True`。",
     ),
     "gateway.no_field": (
         "{gateway} has no field for {what}: leave it out with this gateway.",
@@ -491,15 +491,15 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "gateway.unknown": (
         "Unknown dialect {name!r}: use one of {names} (docs/dialects.md).",
-        "未知的 dialect {name!r}：可用 {names}（见 docs/dialects.md）。",
+        "未知的中转类型 {name!r}：可用 {names}（见 `docs/dialects.md`）。",
     ),
     "gateway.cannot_tell": (
         "Could not tell which gateway {url} is: set dialect= (or SORA_DIALECT) to one of {names}.",
-        "无法判断 {url} 是哪种网关：请把 dialect=（或 SORA_DIALECT）设为 {names} 之一。",
+        "无法判断 {url} 是哪种网关：请把 `dialect=`（或 SORA_DIALECT）设为 {names} 之一。",
     ),
     "gateway.no_models": (
         "{gateway} lists no models: see docs/dialects.md for the names it serves.",
-        "{gateway} 不提供模型列表：可用的名称见 docs/dialects.md。",
+        "{gateway} 不提供模型列表：可用的名称见 `docs/dialects.md`。",
     ),
     "gateway.no_parent_file": (
         "The last frame of turn {index} is needed, but its video could not be read: {detail}",

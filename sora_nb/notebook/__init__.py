@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..session._batch import BatchResults
     from ._panel import Panel
 
-__all__ = ["batch", "edit", "generate", "load_ipython_extension", "panel"]
+__all__ = ["batch", "edit", "generate", "load_ipython_extension", "models", "panel"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -49,3 +49,12 @@ def edit(video: Any, prompt: str, **options: Any) -> Video:
     from ._twin import edit as run
 
     return run(video, prompt, **options)
+
+
+def models() -> list[dict[str, Any]]:
+    """``%sora models`` as a function: the gateway's video models, one dict each (durations,
+    aspect ratios, resolutions, frames, audio, continuations). In a notebook the
+    ``%sora config`` settings choose the relay; elsewhere ``$SORA_BASE_URL`` and friends."""
+    from ._twin import models as rows
+
+    return rows()

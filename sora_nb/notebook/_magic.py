@@ -8,6 +8,7 @@ IPython setting. Every job is a ``Session`` method run by ``CellJob``; nothing h
 from __future__ import annotations
 
 import getpass
+import html
 import keyword
 import re
 import string
@@ -23,15 +24,16 @@ from traitlets import Bool, Enum, TraitError, Unicode, observe
 
 from .._exceptions import InvalidRequest, SoraError
 from ..client import _config
-from ..client._client import SoraClient
+from ..client._client import DIALECTS, SoraClient
 from ..client._secret import Secret, mask
-from ..records._request import image_to_url, normalize_orientation, validate_model
+from ..records._request import image_to_url, make_options, normalize_orientation, validate_model
 from ..records._video import Video
 from ..session._history import Session, get_session
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
 from ._output import CellFailed, describe, settings_bundle
 from ._progress import open_widget_channel
+from ._run import run_blocking
 from ._traits import SecretKey
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
@@ -93,6 +95,38 @@ _COMMANDS = {
                         批量生成（文本、CSV 或 JSONL 文件），可续传
 %sora help              显示本帮助""",
 }
+
+
+def _gateway_options(args: Any, editing: bool) -> dict[str, Any]:
+    """The gateway options the line set (``--duration`` …), checked; none when unset."""
+    names = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
+    given = {n: getattr(args, n, None) for n in names if getattr(args, n, None) is not None}
+    if given:
+        make_options(**given)  # one sentence before anything is shown or sent
+    how = getattr(args, "how", None)
+    if how is not None and not editing:
+        raise InvalidRequest("--how continues a video: use it with --edit.")
+    return given | ({"how": how} if how is not None else {})
+
+
+def models_bundle(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A models table as HTML and plain text (readable with no kernel)."""
+    columns = ("model", "durations", "aspect_ratios", "resolutions", "first_frame",
+               "last_frame", "audio", "continuations")  # fmt: skip
+
+    def cell(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "?"
+        return "?" if value is None else ("yes" if value is True else "no" if value is False
+                                          else str(value))  # fmt: skip
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell(row[c]))}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    text = "\n".join(" | ".join(cell(row[c]) for c in columns) for row in rows)
+    return {"text/html": f"<table><tr>{head}</tr>{body}</table>", "text/plain": text}
 
 
 def mask_key(key: str | Secret | None) -> str:
@@ -177,11 +211,12 @@ class SoraMagics(Magics):
         help="Model for new videos: sora-2, sora-2-pro, or any name the relay serves.",
     ).tag(config=True)
     dialect = Enum(
-        ["chat", "videos"],
+        list(DIALECTS),
         default_value=None,
         allow_none=True,
-        help="The relay's kind: chat (either chat dialect) or videos (the Videos task API). "
-        "Default: $SORA_DIALECT, else chat.",
+        help="The relay's kind: chat (either chat dialect), videos (the Videos task API), "
+        "flow2api, a gateway (newapi, litellm, openrouter, xai, grok2api, reseller) or auto. "
+        "Default: $SORA_DIALECT, else chat (or the gateway a well-known URL names).",
     ).tag(config=True)
     orientation = Enum(
         ["portrait", "landscape"],
@@ -299,6 +334,13 @@ class SoraMagics(Magics):
     @argument("--background", "-b", action="store_true", help="Return at once.")
     @argument("--no-save", action="store_true", help="Keep no local copy of the video.")
     @argument("--embed", action="store_true", help="Store the mp4 inside the notebook (big).")
+    @argument("--duration", "-d", help="Seconds, as the gateway's model takes them.")
+    @argument("--aspect-ratio", help="16:9, 9:16, 1:1… as the gateway's model takes them.")
+    @argument("--resolution", help="720p, 1080p… as the gateway's model takes them.")
+    @argument("--last-frame", metavar="PATH_OR_URL", help="End on this image (first/last).")
+    @argument("--audio", action="store_true", default=None, help="Ask for sound.")
+    @argument("--no-audio", dest="audio", action="store_false", help="Ask for no sound.")
+    @argument("--how", help="With --edit on a gateway: remix, edit, extend or last-frame.")
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _cell_args(self, line: str) -> None:
         """%%sora [options] then, in the cell, the prompt ({var} is filled in)."""
@@ -348,7 +390,7 @@ class SoraMagics(Magics):
             raise InvalidRequest(t("error.bad_ratio", ratio=args.ratio))
         orientation = args.orientation or args.ratio or (None if editing else self.orientation)
         model = args.model or (None if editing else self.model)
-        return {
+        request = {
             "prompt": prompt.strip(),
             "model": validate_model(model) if model else None,
             "orientation": normalize_orientation(orientation),
@@ -356,6 +398,13 @@ class SoraMagics(Magics):
             "save": False if args.no_save else None,
             "name": args.name,
         }
+        return request | _gateway_options(args, editing)
+
+    def _models(self, rest: str) -> None:
+        """``%sora models``: the gateway's video models and what each takes."""
+        client = self.get_session().client
+        rows = [caps.as_row() for caps in run_blocking(client.models())]
+        display(models_bundle(rows), raw=True)
 
     def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
         """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
@@ -380,6 +429,7 @@ class SoraMagics(Magics):
             "history": self._history,
             "reset": self._reset,
             "resume": self._resume,
+            "models": self._models,
             **{name: partial(view, self) for name, view in VIEW_COMMANDS.items()},
             "help": self._help,
             "-h": self._help,
@@ -448,8 +498,9 @@ class SoraMagics(Magics):
         if args.session is not None:
             self.session = args.session
         if args.dialect is not None:
-            if args.dialect not in ("chat", "videos"):
-                raise InvalidRequest(f"Unknown dialect {args.dialect!r}: use chat or videos.")
+            if args.dialect not in DIALECTS:
+                names = ", ".join(DIALECTS)
+                raise InvalidRequest(f"Unknown dialect {args.dialect!r}: use one of {names}.")
             self.dialect = args.dialect
         if args.autosave is not None:
             self.autosave = args.autosave or None

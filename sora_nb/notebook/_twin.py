@@ -19,7 +19,7 @@ from ._i18n import t
 from ._magic import magics_for
 from ._output import CellFailed, describe
 
-__all__ = ["edit", "generate"]
+__all__ = ["edit", "generate", "models"]
 
 
 def generate(
@@ -31,13 +31,15 @@ def generate(
     name: str | None = None,
     save: bool = True,
     embed: bool = False,
+    **gateway: Any,
 ) -> Video:
     """Make a video from ``prompt`` with live progress in the cell; return the ``Video``.
 
     ``name`` also binds it in the notebook and names the turn, as ``%%sora --as`` does.
+    ``gateway``: ``duration``, ``aspect_ratio``, ``resolution``, ``last_frame``, ``audio``.
     """
     options = _options(model, orientation, image, name, save, embed)
-    return _run(prompt, edit=None, **options)
+    return _run(prompt, edit=None, **options, **_gateway(gateway, editing=False))
 
 
 def edit(
@@ -50,10 +52,14 @@ def edit(
     name: str | None = None,
     save: bool = True,
     embed: bool = False,
+    **gateway: Any,
 ) -> Video:
     """Change ``video`` (a Video, a history index, a turn's name; None: the latest) by
-    ``prompt``, with live progress in the cell; return the new ``Video``."""
-    options = _options(model, orientation, image, name, save, embed)
+    ``prompt``, with live progress in the cell; return the new ``Video``. On a gateway,
+    ``how`` names the continuation (remix, edit, extend, last-frame)."""
+    options = _options(model, orientation, image, name, save, embed) | _gateway(
+        gateway, editing=True
+    )
     if video is None:
         from ._magic import _LATEST
 
@@ -77,6 +83,27 @@ def _options(
         "no_save": not save,
         "embed": embed,
     }
+
+
+_GATEWAY = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
+
+
+def _gateway(options: dict[str, Any], editing: bool) -> dict[str, Any]:
+    allowed = (*_GATEWAY, "how") if editing else _GATEWAY
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise InvalidRequest(f"Unknown option {unknown[0]!r}: see help(sora_nb.generate).")
+    return {name: options.get(name) for name in allowed}
+
+
+def models() -> list[dict[str, Any]]:
+    """The relay's video models as rows (``%sora models``)."""
+    from ..client._client import SoraClient
+    from ._run import run_blocking
+
+    shell = get_ipython()
+    client = magics_for(shell).get_session().client if shell is not None else SoraClient()
+    return [caps.as_row() for caps in run_blocking(client.models())]
 
 
 def _run(prompt: str, **options: Any) -> Video:
