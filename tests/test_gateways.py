@@ -342,3 +342,25 @@ def test_well_known_hosts_are_recognised_from_the_url_alone() -> None:
     assert SoraClient("https://api.x.ai", KEY).dialect == "xai"
     assert SoraClient("https://relay.example", KEY).dialect == "chat"  # today's default
     assert SoraClient("https://openrouter.ai", KEY, dialect="chat").dialect == "chat"
+
+
+@pytest.mark.parametrize("served", [("openrouter", 400)], indirect=True)
+def test_a_chain_of_last_frame_continuations_exports_as_one_mp4(
+    served: EmulatorServer, tmp_path: Path
+) -> None:
+    import json
+
+    async def go() -> tuple[list[Any], Path]:
+        async with SoraClient(served.url, KEY, dialect="openrouter", poll_interval=0.05) as c:
+            session = Session("chain", client=c, save_dir=tmp_path)
+            first = await session.generate("a cow walks", model="google/veo-3.1")
+            second = await session.edit(first, "the cow starts to run")
+            third = await session.edit(second, "the cow jumps a fence")
+            return [first, second, third], await session.export_chain(dest=tmp_path / "all.mp4")
+
+    videos, path = run(go())
+    assert plays(path) == sum(plays(v.local_path) for v in videos)
+    lineage = json.loads(path.with_name("all.mp4.lineage.json").read_text())
+    assert [link["continuation"] for link in lineage] == [None, "last-frame", "last-frame"]
+    assert [link["parent"] for link in lineage] == [None, 0, 1]
+    assert videos[1].request.image.startswith("data:image/png")  # the first one's last frame

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = ["chain_export", "first_frame_poster", "last_frame_png"]
@@ -59,7 +60,7 @@ def last_frame_png(video: str | os.PathLike[str]) -> bytes:
 
 
 def chain_export(
-    videos: list[str | os.PathLike[str]], dest: str | os.PathLike[str], fps: int = 24
+    videos: Sequence[str | os.PathLike[str]], dest: str | os.PathLike[str], fps: int = 24
 ) -> Path:
     """Join the files of a chain of continuations into one mp4 (H.264), first to last.
 

@@ -54,6 +54,12 @@ _OPTIONS = {
   --background, -b       return at once
   --no-save              keep no local copy of the video
   --embed                store the mp4 inside the notebook (big)
+  --duration, -d N       seconds (a gateway's model; see %sora models)
+  --aspect-ratio R       16:9, 9:16, 1:1… (a gateway's model)
+  --resolution R         720p, 1080p… (a gateway's model)
+  --last-frame PATH|URL  end on this image (first-and-last-frame models)
+  --audio, --no-audio    ask for sound, or for none
+  --how H                with --edit on a gateway: remix, edit, extend or last-frame
   --help, -h             this help""",
     "zh": """\
 %%sora [选项]，然后在单元格中写提示词（{var} 会用笔记本中的变量填入）
@@ -66,6 +72,12 @@ _OPTIONS = {
   --background, -b       立即返回，在后台生成
   --no-save              不保存本地副本
   --embed                把 mp4 存入笔记本（体积大）
+  --duration, -d N       时长（秒，网关模型；见 %sora models）
+  --aspect-ratio R       画面比例 16:9、9:16、1:1…（网关模型）
+  --resolution R         分辨率 720p、1080p…（网关模型）
+  --last-frame PATH|URL  以这张图片结尾（首尾帧模型）
+  --audio, --no-audio    要声音，或不要声音
+  --how H                与 --edit 同用（网关）：`remix`、`edit`、`extend` 或 `last-frame`
   --help, -h             显示本帮助""",
 }
 
@@ -73,11 +85,14 @@ _COMMANDS = {
     "en": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
-             [--autosave FILE] [--dialect chat|videos]
+             [--autosave FILE] [--dialect D]
                         show the settings (the key masked) or change them
 %sora history           the session's turns, with thumbnails
 %sora reset             forget the session's turns
 %sora resume [TASK]     finish an interrupted turn (default: the latest one)
+%sora models           the gateway's video models and what each takes
+%sora export [REF] [FILE]
+                        a chain of continuations as one mp4, with its lineage
 %sora panel             the interactive panel
 %sora batch FILE [--journal J] [--as NAME] | --resume J
                         many videos from a text, CSV or JSONL file, resumable
@@ -85,11 +100,14 @@ _COMMANDS = {
     "zh": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
-             [--autosave FILE] [--dialect chat|videos]
+             [--autosave FILE] [--dialect D]
                         查看设置（密钥已遮盖）或修改设置
 %sora history           本会话的历史记录（含缩略图）
 %sora reset             清除本会话的历史记录
 %sora resume [TASK]     取回被中断的任务（默认最近一个）
+%sora models           网关的视频模型及各自支持的参数
+%sora export [REF] [FILE]
+                        把一串接续的视频导出为一个 mp4，并附上来历
 %sora panel             交互面板
 %sora batch FILE [--journal J] [--as NAME] | --resume J
                         批量生成（文本、CSV 或 JSONL 文件），可续传
@@ -406,6 +424,16 @@ class SoraMagics(Magics):
         rows = [caps.as_row() for caps in run_blocking(client.models())]
         display(models_bundle(rows), raw=True)
 
+    def _export(self, rest: str) -> None:
+        """``%sora export [REF] [FILE]``: a chain of continuations as one mp4, with lineage."""
+        parts = rest.split()
+        ref: int | str | None = parts[0] if parts else None
+        if isinstance(ref, str) and re.fullmatch(r"-?[0-9]+", ref):
+            ref = int(ref)
+        session = self.get_session()
+        path = run_blocking(session.export_chain(ref, parts[1] if len(parts) > 1 else None))
+        print(path)
+
     def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
         """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
         if ref is None or isinstance(ref, Video):
@@ -430,6 +458,7 @@ class SoraMagics(Magics):
             "reset": self._reset,
             "resume": self._resume,
             "models": self._models,
+            "export": self._export,
             **{name: partial(view, self) for name, view in VIEW_COMMANDS.items()},
             "help": self._help,
             "-h": self._help,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import re
@@ -31,7 +32,7 @@ from .._exceptions import InvalidRequest, SoraError
 from .._messages import t
 from ..client._client import EventCallback, SoraClient, make_request
 from ..client._download import DEFAULT_MAX_BYTES, download
-from ..client._poster import first_frame_poster
+from ..client._poster import chain_export, first_frame_poster
 from ..records._autosave import merge, sync
 from ..records._batch_items import BatchItem
 from ..records._model import PendingTask, Request, Task
@@ -613,6 +614,38 @@ class Session:
         session._turns = session._owned(turns)
         return session
 
+    async def export_chain(
+        self, ref: int | str | None = None, dest: str | os.PathLike[str] | None = None
+    ) -> Path:
+        """One mp4 of a chain of continuations, first video to ``ref`` (None: the latest),
+        with its lineage beside it as ``<dest>.lineage.json`` (docs/dialects.md)."""
+        index = self._find(ref) if ref is not None else self._latest_done()
+        if index is None:
+            raise InvalidRequest(t("history.nothing_to_copy", name=self.name))
+        chain: list[int] = []
+        while index is not None:
+            chain.insert(0, index)
+            index = self._turns[index].parent
+        files = [await self._local_file(i) for i in chain]
+        target = Path(dest) if dest else Path(self.save_dir or ".") / f"chain-{chain[-1]}.mp4"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(chain_export, files, target)
+        lineage = [_link_of(self._turns[i], files[n]) for n, i in enumerate(chain)]
+        lines = target.with_name(target.name + ".lineage.json")
+        await asyncio.to_thread(lines.write_text, json.dumps(lineage, indent=1), "utf-8")
+        return target
+
+    async def _local_file(self, index: int) -> Path:
+        video = self._require_done(index)
+        copy = _own_copy(video.local_path)  # a stat: fast enough for the loop, as elsewhere
+        if copy is None:
+            if self.save_dir is None:
+                raise InvalidRequest(t("history.copies_off"))
+            video = await self.save_copy(index)
+        if not video.local_path:
+            raise InvalidRequest(t("gateway.no_parent_file", index=index, detail=video.video_url))
+        return Path(video.local_path)
+
     def clear(self) -> None:
         """Forget every turn (local copies stay on disk)."""
         with self._lock:
@@ -653,6 +686,16 @@ def _file_stem(video: Video) -> str:
     if len(stem) > 64:  # LiteLLM's ids run to 330 characters: too long for a file name
         stem = f"{stem[:24]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     return stem
+
+
+def _link_of(turn: Turn, path: Path) -> dict[str, Any]:
+    """One link of an exported chain: what made it and how it continues its parent."""
+    request = turn.request
+    how = request.continuation.kind if request.continuation else ("edit" if turn.parent is not None
+                                                                   else None)  # fmt: skip
+    return {"turn": turn.index, "parent": turn.parent, "prompt": request.prompt,
+            "model": request.model, "continuation": how, "task_id": turn.task_id,
+            "file": path.as_posix()}  # fmt: skip
 
 
 def _task_of(exc: BaseException) -> Task | None:
