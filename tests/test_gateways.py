@@ -364,3 +364,54 @@ def test_a_chain_of_last_frame_continuations_exports_as_one_mp4(
     assert [link["continuation"] for link in lineage] == [None, "last-frame", "last-frame"]
     assert [link["parent"] for link in lineage] == [None, 0, 1]
     assert videos[1].request.image.startswith("data:image/png")  # the first one's last frame
+
+
+class _Relay:
+    """The least a client lends a dialect (``sora_nb.dialects.Relay``), over plain httpx."""
+
+    def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
+        self.base_url, self.poll_interval, self._http = base_url, 0.05, http
+
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        response = await self._http.post(self.base_url + path, json=body)
+        response.raise_for_status()
+        return response
+
+    async def get(self, url: str) -> httpx.Response:
+        return await self._http.get(url)
+
+    def slot(self) -> Any:
+        return _NoSlot()
+
+    def redact(self, text: str) -> str:
+        return text.replace(KEY, "***")
+
+
+class _NoSlot:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize("served", [("xai", 400)], indirect=True)
+def test_a_gateway_is_a_dialect_on_the_shared_interface(served: EmulatorServer) -> None:
+    import time
+
+    from sora_nb.dialects._gateways import GATEWAY_DIALECTS
+    from sora_nb.records._ask import Ask
+
+    async def go() -> tuple[Any, Any, list[str] | None]:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        async with httpx.AsyncClient(headers=headers) as http:
+            dialect = GATEWAY_DIALECTS["xai"](_Relay(served.url, http))  # type: ignore[arg-type]
+            ask = Ask.build("a wave", model="grok-imagine-video")
+            first = await dialect.run(dialect.request(ask), None, None, time.monotonic() + 30)
+            second_request = dialect.request(ask, first)
+            second = await dialect.run(second_request, first, None, time.monotonic() + 30)
+            return first, second, await dialect.models()
+
+    first, second, models = run(go())
+    assert second.request.continuation.kind == "edit" and second.parent is first
+    assert models == ["grok-imagine-video"]

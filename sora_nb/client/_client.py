@@ -183,7 +183,12 @@ class SoraClient:
         if dialect == "videos":
             self._videos = VideosAPI(*args)
         elif dialect in GATEWAYS:
-            self._gateway = GatewayAPI(GATEWAYS[dialect], *args)
+            self._gateway = GatewayAPI(GATEWAYS[dialect], self.base_url, self._get,
+                                       self._post, self.poll_interval, self._redact)  # fmt: skip
+
+    async def _get(self, url: str) -> httpx.Response:
+        """One poll with the key (it goes only to the relay's origin)."""
+        return await self._client().get(url, auth=self._auth)
 
     def __repr__(self) -> str:
         key = "***" if self._auth else None

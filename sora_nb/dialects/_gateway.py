@@ -12,34 +12,42 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import httpx
 
 from .._callback import call as _call
-from .._exceptions import APIStatusError, AuthenticationError, GenerationFailed, InvalidRequest
+from .._exceptions import (
+    APIStatusError,
+    AuthenticationError,
+    GenerationFailed,
+    InvalidRequest,
+    StreamInterrupted,
+)
 from .._messages import t
-from ..records._model import Continuation, ContinuationKind, Options, Request
+from ..records._ask import Ask
+from ..records._model import Continuation, ContinuationKind, Options, PendingTask, Request, Task
+from ..records._video import Video
 from ..wire._events import (
     CompletedEvent,
-    Event,
     FailedEvent,
     JobEvent,
     ProgressEvent,
     StatusEvent,
     TaskEvent,
 )
-from ..wire._protocol import SourceStatus
+from ..wire._protocol import SourceStatus, completion_tail
+from ._base import Dialect, EventCallback, Relay
 from ._catalog import Capabilities, capabilities_for, check_options
 from ._videos_api import VideosPollLost
 from ._words import percent, phase
 
-__all__ = ["Body", "Created", "Gateway", "GatewayAPI", "Route", "size_of"]
-
-EventCallback = Callable[[Event | JobEvent], object]
+__all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
 Send = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
+#: One ``GET`` with the key (a poll): no retry, the status left to the caller.
+Get = Callable[[str], Awaitable[httpx.Response]]
 #: A create or continuation body from the request (and the parent, for a continuation).
 Body = Callable[[Request], dict[str, Any]]
 
@@ -101,16 +109,14 @@ class GatewayAPI:
         self,
         gateway: Gateway,
         base_url: str,
-        http: Callable[[], httpx.AsyncClient],
-        auth: httpx.Auth | None,
+        get: Get,
         send: Send,
         poll_interval: float,
         redact: Callable[[str], str],
     ) -> None:
         self.gateway = gateway
         self.base_url = base_url
-        self._http = http
-        self._auth = auth
+        self._get = get
         self._send = send
         self.poll_interval = poll_interval
         self._redact = redact
@@ -205,7 +211,7 @@ class GatewayAPI:
     async def _poll_once(
         self, url: str, task_id: str, deadline: float
     ) -> tuple[dict[str, Any] | None, str]:
-        request = self._http().get(url, auth=self._auth)
+        request = self._get(url)
         try:
             response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:
@@ -334,3 +340,85 @@ def _error_text(obj: dict[str, Any]) -> str:
     if _text(error):
         return str(error)
     return _first_text(obj, ("fail_reason", "failure_reason", "failure", "message")) or ""
+
+
+class GatewayDialect(Dialect):
+    """A gateway as a ``Dialect`` (``_base``): each gateway module subclasses it once with its
+    ``Gateway``, so the client can hold it like any other dialect."""
+
+    gateway: ClassVar[Gateway]
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay)
+        self.api = GatewayAPI(
+            self.gateway, relay.base_url, relay.get, relay.post, relay.poll_interval, relay.redact
+        )
+
+    def request(self, ask: Ask, parent: Video | None = None) -> Request:
+        """The prompt as sent, the Ask's options, and how it continues ``parent``."""
+        made = super().request(ask, None)  # a gateway reads no history: the prompt alone
+        options = Options(*(getattr(ask, name, None) for name in OPTION_NAMES))
+        if parent is None:
+            return replace(made, options=options)
+        offered = self.api.continuations(parent.model)
+        kind = getattr(ask, "how", None) or (offered[0] if offered else "remix")
+        link = Continuation(kind, parent.task_id, parent.video_url)
+        return replace(made, options=options, continuation=link)
+
+    async def run(
+        self, request: Request, parent: Video | None, on_event: EventCallback | None,
+        deadline: float,
+    ) -> Video:  # fmt: skip
+        started, wall = time.monotonic(), time.time()
+        self.api.check(request)
+        async with self.relay.slot():
+            await _call(on_event, JobEvent("sending"))
+            created = await self.api.create(request, on_event)
+        pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
+        return await self._collect(pending, parent, on_event, deadline, started)
+
+    async def resume(
+        self, pending: PendingTask, on_event: EventCallback | None, deadline: float
+    ) -> Video:
+        return await self._collect(pending, None, on_event, deadline, time.monotonic())
+
+    def pending_for(self, task: str) -> PendingTask:
+        task = task.strip()
+        if task.startswith(("http://", "https://")):
+            task_id = task.rstrip("/").rsplit("/", 1)[-1]
+            return PendingTask(Request("", ""), Task(task_id, task))
+        if not task or any(c.isspace() for c in task):
+            raise InvalidRequest(t("videos.no_task_id"))
+        return PendingTask(Request("", ""), Task(task, self.api.status_url(task)))
+
+    async def models(self) -> list[str] | None:
+        path = self.gateway.models_path
+        if path is None:
+            return None
+        response = await self.relay.get(self.relay.base_url + path)
+        data = self.api._json(response).get("data") if response.is_success else None
+        return [str(row.get("id")) for row in data or [] if isinstance(row, dict)] or None
+
+    async def _collect(
+        self, pending: PendingTask, parent: Video | None, on_event: EventCallback | None,
+        deadline: float, started: float,
+    ) -> Video:  # fmt: skip
+        task = pending.task
+        url = task.source_url or self.api.status_url(task.task_id)
+        try:
+            status = await self.api.wait(task.task_id, url, on_event, deadline)
+        except VideosPollLost as exc:
+            raise StreamInterrupted(
+                t("client.poll_lost", task=task.task_id, detail=exc),
+                task_id=task.task_id, source_url=url, pending=pending,
+            ) from None  # fmt: skip
+        assert status.video_url is not None
+        tail = completion_tail(None, status.thumbnail_url, status.video_url)
+        return Video(
+            pending.request, task, None, status.video_url, status.thumbnail_url, tail, None,
+            created_at=pending.started_at, elapsed=time.monotonic() - started, parent=parent,
+        )  # fmt: skip
+
+
+#: The Ask's fields a gateway sends as its options (records/_model.py, ``Options``).
+OPTION_NAMES = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")

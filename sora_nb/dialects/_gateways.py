@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from . import litellm, newapi, openrouter, reseller, xai
 from ._catalog import CATALOG, Capabilities, capabilities_for
-from ._gateway import Created, Gateway, GatewayAPI
+from ._gateway import Created, Gateway, GatewayAPI, GatewayDialect
 from ._words import STATUS_WORDS, percent, phase
 
 __all__ = [
     "CATALOG",
     "GATEWAYS",
+    "GATEWAY_DIALECTS",
     "STATUS_WORDS",
     "Capabilities",
     "Created",
@@ -35,3 +36,12 @@ GATEWAYS: dict[str, Gateway] = {
         reseller.GATEWAY,
     )
 }
+
+#: The same gateways as ``Dialect`` classes, for the client's registry of dialects.
+GATEWAY_DIALECTS: dict[str, type[GatewayDialect]] = {
+    cls.name: cls
+    for cls in (
+        newapi.NewAPI, litellm.LiteLLM, openrouter.OpenRouter, xai.XAI, xai.Grok2API,
+        reseller.Reseller,
+    )
+}  # fmt: skip

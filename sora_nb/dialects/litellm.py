@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records._model import ContinuationKind, Request
-from ._gateway import Gateway, Route, size_of
+from ._gateway import Gateway, GatewayDialect, Route, size_of
 
 __all__ = ["GATEWAY"]
 
@@ -47,3 +47,11 @@ GATEWAY = Gateway(
     route_for_model=_remixes,
     no_field=("last_frame", "audio"),  # OpenAI's shape has no field for them
 )
+
+
+class LiteLLM(GatewayDialect):
+    """LiteLLM as a dialect (``SoraClient(dialect="litellm")``)."""
+
+    name = "litellm"
+    title = "LiteLLM"
+    gateway = GATEWAY

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records._model import ContinuationKind, Request
-from ._gateway import Gateway, Route, size_of
+from ._gateway import Gateway, GatewayDialect, Route, size_of
 
 __all__ = ["GATEWAY"]
 
@@ -60,3 +60,11 @@ GATEWAY = Gateway(
     routes={"remix": Route("/v1/videos/{id}/remix", _remix)},
     route_for_model=_remixes,
 )
+
+
+class NewAPI(GatewayDialect):
+    """new-api as a dialect (``SoraClient(dialect="newapi")``)."""
+
+    name = "newapi"
+    title = "new-api"
+    gateway = GATEWAY

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records._model import Request
-from ._gateway import Gateway
+from ._gateway import Gateway, GatewayDialect
 
 __all__ = ["GATEWAY"]
 
@@ -51,3 +51,11 @@ GATEWAY = Gateway(
     content_path="/api/v1/videos/{id}/content?index=0",
     models_path="/api/v1/videos/models",
 )
+
+
+class OpenRouter(GatewayDialect):
+    """OpenRouter as a dialect (``SoraClient(dialect="openrouter")``)."""
+
+    name = "openrouter"
+    title = "OpenRouter"
+    gateway = GATEWAY

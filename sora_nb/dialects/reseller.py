@@ -8,7 +8,7 @@ in the status answer, often one that expires (docs/dialects.md, "Resellers").
 from __future__ import annotations
 
 from ..records._model import Request
-from ._gateway import Gateway, size_of
+from ._gateway import Gateway, GatewayDialect, size_of
 
 __all__ = ["GATEWAY"]
 
@@ -34,3 +34,11 @@ GATEWAY = Gateway(
     content_path="/v1/videos/{id}/content",
     no_field=("last_frame", "audio"),
 )
+
+
+class Reseller(GatewayDialect):
+    """a reseller as a dialect (``SoraClient(dialect="reseller")``)."""
+
+    name = "reseller"
+    title = "a reseller"
+    gateway = GATEWAY

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..records._model import Request
-from ._gateway import Gateway, Route
+from ._gateway import Gateway, GatewayDialect, Route
 
 __all__ = ["GATEWAY", "GROK2API"]
 
@@ -61,3 +61,19 @@ GATEWAY = Gateway(
 )
 
 GROK2API = replace(GATEWAY, name="grok2api", title="grok2api")
+
+
+class XAI(GatewayDialect):
+    """xAI as a dialect (``SoraClient(dialect="xai")``)."""
+
+    name = "xai"
+    title = "xAI"
+    gateway = GATEWAY
+
+
+class Grok2API(GatewayDialect):
+    """grok2api as a dialect (``SoraClient(dialect="grok2api")``)."""
+
+    name = "grok2api"
+    title = "grok2api"
+    gateway = GROK2API
