@@ -415,3 +415,20 @@ def test_a_gateway_is_a_dialect_on_the_shared_interface(served: EmulatorServer) 
     first, second, models = run(go())
     assert second.request.continuation.kind == "edit" and second.parent is first
     assert models == ["grok-imagine-video"]
+
+
+@pytest.mark.parametrize("served", [("litellm", 400), ("xai", 400)], indirect=True)
+def test_a_task_is_collected_by_the_gateways_own_id(served: EmulatorServer) -> None:
+    dialect = served.app.state.emulator.dialect
+    model = "runwayml/gen4_turbo" if dialect == "litellm" else "grok-imagine-video"
+    emulator = served.app.state.emulator
+
+    async def go() -> tuple[Any, Any]:
+        async with SoraClient(served.url, KEY, dialect=dialect, poll_interval=0.05) as client:
+            first = await client.generate("a heron fishing", model=model)
+            return first, await client.resume(first.task_id)
+
+    first, again = run(go())
+    # the same file (a signed link is signed afresh on each status answer)
+    assert again.video_url.split("?")[0] == first.video_url.split("?")[0]
+    assert emulator.paid["a heron fishing"] == 1  # collected, never sent again

@@ -380,6 +380,11 @@ class SoraClient:
 
     def _pending_for(self, task: str) -> PendingTask:
         task = task.strip()
+        if self._gateway is not None and task and not task.startswith(("http://", "https://")):
+            # A gateway's own ids: LiteLLM's base64, xAI's UUIDs, new-api's task_…
+            if any(c.isspace() for c in task):
+                raise InvalidRequest(t("videos.no_task_id"))
+            return PendingTask(_UNKNOWN, Task(task, self._gateway.status_url(task)))
         if task.startswith(("http://", "https://")):
             source_url = _checked_url(task)
             task_id = task.rstrip("/").rsplit("/", 1)[-1]
