@@ -459,6 +459,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "audio must be True or False, not {value!r}.",
         "`audio` 只能是 `True` 或 `False`，而不是 {value!r}。",
     ),
+    "ask.how": (
+        "how must be remix, edit, extend or last-frame, not {value!r}.",
+        "`how` 只能是 `remix`、`edit`、`extend` 或 `last-frame`，而不是 {value!r}。",
+    ),
     "gateway.option": (
         "{model} does not take {what}={value}: use one of {allowed}.",
         "{model} 不支持 {what}={value}：可用 {allowed}。",

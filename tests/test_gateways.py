@@ -408,12 +408,15 @@ def test_a_gateway_is_a_dialect_on_the_shared_interface(served: EmulatorServer) 
             dialect = GATEWAY_DIALECTS["xai"](_Relay(served.url, http))  # type: ignore[arg-type]
             ask = Ask.build("a wave", model="grok-imagine-video")
             first = await dialect.run(dialect.request(ask), None, None, time.monotonic() + 30)
-            second_request = dialect.request(ask, first)
-            second = await dialect.run(second_request, first, None, time.monotonic() + 30)
+            longer = Ask.build("the wave returns", model="grok-imagine-video", duration=6,
+                               how="extend")  # fmt: skip
+            second = await dialect.run(dialect.request(longer, first), first, None,
+                                       time.monotonic() + 30)  # fmt: skip
             return first, second, await dialect.models()
 
     first, second, models = run(go())
-    assert second.request.continuation.kind == "edit" and second.parent is first
+    assert second.request.continuation.kind == "extend" and second.parent is first
+    assert second.request.options.duration == 6  # the Ask's options reach the request
     assert models == ["grok-imagine-video"]
 
 

@@ -19,6 +19,7 @@ from ._request import (
     ImageInput,
     Orientation,
     image_to_url,
+    make_options,
     normalize_orientation,
     validate_model,
     validate_prompt,
@@ -40,6 +41,14 @@ class Ask:
     model: str = DEFAULT_MODEL
     orientation: Orientation | None = None
     image: str | None = field(default=None, repr=False)
+    # What the gateways' models take (docs/dialects.md, "Options"); None leaves it to them.
+    duration: int | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    last_frame: str | None = field(default=None, repr=False)
+    audio: bool | None = None
+    #: For an edit on a gateway: remix, edit, extend or last-frame (None: the model's first).
+    how: str | None = None
 
     @classmethod
     def build(
@@ -49,6 +58,12 @@ class Ask:
         model: object = DEFAULT_MODEL,
         orientation: object = None,
         image: ImageInput = None,
+        duration: object = None,
+        aspect_ratio: object = None,
+        resolution: object = None,
+        last_frame: ImageInput = None,
+        audio: object = None,
+        how: object = None,
         **unknown: Any,
     ) -> Ask:
         """Check every input, refusing bad input with one sentence before anything is sent.
@@ -61,7 +76,13 @@ class Ask:
         shape = normalize_orientation(orientation)
         name = validate_model(model)
         url = image_to_url(image)
-        return cls(validate_prompt(prompt), name, shape, url)
+        text = validate_prompt(prompt)
+        options = make_options(duration, aspect_ratio, resolution, last_frame, audio)
+        kind = None if how is None else str(how).strip().lower()
+        if kind is not None and kind not in ("remix", "edit", "extend", "last-frame"):
+            raise InvalidRequest(t("ask.how", value=how))
+        return cls(text, name, shape, url, options.duration, options.aspect_ratio,
+                   options.resolution, options.last_frame, options.audio, kind)  # fmt: skip
 
 
 def ask_options() -> tuple[str, ...]:
