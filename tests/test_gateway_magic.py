@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from IPython.core.displaypub import CapturingDisplayPublisher
@@ -74,3 +75,22 @@ def test_models_lists_durations_ratios_and_frames(cells: Cells) -> None:
     table = cells.htmls()
     assert "google/veo-3.1" in table and "first_frame" in table
     assert "4, 6, 8" in table and "last-frame" in table
+
+
+def test_the_studio_names_and_runs_the_continuation_the_model_offers(cells: Cells) -> None:
+    from .test_panel import _drive, _finish
+
+    async def scenario(ui: Any) -> Any:
+        ui.prompt.value = "a cow walks"
+        ui.generate.click()
+        await _finish(ui)
+        ui.prompt.value = "the cow runs"
+        assert not ui.edit.disabled and ui.edit.description.endswith("· last-frame")
+        ui.edit.click()
+        await _finish(ui)
+        return ui
+
+    _drive(cells.magics, scenario)
+    first, second = cells.session.turns
+    assert first.status == second.status == "done"
+    assert second.parent == 0 and second.request.continuation.kind == "last-frame"

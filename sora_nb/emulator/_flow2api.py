@@ -104,6 +104,7 @@ async def _events(request: Request, task: Task, notes: list[bytes]) -> AsyncIter
             yield note
         yield chunk("提交视频生成任务...\n")
         yield chunk("视频生成中...\n")
+        yield chunk("生成进度: 0%\n")  # its first poll reports 0 (attempt 0 of the loop)
         index = 0
         while (entry := await task.entry(index)) is not None:
             index += 1

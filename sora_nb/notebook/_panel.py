@@ -410,9 +410,19 @@ class Panel:
         selected = self.gallery.selected if hasattr(self, "gallery") else None
         turns = self._watched.turns if self._watched is not None else []
         video = turns[selected].video if selected is not None and selected < len(turns) else None
-        self.edit.disabled = not (has_prompt and video is not None and video.remixable)
+        offered = self._continuations(video)
+        self.edit.disabled = not (has_prompt and video is not None and
+                                  (video.remixable or bool(offered)))  # fmt: skip
+        # A gateway's button names the continuation its model offers (docs/dialects.md).
+        self.edit.description = f"{label('edit')} · {offered[0]}" if offered else label("edit")
         self.clear_image.disabled = not self.image.value
         self.clear_image.layout.display = None if self.image.value else "none"
+
+    def _continuations(self, video: Video | None) -> tuple[str, ...]:
+        if video is None or self._watched is None:
+            return ()
+        client = self._watched.client
+        return client.continuations(video.model) if client.continues_by_task() else ()
 
     def _say(self, text: str, kind: Kind = "error") -> None:
         self.message.value = message_bundle(text, kind)["text/html"] if text else ""

@@ -9,7 +9,7 @@ Nothing here imports the rest of sora_nb: every layer may use these records.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 __all__ = [
@@ -21,6 +21,8 @@ __all__ = [
     "Request",
     "Task",
     "Through",
+    "plain",
+    "request_from",
 ]
 
 #: How a new video continues an earlier one (docs/dialects.md, "Continuations").
@@ -126,3 +128,26 @@ class PendingTask(Described):
     transcript: str = field(default="", repr=False)
     echo: dict[str, Any] | None = field(default=None, repr=False)
     started_at: float = field(default_factory=time.time, repr=False)
+
+
+def plain(record: Request | Task) -> dict[str, Any]:
+    """A request or task as plain JSON data; a gateway's options and continuation only when
+    they say something, so files of the chat dialects keep their shape."""
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    for key in ("options", "continuation"):
+        value = values.pop(key, None)
+        if value is not None and value != Options():
+            values[key] = asdict(value)
+    return values
+
+
+def request_from(data: dict[str, Any]) -> Request:
+    """The Request ``plain`` wrote (``TypeError`` if it is not one)."""
+    data = dict(data)
+    options = data.pop("options", None)
+    link = data.pop("continuation", None)
+    return Request(
+        **data,
+        options=Options(**options) if isinstance(options, dict) else Options(),
+        continuation=Continuation(**link) if isinstance(link, dict) else None,
+    )

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -33,6 +33,7 @@ from ._model import (
     Request,
     Task,
     Through,
+    plain,
 )
 from ._video import Video, video_record
 
@@ -217,13 +218,7 @@ def _extras(request: dict[str, Any]) -> dict[str, Any]:
     return extras
 
 
-def _plain(record: Request | Task) -> dict[str, Any]:
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    for key in ("options", "continuation"):  # a gateway's: written only when they say something
-        value = values.pop(key, None)
-        if value is not None and value != Options():
-            values[key] = asdict(value)
-    return values
+_plain = plain
 
 
 def _branch(parent: Turn) -> list[Message]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._display import mimebundle
 from .._exceptions import InvalidRequest
-from ._model import Described, Message, Request, Task
+from ._model import Described, Message, Request, Task, plain, request_from
 from ._request import can_remix, with_share_id
 
 if TYPE_CHECKING:
@@ -161,11 +161,10 @@ def video_from_record(data: dict[str, Any]) -> Video:
     """The Video ``video_record`` wrote (``TypeError`` or ``KeyError`` if it is not one)."""
     task = data.get("task")
     return Video(
-        Request(**data["request"]),
+        request_from(data["request"]),
         Task(**task) if task is not None else None,
         **{name: data[name] for name in _OUTCOME if name in data},
     )
 
 
-def _plain(record: Request | Task) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in fields(record)}
+_plain = plain
