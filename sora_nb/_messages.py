@@ -127,9 +127,13 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "{name!r} is not an option of a generation: see help(sora_nb.generate).",
         "{name!r} 不是生成的选项：请查看 help(sora_nb.generate)。",
     ),
+    "ask.seconds": (
+        "{name} must be a whole number of seconds above 0, not {value!r}.",
+        "{name} 必须是大于 0 的整数秒数，而不是 {value!r}。",
+    ),
     "dialect.unknown": (
         "Unknown dialect {name!r}: use {known} (docs/dialects.md).",
-        "未知的中转类型 {name!r}：请使用 {known}（见 docs/dialects.md）。",
+        "未知的中转类型 {name!r}：请使用 {known}（见 `docs/dialects.md`）。",
     ),
     "dialect.no_stream": (
         "A {title} relay has no chat stream: use generate().",
@@ -270,7 +274,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A video is already being made: wait for it to finish.",
         "已有视频在生成中，请稍候。",
     ),
-    # Downloads, URLs and requests (_download, _guard, _config, _secret).
+    # Downloads, URLs and requests (_download, wire/_limits, _config, _secret).
     "download.scheme": (
         "Cannot download {url!r}: only http(s) URLs are fetched.",
         "无法下载 {url!r}：只能下载 http(s) 链接。",

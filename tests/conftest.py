@@ -1,4 +1,4 @@
-"""Shared fixtures. The relay's recorded example lives in tests/fixtures/seed/."""
+"""Shared fixtures. The relay's recorded example lives in tests/fixtures/transcript/."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "tests" / "fixtures" / "seed"
+SEED = ROOT / "tests" / "fixtures" / "transcript"
 
 
 @pytest.fixture(autouse=True)

@@ -54,8 +54,8 @@ def test_options_reach_the_gateway_and_the_continuation_is_named(cells: Cells) -
     cells.cell("--edit cow --how last-frame --as halo", "put a halo on the cow")
     assert not cells.errors()
     cow, halo = cells.shell.user_ns["cow"], cells.shell.user_ns["halo"]
-    assert cow.request.options.duration == 8 and cow.request.options.audio is True
-    assert halo.request.continuation.kind == "last-frame"
+    assert cow.request.options["duration"] == 8 and cow.request.options["audio"] is True
+    assert halo.request.options["how"] == "last-frame"
     assert halo.request.image.startswith("data:image/png;base64,")  # the cow's last frame
 
 
@@ -93,4 +93,4 @@ def test_the_studio_names_and_runs_the_continuation_the_model_offers(cells: Cell
     _drive(cells.magics, scenario)
     first, second = cells.session.turns
     assert first.status == second.status == "done"
-    assert second.parent == 0 and second.request.continuation.kind == "last-frame"
+    assert second.parent == 0 and second.request.options["how"] == "last-frame"

@@ -415,8 +415,8 @@ def test_a_gateway_is_a_dialect_on_the_shared_interface(served: EmulatorServer) 
             return first, second, await dialect.models()
 
     first, second, models = run(go())
-    assert second.request.continuation.kind == "extend" and second.parent is first
-    assert second.request.options.duration == 6  # the Ask's options reach the request
+    assert second.request.options["how"] == "extend" and second.parent is first
+    assert second.request.options["duration"] == 6  # the Ask's options reach the request
     assert models == ["grok-imagine-video"]
 
 

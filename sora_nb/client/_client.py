@@ -1,10 +1,11 @@
-"""The async client: one chat-completions stream per generation, recovered by task id.
+"""The async client: one relay, its key, its retries and its limit, for one dialect.
 
-A generation takes minutes and is billed whether or not the stream survives, so the client
-never re-sends a request once the relay has started answering: retries happen only before
-the stream begins (connect errors, 429, 5xx), and a stream that breaks or ends without a
-video after the task id is known is finished by polling the task's source URL
-(docs/protocol.md, "The resume rule").
+What every relay shares lives here: configuration, the key and its origin rule, retries
+before an answer begins (connect errors, 429, 5xx), the process-wide limiter, the HTTP pool
+and the deadline. What differs (what is sent, how progress comes back, how a task is
+recovered) is the dialect's, chosen once when the client is built (docs/architecture.md).
+A generation is billed whether or not its answer survives, so nothing is retried once the
+relay has started answering (docs/protocol.md, "The resume rule").
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import asyncio
 import contextlib
 import email.utils
 import json
-import logging
 import math
 import random
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,66 +29,28 @@ from .._exceptions import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
-    GenerationFailed,
     InvalidRequest,
     RateLimitError,
-    StreamInterrupted,
 )
 from .._messages import t
-from ..dialects import _recognize
-from ..dialects import flow2api as _flow2api
-from ..dialects._catalog import Capabilities, capabilities_for, from_openrouter
-from ..dialects._gateway import GatewayAPI
-from ..dialects._gateways import GATEWAYS
-from ..dialects._videos_api import VideosAPI, VideosPollLost, videos_model
-from ..records._model import (
-    Continuation,
-    ContinuationKind,
-    Message,
-    Options,
-    PendingTask,
-    Request,
-    Task,
-)
-from ..records._request import (
-    MAX_IMAGE_BYTES,
-    ImageInput,
-    Prepared,
-    build_body,
-    make_options,
-    model_info,
-    prepare,
-    validate_model,
-    videos_remix_target,
-)
+from .._secret import BearerAuth, Secret, redact
+from ..dialects import Dialect, dialect_for
+from ..dialects._catalog import Capabilities
+from ..dialects._recognize import by_url
+from ..records._ask import DEFAULT_MODEL, Ask
+from ..records._model import Message, PendingTask, Request
+from ..records._request import ImageInput
 from ..records._video import Video
-from ..wire._events import (
-    CompletedEvent,
-    Event,
-    FailedEvent,
-    JobEvent,
-    ProgressEvent,
-    StatusEvent,
-)
-from ..wire._protocol import (
-    ChatChunk,
-    SourceStatus,
-    TranscriptParser,
-    completion_content,
-    completion_tail,
-    parse_chunk,
-    parse_source,
-)
-from . import _config, _guard
-from ._guard import DeadlinePassed, Inflow, Overflow, describe, request_error, sse_events, until
+from ..wire._events import Event, JobEvent
+from ..wire._limits import Inflow, describe, request_error
+from ..wire._protocol import parse_chunk
+from . import _config
+from ._download import DEFAULT_MAX_BYTES
+from ._download import download as _download
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._pools import POOL_LIMITS, Pools
-from ._poster import last_frame_png
-from ._secret import BearerAuth, Secret, redact
 
-__all__ = ["DEFAULT_TIMEOUT", "EventCallback", "SoraClient", "make_request"]
-
-logger = logging.getLogger("sora_nb")
+__all__ = ["DEFAULT_TIMEOUT", "EventCallback", "SoraClient"]
 
 EventCallback = Callable[[Event | JobEvent], object]
 
@@ -98,29 +60,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
 DEFAULT_DEADLINE = 45 * 60.0
 
 
-def make_request(
-    turn: Prepared,
-    messages: list[Message],
-    options: Options | None = None,
-    continuation: Continuation | None = None,
-) -> Request:
-    """The request record for checked input and the exact messages that carry it."""
-    return Request(
-        turn.prompt, turn.model, turn.orientation, turn.image_url, messages,
-        options or Options(), continuation,
-    )  # fmt: skip
-
-
-#: Every dialect setting: the chat ones, go-sora2api's task API, then the gateways.
-DIALECTS: tuple[str, ...] = ("chat", "videos", "flow2api", *GATEWAYS, "auto")
-
-
-class _Broken(Exception):
-    """The transport failed after the response began (internal)."""
-
-
 class SoraClient:
-    """Async client for a sora-2 chat relay (or the embedded emulator).
+    """Async client for a video relay (or the embedded emulator).
 
     ``base_url`` defaults to ``$SORA_BASE_URL``, else the embedded emulator; ``api_key`` to
     ``$SORA_API_KEY``. Pass ``http_client`` or ``transport`` to control the HTTP layer.
@@ -162,39 +103,23 @@ class SoraClient:
         self._injected = http_client
         self._http: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
-        self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
         # Shared by every client of this relay in the process: the kernel's cap on streams.
         self._limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
-        # "chat" reads either chat dialect from the stream; "videos" is the task API, which
-        # only a setting can choose (docs/dialects.md).
-        setting = dialect or _config.env_dialect()
-        self.dialect = _dialect(setting or ("auto-url" if not self.uses_emulator else None))
-        if self.dialect == "auto-url":  # no setting: only the URL is read (it costs nothing)
-            self.dialect = _recognize.by_url(base_url) or "chat"
-        self._videos: VideosAPI | None = None
-        self._gateway: GatewayAPI | None = None
-        self._choose(self.dialect)
+        # Chosen once; from here on the client only calls it (docs/dialects.md).
+        # With no setting only the URL is read, which costs nothing (openrouter.ai, api.x.ai).
+        setting = dialect or _config.env_dialect() or by_url(base_url)
+        self._dialect: Dialect = dialect_for(setting)(_Relay(self))
 
-    def _choose(self, dialect: str) -> None:
-        """Build the one dialect this client speaks (``auto`` waits for its first use)."""
-        self.dialect = dialect
-        args = (self.base_url, self._client, self._auth, self._post, self.poll_interval,
-                self._redact)  # fmt: skip
-        if dialect == "videos":
-            self._videos = VideosAPI(*args)
-        elif dialect in GATEWAYS:
-            self._gateway = GatewayAPI(GATEWAYS[dialect], self.base_url, self._get,
-                                       self._post, self.poll_interval, self._redact)  # fmt: skip
-
-    async def _get(self, url: str) -> httpx.Response:
-        """One poll with the key (it goes only to the relay's origin)."""
-        return await self._client().get(url, auth=self._auth)
+    @property
+    def dialect(self) -> str:
+        """The dialect spoken (for ``auto``, the one recognised once it is known)."""
+        return str(getattr(self._dialect, "found", self._dialect.name))
 
     def __repr__(self) -> str:
         key = "***" if self._auth else None
         return f"SoraClient(base_url={self.base_url!r}, api_key={key!r})"
 
-    def _check_ready(self) -> None:
+    def check_ready(self) -> None:
         """Refuse, before anything is sent, a real relay with no API key."""
         if self._auth is None and not self.uses_emulator:
             raise InvalidRequest("No API key: set SORA_API_KEY or run `%sora config --api-key`.")
@@ -236,29 +161,24 @@ class SoraClient:
     # -- public API -----------------------------------------------------------------------
 
     async def stream(
-        self, messages: list[Message], model: str = "sora-2", *, stream: bool = True
+        self, messages: list[Message], model: str = DEFAULT_MODEL, *, stream: bool = True
     ) -> AsyncIterator[Event]:
         """The events of one chat-completions request, as the relay sends them.
 
         Raises ``StreamInterrupted`` when the transport breaks after the task id is known
         (``resume()`` collects it) and ``APIConnectionError`` when it breaks before.
         """
-        validate_model(model)
-        if self._videos is not None:
-            raise InvalidRequest("A Videos API relay has no chat stream: use generate().")
-        parser = TranscriptParser()
-        try:
-            async with self._limiter.slot():
-                async for event in self._events(build_body(messages, model, stream=stream), parser):
-                    yield event
-        except _Broken as exc:
-            raise self._interrupted(parser, exc) from None
+        async with contextlib.aclosing(
+            self._dialect.stream(messages, model, stream=stream)
+        ) as events:
+            async for event in events:
+                yield event
 
     async def generate(
         self,
         prompt: str,
         *,
-        model: str = "sora-2",
+        model: str = DEFAULT_MODEL,
         orientation: str | None = None,
         image: ImageInput = None,
         on_event: EventCallback | None = None,
@@ -266,35 +186,10 @@ class SoraClient:
     ) -> Video:
         """Make a new video and return it once finished (or raise a ``SoraError``).
 
-        ``options`` are what the gateways' models take: ``duration``, ``aspect_ratio``,
-        ``resolution``, ``last_frame`` and ``audio`` (docs/dialects.md, "Options").
+        ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
         """
-        request = await self._new_request(prompt, model, orientation, image, options)
-        return await self._run(request, on_event=on_event)
-
-    async def _new_request(
-        self, prompt: str, model: str, orientation: str | None, image: ImageInput,
-        options: dict[str, Any],
-    ) -> Request:  # fmt: skip
-        """A new video's request, checked for this dialect before anything is sent."""
-        await self._settle_dialect()
-        image = await self._inline_image(model, image)
-        turn = prepare(prompt, self._model_for(model, orientation), orientation, image)
-        messages: list[Message] = [{"role": "user", "content": turn.content}]
-        request = make_request(turn, messages, _options(options))
-        self._check_request(request)
-        return request
-
-    def _model_for(self, model: str, orientation: str | None) -> str:
-        """flow2api's names carry the orientation; every other name is sent as written."""
-        return _flow2api.model_for(model, orientation) if self.dialect == "flow2api" else model
-
-    def _check_request(self, request: Request) -> None:
-        if self._gateway is not None:
-            self._gateway.check(request)
-        elif request.options != Options():  # the chat dialects have no field for them
-            given = [k for k in _OPTION_NAMES if getattr(request.options, k) is not None]
-            raise InvalidRequest(t("gateway.no_field", gateway=self.dialect, what=", ".join(given)))
+        ask = Ask.build(prompt, model=model, orientation=orientation, image=image, **options)
+        return await self.send(await self.request(ask), on_event=on_event)
 
     async def edit(
         self,
@@ -305,30 +200,43 @@ class SoraClient:
         orientation: str | None = None,
         image: ImageInput = None,
         on_event: EventCallback | None = None,
-        how: str | None = None,
         **options: Any,
     ) -> Video:
-        """Continuous modification: ``video`` with ``prompt`` applied, as a new video.
-
-        On a gateway the continuation is the model's own (``how``: remix, edit, extend or
-        last-frame; None picks the first it offers, see ``continuations()``).
-        """
+        """Continuous modification: ``video`` with ``prompt`` applied, as a new video."""
         if not isinstance(video, Video):
             raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
-        if self._gateway is not None or self.dialect == "flow2api":
-            request = await self._continuation_request(
-                video, prompt, model or video.model, orientation, image, how, options
-            )
-            return await self._run(request, parent=video, on_event=on_event)
         if not video.remixable:
             raise InvalidRequest(
                 "This video has no share id (sid) to remix it by: its relay gave none "
                 "(a sora2api relay gives one only in watermark-free mode)."
             )
-        image = await self._inline_image(model or video.model, image)
-        turn = prepare(prompt, model or video.model, orientation, image)
-        messages = video.next_messages(turn.content)
-        return await self._run(make_request(turn, messages), parent=video, on_event=on_event)
+        ask = Ask.build(
+            prompt, model=model or video.model, orientation=orientation, image=image, **options
+        )
+        request = await self.request(ask, video)
+        return await self.send(request, parent=video, on_event=on_event)
+
+    async def request(self, ask: Ask, parent: Video | None = None) -> Request:
+        """The exact request this relay's dialect sends for ``ask`` (an edit of ``parent``).
+
+        A ``Session`` records it before ``send``, so what it records is what is sent.
+        Refuses, in one sentence, what this relay cannot be sent.
+        """
+        ask = await self._dialect.place_image(ask)
+        if parent is not None:  # how it continues: a remix, an extend, its last frame…
+            ask = await self._dialect.continue_from(ask, parent)
+        return self._dialect.request(ask, parent)
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        parent: Video | None = None,
+        on_event: EventCallback | None = None,
+    ) -> Video:
+        """Send a request made by ``request()`` and return the finished video."""
+        deadline = time.monotonic() + self.deadline
+        return await self._dialect.run(request, parent, on_event, deadline)
 
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
@@ -338,401 +246,50 @@ class SoraClient:
         ``task`` is a task id, its source URL, or the ``PendingTask`` of a
         ``StreamInterrupted``.
         """
-        pending = task if isinstance(task, PendingTask) else self._pending_for(task)
+        pending = task if isinstance(task, PendingTask) else self._dialect.pending_for(task)
         await _call(on_event, JobEvent("resuming", detail=pending.task_id))
         deadline = time.monotonic() + self.deadline
-        if self._gateway is not None:
-            status = await self._wait_gateway(self._gateway, pending, on_event, deadline)
-        elif self._videos is not None:
-            status = await self._wait_videos(self._videos, pending, on_event, deadline)
-        else:
-            status = await self._poll(pending, on_event, deadline)
-        # Collected later: the elapsed time is wall-clock since the task started.
-        return _video_from_source(pending, status, time.time() - pending.started_at, None)
-
-    async def _inline_image(self, model: str, image: ImageInput) -> ImageInput:
-        """An https image, fetched, for a sora2api model: those relays drop image links.
-
-        The bytes then go inline as a ``data:`` URI, which is what the request records and
-        sends (docs/dialects.md). The image's host is another origin, so no key goes there.
-        """
-        info = model_info(model) if isinstance(model, str) else None
-        if info is None or info.dialect != "sora2api" or not isinstance(image, str):
-            return image
-        if not image.startswith("https://"):
-            return image  # a path, a data: URI, or a link the checks refuse in one sentence
-        data = bytearray()
-        try:
-            async with self._client().stream("GET", image, follow_redirects=True) as response:
-                response.raise_for_status()
-                async for piece in response.aiter_bytes():
-                    data += piece
-                    if len(data) > MAX_IMAGE_BYTES:
-                        break  # prepare() refuses it by its size, in one sentence
-        except httpx.HTTPError as exc:
-            raise InvalidRequest(
-                f"Could not fetch the image {image!r} to send it inline ({_describe(exc)}): "
-                "pass a local file instead."
-            ) from None
-        return bytes(data)
-
-    # -- recovery by task id or URL ------------------------------------------------------------
-
-    def _pending_for(self, task: str) -> PendingTask:
-        task = task.strip()
-        if self._gateway is not None and task and not task.startswith(("http://", "https://")):
-            # A gateway's own ids: LiteLLM's base64, xAI's UUIDs, new-api's task_…
-            if any(c.isspace() for c in task):
-                raise InvalidRequest(t("videos.no_task_id"))
-            return PendingTask(_UNKNOWN, Task(task, self._gateway.status_url(task)))
-        if task.startswith(("http://", "https://")):
-            source_url = _checked_url(task)
-            task_id = task.rstrip("/").rsplit("/", 1)[-1]
-        elif re.fullmatch(r"task_[A-Za-z0-9]+", task):
-            task_id = task
-            source_url = self._sources.get(task, f"{self.base_url}/source/{task}")
-        else:
-            raise InvalidRequest(
-                f"{task!r} is neither a task id (task_…) nor a source URL: "
-                "copy it from the progress line."
-            )
-        return PendingTask(_UNKNOWN, Task(task_id, source_url))
-
-    async def _lookup(self, task: str) -> None:
-        """Ask the relay once about a task id or URL; a 404 raises here, before a Session
-        records a turn for it (docs/protocol.md, "The resume rule")."""
-        pending = self._pending_for(task)
-        if self._videos is None and self._gateway is None:  # task APIs answer when polled
-            await self._poll_once(pending.source_url or f"{self.base_url}/source/{task}", "")
-
-    # -- one generation ---------------------------------------------------------------------
-
-    async def _run(
-        self,
-        request: Request,
-        *,
-        parent: Video | None = None,
-        on_event: EventCallback | None = None,
-    ) -> Video:
-        """Send ``request`` (input already checked by ``prepare()``); return the video.
-
-        ``generate`` and ``edit`` build the request; a ``Session`` builds and records it
-        first, so what it records before sending is exactly what is sent.
-        """
-        await self._settle_dialect()
-        if self._gateway is not None:
-            return await self._run_gateway(self._gateway, request, parent, on_event)
-        if self._videos is not None:
-            return await self._run_videos(self._videos, request, parent, on_event)
-        started, wall = time.monotonic(), time.time()
-        # flow2api cancels the job when the stream drops: only the user's cancel ends it.
-        deadline = math.inf if self.dialect == "flow2api" else started + self.deadline
-        parser = TranscriptParser()
-        broken: _Broken | None = None
-        body = build_body(request.messages, request.model)
-        try:  # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
-            await until(deadline, self._consume(body, parser, on_event))
-        except _Broken as exc:
-            broken = exc
-        except DeadlinePassed as exc:
-            broken = _Broken(str(exc))
-        if parser.failed is not None:
-            raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
-        echo = parser.echo.data if parser.echo else None
-        task = _task(parser)
-        if parser.completed is not None:
-            done = parser.completed
-            return Video(
-                request,
-                task,
-                done.sid,
-                done.video_url,
-                done.thumbnail_url,
-                parser.transcript,
-                echo,
-                created_at=wall,
-                elapsed=time.monotonic() - started,
-                parent=parent,
-            )
-        if task is None:
-            if broken is not None:
-                raise APIConnectionError(
-                    f"The connection to the relay broke before a task was created: {broken}."
-                )
-            raise GenerationFailed(t("client.empty_stream"))
-        reason = f"stream broke: {broken}" if broken else "stream ended without a video"
-        logger.info("Resuming %s from its source URL (%s).", task.task_id, reason)
-        await _call(on_event, JobEvent("resuming", detail=reason))
-        pending = PendingTask(request, task, parser.transcript, echo, wall)
-        status = await self._poll(pending, on_event, deadline, parser.percent or -1)
-        return _video_from_source(pending, status, time.monotonic() - started, parent)
-
-    async def _run_videos(
-        self,
-        videos: VideosAPI,
-        request: Request,
-        parent: Video | None,
-        on_event: EventCallback | None,
-    ) -> Video:
-        """The Videos task API: create (or remix), then poll (docs/dialects.md)."""
-        started, wall = time.monotonic(), time.time()
-        request = replace(request, model=videos_model(request.model, request.orientation))
-        target = videos_remix_target(request.messages)
-        async with self._limiter.slot():
-            await _call(on_event, JobEvent("sending"))
-            if target is None:
-                created = await videos.create(
-                    request.model, request.prompt, request.image, on_event
-                )
-            else:
-                created = await videos.remix(request.model, request.prompt, *target, on_event)
-        pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
-        status = await self._wait_videos(videos, pending, on_event, started + self.deadline)
-        return _video_from_source(pending, status, time.monotonic() - started, parent)
-
-    async def _run_gateway(
-        self,
-        gateway: GatewayAPI,
-        request: Request,
-        parent: Video | None,
-        on_event: EventCallback | None,
-    ) -> Video:
-        """A gateway's task: created exactly once, then polled (docs/dialects.md)."""
-        started, wall = time.monotonic(), time.time()
-        gateway.check(request)  # a Session's request is checked here too, before sending
-        async with self._limiter.slot():
-            await _call(on_event, JobEvent("sending"))
-            created = await gateway.create(request, on_event)
-        pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
-        status = await self._wait_gateway(gateway, pending, on_event, started + self.deadline)
-        return _video_from_source(pending, status, time.monotonic() - started, parent)
-
-    async def _wait_gateway(
-        self,
-        gateway: GatewayAPI,
-        pending: PendingTask,
-        on_event: EventCallback | None,
-        deadline: float,
-    ) -> SourceStatus:
-        """Poll a gateway's task; lost polls give it back as ``StreamInterrupted``."""
-        task_id = pending.task.task_id
-        url = pending.task.source_url or gateway.status_url(task_id)
-        try:
-            return await gateway.wait(task_id, url, on_event, deadline)
-        except VideosPollLost as exc:
-            raise StreamInterrupted(
-                t("client.poll_lost", task=task_id, detail=exc),
-                task_id=task_id,
-                source_url=url,
-                pending=pending,
-            ) from None
-
-    # -- gateways: recognition, models, continuations ---------------------------------------
-
-    async def _settle_dialect(self) -> None:
-        """``auto``: recognise the gateway by free GETs once; one sentence if it cannot."""
-        if self.dialect != "auto":
-            return
-        found = await _recognize.by_get(self._client(), self.base_url, self._auth)
-        if found is None:
-            names = ", ".join(d for d in DIALECTS if d != "auto")
-            raise InvalidRequest(t("gateway.cannot_tell", url=self.base_url, names=names))
-        self._choose(found)
+        return await self._dialect.resume(pending, on_event, deadline)
 
     async def models(self) -> list[Capabilities]:
-        """The gateway's video models and what each takes (its listing, else the table)."""
-        await self._settle_dialect()
-        self._check_ready()
-        gateway = self._gateway
-        path = gateway.gateway.models_path if gateway else "/v1/models"
-        if path is None or self._videos is not None:
-            raise InvalidRequest(t("gateway.no_models", gateway=self.dialect))
-        response = await self._client().get(self.base_url + path, auth=self._auth)
-        if not response.is_success:
-            message = _server_message(response, self._redact)
-            raise APIStatusError(t("client.status", status=response.status_code,
-                                   message=message), status_code=response.status_code)  # fmt: skip
-        rows = _model_rows(response, self._redact)
-        listed = [from_openrouter(row) if "supported_durations" in row else _from_table(row)
-                  for row in rows]  # fmt: skip
-        if gateway is not None:
-            gateway._listed.update(
-                {caps.model: caps for caps in listed if caps.source == "gateway"}
-            )
-        return [self._with_continuations(caps) for caps in listed if caps.model]
+        """The relay's video models and what each takes (``%sora models``): the gateway's
+        own listing where it has one, the documented table for names it lists alone."""
+        self.check_ready()
+        return await self._dialect.capabilities()
 
-    def _with_continuations(self, caps: Capabilities) -> Capabilities:
-        return replace(caps, continuations=self.continuations(caps.model))
+    def continuations(self, model: str) -> tuple[str, ...]:
+        """How a video of ``model`` can be continued here (docs/dialects.md)."""
+        return self._dialect.continuations(model)
 
-    def continues_by_task(self) -> bool:
-        """Whether an edit here is a gateway continuation rather than a chat remix."""
-        return self._gateway is not None or self.dialect == "flow2api"
+    async def lookup(self, task: str) -> None:
+        """Ask the relay once about a task id or URL: an unknown task raises here, before a
+        Session records a turn for it (docs/protocol.md, "The resume rule")."""
+        await self._dialect.lookup(task)
 
-    def continuations(self, model: str) -> tuple[ContinuationKind, ...]:
-        """How a video of ``model`` can be continued here (docs/dialects.md, "Continuations")."""
-        if self._gateway is not None:
-            return self._gateway.continuations(model)
-        if self.dialect == "flow2api":
-            return ("extend",)
-        return ("remix",)
-
-    async def _continuation_request(
-        self, video: Video, prompt: str, model: str, orientation: str | None,
-        image: ImageInput, how: str | None, options: dict[str, Any],
-    ) -> Request:  # fmt: skip
-        """The request that continues ``video`` the way this gateway and model offer."""
-        offered = self.continuations(video.model or model)
-        kind = how or (offered[0] if offered else "remix")
-        if kind not in offered:
-            raise InvalidRequest(t("gateway.no_continuation", model=model, kind=kind,
-                                   offered=", ".join(offered)))  # fmt: skip
-        if kind == "last-frame" and image is None:
-            image = await self._last_frame(video)
-        if self.dialect == "flow2api":
-            return self._flow2api_extend(video, prompt, orientation)
-        turn = prepare(prompt, model, orientation, image)
-        parent = Continuation(kind, video.task_id, video.video_url)
-        messages: list[Message] = [{"role": "user", "content": turn.content}]
-        request = make_request(turn, messages, _options(options), parent)
-        self._check_request(request)
-        return request
-
-    def _flow2api_extend(self, video: Video, prompt: str, orientation: str | None) -> Request:
-        media = _flow2api.media_id(video.transcript)
-        if media is None:
-            raise InvalidRequest(t("gateway.no_continuation", model=video.model, kind="extend",
-                                   offered=t("gateway.none")))  # fmt: skip
-        shape = orientation or _flow2api.orientation_of(video.model)
-        model = _flow2api.EXTEND_MODEL["portrait" if shape == "portrait" else "landscape"]
-        turn = prepare(prompt, model, None, None)
-        content = _flow2api.extend_content(turn.prompt, media)
-        parent = Continuation("extend", video.task_id, video.video_url, media)
-        return make_request(turn, [{"role": "user", "content": content}], None, parent)
-
-    async def _last_frame(self, video: Video) -> bytes:
-        """The parent's last frame: from its local copy, else its file fetched once."""
-        try:
-            frame = await asyncio.to_thread(_frame_of_file, video.local_path)
-            if frame is not None:
-                return frame
-            response = await self._client().get(
-                video.video_url, auth=self._auth, follow_redirects=True
-            )
-            response.raise_for_status()
-            return await asyncio.to_thread(_frame_of_bytes, response.content)
-        except (OSError, ValueError, httpx.HTTPError) as exc:
-            detail = self._redact(str(exc))
-            raise InvalidRequest(
-                t("gateway.no_parent_file", index=video.turn, detail=detail)
-            ) from None
-
-    async def _wait_videos(
+    async def download(
         self,
-        videos: VideosAPI,
-        pending: PendingTask,
-        on_event: EventCallback | None,
-        deadline: float,
-    ) -> SourceStatus:
-        """Poll a Videos API task; lost polls give the task back as ``StreamInterrupted``."""
-        task_id = pending.task.task_id
-        try:
-            return await videos.wait(task_id, on_event, deadline)
-        except VideosPollLost as exc:
-            raise StreamInterrupted(
-                t("client.poll_lost", task=task_id, detail=exc),
-                task_id=task_id,
-                source_url=videos.status_url(task_id),
-                pending=pending,
-            ) from None
+        url: str,
+        dest: str | Path,
+        *,
+        on_progress: Callable[[int, int | None], object] | None = None,
+        max_bytes: int | None = DEFAULT_MAX_BYTES,
+    ) -> Path:
+        """Save ``url`` to ``dest`` through this client's pool; the key goes only to the
+        relay's own origin."""
+        return await _download(
+            url,
+            Path(dest),
+            http=self._client(),
+            auth=self._auth,
+            on_progress=on_progress,
+            max_bytes=max_bytes,
+        )
 
-    async def _consume(
-        self, body: dict[str, Any], parser: TranscriptParser, on_event: EventCallback | None
-    ) -> None:
-        # "sending" inside the slot: a batch journals the item then, not while it queues.
-        async with self._limiter.slot():
-            await _call(on_event, JobEvent("sending"))
-            async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
-                async for event in events:
-                    if self.dialect == "flow2api" and isinstance(event, CompletedEvent):
-                        # flow2api's last progress line says at most 95: the video is 100.
-                        await _call(on_event, ProgressEvent(100))
-                    await _call(on_event, event)
+    # -- HTTP ---------------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
         """``text`` from the relay with the key masked, should the relay echo it."""
         return redact(text, self._auth.secret if self._auth else None)
-
-    def _clean(self, chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
-        content = inflow.feed(chunk.content)
-        if content == chunk.content and not chunk.reasoning:
-            return chunk  # the usual chunk: nothing masked or held back, no copy to make
-        reasoning = self._redact(chunk.reasoning) if chunk.reasoning else chunk.reasoning
-        return replace(chunk, content=content, reasoning=reasoning)
-
-    # -- HTTP ---------------------------------------------------------------------------------
-
-    async def _events(
-        self,
-        body: dict[str, Any],
-        parser: TranscriptParser,
-        on_event: EventCallback | None = None,
-    ) -> AsyncGenerator[Event, None]:
-        """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails.
-
-        What the relay sends is redacted of the key and capped before the parser sees it.
-        """
-        response = await self._send(body, on_event=on_event)
-        inflow = Inflow(self._auth.secret if self._auth else None, _guard.MAX_TRANSCRIPT)
-        try:
-            if response.headers.get("content-type", "").startswith("application/json"):
-                for event in await self._whole_completion(response, parser):
-                    yield event
-                return
-            # aclosing: leaving at [DONE] must finalize the SSE iterator now, on this loop,
-            # not when the garbage collector finds it ("Task was destroyed but pending").
-            sse_stream = sse_events(response, _guard.MAX_LINE)
-            async with contextlib.aclosing(sse_stream) as messages:
-                async for sse in messages:
-                    chunk = parse_chunk(sse.data)
-                    if chunk.done:
-                        break
-                    if chunk.error is not None:
-                        for event in parser.feed(inflow.flush()) + parser.flush():
-                            yield event
-                        yield self._stream_error(parser, self._redact(chunk.error))
-                        return
-                    for event in parser.feed_chunk(self._clean(chunk, inflow)):
-                        yield event
-            for event in parser.feed(inflow.flush()) + parser.flush():
-                yield event
-        # A broken or garbled body, a line or transcript over its cap: the stream is over.
-        except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
-            for event in parser.feed(inflow.flush()) + parser.flush():
-                yield event
-            raise _Broken(describe(exc)) from exc
-        finally:
-            if parser.task_id and parser.source_url:
-                self._sources[parser.task_id] = parser.source_url
-            await response.aclose()
-
-    @staticmethod
-    def _stream_error(parser: TranscriptParser, message: str) -> FailedEvent:
-        # An in-stream {"error": …} object: the relay gave up on this request.
-        parser.failed = parser.failed or FailedEvent(message, parser.task_id)
-        return parser.failed
-
-    async def _whole_completion(
-        self, response: httpx.Response, parser: TranscriptParser
-    ) -> list[Event]:
-        """``stream: false``, or a relay that answered a stream request with plain JSON."""
-        try:
-            obj = json.loads(self._redact((await response.aread()).decode("utf-8", "replace")))
-        except ValueError:
-            obj = None
-        if isinstance(obj, dict) and obj.get("error"):
-            chunk = parse_chunk(json.dumps(obj))
-            return [self._stream_error(parser, chunk.error or "unknown error")]
-        return parser.feed(completion_content(obj)) + parser.flush()
 
     async def _send(
         self,
@@ -741,7 +298,7 @@ class SoraClient:
         on_event: EventCallback | None = None,
     ) -> httpx.Response:
         """POST with retries before the stream begins; returns an open 2xx response."""
-        self._check_ready()
+        self.check_ready()
         client = self._client()
         url = f"{self.base_url}{path}"
         headers = {"Accept": "text/event-stream" if body.get("stream") else "application/json"}
@@ -777,7 +334,7 @@ class SoraClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """A JSON POST to the Videos API, with the same retries and refusals, read whole."""
+        """A JSON POST with the same retries and refusals, read whole."""
         response = await self._send(body, path)
         try:
             await response.aread()
@@ -806,200 +363,54 @@ class SoraClient:
             )
         raise APIStatusError(t("client.status", status=status, message=message), status_code=status)
 
-    # -- recovery by task id --------------------------------------------------------------------
 
-    async def _poll(
-        self,
-        pending: PendingTask,
-        on_event: EventCallback | None,
-        deadline: float,
-        percent: int = -1,
-    ) -> SourceStatus:
-        """Poll the source URL until the task completes or fails, or the deadline passes."""
-        url = pending.source_url or f"{self.base_url}/source/{pending.task_id}"
-        interval, misses, phase = min(1.0, self.poll_interval), 0, ""
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            try:
-                status, last_error = await until(deadline, self._poll_once(url, last_error))
-            except DeadlinePassed:
-                break
-            misses = misses + 1 if status is None else 0
-            if misses >= 10:
-                break
-            if status is not None:
-                if status.status == "failed":
-                    reason = status.failure_reason or "the relay reported a failure"
-                    await _call(on_event, FailedEvent(reason, pending.task_id))
-                    raise GenerationFailed(reason, task_id=pending.task_id)
-                if status.status == "completed" and status.video_url:
-                    await _call(
-                        on_event,
-                        CompletedEvent(status.sid, status.thumbnail_url, status.video_url),
-                    )
-                    return status
-                phase, percent = await self._report(status, on_event, phase, percent)
-            await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
-            interval = min(interval * 1.5, self.poll_interval)
-        raise StreamInterrupted(
-            f"Task {pending.task_id} did not finish while polling {url} ({last_error}); "
-            f"run `%sora resume {pending.task_id}` or SoraClient.resume() later.",
-            task_id=pending.task_id,
-            source_url=url,
-            pending=pending,
-        )
+class _Relay:
+    """What the client lends its dialect (``sora_nb.dialects.Relay``)."""
 
-    async def _poll_once(self, url: str, last_error: str) -> tuple[SourceStatus | None, str]:
+    def __init__(self, client: SoraClient) -> None:
+        self._owner = client
+        self.base_url = client.base_url
+        self.poll_interval = client.poll_interval
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, path: str, body: dict[str, Any], on_event: EventCallback | None = None
+    ) -> AsyncIterator[httpx.Response]:
+        response = await self._owner._send(body, path, on_event)
         try:
-            response = await self._client().get(url, auth=self._auth)
-        except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
-            return None, _describe(exc)
-        except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
-            raise request_error(exc, t("client.what_status", url=url[:80])) from None
-        if response.status_code == 404:  # the relay does not know the task: no use polling
-            raise APIStatusError(
-                f"The relay does not know this task ({self._redact(url)} answered 404); "
-                "check the task id.",
-                status_code=404,
-            )
-        if response.status_code in (401, 403):
-            raise AuthenticationError(
-                f"The relay refused the API key while polling the task "
-                f"({response.status_code}); check SORA_API_KEY.",
-                status_code=response.status_code,
-            )
-        if not response.is_success:
-            return None, f"{response.status_code} {response.reason_phrase}"
-        try:
-            return parse_source(json.loads(self._redact(response.text))), last_error
-        except ValueError:
-            return None, "the source URL did not return JSON"
+            yield response
+        finally:
+            await response.aclose()
 
-    @staticmethod
-    async def _report(
-        status: SourceStatus, on_event: EventCallback | None, phase: str, percent: int
-    ) -> tuple[str, int]:
-        if status.status in ("queued", "generating") and status.status != phase:
-            phase = status.status
-            await _call(on_event, StatusEvent(phase))  # type: ignore[arg-type]
-        if status.progress is not None and status.progress > percent:
-            percent = status.progress
-            await _call(on_event, ProgressEvent(percent))
-        return phase, percent
+    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return await self._owner._post(path, body)
 
-    def _interrupted(self, parser: TranscriptParser, exc: _Broken) -> Exception:
-        if parser.task_id is None:
-            return APIConnectionError(
-                f"The connection to the relay broke before a task was created: {exc}."
-            )
-        return StreamInterrupted(
-            t("client.broken", task=parser.task_id, detail=exc),
-            task_id=parser.task_id,
-            source_url=parser.source_url,
-        )
+    async def get(self, url: str) -> httpx.Response:
+        owner = self._owner
+        return await owner._client().get(url, auth=owner._auth)
+
+    async def fetch(self, url: str, limit: int) -> bytes:
+        data = bytearray()  # no auth: the key is for the relay's origin only
+        async with self._owner._client().stream("GET", url, follow_redirects=True) as response:
+            response.raise_for_status()
+            async for piece in response.aiter_bytes():
+                data += piece
+                if len(data) > limit:
+                    break  # refused by its size, in one sentence, by the caller's checks
+        return bytes(data)
+
+    def inflow(self, limit: int) -> Inflow:
+        auth = self._owner._auth
+        return Inflow(auth.secret if auth else None, limit)
+
+    def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._owner._limiter.slot()
+
+    def redact(self, text: str) -> str:
+        return self._owner._redact(text)
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-#: The request of a task resumed by its id alone: the relay's status JSON may describe it.
-_UNKNOWN = Request(prompt="", model="")
-
-
-def _task(parser: TranscriptParser) -> Task | None:
-    """The task the stream announced, if it did."""
-    if parser.task_id is None:
-        return None
-    return Task(parser.task_id, parser.source_url, parser.preview_url)
-
-
-def _video_from_source(
-    pending: PendingTask, status: SourceStatus, elapsed: float, parent: Video | None
-) -> Video:
-    """The video of a task collected from its status URL."""
-    assert status.video_url is not None
-    request = pending.request
-    if not request.prompt:  # resumed by bare task id: the relay's description stands instead
-        request = Request(status.prompt or "", status.model or "", status.orientation)
-    tail = completion_tail(status.sid, status.thumbnail_url, status.video_url)
-    return Video(
-        request,
-        pending.task,
-        status.sid,
-        status.video_url,
-        status.thumbnail_url,
-        pending.transcript + tail,
-        pending.echo,
-        created_at=pending.started_at,
-        elapsed=elapsed,
-        parent=parent,
-    )
-
-
-def _checked_url(url: str) -> str:
-    """``url`` if httpx can send to it; else one sentence, before anything is sent."""
-    try:
-        httpx.URL(url)
-    except httpx.InvalidURL as exc:
-        raise InvalidRequest(
-            f"{url[:80]!r} is not a valid source URL ({exc}): copy it from the progress line."
-        ) from None
-    return url
-
-
-def _dialect(name: str | None) -> str:
-    """A dialect setting: ``chat`` (both chat dialects, told apart by the stream), ``videos``,
-    ``flow2api``, a gateway's name, or ``auto`` (recognised by free GETs)."""
-    name = (name or "chat").strip().lower().replace("-", "")
-    if name in ("transcript", "sora2api"):  # the emulator's names for the chat dialects
-        name = "chat"
-    if name not in (*DIALECTS, "autourl"):
-        raise InvalidRequest(t("gateway.unknown", name=name, names=", ".join(DIALECTS)))
-    return "auto-url" if name == "autourl" else name
-
-
-_OPTION_NAMES = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
-
-
-def _options(options: dict[str, Any]) -> Options:
-    """``duration=…, aspect_ratio=…`` keyword arguments as one checked record."""
-    known = _OPTION_NAMES
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise InvalidRequest(t("gateway.no_field", gateway="sora_nb", what=", ".join(unknown)))
-    return make_options(**{key: options.get(key) for key in known})
-
-
-def _frame_of_file(path: str | None) -> bytes | None:
-    """The last frame of a local copy, or None when there is no copy."""
-    from pathlib import Path
-
-    return last_frame_png(path) if path and Path(path).is_file() else None
-
-
-def _frame_of_bytes(data: bytes) -> bytes:
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "parent.mp4"
-        path.write_bytes(data)
-        return last_frame_png(path)
-
-
-def _model_rows(response: httpx.Response, clean: Callable[[str], str]) -> list[dict[str, Any]]:
-    try:
-        obj = json.loads(clean(response.text))
-    except ValueError:
-        return []
-    data = obj.get("data") if isinstance(obj, dict) else obj
-    return [row for row in data or [] if isinstance(row, dict)] if isinstance(data, list) else []
-
-
-def _from_table(row: dict[str, Any]) -> Capabilities:
-
-    name = str(row.get("id") or "")
-    return capabilities_for(name) or Capabilities(name, source="listed")
 
 
 def _backoff(attempt: int) -> float:

@@ -14,7 +14,7 @@ import httpx
 
 from .._exceptions import InvalidRequest
 from .._messages import t
-from ._secret import Secret
+from .._secret import Secret
 
 if TYPE_CHECKING:
     from ..emulator import EmulatorServer

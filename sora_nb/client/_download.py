@@ -25,7 +25,7 @@ import httpx
 from .._callback import call
 from .._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
 from .._messages import t
-from ._guard import describe, request_error
+from ..wire._limits import describe, request_error
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 

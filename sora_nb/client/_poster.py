@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["chain_export", "first_frame_poster", "last_frame_png"]
+__all__ = ["chain_export", "first_frame_poster"]
 
 logger = logging.getLogger("sora_nb")
 
@@ -36,27 +36,6 @@ def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[st
         logger.info("sora_nb: no poster for %s: %s", video, exc)
         return None
     return target
-
-
-def last_frame_png(video: str | os.PathLike[str]) -> bytes:
-    """The last frame of ``video`` as PNG bytes: the first frame of its continuation.
-
-    A gateway model that takes a first frame continues a video from here (docs/dialects.md,
-    "Continuations"). Unlike a poster this is the request itself, so a failure raises.
-    """
-    import io
-
-    import av
-
-    last = None
-    with av.open(os.fspath(video)) as container:
-        for frame in container.decode(video=0):
-            last = frame
-    if last is None:
-        raise ValueError(f"{video} has no video frames")
-    out = io.BytesIO()
-    last.to_image().convert("RGB").save(out, format="PNG")
-    return out.getvalue()
 
 
 def chain_export(

@@ -30,25 +30,30 @@ fit a relay which takes the request as given. Its emulator file is
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from .._exceptions import InvalidRequest
 from .._messages import t
-from ..records._ask import Ask
+from ..records._ask import Ask, extras
 from ..records._model import Message, PendingTask, Request
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
+from ..wire._limits import Inflow
+from ._catalog import Capabilities, capabilities_for
+from ._shape import shaped
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Continuation", "Dialect", "EventCallback", "Relay"]
+__all__ = ["Content", "Continuation", "Dialect", "EventCallback", "Relay"]
 
 #: What a relay can do with a video it made, for the next turn (``Video.continuations``).
 Continuation = Literal["remix", "edit", "extend"]
 EventCallback = Callable[[Event | JobEvent], object]
+#: A user message's content: the prompt, or ``[text, image_url]`` parts.
+Content = str | list[dict[str, Any]]
 
 
 class Relay(Protocol):
@@ -77,6 +82,10 @@ class Relay(Protocol):
 
     async def fetch(self, url: str, limit: int) -> bytes:
         """Bytes from another origin (an image to inline), never with the key."""
+        ...
+
+    def inflow(self, limit: int) -> Inflow:
+        """A stream's content on its way to a parser: masked of the key, capped at ``limit``."""
         ...
 
     def slot(self) -> AbstractAsyncContextManager[None]:
@@ -111,18 +120,21 @@ class Dialect(ABC):
     def request(self, ask: Ask, parent: Video | None = None) -> Request:
         """The exact request to record and send: a new video, or an edit of ``parent``.
 
-        The default sends the prompt as the only user message, and for an edit the parent's
-        branch, its answer, then the change (docs/protocol.md, "Continuous modification").
+        The default is the seed's shape: the model variant the orientation names, the
+        prompt (and image) as the one user message, and for an edit the parent's branch,
+        its answer, then the change (docs/protocol.md, "Continuous modification").
         """
-        content = self.content(ask)
+        turn = shaped(ask.prompt, ask.model, ask.orientation, ask.image)
+        content = turn.content if parent is None else self.edit_content(turn.content, parent)
         messages: list[Message] = (
             parent.next_messages(content) if parent else [{"role": "user", "content": content}]
         )
-        return Request(ask.prompt, ask.model, ask.orientation, ask.image, messages)
+        options = extras(ask)
+        return Request(turn.prompt, turn.model, turn.orientation, turn.image_url, messages, options)
 
-    def content(self, ask: Ask) -> str | list[dict[str, Any]]:
-        """The user message's content for ``ask`` (default: the prompt as it is)."""
-        return ask.prompt
+    def edit_content(self, content: Content, parent: Video) -> Content:
+        """An edit's user content (default: as it is, since the relay reads the history)."""
+        return content
 
     # -- sending and recovering ----------------------------------------------------------------
 
@@ -160,7 +172,9 @@ class Dialect(ABC):
 
     # -- optional ---------------------------------------------------------------------------
 
-    async def stream(self, messages: list[Message], model: str) -> AsyncIterator[Event]:
+    async def stream(
+        self, messages: list[Message], model: str, *, stream: bool = True
+    ) -> AsyncGenerator[Event, None]:
         """The raw events of one chat request, for relays that stream (default: none)."""
         raise InvalidRequest(t("dialect.no_stream", title=self.title))
         yield  # pragma: no cover  (an async generator, like the ones that stream)
@@ -168,6 +182,20 @@ class Dialect(ABC):
     async def models(self) -> list[str] | None:
         """The model names the relay lists, or None where it lists none (default)."""
         return None
+
+    async def capabilities(self) -> list[Capabilities]:
+        """The relay's video models with what each takes: its listed names, with the
+        documented table's capabilities (docs/dialects.md, "Models"); gateways read more."""
+        names = await self.models() or []
+        return [capabilities_for(name) or Capabilities(name, source="listed") for name in names]
+
+    def continuations(self, model: str) -> tuple[str, ...]:
+        """How a video of ``model`` can be continued here (default: the relay's remix)."""
+        return ("remix",)
+
+    async def continue_from(self, ask: Ask, parent: Video) -> Ask:
+        """An edit's Ask, with what continuing ``parent`` needs (default: as it is)."""
+        return ask
 
     @classmethod
     def recognise(cls, video: Video) -> Video | None:

@@ -8,13 +8,22 @@ what a model is known to take. A name not here is sent as written and checked by
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from .._exceptions import InvalidRequest
 from .._messages import t
-from ..records._model import ContinuationKind, Options
 
-__all__ = ["CATALOG", "Capabilities", "capabilities_for", "check_options", "from_openrouter"]
+__all__ = [
+    "CATALOG",
+    "Capabilities",
+    "ContinuationKind",
+    "capabilities_for",
+    "check_options",
+    "from_openrouter",
+]
+
+#: How a new video continues an earlier one (docs/dialects.md, "Continuations").
+ContinuationKind = Literal["remix", "edit", "extend", "last-frame"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,15 +145,15 @@ def from_openrouter(row: dict[str, Any]) -> Capabilities:
     )
 
 
-def check_options(caps: Capabilities | None, options: Options, image: str | None) -> None:
+def check_options(caps: Capabilities | None, options: dict[str, Any], image: str | None) -> None:
     """Refuse, in one sentence and before sending, a value the model is known not to take."""
     if caps is None:
         return
     name = caps.model
     checks: tuple[tuple[object, tuple[object, ...], str], ...] = (
-        (options.duration, caps.durations, "duration"),
-        (options.aspect_ratio, caps.aspect_ratios, "aspect_ratio"),
-        (options.resolution, caps.resolutions, "resolution"),
+        (options.get("duration"), caps.durations, "duration"),
+        (options.get("aspect_ratio"), caps.aspect_ratios, "aspect_ratio"),
+        (options.get("resolution"), caps.resolutions, "resolution"),
     )
     for value, allowed, what in checks:
         if value is not None and allowed and value not in allowed:
@@ -153,7 +162,7 @@ def check_options(caps: Capabilities | None, options: Options, image: str | None
                                    allowed=shown))  # fmt: skip
     if image is not None and caps.first_frame is False:
         raise InvalidRequest(t("gateway.no_first_frame", model=name))
-    if options.last_frame is not None and caps.last_frame is False:
+    if options.get("last_frame") is not None and caps.last_frame is False:
         raise InvalidRequest(t("gateway.no_last_frame", model=name))
-    if options.audio and caps.audio is False:
+    if options.get("audio") and caps.audio is False:
         raise InvalidRequest(t("gateway.no_audio", model=name))

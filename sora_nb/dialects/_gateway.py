@@ -9,6 +9,7 @@ Nothing is renamed: the model name goes as written (docs/dialects.md, "Gateways"
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,8 +28,8 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
-from ..records._ask import Ask
-from ..records._model import Continuation, ContinuationKind, Options, PendingTask, Request, Task
+from ..records._ask import Ask, extras
+from ..records._model import PendingTask, Request, Task
 from ..records._video import Video
 from ..wire._events import (
     CompletedEvent,
@@ -40,7 +41,14 @@ from ..wire._events import (
 )
 from ..wire._protocol import SourceStatus, completion_tail
 from ._base import Dialect, EventCallback, Relay
-from ._catalog import Capabilities, capabilities_for, check_options
+from ._catalog import (
+    Capabilities,
+    ContinuationKind,
+    capabilities_for,
+    check_options,
+    from_openrouter,
+)
+from ._frames import last_frame_png
 from ._videos_api import VideosPollLost
 from ._words import percent, phase
 
@@ -49,7 +57,7 @@ Send = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
 #: One ``GET`` with the key (a poll): no retry, the status left to the caller.
 Get = Callable[[str], Awaitable[httpx.Response]]
 #: A create or continuation body from the request (and the parent, for a continuation).
-Body = Callable[[Request], dict[str, Any]]
+Body = Callable[[Request, "Video | None"], dict[str, Any]]
 
 _MISSES = 10
 
@@ -88,18 +96,23 @@ class Created:
     status_url: str
 
 
-def size_of(options: Options, orientation: str | None) -> str | None:
+def size_of(options: dict[str, Any], orientation: str | None) -> str | None:
     """OpenAI's ``size`` ("1280x720") from an aspect ratio and a resolution, if either is set."""
-    ratio = options.aspect_ratio or {"portrait": "9:16", "landscape": "16:9"}.get(orientation or "")
-    if ratio is None and options.resolution is None:
+    ratio = options.get("aspect_ratio") or ratio_of(orientation)
+    if ratio is None and options.get("resolution") is None:
         return None
-    lines = {"480p": 480, "720p": 720, "1080p": 1080}.get(options.resolution or "720p", 720)
+    lines = {"480p": 480, "720p": 720, "1080p": 1080}.get(options.get("resolution") or "", 720)
     long_side = {480: 854, 720: 1280, 1080: 1920}[lines]
     if ratio == "9:16":
         return f"{lines}x{long_side}"
     if ratio == "1:1":
         return f"{lines}x{lines}"
     return f"{long_side}x{lines}"
+
+
+def ratio_of(orientation: str | None) -> str | None:
+    """The aspect ratio an orientation names, for gateways that take ratios."""
+    return {"portrait": "9:16", "landscape": "16:9"}.get(orientation or "")
 
 
 class GatewayAPI:
@@ -140,14 +153,14 @@ class GatewayAPI:
             offered.append("last-frame")
         return tuple(offered)
 
-    def check(self, request: Request) -> None:
+    def check(self, request: Request, parent: Video | None) -> None:
         """Refuse what this gateway or model cannot take, before anything is sent."""
         options = request.options
         for name in self.gateway.no_field:
-            if getattr(options, name) not in (None, False):
+            if options.get(name) not in (None, False):
                 raise InvalidRequest(t("gateway.no_field", gateway=self.gateway.title, what=name))
         check_options(self.capabilities(request.model), options, request.image)
-        kind = request.continuation.kind if request.continuation else None
+        kind = options.get("how") if parent is not None else None
         if kind is not None and kind not in self.continuations(request.model):
             offered = ", ".join(self.continuations(request.model)) or t("gateway.none")
             raise InvalidRequest(
@@ -160,9 +173,11 @@ class GatewayAPI:
         """``GET`` here for the task's status."""
         return self.base_url + self.gateway.status_path.format(id=quote(task_id, safe=""))
 
-    async def create(self, request: Request, on_event: EventCallback | None) -> Created:
-        """Create the task (or the gateway's own continuation) exactly once."""
-        path, body = self._route(request.continuation, request)
+    async def create(
+        self, request: Request, parent: Video | None, on_event: EventCallback | None
+    ) -> Created:
+        """Create the task (or the gateway's own continuation of ``parent``) exactly once."""
+        path, body = self._route(request, parent)
         response = await self._send(path, body)
         obj = self._json(response)
         task_id = next((obj[k] for k in ("id", "request_id", "task_id") if _text(obj.get(k))), None)
@@ -178,11 +193,13 @@ class GatewayAPI:
         await _call(on_event, TaskEvent(task_id, None, status_url))
         return Created(task_id, status_url)
 
-    def _route(self, parent: Continuation | None, request: Request) -> tuple[str, dict[str, Any]]:
-        if parent is None or parent.kind not in self.gateway.routes:
-            return self.gateway.create_path, self.gateway.body(request)
-        route = self.gateway.routes[parent.kind]
-        return route.path.format(id=quote(parent.parent_task or "", safe="")), route.body(request)
+    def _route(self, request: Request, parent: Video | None) -> tuple[str, dict[str, Any]]:
+        kind = request.options.get("how")
+        route = self.gateway.routes.get(kind) if parent is not None and kind else None
+        if parent is None or route is None:
+            return self.gateway.create_path, self.gateway.body(request, None)
+        task = quote(parent.handle or parent.task_id or "", safe="")
+        return route.path.format(id=task), route.body(request, parent)
 
     # -- following a task -------------------------------------------------------------------
 
@@ -344,7 +361,7 @@ def _error_text(obj: dict[str, Any]) -> str:
 
 class GatewayDialect(Dialect):
     """A gateway as a ``Dialect`` (``_base``): each gateway module subclasses it once with its
-    ``Gateway``, so the client can hold it like any other dialect."""
+    ``Gateway`` (docs/dialects.md, "Gateways")."""
 
     gateway: ClassVar[Gateway]
 
@@ -354,26 +371,54 @@ class GatewayDialect(Dialect):
             self.gateway, relay.base_url, relay.get, relay.post, relay.poll_interval, relay.redact
         )
 
+    def continuations(self, model: str) -> tuple[str, ...]:
+        return self.api.continuations(model)
+
+    async def continue_from(self, ask: Ask, parent: Video) -> Ask:
+        """An edit's Ask with how it continues ``parent``; from the last frame, that frame."""
+        offered = self.api.continuations(parent.model or ask.model)
+        how = ask.how or (offered[0] if offered else None)
+        if how is None or how not in offered:
+            shown = ", ".join(offered) or t("gateway.none")
+            raise InvalidRequest(t("gateway.no_continuation", model=ask.model, kind=how,
+                                   offered=shown))  # fmt: skip
+        ask = replace(ask, how=how)
+        if how != "last-frame" or ask.image is not None:
+            return ask
+        return replace(ask, image=await self._last_frame(parent))
+
+    async def _last_frame(self, parent: Video) -> str:
+        """The parent's last frame as a PNG ``data:`` URI: from its copy, else its file."""
+        try:
+            frame = await asyncio.to_thread(last_frame_png, parent.local_path, None)
+            if frame is None:
+                response = await self.relay.get(parent.video_url)
+                response.raise_for_status()
+                frame = await asyncio.to_thread(last_frame_png, None, response.content)
+        except (OSError, ValueError, httpx.HTTPError) as exc:
+            detail = self.relay.redact(str(exc))
+            raise InvalidRequest(t("gateway.no_parent_file", index=parent.turn,
+                                   detail=detail)) from None  # fmt: skip
+        assert frame is not None
+        return "data:image/png;base64," + base64.b64encode(frame).decode("ascii")
+
     def request(self, ask: Ask, parent: Video | None = None) -> Request:
-        """The prompt as sent, the Ask's options, and how it continues ``parent``."""
-        made = super().request(ask, None)  # a gateway reads no history: the prompt alone
-        options = Options(*(getattr(ask, name, None) for name in OPTION_NAMES))
-        if parent is None:
-            return replace(made, options=options)
-        offered = self.api.continuations(parent.model)
-        kind = getattr(ask, "how", None) or (offered[0] if offered else "remix")
-        link = Continuation(kind, parent.task_id, parent.video_url)
-        return replace(made, options=options, continuation=link)
+        """The prompt and model as written, and the Ask's options by name."""
+        messages: list[dict[str, Any]] = [{"role": "user", "content": ask.prompt}]
+        request = Request(ask.prompt, ask.model, ask.orientation, ask.image, messages,
+                          extras(ask))  # fmt: skip
+        self.api.check(request, parent)
+        return request
 
     async def run(
         self, request: Request, parent: Video | None, on_event: EventCallback | None,
         deadline: float,
     ) -> Video:  # fmt: skip
         started, wall = time.monotonic(), time.time()
-        self.api.check(request)
+        self.api.check(request, parent)
         async with self.relay.slot():
             await _call(on_event, JobEvent("sending"))
-            created = await self.api.create(request, on_event)
+            created = await self.api.create(request, parent, on_event)
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         return await self._collect(pending, parent, on_event, deadline, started)
 
@@ -392,12 +437,21 @@ class GatewayDialect(Dialect):
         return PendingTask(Request("", ""), Task(task, self.api.status_url(task)))
 
     async def models(self) -> list[str] | None:
+        return [caps.model for caps in await self.capabilities()] or None
+
+    async def capabilities(self) -> list[Capabilities]:
+        """The gateway's listed video models with what each takes (its listing, else the
+        documented table); an empty list where it lists none."""
         path = self.gateway.models_path
         if path is None:
-            return None
+            return []
         response = await self.relay.get(self.relay.base_url + path)
-        data = self.api._json(response).get("data") if response.is_success else None
-        return [str(row.get("id")) for row in data or [] if isinstance(row, dict)] or None
+        if not response.is_success:
+            return []
+        rows = self.api._json(response).get("data")
+        listed = [listed_capabilities(row) for row in rows or [] if isinstance(row, dict)]
+        self.api._listed.update({c.model: c for c in listed if c.source == "gateway"})
+        return [replace(c, continuations=self.api.continuations(c.model)) for c in listed]
 
     async def _collect(
         self, pending: PendingTask, parent: Video | None, on_event: EventCallback | None,
@@ -413,12 +467,21 @@ class GatewayDialect(Dialect):
                 task_id=task.task_id, source_url=url, pending=pending,
             ) from None  # fmt: skip
         assert status.video_url is not None
+        request = pending.request
+        if not request.model and status.model:  # resumed by bare id: the gateway's word
+            request = replace(request, model=status.model)
         tail = completion_tail(None, status.thumbnail_url, status.video_url)
         return Video(
-            pending.request, task, None, status.video_url, status.thumbnail_url, tail, None,
+            request, task, None, status.video_url, status.thumbnail_url, tail, None,
             created_at=pending.started_at, elapsed=time.monotonic() - started, parent=parent,
+            dialect=self.name, continuations=self.api.continuations(request.model),
+            handle=task.task_id,
         )  # fmt: skip
 
 
-#: The Ask's fields a gateway sends as its options (records/_model.py, ``Options``).
-OPTION_NAMES = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
+def listed_capabilities(row: dict[str, Any]) -> Capabilities:
+    """One row of a gateway's model listing: OpenRouter's own capabilities, else the table."""
+    if "supported_durations" in row:
+        return from_openrouter(row)
+    name = str(row.get("id") or "")
+    return capabilities_for(name) or Capabilities(name, source="listed")

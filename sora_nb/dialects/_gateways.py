@@ -6,7 +6,7 @@ with the chat parser (``flow2api`` here only names its models and its extend).
 
 from __future__ import annotations
 
-from . import litellm, newapi, openrouter, reseller, xai
+from . import grok2api, litellm, newapi, openrouter, reseller, xai
 from ._catalog import CATALOG, Capabilities, capabilities_for
 from ._gateway import Created, Gateway, GatewayAPI, GatewayDialect
 from ._words import STATUS_WORDS, percent, phase
@@ -41,7 +41,7 @@ GATEWAYS: dict[str, Gateway] = {
 GATEWAY_DIALECTS: dict[str, type[GatewayDialect]] = {
     cls.name: cls
     for cls in (
-        newapi.NewAPI, litellm.LiteLLM, openrouter.OpenRouter, xai.XAI, xai.Grok2API,
+        newapi.NewAPI, litellm.LiteLLM, openrouter.OpenRouter, xai.XAI, grok2api.Grok2api,
         reseller.Reseller,
     )
 }  # fmt: skip

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from ._base import Relay
+
 __all__ = ["by_get", "by_url", "from_models"]
 
 _HOSTS = {"openrouter.ai": "openrouter", "api.x.ai": "xai"}
@@ -28,15 +30,16 @@ def by_url(base_url: str) -> str | None:
                  host.endswith("." + known)), None)  # fmt: skip
 
 
-async def by_get(client: httpx.AsyncClient, base_url: str, auth: httpx.Auth | None) -> str | None:
-    """The gateway that answers like one to free GETs, else None."""
-    found = by_url(base_url)
+async def by_get(relay: Relay) -> str | None:
+    """The gateway that answers like one to free GETs (with the key, on its own origin)."""
+    found = by_url(relay.base_url)
     if found is not None:
         return found
-    if await _lists_video_models(client, base_url + "/api/v1/videos/models", auth):
-        return "openrouter"
     try:
-        response = await client.get(base_url + "/v1/models", auth=auth)
+        listing = await relay.get(relay.base_url + "/api/v1/videos/models")
+        if listing.is_success and _lists_capabilities(_json(listing)):
+            return "openrouter"
+        response = await relay.get(relay.base_url + "/v1/models")
     except httpx.HTTPError:
         return None
     if not response.is_success:
@@ -44,12 +47,8 @@ async def by_get(client: httpx.AsyncClient, base_url: str, auth: httpx.Auth | No
     return from_models(response.headers, _json(response))
 
 
-async def _lists_video_models(client: httpx.AsyncClient, url: str, auth: httpx.Auth | None) -> bool:
-    try:
-        response = await client.get(url, auth=auth)
-    except httpx.HTTPError:
-        return False
-    data = _json(response).get("data") if response.is_success else None
+def _lists_capabilities(obj: dict[str, Any]) -> bool:
+    data = obj.get("data")
     return isinstance(data, list) and any(
         isinstance(row, dict) and "supported_durations" in row for row in data
     )

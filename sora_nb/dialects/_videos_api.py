@@ -1,15 +1,15 @@
-"""The Videos task API dialect: submit, poll, content, remix (docs/dialects.md).
+"""The Videos task API's HTTP steps: submit, poll, content, remix (docs/dialects.md).
 
-``SoraClient(dialect="videos")`` delegates here. There is no stream: a task is created with
-``POST /v1/videos`` (or ``/v1/videos/remix``) and followed with ``GET /v1/videos/{id}``
-every ``poll_interval`` until it ends or the deadline passes. The video is then at
+The ``videos`` dialect (``videos.py``) sends through here. There is no stream: a task is
+created with ``POST /v1/videos`` (or ``/v1/videos/remix``) and followed with
+``GET /v1/videos/{id}`` every ``poll_interval`` until it ends or the deadline passes. It is at
 ``GET /v1/videos/{id}/content``, behind the key. The key goes only to the relay's own origin,
 and this link is on it. The same typed events as a chat stream are reported, so progress
 views and the history cannot tell the dialects apart.
 
 A poll that fails (reset, timeout, 5xx) is what a broken stream is to the chat path: the
 task goes on at the relay, so the client says it is resuming and keeps polling. If the polls
-keep failing, it gives up with ``VideosPollLost``. The client turns that into
+keep failing, it gives up with ``VideosPollLost``. The dialect turns that into
 ``StreamInterrupted``, and ``resume()`` later polls again from where it was.
 """
 
@@ -19,9 +19,9 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -39,31 +39,18 @@ from ..wire._events import (
 )
 from ..wire._protocol import SourceStatus
 
-__all__ = ["VideosAPI", "VideosPollLost", "videos_model"]
+if TYPE_CHECKING:
+    from ._base import Relay
+
+__all__ = ["VideosAPI", "VideosPollLost"]
 
 EventCallback = Callable[[Event | JobEvent], object]
-#: ``POST`` with the client's own retries and refusals (``SoraClient._send``).
-Send = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
 
 _MISSES = 10  # consecutive failed polls before the task is handed back as interrupted
 
 
 class VideosPollLost(Exception):
     """Polling failed too often, or the deadline passed, before the task ended (internal)."""
-
-
-def videos_model(model: str, orientation: str | None) -> str:
-    """The name that relay needs: ``sora-2`` becomes ``sora-2-portrait-10s`` and so on.
-
-    go-sora2api refuses a name without an orientation and a duration; the seed's two names
-    become its documented equivalents (docs/dialects.md, "Model names"). Other names pass.
-    """
-    shape = orientation or "portrait"
-    if model == "sora-2":
-        return f"sora-2-{shape}-10s"
-    if model == "sora-2-pro":
-        return f"sora-2-pro-{shape}-hd-15s"
-    return model
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +62,16 @@ class Created:
 
 
 class VideosAPI:
-    """One relay of the Videos task API, reached through the client's HTTP layer."""
+    """One relay of the Videos task API, reached through the client's ``Relay``."""
 
-    def __init__(
-        self,
-        base_url: str,
-        http: Callable[[], httpx.AsyncClient],
-        auth: httpx.Auth | None,
-        send: Send,
-        poll_interval: float,
-        redact: Callable[[str], str],
-    ) -> None:
-        self.base_url = base_url
-        self._http = http
-        self._auth = auth
-        self._send = send
-        self.poll_interval = poll_interval
+    def __init__(self, relay: Relay) -> None:
+        self.base_url = relay.base_url
+        self.poll_interval = relay.poll_interval
+        self._get = relay.get
+        self._send = relay.post  # with the client's own retries and refusals
         # Everything the relay says is masked of the key before it is read (docs/protocol.md,
         # "Promises"), as on the chat path.
-        self._redact = redact
+        self._redact = relay.redact
 
     def status_url(self, task_id: str) -> str:
         """``GET`` here for the task's status."""
@@ -106,10 +84,16 @@ class VideosAPI:
     # -- creating a task ------------------------------------------------------------------
 
     async def create(
-        self, model: str, prompt: str, image: str | None, on_event: EventCallback | None
+        self,
+        model: str,
+        prompt: str,
+        image: str | None,
+        on_event: EventCallback | None,
+        **fields: Any,
     ) -> Created:
-        """``POST /v1/videos``: a new video from a prompt and, optionally, an image."""
-        body: dict[str, Any] = {"model": model, "prompt": prompt}
+        """``POST /v1/videos``: a new video from a prompt and, optionally, an image
+        (``fields``: more of the body, as the relay names them)."""
+        body: dict[str, Any] = {"model": model, "prompt": prompt, **fields}
         if image:
             body["input_reference"] = image  # a data: URI or an https link, as the relay takes
         return await self._created(await self._send("/v1/videos", body), on_event)
@@ -177,7 +161,7 @@ class VideosAPI:
         raise VideosPollLost(lost or t("videos.deadline"))
 
     async def _poll_once(self, task_id: str, deadline: float) -> tuple[dict[str, Any] | None, str]:
-        request = self._http().get(self.status_url(task_id), auth=self._auth)
+        request = self._get(self.status_url(task_id))
         try:  # the deadline holds on the clock, even for a status answer that trickles
             response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:

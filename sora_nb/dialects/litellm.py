@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records._model import ContinuationKind, Request
+from ..records._model import Request
+from ..records._video import Video
+from ._catalog import ContinuationKind
 from ._gateway import Gateway, GatewayDialect, Route, size_of
 
 __all__ = ["GATEWAY"]
 
 
-def _body(request: Request) -> dict[str, Any]:
+def _body(request: Request, parent: Video | None) -> dict[str, Any]:
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
-    if request.options.duration is not None:
-        body["seconds"] = str(request.options.duration)
+    if request.options.get("duration") is not None:
+        body["seconds"] = str(request.options["duration"])
     size = size_of(request.options, request.orientation)
     if size:
         body["size"] = size
@@ -27,7 +29,7 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _remix(request: Request) -> dict[str, Any]:
+def _remix(request: Request, parent: Video | None) -> dict[str, Any]:
     return {"prompt": request.prompt}
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records._model import ContinuationKind, Request
+from ..records._model import Request
+from ..records._video import Video
+from ._catalog import ContinuationKind
 from ._gateway import Gateway, GatewayDialect, Route, size_of
 
 __all__ = ["GATEWAY"]
 
 
-def _body(request: Request) -> dict[str, Any]:
+def _body(request: Request, parent: Video | None) -> dict[str, Any]:
     options = request.options
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
-    if options.duration is not None:
-        body["seconds"] = str(options.duration)
+    if options.get("duration") is not None:
+        body["seconds"] = str(options["duration"])
     size = size_of(options, request.orientation)
     if size:
         body["size"] = size
@@ -29,10 +31,10 @@ def _body(request: Request) -> dict[str, Any]:
     metadata = {
         key: value
         for key, value in (
-            ("aspect_ratio", options.aspect_ratio),
-            ("resolution", options.resolution),
-            ("last_frame", options.last_frame),
-            ("generate_audio", options.audio),
+            ("aspect_ratio", options.get("aspect_ratio")),
+            ("resolution", options.get("resolution")),
+            ("last_frame", options.get("last_frame")),
+            ("generate_audio", options.get("audio")),
         )
         if value is not None
     }
@@ -41,7 +43,7 @@ def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-def _remix(request: Request) -> dict[str, Any]:
+def _remix(request: Request, parent: Video | None) -> dict[str, Any]:
     return {"prompt": request.prompt}
 
 

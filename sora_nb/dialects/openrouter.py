@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..records._model import Request
-from ._gateway import Gateway, GatewayDialect
+from ..records._video import Video
+from ._gateway import Gateway, GatewayDialect, ratio_of
 
 __all__ = ["GATEWAY"]
 
@@ -20,23 +21,21 @@ def _frame(url: str, kind: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}, "frame_type": kind}
 
 
-def _body(request: Request) -> dict[str, Any]:
+def _body(request: Request, parent: Video | None) -> dict[str, Any]:
     options = request.options
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
-    ratio = options.aspect_ratio or {"portrait": "9:16", "landscape": "16:9"}.get(
-        request.orientation or ""
-    )
+    ratio = options.get("aspect_ratio") or ratio_of(request.orientation)
     for key, value in (
-        ("duration", options.duration),
-        ("resolution", options.resolution),
+        ("duration", options.get("duration")),
+        ("resolution", options.get("resolution")),
         ("aspect_ratio", ratio),
-        ("generate_audio", options.audio),
+        ("generate_audio", options.get("audio")),
     ):
         if value is not None:
             body[key] = value
     frames = [_frame(request.image, "first_frame")] if request.image else []
-    if options.last_frame:
-        frames.append(_frame(options.last_frame, "last_frame"))
+    if options.get("last_frame"):
+        frames.append(_frame(options["last_frame"], "last_frame"))
     if frames:
         body["frame_images"] = frames
     return body

@@ -8,15 +8,16 @@ in the status answer, often one that expires (docs/dialects.md, "Resellers").
 from __future__ import annotations
 
 from ..records._model import Request
+from ..records._video import Video
 from ._gateway import Gateway, GatewayDialect, size_of
 
 __all__ = ["GATEWAY"]
 
 
-def _body(request: Request) -> dict[str, object]:
+def _body(request: Request, parent: Video | None) -> dict[str, object]:
     body: dict[str, object] = {"model": request.model, "prompt": request.prompt}
-    if request.options.duration is not None:
-        body["seconds"] = str(request.options.duration)
+    if request.options.get("duration") is not None:
+        body["seconds"] = str(request.options["duration"])
     size = size_of(request.options, request.orientation)
     if size:
         body["size"] = size

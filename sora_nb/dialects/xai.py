@@ -12,38 +12,36 @@ from dataclasses import replace
 from typing import Any
 
 from ..records._model import Request
-from ._gateway import Gateway, GatewayDialect, Route
+from ..records._video import Video
+from ._gateway import Gateway, GatewayDialect, Route, ratio_of
 
-__all__ = ["GATEWAY", "GROK2API"]
+__all__ = ["GATEWAY", "GROK2API", "XAI"]
 
 
 def _common(request: Request) -> dict[str, Any]:
     options = request.options
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
-    ratio = options.aspect_ratio or {"portrait": "9:16", "landscape": "16:9"}.get(
-        request.orientation or ""
-    )
+    ratio = options.get("aspect_ratio") or ratio_of(request.orientation)
     for key, value in (
-        ("duration", options.duration),
+        ("duration", options.get("duration")),
         ("aspect_ratio", ratio),
-        ("resolution", options.resolution),
+        ("resolution", options.get("resolution")),
     ):
         if value is not None:
             body[key] = value
     return body
 
 
-def _body(request: Request) -> dict[str, Any]:
+def _body(request: Request, parent: Video | None) -> dict[str, Any]:
     body = _common(request)
     if request.image:
         body["image"] = {"url": request.image}
     return body
 
 
-def _continue(request: Request) -> dict[str, Any]:
+def _continue(request: Request, parent: Video | None) -> dict[str, Any]:
     body = _common(request)
-    parent = request.continuation
-    body["video"] = {"url": parent.parent_url if parent else ""}
+    body["video"] = {"url": parent.video_url if parent else ""}
     return body
 
 
@@ -69,11 +67,3 @@ class XAI(GatewayDialect):
     name = "xai"
     title = "xAI"
     gateway = GATEWAY
-
-
-class Grok2API(GatewayDialect):
-    """grok2api as a dialect (``SoraClient(dialect="grok2api")``)."""
-
-    name = "grok2api"
-    title = "grok2api"
-    gateway = GROK2API

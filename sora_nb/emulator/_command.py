@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import get_args
-
-from ._request import Dialect
 
 __all__ = ["add_arguments", "main", "run"]
 
@@ -44,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dialect",
         default="transcript",
-        choices=list(get_args(Dialect)),
+        choices=["transcript", "sora2api", "videos"],
         help="which kind of relay to play (default transcript, the seed relay's)",
     )
     parser.add_argument(
@@ -69,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
         speed=args.speed, api_key=args.api_key, data_dir=args.data_dir, dialect=args.dialect
     )
     url = public_url(sock)
-    chat = ("transcript", "sora2api")
-    hint = "" if args.dialect in chat else f" and SORA_DIALECT={args.dialect}"
+    hint = app.state.emulator.speaker.hint
     print(
         f"sora_nb emulator ({args.dialect}) on {url} (speed {args.speed:g}x); "
         f"use SORA_BASE_URL={url}{hint}",

@@ -24,7 +24,7 @@ from . import _gateway as gw
 from ._living import NAMES
 from ._tasks import Task
 
-__all__ = ["routes"]
+__all__ = ["SPEAKER", "routes"]
 
 _PERCENT = re.compile(r"(\d{1,3})\.\.$")
 _DONE = b"data: [DONE]\n\n"
@@ -157,3 +157,6 @@ def routes() -> list[Route]:
         Route("/v1/models", models),
         Route("/v1/chat/completions", chat, methods=["POST"]),
     ]
+
+
+SPEAKER = gw.GatewaySpeaker("flow2api", routes)

@@ -16,6 +16,7 @@ import base64
 import json
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -32,7 +33,17 @@ from ._tasks import Task
 if TYPE_CHECKING:
     from ._app import Emulator
 
-__all__ = ["GATE", "Links", "Started", "key_of", "phase", "read_body", "shared_routes", "start"]
+__all__ = [
+    "GATE",
+    "GatewaySpeaker",
+    "Links",
+    "Started",
+    "install_state",
+    "key_of",
+    "phase",
+    "read_body",
+    "start",
+]
 
 GATE = 3  # tasks one key may run at once (new-api's per-key concurrency gate)
 Phase = Literal["queued", "running", "completed", "failed", "expired"]
@@ -231,3 +242,24 @@ def shared_routes() -> list[Route]:
 def model_rows(names: list[str], owner: str, **extra: Any) -> list[dict[str, Any]]:
     """``/v1/models`` rows in OpenAI's shape, with a gateway's extra fields."""
     return [{"id": n, "object": "model", "created": 0, "owned_by": owner} | extra for n in names]
+
+
+class GatewaySpeaker:
+    """A gateway the emulator speaks (``_app.Speaker``): its routes, and the shared link one."""
+
+    def __init__(self, name: str, own_routes: Callable[[], list[Route]]) -> None:
+        self.name = name
+        self.hint = f" and SORA_DIALECT={name}"
+        self._own_routes = own_routes
+
+    def routes(self) -> list[Route]:
+        return [*self._own_routes(), *shared_routes()]
+
+
+def install_state(state: Any) -> None:
+    """What the gateways keep per app: their own ids, poll counts, running tasks, links."""
+    state.public_ids = {}  # a gateway's own task ids (LiteLLM's, xAI's) → the emulator's
+    state.poll_counts = {}
+    state.running = {}  # key → its running task ids (new-api's concurrency gate)
+    state.links = Links()
+    state.gated = 0  # creates the per-key gate answered 429

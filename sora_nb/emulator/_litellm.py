@@ -21,7 +21,7 @@ from . import _gateway as gw
 from ._living import NAMES
 from ._tasks import Task
 
-__all__ = ["routes"]
+__all__ = ["SPEAKER", "routes"]
 
 VERSION = {"x-litellm-version": "1.80.0"}
 
@@ -144,3 +144,6 @@ def routes() -> list[Route]:
         Route("/v1/videos/{id}/content", content),
         Route("/v1/videos/{id}/remix", remix, methods=["POST"]),
     ]
+
+
+SPEAKER = gw.GatewaySpeaker("litellm", routes)

@@ -19,7 +19,7 @@ from . import _gateway as gw
 from ._living import NAMES
 from ._tasks import Task
 
-__all__ = ["routes"]
+__all__ = ["SPEAKER", "routes"]
 
 _WORDS = {"queued": "queued", "running": "in_progress", "completed": "completed",
           "failed": "failed", "expired": "failed"}  # fmt: skip
@@ -115,3 +115,6 @@ def routes() -> list[Route]:
         Route("/v1/videos/{id}/content", content),
         Route("/v1/videos/{id}/remix", remix, methods=["POST"]),
     ]
+
+
+SPEAKER = gw.GatewaySpeaker("newapi", routes)

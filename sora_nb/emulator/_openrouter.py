@@ -20,7 +20,7 @@ from . import _gateway as gw
 from ._living import OPENROUTER_MODELS
 from ._tasks import Task
 
-__all__ = ["routes"]
+__all__ = ["SPEAKER", "routes"]
 
 _BY_ID = {row["id"]: row for row in OPENROUTER_MODELS}
 _WORDS = {"queued": "pending", "running": "in_progress", "completed": "completed",
@@ -118,3 +118,6 @@ def routes() -> list[Route]:
         Route("/api/v1/videos/{id}", status),
         Route("/api/v1/videos/{id}/content", content),
     ]
+
+
+SPEAKER = gw.GatewaySpeaker("openrouter", routes)

@@ -19,7 +19,7 @@ from . import _gateway as gw
 from ._living import NAMES
 from ._tasks import Task
 
-__all__ = ["routes"]
+__all__ = ["SPEAKER", "routes"]
 
 _FAMILIES = {
     False: {"queued": "NOT_START", "running": "Processing", "completed": "Success",
@@ -84,3 +84,6 @@ def routes() -> list[Route]:
         Route("/v1/videos", create, methods=["POST"]),
         Route("/v1/videos/{id}", status),
     ]
+
+
+SPEAKER = gw.GatewaySpeaker("reseller", routes)

@@ -10,6 +10,7 @@ behind the key), ``failed`` with ``error``, or ``expired``. ``/v1/videos/edits``
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,15 +22,11 @@ from . import _gateway as gw
 from ._living import NAMES
 from ._tasks import Task
 
-__all__ = ["routes"]
+__all__ = ["SPEAKER", "routes"]
 
 
-def _grok2api(request: Request) -> bool:
-    return bool(gw.emulator_of(request).dialect == "grok2api")
-
-
-def _json(request: Request, task: Task, public_id: str) -> dict[str, Any]:
-    state, grok2api = gw.phase(task), _grok2api(request)
+def _json(request: Request, task: Task, public_id: str, grok2api: bool) -> dict[str, Any]:
+    state = gw.phase(task)
     polls: dict[str, int] = request.app.state.poll_counts
     polls[public_id] = polls.get(public_id, 0) + 1
     if polls[public_id] == 1 and state in ("queued", "running"):
@@ -116,9 +113,14 @@ def _task(request: Request) -> tuple[Task, str] | Response:
     return task, public
 
 
-async def status(request: Request) -> Response:
-    found = _task(request)
-    return found if isinstance(found, Response) else JSONResponse(_json(request, *found))
+def _status(grok2api: bool) -> Callable[[Request], Awaitable[Response]]:
+    async def status(request: Request) -> Response:
+        found = _task(request)
+        if isinstance(found, Response):
+            return found
+        return JSONResponse(_json(request, *found, grok2api))
+
+    return status
 
 
 async def content(request: Request) -> Response:
@@ -133,12 +135,16 @@ async def models(request: Request) -> Response:
     return JSONResponse({"object": "list", "data": gw.model_rows(NAMES["grok2api"], "xai")})
 
 
-def routes() -> list[Route]:
+def routes(grok2api: bool = False) -> list[Route]:
+    """xAI's routes; ``grok2api`` adds progress and gives relative links behind the key."""
     return [
         Route("/v1/models", models),
         Route("/v1/videos/generations", create, methods=["POST"]),
         Route("/v1/videos/edits", edit, methods=["POST"]),
         Route("/v1/videos/extensions", edit, methods=["POST"]),
-        Route("/v1/videos/{id}", status),
+        Route("/v1/videos/{id}", _status(grok2api)),
         Route("/v1/videos/{id}/content", content),
     ]
+
+
+SPEAKER = gw.GatewaySpeaker("xai", routes)

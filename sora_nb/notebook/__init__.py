@@ -38,15 +38,15 @@ def batch(*args: Any, **kwargs: Any) -> BatchResults:
 
 
 def generate(prompt: str, **options: Any) -> Video:
-    """``%%sora`` as a function; see ``sora_nb.notebook._twin.generate``."""
-    from ._twin import generate as run
+    """``%%sora`` as a function; see ``sora_nb.notebook._functions.generate``."""
+    from ._functions import generate as run
 
     return run(prompt, **options)
 
 
 def edit(video: Any, prompt: str, **options: Any) -> Video:
-    """``%%sora --edit`` as a function; see ``sora_nb.notebook._twin.edit``."""
-    from ._twin import edit as run
+    """``%%sora --edit`` as a function; see ``sora_nb.notebook._functions.edit``."""
+    from ._functions import edit as run
 
     return run(video, prompt, **options)
 
@@ -55,6 +55,6 @@ def models() -> list[dict[str, Any]]:
     """``%sora models`` as a function: the gateway's video models, one dict each (durations,
     aspect ratios, resolutions, frames, audio, continuations). In a notebook the
     ``%sora config`` settings choose the relay; elsewhere ``$SORA_BASE_URL`` and friends."""
-    from ._twin import models as rows
+    from ._functions import models as rows
 
     return rows()

@@ -13,6 +13,7 @@ import keyword
 import re
 import string
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -23,10 +24,12 @@ from IPython.display import display
 from traitlets import Bool, Enum, TraitError, Unicode, observe
 
 from .._exceptions import InvalidRequest, SoraError
+from .._secret import Secret, mask
 from ..client import _config
-from ..client._client import DIALECTS, SoraClient
-from ..client._secret import Secret, mask
-from ..records._request import image_to_url, make_options, normalize_orientation, validate_model
+from ..client._client import SoraClient
+from ..dialects import DIALECTS, dialect_for
+from ..records._ask import DEFAULT_MODEL, Ask
+from ..records._request import normalize_orientation, validate_model
 from ..records._video import Video
 from ..session._history import Session, get_session
 from ._i18n import LANGUAGES, language, set_language, t
@@ -38,7 +41,7 @@ from ._traits import SecretKey
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key"]
 
-_LATEST = "\0latest"  # ``--edit`` given with no REF
+LATEST = "\0latest"  # ``--edit`` given with no REF
 _notice_shown = False
 
 # The cell's options in each language (argparse's own help is English only).
@@ -49,13 +52,13 @@ _OPTIONS = {
   --orientation, -o O    portrait (9:16) or landscape (16:9)
   --ratio R              9:16 or 16:9, the same as --orientation
   --image, -i PATH|URL   start from this image
+  --duration, -d S       seconds, where the relay takes a duration
   --edit, -e [REF]       change a video: a name bound with --as, an index, the latest
   --as NAME              bind the Video to this variable
   --background, -b       return at once
   --no-save              keep no local copy of the video
   --embed                store the mp4 inside the notebook (big)
-  --duration, -d N       seconds (a gateway's model; see %sora models)
-  --aspect-ratio R       16:9, 9:16, 1:1… (a gateway's model)
+  --aspect-ratio R       16:9, 9:16, 1:1… (a gateway's model; see %sora models)
   --resolution R         720p, 1080p… (a gateway's model)
   --last-frame PATH|URL  end on this image (first-and-last-frame models)
   --audio, --no-audio    ask for sound, or for none
@@ -67,13 +70,13 @@ _OPTIONS = {
   --orientation, -o O    portrait 竖屏（9:16）或 landscape 横屏（16:9）
   --ratio R              9:16 或 16:9，与 --orientation 相同
   --image, -i PATH|URL   从这张图片开始
+  --duration, -d S       时长（秒），如果中转服务支持
   --edit, -e [REF]       修改视频：--as 绑定的名称、历史序号，默认最近一个
   --as NAME              把生成的 Video 绑定到这个变量
   --background, -b       立即返回，在后台生成
   --no-save              不保存本地副本
   --embed                把 mp4 存入笔记本（体积大）
-  --duration, -d N       时长（秒，网关模型；见 %sora models）
-  --aspect-ratio R       画面比例 16:9、9:16、1:1…（网关模型）
+  --aspect-ratio R       画面比例 16:9、9:16、1:1…（网关模型；见 %sora models）
   --resolution R         分辨率 720p、1080p…（网关模型）
   --last-frame PATH|URL  以这张图片结尾（首尾帧模型）
   --audio, --no-audio    要声音，或不要声音
@@ -90,7 +93,7 @@ _COMMANDS = {
 %sora history           the session's turns, with thumbnails
 %sora reset             forget the session's turns
 %sora resume [TASK]     finish an interrupted turn (default: the latest one)
-%sora models           the gateway's video models and what each takes
+%sora models           the relay's video models and what each takes
 %sora export [REF] [FILE]
                         a chain of continuations as one mp4, with its lineage
 %sora panel             the interactive panel
@@ -105,7 +108,7 @@ _COMMANDS = {
 %sora history           本会话的历史记录（含缩略图）
 %sora reset             清除本会话的历史记录
 %sora resume [TASK]     取回被中断的任务（默认最近一个）
-%sora models           网关的视频模型及各自支持的参数
+%sora models           视频模型及各自支持的参数
 %sora export [REF] [FILE]
                         把一串接续的视频导出为一个 mp4，并附上来历
 %sora panel             交互面板
@@ -113,18 +116,6 @@ _COMMANDS = {
                         批量生成（文本、CSV 或 JSONL 文件），可续传
 %sora help              显示本帮助""",
 }
-
-
-def _gateway_options(args: Any, editing: bool) -> dict[str, Any]:
-    """The gateway options the line set (``--duration`` …), checked; none when unset."""
-    names = ("duration", "aspect_ratio", "resolution", "last_frame", "audio")
-    given = {n: getattr(args, n, None) for n in names if getattr(args, n, None) is not None}
-    if given:
-        make_options(**given)  # one sentence before anything is shown or sent
-    how = getattr(args, "how", None)
-    if how is not None and not editing:
-        raise InvalidRequest("--how continues a video: use it with --edit.")
-    return given | ({"how": how} if how is not None else {})
 
 
 def models_bundle(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -135,8 +126,8 @@ def models_bundle(rows: list[dict[str, Any]]) -> dict[str, str]:
     def cell(value: Any) -> str:
         if isinstance(value, list):
             return ", ".join(str(v) for v in value) or "?"
-        return "?" if value is None else ("yes" if value is True else "no" if value is False
-                                          else str(value))  # fmt: skip
+        words = {True: "yes", False: "no", None: "?"}
+        return words[value] if value is None or isinstance(value, bool) else str(value)
 
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join(
@@ -190,6 +181,14 @@ class _Prompt(string.Formatter):
             raise InvalidRequest(t("error.bad_field", field=field_name, detail=detail)) from None
 
 
+def _check_job(prompt: str, name: str | None) -> None:
+    """Refuse an empty cell, or an ``--as`` name Python cannot bind."""
+    if not prompt.strip():
+        raise InvalidRequest(t("error.empty_cell"))
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise InvalidRequest(t("error.bad_name", name=name))
+
+
 def _typical(session: Session, model: str) -> float | None:
     """How long a finished video of ``model`` took in this session (the median), if any."""
     times = sorted(
@@ -229,12 +228,11 @@ class SoraMagics(Magics):
         help="Model for new videos: sora-2, sora-2-pro, or any name the relay serves.",
     ).tag(config=True)
     dialect = Enum(
-        list(DIALECTS),
+        [dialect.name for dialect in DIALECTS],
         default_value=None,
         allow_none=True,
-        help="The relay's kind: chat (either chat dialect), videos (the Videos task API), "
-        "flow2api, a gateway (newapi, litellm, openrouter, xai, grok2api, reseller) or auto. "
-        "Default: $SORA_DIALECT, else chat (or the gateway a well-known URL names).",
+        help="The relay's kind: chat (either chat dialect) or videos (the Videos task API). "
+        "Default: $SORA_DIALECT, else chat.",
     ).tag(config=True)
     orientation = Enum(
         ["portrait", "landscape"],
@@ -340,11 +338,12 @@ class SoraMagics(Magics):
     @argument("--orientation", "-o", help="portrait (9:16) or landscape (16:9).")
     @argument("--ratio", help="16:9 or 9:16, the same as --orientation.")
     @argument("--image", "-i", metavar="PATH_OR_URL", help="Start from this image.")
+    @argument("--duration", "-d", metavar="S", help="Seconds, where the relay takes them.")
     @argument(
         "--edit",
         "-e",
         nargs="?",
-        const=_LATEST,
+        const=LATEST,
         metavar="REF",
         help="Change a video: a name bound with --as, a history index, or the latest.",
     )
@@ -352,7 +351,6 @@ class SoraMagics(Magics):
     @argument("--background", "-b", action="store_true", help="Return at once.")
     @argument("--no-save", action="store_true", help="Keep no local copy of the video.")
     @argument("--embed", action="store_true", help="Store the mp4 inside the notebook (big).")
-    @argument("--duration", "-d", help="Seconds, as the gateway's model takes them.")
     @argument("--aspect-ratio", help="16:9, 9:16, 1:1… as the gateway's model takes them.")
     @argument("--resolution", help="720p, 1080p… as the gateway's model takes them.")
     @argument("--last-frame", metavar="PATH_OR_URL", help="End on this image (first/last).")
@@ -378,50 +376,76 @@ class SoraMagics(Magics):
         self.run_job(args, expand_prompt(cell, self._user_ns))
 
     def run_job(self, args: Any, prompt: str) -> Video | None:
-        """Run one generation or edit as a cell job: ``%%sora`` and ``sora_nb.generate()``.
+        """Run the ``%%sora`` cell's generation or edit as a cell job.
 
         Returns the Video, or None for a ``--background`` job (it binds ``--as`` later).
         """
-        kwargs = self._request(args, prompt)
-        session = self.get_session()
-        target = self._edit_target(session, args.edit)
-
-        def make(on_event: Any) -> Any:
-            if args.edit is None:
-                return session.generate(**kwargs, on_event=on_event)
-            return session.edit(target, **kwargs, on_event=on_event)
-
-        model = kwargs["model"] or (target.model if target else self.model)
-        job = CellJob(
-            self.shell, name=args.name, embed=args.embed, typical=_typical(session, model)
-        )
-        return job.run(make, background=args.background)
-
-    def _request(self, args: Any, prompt: str) -> dict[str, Any]:
-        """The job's keyword arguments, checked before anything is shown or sent."""
-        if not prompt.strip():
-            raise InvalidRequest(t("error.empty_cell"))
-        if args.name is not None and (not args.name.isidentifier() or keyword.iskeyword(args.name)):
-            raise InvalidRequest(t("error.bad_name", name=args.name))
-        editing = args.edit is not None
+        _check_job(prompt, args.name)
         if args.ratio is not None and args.ratio.strip() not in ("9:16", "16:9"):
             raise InvalidRequest(t("error.bad_ratio", ratio=args.ratio))
-        orientation = args.orientation or args.ratio or (None if editing else self.orientation)
-        model = args.model or (None if editing else self.model)
-        request = {
-            "prompt": prompt.strip(),
-            "model": validate_model(model) if model else None,
-            "orientation": normalize_orientation(orientation),
-            "image": image_to_url(args.image) if args.image is not None else None,
-            "save": False if args.no_save else None,
-            "name": args.name,
-        }
-        return request | _gateway_options(args, editing)
+        editing = args.edit is not None
+        orientation = args.orientation or args.ratio
+        ask = self.ask(
+            prompt, name=args.name, editing=editing, model=args.model,
+            orientation=orientation, image=args.image, duration=args.duration,
+            aspect_ratio=args.aspect_ratio, resolution=args.resolution,
+            last_frame=args.last_frame, audio=args.audio, how=args.how,
+        )  # fmt: skip
+        job = {"name": args.name, "save": not args.no_save, "embed": args.embed}
+        return self.run_ask(
+            ask, edit=args.edit, background=args.background, parent_model=not args.model, **job
+        )
+
+    def ask(
+        self,
+        prompt: str,
+        *,
+        name: str | None = None,
+        editing: bool = False,
+        model: str | None = None,
+        orientation: str | None = None,
+        image: Any = None,
+        **options: Any,
+    ) -> Ask:
+        """The Ask for ``prompt``, with this notebook's settings where none is given.
+
+        An edit keeps its video's model and orientation unless told otherwise.
+        """
+        _check_job(prompt, name)
+        orientation = orientation or (None if editing else self.orientation)
+        model = model or (None if editing else self.model) or DEFAULT_MODEL
+        return Ask.build(prompt, model=model, orientation=orientation, image=image, **options)
+
+    def run_ask(
+        self,
+        ask: Ask,
+        *,
+        edit: Video | int | str | None = None,
+        name: str | None = None,
+        save: bool = True,
+        embed: bool = False,
+        background: bool = False,
+        parent_model: bool = False,
+    ) -> Video | None:
+        """Run one generation (or an edit of ``edit``) as a cell job: the magic's and
+        ``sora_nb.generate()``'s. ``parent_model``: an edit keeps its video's model."""
+        session = self.get_session()
+        target = self._edit_target(session, edit)
+        if target is not None and parent_model:
+            ask = replace(ask, model=target.model)
+        keep = None if save else False  # None: the session's own setting
+
+        def make(on_event: Any) -> Any:
+            if edit is None:
+                return session.generate(ask, save=keep, name=name, on_event=on_event)
+            return session.edit(target, ask, save=keep, name=name, on_event=on_event)
+
+        job = CellJob(self.shell, name=name, embed=embed, typical=_typical(session, ask.model))
+        return job.run(make, background=background)
 
     def _models(self, rest: str) -> None:
-        """``%sora models``: the gateway's video models and what each takes."""
-        client = self.get_session().client
-        rows = [caps.as_row() for caps in run_blocking(client.models())]
+        """``%sora models``: the relay's video models and what each takes."""
+        rows = [caps.as_row() for caps in run_blocking(self.get_session().client.models())]
         display(models_bundle(rows), raw=True)
 
     def _export(self, rest: str) -> None:
@@ -431,8 +455,7 @@ class SoraMagics(Magics):
         if isinstance(ref, str) and re.fullmatch(r"-?[0-9]+", ref):
             ref = int(ref)
         session = self.get_session()
-        path = run_blocking(session.export_chain(ref, parts[1] if len(parts) > 1 else None))
-        print(path)
+        print(run_blocking(session.export_chain(ref, parts[1] if len(parts) > 1 else None)))
 
     def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
         """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
@@ -440,7 +463,7 @@ class SoraMagics(Magics):
             return ref
         if isinstance(ref, int):
             return session.video(ref)
-        if ref == _LATEST:
+        if ref == LATEST:
             latest = session.latest()
             if latest is None:
                 raise InvalidRequest(t("error.nothing_to_edit"))
@@ -527,10 +550,7 @@ class SoraMagics(Magics):
         if args.session is not None:
             self.session = args.session
         if args.dialect is not None:
-            if args.dialect not in DIALECTS:
-                names = ", ".join(DIALECTS)
-                raise InvalidRequest(f"Unknown dialect {args.dialect!r}: use one of {names}.")
-            self.dialect = args.dialect
+            self.dialect = dialect_for(args.dialect).name  # or one sentence refusing it
         if args.autosave is not None:
             self.autosave = args.autosave or None
             if self.autosave is None:

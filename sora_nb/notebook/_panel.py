@@ -21,7 +21,8 @@ from IPython import get_ipython
 from IPython.display import display
 
 from .._exceptions import InvalidRequest, SoraError
-from ..records._request import MODELS, image_to_url, validate_prompt
+from ..records._ask import Ask
+from ..records._request import MODELS, validate_prompt
 from ..records._turn import Turn
 from ..records._video import Video
 from ..render._render import _clip, _duration, _video_html, local_url, safe_url
@@ -240,15 +241,15 @@ class Panel:
         try:
             session = self._session()
             base = self._base(session) if edit else None
-            kwargs = self._request()
+            ask = self._ask()
         except SoraError as exc:
             self._say(describe(exc))
             return None
-        row = JobRow(kwargs["prompt"])
+        row = JobRow(ask.prompt)
         if base is not None:
-            job = session.edit(base, **kwargs, on_event=row.progress.handle)
+            job = session.edit(base, ask, on_event=row.progress.handle)
         else:
-            job = session.generate(**kwargs, on_event=row.progress.handle)
+            job = session.generate(ask, on_event=row.progress.handle)
         return self._launch(row, job)
 
     def resume(self, index: int) -> asyncio.Task[None] | None:
@@ -337,14 +338,14 @@ class Panel:
         session.video(selected)  # refuses a turn that has no video, in one sentence
         return selected
 
-    def _request(self) -> dict[str, Any]:
+    def _ask(self) -> Ask:
         upload = self.image.value
-        return {
-            "prompt": validate_prompt(self.prompt.value),
-            "model": self.model.value,
-            "orientation": self.orientation.value or None,
-            "image": image_to_url(bytes(upload[0]["content"])) if upload else None,
-        }
+        return Ask.build(
+            validate_prompt(self.prompt.value),  # the empty prompt is the first thing said
+            model=self.model.value,
+            orientation=self.orientation.value or None,
+            image=bytes(upload[0]["content"]) if upload else None,
+        )
 
     # -- selection -----------------------------------------------------------------------------
 
@@ -411,18 +412,15 @@ class Panel:
         turns = self._watched.turns if self._watched is not None else []
         video = turns[selected].video if selected is not None and selected < len(turns) else None
         offered = self._continuations(video)
-        self.edit.disabled = not (has_prompt and video is not None and
-                                  (video.remixable or bool(offered)))  # fmt: skip
+        self.edit.disabled = not (has_prompt and video is not None and video.remixable)
         # A gateway's button names the continuation its model offers (docs/dialects.md).
         self.edit.description = f"{label('edit')} · {offered[0]}" if offered else label("edit")
         self.clear_image.disabled = not self.image.value
         self.clear_image.layout.display = None if self.image.value else "none"
 
     def _continuations(self, video: Video | None) -> tuple[str, ...]:
-        if video is None or self._watched is None:
-            return ()
-        client = self._watched.client
-        return client.continuations(video.model) if client.continues_by_task() else ()
+        """What the selected video's dialect said it offers next (a gateway's names)."""
+        return tuple(video.continuations or ()) if video is not None else ()
 
     def _say(self, text: str, kind: Kind = "error") -> None:
         self.message.value = message_bundle(text, kind)["text/html"] if text else ""

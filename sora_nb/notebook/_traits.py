@@ -10,7 +10,7 @@ from typing import Any
 
 from traitlets import TraitType
 
-from ..client._secret import Secret
+from .._secret import Secret
 
 __all__ = ["SecretKey"]
 

@@ -10,6 +10,7 @@ flag in the magic's parser, and the lines of the dialects that send it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -19,13 +20,12 @@ from ._request import (
     ImageInput,
     Orientation,
     image_to_url,
-    make_options,
     normalize_orientation,
     validate_model,
     validate_prompt,
 )
 
-__all__ = ["DEFAULT_MODEL", "Ask", "ask_options"]
+__all__ = ["DEFAULT_MODEL", "Ask", "ask_options", "extras"]
 
 DEFAULT_MODEL = "sora-2"
 
@@ -41,13 +41,13 @@ class Ask:
     model: str = DEFAULT_MODEL
     orientation: Orientation | None = None
     image: str | None = field(default=None, repr=False)
-    # What the gateways' models take (docs/dialects.md, "Options"); None leaves it to them.
-    duration: int | None = None
-    aspect_ratio: str | None = None
-    resolution: str | None = None
-    last_frame: str | None = field(default=None, repr=False)
+    duration: int | None = None  # seconds; None: the model's own
+    # What the gateways' models take (docs/dialects.md, "Options"); None: the model's own.
+    aspect_ratio: str | None = None  # "16:9", "9:16", "1:1"
+    resolution: str | None = None  # "720p", "1080p"
+    last_frame: str | None = field(default=None, repr=False)  # an image URL, as ``image``
     audio: bool | None = None
-    #: For an edit on a gateway: remix, edit, extend or last-frame (None: the model's first).
+    #: An edit's continuation on a gateway: remix, edit, extend or last-frame.
     how: str | None = None
 
     @classmethod
@@ -76,13 +76,66 @@ class Ask:
         shape = normalize_orientation(orientation)
         name = validate_model(model)
         url = image_to_url(image)
+        seconds = _seconds("duration", duration)
         text = validate_prompt(prompt)
-        options = make_options(duration, aspect_ratio, resolution, last_frame, audio)
-        kind = None if how is None else str(how).strip().lower()
-        if kind is not None and kind not in ("remix", "edit", "extend", "last-frame"):
-            raise InvalidRequest(t("ask.how", value=how))
-        return cls(text, name, shape, url, options.duration, options.aspect_ratio,
-                   options.resolution, options.last_frame, options.audio, kind)  # fmt: skip
+        return cls(
+            text, name, shape, url, seconds,
+            _matching(_RATIO, "aspect_ratio", aspect_ratio),
+            _matching(_RESOLUTION, "resolution", resolution),
+            image_to_url(last_frame), _flag("audio", audio), _how(how),
+        )  # fmt: skip
+
+
+def _seconds(name: str, value: object) -> int | None:
+    """A whole number of seconds above 0 (``8`` or ``"8"``), or None when not given."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().removesuffix("s")
+    if isinstance(value, bool) or not text.isdigit() or int(text) == 0:
+        raise InvalidRequest(t("ask.seconds", name=name, value=value))
+    return int(text)
+
+
+_RATIO = re.compile(r"^\d{1,2}:\d{1,2}$")
+_RESOLUTION = re.compile(r"^(\d{3,4}p|[248]k)$")
+_HOWS = ("remix", "edit", "extend", "last-frame")
+
+
+def _matching(shape: re.Pattern[str], name: str, value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if not shape.match(text):
+        raise InvalidRequest(t(f"request.{name}", value=value))
+    return text
+
+
+def _flag(name: str, value: object) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidRequest(t(f"request.{name}", value=value))
+
+
+def _how(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text not in _HOWS:
+        raise InvalidRequest(t("ask.how", value=value))
+    return text
+
+
+_SHAPED = ("prompt", "model", "orientation", "image")  # what a Request has fields for
+
+
+def extras(ask: Ask) -> dict[str, Any]:
+    """The options a Request carries by name: those given, beyond prompt, model,
+    orientation and image."""
+    return {
+        f.name: getattr(ask, f.name)
+        for f in fields(ask)
+        if f.name not in _SHAPED and getattr(ask, f.name) is not None
+    }
 
 
 def ask_options() -> tuple[str, ...]:

@@ -9,24 +9,10 @@ Nothing here imports the rest of sora_nb: every layer may use these records.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Generic, Literal, TypeVar, cast, overload
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, cast, overload
 
-__all__ = [
-    "Continuation",
-    "Described",
-    "Message",
-    "Options",
-    "PendingTask",
-    "Request",
-    "Task",
-    "Through",
-    "plain",
-    "request_from",
-]
-
-#: How a new video continues an earlier one (docs/dialects.md, "Continuations").
-ContinuationKind = Literal["remix", "edit", "extend", "last-frame"]
+__all__ = ["Described", "Message", "PendingTask", "Request", "Task", "Through"]
 
 Message = dict[str, Any]
 T = TypeVar("T")
@@ -55,32 +41,12 @@ class Through(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
-    """What the gateways' models take besides a prompt; None leaves it to the model."""
-
-    duration: int | None = None  # seconds
-    aspect_ratio: str | None = None  # "16:9", "9:16", "1:1"
-    resolution: str | None = None  # "720p", "1080p"
-    last_frame: str | None = field(default=None, repr=False)  # data: or https URL
-    audio: bool | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Continuation:
-    """The earlier video a request continues, and how (a gateway's own route or its frame)."""
-
-    kind: ContinuationKind
-    parent_task: str | None
-    parent_url: str | None = field(default=None, repr=False)
-    parent_media: str | None = None  # flow2api's media id, for its extend
-
-
-@dataclass(frozen=True, slots=True)
 class Request:
     """One generation's request: the checked input, and the messages exactly as sent.
 
     ``messages`` carry the whole branch for an edit (see docs/protocol.md, "Continuous
-    modification"); ``image`` is the ``data:`` or http URL of an image-to-video input.
+    modification"); ``image`` is the ``data:`` or http URL of an image-to-video input;
+    ``options`` the rest of the ``Ask`` that was given (a duration, say), by name.
     """
 
     prompt: str
@@ -88,8 +54,7 @@ class Request:
     orientation: str | None = None
     image: str | None = field(default=None, repr=False)
     messages: list[Message] = field(default_factory=list, repr=False)
-    options: Options = field(default_factory=Options)
-    continuation: Continuation | None = None
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,26 +93,3 @@ class PendingTask(Described):
     transcript: str = field(default="", repr=False)
     echo: dict[str, Any] | None = field(default=None, repr=False)
     started_at: float = field(default_factory=time.time, repr=False)
-
-
-def plain(record: Request | Task) -> dict[str, Any]:
-    """A request or task as plain JSON data; a gateway's options and continuation only when
-    they say something, so files of the chat dialects keep their shape."""
-    values = {f.name: getattr(record, f.name) for f in fields(record)}
-    for key in ("options", "continuation"):
-        value = values.pop(key, None)
-        if value is not None and value != Options():
-            values[key] = asdict(value)
-    return values
-
-
-def request_from(data: dict[str, Any]) -> Request:
-    """The Request ``plain`` wrote (``TypeError`` if it is not one)."""
-    data = dict(data)
-    options = data.pop("options", None)
-    link = data.pop("continuation", None)
-    return Request(
-        **data,
-        options=Options(**options) if isinstance(options, dict) else Options(),
-        continuation=Continuation(**link) if isinstance(link, dict) else None,
-    )

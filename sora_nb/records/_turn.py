@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -24,17 +24,7 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
-from ._model import (
-    Continuation,
-    Described,
-    Message,
-    Options,
-    PendingTask,
-    Request,
-    Task,
-    Through,
-    plain,
-)
+from ._model import Described, Message, PendingTask, Request, Task, Through
 from ._video import Video, video_record
 
 __all__ = [
@@ -56,6 +46,8 @@ _STATUSES: tuple[str, ...] = get_args(TurnStatus)
 
 #: The version of the session file format this sora_nb writes; it reads this one and older.
 #: Version 1 kept every field flat on the turn; version 2 nests the request, task and video.
+#: A video's ``dialect``, ``continuations`` and ``handle`` came later, optional: an older
+#: sora_nb ignores them, and files without them are upgraded on load (docs/architecture.md).
 SCHEMA_VERSION = 2
 _FORMAT = "sora_nb.session"
 
@@ -205,20 +197,8 @@ def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
     }
 
 
-def _extras(request: dict[str, Any]) -> dict[str, Any]:
-    """A gateway request's options and continuation, if the file has them."""
-    extras: dict[str, Any] = {}
-    try:
-        if isinstance(request.get("options"), dict):
-            extras["options"] = Options(**request["options"])
-        if isinstance(request.get("continuation"), dict):
-            extras["continuation"] = Continuation(**request["continuation"])
-    except TypeError:  # a newer file's fields: the request still loads without them
-        return {}
-    return extras
-
-
-_plain = plain
+def _plain(record: Request | Task) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def _branch(parent: Turn) -> list[Message]:
@@ -274,6 +254,7 @@ _REQUEST: dict[str, tuple[Any, Any]] = {
     "model": (str, _NEEDED),
     "orientation": (_TEXT, None),
     "image": (_TEXT, None),
+    "options": ((dict, type(None)), None),
 }
 _TASK: dict[str, tuple[Any, Any]] = {
     "task_id": (str, _NEEDED),
@@ -290,6 +271,9 @@ _VIDEO: dict[str, tuple[Any, Any]] = {
     "elapsed": (_NUMBER, None),
     "local_path": (_TEXT, None),
     "local_thumbnail": (_TEXT, None),
+    "dialect": (_TEXT, None),
+    "continuations": ((list, type(None)), None),
+    "handle": (_TEXT, None),
 }
 _TURN: dict[str, tuple[Any, Any]] = {
     "answer": (str, ""),
@@ -315,7 +299,9 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
     if status == "running":  # the kernel that ran it is gone; its task may still finish
         status = "interrupted"
         values["error"] = values["error"] or "The kernel stopped while this turn ran."
-    made = Request(**_typed(request, _REQUEST, index), messages=messages, **_extras(request))
+    values_of_request = _typed(request, _REQUEST, index)
+    options = values_of_request.pop("options") or {}
+    made = Request(**values_of_request, messages=messages, options=dict(options))
     task = _task(obj.get("task"), index)
     video = None
     if obj.get("video") is not None:
@@ -323,6 +309,8 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
             raise ValueError(f"turn {index} has a bad video")
         parent_video = earlier[parent].video if parent is not None else None
         outcome = _typed(obj["video"], _VIDEO, index)
+        if outcome["continuations"] is not None:
+            outcome["continuations"] = tuple(str(c) for c in outcome["continuations"])
         video = Video(made, task, parent=parent_video, turn=index, **outcome)
     return Turn(index, made, cast(TurnStatus, status), task, video, parent=parent, **values)
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._display import mimebundle
 from .._exceptions import InvalidRequest
-from ._model import Described, Message, Request, Task, plain, request_from
-from ._request import can_remix, with_share_id
+from ._model import Described, Message, Request, Task
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +35,7 @@ class _Owner(Protocol):
         on_event: Callable[[Event | JobEvent], object] | None = ...,
         save: bool | None = ...,
         name: str | None = ...,
+        **options: Any,
     ) -> Video: ...
 
 
@@ -63,6 +63,10 @@ class Video(Described):
     parent: Video | None = field(default=None, repr=False)
     session: _Owner | None = field(default=None, repr=False, compare=False)
     turn: int | None = field(default=None, repr=False)  # its index in that Session
+    # What its dialect said of it, so the next turn reads data, not the transcript.
+    dialect: str | None = field(default=None, repr=False)
+    continuations: tuple[str, ...] | None = field(default=None, repr=False)
+    handle: str | None = field(default=None, repr=False)  # what an edit sends, if not the sid
 
     # The request's and the task's fields read through (``Described``; they are public API).
 
@@ -76,15 +80,17 @@ class Video(Described):
 
     @property
     def remixable(self) -> bool:
-        """Whether the relay that made this video can remix it (docs/dialects.md)."""
-        return can_remix(self.sid, self.transcript)
+        """Whether the relay that made this video offers to continue it, and it has the id
+        to do it by (docs/dialects.md). A video built by hand has only its share id."""
+        offered = self.continuations is None or bool(self.continuations)
+        return offered and bool(self.handle or self.sid)
 
     def next_messages(self, user_content: str | list[dict[str, Any]]) -> list[Message]:
         """The request messages for an edit of this video: its branch, then the change."""
         return [
             *self.messages,
             {"role": "assistant", "content": self.transcript},
-            {"role": "user", "content": with_share_id(user_content, self.transcript, self.sid)},
+            {"role": "user", "content": user_content},
         ]
 
     async def edit(
@@ -97,6 +103,7 @@ class Video(Described):
         on_event: Callable[[Event | JobEvent], object] | None = None,
         save: bool | None = None,
         name: str | None = None,
+        **options: Any,
     ) -> Video:
         """Ask for the next turn: this video with ``prompt`` applied, through the Session
         (and so the relay and key) that made it."""
@@ -114,6 +121,7 @@ class Video(Described):
             on_event=on_event,
             save=save,
             name=name,
+            **options,
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -144,6 +152,9 @@ _OUTCOME = (
     "elapsed",
     "local_path",
     "local_thumbnail",
+    "dialect",
+    "continuations",
+    "handle",
 )
 
 
@@ -160,11 +171,15 @@ def video_record(video: Video) -> dict[str, Any]:
 def video_from_record(data: dict[str, Any]) -> Video:
     """The Video ``video_record`` wrote (``TypeError`` or ``KeyError`` if it is not one)."""
     task = data.get("task")
+    outcome = {name: data[name] for name in _OUTCOME if name in data}
+    if outcome.get("continuations") is not None:  # a JSON list, read back as a tuple
+        outcome["continuations"] = tuple(outcome["continuations"])
     return Video(
-        request_from(data["request"]),
+        Request(**data["request"]),
         Task(**task) if task is not None else None,
-        **{name: data[name] for name in _OUTCOME if name in data},
+        **outcome,
     )
 
 
-_plain = plain
+def _plain(record: Request | Task) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}

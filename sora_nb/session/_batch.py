@@ -35,6 +35,7 @@ from typing import Any, Literal, Protocol
 from .._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInterrupted
 from .._messages import t
 from ..client._client import EventCallback, SoraClient
+from ..dialects import recognised
 from ..records._batch_items import BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
 from ..records._video import Video, video_from_record, video_record
@@ -193,7 +194,7 @@ class Batch:
     ) -> Batch:
         """A new batch; every item is checked (and its edit found) before anything is sent."""
         items = [_with_defaults(item, defaults or {}) for item in items_from(entries)]
-        session.client._check_ready()  # no key for a real relay: refused before the journal
+        session.client.check_ready()  # no key for a real relay: refused before the journal
         items = [_edit_checked(session, item) for item in items]
         path = _journal_path(session, journal)
         opened = None
@@ -230,7 +231,7 @@ class Batch:
 
     def _restore(self, index: int, record: ItemRecord, resend_unknown: bool) -> None:
         if record.stage == "done" and record.video is not None:
-            self._settle(index, video_from_record(record.video), write=False)
+            self._settle(index, recognised(video_from_record(record.video)), write=False)
         elif record.stage == "failed":
             self._settle(index, SoraError(record.error or t("status.failed")), write=False)
         elif record.stage == "task" and record.task_id:

@@ -30,13 +30,14 @@ from .._callback import call
 from .._display import mimebundle
 from .._exceptions import InvalidRequest, SoraError
 from .._messages import t
-from ..client._client import EventCallback, SoraClient, make_request
-from ..client._download import DEFAULT_MAX_BYTES, download
+from ..client._client import EventCallback, SoraClient
+from ..client._download import DEFAULT_MAX_BYTES
 from ..client._poster import chain_export, first_frame_poster
+from ..dialects import recognised
+from ..records._ask import Ask
 from ..records._autosave import merge, sync
 from ..records._batch_items import BatchItem
 from ..records._model import PendingTask, Request, Task
-from ..records._request import prepare
 from ..records._turn import (
     SCHEMA_VERSION,
     Ending,
@@ -257,9 +258,12 @@ class Session:
         return index
 
     def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
-        """``video`` as made by this session's ``turn``; its parent is that turn's parent's."""
+        """``video`` as made by this session's ``turn``; its parent is that turn's parent's.
+
+        A video saved before videos said what their dialect offers is upgraded here.
+        """
         parent = earlier[turn.parent].video if turn.parent is not None else None
-        return replace(video, session=self, turn=turn.index, parent=parent)
+        return replace(recognised(video), session=self, turn=turn.index, parent=parent)
 
     def _owned(self, turns: list[Turn]) -> list[Turn]:
         """Turns read from a file, their videos owned by this session."""
@@ -274,7 +278,7 @@ class Session:
 
     async def generate(
         self,
-        prompt: str,
+        prompt: str | Ask,
         *,
         model: str = "sora-2",
         orientation: str | None = None,
@@ -286,16 +290,17 @@ class Session:
     ) -> Video:
         """Make a new video (a new branch), record it, and save a local copy.
 
-        ``options``: a gateway model's ``duration``, ``aspect_ratio``, ``resolution``,
-        ``last_frame`` and ``audio`` (docs/dialects.md, "Options").
+        ``prompt`` is the text, or an ``Ask`` a surface built (then it is taken as it is);
+        ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
         """
-        request = await self.client._new_request(prompt, model, orientation, image, options)
+        ask = _ask(prompt, model=model, orientation=orientation, image=image, **options)
+        request = await self.client.request(ask)
         return await self._send(request, None, name, on_event, save)
 
     async def edit(
         self,
         video: Video | int | str | None,
-        prompt: str,
+        prompt: str | Ask,
         *,
         model: str | None = None,
         orientation: str | None = None,
@@ -303,27 +308,18 @@ class Session:
         on_event: EventCallback | None = None,
         save: bool | None = None,
         name: str | None = None,
-        how: str | None = None,
         **options: Any,
     ) -> Video:
         """Continuous modification of ``video`` (a Video, an index, a name, a task id or sid;
-        None for the latest finished one): its branch is sent back with ``prompt``.
-
-        On a gateway, ``how`` is the continuation (remix, edit, extend, last-frame; None:
-        the first the model offers), as ``SoraClient.continuations()`` lists them.
-        """
+        None for the latest finished one): its branch is sent back with ``prompt``."""
         base_index = self._base(video)
         base = self._require_done(base_index)
-        if self.client.continues_by_task():
-            request = await self.client._continuation_request(
-                base, prompt, model or base.model, orientation, image, how, options
-            )
-            return await self._send(request, base_index, name, on_event, save)
-        image = await self.client._inline_image(model or base.model, image)
-        turn = prepare(prompt, model or base.model, orientation, image)
+        ask = _ask(
+            prompt, model=model or base.model, orientation=orientation, image=image, **options
+        )
+        request = await self.client.request(ask, base)
         if not base.remixable:
             raise InvalidRequest(t("history.no_sid", index=base_index))
-        request = make_request(turn, base.next_messages(turn.content))
         return await self._send(request, base_index, name, on_event, save)
 
     async def _send(
@@ -336,11 +332,12 @@ class Session:
     ) -> Video:
         """Record the turn, then send exactly the request recorded."""
         client = self.client
-        client._check_ready()  # a refusal records nothing, like any InvalidRequest
+        client.check_ready()  # a refusal records nothing, like any InvalidRequest
         index = self._start(request, parent, name)
+        base = self._turns[parent].video if parent is not None else None
 
         def call(job: EventCallback) -> Awaitable[Video]:
-            return client._run(request, on_event=job)
+            return client.send(request, parent=base, on_event=job)
 
         return await self._run(index, call, on_event, save)
 
@@ -353,7 +350,7 @@ class Session:
         client = self.client
         if index is None:
             ref = str(turn).strip()
-            await client._lookup(ref)  # a task the relay does not know records no turn
+            await client.lookup(ref)  # a task the relay does not know records no turn
             # Nothing is known of it yet; the client learns prompt and model from its status.
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
@@ -571,13 +568,8 @@ class Session:
         client = self.client
         try:
             # The client's pool, and its auth, which adds the key for the relay's origin only.
-            return await download(
-                url,
-                dest,
-                http=client._client(),
-                auth=client._auth,
-                on_progress=progress,
-                max_bytes=self.max_download_bytes,
+            return await client.download(
+                url, dest, on_progress=progress, max_bytes=self.max_download_bytes
             )
         except SoraError as exc:  # download() turns every failure into one
             logger.warning("sora_nb: no local copy of %s: %s", url, exc)
@@ -628,7 +620,6 @@ class Session:
             index = self._turns[index].parent
         files = [await self._local_file(i) for i in chain]
         target = Path(dest) if dest else Path(self.save_dir or ".") / f"chain-{chain[-1]}.mp4"
-        target.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(chain_export, files, target)
         lineage = [_link_of(self._turns[i], files[n]) for n, i in enumerate(chain)]
         lines = target.with_name(target.name + ".lineage.json")
@@ -637,14 +628,15 @@ class Session:
 
     async def _local_file(self, index: int) -> Path:
         video = self._require_done(index)
-        copy = _own_copy(video.local_path)  # a stat: fast enough for the loop, as elsewhere
+        copy = _own_copy(video.local_path)
         if copy is None:
             if self.save_dir is None:
                 raise InvalidRequest(t("history.copies_off"))
             video = await self.save_copy(index)
-        if not video.local_path:
+            copy = _own_copy(video.local_path)
+        if copy is None:
             raise InvalidRequest(t("gateway.no_parent_file", index=index, detail=video.video_url))
-        return Path(video.local_path)
+        return copy
 
     def clear(self) -> None:
         """Forget every turn (local copies stay on disk)."""
@@ -680,6 +672,11 @@ def get_session(
 # -- helpers -----------------------------------------------------------------------------------
 
 
+def _ask(prompt: str | Ask, **options: Any) -> Ask:
+    """The Ask a surface built, or one built here from the prompt and its options."""
+    return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
+
+
 def _file_stem(video: Video) -> str:
     key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
@@ -691,8 +688,7 @@ def _file_stem(video: Video) -> str:
 def _link_of(turn: Turn, path: Path) -> dict[str, Any]:
     """One link of an exported chain: what made it and how it continues its parent."""
     request = turn.request
-    how = request.continuation.kind if request.continuation else ("edit" if turn.parent is not None
-                                                                   else None)  # fmt: skip
+    how = request.options.get("how") or ("edit" if turn.parent is not None else None)
     return {"turn": turn.index, "parent": turn.parent, "prompt": request.prompt,
             "model": request.model, "continuation": how, "task_id": turn.task_id,
             "file": path.as_posix()}  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from .._messages import t
+from ._messages import t
 
 __all__ = ["BearerAuth", "Redactor", "Secret", "mask", "origin", "redact"]
 

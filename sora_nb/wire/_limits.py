@@ -17,7 +17,7 @@ from httpx_sse import EventSource, ServerSentEvent
 
 from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from .._messages import t
-from ._secret import Redactor, Secret
+from .._secret import Redactor, Secret
 
 __all__ = [
     "MAX_LINE",
