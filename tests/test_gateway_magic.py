@@ -85,7 +85,7 @@ def test_the_studio_names_and_runs_the_continuation_the_model_offers(cells: Cell
         ui.generate.click()
         await _finish(ui)
         ui.prompt.value = "the cow runs"
-        assert not ui.edit.disabled and ui.edit.description.endswith("· last-frame")
+        assert not ui.edit.disabled and ui.edit.description.endswith("· from its last frame")
         ui.edit.click()
         await _finish(ui)
         return ui

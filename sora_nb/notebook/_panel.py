@@ -414,7 +414,9 @@ class Panel:
         offered = self._continuations(video)
         self.edit.disabled = not (has_prompt and video is not None and video.remixable)
         # A gateway's button names the continuation its model offers (docs/dialects.md).
-        self.edit.description = f"{label('edit')} · {offered[0]}" if offered else label("edit")
+        first = offered[0] if offered else "remix"
+        how = "" if first == "remix" else f" · {label('how.' + first)}"  # the chat relays' own
+        self.edit.description = label("edit") + how
         self.clear_image.disabled = not self.image.value
         self.clear_image.layout.display = None if self.image.value else "none"
 
