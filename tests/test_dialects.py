@@ -32,11 +32,6 @@ pytestmark = pytest.mark.anyio
 KEY = "sk-dialects-e2e"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def sora2api() -> Iterator[EmulatorServer]:
     with serve_in_thread(speed=500, dialect="sora2api") as server:

@@ -28,22 +28,17 @@ from sora_nb._secret import BearerAuth, Redactor, Secret, origin
 from sora_nb.client._download import download
 from sora_nb.emulator import EmulatorServer
 from sora_nb.emulator._draw import _font, _wrap
-from sora_nb.emulator._transcript import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
+from sora_nb.emulator._markdown import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
 from sora_nb.render._render import video_mimebundle
 from sora_nb.wire import _limits
 
 from .hostile import EchoStream, HostileRelay, bomb_png, endless_line_script, keepalive_script
 from .scripted import Script, Step, json_script, serve, sse_script
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-hostile-SECRET-0123456789abcdef"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from ..records._model import Message, PendingTask, Request
 from ..records._request import ImageInput
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
-from ..wire._limits import Inflow, describe, request_error
+from ..wire._limits import CappedRedactor, exception_text, request_error
 from ..wire._protocol import parse_chunk
 from . import _config
 from ._download import DEFAULT_MAX_BYTES
@@ -310,13 +310,13 @@ class SoraClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
                     raise APIConnectionError(
-                        t("client.no_connect", url=self.base_url, detail=_describe(exc))
+                        t("client.no_connect", url=self.base_url, detail=exception_text(exc))
                     ) from None
                 await asyncio.sleep(_backoff(attempt))
                 continue
             except httpx.TransportError as exc:
                 raise APIConnectionError(
-                    t("client.no_answer", url=self.base_url, detail=_describe(exc))
+                    t("client.no_answer", url=self.base_url, detail=exception_text(exc))
                 ) from None
             except Exception as exc:  # a redirect loop, anyio's ExceptionGroup: one sentence
                 raise request_error(exc, t("client.what_relay", url=self.base_url)) from None
@@ -399,9 +399,9 @@ class _Relay:
                     break  # refused by its size, in one sentence, by the caller's checks
         return bytes(data)
 
-    def inflow(self, limit: int) -> Inflow:
+    def inflow(self, limit: int) -> CappedRedactor:
         auth = self._owner._auth
-        return Inflow(auth.secret if auth else None, limit)
+        return CappedRedactor(auth.secret if auth else None, limit)
 
     def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self._owner._limiter.slot()
@@ -449,7 +449,3 @@ def _server_message(response: httpx.Response, clean: Callable[[str], str]) -> st
         return " ".join(title.group(1).split())[:200]
     text = re.sub(r"<[^>]+>", " ", text)
     return " ".join(text.split())[:200] or response.reason_phrase
-
-
-def _describe(exc: BaseException) -> str:
-    return describe(exc)

@@ -11,8 +11,8 @@ from .._exceptions import InvalidRequest
 from .._messages import t
 from ..records._video import Video
 from ._base import Content, Continuation, Dialect, EventCallback, Relay
-from .auto import Auto
 from .chat import Chat
+from .detect import Detect
 from .flow2api import Flow2api
 from .grok2api import Grok2api
 from .litellm import LiteLLM
@@ -42,7 +42,7 @@ __all__ = [
 GATEWAYS: tuple[type[Dialect], ...] = (
     NewAPI, LiteLLM, OpenRouter, XAI, Grok2api, Reseller, Flow2api,
 )  # fmt: skip
-DIALECTS: tuple[type[Dialect], ...] = (Videos, *GATEWAYS, Auto, Chat)
+DIALECTS: tuple[type[Dialect], ...] = (Videos, *GATEWAYS, Detect, Chat)
 #: Every kind of relay spoken: each one module, emulator file, fixtures folder, doc section.
 KINDS: tuple[type[Dialect], ...] = (Transcript, Sora2api, Videos, *GATEWAYS)
 

@@ -44,10 +44,10 @@ from ..wire._events import (
     StatusEvent,
 )
 from ..wire._limits import (
+    CappedRedactor,
     DeadlinePassed,
-    Inflow,
     Overflow,
-    describe,
+    exception_text,
     request_error,
     sse_events,
     until,
@@ -173,7 +173,7 @@ class ChatCompletions(Dialect):
                 async for event in events:
                     await _call(on_event, event)
 
-    def _clean(self, chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
+    def _clean(self, chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
         content = inflow.feed(chunk.content)
         if content == chunk.content and not chunk.reasoning:
             return chunk  # the usual chunk: nothing masked or held back, no copy to make
@@ -218,7 +218,7 @@ class ChatCompletions(Dialect):
             except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
                 for event in parser.feed(inflow.flush()) + parser.flush():
                     yield event
-                raise _Broken(describe(exc)) from exc
+                raise _Broken(exception_text(exc)) from exc
             finally:
                 if parser.task_id and parser.source_url:
                     self._sources[parser.task_id] = parser.source_url
@@ -324,7 +324,7 @@ class ChatCompletions(Dialect):
         try:
             response = await self.relay.get(url)
         except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
-            return None, describe(exc)
+            return None, exception_text(exc)
         except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
             raise request_error(exc, t("client.what_status", url=url[:80])) from None
         if response.status_code == 404:  # the relay does not know the task: no use polling

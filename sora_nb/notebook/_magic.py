@@ -297,15 +297,14 @@ class SoraMagics(Magics):
                 print(t("notice.emulator", url=address))
         return self._client
 
-    def recorded_session(self) -> Session:
+    def recorded_session(self, client: SoraClient | None = None) -> Session:
         """The session named by the settings, with its autosave file if one is set."""
         # A restarted kernel picks its turns back up from the file, resumable ones too.
-        return get_session(self.session, autosave=self.autosave or None)
+        return get_session(self.session, autosave=self.autosave or None, client=client)
 
     def get_session(self) -> Session:
         """The configured session that the magic and the panel both drive."""
-        session = self.recorded_session()
-        session._use_settings_client(self.client())  # never one the user set on it
+        session = self.recorded_session(self.client())  # never over one the user set on it
         session.save_dir = self.save_dir or None
         session.download = self.download and bool(self.save_dir)
         return session

@@ -14,7 +14,6 @@ Pure core: files and HTTP only, no Jupyter. Turns and their file format are in `
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -26,13 +25,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .._callback import call
 from .._display import mimebundle
 from .._exceptions import InvalidRequest, SoraError
 from .._messages import t
 from ..client._client import EventCallback, SoraClient
 from ..client._download import DEFAULT_MAX_BYTES
-from ..client._poster import chain_export, first_frame_poster
+from ..client._poster import chain_export
 from ..dialects import recognised
 from ..records._ask import Ask
 from ..records._autosave import merge, sync
@@ -53,54 +51,16 @@ from ..records._turn import (
 from ..records._video import Video
 from ..wire._events import Event, JobEvent, TaskEvent
 from ._batch import Batch, BatchResults
+from ._copies import LocalCopies, own_copy
+from ._turn_events import TurnEvents
 
 __all__ = ["SCHEMA_VERSION", "Session", "SessionFileError", "Turn", "TurnStatus", "get_session"]
 
 logger = logging.getLogger("sora_nb")
 
 _TASK_REF = re.compile(r"task_[A-Za-z0-9]+\Z")
-_VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".m4v")
-_THUMB_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
 
 Call = Callable[[EventCallback], Awaitable[Video]]
-
-
-class _Job:
-    """One job's event hook: records the task id as soon as it is known, forwards the rest."""
-
-    def __init__(self, session: Session, index: int, on_event: EventCallback | None) -> None:
-        self._session = session
-        self._index = index
-        self._on_event = on_event
-        self._shown = (0.0, 0)  # last download fraction and byte count reported
-
-    async def __call__(self, event: Event | JobEvent) -> None:
-        if isinstance(event, TaskEvent):
-            self._session._note_task(self._index, event)
-        await self.emit(event)
-
-    async def emit(self, event: Event | JobEvent) -> None:
-        try:
-            await call(self._on_event, event)
-        except Exception:
-            # A broken progress view must not lose a generation the relay bills anyway.
-            logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
-
-    async def progress(self, have: int, total: int | None) -> None:
-        fraction, shown_bytes = self._shown
-        if total:  # throttled to 1 % steps: one frontend update each, not one per block
-            if have / total - fraction < 0.01 and have < total:
-                return
-            self._shown = (have / total, have)
-            await self.emit(JobEvent("downloading", fraction=min(1.0, have / total)))
-        elif have - shown_bytes >= 2**20:
-            self._shown = (fraction, have)
-            await self.emit(JobEvent("downloading", detail=f"{have / 2**20:.1f} MiB"))
-
-    async def downloaded(self) -> None:
-        if self._shown[0] < 1.0:  # the size was unknown, or the copy was already on disk
-            self._shown = (1.0, self._shown[1])
-            await self.emit(JobEvent("downloading", fraction=1.0))
 
 
 class Session:
@@ -339,7 +299,7 @@ class Session:
         def call(job: EventCallback) -> Awaitable[Video]:
             return client.send(request, parent=base, on_event=job)
 
-        return await self._run(index, call, on_event, save)
+        return await self._track(index, call, on_event, save)
 
     async def resume(
         self, turn: int | str | None = None, *, on_event: EventCallback | None = None
@@ -355,10 +315,10 @@ class Session:
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
-            return await self._run(index, lambda job: client.resume(ref, on_event=job), on_event)
+            return await self._track(index, lambda job: client.resume(ref, on_event=job), on_event)
         pending = self._turns[index].pending
         self._update(index, status="running", error=None, finished_at=None)
-        return await self._run(index, lambda job: client.resume(pending, on_event=job), on_event)
+        return await self._track(index, lambda job: client.resume(pending, on_event=job), on_event)
 
     async def generate_many(
         self,
@@ -448,10 +408,10 @@ class Session:
         self._changed()
         return index
 
-    async def _run(
+    async def _track(
         self, index: int, call: Call, on_event: EventCallback | None, save: bool | None = None
     ) -> Video:
-        job = _Job(self, index, on_event)
+        job = self._events(index, on_event)
         try:
             video = await call(job)
         except BaseException as exc:  # kernel interrupts and cancellation included
@@ -484,6 +444,10 @@ class Session:
             changes.update(answer=pending.transcript)
         self._update(index, **changes)
         return status
+
+    def _events(self, index: int, on_event: EventCallback | None) -> TurnEvents:
+        """Turn ``index``'s event hook: its task id is recorded the moment it is known."""
+        return TurnEvents(lambda event: self._note_task(index, event), on_event)
 
     def _note_task(self, index: int, event: TaskEvent) -> None:
         self._update(index, task=Task(event.task_id, event.source_url, event.preview_url))
@@ -537,44 +501,19 @@ class Session:
         self._require_done(index)
         if self.save_dir is None:
             raise InvalidRequest(t("history.copies_off"))
-        await self._copy_media(index, _Job(self, index, on_event))
+        await self._copy_media(index, self._events(index, on_event))
         video = self._turns[index].video
         assert video is not None
         return video
 
-    async def _copy_media(self, index: int, job: _Job) -> None:
+    async def _copy_media(self, index: int, job: TurnEvents) -> None:
         video = self._turns[index].video
         assert self.save_dir is not None and video is not None
-        folder, stem = Path(self.save_dir), _file_stem(video)
-        await job.emit(JobEvent("downloading", fraction=0.0))
-        thumb = _own_copy(video.local_thumbnail)  # a file this turn wrote is known to be it
-        if video.thumbnail_url and thumb is None:
-            name = stem + _suffix(video.thumbnail_url, _THUMB_SUFFIXES)
-            thumb = await self._fetch(video.thumbnail_url, folder / name, job, None)
-        path = _own_copy(video.local_path)
-        if path is None:
-            name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
-            path = await self._fetch(video.video_url, folder / name, job, job.progress)
-        if thumb is None and path is not None:  # no thumbnail link (docs/dialects.md)
-            thumb = await asyncio.to_thread(first_frame_poster, path, folder / f"{stem}.jpg")
-        copies = replace(video, local_path=_relative(path), local_thumbnail=_relative(thumb))
+        copier = LocalCopies(self.client, Path(self.save_dir), self.max_download_bytes)
+        copies = await copier.copy(video, job)
         self._update(index, video=copies)
-        if path is not None:
+        if copies.local_path is not None:
             await job.downloaded()
-
-    async def _fetch(
-        self, url: str, dest: Path, job: _Job, progress: Callable[[int, int | None], object] | None
-    ) -> Path | None:
-        client = self.client
-        try:
-            # The client's pool, and its auth, which adds the key for the relay's origin only.
-            return await client.download(
-                url, dest, on_progress=progress, max_bytes=self.max_download_bytes
-            )
-        except SoraError as exc:  # download() turns every failure into one
-            logger.warning("sora_nb: no local copy of %s: %s", url, exc)
-            await job.emit(JobEvent("downloading", detail=t("history.copy_failed", detail=exc)))
-            return None
 
     # -- persistence ---------------------------------------------------------------------------
 
@@ -628,12 +567,12 @@ class Session:
 
     async def _local_file(self, index: int) -> Path:
         video = self._require_done(index)
-        copy = _own_copy(video.local_path)
+        copy = own_copy(video.local_path)
         if copy is None:
             if self.save_dir is None:
                 raise InvalidRequest(t("history.copies_off"))
             video = await self.save_copy(index)
-            copy = _own_copy(video.local_path)
+            copy = own_copy(video.local_path)
         if copy is None:
             raise InvalidRequest(t("gateway.no_parent_file", index=index, detail=video.video_url))
         return copy
@@ -655,17 +594,23 @@ _registry_lock = threading.RLock()
 
 
 def get_session(
-    name: str = "default", *, autosave: str | os.PathLike[str] | None = None
+    name: str = "default",
+    *,
+    autosave: str | os.PathLike[str] | None = None,
+    client: SoraClient | None = None,
 ) -> Session:
     """The session called ``name`` in this process (a kernel), made and remembered on first
     use; the only place that remembers one. With ``autosave`` it saves to that file after
-    every change, reading the file's turns back first when it exists (a restarted kernel)."""
+    every change, reading the file's turns back first when it exists (a restarted kernel).
+    ``client`` is the notebook settings' client: it is used unless someone set another."""
     with _registry_lock:
         session = _sessions.get(name)
         if session is None:
             session = _sessions[name] = Session(name)
         if autosave is not None:
             session._autosave_to(Path(autosave))
+        if client is not None:
+            session._use_settings_client(client)
         return session
 
 
@@ -675,14 +620,6 @@ def get_session(
 def _ask(prompt: str | Ask, **options: Any) -> Ask:
     """The Ask a surface built, or one built here from the prompt and its options."""
     return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
-
-
-def _file_stem(video: Video) -> str:
-    key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
-    if len(stem) > 64:  # LiteLLM's ids run to 330 characters: too long for a file name
-        stem = f"{stem[:24]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    return stem
 
 
 def _link_of(turn: Turn, path: Path) -> dict[str, Any]:
@@ -698,22 +635,3 @@ def _task_of(exc: BaseException) -> Task | None:
     """The task an error reports (a failure or a broken stream knows its id)."""
     task_id = getattr(exc, "task_id", None)
     return Task(task_id, getattr(exc, "source_url", None)) if task_id else None
-
-
-def _own_copy(path: str | None) -> Path | None:
-    return Path(path) if path and Path(path).is_file() else None
-
-
-def _suffix(url: str, allowed: tuple[str, ...]) -> str:
-    suffix = Path(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
-    return suffix if suffix in allowed else allowed[0]
-
-
-def _relative(path: Path | None) -> str | None:
-    """A path relative to the working directory (the notebook's folder), with ``/``."""
-    if path is None:
-        return None
-    try:
-        return Path(os.path.relpath(path)).as_posix()
-    except ValueError:  # another drive on Windows
-        return str(path)

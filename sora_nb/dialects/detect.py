@@ -1,4 +1,4 @@
-"""``dialect="auto"``: the gateway recognised from free GETs, then spoken as itself.
+"""``dialect="auto"`` (or ``"detect"``): the gateway found by free GETs, then spoken.
 
 Nothing is sent until it is known: the first call that needs the relay asks
 ``_recognize.by_get`` (never a paid POST), builds that dialect, and hands everything on. When
@@ -19,13 +19,14 @@ from . import _recognize
 from ._base import Dialect, EventCallback, Relay
 from ._catalog import Capabilities
 
-__all__ = ["Auto"]
+__all__ = ["Detect"]
 
 
-class Auto(Dialect):
+class Detect(Dialect):
     """Whichever dialect the relay answers like, found once."""
 
-    name = "auto"
+    name = "detect"
+    aliases = ("auto",)
     title = "the relay"
 
     def __init__(self, relay: Relay) -> None:
@@ -92,5 +93,5 @@ class Auto(Dialect):
 
     @property
     def found(self) -> str:
-        """The dialect recognised so far (``auto`` until the first call)."""
+        """The dialect recognised so far (``detect`` until the first call)."""
         return self._found.name if self._found is not None else self.name
