@@ -435,3 +435,23 @@ def test_a_task_is_collected_by_the_gateways_own_id(served: EmulatorServer) -> N
     # the same file (a signed link is signed afresh on each status answer)
     assert again.video_url.split("?")[0] == first.video_url.split("?")[0]
     assert emulator.paid["a heron fishing"] == 1  # collected, never sent again
+
+
+@pytest.mark.parametrize("served", [("openrouter", 400)], indirect=True)
+def test_batch_columns_carry_the_gateway_options(served: EmulatorServer, tmp_path: Path) -> None:
+    rows = [
+        {"prompt": "a fox", "model": "google/veo-3.1", "duration": 8, "aspect_ratio": "16:9"},
+        {"prompt": "an owl", "model": "google/veo-3.1", "resolution": "1080p", "audio": True},
+    ]
+
+    async def go() -> Any:
+        async with SoraClient(served.url, KEY, dialect="openrouter", poll_interval=0.05) as c:
+            session = Session("batch", client=c, save_dir=tmp_path)
+            return await session.generate_many(rows, journal=tmp_path / "j.jsonl")
+
+    results = run(go())
+    assert results.errors == {}, results.errors
+    assert [r.request.options for r in results] == [
+        {"duration": 8, "aspect_ratio": "16:9"},
+        {"resolution": "1080p", "audio": True},
+    ]

@@ -110,10 +110,18 @@ def _matching(shape: re.Pattern[str], name: str, value: object) -> str | None:
     return text
 
 
+_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+          "false": False, "no": False, "off": False, "0": False}  # fmt: skip
+
+
 def _flag(name: str, value: object) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise InvalidRequest(t(f"request.{name}", value=value))
+    """True or False, also as a batch column's text (``true``, ``no``…); None: not given."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None if value == "" else value  # type: ignore[return-value]
+    word = _WORDS.get(str(value).strip().lower())
+    if word is None:
+        raise InvalidRequest(t(f"request.{name}", value=value))
+    return word
 
 
 def _how(value: object) -> str | None:
