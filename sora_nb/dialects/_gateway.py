@@ -124,14 +124,14 @@ class GatewayAPI:
         base_url: str,
         get: Get,
         send: Send,
-        poll_interval: float,
+        poll_interval: Callable[[], float],
         redact: Callable[[str], str],
     ) -> None:
         self.gateway = gateway
         self.base_url = base_url
         self._get = get
         self._send = send
-        self.poll_interval = poll_interval
+        self._poll_interval = poll_interval  # read when used: a caller may change it
         self._redact = redact
         self._listed: dict[str, Capabilities] = {}
 
@@ -208,7 +208,7 @@ class GatewayAPI:
     ) -> SourceStatus:
         """Poll until the task ends: its video's status, or ``GenerationFailed``."""
         now, shown, misses, lost = "", -1, 0, ""
-        interval = min(1.0, self.poll_interval)
+        interval = min(1.0, self._poll_interval())
         while time.monotonic() < deadline and misses < _MISSES:
             obj, error = await self._poll_once(status_url, task_id, deadline)
             if obj is None:
@@ -222,7 +222,7 @@ class GatewayAPI:
                     return done
                 now, shown = done
             await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
-            interval = min(interval * 1.5, self.poll_interval)
+            interval = min(interval * 1.5, self._poll_interval())
         raise VideosPollLost(lost or t("videos.deadline"))
 
     async def _poll_once(
@@ -368,8 +368,9 @@ class GatewayDialect(Dialect):
     def __init__(self, relay: Relay) -> None:
         super().__init__(relay)
         self.api = GatewayAPI(
-            self.gateway, relay.base_url, relay.get, relay.post, relay.poll_interval, relay.redact
-        )
+            self.gateway, relay.base_url, relay.get, relay.post, lambda: relay.poll_interval,
+            relay.redact,
+        )  # fmt: skip
 
     def continuations(self, model: str) -> tuple[str, ...]:
         return self.api.continuations(model)

@@ -516,7 +516,9 @@ class SoraMagics(Magics):
     @argument("--language", help="auto, en or zh.")
     @argument("--session", help="Name of the session to record turns in.")
     @argument("--autosave", metavar="FILE", help='Keep the history in this file ("" for none).')
-    @argument("--dialect", help="chat (default) or videos, the relay's kind.")
+    @argument(
+        "--dialect", help="The relay's kind: chat (default), videos, flow2api, a gateway, auto."
+    )
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _config_args(self, line: str) -> None:
         """%sora config: show the settings, or change them."""
