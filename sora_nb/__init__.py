@@ -16,7 +16,7 @@ from ._exceptions import (
     StreamInterrupted,
 )
 from .client._client import SoraClient
-from .notebook import batch, edit, generate, live, panel, studio
+from .notebook import batch, edit, generate, live, models, panel, studio
 from .records._model import PendingTask, Request, Task
 from .records._request import MAX_IMAGE_BYTES, MODELS
 from .records._video import Video
@@ -74,6 +74,7 @@ __all__ = [
     "generate",
     "get_session",
     "live",
+    "models",
     "panel",
     "parse_transcript",
     "studio",

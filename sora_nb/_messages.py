@@ -457,6 +457,72 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "中转服务对任务 {task} 返回 {status}：{message}。",
     ),
     "videos.failure": ("the relay reported a failure", "中转服务报告生成失败"),
+    "request.duration": (
+        "duration must be a whole number of seconds, not {value!r}.",
+        "`duration` 必须是整数秒，而不是 {value!r}。",
+    ),
+    "request.aspect_ratio": (
+        "aspect_ratio must look like 16:9, not {value!r}.",
+        "`aspect_ratio` 应形如 16:9，而不是 {value!r}。",
+    ),
+    "request.resolution": (
+        "resolution must look like 720p, not {value!r}.",
+        "`resolution` 应形如 720p，而不是 {value!r}。",
+    ),
+    "request.audio": (
+        "audio must be True or False, not {value!r}.",
+        "`audio` 只能是 `True` 或 `False`，而不是 {value!r}。",
+    ),
+    "ask.how": (
+        "how must be remix, edit, extend or last-frame, not {value!r}.",
+        "`how` 只能是 `remix`、`edit`、`extend` 或 `last-frame`，而不是 {value!r}。",
+    ),
+    "gateway.option": (
+        "{model} does not take {what}={value}: use one of {allowed}.",
+        "{model} 不支持 {what}={value}：可用 {allowed}。",
+    ),
+    "gateway.no_first_frame": (
+        "{model} takes no image: drop the image or pick an image-to-video model.",
+        "{model} 不接受图片：去掉图片，或换一个图生视频模型。",
+    ),
+    "gateway.no_last_frame": (
+        "{model} takes no last frame: drop last_frame or pick a first-and-last-frame model.",
+        "{model} 不接受尾帧：去掉 `last_frame`，或换一个支持首尾帧的模型。",
+    ),
+    "gateway.no_audio": (
+        "{model} makes no audio: drop audio=True.",
+        "{model} 不生成音频：去掉 `audio=True`。",
+    ),
+    "gateway.no_field": (
+        "{gateway} has no field for {what}: leave it out with this gateway.",
+        "{gateway} 没有 {what} 字段：在这个网关上请不要设置它。",
+    ),
+    "gateway.none": ("none", "无"),
+    "gateway.no_continuation": (
+        "{model} offers no {kind} here; what it offers: {offered}.",
+        "{model} 在这里不支持 {kind}；它支持：{offered}。",
+    ),
+    "gateway.ended": ("the gateway says the task is {word}", "网关报告任务状态为 {word}"),
+    "gateway.no_link": (
+        "{gateway} said the video is done but gave no link to it",
+        "{gateway} 报告视频已完成，却没有给出链接",
+    ),
+    "gateway.unknown": (
+        "Unknown dialect {name!r}: use one of {names} (docs/dialects.md).",
+        "未知的中转类型 {name!r}：可用 {names}（见 `docs/dialects.md`）。",
+    ),
+    "gateway.cannot_tell": (
+        "Could not tell which gateway {url} is: set dialect= (or SORA_DIALECT) to one of {names}.",
+        "无法判断 {url} 是哪种网关：请把 `dialect=`（或 SORA_DIALECT）设为 {names} 之一。",
+    ),
+    "gateway.no_models": (
+        "{gateway} lists no models: see docs/dialects.md for the names it serves.",
+        "{gateway} 不提供模型列表：可用的名称见 `docs/dialects.md`。",
+    ),
+    "gateway.no_parent_file": (
+        "The last frame of turn {index} is needed, but its video could not be read: {detail}",
+        "需要第 {index} 轮视频的最后一帧，但无法读取该视频：{detail}",
+    ),
     "client.poll_lost": (
         "Task {task} did not finish while polling ({detail}); "
         "run `%sora resume {task}` or SoraClient.resume() later.",
@@ -572,6 +638,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "studio.copied": ("Copied", "已复制"),
     "studio.download": ("Download", "下载"),
     "studio.generate": ("Generate", "生成"),
+    "studio.how.remix": ("remix", "重混"),
+    "studio.how.edit": ("edit", "编辑"),
+    "studio.how.extend": ("extend", "延长"),
+    "studio.how.last-frame": ("from its last frame", "从最后一帧接续"),
     "studio.edit": ("Edit selected", "修改所选"),
     "studio.clear_image": ("Clear image", "移除图片"),
     "studio.image": ("Image", "参考图"),

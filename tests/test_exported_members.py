@@ -31,11 +31,14 @@ def test_client_and_session_methods_are_pinned() -> None:
     assert public_members(sora_nb.SoraClient) == {
         "aclose",
         "check_ready",
+        "continuations",
+        "dialect",  # a property: for ``detect``, the dialect found once it is known
         "download",
         "edit",
         "generate",
         "has_api_key",
         "lookup",
+        "models",
         "request",
         "resume",
         "send",
@@ -46,6 +49,7 @@ def test_client_and_session_methods_are_pinned() -> None:
         "clear",
         "client",
         "edit",
+        "export_chain",
         "generate",
         "generate_many",
         "latest",
@@ -67,7 +71,6 @@ def test_client_attributes_are_pinned() -> None:
     assert public == {
         "base_url",
         "deadline",
-        "dialect",
         "max_retries",
         "poll_interval",
         "uses_emulator",

@@ -36,6 +36,8 @@ from .._secret import BearerAuth, Secret, redact
 from ..dialects import Dialect, dialect_for
 from ..dialects._base import RelayRefused
 from ..dialects._common import never_accepted
+from ..dialects._catalog import Capabilities
+from ..dialects._recognize import by_url
 from ..records._ask import DEFAULT_MODEL, Ask
 from ..records._model import Message, PendingTask, Request
 from ..records._request import ImageInput
@@ -108,9 +110,14 @@ class SoraClient:
         # Shared by every client of this relay in the process: the kernel's cap on streams.
         self._limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
         # Chosen once; from here on the client only calls it (docs/dialects.md).
-        kind = dialect_for(dialect or _config.env_dialect())
-        self.dialect = kind.name
-        self._dialect: Dialect = kind(_Relay(self))
+        # With no setting only the URL is read, which costs nothing (openrouter.ai, api.x.ai).
+        setting = dialect or _config.env_dialect() or by_url(base_url)
+        self._dialect: Dialect = dialect_for(setting)(_Relay(self))
+
+    @property
+    def dialect(self) -> str:
+        """The dialect spoken (for ``auto``, the one recognised once it is known)."""
+        return str(getattr(self._dialect, "found", self._dialect.name))
 
     def __repr__(self) -> str:
         key = "***" if self._auth else None
@@ -217,7 +224,10 @@ class SoraClient:
         A ``Session`` records it before ``send``, so what it records is what is sent.
         Refuses, in one sentence, what this relay cannot be sent.
         """
-        return self._dialect.request(await self._dialect.place_image(ask), parent)
+        ask = await self._dialect.place_image(ask)
+        if parent is not None:  # how it continues: a remix, an extend, its last frame…
+            ask = await self._dialect.continue_from(ask, parent)
+        return self._dialect.request(ask, parent)
 
     async def send(
         self,
@@ -242,6 +252,16 @@ class SoraClient:
         await _call(on_event, JobEvent("resuming", detail=pending.task_id))
         deadline = time.monotonic() + self.deadline
         return await self._dialect.resume(pending, on_event, deadline)
+
+    async def models(self) -> list[Capabilities]:
+        """The relay's video models and what each takes (``%sora models``): the gateway's
+        own listing where it has one, the documented table for names it lists alone."""
+        self.check_ready()
+        return await self._dialect.capabilities()
+
+    def continuations(self, model: str) -> tuple[str, ...]:
+        """How a video of ``model`` can be continued here (docs/dialects.md)."""
+        return self._dialect.continuations(model)
 
     async def lookup(self, task: str) -> None:
         """Ask the relay once about a task id or URL: an unknown task raises here, before a

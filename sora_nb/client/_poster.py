@@ -11,12 +11,13 @@ import contextlib
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._exceptions import SoraError
 from ..records._files import claim_name
 
-__all__ = ["first_frame_poster"]
+__all__ = ["chain_export", "first_frame_poster"]
 
 logger = logging.getLogger("sora_nb")
 
@@ -48,3 +49,36 @@ def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[st
     except (OSError, ValueError, IndexError, StopIteration, SoraError, av.FFmpegError) as exc:
         logger.info("sora_nb: no poster for %s: %s", video, exc)
         return None
+
+
+def chain_export(
+    videos: Sequence[str | os.PathLike[str]], dest: str | os.PathLike[str], fps: int = 24
+) -> Path:
+    """Join the files of a chain of continuations into one mp4 (H.264), first to last.
+
+    Each clip's frames are scaled to the first clip's size, so clips of mixed sizes still
+    make one playable file; audio is left out, since not every model makes it.
+    """
+    import av
+
+    target = Path(dest)
+    partial = target.with_name(target.name + ".part.mp4")
+    with av.open(os.fspath(partial), "w") as out:
+        stream = None
+        for video in videos:
+            with av.open(os.fspath(video)) as source:
+                for frame in source.decode(video=0):
+                    if stream is None:
+                        stream = out.add_stream("libx264", rate=fps)
+                        stream.width, stream.height = frame.width, frame.height
+                        stream.pix_fmt = "yuv420p"
+                    picture = frame.reformat(stream.width, stream.height, "yuv420p")
+                    picture.pts = None
+                    for packet in stream.encode(picture):
+                        out.mux(packet)
+        if stream is None:
+            raise ValueError("the chain has no video frames")
+        for packet in stream.encode():
+            out.mux(packet)
+    os.replace(partial, target)
+    return target

@@ -12,12 +12,21 @@ from .._messages import t
 from ..records._video import Video
 from ._base import Content, Continuation, Dialect, EventCallback, Relay
 from .chat import Chat
+from .detect import Detect
+from .flow2api import Flow2api
+from .grok2api import Grok2api
+from .litellm import LiteLLM
+from .newapi import NewAPI
+from .openrouter import OpenRouter
+from .reseller import Reseller
 from .sora2api import Sora2api
 from .transcript import Transcript
 from .videos import Videos
+from .xai import XAI
 
 __all__ = [
     "DIALECTS",
+    "GATEWAYS",
     "KINDS",
     "Content",
     "Continuation",
@@ -29,9 +38,13 @@ __all__ = [
 ]
 
 #: Every dialect a setting can choose, in the order saved videos are recognised.
-DIALECTS: tuple[type[Dialect], ...] = (Videos, Chat)
+#: The gateways (docs/dialects.md, "Gateways"): one module each, on one engine.
+GATEWAYS: tuple[type[Dialect], ...] = (
+    NewAPI, LiteLLM, OpenRouter, XAI, Grok2api, Reseller, Flow2api,
+)  # fmt: skip
+DIALECTS: tuple[type[Dialect], ...] = (Videos, *GATEWAYS, Detect, Chat)
 #: Every kind of relay spoken: each one module, emulator file, fixtures folder, doc section.
-KINDS: tuple[type[Dialect], ...] = (Transcript, Sora2api, Videos)
+KINDS: tuple[type[Dialect], ...] = (Transcript, Sora2api, Videos, *GATEWAYS)
 
 
 def dialect_for(setting: str | None) -> type[Dialect]:

@@ -41,6 +41,7 @@ from ..records._model import Message, PendingTask, Request
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
 from ..wire._limits import CappedRedactor
+from ._catalog import Capabilities, capabilities_for
 from ._shape import shaped
 
 if TYPE_CHECKING:
@@ -208,6 +209,20 @@ class Dialect(ABC):
     async def models(self) -> list[str] | None:
         """The model names the relay lists, or None where it lists none (default)."""
         return None
+
+    async def capabilities(self) -> list[Capabilities]:
+        """The relay's video models with what each takes: its listed names, with the
+        documented table's capabilities (docs/dialects.md, "Models"); gateways read more."""
+        names = await self.models() or []
+        return [capabilities_for(name) or Capabilities(name, source="listed") for name in names]
+
+    def continuations(self, model: str) -> tuple[str, ...]:
+        """How a video of ``model`` can be continued here (default: the relay's remix)."""
+        return ("remix",)
+
+    async def continue_from(self, ask: Ask, parent: Video) -> Ask:
+        """An edit's Ask, with what continuing ``parent`` needs (default: as it is)."""
+        return ask
 
     @classmethod
     def recognise(cls, video: Video) -> Video | None:

@@ -8,7 +8,7 @@ false (one ``chat.completion``). It is what ``sora_nb`` talks to when ``SORA_BAS
 Run it::
 
     python -m sora_nb.emulator --port 8765 [--speed N] [--api-key KEY] [--data-dir DIR]
-    sora-nb emulator --port 8765 [--dialect transcript|sora2api|videos]
+    sora-nb emulator --port 8765 [--dialect transcript|sora2api|videos|newapi|litellm|…]
 
     from sora_nb.emulator import serve_in_thread
     with serve_in_thread(speed=50) as server:   # port 0: a free port; server.url says which
@@ -78,9 +78,15 @@ name                what happens
                     then the stream ends (no ``[DONE]``); with ``stream: false``, a 500 error
 ``slow-queue``      a silent gap in the queue phase, 60 s at speed 1 (divided by the speed)
 ``slow-progress``   the same gap after the second progress number: a bar held part-way
+``expired``         (gateways) the task ends with the gateway's expired status instead of a video
+``one-time-link``   (gateways) the signed result link answers once, then 410
+``synonyms``        (resellers) the other family of status words, with a 0-1 progress
 =================== ===========================================================================
 
-An unknown fault name is a 400.
+An unknown fault name is a 400. The gateways (``--dialect newapi``, ``litellm``,
+``openrouter``, ``xai``, ``grok2api``, ``flow2api``, ``reseller``; docs/dialects.md,
+"Gateways") also gate each key at three running tasks (new-api answers the fourth 429) and
+put signed result links on the other loopback name, which is another origin.
 """
 
 from __future__ import annotations

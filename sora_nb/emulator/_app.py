@@ -17,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from . import _sora2api, _transcript, _videos
+from . import (
+    _flow2api,
+    _gateway,
+    _grok2api,
+    _litellm,
+    _newapi,
+    _openrouter,
+    _reseller,
+    _sora2api,
+    _transcript,
+    _videos,
+    _xai,
+)
 from ._chat import base_url as _base_url
 from ._faults import FaultCounter, unauthorized
 from ._images import FILE_NAME
@@ -44,8 +56,16 @@ SPEAKERS: dict[str, Speaker] = {
     "transcript": _transcript.SPEAKER,
     "sora2api": _sora2api.SPEAKER,
     "videos": _videos.SPEAKER,
+    # The gateways (docs/dialects.md, "Gateways"): one file each.
+    "newapi": _newapi.SPEAKER,
+    "litellm": _litellm.SPEAKER,
+    "openrouter": _openrouter.SPEAKER,
+    "xai": _xai.SPEAKER,
+    "grok2api": _grok2api.SPEAKER,
+    "flow2api": _flow2api.SPEAKER,
+    "reseller": _reseller.SPEAKER,
 }
-DIALECTS: tuple[Dialect, ...] = ("transcript", "sora2api", "videos")
+DIALECTS: tuple[Dialect, ...] = tuple(SPEAKERS)  # type: ignore[arg-type]
 
 
 class Emulator:
@@ -74,6 +94,8 @@ class Emulator:
         self.media = MediaStore(self.files_dir)
         self.tasks = TaskStore(self.media, Timing().at_speed(speed), root)
         self.faults = FaultCounter()
+        # Generations a gateway cancelled because the client went away (flow2api does).
+        self.cancelled: collections.Counter[str] = collections.Counter()
         # Tasks started (billed, on a real relay) per prompt: tests and benchmarks count them.
         self.paid: collections.Counter[str] = collections.Counter()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -198,4 +220,5 @@ def create_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.emulator = emulator
     app.state.poll_cuts = {}
+    _gateway.install_state(app.state)
     return app

@@ -40,6 +40,9 @@ FaultName = Literal[
     "error-in-stream",
     "slow-queue",
     "slow-progress",
+    "expired",
+    "one-time-link",
+    "synonyms",
 ]
 FAULT_NAMES: tuple[FaultName, ...] = get_args(FaultName)
 # Answered before any task exists; the others act on the task or on its stream.

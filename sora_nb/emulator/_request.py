@@ -35,7 +35,10 @@ __all__ = [
 
 Orientation = Literal["portrait", "landscape"]
 Message = dict[str, Any]
-Dialect = Literal["transcript", "sora2api", "videos"]
+Dialect = Literal[
+    "transcript", "sora2api", "videos",
+    "newapi", "litellm", "openrouter", "xai", "grok2api", "flow2api", "reseller",
+]  # fmt: skip
 MODELS = ("sora-2", "sora-2-pro")
 # The relay's model shapes (docs/dialects.md, "Model names").
 _SORA2API_MODEL = re.compile(

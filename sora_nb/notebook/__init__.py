@@ -13,7 +13,16 @@ if TYPE_CHECKING:
     from ._live import LiveJob
     from ._studio import Studio
 
-__all__ = ["batch", "edit", "generate", "live", "load_ipython_extension", "panel", "studio"]
+__all__ = [
+    "batch",
+    "edit",
+    "generate",
+    "live",
+    "load_ipython_extension",
+    "models",
+    "panel",
+    "studio",
+]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -62,3 +71,12 @@ def edit(video: Any, prompt: str, **options: Any) -> Video:
     from ._functions import edit as run
 
     return run(video, prompt, **options)
+
+
+def models() -> list[dict[str, Any]]:
+    """``%sora models`` as a function: the gateway's video models, one dict each (durations,
+    aspect ratios, resolutions, frames, audio, continuations). In a notebook the
+    ``%sora config`` settings choose the relay; elsewhere ``$SORA_BASE_URL`` and friends."""
+    from ._functions import models as rows
+
+    return rows()

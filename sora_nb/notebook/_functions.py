@@ -20,7 +20,7 @@ from ._i18n import t
 from ._magic import LATEST, SoraMagics, magics_for
 from ._output import CellFailed, describe
 
-__all__ = ["edit", "generate"]
+__all__ = ["edit", "generate", "models"]
 
 
 def generate(
@@ -93,3 +93,14 @@ def _one_line() -> Iterator[None]:
 def _done(video: Video | None) -> Video:
     assert video is not None  # a blocking job returns its video or raises
     return video
+
+
+def models() -> list[dict[str, Any]]:
+    """The relay's video models as rows (``%sora models``); outside a notebook, the relay
+    the environment names."""
+    from ..client._client import SoraClient
+    from ._run import run_blocking
+
+    shell = get_ipython()
+    client = magics_for(shell).get_session().client if shell is not None else SoraClient()
+    return [caps.as_row() for caps in run_blocking(client.models())]

@@ -8,6 +8,7 @@ IPython setting. Every job is a ``Session`` method run by ``CellJob``; nothing h
 from __future__ import annotations
 
 import getpass
+import html
 import keyword
 import re
 import string
@@ -35,6 +36,7 @@ from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
 from ._output import CellFailed, describe, settings_bundle
 from ._progress import open_widget_channel
+from ._run import run_blocking
 from ._traits import SecretKey
 
 __all__ = ["SoraMagics", "load_ipython_extension", "magics_for", "mask_key", "settings"]
@@ -56,6 +58,11 @@ _OPTIONS = {
   --background, -b       return at once
   --no-save              keep no local copy of the video
   --embed                store the mp4 inside the notebook (big)
+  --aspect-ratio R       16:9, 9:16, 1:1… (a gateway's model; see %sora models)
+  --resolution R         720p, 1080p… (a gateway's model)
+  --last-frame PATH|URL  end on this image (first-and-last-frame models)
+  --audio, --no-audio    ask for sound, or for none
+  --how H                with --edit on a gateway: remix, edit, extend or last-frame
   --help, -h             this help""",
     "zh": """\
 %%sora [选项]，然后在单元格中写提示词（{var} 会用笔记本中的变量填入）
@@ -69,6 +76,11 @@ _OPTIONS = {
   --background, -b       立即返回，在后台生成
   --no-save              不保存本地副本
   --embed                把 mp4 存入笔记本（体积大）
+  --aspect-ratio R       画面比例 16:9、9:16、1:1…（网关模型；见 %sora models）
+  --resolution R         分辨率 720p、1080p…（网关模型）
+  --last-frame PATH|URL  以这张图片结尾（首尾帧模型）
+  --audio, --no-audio    要声音，或不要声音
+  --how H                与 --edit 同用（网关）：`remix`、`edit`、`extend` 或 `last-frame`
   --help, -h             显示本帮助""",
 }
 
@@ -76,11 +88,14 @@ _COMMANDS = {
     "en": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
-             [--autosave FILE] [--dialect chat|videos]
+             [--autosave FILE] [--dialect D]
                         show the settings (the key masked) or change them
 %sora history           the session's turns, with thumbnails
 %sora reset             forget the session's turns
 %sora resume [TASK]     finish an interrupted turn (default: the latest one)
+%sora models           the relay's video models and what each takes
+%sora export [REF] [FILE]
+                        a chain of continuations as one mp4, with its lineage
 %sora panel             the interactive panel
 %sora batch FILE [--journal J] [--as NAME] | --resume J
                         many videos from a text, CSV or JSONL file, resumable
@@ -88,11 +103,14 @@ _COMMANDS = {
     "zh": """\
 %sora config [--base-url URL] [--api-key [KEY]] [--model M] [--orientation O]
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
-             [--autosave FILE] [--dialect chat|videos]
+             [--autosave FILE] [--dialect D]
                         查看设置（密钥已遮盖）或修改设置
 %sora history           本会话的历史记录（含缩略图）
 %sora reset             清除本会话的历史记录
 %sora resume [TASK]     取回被中断的任务（默认最近一个）
+%sora models           视频模型及各自支持的参数
+%sora export [REF] [FILE]
+                        把一串接续的视频导出为一个 mp4，并附上来历
 %sora panel             交互面板
 %sora batch FILE [--journal J] [--as NAME] | --resume J
                         批量生成（文本、CSV 或 JSONL 文件），可续传
@@ -104,6 +122,26 @@ def quiet_notice() -> None:
     """No printed emulator notice: an app page says it in its own words, with no address."""
     global _notice_shown
     _notice_shown = True
+
+
+def models_bundle(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """A models table as HTML and plain text (readable with no kernel)."""
+    columns = ("model", "durations", "aspect_ratios", "resolutions", "first_frame",
+               "last_frame", "audio", "continuations")  # fmt: skip
+
+    def cell(value: Any) -> str:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value) or "?"
+        words = {True: "yes", False: "no", None: "?"}
+        return words[value] if value is None or isinstance(value, bool) else str(value)
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell(row[c]))}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    text = "\n".join(" | ".join(cell(row[c]) for c in columns) for row in rows)
+    return {"text/html": f"<table><tr>{head}</tr>{body}</table>", "text/plain": text}
 
 
 def mask_key(key: str | Secret | None) -> str:
@@ -321,6 +359,12 @@ class SoraMagics(Magics):
     @argument("--background", "-b", action="store_true", help="Return at once.")
     @argument("--no-save", action="store_true", help="Keep no local copy of the video.")
     @argument("--embed", action="store_true", help="Store the mp4 inside the notebook (big).")
+    @argument("--aspect-ratio", help="16:9, 9:16, 1:1… as the gateway's model takes them.")
+    @argument("--resolution", help="720p, 1080p… as the gateway's model takes them.")
+    @argument("--last-frame", metavar="PATH_OR_URL", help="End on this image (first/last).")
+    @argument("--audio", action="store_true", default=None, help="Ask for sound.")
+    @argument("--no-audio", dest="audio", action="store_false", help="Ask for no sound.")
+    @argument("--how", help="With --edit on a gateway: remix, edit, extend or last-frame.")
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _cell_args(self, line: str) -> None:
         """%%sora [options] then, in the cell, the prompt ({var} is filled in)."""
@@ -352,6 +396,8 @@ class SoraMagics(Magics):
         ask = self.ask(
             prompt, name=args.name, editing=editing, model=args.model,
             orientation=orientation, image=args.image, duration=args.duration,
+            aspect_ratio=args.aspect_ratio, resolution=args.resolution,
+            last_frame=args.last_frame, audio=args.audio, how=args.how,
         )  # fmt: skip
         job = {"name": args.name, "save": not args.no_save, "embed": args.embed}
         return self.run_ask(
@@ -405,6 +451,20 @@ class SoraMagics(Magics):
         job = CellJob(self.shell, name=name, embed=embed, typical=_typical(session, ask.model))
         return job.run(make, background=background)
 
+    def _models(self, rest: str) -> None:
+        """``%sora models``: the relay's video models and what each takes."""
+        rows = [caps.as_row() for caps in run_blocking(self.get_session().client.models())]
+        display(models_bundle(rows), raw=True)
+
+    def _export(self, rest: str) -> None:
+        """``%sora export [REF] [FILE]``: a chain of continuations as one mp4, with lineage."""
+        parts = rest.split()
+        ref: int | str | None = parts[0] if parts else None
+        if isinstance(ref, str) and re.fullmatch(r"-?[0-9]+", ref):
+            ref = int(ref)
+        session = self.get_session()
+        print(run_blocking(session.export_chain(ref, parts[1] if len(parts) > 1 else None)))
+
     def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
         """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
         if ref is None or isinstance(ref, Video):
@@ -428,6 +488,8 @@ class SoraMagics(Magics):
             "history": self._history,
             "reset": self._reset,
             "resume": self._resume,
+            "models": self._models,
+            "export": self._export,
             **{name: partial(view, self) for name, view in VIEW_COMMANDS.items()},
             "help": self._help,
             "-h": self._help,
@@ -463,7 +525,9 @@ class SoraMagics(Magics):
     @argument("--language", help="auto, en or zh.")
     @argument("--session", help="Name of the session to record turns in.")
     @argument("--autosave", metavar="FILE", help='Keep the history in this file ("" for none).')
-    @argument("--dialect", help="chat (default) or videos, the relay's kind.")
+    @argument(
+        "--dialect", help="The relay's kind: chat (default), videos, flow2api, a gateway, auto."
+    )
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _config_args(self, line: str) -> None:
         """%sora config: show the settings, or change them."""

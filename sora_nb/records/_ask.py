@@ -10,6 +10,7 @@ flag in the magic's parser, and the lines of the dialects that send it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -41,6 +42,13 @@ class Ask:
     orientation: Orientation | None = None
     image: str | None = field(default=None, repr=False)
     duration: int | None = None  # seconds; None: the model's own
+    # What the gateways' models take (docs/dialects.md, "Options"); None: the model's own.
+    aspect_ratio: str | None = None  # "16:9", "9:16", "1:1"
+    resolution: str | None = None  # "720p", "1080p"
+    last_frame: str | None = field(default=None, repr=False)  # an image URL, as ``image``
+    audio: bool | None = None
+    #: An edit's continuation on a gateway: remix, edit, extend or last-frame.
+    how: str | None = None
 
     @classmethod
     def build(
@@ -51,6 +59,11 @@ class Ask:
         orientation: object = None,
         image: ImageInput = None,
         duration: object = None,
+        aspect_ratio: object = None,
+        resolution: object = None,
+        last_frame: ImageInput = None,
+        audio: object = None,
+        how: object = None,
         **unknown: Any,
     ) -> Ask:
         """Check every input, refusing bad input with one sentence before anything is sent.
@@ -64,7 +77,13 @@ class Ask:
         name = validate_model(model)
         url = image_to_url(image)
         seconds = _seconds("duration", duration)
-        return cls(validate_prompt(prompt), name, shape, url, seconds)
+        text = validate_prompt(prompt)
+        return cls(
+            text, name, shape, url, seconds,
+            _matching(_RATIO, "aspect_ratio", aspect_ratio),
+            _matching(_RESOLUTION, "resolution", resolution),
+            image_to_url(last_frame), _flag("audio", audio), _how(how),
+        )  # fmt: skip
 
 
 def _seconds(name: str, value: object) -> int | None:
@@ -75,6 +94,43 @@ def _seconds(name: str, value: object) -> int | None:
     if isinstance(value, bool) or not text.isdigit() or int(text) == 0:
         raise InvalidRequest(t("ask.seconds", name=name, value=value))
     return int(text)
+
+
+_RATIO = re.compile(r"^\d{1,2}:\d{1,2}$")
+_RESOLUTION = re.compile(r"^(\d{3,4}p|[248]k)$")
+_HOWS = ("remix", "edit", "extend", "last-frame")
+
+
+def _matching(shape: re.Pattern[str], name: str, value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if not shape.match(text):
+        raise InvalidRequest(t(f"request.{name}", value=value))
+    return text
+
+
+_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+          "false": False, "no": False, "off": False, "0": False}  # fmt: skip
+
+
+def _flag(name: str, value: object) -> bool | None:
+    """True or False, also as a batch column's text (``true``, ``no``…); None: not given."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None if value == "" else value  # type: ignore[return-value]
+    word = _WORDS.get(str(value).strip().lower())
+    if word is None:
+        raise InvalidRequest(t(f"request.{name}", value=value))
+    return word
+
+
+def _how(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text not in _HOWS:
+        raise InvalidRequest(t("ask.how", value=value))
+    return text
 
 
 _SHAPED = ("prompt", "model", "orientation", "image")  # what a Request has fields for

@@ -24,7 +24,7 @@ from ..records._video import Video
 from ..wire._events import JobEvent
 from ._turn_events import TurnEvents
 
-__all__ = ["LocalCopies"]
+__all__ = ["LocalCopies", "own_copy"]
 
 logger = logging.getLogger("sora_nb")
 
@@ -44,11 +44,11 @@ class LocalCopies:
         """``video`` with its local copies made (those already on disk are kept)."""
         folder, stem = self._folder, _file_stem(video)
         await events.emit(JobEvent("downloading", fraction=0.0))
-        thumb = _own_copy(video.local_thumbnail)  # a file this turn wrote is known to be it
+        thumb = own_copy(video.local_thumbnail)  # a file this turn wrote is known to be it
         if video.thumbnail_url and thumb is None:
             name = stem + _suffix(video.thumbnail_url, _THUMB_SUFFIXES)
             thumb = await self._fetch(video.thumbnail_url, folder / name, events, None)
-        path = _own_copy(video.local_path)
+        path = own_copy(video.local_path)
         if path is None:
             name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
             path = await self._fetch(video.video_url, folder / name, events, events.progress)
@@ -75,10 +75,13 @@ class LocalCopies:
 
 def _file_stem(video: Video) -> str:
     key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+    if len(stem) > 64:  # LiteLLM's ids run to 330 characters: too long for a file name
+        stem = f"{stem[:24]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+    return stem
 
 
-def _own_copy(path: str | None) -> Path | None:
+def own_copy(path: str | None) -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
 
 

@@ -13,6 +13,8 @@ Pure core: files and HTTP only, no Jupyter. Turns and their file format are in `
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
 import re
@@ -28,6 +30,7 @@ from .._exceptions import InvalidRequest, SoraError
 from .._messages import t
 from ..client._client import EventCallback, SoraClient
 from ..client._download import DEFAULT_MAX_BYTES
+from ..client._poster import chain_export
 from ..dialects import recognised
 from ..records._ask import Ask
 from ..records._autosave import merge, sync
@@ -48,7 +51,7 @@ from ..records._turn import (
 from ..records._video import Video
 from ..wire._events import Event, JobEvent, TaskEvent
 from ._batch import Batch, BatchResults
-from ._copies import LocalCopies
+from ._copies import LocalCopies, own_copy
 from ._turn_events import TurnEvents
 
 __all__ = ["SCHEMA_VERSION", "Session", "SessionFileError", "Turn", "TurnStatus", "get_session"]
@@ -577,6 +580,38 @@ class Session:
         session._turns = session._owned(turns)
         return session
 
+    async def export_chain(
+        self, ref: int | str | None = None, dest: str | os.PathLike[str] | None = None
+    ) -> Path:
+        """One mp4 of a chain of continuations, first video to ``ref`` (None: the latest),
+        with its lineage beside it as ``<dest>.lineage.json`` (docs/dialects.md)."""
+        index = self._find(ref) if ref is not None else self._latest_done()
+        if index is None:
+            raise InvalidRequest(t("history.nothing_to_copy", name=self.name))
+        chain: list[int] = []
+        while index is not None:
+            chain.insert(0, index)
+            index = self._turns[index].parent
+        files = [await self._local_file(i) for i in chain]
+        target = Path(dest) if dest else Path(self.save_dir or ".") / f"chain-{chain[-1]}.mp4"
+        await asyncio.to_thread(chain_export, files, target)
+        lineage = [_link_of(self._turns[i], files[n]) for n, i in enumerate(chain)]
+        lines = target.with_name(target.name + ".lineage.json")
+        await asyncio.to_thread(lines.write_text, json.dumps(lineage, indent=1), "utf-8")
+        return target
+
+    async def _local_file(self, index: int) -> Path:
+        video = self._require_done(index)
+        copy = own_copy(video.local_path)
+        if copy is None:
+            if self.save_dir is None:
+                raise InvalidRequest(t("history.copies_off"))
+            video = await self.save_copy(index)
+            copy = own_copy(video.local_path)
+        if copy is None:
+            raise InvalidRequest(t("gateway.no_parent_file", index=index, detail=video.video_url))
+        return copy
+
     def clear(self) -> None:
         """Forget every turn (local copies stay on disk)."""
         with self._lock:
@@ -620,6 +655,15 @@ def get_session(
 def _ask(prompt: str | Ask, **options: Any) -> Ask:
     """The Ask a surface built, or one built here from the prompt and its options."""
     return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
+
+
+def _link_of(turn: Turn, path: Path) -> dict[str, Any]:
+    """One link of an exported chain: what made it and how it continues its parent."""
+    request = turn.request
+    how = request.options.get("how") or ("edit" if turn.parent is not None else None)
+    return {"turn": turn.index, "parent": turn.parent, "prompt": request.prompt,
+            "model": request.model, "continuation": how, "task_id": turn.task_id,
+            "file": path.as_posix()}  # fmt: skip
 
 
 def _task_of(exc: BaseException) -> Task | None:

@@ -166,6 +166,8 @@ _R_PROGRESS = re.compile(
 _R_STAGE = re.compile(
     r"^\[(?P<stage>\w+)\]\s*\((?P<status>\w+)\)(?:\s*(?P<pct>\d{1,3})(?:\.\d+)?%)?"
 )
+# flow2api's progress line (docs/dialects.md, "flow2api").
+_R_FLOW = re.compile(r"生成进度\s*[:：]\s*(?P<pct>\d{1,3})(?:\.\d+)?%")
 _R_TASK = re.compile(r"\btask_id\s*[:：]\s*(?P<id>[A-Za-z0-9][\w\-]*)")
 _R_POST = re.compile(r"\bPost ID\s*[:：]\s*(?P<sid>s_[A-Za-z0-9]+)")
 _R_QUEUED = {"queued", "pending", "waiting"}
@@ -318,6 +320,13 @@ class TranscriptParser:
     # -- sora2api reasoning -------------------------------------------------------------
 
     def _reasoning_line(self, line: str, events: list[Event]) -> bool:
+        flow = _R_FLOW.search(line)
+        if flow is not None:
+            self._reasoning_status("generating", events)
+            if int(flow.group("pct")) > self._percent:
+                self._percent = min(100, int(flow.group("pct")))
+                events.append(ProgressEvent(self._percent))
+            return True
         progress = _R_PROGRESS.search(line) or _R_STAGE.search(line)
         task, post = _R_TASK.search(line), _R_POST.search(line)
         if task:

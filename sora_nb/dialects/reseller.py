@@ -1,0 +1,45 @@
+"""Resellers on the OpenAI Videos shape, with their upstreams' words passed through.
+
+``POST /v1/videos`` as JSON; statuses such as ``Success``/``Fail``/``NOT_START``/``SUCCEEDED``
+(the one table in ``_words``); progress as 0-100, 0-1, ``"50%"`` or nothing; the result link
+in the status answer, often one that expires (docs/dialects.md, "Resellers").
+"""
+
+from __future__ import annotations
+
+from ..records._model import Request
+from ..records._video import Video
+from ._gateway import Gateway, GatewayDialect, size_of
+
+__all__ = ["GATEWAY"]
+
+
+def _body(request: Request, parent: Video | None) -> dict[str, object]:
+    body: dict[str, object] = {"model": request.model, "prompt": request.prompt}
+    if request.options.get("duration") is not None:
+        body["seconds"] = str(request.options["duration"])
+    size = size_of(request.options, request.orientation)
+    if size:
+        body["size"] = size
+    if request.image:
+        body["input_reference"] = request.image
+    return body
+
+
+GATEWAY = Gateway(
+    name="reseller",
+    title="the reseller",
+    create_path="/v1/videos",
+    status_path="/v1/videos/{id}",
+    body=_body,
+    content_path="/v1/videos/{id}/content",
+    no_field=("last_frame", "audio"),
+)
+
+
+class Reseller(GatewayDialect):
+    """a reseller as a dialect (``SoraClient(dialect="reseller")``)."""
+
+    name = "reseller"
+    title = "a reseller"
+    gateway = GATEWAY

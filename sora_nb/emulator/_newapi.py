@@ -1,0 +1,120 @@
+"""new-api (docs/dialects.md, "new-api"): the OpenAI Videos routes in front of many upstreams.
+
+``POST /v1/videos`` as JSON or multipart (``input_reference`` a file or a string, also
+``image``/``images[]``); ids ``task_…``; a completed status with no link, the file at
+``/v1/videos/{id}/content`` behind the key (``?variant=thumbnail`` for the poster);
+``POST /v1/videos/{id}/remix`` where the channel has one (Sora-named models here); a per-key
+concurrency gate answering 429; ``GET /v1/models`` with ``supported_endpoint_types``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import _gateway as gw
+from ._living import NAMES
+from ._tasks import Task
+
+__all__ = ["SPEAKER", "routes"]
+
+_WORDS = {"queued": "queued", "running": "in_progress", "completed": "completed",
+          "failed": "failed", "expired": "failed"}  # fmt: skip
+
+
+def video_json(task: Task) -> dict[str, Any]:
+    state = gw.phase(task)
+    body: dict[str, Any] = {
+        "id": task.id,
+        "task_id": task.id,
+        "object": "video",
+        "model": task.request.model,
+        "status": _WORDS[state],
+        "progress": 100 if state == "completed" else task.progress,
+        "created_at": task.created_at,
+    }
+    if state == "completed":
+        body["completed_at"] = task.completed_at
+    if state in ("failed", "expired"):
+        reason = task.failure_reason or "the upstream task expired"
+        body["error"] = {"message": reason, "code": "generation_failed"}
+    return body
+
+
+def _image(body: dict[str, Any]) -> str | None:
+    for key in ("input_reference", "image", "images"):
+        value = body.get(key)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+async def create(request: Request) -> Response:
+    refused = gw.refused(request)
+    if refused is not None:
+        return refused
+    body = await gw.read_body(request)
+    if isinstance(body, Response):
+        return body
+    started = gw.start(request, body, image=_image(body), gate=True)
+    return started if isinstance(started, Response) else JSONResponse(video_json(started.task))
+
+
+def _task(request: Request) -> Task | Response:
+    refused = gw.refused(request)
+    if refused is not None:
+        return refused
+    task = gw.emulator_of(request).tasks.get(request.path_params["id"])
+    return task if task is not None else gw.error(404, "Task not found")
+
+
+async def status(request: Request) -> Response:
+    task = _task(request)
+    return task if isinstance(task, Response) else JSONResponse(video_json(task))
+
+
+async def content(request: Request) -> Response:
+    task = _task(request)
+    if isinstance(task, Response):
+        return task
+    return gw.file_response(request, task, request.query_params.get("variant") == "thumbnail")
+
+
+async def remix(request: Request) -> Response:
+    parent = _task(request)
+    if isinstance(parent, Response):
+        return parent
+    body = await gw.read_body(request)
+    if isinstance(body, Response):
+        return body
+    if not parent.request.model.startswith("sora"):
+        return gw.error(400, f"The channel of {parent.request.model} has no remix.")
+    body = {"model": parent.request.model, **body}
+    started = gw.start(request, body, parent=parent, gate=True)
+    return started if isinstance(started, Response) else JSONResponse(video_json(started.task))
+
+
+async def models(request: Request) -> Response:
+    refused = gw.refused(request)
+    if refused is not None:
+        return refused
+    rows = gw.model_rows(NAMES["newapi"], "custom", supported_endpoint_types=["openai-video"])
+    return JSONResponse({"success": True, "object": "list", "data": rows})
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/v1/models", models),
+        Route("/v1/videos", create, methods=["POST"]),
+        Route("/v1/videos/{id}", status),
+        Route("/v1/videos/{id}/content", content),
+        Route("/v1/videos/{id}/remix", remix, methods=["POST"]),
+    ]
+
+
+SPEAKER = gw.GatewaySpeaker("newapi", routes)
