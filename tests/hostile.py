@@ -239,7 +239,11 @@ def split_character_script(text: str, character: str = "🏃", *, lone: bool = F
 
 
 def _escaped_chunk(content: str) -> bytes:
-    obj = {"id": "chatcmpl-split", "object": "chat.completion.chunk", "model": "sora-2"}
+    obj: dict[str, Any] = {
+        "id": "chatcmpl-split",
+        "object": "chat.completion.chunk",
+        "model": "sora-2",
+    }
     obj["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": None}]
     return b"data: " + json.dumps(obj).encode("ascii") + b"\n\n"  # \ud83c: escaped, as JS does
 

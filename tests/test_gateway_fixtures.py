@@ -122,6 +122,7 @@ def test_the_emulator_answers_in_the_recorded_shape(gateway: str) -> None:
         async def go() -> Any:
             async with SoraClient(server.url, "sk-x", dialect=gateway, poll_interval=0.05) as c:
                 video = await c.generate("a cow", model=MODELS[gateway], on_event=events.append)
+                assert video.task is not None and video.task.source_url
                 response = await c._client().get(video.task.source_url, auth=c._auth)
                 return response.json()
 

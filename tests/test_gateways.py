@@ -429,6 +429,7 @@ def test_a_task_is_collected_by_the_gateways_own_id(served: EmulatorServer) -> N
     async def go() -> tuple[Any, Any]:
         async with SoraClient(served.url, KEY, dialect=dialect, poll_interval=0.05) as client:
             first = await client.generate("a heron fishing", model=model)
+            assert first.task_id is not None
             return first, await client.resume(first.task_id)
 
     first, again = run(go())

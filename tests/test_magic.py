@@ -387,7 +387,8 @@ def test_the_first_emulator_video_is_estimated_in_the_emulators_seconds(
     view = ProgressView()
     view.typical = _magic._typical(embedded, "sora-2")  # nothing timed yet in this session
     view._push()
-    assert "usually 0:05" in view._label.value and "1–30 min" not in view._label.value
+    assert view.widget is not None
+    assert "usually 0:05" in view.widget.html and "1–30 min" not in view.widget.html
     remote = sora_nb.Session("first-relay", client=SoraClient(relay.url, api_key="sk-any"))
     assert _magic._typical(remote, "sora-2") is None  # a real relay: its usual 1–30 min
 

@@ -286,7 +286,7 @@ def dominant(path: str) -> str:
     from PIL import Image
 
     with Image.open(path) as image:
-        r, _, b = image.convert("RGB").getpixel((32, 24))  # type: ignore[misc]
+        r, _, b = image.convert("RGB").getpixel((32, 24))
     return "red" if r > b else "blue"
 
 

@@ -44,7 +44,7 @@ def count_messages(view: ProgressView) -> list[dict[str, Any]]:
     """Record every comm message the view's one widget model would send to the frontend."""
     sent: list[dict[str, Any]] = []
     assert view.widget is not None
-    view.widget.comm.send = lambda data=None, **kw: sent.append(data)  # type: ignore[method-assign]
+    view.widget.comm.send = lambda data=None, **kw: sent.append(data)
     return sent
 
 

@@ -140,6 +140,7 @@ def test_studio_generate_then_edit_an_older_selected_turn(magics: SoraMagics) ->
     assert ui.widget.selected == [2]
     ((content, buffers),) = media
     assert content["type"] == "media" and content["mime"] == "video/mp4"
+    assert turns[2].local_path is not None
     assert buffers == [Path(turns[2].local_path).read_bytes()]  # no file URL: Voilà plays it
     assert "make it night" in ui.widget.view["details"][0]
     tree = ui.widget.view["tree"]
@@ -396,7 +397,7 @@ def test_studio_record_is_rewritten_once_for_jobs_ending_together(
     # Long enough that the three jobs surely end within it, whatever the machine's load.
     monkeypatch.setattr(_studio, "RECORD_EVERY", 5.0)
     rendered: list[int | None] = []
-    render = _studio._video_html
+    render = _studio._video_html  # type: ignore[attr-defined]
 
     def counted(video: Any) -> str:
         rendered.append(video.turn)
@@ -418,7 +419,7 @@ def test_studio_record_is_rewritten_once_for_jobs_ending_together(
     # The first video at once, then one rewrite with all three, not three ever-longer ones.
     assert [text.count("\n#") for text in updates] == [1, 3]
     # Each video's HTML (its poster a WebP encode) is made once, as its job ends.
-    assert sorted(rendered) == sorted(set(rendered)) and len(rendered) == 3
+    assert sorted(map(str, rendered)) == sorted(map(str, set(rendered))) and len(rendered) == 3
 
 
 def test_studio_public_functions_and_text_fallback(magics: SoraMagics) -> None:

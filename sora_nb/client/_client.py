@@ -35,8 +35,8 @@ from .._messages import t
 from .._secret import BearerAuth, Secret, redact
 from ..dialects import Dialect, dialect_for
 from ..dialects._base import RelayRefused
-from ..dialects._common import never_accepted
 from ..dialects._catalog import Capabilities
+from ..dialects._common import never_accepted
 from ..dialects._recognize import by_url
 from ..records._ask import DEFAULT_MODEL, Ask
 from ..records._model import Message, PendingTask, Request

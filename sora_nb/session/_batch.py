@@ -263,7 +263,7 @@ class Batch:
 
             self._todo[index] = collect
         elif self.items[index].problem is not None:  # a plan line the journal lost
-            self._settle(index, InvalidRequest(self.items[index].problem or ""), write=False)
+            self._settle(index, InvalidRequest(self.items[index].problem or ""), restored=True)
         elif record.stage == "sent" and not resend_unknown:
             message = (
                 f"Item {index} was sent just before the kernel stopped, before the relay named "
