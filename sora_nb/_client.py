@@ -43,7 +43,17 @@ from ._exceptions import (
     RateLimitError,
     StreamInterrupted,
 )
-from ._guard import DeadlinePassed, Inflow, Overflow, describe, request_error, sse_events, until
+from ._guard import (
+    DeadlinePassed,
+    Inflow,
+    Overflow,
+    describe,
+    detached,
+    detaching,
+    request_error,
+    sse_events,
+    until,
+)
 from ._limiter import AdaptiveLimiter, limiter_for
 from ._messages import t
 from ._model import Message, PendingTask, Request, Task
@@ -67,7 +77,7 @@ from ._request import (
     validate_model,
     videos_remix_target,
 )
-from ._secret import BearerAuth, Secret, redact
+from ._secret import BearerAuth, Secret, redact, shown_url
 from ._video import Video
 from ._videos_api import VideosAPI, VideosPollLost, videos_model
 
@@ -123,7 +133,8 @@ class SoraClient:
         api_key = api_key or _config.env_api_key()
         if api_key is None and self.uses_emulator:
             api_key = Secret(_config.EMULATOR_API_KEY)
-        self.base_url = base_url = _config.check_base_url(base_url)
+        # A password in user-info is never used (the key is the credential) nor shown.
+        self.base_url = base_url = shown_url(_config.check_base_url(base_url))
         self.max_retries = max(0, int(max_retries))
         self.deadline = deadline
         self.poll_interval = poll_interval
@@ -204,12 +215,14 @@ class SoraClient:
         if self._videos is not None:
             raise InvalidRequest("A Videos API relay has no chat stream: use generate().")
         parser = TranscriptParser()
-        try:
-            async with self._limiter.slot():
-                async for event in self._events(build_body(messages, model, stream=stream), parser):
-                    yield event
-        except _Broken as exc:
-            raise self._interrupted(parser, exc) from None
+        with detached():
+            try:
+                async with self._limiter.slot():
+                    body = build_body(messages, model, stream=stream)
+                    async for event in self._events(body, parser):
+                        yield event
+            except _Broken as exc:
+                raise self._interrupted(parser, exc) from None
 
     async def generate(
         self,
@@ -249,6 +262,7 @@ class SoraClient:
         messages = video.next_messages(turn.content)
         return await self._run(make_request(turn, messages), parent=video, on_event=on_event)
 
+    @detaching
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
     ) -> Video:
@@ -267,6 +281,7 @@ class SoraClient:
         # Collected later: the elapsed time is wall-clock since the task started.
         return _video_from_source(pending, status, time.time() - pending.started_at, None)
 
+    @detaching
     async def _inline_image(self, model: str, image: ImageInput) -> ImageInput:
         """An https image, fetched, for a sora2api model: those relays drop image links.
 
@@ -310,6 +325,7 @@ class SoraClient:
             )
         return PendingTask(_UNKNOWN, Task(task_id, source_url))
 
+    @detaching
     async def _lookup(self, task: str) -> None:
         """Ask the relay once about a task id or URL; a 404 raises here, before a Session
         records a turn for it (docs/protocol.md, "The resume rule")."""
@@ -319,6 +335,7 @@ class SoraClient:
 
     # -- one generation ---------------------------------------------------------------------
 
+    @detaching
     async def _run(
         self,
         request: Request,
@@ -431,11 +448,12 @@ class SoraClient:
         """``text`` from the relay with the key masked, should the relay echo it."""
         return redact(text, self._auth.secret if self._auth else None)
 
-    def _clean(self, chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
+    @staticmethod
+    def _clean(chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
         content = inflow.feed(chunk.content)
-        if content == chunk.content and not chunk.reasoning:
+        reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
+        if content == chunk.content and reasoning == chunk.reasoning:
             return chunk  # the usual chunk: nothing masked or held back, no copy to make
-        reasoning = self._redact(chunk.reasoning) if chunk.reasoning else chunk.reasoning
         return replace(chunk, content=content, reasoning=reasoning)
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -466,17 +484,17 @@ class SoraClient:
                     if chunk.done:
                         break
                     if chunk.error is not None:
-                        for event in parser.feed(inflow.flush()) + parser.flush():
+                        for event in _drain(parser, inflow):
                             yield event
                         yield self._stream_error(parser, self._redact(chunk.error))
                         return
                     for event in parser.feed_chunk(self._clean(chunk, inflow)):
                         yield event
-            for event in parser.feed(inflow.flush()) + parser.flush():
+            for event in _drain(parser, inflow):
                 yield event
         # A broken or garbled body, a line or transcript over its cap: the stream is over.
         except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
-            for event in parser.feed(inflow.flush()) + parser.flush():
+            for event in _drain(parser, inflow):
                 yield event
             raise _Broken(describe(exc)) from exc
         finally:
@@ -638,7 +656,7 @@ class SoraClient:
                 status_code=response.status_code,
             )
         if not response.is_success:
-            return None, f"{response.status_code} {response.reason_phrase}"
+            return None, f"{response.status_code} {self._redact(response.reason_phrase)}"
         try:
             return parse_source(json.loads(self._redact(response.text))), last_error
         except ValueError:
@@ -673,6 +691,13 @@ class SoraClient:
 
 #: The request of a task resumed by its id alone: the relay's status JSON may describe it.
 _UNKNOWN = Request(prompt="", model="")
+
+
+def _drain(parser: TranscriptParser, inflow: Inflow) -> list[Event]:
+    """The end of a stream: what the redactor held back, then the parser's last events."""
+    reasoning = inflow.flush_reasoning()
+    events = parser.feed_reasoning(reasoning) if reasoning else []
+    return events + parser.feed(inflow.flush()) + parser.flush()
 
 
 def _task(parser: TranscriptParser) -> Task | None:
@@ -761,7 +786,7 @@ def _server_message(response: httpx.Response, clean: Callable[[str], str]) -> st
     if title:
         return " ".join(title.group(1).split())[:200]
     text = re.sub(r"<[^>]+>", " ", text)
-    return " ".join(text.split())[:200] or response.reason_phrase
+    return " ".join(text.split())[:200] or clean(response.reason_phrase)
 
 
 def _describe(exc: BaseException) -> str:

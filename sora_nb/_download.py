@@ -24,7 +24,7 @@ import httpx
 
 from ._callback import call
 from ._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
-from ._guard import describe, request_error
+from ._guard import describe, detaching, request_error
 from ._messages import t
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
@@ -36,6 +36,7 @@ DEFAULT_MAX_BYTES = 2 * 2**30
 ProgressCallback = Callable[[int, int | None], object]
 
 _TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=60.0, pool=30.0)
+_MAX_REDIRECTS = 20
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.I)
 
 
@@ -43,6 +44,7 @@ class _Incomplete(Exception):
     """The server closed the body before the announced length (internal)."""
 
 
+@detaching
 async def download(
     url: str,
     dest: str | os.PathLike[str],
@@ -145,8 +147,7 @@ async def _fetch(
     headers = {"Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
-    request = client.build_request("GET", url, headers=headers)
-    response = await client.send(request, stream=True, auth=auth, follow_redirects=True)
+    response = await _follow(client, url, headers, auth)
     try:
         have, total = _start(response, part, have)
         _check_size(url, part, total, max_bytes)
@@ -155,6 +156,22 @@ async def _fetch(
         await _copy(response, part, have, total, on_progress, max_bytes)
     finally:
         await response.aclose()
+
+
+async def _follow(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], auth: httpx.Auth | None
+) -> httpx.Response:
+    """GET ``url``, following redirects hop by hop: ``auth`` decides afresh for each hop,
+    so the key never follows a redirect to another origin (httpx keeps it on an upgrade
+    from http to https, which is another origin: port 443)."""
+    for _ in range(_MAX_REDIRECTS):
+        request = client.build_request("GET", url, headers=headers)
+        response = await client.send(request, stream=True, auth=auth)
+        if response.next_request is None:
+            return response
+        url = str(response.next_request.url)
+        await response.aclose()
+    raise httpx.TooManyRedirects(t("download.loop"), request=request)
 
 
 def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -> None:

@@ -8,16 +8,18 @@ enforced on the clock, whatever bytes keep arriving (docs/protocol.md, "Promises
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
-from typing import TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from typing import ParamSpec, TypeVar, cast
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from ._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from ._messages import t
-from ._secret import Redactor, Secret
+from ._secret import MessageRedactor, Redactor, Secret
 
 __all__ = [
     "MAX_LINE",
@@ -26,12 +28,15 @@ __all__ = [
     "Inflow",
     "Overflow",
     "describe",
+    "detached",
+    "detaching",
     "request_error",
     "sse_events",
     "until",
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: The longest SSE line accepted (a chunk echoing a long prompt is well under it).
 MAX_LINE = 4 * 2**20
@@ -72,6 +77,28 @@ def request_error(exc: BaseException, what: str) -> SoraError:
     if isinstance(exc, httpx.TimeoutException):
         return APIConnectionError(t("guard.timeout", what=what, detail=describe(exc)))
     return APIConnectionError(t("guard.unreachable", what=what, detail=describe(exc)))
+
+
+@contextlib.contextmanager
+def detached() -> Iterator[None]:
+    """A SoraError leaving this block keeps no suppressed ``__context__``: the httpx error
+    behind it holds the request, and the request its headers, the key among them."""
+    try:
+        yield
+    except SoraError as exc:
+        exc.__context__ = exc.__cause__ = None
+        raise
+
+
+def detaching(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """``function`` (a coroutine function) run ``detached()``."""
+
+    @functools.wraps(function)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with detached():
+            return await function(*args, **kwargs)
+
+    return run
 
 
 async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
@@ -116,6 +143,7 @@ class Inflow:
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
         self._redactor = Redactor(secret)
+        self._messages = MessageRedactor(secret)  # reasoning_content: whole messages
         self._left = limit
         self._limit = limit
 
@@ -125,5 +153,15 @@ class Inflow:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
         return self._redactor.feed(fragment)
 
+    def feed_reasoning(self, message: str) -> str:
+        """A ``reasoning_content`` message, redacted even of a key cut across two."""
+        self._left -= len(message)
+        if self._left < 0:
+            raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
+        return "\n".join(self._messages.feed(message))
+
     def flush(self) -> str:
         return self._redactor.flush()
+
+    def flush_reasoning(self) -> str:
+        return "\n".join(self._messages.flush())

@@ -295,6 +295,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "已保存的部分与文件不再一致",
     ),
     "download.short": ("{have} of {total} bytes arrived", "只收到 {total} 字节中的 {have} 字节"),
+    "download.loop": ("more than 20 redirects", "重定向超过 20 次"),
     "guard.loop": (
         "{what} redirects in a loop ({detail}); the link is broken.",
         "{what} 陷入循环重定向（{detail}）；链接已失效。",

@@ -190,7 +190,7 @@ class VideosAPI:
                 status_code=response.status_code,
             )
         if response.status_code == 429 or response.status_code >= 500:
-            return None, f"{response.status_code} {response.reason_phrase}"
+            return None, f"{response.status_code} {self._redact(response.reason_phrase)}"
         if not response.is_success:
             raise APIStatusError(
                 t(
@@ -243,7 +243,8 @@ class VideosAPI:
         return obj if isinstance(obj, dict) else {}
 
     def _message(self, response: httpx.Response) -> str:
-        return _error_text(self._json(response).get("error")) or response.reason_phrase
+        message = _error_text(self._json(response).get("error"))
+        return message or self._redact(response.reason_phrase)
 
 
 def _error_text(error: Any) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 import sora_nb
 
+from .hostile import escaped
 from .scripted import Receive, Send, serve
 
 pytestmark = pytest.mark.anyio
@@ -43,11 +44,16 @@ class VideosRelay:
                 await asyncio.sleep(0.05)
         else:
             status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-            await self._json(send, json.loads(json.dumps(status).replace("{bearer}", bearer)))
+            text = json.dumps(status).replace("{bearer}", bearer)
+            key = bearer.removeprefix("Bearer ")
+            await self._raw(send, text.replace("{bearer_json}", escaped(key)).encode())
 
     @staticmethod
     async def _json(send: Send, obj: Any) -> None:
-        body = json.dumps(obj).encode()
+        await VideosRelay._raw(send, json.dumps(obj).encode())
+
+    @staticmethod
+    async def _raw(send: Send, body: bytes) -> None:
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -80,6 +86,15 @@ async def test_videos_failure_never_carries_the_key(serve_videos: Any) -> None:
             await relay.generate("a cow")
     assert "refused for" in str(info.value)
     assert KEY not in str(info.value) and KEY not in repr(info.value)
+
+
+async def test_videos_error_message_never_carries_the_key_escaped(serve_videos: Any) -> None:
+    failed = {"status": "failed", "error": {"message": "refused for {bearer_json}"}}
+    url = serve_videos(VideosRelay([failed]))
+    async with client(url) as relay:
+        with pytest.raises(sora_nb.GenerationFailed) as info:
+            await relay.generate("a cow")
+    assert KEY not in str(info.value) and "refused for sk-…6789" in str(info.value)
 
 
 async def test_videos_careless_progress_is_no_percentage(serve_videos: Any) -> None:

@@ -26,7 +26,7 @@ from .._client import SoraClient
 from .._exceptions import InvalidRequest, SoraError
 from .._history import Session, get_session
 from .._request import image_to_url, normalize_orientation, validate_model
-from .._secret import Secret, mask
+from .._secret import Secret, mask, shown_url
 from .._video import Video
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
@@ -215,10 +215,13 @@ class SoraMagics(Magics):
 
     @classmethod
     def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
-        # ``%config SoraMagics`` prints every trait's current value: never the key's.
-        if trait.name != "api_key" or inst is None:
+        # ``%config SoraMagics`` prints every trait's current value: never the key's, nor a
+        # password in the base URL.
+        if trait.name not in ("api_key", "base_url") or inst is None:
             return super().class_get_trait_help(trait, inst, helptext)
         text = super().class_get_trait_help(trait, None, helptext)
+        if trait.name == "base_url":
+            return f"{text}\n    Current: {shown_url(inst.base_url or '')!r}"
         return f"{text}\n    Current: {mask_key(inst.api_key)}"
 
     @observe("base_url", "api_key", "dialect")
@@ -465,7 +468,7 @@ class SoraMagics(Magics):
     def _base_url_line(self) -> str:
         url = self.base_url or _config.env_base_url()
         if url:
-            return url
+            return shown_url(url)
         if self._client is not None and self._client.uses_emulator:
             return f"{self._client.base_url} ({t('config.emulator')})"
         return t("config.emulator_lazy")
