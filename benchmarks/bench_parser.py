@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from sora_nb import TranscriptParser
-from sora_nb._protocol import ChatChunk, parse_chunk
+from sora_nb.wire._protocol import ChatChunk, parse_chunk
 
-SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "seed"
+SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "transcript"
 
 
 def stream_of(length: int) -> str:

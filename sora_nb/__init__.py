@@ -3,19 +3,6 @@
 ``%load_ext sora_nb`` adds the ``%%sora`` magic; ``SoraClient`` is the async core.
 """
 
-from . import _render  # noqa: F401  (registers how a Video and a Session display)
-from ._client import SoraClient
-from ._events import (
-    CompletedEvent,
-    EchoEvent,
-    Event,
-    FailedEvent,
-    JobEvent,
-    ProgressEvent,
-    StatusEvent,
-    TaskEvent,
-    TextEvent,
-)
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -28,12 +15,25 @@ from ._exceptions import (
     SoraError,
     StreamInterrupted,
 )
-from ._history import Session, Turn, TurnStatus, get_session
-from ._model import PendingTask, Request, Task
-from ._notebook import batch, edit, generate, panel
-from ._protocol import TranscriptParser, parse_transcript
-from ._request import MAX_IMAGE_BYTES, MODELS
-from ._video import Video
+from .client._client import SoraClient
+from .notebook import batch, edit, generate, panel
+from .records._model import PendingTask, Request, Task
+from .records._request import MAX_IMAGE_BYTES, MODELS
+from .records._video import Video
+from .render import _render  # noqa: F401  (registers how a Video and a Session display)
+from .session._history import Session, Turn, TurnStatus, get_session
+from .wire._events import (
+    CompletedEvent,
+    EchoEvent,
+    Event,
+    FailedEvent,
+    JobEvent,
+    ProgressEvent,
+    StatusEvent,
+    TaskEvent,
+    TextEvent,
+)
+from .wire._protocol import TranscriptParser, parse_transcript
 
 __version__ = "0.1.0"
 
@@ -80,12 +80,12 @@ __all__ = [
 
 def load_ipython_extension(ipython: object) -> None:
     """``%load_ext sora_nb``: register the ``%%sora`` magics."""
-    from ._notebook import load_ipython_extension as load
+    from .notebook import load_ipython_extension as load
 
     load(ipython)
 
 
-# Public names say ``sora_nb.Video``, not ``sora_nb._video.Video``, in reprs and tracebacks
+# Public names say ``sora_nb.Video``, not ``sora_nb.records._video.Video``, in reprs and tracebacks
 # (as httpx does for its own private modules).
 for _name in __all__:
     if isinstance(globals()[_name], type) or callable(globals()[_name]):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from ._messages import t
 
 if TYPE_CHECKING:
-    from ._model import PendingTask
+    from .records._model import PendingTask
 
 __all__ = [
     "APIConnectionError",

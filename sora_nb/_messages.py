@@ -123,6 +123,22 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Turn #{index} stopped before the relay made a task, so generate it again.",
         "第 #{index} 轮在中转服务创建任务前就停止了，请重新生成。",
     ),
+    "ask.unknown_option": (
+        "{name!r} is not an option of a generation: see help(sora_nb.generate).",
+        "{name!r} 不是生成的选项：请查看 help(sora_nb.generate)。",
+    ),
+    "ask.seconds": (
+        "{name} must be a whole number of seconds above 0, not {value!r}.",
+        "{name} 必须是大于 0 的整数秒数，而不是 {value!r}。",
+    ),
+    "dialect.unknown": (
+        "Unknown dialect {name!r}: use {known} (docs/dialects.md).",
+        "未知的中转类型 {name!r}：请使用 {known}（见 `docs/dialects.md`）。",
+    ),
+    "dialect.no_stream": (
+        "A {title} relay has no chat stream: use generate().",
+        "{title} 中转服务没有聊天流：请使用 generate()。",
+    ),
     "request.empty_prompt": (
         "The prompt is empty: describe the video you want.",
         "提示词为空：请描述你想要的视频。",
@@ -258,7 +274,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A video is already being made: wait for it to finish.",
         "已有视频在生成中，请稍候。",
     ),
-    # Downloads, URLs and requests (_download, _guard, _config, _secret).
+    # Downloads, URLs and requests (_download, wire/_limits, _config, _secret).
     "download.scheme": (
         "Cannot download {url!r}: only http(s) URLs are fetched.",
         "无法下载 {url!r}：只能下载 http(s) 链接。",
@@ -508,7 +524,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "{path} was written by a newer sora_nb (journal version {version!r}).",
         "{path} 由更新版本的 sora_nb 写入（日志版本 {version!r}）。",
     ),
-    # The studio's words (_notebook/_panel via _labels).
+    # The studio's words (notebook/_panel via _labels).
     "studio.status.running": ("running", "生成中"),
     "studio.status.done": ("done", "完成"),
     "studio.status.failed": ("failed", "失败"),
@@ -546,7 +562,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "No local copy of this video: it plays from the relay's link.",
         "没有本地副本：从中转链接播放。",
     ),
-    # The batch view (_notebook/_batch_view).
+    # The batch view (notebook/_batch_view).
     "batchview.retry": ("Retry failed", "重试失败项"),
     "batchview.done": ("{n} done", "{n} 完成"),
     "batchview.failed": ("{n} failed", "{n} 失败"),

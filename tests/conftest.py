@@ -1,4 +1,4 @@
-"""Shared fixtures. The relay's recorded example lives in tests/fixtures/seed/."""
+"""Shared fixtures. The relay's recorded example lives in tests/fixtures/transcript/."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "tests" / "fixtures" / "seed"
+SEED = ROOT / "tests" / "fixtures" / "transcript"
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +31,7 @@ def emulator() -> Iterator[EmulatorServer]:
 @pytest.fixture
 def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Work in a fresh folder (the notebook's) and leave the session registry as it was."""
-    from sora_nb import _history
+    from sora_nb.session import _history
 
     monkeypatch.chdir(tmp_path)
     saved = dict(_history._sessions)

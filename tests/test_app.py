@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sora_nb._app import FILE_ALLOWLIST
+from sora_nb.launch._app import FILE_ALLOWLIST
 
 from .scripted import free_port
 
-CLI = "import sys; from sora_nb._cli import main; sys.exit(main())"  # what `sora-nb` runs
+CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
 
 
 def _url(process: subprocess.Popen[str]) -> str:
@@ -85,8 +85,8 @@ def test_app_without_voila_says_which_extra_to_install(
 ) -> None:
     import importlib.util
 
-    import sora_nb._app as app
-    from sora_nb._cli import main
+    import sora_nb.launch._app as app
+    from sora_nb.launch._cli import main
 
     real = importlib.util.find_spec
 

@@ -25,13 +25,13 @@ from sora_nb import (
     Video,
     _messages,
 )
-from sora_nb._batch import Batch, BatchResults
-from sora_nb._batch_items import BatchItem, read_items
-from sora_nb._history import Session
-from sora_nb._journal import Journal, read_journal
-from sora_nb._limiter import DEFAULT_MAX_STREAMS, AdaptiveLimiter, limiter_for
-from sora_nb._pools import PER_POOL, Pools
+from sora_nb.client._limiter import DEFAULT_MAX_STREAMS, AdaptiveLimiter, limiter_for
+from sora_nb.client._pools import PER_POOL, Pools
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.records._batch_items import BatchItem, read_items
+from sora_nb.records._journal import Journal, read_journal
+from sora_nb.session._batch import Batch, BatchResults
+from sora_nb.session._history import Session
 
 from .words import english_words
 

@@ -21,8 +21,8 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
 
-from sora_nb._journal import read_journal
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.records._journal import read_journal
 
 TIMEOUT = 180
 FRONTEND = ("comm_open", "comm_msg", "comm_close", "display_data", "update_display_data")

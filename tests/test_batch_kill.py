@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from sora_nb._journal import read_journal
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.records._journal import read_journal
 
 ITEMS = 40
 CHILD = """

@@ -17,13 +17,13 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
 from sora_nb import Video
-from sora_nb._batch import Batch, BatchResults
-from sora_nb._journal import read_journal
-from sora_nb._notebook import _run
-from sora_nb._notebook._batch_view import MESSAGE_BUDGET, BatchView, interval
-from sora_nb._notebook._magic import magics_for
-from sora_nb._notebook._output import CellFailed
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.notebook import _run
+from sora_nb.notebook._batch_view import MESSAGE_BUDGET, BatchView, interval
+from sora_nb.notebook._magic import magics_for
+from sora_nb.notebook._output import CellFailed
+from sora_nb.records._journal import read_journal
+from sora_nb.session._batch import Batch, BatchResults
 
 from .words import english_words
 
@@ -107,7 +107,7 @@ def test_api_batch_resumes_a_journal_and_retry_failed_resends_only_those(
 def test_view_retry_button_resends_only_the_failed_items(
     shell: tuple[InteractiveShell, list[dict[str, Any]]], relay: EmulatorServer
 ) -> None:
-    from sora_nb._batch import Batch
+    from sora_nb.session._batch import Batch
 
     session = magics_for(shell[0]).get_session()
     job = Batch.start(session, ["a yak", "an ox [fault:content-policyx1]"], save=False)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, sync_playwright
 
-from sora_nb._app import STUDIO, voila_command
+from sora_nb.launch._app import STUDIO, voila_command
 
 from .conftest import ROOT
 from .test_browser import (

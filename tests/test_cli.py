@@ -10,10 +10,10 @@ import sys
 import httpx
 import pytest
 
-from sora_nb._cli import main
+from sora_nb.launch._cli import main
 
 SECRET = "sk-cli-SECRET-4242"
-CLI = "import sys; from sora_nb._cli import main; sys.exit(main())"  # what `sora-nb` runs
+CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
 
 
 def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:

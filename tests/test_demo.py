@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sora_nb._demo import notebooks_dir
+from sora_nb.launch._demo import notebooks_dir
 
 from .conftest import ROOT
 from .scripted import free_port
 
-CLI = "import sys; from sora_nb._cli import main; sys.exit(main())"  # what `sora-nb` runs
+CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
 
 
 def wait_for_url(process: subprocess.Popen[str]) -> str:
@@ -69,7 +69,7 @@ def test_demo_serves_the_quickstart_at_the_printed_url(tmp_path: Path) -> None:
 
 def test_demo_without_a_checkout_copies_the_shipped_notebooks(tmp_path: Path) -> None:
     # In an installed wheel there is no repository: the shipped copy is placed in the cwd.
-    import sora_nb._demo as demo
+    import sora_nb.launch._demo as demo
 
     fake_package = tmp_path / "site" / "sora_nb"
     (fake_package / "_demo_notebooks").mkdir(parents=True)
@@ -117,8 +117,8 @@ def test_demo_without_jupyterlab_says_which_extra_to_install(
 ) -> None:
     import importlib.util
 
-    import sora_nb._demo as demo
-    from sora_nb._cli import main
+    import sora_nb.launch._demo as demo
+    from sora_nb.launch._cli import main
 
     real = importlib.util.find_spec
 

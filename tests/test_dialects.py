@@ -25,6 +25,7 @@ from sora_nb import (
     TaskEvent,
 )
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.records._ask import Ask
 
 pytestmark = pytest.mark.anyio
 
@@ -152,6 +153,26 @@ async def test_videos_generate_poll_content_and_remix(videos: EmulatorServer) ->
     assert source["turn"] == 2
 
 
+async def test_a_duration_reaches_the_videos_relay_and_is_recorded(
+    videos: EmulatorServer, tmp_path: Path, isolated_sessions: None
+) -> None:
+    async with client_for(videos, dialect="videos") as client:
+        session = Session("seconds", client=client, download=False, autosave=tmp_path / "h.json")
+        video = await session.generate("a cow", duration=15)
+        assert video.model == "sora-2-portrait-15s"  # that relay reads it from the name
+        assert video.request.options == {"duration": 15}
+        await session.aclose()
+    reloaded = Session.load(tmp_path / "h.json", download=False)
+    assert reloaded.turns[0].request.options == {"duration": 15}
+
+
+@pytest.mark.parametrize("seconds", ["ten", 0, "-3", True])
+def test_a_duration_is_a_whole_number_of_seconds(seconds: object) -> None:
+    with pytest.raises(InvalidRequest, match="whole number of seconds"):
+        Ask.build("a cow", duration=seconds)
+    assert Ask.build("a cow", duration="8s").duration == 8
+
+
 async def test_videos_content_needs_the_key_and_gets_it(
     videos: EmulatorServer, tmp_path: Path, isolated_sessions: None
 ) -> None:
@@ -275,7 +296,7 @@ async def test_sora2api_image_link_goes_inline(sora2api: EmulatorServer) -> None
 def test_model_names_map_to_orientation_and_duration(
     model: str, orientation: str | None, sent: str, shape: str | None, seconds: int | None
 ) -> None:
-    from sora_nb._request import model_info, prepare
+    from sora_nb.dialects._shape import model_info, prepare
 
     turn = prepare("a cow", model, orientation, None)
     assert (turn.model, turn.orientation) == (sent, shape)
@@ -287,7 +308,7 @@ def test_model_names_map_to_orientation_and_duration(
 
 
 def test_videos_api_names_for_the_seed_models() -> None:
-    from sora_nb._videos_api import videos_model
+    from sora_nb.dialects.videos import videos_model
 
     assert videos_model("sora-2", None) == "sora-2-portrait-10s"
     assert videos_model("sora-2-pro", "landscape") == "sora-2-pro-landscape-hd-15s"
@@ -295,8 +316,8 @@ def test_videos_api_names_for_the_seed_models() -> None:
 
 
 def test_panel_offers_a_relays_own_model_name() -> None:
-    from sora_nb._notebook._magic import SoraMagics
-    from sora_nb._notebook._panel import Panel
+    from sora_nb.notebook._magic import SoraMagics
+    from sora_nb.notebook._panel import Panel
 
     magics = SoraMagics(shell=None)
     magics.model = "sora2-landscape-10s"

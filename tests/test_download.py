@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from sora_nb import APIConnectionError, APIStatusError, InvalidRequest, SoraClient, _messages
-from sora_nb._download import download, part_path
+from sora_nb.client._download import download, part_path
 from sora_nb.emulator import serve_in_thread
 
 from .scripted import Receive, Send, serve

@@ -31,17 +31,17 @@ from sora_nb import (
     Video,
     parse_transcript,
 )
-from sora_nb._events import CompletedEvent, EchoEvent, FailedEvent
 from sora_nb.emulator import (
     EmulatorServer,
+    _markdown,
     _media,
     _request,
     _stream,
     _tasks,
-    _transcript,
     serve_in_thread,
 )
 from sora_nb.emulator._draw import badge_box, turn_colour
+from sora_nb.wire._events import CompletedEvent, EchoEvent, FailedEvent
 
 from .conftest import SEED
 
@@ -215,8 +215,8 @@ def test_stream_bytes_have_the_seed_shape(emulator: EmulatorServer) -> None:
     "text", ["", "a", '"quoted" \\ back/slash', "\n> 排队中", "\u2028\x00\t🏃\u200d ✅"]
 )
 def test_content_chunks_are_sse_chunk_byte_for_byte(text: str) -> None:
-    meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
-    assert _transcript.ContentChunks(meta)(text) == _transcript.sse_chunk(meta, text)
+    meta = _markdown.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
+    assert _markdown.ContentChunks(meta)(text) == _markdown.sse_chunk(meta, text)
 
 
 def test_a_stream_behind_its_task_sends_the_same_chunks_in_one_write() -> None:
@@ -227,15 +227,15 @@ def test_a_stream_behind_its_task_sends_the_same_chunks_in_one_write() -> None:
         for text in texts:
             task.add("echo", text)
         task.finish()  # the whole transcript is written before the stream reads any of it
-        meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
+        meta = _markdown.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
         return [part async for part in _stream._events(task, meta, None)]
 
-    meta = _transcript.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
+    meta = _markdown.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
     body, end = asyncio.run(scenario())
     texts = ["```json", "\n{", "\n> ID: `task_1`", "12.."]
-    role = _transcript.sse_chunk(meta, "", role=True)
-    assert body == role + b"".join(_transcript.sse_chunk(meta, text) for text in texts)
-    assert end == _transcript.sse_chunk(meta, stop=True) + _transcript.sse_done()
+    role = _markdown.sse_chunk(meta, "", role=True)
+    assert body == role + b"".join(_markdown.sse_chunk(meta, text) for text in texts)
+    assert end == _markdown.sse_chunk(meta, stop=True) + _markdown.sse_done()
 
 
 def test_stream_fragments_like_the_seed(emulator: EmulatorServer) -> None:

@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from sora_nb import CompletedEvent, FailedEvent, TextEvent, TranscriptParser
-from sora_nb._protocol import parse_chunk
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.emulator._command import add_arguments
+from sora_nb.wire._protocol import parse_chunk
 
 from .conftest import SEED
 

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from sora_nb import SoraError
-from sora_nb._protocol import TranscriptParser, parse_chunk, parse_source
-from sora_nb._request import prepare
+from sora_nb.dialects._shape import prepare
+from sora_nb.wire._protocol import TranscriptParser, parse_chunk, parse_source
 
 from .hostile import HostileRelay
 from .scripted import serve

@@ -30,8 +30,8 @@ from sora_nb import (
     TaskEvent,
     Video,
 )
-from sora_nb._history import SCHEMA_VERSION, Session, SessionFileError, Turn, get_session
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.session._history import SCHEMA_VERSION, Session, SessionFileError, Turn, get_session
 
 from .conftest import SEED
 from .scripted import Script, ScriptedRelay, Step, json_script, serve, sse_script

@@ -23,14 +23,14 @@ from sora_nb import (
     SoraClient,
     SoraError,
     Video,
-    _guard,
 )
-from sora_nb._download import download
-from sora_nb._render import video_mimebundle
 from sora_nb._secret import BearerAuth, Redactor, Secret, origin
+from sora_nb.client._download import download
 from sora_nb.emulator import EmulatorServer
 from sora_nb.emulator._draw import _font, _wrap
-from sora_nb.emulator._transcript import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
+from sora_nb.emulator._markdown import MAX_ECHO_FRAGMENTS, echo_block, echo_tokens
+from sora_nb.render._render import video_mimebundle
+from sora_nb.wire import _limits
 
 from .hostile import EchoStream, HostileRelay, bomb_png, endless_line_script, keepalive_script
 from .scripted import Script, Step, json_script, serve, sse_script
@@ -461,7 +461,7 @@ async def test_the_deadline_holds_whatever_bytes_arrive(
 async def test_a_stream_line_over_the_cap_stops_the_stream(
     hostile: tuple[HostileRelay, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_guard, "MAX_LINE", 64 * 1024)
+    monkeypatch.setattr(_limits, "MAX_LINE", 64 * 1024)
     app, url = hostile
     app.scripts.append(endless_line_script(200, size=4096, every=0))
     async with client_for(url) as client:
@@ -472,7 +472,7 @@ async def test_a_stream_line_over_the_cap_stops_the_stream(
 async def test_a_transcript_over_the_cap_is_collected_by_polling(
     hostile: tuple[HostileRelay, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_guard, "MAX_TRANSCRIPT", 4096)
+    monkeypatch.setattr(_limits, "MAX_TRANSCRIPT", 4096)
     app, url = hostile
     flood = "> 生成中" + "." * 20_000 + "\n"
     app.scripts.append(sse_script(transcript(url, extra=flood), piece=500))

@@ -27,7 +27,7 @@ from sora_nb import (
     SoraError,
     StreamInterrupted,
 )
-from sora_nb._download import download
+from sora_nb.client._download import download
 
 from .hostile import HostileRelay, RawRelay
 from .scripted import Script, Step, free_port, serve, serve_config

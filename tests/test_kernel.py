@@ -22,8 +22,8 @@ TIMEOUT = 120
 WIDGET = "application/vnd.jupyter.widget-view+json"
 LONG_PROMPT = "a cow and a horse dancing in a field of flowers under a pink sky, " * 10
 COUNTERS = """
-import sora_nb._protocol as _protocol
-from sora_nb._notebook._progress import ProgressView as _View
+import sora_nb.wire._protocol as _protocol
+from sora_nb.notebook._progress import ProgressView as _View
 _counts = {"fragments": 0, "events": 0}
 _feed, _handle = _protocol.TranscriptParser.feed, _View.handle
 def _count_feed(self, text):
@@ -33,7 +33,7 @@ def _count_handle(self, event):
     _counts["events"] += 1
     return _handle(self, event)
 _protocol.TranscriptParser.feed, _View.handle = _count_feed, _count_handle
-from sora_nb._history import get_session as _session
+from sora_nb.session._history import get_session as _session
 """
 
 
@@ -225,7 +225,7 @@ def _comm_ids(messages: list[dict[str, Any]], model: str) -> list[tuple[str, dic
 
 
 def test_kernel_panel_button_runs_a_job_and_shows_the_video(kernel: Kernel) -> None:
-    cell = kernel.kc.execute("from sora_nb._notebook import panel\npanel()")
+    cell = kernel.kc.execute("from sora_nb.notebook import panel\npanel()")
     opened = kernel.iopub_until(_is_idle, cell)
     ((prompt, _),) = _comm_ids(opened, "TextareaModel")
     (generate,) = [

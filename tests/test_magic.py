@@ -16,13 +16,15 @@ from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
-from sora_nb import InvalidRequest, SoraClient, Video, _config, _history, _messages
-from sora_nb._history import get_session
-from sora_nb._notebook import _i18n, _magic, _run, _twin
-from sora_nb._notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
-from sora_nb._notebook._output import CellFailed
-from sora_nb._notebook._progress import ProgressView
+from sora_nb import InvalidRequest, SoraClient, Video, _messages
+from sora_nb.client import _config
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.notebook import _functions, _i18n, _magic, _run
+from sora_nb.notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
+from sora_nb.notebook._output import CellFailed
+from sora_nb.notebook._progress import ProgressView
+from sora_nb.session import _history
+from sora_nb.session._history import get_session
 
 from .words import english_words
 
@@ -566,7 +568,7 @@ def test_magic_messages_in_html_carry_no_markdown(cells: Cells) -> None:
 def test_generate_and_edit_show_the_same_outputs_and_return_the_video(
     cells: Cells, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(_twin, "get_ipython", lambda: cells.shell)
+    monkeypatch.setattr(_functions, "get_ipython", lambda: cells.shell)
     video = sora_nb.generate("a cow {not a field}", name="cow")
     assert isinstance(video, Video) and video.prompt == "a cow {not a field}"
     assert cells.shell.user_ns["cow"] is video
@@ -586,12 +588,12 @@ def test_generate_and_edit_show_the_same_outputs_and_return_the_video(
 def test_generate_failure_ends_the_cell_in_one_line(
     cells: Cells, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_twin, "get_ipython", lambda: cells.shell)
+    monkeypatch.setattr(_functions, "get_ipython", lambda: cells.shell)
     with pytest.raises(CellFailed, match="content policy violation"):
         sora_nb.generate("boom [fault:content-policy]")
     with pytest.raises(CellFailed, match="has spaces"):
         sora_nb.generate("a cow", model="no such model")
-    monkeypatch.setattr(_twin, "get_ipython", lambda: None)
+    monkeypatch.setattr(_functions, "get_ipython", lambda: None)
     with pytest.raises(InvalidRequest, match="IPython or Jupyter"):
         sora_nb.generate("a cow")
 

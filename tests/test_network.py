@@ -1,4 +1,4 @@
-"""The client's network backend (``sora_nb._network``) against real servers on loopback.
+"""The client's network backend (``sora_nb.client._network``) against real servers on loopback.
 
 Everything else in the suite already goes through it over plain HTTP; these cover what only
 it does: TLS (a relay is HTTPS), a large upload held back by flow control, and an idle
@@ -20,8 +20,8 @@ import trustme
 import uvicorn
 
 from sora_nb import Session, SoraClient, SoraError
-from sora_nb._network import AsyncioBackend
-from sora_nb._pools import Pools
+from sora_nb.client._network import AsyncioBackend
+from sora_nb.client._pools import Pools
 from sora_nb.emulator import create_app
 
 from .scripted import free_port, serve_config

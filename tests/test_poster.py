@@ -9,7 +9,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from sora_nb._poster import first_frame_poster
+from sora_nb.client._poster import first_frame_poster
 
 
 def _clip(path: Path, colour: tuple[int, int, int]) -> Path:

@@ -17,8 +17,8 @@ from sora_nb import (
     TaskEvent,
     TextEvent,
 )
-from sora_nb._notebook import _i18n
-from sora_nb._notebook._progress import ProgressView
+from sora_nb.notebook import _i18n
+from sora_nb.notebook._progress import ProgressView
 
 TASK = TaskEvent("task_01k7e5w9z5f2d91pekrqy59rwc", "https://relay.test/web/task_1", None)
 

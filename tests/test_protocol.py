@@ -20,7 +20,7 @@ from sora_nb import (
     TranscriptParser,
     parse_transcript,
 )
-from sora_nb._protocol import completion_content, completion_tail, parse_chunk, parse_source
+from sora_nb.wire._protocol import completion_content, completion_tail, parse_chunk, parse_source
 
 from .conftest import SEED
 

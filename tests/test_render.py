@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from sora_nb import Request, Task, Video
-from sora_nb._history import Session, Turn
-from sora_nb._render import history_mimebundle, safe_url, video_mimebundle
-from sora_nb._turn import finished
+from sora_nb.records._turn import finished
+from sora_nb.render._render import history_mimebundle, safe_url, video_mimebundle
+from sora_nb.session._history import Session, Turn
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
 JS = "javascript:alert(document.cookie)"

@@ -1,7 +1,7 @@
 """An offline stand-in for the sora-2 chat relay, making real, playable videos.
 
 It speaks the relay's protocol byte for byte (see ``docs/protocol.md`` and
-``tests/fixtures/seed/``):
+``tests/fixtures/transcript/``):
 ``POST /v1/chat/completions`` with ``stream`` true (SSE chunks of a markdown transcript) or
 false (one ``chat.completion``). It is what ``sora_nb`` talks to when ``SORA_BASE_URL`` is unset.
 

@@ -8,32 +8,43 @@ import contextlib
 import hmac
 import shutil
 import tempfile
-import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from . import _sora2api, _videos
-from . import _transcript as tx
-from ._faults import HTTP_FAULTS, FaultCounter, http_fault_response, openai_error, unauthorized
-from ._ids import new_completion_id
-from ._images import FILE_NAME, ImageInput, resolve_image_url
+from . import _sora2api, _transcript, _videos
+from ._chat import base_url as _base_url
+from ._faults import FaultCounter, unauthorized
+from ._images import FILE_NAME
 from ._media import MediaStore
 from ._pages import preview_page
-from ._request import MODELS, BadRequest, ChatRequest, Dialect, parse_chat_request
-from ._stream import StreamCut, event_stream, install_log_filter
+from ._request import MODELS, Dialect
+from ._stream import install_log_filter
 from ._tasks import Task, TaskStore, Timing
 
 __all__ = ["DIALECTS", "Emulator", "create_app"]
 
-#: What the emulator can speak (docs/dialects.md).
+
+class Speaker(Protocol):
+    """One dialect the emulator speaks: its file here gives its endpoints."""
+
+    name: str
+    hint: str  # what a client needs besides SORA_BASE_URL to speak it
+
+    def routes(self) -> list[Route]: ...
+
+
+#: What the emulator can speak (docs/dialects.md): one file here per dialect.
+SPEAKERS: dict[str, Speaker] = {
+    "transcript": _transcript.SPEAKER,
+    "sora2api": _sora2api.SPEAKER,
+    "videos": _videos.SPEAKER,
+}
 DIALECTS: tuple[Dialect, ...] = ("transcript", "sora2api", "videos")
 
 
@@ -50,9 +61,10 @@ class Emulator:
     ):
         if not speed > 0:
             raise ValueError(f"speed must be a positive number, not {speed!r}.")
-        if dialect not in DIALECTS:
+        if dialect not in SPEAKERS:
             raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}.")
         self.dialect = dialect
+        self.speaker: Speaker = SPEAKERS[dialect]
         self.api_key = api_key or None
         self._owned_dir = data_dir is None
         root = Path(tempfile.mkdtemp(prefix="sora-nb-emulator-") if data_dir is None else data_dir)
@@ -85,82 +97,6 @@ class Emulator:
             self.media.close()
         if self._owned_dir:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _base_url(request: Request) -> str:
-    # Links point wherever the client reached us, so they work on any host and port.
-    return str(request.base_url).rstrip("/")
-
-
-async def chat_completions(request: Request) -> Response:
-    emulator: Emulator = request.app.state.emulator
-    if not emulator.authorized(request.headers.get("authorization")):
-        return unauthorized()
-    body = await request.body()
-    try:
-        chat = parse_chat_request(body, request.headers.get("x-sora-fault"), emulator.dialect)
-        image = _image(chat, emulator, request)
-    except BadRequest as exc:
-        if emulator.dialect == "sora2api":  # its handler turns every error into a 500
-            return openai_error(500, str(exc), type_="server_error", code=None)
-        return openai_error(
-            400, str(exc), type_="invalid_request_error", code=exc.code, param=exc.param
-        )
-    if chat.fault is not None and not emulator.faults.applies(chat.fault, body):
-        chat = replace(chat, fault=None)
-    fault = chat.fault.name if chat.fault else None
-    if fault in HTTP_FAULTS:
-        return http_fault_response(fault)
-    if emulator.dialect == "sora2api" and not chat.stream:
-        return _sora2api.completion()  # that relay generates nothing without a stream
-    emulator.paid[chat.prompt] += 1
-    task = emulator.tasks.start(chat, _base_url(request), image)
-    if emulator.dialect == "sora2api":
-        return _sora2api.event_stream(task, fault)
-    meta = tx.ChunkMeta(new_completion_id(), int(time.time()), chat.model)
-    if chat.stream:
-        return event_stream(task, meta, fault)
-    return await _whole_completion(task, meta, fault)
-
-
-def _image(chat: ChatRequest, emulator: Emulator, request: Request) -> ImageInput | None:
-    if chat.image_url is None:
-        return None
-    try:
-        return resolve_image_url(chat.image_url, emulator.files_dir, request.url.netloc)
-    except ValueError as exc:
-        raise BadRequest(f"The image_url cannot be read: {exc}.", param="messages") from None
-
-
-async def _whole_completion(task: Task, meta: tx.ChunkMeta, fault: str | None) -> Response:
-    """``stream: false``: wait for the task, answer with its whole transcript."""
-    index = 0
-    while await task.entry(index) is not None:
-        index += 1
-    if fault == "error-in-stream":
-        message = "The upstream video service failed (emulated)."
-        return openai_error(500, message, type_="server_error", code=None)
-    entries = task.entries
-    if fault == "no-video":
-        entries = [entry for entry in entries if entry.kind != "completed"]
-    content = "".join(entry.text for entry in entries)
-    response = JSONResponse(tx.completion_json(meta, content))
-    return _CutResponse(response) if fault == "cut" else response
-
-
-class _CutResponse(Response):
-    """Half of a response's body, then the connection drops (fault ``cut`` without stream)."""
-
-    def __init__(self, whole: Response) -> None:
-        self._whole = whole
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        whole = self._whole
-        start = {"type": "http.response.start", "status": 200, "headers": whole.raw_headers}
-        await send(start)
-        half = bytes(whole.body[: len(whole.body) // 2])
-        await send({"type": "http.response.body", "body": half, "more_body": True})
-        raise StreamCut("emulated transport cut")
 
 
 async def source(request: Request) -> Response:
@@ -258,10 +194,7 @@ def create_app(
         Route("/files/{name}", files, methods=["GET", "HEAD"]),
         Route("/cdn/{stem}/raw", cdn, methods=["GET", "HEAD"]),
     ]
-    if dialect == "videos":
-        routes[1:1] = _videos.routes()
-    else:
-        routes.insert(1, Route("/v1/chat/completions", chat_completions, methods=["POST"]))
+    routes[1:1] = emulator.speaker.routes()  # the dialect's own endpoints
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.emulator = emulator
     app.state.poll_cuts = {}

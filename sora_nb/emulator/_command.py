@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         speed=args.speed, api_key=args.api_key, data_dir=args.data_dir, dialect=args.dialect
     )
     url = public_url(sock)
-    hint = " and SORA_DIALECT=videos" if args.dialect == "videos" else ""
+    hint = app.state.emulator.speaker.hint
     print(
         f"sora_nb emulator ({args.dialect}) on {url} (speed {args.speed:g}x); "
         f"use SORA_BASE_URL={url}{hint}",

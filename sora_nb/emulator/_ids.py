@@ -1,4 +1,4 @@
-"""Identifiers shaped like the relay's (see tests/fixtures/seed/edit_stream.content.md)."""
+"""Identifiers shaped like the relay's (see tests/fixtures/transcript/edit_stream.content.md)."""
 
 from __future__ import annotations
 

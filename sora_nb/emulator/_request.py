@@ -10,23 +10,31 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from ._faults import Fault, parse_fault, strip_fault_tag
 
 __all__ = [
     "MODELS",
     "BadRequest",
+    "ChatReader",
     "ChatRequest",
     "Dialect",
+    "Message",
     "Orientation",
+    "last_sid",
     "media_model",
     "model_orientation",
     "orientation_from_prompt",
     "parse_chat_request",
+    "remix_id",
+    "seed_model",
+    "sora2api_model",
+    "without_remix_id",
 ]
 
 Orientation = Literal["portrait", "landscape"]
+Message = dict[str, Any]
 Dialect = Literal["transcript", "sora2api", "videos"]
 MODELS = ("sora-2", "sora-2-pro")
 # The relay's model shapes (docs/dialects.md, "Model names").
@@ -88,27 +96,42 @@ def media_model(model: str) -> str:
     return "sora-2-pro" if "pro" in model else "sora-2"
 
 
-def parse_chat_request(
-    body: bytes, fault_header: str | None, dialect: Dialect = "transcript"
-) -> ChatRequest:
+class ChatReader(Protocol):
+    """How one chat dialect reads a body (its file here, ``_transcript`` or ``_sora2api``)."""
+
+    def model(self, value: Any) -> str:
+        """The model name, or ``BadRequest`` in the relay's own words."""
+        ...
+
+    def messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages the relay reads."""
+        ...
+
+    def parent(
+        self, messages: list[dict[str, Any]], obj: dict[str, Any], prompt: str
+    ) -> str | None:
+        """The share id of the video an edit remixes, if it is one."""
+        ...
+
+    def clean(self, prompt: str, image_url: str | None) -> tuple[str, str | None]:
+        """The prompt and image as the relay keeps them."""
+        ...
+
+
+def parse_chat_request(body: bytes, fault_header: str | None, reader: ChatReader) -> ChatRequest:
     """Validate a ``POST /v1/chat/completions`` body; raise BadRequest as the relay would."""
     obj = _json_object(body)
-    model = _model(obj.get("model"), dialect)
+    model = reader.model(obj.get("model"))
     stream = obj.get("stream", False)
     if not isinstance(stream, bool):
         raise BadRequest("`stream` must be true or false.", param="stream")
-    messages = _messages(obj.get("messages"))
-    if dialect == "sora2api":  # only the last message counts there
-        messages = messages[-1:]
+    messages = reader.messages(_messages(obj.get("messages")))
     text, image_url = _last_user_content(messages)
     prompt, tag = strip_fault_tag(text)
     if not prompt and image_url is None:
         raise BadRequest("The last user message has no prompt: send some text.", param="messages")
-    parent = _last_sid(messages) if dialect == "transcript" else _remix_id(obj, prompt)
-    if dialect == "sora2api":
-        prompt = " ".join(_REMIX_ID.sub("", prompt).split())
-        if image_url is not None and not image_url.startswith("data:image"):
-            image_url = None  # that relay drops image links; only data: URIs count
+    parent = reader.parent(messages, obj, prompt)
+    prompt, image_url = reader.clean(prompt, image_url)
     return ChatRequest(
         model=model,
         stream=stream,
@@ -120,20 +143,31 @@ def parse_chat_request(
     )
 
 
-def _model(model: Any, dialect: Dialect) -> str:
-    if dialect == "sora2api" and not (isinstance(model, str) and _SORA2API_MODEL.match(model)):
+def sora2api_model(model: Any) -> str:
+    """A sora2api model name, or its relay's refusal."""
+    if not (isinstance(model, str) and _SORA2API_MODEL.match(model)):
         # The relay's own wording, from an HTTPException caught by its generic handler.
         raise BadRequest(f"400: Invalid model: {model}", param="model", code="server_error")
-    if dialect == "transcript" and (not isinstance(model, str) or model not in MODELS):
+    return model
+
+
+def seed_model(model: Any) -> str:
+    """One of the seed relay's two names, or its refusal."""
+    if not isinstance(model, str) or model not in MODELS:
         raise BadRequest(
             f"Unknown model {model!r}: use 'sora-2' or 'sora-2-pro'.",
             param="model",
             code="model_not_found",
         )
-    return str(model)
+    return model
 
 
-def _remix_id(obj: dict[str, Any], prompt: str) -> str | None:
+def without_remix_id(prompt: str) -> str:
+    """The prompt with the ``s_…`` id a sora2api relay remixes by taken out."""
+    return " ".join(_REMIX_ID.sub("", prompt).split())
+
+
+def remix_id(obj: dict[str, Any], prompt: str) -> str | None:
     target = obj.get("remix_target_id")
     if isinstance(target, str) and target:
         return target
@@ -197,7 +231,7 @@ def _image_url(value: Any) -> str:
     return url
 
 
-def _last_sid(messages: list[dict[str, Any]]) -> str | None:
+def last_sid(messages: list[dict[str, Any]]) -> str | None:
     for message in reversed(messages):
         if message["role"] != "assistant":
             continue

@@ -17,12 +17,22 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from ._chat import ChatSpeaker
+from ._faults import openai_error
+from ._request import BadRequest, ChatRequest, remix_id, sora2api_model, without_remix_id
 from ._stream import StreamCut
 from ._tasks import Entry, Task
 
-__all__ = ["NOT_STREAMED", "completion", "event_stream", "signed_video_url", "sse_chunk"]
+__all__ = [
+    "NOT_STREAMED",
+    "SPEAKER",
+    "completion",
+    "event_stream",
+    "signed_video_url",
+    "sse_chunk",
+]
 
 BEGINS = "**Generation Process Begins**\n\nInitializing generation request...\n"
 NOT_STREAMED = (
@@ -182,3 +192,38 @@ def _retries_then_error(reason: str) -> list[bytes]:
         for attempt in range(1, _RETRIES + 1)
     ]
     return [*notices, _error(reason), _DONE]
+
+
+class _Sora2api(ChatSpeaker):
+    """Only the last message counts; a link image is dropped; errors are 500s."""
+
+    name = "sora2api"
+
+    def model(self, value: Any) -> str:
+        return sora2api_model(value)
+
+    def messages(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return messages[-1:]
+
+    def parent(
+        self, messages: list[dict[str, Any]], obj: dict[str, Any], prompt: str
+    ) -> str | None:
+        return remix_id(obj, prompt)
+
+    def clean(self, prompt: str, image_url: str | None) -> tuple[str, str | None]:
+        if image_url is not None and not image_url.startswith("data:image"):
+            image_url = None  # that relay drops image links; only data: URIs count
+        return without_remix_id(prompt), image_url
+
+    def refuse(self, exc: BadRequest) -> Response:
+        # Its handler turns every error into a 500.
+        return openai_error(500, str(exc), type_="server_error", code=None)
+
+    def unstreamed(self) -> Response | None:
+        return completion()  # that relay generates nothing without a stream
+
+    async def respond(self, task: Task, chat: ChatRequest, fault: str | None) -> Response:
+        return event_stream(task, fault)
+
+
+SPEAKER = _Sora2api()

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from starlette.responses import StreamingResponse
 
-from . import _transcript as tx
+from . import _markdown as tx
 from ._tasks import Entry, Task
 
 __all__ = ["StreamCut", "event_stream", "install_log_filter"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from . import _transcript as tx
+from . import _markdown as tx
 from ._ids import new_sid, new_task_id
 from ._images import ImageInput
 from ._media import MediaError, MediaStore, RenderSpec

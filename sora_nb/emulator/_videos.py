@@ -246,3 +246,16 @@ def routes() -> list[Route]:
         Route("/v1/posts", post, methods=["POST"]),
         Route("/v1/chat/completions", no_chat, methods=["POST"]),
     ]
+
+
+class _Videos:
+    """The Videos task API: its own routes, chosen by a setting on the client's side."""
+
+    name = "videos"
+    hint = " and SORA_DIALECT=videos"
+
+    def routes(self) -> list[Route]:
+        return routes()
+
+
+SPEAKER = _Videos()

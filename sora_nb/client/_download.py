@@ -1,0 +1,248 @@
+"""Local copies of finished videos: streamed to disk, resumable, with progress.
+
+Relay links expire, and a remote Jupyter server's browser cannot reach a local emulator, so a
+finished video is copied beside the notebook, where JupyterLab serves it (docs/notebook.md,
+"Frontend limits"). Bytes go to a ``.part`` file named after the URL first; a broken transfer
+continues from there with an HTTP ``Range`` request, and only a whole file gets ``NAME``, or
+``NAME-2``… when ``NAME`` is taken: an existing file is never reused nor overwritten, since
+nothing says it is this video (docs/protocol.md, "Promises"). Every failure, whatever httpx,
+anyio or the disk raise, is one ``SoraError``; a body over ``max_bytes`` is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from .._callback import call
+from .._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
+from .._messages import t
+from ..wire._limits import describe, detaching, request_error
+
+__all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
+
+#: The default cap on one download (a sora-2-pro video is tens of MiB).
+DEFAULT_MAX_BYTES = 2 * 2**30
+
+#: Called with (bytes on disk, total bytes or None); may be a coroutine function.
+ProgressCallback = Callable[[int, int | None], object]
+
+_TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=60.0, pool=30.0)
+_MAX_REDIRECTS = 20
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.I)
+
+
+class _Incomplete(Exception):
+    """The server closed the body before the announced length (internal)."""
+
+
+@detaching
+async def download(
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    http: httpx.AsyncClient | None = None,
+    auth: httpx.Auth | None = None,
+    on_progress: ProgressCallback | None = None,
+    retries: int = 3,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+) -> Path:
+    """Stream ``url`` to ``dest`` (or ``dest-2``… when it exists) and return the path written.
+
+    ``http`` is reused when given (its pool, its transport); ``auth`` should add credentials
+    only for the hosts that need them, never for a CDN. A transfer that breaks is continued
+    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused.
+    """
+    if _scheme(url) not in ("http", "https"):
+        raise InvalidRequest(t("download.scheme", url=url[:80]))
+    path = Path(dest)
+    part = part_path(url, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        client = http or httpx.AsyncClient(timeout=_TIMEOUT)
+        try:
+            await _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
+        finally:
+            if http is None:
+                await client.aclose()
+        return _claim(part, path)
+    except SoraError:
+        raise
+    except OSError as exc:  # the disk: a full or unwritable folder
+        raise InvalidRequest(t("download.disk", url=_short(url), path=path, detail=exc)) from None
+    except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
+        raise request_error(exc, t("download.what", url=_short(url))) from None
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # "http://[::1/…": not a URL at all
+        return ""
+
+
+def part_path(url: str, dest: Path) -> Path:
+    """Where ``url``'s bytes collect: named after the URL, so only its own part is continued."""
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return dest.with_name(f"{dest.name}.{digest}.part")
+
+
+def _claim(part: Path, dest: Path) -> Path:
+    """Give the whole file the first free name of ``dest``, ``dest-2``…, atomically."""
+    for n in range(1, 10_000):
+        candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
+        try:
+            os.link(part, candidate)  # fails if the name is taken: never overwrite
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links on this file system
+            if candidate.exists():
+                continue
+            os.replace(part, candidate)
+            return candidate
+        part.unlink()
+        return candidate
+    raise InvalidRequest(t("download.too_many", name=dest.name, folder=dest.parent))
+
+
+async def _with_retries(
+    client: httpx.AsyncClient,
+    url: str,
+    part: Path,
+    auth: httpx.Auth | None,
+    on_progress: ProgressCallback | None,
+    retries: int,
+    max_bytes: int | None,
+) -> None:
+    for attempt in range(retries + 1):
+        try:
+            await _fetch(client, url, part, auth, on_progress, max_bytes)
+            return
+        except (httpx.TransportError, _Incomplete) as exc:
+            if attempt == retries:
+                raise APIConnectionError(
+                    t("download.broken", url=_short(url), detail=describe(exc))
+                ) from None
+            await asyncio.sleep(min(4.0, 0.25 * 2**attempt))
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    part: Path,
+    auth: httpx.Auth | None,
+    on_progress: ProgressCallback | None,
+    max_bytes: int | None,
+) -> None:
+    have = _size(part)
+    # identity encoding: byte ranges must count the bytes we write, not compressed ones.
+    headers = {"Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    response = await _follow(client, url, headers, auth)
+    try:
+        have, total = _start(response, part, have)
+        _check_size(url, part, total, max_bytes)
+        if total is not None and have >= total:
+            return
+        await _copy(response, part, have, total, on_progress, max_bytes)
+    finally:
+        await response.aclose()
+
+
+async def _follow(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], auth: httpx.Auth | None
+) -> httpx.Response:
+    """GET ``url``, following redirects hop by hop: ``auth`` decides afresh for each hop,
+    so the key never follows a redirect to another origin (httpx keeps it on an upgrade
+    from http to https, which is another origin: port 443)."""
+    for _ in range(_MAX_REDIRECTS):
+        request = client.build_request("GET", url, headers=headers)
+        response = await client.send(request, stream=True, auth=auth)
+        if response.next_request is None:
+            return response
+        url = str(response.next_request.url)
+        await response.aclose()
+    raise httpx.TooManyRedirects(t("download.loop"), request=request)
+
+
+def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -> None:
+    if max_bytes is not None and size is not None and size > max_bytes:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise APIError(t("download.too_big", url=_short(url), mib=max_bytes / 2**20))
+
+
+def _size(part: Path) -> int:
+    return part.stat().st_size if part.is_file() else 0
+
+
+def _start(response: httpx.Response, part: Path, have: int) -> tuple[int, int | None]:
+    """Where this response continues the part file, and the whole file's size if known."""
+    status = response.status_code
+    if status == 206:
+        start, total = _content_range(response)
+        if start != have:  # the server sent another range: start over
+            part.unlink(missing_ok=True)
+            raise _Incomplete(t("download.other_range"))
+        return have, total
+    if status == 416 and have:
+        _, total = _content_range(response)
+        if total == have:  # the part was already whole
+            return have, total
+        part.unlink(missing_ok=True)
+        raise _Incomplete(t("download.part_changed"))
+    if status == 200:
+        length = response.headers.get("content-length")
+        return 0, int(length) if length and length.isdigit() else None
+    raise APIStatusError(
+        t("download.status", url=_short(str(response.url)), status=status),
+        status_code=status,
+    )
+
+
+def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
+    match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+    if match is None:
+        return None, None
+    start, _, total = match.groups()
+    return (int(start) if start else None), (int(total) if total and total != "*" else None)
+
+
+async def _copy(
+    response: httpx.Response,
+    part: Path,
+    have: int,
+    total: int | None,
+    on_progress: ProgressCallback | None,
+    max_bytes: int | None,
+) -> None:
+    # A 200 restarts the file; a 206 continues it.
+    with part.open("ab" if have else "wb") as out:
+        await call(on_progress, have, total)
+        async for block in response.aiter_bytes():
+            out.write(block)
+            have += len(block)
+            if max_bytes is not None and have > max_bytes:  # a length that lied, or none
+                out.close()
+                _check_size(str(response.url), part, have, max_bytes)
+            await call(on_progress, have, total)
+    if total is not None and have < total:
+        raise _Incomplete(t("download.short", have=have, total=total))
+
+
+def _short(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url[:60]
+    name = parts.path.rsplit("/", 1)[-1]
+    return f"{parts.netloc}/…/{name}" if name else parts.netloc

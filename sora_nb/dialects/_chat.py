@@ -1,0 +1,377 @@
+"""What both chat dialects share: one ``/v1/chat/completions`` stream, recovered by task id.
+
+A generation takes minutes and is billed whether or not the stream survives, so the request
+is never sent again once the relay has started answering: the client retries only before
+the stream begins, and a stream that breaks or ends without a video after the task id is
+known is finished by polling the task's source URL (docs/protocol.md, "The resume rule").
+
+``transcript`` and ``sora2api`` subclass ``ChatCompletions`` with what differs: where an
+image goes, how an edit names its parent, and how a saved video is recognised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from .._callback import call as _call
+from .._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    GenerationFailed,
+    StreamInterrupted,
+)
+from .._messages import t
+from ..records._model import Message, PendingTask, Request, Task
+from ..records._request import validate_model
+from ..records._video import Video
+from ..wire import _limits
+from ..wire._events import (
+    CompletedEvent,
+    Event,
+    FailedEvent,
+    JobEvent,
+    ProgressEvent,
+    StatusEvent,
+)
+from ..wire._limits import (
+    DeadlinePassed,
+    Inflow,
+    Overflow,
+    describe,
+    request_error,
+    sse_events,
+    until,
+)
+from ..wire._protocol import (
+    ChatChunk,
+    SourceStatus,
+    TranscriptParser,
+    completion_content,
+    parse_chunk,
+    parse_source,
+)
+from ._base import Dialect, EventCallback, Relay
+from ._common import task_reference, video_from_source
+from ._shape import build_body
+
+__all__ = ["ChatCompletions"]
+
+logger = logging.getLogger("sora_nb")
+
+_PATH = "/v1/chat/completions"
+
+
+class _Broken(Exception):
+    """The transport failed after the response began (internal)."""
+
+
+class ChatCompletions(Dialect):
+    """A relay that streams one chat completion per generation (docs/protocol.md)."""
+
+    title = "chat"
+
+    def __init__(self, relay: Relay) -> None:
+        super().__init__(relay)
+        self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
+
+    # -- what the two chat dialects say differently ----------------------------------------
+
+    def made_by(self, parser: TranscriptParser) -> str:
+        """The dialect a finished stream was in (its parser tells)."""
+        return self.name
+
+    # -- one generation ---------------------------------------------------------------------
+
+    async def run(
+        self,
+        request: Request,
+        parent: Video | None,
+        on_event: EventCallback | None,
+        deadline: float,
+    ) -> Video:
+        started, wall = time.monotonic(), time.time()
+        parser = TranscriptParser()
+        broken: _Broken | None = None
+        body = build_body(request.messages, request.model)
+        try:  # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
+            await until(deadline, self._consume(body, parser, on_event))
+        except _Broken as exc:
+            broken = exc
+        except DeadlinePassed as exc:
+            broken = _Broken(str(exc))
+        if parser.failed is not None:
+            raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
+        echo = parser.echo.data if parser.echo else None
+        task = _task(parser)
+        if parser.completed is not None:
+            done = parser.completed
+            return self.finished(
+                Video(
+                    request,
+                    task,
+                    done.sid,
+                    done.video_url,
+                    done.thumbnail_url,
+                    parser.transcript,
+                    echo,
+                    created_at=wall,
+                    elapsed=time.monotonic() - started,
+                    parent=parent,
+                ),
+                self.made_by(parser),
+            )
+        if task is None:
+            if broken is not None:
+                raise APIConnectionError(
+                    f"The connection to the relay broke before a task was created: {broken}."
+                )
+            raise GenerationFailed(t("client.empty_stream"))
+        reason = f"stream broke: {broken}" if broken else "stream ended without a video"
+        logger.info("Resuming %s from its source URL (%s).", task.task_id, reason)
+        await _call(on_event, JobEvent("resuming", detail=reason))
+        pending = PendingTask(request, task, parser.transcript, echo, wall)
+        status = await self._poll(pending, on_event, deadline, parser.percent or -1)
+        video = video_from_source(pending, status, time.monotonic() - started, parent)
+        return self.finished(video, self.made_by(parser))
+
+    def finished(self, video: Video, dialect: str) -> Video:
+        """``video`` with what its dialect offers next: a remix by its share id, if any
+        (the seed relay finds a ``sid:`` line in the history it is sent)."""
+        offered = ("remix",) if video.sid or "sid:" in video.transcript else ()
+        return replace(video, dialect=dialect, continuations=offered)
+
+    async def stream(
+        self, messages: list[Message], model: str, *, stream: bool = True
+    ) -> AsyncGenerator[Event, None]:
+        """The events of one chat-completions request, as the relay sends them."""
+        validate_model(model)
+        parser = TranscriptParser()
+        try:
+            async with self.relay.slot():
+                async for event in self._events(build_body(messages, model, stream=stream), parser):
+                    yield event
+        except _Broken as exc:
+            raise self._interrupted(parser, exc) from None
+
+    async def _consume(
+        self, body: dict[str, Any], parser: TranscriptParser, on_event: EventCallback | None
+    ) -> None:
+        # "sending" inside the slot: a batch journals the item then, not while it queues.
+        async with self.relay.slot():
+            await _call(on_event, JobEvent("sending"))
+            async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
+                async for event in events:
+                    await _call(on_event, event)
+
+    @staticmethod
+    def _clean(chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
+        content = inflow.feed(chunk.content)
+        reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
+        if content == chunk.content and reasoning == chunk.reasoning:
+            return chunk  # the usual chunk: nothing masked or held back, no copy to make
+        return replace(chunk, content=content, reasoning=reasoning)
+
+    async def _events(
+        self,
+        body: dict[str, Any],
+        parser: TranscriptParser,
+        on_event: EventCallback | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails.
+
+        What the relay sends is redacted of the key and capped before the parser sees it.
+        """
+        async with self.relay.stream(_PATH, body, on_event) as response:
+            inflow = self.relay.inflow(_limits.MAX_TRANSCRIPT)
+            try:
+                if response.headers.get("content-type", "").startswith("application/json"):
+                    for event in await self._whole_completion(response, parser):
+                        yield event
+                    return
+                # aclosing: leaving at [DONE] must finalize the SSE iterator now, on this
+                # loop, not when the garbage collector finds it.
+                sse_stream = sse_events(response, _limits.MAX_LINE)
+                async with contextlib.aclosing(sse_stream) as messages:
+                    async for sse in messages:
+                        chunk = parse_chunk(sse.data)
+                        if chunk.done:
+                            break
+                        if chunk.error is not None:
+                            for event in _drain(parser, inflow):
+                                yield event
+                            yield self._stream_error(parser, self.relay.redact(chunk.error))
+                            return
+                        for event in parser.feed_chunk(self._clean(chunk, inflow)):
+                            yield event
+                for event in _drain(parser, inflow):
+                    yield event
+            # A broken or garbled body, a line or transcript over its cap: the stream is over.
+            except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
+                for event in _drain(parser, inflow):
+                    yield event
+                raise _Broken(describe(exc)) from exc
+            finally:
+                if parser.task_id and parser.source_url:
+                    self._sources[parser.task_id] = parser.source_url
+
+    @staticmethod
+    def _stream_error(parser: TranscriptParser, message: str) -> FailedEvent:
+        # An in-stream {"error": …} object: the relay gave up on this request.
+        parser.failed = parser.failed or FailedEvent(message, parser.task_id)
+        return parser.failed
+
+    async def _whole_completion(
+        self, response: httpx.Response, parser: TranscriptParser
+    ) -> list[Event]:
+        """``stream: false``, or a relay that answered a stream request with plain JSON."""
+        try:
+            text = (await response.aread()).decode("utf-8", "replace")
+            obj = json.loads(self.relay.redact(text))
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and obj.get("error"):
+            chunk = parse_chunk(json.dumps(obj))
+            return [self._stream_error(parser, chunk.error or "unknown error")]
+        return parser.feed(completion_content(obj)) + parser.flush()
+
+    def _interrupted(self, parser: TranscriptParser, exc: _Broken) -> Exception:
+        if parser.task_id is None:
+            return APIConnectionError(
+                f"The connection to the relay broke before a task was created: {exc}."
+            )
+        return StreamInterrupted(
+            t("client.broken", task=parser.task_id, detail=exc),
+            task_id=parser.task_id,
+            source_url=parser.source_url,
+        )
+
+    # -- recovery by task id or URL -----------------------------------------------------------
+
+    def pending_for(self, task: str) -> PendingTask:
+        return task_reference(
+            task, lambda task_id: self._sources.get(task_id, self._source(task_id))
+        )
+
+    def _source(self, task_id: str) -> str:
+        return f"{self.relay.base_url}/source/{task_id}"
+
+    async def lookup(self, task: str) -> None:
+        """Ask the relay once about a task id or URL; a 404 raises here, before a Session
+        records a turn for it (docs/protocol.md, "The resume rule")."""
+        pending = self.pending_for(task)
+        url = pending.source_url or f"{self.relay.base_url}/source/{task}"
+        await self._poll_once(url, "")
+
+    async def resume(
+        self, pending: PendingTask, on_event: EventCallback | None, deadline: float
+    ) -> Video:
+        status = await self._poll(pending, on_event, deadline)
+        # Collected later: the elapsed time is wall-clock since the task started.
+        video = video_from_source(pending, status, time.time() - pending.started_at, None)
+        return self.finished(video, self.made_by(TranscriptParser()))
+
+    async def _poll(
+        self,
+        pending: PendingTask,
+        on_event: EventCallback | None,
+        deadline: float,
+        percent: int = -1,
+    ) -> SourceStatus:
+        """Poll the source URL until the task completes or fails, or the deadline passes."""
+        url = pending.source_url or f"{self.relay.base_url}/source/{pending.task_id}"
+        interval, misses, phase = min(1.0, self.relay.poll_interval), 0, ""
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            try:
+                status, last_error = await until(deadline, self._poll_once(url, last_error))
+            except DeadlinePassed:
+                break
+            misses = misses + 1 if status is None else 0
+            if misses >= 10:
+                break
+            if status is not None:
+                if status.status == "failed":
+                    reason = status.failure_reason or "the relay reported a failure"
+                    await _call(on_event, FailedEvent(reason, pending.task_id))
+                    raise GenerationFailed(reason, task_id=pending.task_id)
+                if status.status == "completed" and status.video_url:
+                    await _call(
+                        on_event,
+                        CompletedEvent(status.sid, status.thumbnail_url, status.video_url),
+                    )
+                    return status
+                phase, percent = await _report(status, on_event, phase, percent)
+            await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
+            interval = min(interval * 1.5, self.relay.poll_interval)
+        raise StreamInterrupted(
+            f"Task {pending.task_id} did not finish while polling {url} ({last_error}); "
+            f"run `%sora resume {pending.task_id}` or SoraClient.resume() later.",
+            task_id=pending.task_id,
+            source_url=url,
+            pending=pending,
+        )
+
+    async def _poll_once(self, url: str, last_error: str) -> tuple[SourceStatus | None, str]:
+        try:
+            response = await self.relay.get(url)
+        except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
+            return None, describe(exc)
+        except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
+            raise request_error(exc, t("client.what_status", url=url[:80])) from None
+        if response.status_code == 404:  # the relay does not know the task: no use polling
+            raise APIStatusError(
+                f"The relay does not know this task ({self.relay.redact(url)} answered 404); "
+                "check the task id.",
+                status_code=404,
+            )
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"The relay refused the API key while polling the task "
+                f"({response.status_code}); check SORA_API_KEY.",
+                status_code=response.status_code,
+            )
+        if not response.is_success:
+            return None, f"{response.status_code} {self.relay.redact(response.reason_phrase)}"
+        try:
+            return parse_source(json.loads(self.relay.redact(response.text))), last_error
+        except ValueError:
+            return None, "the source URL did not return JSON"
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+async def _report(
+    status: SourceStatus, on_event: EventCallback | None, phase: str, percent: int
+) -> tuple[str, int]:
+    if status.status in ("queued", "generating") and status.status != phase:
+        phase = status.status
+        await _call(on_event, StatusEvent(phase))  # type: ignore[arg-type]
+    if status.progress is not None and status.progress > percent:
+        percent = status.progress
+        await _call(on_event, ProgressEvent(percent))
+    return phase, percent
+
+
+def _drain(parser: TranscriptParser, inflow: Inflow) -> list[Event]:
+    """The end of a stream: what the redactor held back, then the parser's last events."""
+    reasoning = inflow.flush_reasoning()
+    events = parser.feed_reasoning(reasoning) if reasoning else []
+    return events + parser.feed(inflow.flush()) + parser.flush()
+
+
+def _task(parser: TranscriptParser) -> Task | None:
+    """The task the stream announced, if it did."""
+    if parser.task_id is None:
+        return None
+    return Task(parser.task_id, parser.source_url, parser.preview_url)

@@ -1,0 +1,1 @@
+"""Launchers: the ``sora-nb`` command, the demo and the studio app."""

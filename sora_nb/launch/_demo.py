@@ -1,0 +1,138 @@
+"""``sora-nb demo``: JupyterLab on the demo notebooks, with the embedded emulator ready.
+
+Nothing is configured for the relay: each kernel starts the emulator on first use (no
+``SORA_BASE_URL``), so the demo runs offline. The notebooks are the repository's own in a
+development install, else a copy shipped in the wheel, copied to a writable folder first
+because the notebooks save their videos beside themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+__all__ = ["add_arguments", "free_port", "notebooks_dir", "run", "serve"]
+
+_PACKAGE = Path(__file__).resolve().parents[1]  # sora_nb/, the folder above launch/
+_FIRST = "01-quickstart.ipynb"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options."""
+    parser.add_argument("--ip", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--port", type=int, default=8888, help="port (default 8888, or a free one if taken)"
+    )
+    parser.add_argument(
+        "--notebooks", type=Path, default=None, help="folder to open (default: the demos)"
+    )
+    parser.add_argument(
+        "--open", action="store_true", help="open a web browser (default: only with a display)"
+    )
+
+
+def notebooks_dir(target: Path | None = None) -> Path:
+    """The repository's notebooks, else the wheel's copy placed in ``target``."""
+    repo = _PACKAGE.parent / "notebooks"
+    if (repo / _FIRST).is_file():
+        return repo
+    shipped = _PACKAGE / "_demo_notebooks"
+    target = target or Path.cwd() / "sora-nb-demo"
+    if not (target / _FIRST).is_file():
+        shutil.copytree(shipped, target, dirs_exist_ok=True)
+    return target
+
+
+def free_port(ip: str, wanted: int) -> int:
+    """``wanted`` if it is free on ``ip``, else any free port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((ip, wanted))
+        except OSError:
+            sock.bind((ip, 0))  # taken: any free port, and the printed URL says which
+        return int(sock.getsockname()[1])
+
+
+def _jupyter_args(args: argparse.Namespace, root: Path, port: int, token: str) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.ip={args.ip}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    has_display = sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if not (args.open or has_display):
+        command.append("--no-browser")
+    return command
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run JupyterLab on the demo notebooks until it stops; print its URL once it answers."""
+    if importlib.util.find_spec("jupyterlab") is None:
+        print(
+            "sora-nb demo: JupyterLab is not installed; run: pip install 'sora-nb[demo]'",
+            file=sys.stderr,
+        )
+        return 1
+    root = (args.notebooks or notebooks_dir()).resolve()
+    port = free_port(args.ip, args.port)
+    token = secrets.token_hex(16)
+    host = "127.0.0.1" if args.ip in ("0.0.0.0", "") else args.ip  # noqa: S104
+    url = f"http://{host}:{port}/lab/tree/{_FIRST}?token={token}"
+    relay = os.environ.get("SORA_BASE_URL") or "the embedded emulator (offline)"
+    print(f"sora-nb demo: notebooks in {root}; videos from {relay}.", flush=True)
+    command = _jupyter_args(args, root, port, token)
+    probe = f"http://{host}:{port}/api/status?token={token}"  # without it, a 403 is logged
+    return serve(command, probe, f"sora-nb demo: open {url}")
+
+
+def serve(command: list[str], probe: str, announce: str, cwd: Path | None = None) -> int:
+    """Run a Jupyter server until it stops; print ``announce`` once ``probe`` answers.
+
+    Printed then, opening the URL at once works, and the line comes after the server's own
+    start-up log (whose URL hides the token). Ctrl-C reaches the server as well (one process
+    group): it asks, or stops on the second, and this process ends with it, not before it.
+    A TERM sent to this process alone is passed on. Returns the server's exit status.
+    """
+    server = subprocess.Popen(command, cwd=cwd)  # noqa: S603 - our own interpreter, no shell
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
+    if _answers(server, probe):
+        print(announce, flush=True)
+    return server.wait()
+
+
+def _answers(server: subprocess.Popen[bytes], probe: str, patience: float = 120) -> bool:
+    """Wait until ``probe`` gets any HTTP answer; False if the server exited first (it said
+    why). A Jupyter server listens only once it is ready to serve."""
+    deadline = time.monotonic() + patience
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        while server.poll() is None:
+            try:
+                client.get(probe)
+                return True
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                return True  # slow, not failed: the URL is still the one to open
+            time.sleep(0.1)
+    return False

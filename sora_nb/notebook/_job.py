@@ -1,0 +1,204 @@
+"""One job run from a cell: its progress view, its result output and its ``--as`` binding.
+
+The job itself is a ``Session`` coroutine (generate, edit, resume); this module only decides
+how it runs (blocking by default, so Run All and nbclient see the result in the cell; or in
+the background) and what the cell shows when it ends. Outputs are made while the cell runs
+and later changed only through their display handles, which works from a background task.
+
+When a job ends, its live progress widget is replaced in place by a static copy (plain HTML,
+no widget), so the saved notebook shows it with no kernel; a blocking job that failed then
+ends its cell in error (``CellFailed``). The outputs that show a task are remembered by task
+id, so ``%sora resume`` fills in the cell where the task began (docs/notebook.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from IPython.display import DisplayHandle, display
+
+from .._exceptions import InvalidRequest, SoraError
+from ..client._download import download
+from ..records._video import Video
+from ..render._render import video_mimebundle
+from ..session._history import Session
+from ._i18n import t
+from ._output import CellFailed, SoraInterrupt, describe, message_bundle, show_message
+from ._progress import ProgressView
+from ._run import run_blocking, running_loop, start_background
+
+__all__ = ["CellJob"]
+
+JobFactory = Callable[[Callable[[Any], None]], Coroutine[Any, Any, Video]]
+Result = tuple[Video, dict[str, Any]]
+
+# Every job's outputs by the task id they show: %sora resume updates the earlier ones too.
+_shown: dict[str, list[CellJob]] = {}
+
+
+class CellJob:
+    """Runs one Session coroutine for a cell and shows its progress and its video."""
+
+    def __init__(
+        self,
+        shell: Any,
+        *,
+        name: str | None = None,
+        embed: bool = False,
+        typical: float | None = None,
+    ) -> None:
+        self.shell = shell
+        self.name = name
+        self.embed = embed
+        self.view = ProgressView(start=False)
+        self.view.typical = typical
+        self._progress: DisplayHandle | None = None
+        self._result: DisplayHandle | None = None
+
+    def run(self, make: JobFactory, *, background: bool = False) -> Video | None:
+        """Start ``make(on_event)`` and show it; block until it ends unless ``background``."""
+        self.view.start()
+        self._progress = display(self.view, display_id=True)
+        if background and running_loop() is not None:
+            started = message_bundle(t("background.started"), "info")
+            self._result = display(started, raw=True, display_id=True)
+            start_background(self._produce(make), self._settle)
+            return None
+        if background:
+            show_message(t("background.no_loop"), "warning")
+        return self._run_blocking(make)
+
+    async def _produce(self, make: JobFactory) -> Result:
+        video = await make(self.view.handle)
+        return video, await self._bundle(video)
+
+    def _run_blocking(self, make: JobFactory) -> Video:
+        try:
+            result = run_blocking(self._produce(make))
+        except SoraError as exc:
+            message = describe(exc)
+            self._failed(message, refused=isinstance(exc, InvalidRequest))
+            raise CellFailed(message) from None  # Run All stops here, with this sentence
+        except KeyboardInterrupt:
+            raise SoraInterrupt(self._interrupted()) from None
+        except BaseException as exc:  # a bug, not the relay: red, and the traceback stays
+            self._failed(f"{type(exc).__name__}: {exc}")
+            raise
+        self._done(*result)
+        return result[0]
+
+    def _settle(self, task: asyncio.Task[Result]) -> None:
+        """The background task ended: show how, in the outputs made when it started."""
+        if task.cancelled():
+            self._interrupted()
+            return
+        exc = task.exception()
+        if exc is None:
+            self._done(*task.result())
+        elif isinstance(exc, SoraError):
+            self._failed(describe(exc), refused=isinstance(exc, InvalidRequest))
+        else:
+            self._failed(f"{type(exc).__name__}: {exc}")
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _refresh_progress(self) -> None:
+        # The final state as static HTML in place of the widget: a saved notebook, nbconvert
+        # and GitHub show it without a kernel, and no "model not found" is left behind.
+        if self._progress is not None:
+            self._progress.update(self.view.static_bundle(), raw=True)
+        self.view.close_widgets()
+        if self.view.task_id:
+            jobs = _shown.setdefault(self.view.task_id, [])
+            if self not in jobs:
+                jobs.append(self)
+
+    def _show_result(self, bundle: dict[str, Any]) -> None:
+        if self._result is None:
+            self._result = display(bundle, raw=True, display_id=True)
+        else:
+            self._result.update(bundle, raw=True)
+
+    def _done(self, video: Video, bundle: dict[str, Any]) -> None:
+        self.view.finish()
+        self._refresh_progress()
+        self._show_result(bundle)
+        name = self.name or _turn_name(video)  # %sora resume binds the turn's --as name
+        if name:
+            self.shell.user_ns[name] = video
+        for earlier in _shown.get(video.task_id or "", []):
+            if earlier is not self:  # the cell where an interrupted task began
+                earlier._resumed_as(self.view, bundle)
+
+    def _resumed_as(self, view: ProgressView, bundle: dict[str, Any]) -> None:
+        """``%sora resume`` finished this job's task: show the video where the task began."""
+        progress = view.static_bundle()
+        if self._result is not None:
+            self._result.update(bundle, raw=True)
+        else:  # a blocking cell that was interrupted kept only its progress slot
+            html_text = progress["text/html"] + bundle.get("text/html", "")
+            progress = {**bundle, "text/html": html_text}
+        if self._progress is not None:
+            self._progress.update(progress, raw=True)
+
+    def _failed(self, message: str, *, refused: bool = False) -> None:
+        self.view.fail(message)
+        if refused and self.view.events == 0 and self._progress is not None:
+            # The session refused the input before starting: no dead progress bar; the cell's
+            # error (or, in the background, the placeholder) says why in one line.
+            self.view.close_widgets()
+            self._progress.update({"text/plain": ""}, raw=True)
+            self._progress = None
+            if self._result is not None:
+                self._result.update(message_bundle(message), raw=True)
+            return
+        self._refresh_progress()
+        if self._result is not None:  # the background placeholder would say "running" forever
+            self._result.update(message_bundle(message), raw=True)
+
+    def _interrupted(self) -> str:
+        task_id = self.view.task_id
+        self.view.interrupt(task_id)
+        self._refresh_progress()
+        message = t("interrupted.task", task=task_id) if task_id else t("interrupted.none")
+        if self._result is not None:
+            self._result.update(message_bundle(message, "warning"), raw=True)
+        return message
+
+    # -- the video --------------------------------------------------------------------------
+
+    async def _bundle(self, video: Video) -> dict[str, Any]:
+        if not self.embed:
+            return video._repr_mimebundle_()
+        data = await _video_bytes(video)
+        bundle = video_mimebundle(video, embed=data)
+        warning = html.escape(t("embed.warning", size=len(data) * 4 / 3 / 1e6))
+        note = f'<div style="color:var(--jp-warn-color1, #e65100)">{warning}</div>'
+        return {**bundle, "text/html": bundle["text/html"] + note}
+
+
+def _turn_name(video: Video) -> str | None:
+    if not isinstance(video.session, Session) or video.turn is None:
+        return None
+    turns = video.session.turns
+    return turns[video.turn].name if video.turn < len(turns) else None
+
+
+async def _video_bytes(video: Video) -> bytes:
+    data = await asyncio.to_thread(_read, video.local_path)
+    if data is not None:
+        return data
+    # --no-save --embed: a copy that lives only in the notebook.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = await download(video.video_url, Path(tmp) / "video.mp4")
+        return await asyncio.to_thread(path.read_bytes)
+
+
+def _read(path: str | None) -> bytes | None:
+    return Path(path).read_bytes() if path and os.path.isfile(path) else None

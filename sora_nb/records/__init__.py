@@ -1,0 +1,1 @@
+"""Records: what a generation asks and what it made. Data only; no relay parsing."""

@@ -1,0 +1,1 @@
+"""Sessions and batches: many generations on one client, recorded as turns."""

@@ -1,0 +1,1 @@
+"""The wire: bytes to SSE to chunks to typed events. No I/O, no relay kinds."""
