@@ -191,6 +191,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "write {{{{ and }}}} for literal braces.",
         "无法填入提示词中的 {{{field}}}（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
     ),
+    "error.some_file": ("(the system named none)", "（系统未给出文件名）"),
     "error.file": (
         "Cannot use the file {name}: {reason}; pick a folder you can write to.",
         "无法使用文件 {name}：{reason}；请选择可写入的文件夹。",
@@ -431,6 +432,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "videos.no_post_id": (
         "The relay published the video but gave no post_id to remix it by.",
         "中转服务发布了视频，却没有给出用于修改的 `post_id`。",
+    ),
+    "videos.bad_id": (
+        "The relay named its task {task}, which no URL can carry: ask the relay's operator "
+        "for the video, it may have been billed.",
+        "中转服务给出的任务 ID {task} 无法放进 URL：请向中转服务的运营者索取视频，可能已计费。",
     ),
     "videos.no_id": (
         "The relay accepted the request but gave no task id to follow it by.",

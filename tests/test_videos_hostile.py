@@ -24,16 +24,18 @@ KEY = "sk-hostile-videos-0123456789"
 class VideosRelay:
     """``POST /v1/videos`` makes task_1; each ``GET`` of it answers the next status."""
 
-    def __init__(self, statuses: list[Any], trickle: bool = False) -> None:
+    def __init__(self, statuses: list[Any], trickle: bool = False, task_id: str = "task_1") -> None:
         self.statuses = statuses
         self.trickle = trickle
+        self.task_id = task_id
+        self.polls = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         bearer = dict(scope["headers"]).get(b"authorization", b"").decode()
         if scope["method"] == "POST":
-            await self._json(send, {"id": "task_1", "status": "queued", "progress": 0})
+            await self._json(send, {"id": self.task_id, "status": "queued", "progress": 0})
         elif self.trickle:  # headers, then a body that never ends while the client listens
             await receive()  # the (empty) request body; the next message is the disconnect
             gone = asyncio.ensure_future(receive())
@@ -43,6 +45,7 @@ class VideosRelay:
                 await send({"type": "http.response.body", "body": b" ", "more_body": True})
                 await asyncio.sleep(0.05)
         else:
+            self.polls += 1
             status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
             text = json.dumps(status).replace("{bearer}", bearer)
             key = bearer.removeprefix("Bearer ")
@@ -126,3 +129,21 @@ async def test_videos_deadline_holds_while_a_status_trickles(serve_videos: Any) 
         with pytest.raises(sora_nb.StreamInterrupted) as info:
             await relay.generate("a cow")
     assert info.value.task_id == "task_1"  # kept, so it can be resumed later
+
+
+@pytest.mark.parametrize("word", ["error", "FAILED", "cancelled", "canceled"])
+async def test_videos_an_ended_task_ends_the_wait_at_once(serve_videos: Any, word: str) -> None:
+    app = VideosRelay([{"status": word, "error": {"message": "the model gave up"}}])
+    url = serve_videos(app)
+    async with client(url, deadline=30.0) as relay:
+        with pytest.raises(sora_nb.GenerationFailed, match="the model gave up") as info:
+            await relay.generate("a cow")
+    assert info.value.task_id == "task_1" and app.polls == 1  # not polled to the deadline
+
+
+async def test_videos_a_task_id_no_url_can_carry_is_one_sentence(serve_videos: Any) -> None:
+    url = serve_videos(VideosRelay([{"status": "completed"}], task_id="task_1\nHost: evil"))
+    async with client(url) as relay:
+        with pytest.raises(sora_nb.SoraError) as info:
+            await relay.generate("a cow")
+    assert "\n" not in str(info.value) and "no URL can carry" in str(info.value)

@@ -293,7 +293,8 @@ class SoraMagics(Magics):
             raise CellFailed(describe(exc)) from None
         except OSError as exc:  # an autosave file or folder that cannot be written
             reason = exc.strerror or str(exc)
-            raise CellFailed(t("error.file", name=exc.filename or "", reason=reason)) from None
+            name = exc.filename or self.autosave or t("error.some_file")  # never "file :"
+            raise CellFailed(t("error.file", name=name, reason=reason)) from None
         except TraitError as exc:  # a setting the trait refuses
             raise CellFailed(str(exc)) from None
 

@@ -37,6 +37,7 @@ __all__ = [
     "failure_status",
     "finished",
     "read_file",
+    "unwritable",
     "write_file",
 ]
 
@@ -153,7 +154,16 @@ def write_file(path: Path, name: str, turns: list[Turn]) -> None:
         "saved_at": time.time(),
         "turns": [_turn_to_json(turn, turns) for turn in turns],
     }
-    _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
+    try:
+        _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
+    except OSError as exc:  # a full disk, a read-only folder: one sentence naming the file
+        raise unwritable(path, exc) from None
+
+
+def unwritable(path: Path, exc: OSError) -> SessionFileError:
+    """The one-sentence error for ``path`` that ``exc`` kept from being written (the OS
+    may name a temporary file beside it, or no file at all)."""
+    return SessionFileError(t("error.file", name=path, reason=exc.strerror or exc))
 
 
 def _atomic_write(path: Path, text: str) -> None:

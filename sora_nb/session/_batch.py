@@ -224,7 +224,9 @@ class Batch:
         path = Path(journal)
         state = read_journal(path)
         items = items_from([r.item for r in state.items], "batch.where.journal", path)
-        batch = cls(session, items, journal=Journal.reopen(path), **options)
+        # A finished journal needs no write: it resumes from a read-only folder too.
+        opened = None if state.finished and not os.access(path, os.W_OK) else Journal.reopen(path)
+        batch = cls(session, items, journal=opened, **options)
         for index, record in enumerate(state.items):
             batch._restore(index, record, resend_unknown)
         return batch

@@ -43,6 +43,7 @@ from ..records._turn import (
     failure_status,
     finished,
     read_file,
+    unwritable,
     write_file,
 )
 from ..records._video import Video
@@ -334,10 +335,13 @@ class Session:
         ``journal`` (default: beside the autosave file) makes it resumable after a restart:
         see ``resume_many``; ``unconfirmed`` bounds how many items a crash can leave in doubt
         (sent, task not named yet). ``defaults``: ``model``, ``orientation``, ``image``."""
-        batch = Batch.start(
-            self, prompts, journal=journal, defaults=defaults,
-            concurrency=concurrency, unconfirmed=unconfirmed, save=save, on_event=on_event,
-        )  # fmt: skip
+        try:
+            batch = Batch.start(
+                self, prompts, journal=journal, defaults=defaults,
+                concurrency=concurrency, unconfirmed=unconfirmed, save=save, on_event=on_event,
+            )  # fmt: skip
+        except OSError as exc:  # the journal's folder: full or read-only
+            raise unwritable(Path(str(exc.filename or journal)), exc) from None
         try:
             return await batch.run()
         finally:
@@ -354,10 +358,13 @@ class Session:
     ) -> BatchResults:
         """Finish the batch a journal records: collect its started tasks, send only the items
         that never started; nothing is paid twice (see ``Batch.resume``)."""
-        batch = Batch.resume(
-            self, journal, resend_unknown=resend_unknown,
-            concurrency=concurrency, unconfirmed=unconfirmed, save=save,
-        )  # fmt: skip
+        try:
+            batch = Batch.resume(
+                self, journal, resend_unknown=resend_unknown,
+                concurrency=concurrency, unconfirmed=unconfirmed, save=save,
+            )  # fmt: skip
+        except OSError as exc:
+            raise unwritable(Path(journal), exc) from None
         try:
             return await batch.run()
         finally:
