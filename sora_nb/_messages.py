@@ -313,6 +313,24 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "download.short": ("{have} of {total} bytes arrived", "只收到 {total} 字节中的 {have} 字节"),
     "download.loop": ("more than 20 redirects", "重定向超过 20 次"),
+    "download.too_local": (
+        "Not fetched: {url} is on {where}, and the relay is not; it stays playable from its link.",
+        "未下载：{url} 位于{where}，而中转服务不在那里；仍可通过链接播放。",
+    ),
+    "where.loopback": ("this machine's loopback address", "本机回环地址"),
+    "where.private": ("a private network address", "私有网络地址"),
+    "download.not_media": (
+        "The link {url} answered {what}, not a video or image; it was not kept.",
+        "链接 {url} 返回的是{what}，不是视频或图片；未保存。",
+    ),
+    "download.deadline": (
+        "The copy of {url} did not finish by the deadline; it stays playable from its link.",
+        "{url} 的副本未能在截止时间前完成；仍可通过链接播放。",
+    ),
+    "client.lookup_deadline": (
+        "The relay did not answer about task {task} by the deadline; try again later.",
+        "中转服务未在截止时间前答复任务 {task} 的状态；请稍后再试。",
+    ),
     "guard.loop": (
         "{what} redirects in a loop ({detail}); the link is broken.",
         "{what} 陷入循环重定向（{detail}）；链接已失效。",

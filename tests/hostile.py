@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -41,12 +42,17 @@ class HostileRelay(ScriptedRelay):
         self.status_codes: dict[str, int] = {}  # /source/<id> → a status to answer with
         self.refuse_unscripted = False  # with no script left: 400 at once (fuzzing)
         self.raw_sources: list[bytes] = []  # status bodies sent as bytes, echoes replaced
+        self.trickling: set[str] = set()  # paths answered one byte every half second
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
         bearer = _bearer(scope)
+        if path in self.trickling:
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            await _trickle(receive, send)
+            return
         if path in self.media:
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
             await self.media[path](scope, send)
@@ -122,6 +128,19 @@ async def _start(send: Send, status: int, kind: str, length: int | None, **extra
         headers.append((b"content-length", str(length).encode()))
     headers += [(k.replace("_", "-").encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def _trickle(receive: Receive, send: Send) -> None:
+    """Announces 10 kB, then sends one byte every half second until the client leaves."""
+    await receive()  # the (empty) request body; the next message is the disconnect
+    gone = asyncio.ensure_future(receive())
+    await _start(send, 200, "video/mp4", 10_000)
+    for _ in range(10_000):
+        if gone.done():
+            return
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        await asyncio.wait([gone], timeout=0.5)
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _loop(scope: dict[str, Any], send: Send) -> None:

@@ -40,9 +40,18 @@ from ..records._model import Message, PendingTask, Request
 from ..records._request import ImageInput
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
-from ..wire._limits import Inflow, describe, detached, detaching, request_error
+from ..wire._limits import (
+    DeadlinePassed,
+    Inflow,
+    describe,
+    detached,
+    detaching,
+    request_error,
+    until,
+)
 from ..wire._protocol import parse_chunk
 from . import _config
+from ._addresses import may_fetch
 from ._download import DEFAULT_MAX_BYTES
 from ._download import download as _download
 from ._limiter import AdaptiveLimiter, limiter_for
@@ -250,7 +259,10 @@ class SoraClient:
     async def lookup(self, task: str) -> None:
         """Ask the relay once about a task id or URL: an unknown task raises here, before a
         Session records a turn for it (docs/protocol.md, "The resume rule")."""
-        await self._dialect.lookup(task)
+        try:  # on the clock: a status that trickles cannot hold the cell
+            await until(time.monotonic() + self.deadline, self._dialect.lookup(task))
+        except DeadlinePassed:
+            raise APIConnectionError(t("client.lookup_deadline", task=task[:80])) from None
 
     async def download(
         self,
@@ -261,7 +273,11 @@ class SoraClient:
         max_bytes: int | None = DEFAULT_MAX_BYTES,
     ) -> Path:
         """Save ``url`` to ``dest`` through this client's pool; the key goes only to the
-        relay's own origin."""
+        relay's own origin. The client's ``deadline`` bounds it, whatever the link sends.
+        A link more local than the relay (loopback, private) is refused (``_addresses``)."""
+        place = await may_fetch(url, self.base_url)
+        if place is not None:
+            raise InvalidRequest(t("download.too_local", url=url[:80], where=t(f"where.{place}")))
         return await _download(
             url,
             Path(dest),
@@ -269,6 +285,7 @@ class SoraClient:
             auth=self._auth,
             on_progress=on_progress,
             max_bytes=max_bytes,
+            deadline=time.monotonic() + self.deadline,
         )
 
     # -- HTTP ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import httpx
 from .._callback import call
 from .._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
 from .._messages import t
-from ..wire._limits import describe, detaching, request_error
+from ..wire._limits import DeadlinePassed, describe, detaching, request_error, until
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 
@@ -54,12 +54,14 @@ async def download(
     on_progress: ProgressCallback | None = None,
     retries: int = 3,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    deadline: float | None = None,
 ) -> Path:
     """Stream ``url`` to ``dest`` (or ``dest-2``… when it exists) and return the path written.
 
     ``http`` is reused when given (its pool, its transport); ``auth`` should add credentials
     only for the hosts that need them, never for a CDN. A transfer that breaks is continued
-    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused.
+    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused,
+    and a copy still running at ``deadline`` (``time.monotonic()``) is given up, on the clock.
     """
     if _scheme(url) not in ("http", "https"):
         raise InvalidRequest(t("download.scheme", url=url[:80]))
@@ -69,13 +71,17 @@ async def download(
         path.parent.mkdir(parents=True, exist_ok=True)
         client = http or httpx.AsyncClient(timeout=_TIMEOUT)
         try:
-            await _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
+            fetch = _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
+            await until(deadline, fetch)
         finally:
             if http is None:
                 await client.aclose()
+        _check_media(url, part)
         return _claim(part, path)
     except SoraError:
         raise
+    except DeadlinePassed:
+        raise APIConnectionError(t("download.deadline", url=_short(url))) from None
     except OSError as exc:  # the disk: a full or unwritable folder
         raise InvalidRequest(t("download.disk", url=_short(url), path=path, detail=exc)) from None
     except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
@@ -149,6 +155,7 @@ async def _fetch(
         headers["Range"] = f"bytes={have}-"
     response = await _follow(client, url, headers, auth)
     try:
+        _check_kind(url, response.headers.get("content-type", ""))
         have, total = _start(response, part, have)
         _check_size(url, part, total, max_bytes)
         if total is not None and have >= total:
@@ -172,6 +179,28 @@ async def _follow(
         url = str(response.next_request.url)
         await response.aclose()
     raise httpx.TooManyRedirects(t("download.loop"), request=request)
+
+
+#: Answers that are a document, not media: a login page, an expired link's JSON error.
+_DOCUMENTS = {"text/html": "an HTML page", "application/json": "JSON", "text/plain": "text"}
+
+
+def _check_kind(url: str, content_type: str) -> None:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    what = _DOCUMENTS.get(kind) or ("XML" if kind.endswith(("/xml", "+xml")) else None)
+    if what is not None and kind != "image/svg+xml":
+        raise APIError(t("download.not_media", url=_short(url), what=what))
+
+
+def _check_media(url: str, part: Path) -> None:
+    """Refuse a body that reads as a document whatever its type said (``<``, ``{``, ``[``):
+    no video or image format starts with those."""
+    with part.open("rb") as body:
+        start = body.read(512).lstrip()
+    if start[:1] in (b"<", b"{", b"["):
+        part.unlink(missing_ok=True)
+        what = _DOCUMENTS["text/html" if start[:1] == b"<" else "application/json"]
+        raise APIError(t("download.not_media", url=_short(url), what=what))
 
 
 def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -> None:

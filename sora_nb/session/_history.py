@@ -30,7 +30,7 @@ from ..client._client import EventCallback, SoraClient
 from ..client._download import DEFAULT_MAX_BYTES
 from ..dialects import recognised
 from ..records._ask import Ask
-from ..records._autosave import merge, sync
+from ..records._autosave import HistoryLog, merge
 from ..records._batch_items import BatchItem
 from ..records._model import PendingTask, Request, Task
 from ..records._turn import (
@@ -95,8 +95,9 @@ class Session:
         self.max_download_bytes: int | None = DEFAULT_MAX_BYTES
         self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
+        self._log: HistoryLog | None = None  # the autosave file, read where we left it
         if self.autosave is not None and self.autosave.exists():
-            self._turns = self._owned(read_file(self.autosave, name)[1])
+            self._turns = self._owned(self._history_log(self.autosave).load())
             self._checked.add(self.autosave.absolute())
 
     def __repr__(self) -> str:
@@ -133,7 +134,7 @@ class Session:
             with self._lock:
                 self._turns = self._owned(merge(self._turns, theirs))
         self.autosave = path
-        self.save(path)
+        self._sync(path, None)
 
     @property
     def turns(self) -> list[Turn]:
@@ -212,7 +213,7 @@ class Session:
             index = len(self._turns)
             turn = Turn(index, video.request, parent=parent, started_at=video.created_at)
             self._turns.append(finished(turn, self._own(video, turn, self._turns)))
-        self._changed()
+        self._changed(index)
         return index
 
     def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
@@ -409,7 +410,7 @@ class Session:
         with self._lock:
             index = len(self._turns)
             self._turns.append(Turn(index, request, parent=parent, name=name))
-        self._changed()
+        self._changed(index)
         return index
 
     async def _track(
@@ -426,7 +427,7 @@ class Session:
         with self._lock:
             turn = self._turns[index]
             self._turns[index] = finished(turn, self._own(video, turn, self._turns))
-        self._changed()
+        self._changed(index)
         if (self.download if save is None else save) and self.save_dir is not None:
             await self._copy_media(index, job)
         await job.emit(JobEvent("done"))
@@ -459,7 +460,7 @@ class Session:
     def _update(self, index: int, **changes: Any) -> Turn:
         with self._lock:
             turn = self._turns[index] = replace(self._turns[index], **changes)
-        self._changed()
+        self._changed(index)
         return turn
 
     def subscribe(self, callback: Callable[[Session], object]) -> Callable[[], None]:
@@ -475,7 +476,8 @@ class Session:
 
         return unsubscribe
 
-    def _changed(self) -> None:
+    def _changed(self, index: int | None = None) -> None:
+        """Tell the observers, and autosave turn ``index`` (None: every turn)."""
         for observer in list(self._observers):
             try:
                 observer(self)
@@ -485,12 +487,27 @@ class Session:
         if self.autosave is None:
             return
         try:
-            with self._lock:  # merged with what other kernels wrote there (docs/notebook.md)
-                self._turns = self._owned(sync(self.autosave, self.name, self._turns))
-                self._checked.add(self.autosave.absolute())
+            self._sync(self.autosave, None if index is None else [index])
         except (OSError, SoraError) as exc:
             # Losing the autosave must not lose the video the relay is making.
             logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
+
+    def _history_log(self, path: Path) -> HistoryLog:
+        if self._log is None or self._log.path != path:
+            self._log = HistoryLog(path, self.name)
+        return self._log
+
+    def _sync(self, path: Path, changed: list[int] | None) -> None:
+        """Merge with what other kernels wrote to ``path``, then write ``changed`` (all of
+        them when None): one appended line per change (docs/notebook.md, "Autosave")."""
+        with self._lock:
+            turns, touched = self._history_log(path).sync(self._turns, changed)
+            for index in sorted(touched):  # only what came from the file needs owning
+                turn = turns[index]
+                if turn.video is not None:
+                    turns[index] = replace(turn, video=self._own(turn.video, turn, turns))
+            self._turns = turns
+            self._checked.add(path.absolute())
 
     # -- local copies --------------------------------------------------------------------------
 
@@ -529,6 +546,9 @@ class Session:
         path = Path(path)
         if path.absolute() not in self._checked and path.exists():
             read_file(path, self.name)
+        if self._log is not None and self._log.path == path:
+            self._sync(path, None)  # the autosave file: merged under its lock, as a record
+            return path
         with self._lock:
             write_file(path, self.name, list(self._turns))
             self._checked.add(path.absolute())
