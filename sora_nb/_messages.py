@@ -52,6 +52,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "status.failed": ("failed", "失败"),
     "status.interrupted": ("interrupted", "已中断"),
     "history.title": ("Session {name!r} · turns: {n}", "会话 {name!r} · 共 {n} 轮"),
+    "history.page": (
+        "Rows {first}–{last} of {n}, page {page} of {pages}: `%sora history --page N` shows "
+        "another.",
+        "第 {first}–{last} 行，共 {n} 行，第 {page}/{pages} 页："
+        "`%sora history --page N` 查看其他页。",
+    ),
     "history.empty": (
         "Session {name!r}: nothing generated yet.",
         "会话 {name!r}：还没有生成任何视频。",
@@ -190,6 +196,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "The prompt's field {{{field}}} cannot be filled in ({detail}): "
         "write {{{{ and }}}} for literal braces.",
         "无法填入提示词中的 {{{field}}}（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
+    ),
+    "error.history_args": (
+        "%sora history takes only --page N, not {rest!r}.",
+        "%sora history 只接受 --page N，而不是 {rest!r}。",
     ),
     "error.some_file": ("(the system named none)", "（系统未给出文件名）"),
     "error.file": (

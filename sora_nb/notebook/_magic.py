@@ -30,6 +30,7 @@ from ..dialects import DIALECTS, dialect_for
 from ..records._ask import DEFAULT_MODEL, Ask
 from ..records._request import normalize_orientation, validate_model
 from ..records._video import Video
+from ..render._render import history_mimebundle
 from ..session._history import Session, get_session
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
@@ -78,7 +79,7 @@ _COMMANDS = {
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
              [--autosave FILE] [--dialect chat|videos]
                         show the settings (the key masked) or change them
-%sora history           the session's turns, with thumbnails
+%sora history [--page N] the session's turns, with thumbnails (100 rows a page)
 %sora reset             forget the session's turns
 %sora resume [TASK]     finish an interrupted turn (default: the latest one)
 %sora panel             the interactive panel
@@ -90,7 +91,7 @@ _COMMANDS = {
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
              [--autosave FILE] [--dialect chat|videos]
                         查看设置（密钥已遮盖）或修改设置
-%sora history           本会话的历史记录（含缩略图）
+%sora history [--page N] 本会话的历史记录（含缩略图，每页 100 行）
 %sora reset             清除本会话的历史记录
 %sora resume [TASK]     取回被中断的任务（默认最近一个）
 %sora panel             交互面板
@@ -434,7 +435,11 @@ class SoraMagics(Magics):
         handlers[command](rest.strip())
 
     def _history(self, rest: str) -> None:
-        display(self.recorded_session())
+        found = re.fullmatch(r"(?:--page\s+([0-9]+))?", rest.strip())
+        if found is None:
+            raise InvalidRequest(t("error.history_args", rest=rest.strip()[:40]))
+        page = int(found.group(1)) if found.group(1) else None
+        display(history_mimebundle(self.recorded_session(), page), raw=True)
 
     def _reset(self, rest: str) -> None:
         self.recorded_session().clear()
