@@ -22,6 +22,22 @@ def _no_real_relay(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """The async tests run on asyncio, as a kernel does."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[EmulatorServer]:
+    """One emulator for a module's notebook tests, 200 times faster than real time.
+
+    Files that need another pace (a batch, a killed kernel) define their own ``relay``.
+    """
+    with serve_in_thread(speed=200) as server:
+        yield server
+
+
+@pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
     """The embedded emulator on a free loopback port, 500 times faster than real time."""
     with serve_in_thread(speed=500) as server:

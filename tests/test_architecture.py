@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from pathlib import Path
 
@@ -70,3 +71,14 @@ def test_each_kind_of_relay_is_one_module_emulator_file_fixtures_and_doc_section
         assert (ROOT / "sora_nb" / "emulator" / f"_{kind.name}.py").is_file(), kind.name
         assert any((ROOT / "tests" / "fixtures" / kind.name).iterdir()), kind.name
         assert f"`sora_nb/dialects/{kind.name}.py`" in guide, kind.name
+
+
+def test_the_architecture_picture_is_the_code() -> None:
+    script = ROOT / "scripts" / "layer_graph.py"
+    spec = importlib.util.spec_from_file_location("layer_graph", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    picture = module.mermaid()
+    assert "client --> dialects" in picture and "dialects --> client" not in picture
+    assert picture in (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")

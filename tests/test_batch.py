@@ -41,11 +41,6 @@ KEY = "sk-test-batch-0123456789"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def relay() -> Iterator[EmulatorServer]:
     with serve_in_thread(speed=100) as server:
         yield server

@@ -17,7 +17,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
 from sora_nb import Video
-from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.emulator import EmulatorServer
 from sora_nb.notebook import _run
 from sora_nb.notebook._batch_view import MESSAGE_BUDGET, BatchView, interval
 from sora_nb.notebook._magic import magics_for
@@ -28,12 +28,6 @@ from sora_nb.session._batch import Batch, BatchResults
 from .words import english_words
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[EmulatorServer]:
-    with serve_in_thread(speed=200) as server:
-        yield server
 
 
 @pytest.fixture

@@ -43,11 +43,6 @@ PNG = (
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def relay() -> Iterator[tuple[ScriptedRelay, str]]:
     app = ScriptedRelay()
     for url in serve(app):

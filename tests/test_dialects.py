@@ -6,6 +6,7 @@ recovered, and what a relay refuses, shown in one sentence (docs/dialects.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,11 +31,6 @@ from sora_nb.records._ask import Ask
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-dialects-e2e"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +160,17 @@ async def test_a_duration_reaches_the_videos_relay_and_is_recorded(
         await session.aclose()
     reloaded = Session.load(tmp_path / "h.json", download=False)
     assert reloaded.turns[0].request.options == {"duration": 15}
+
+
+async def test_a_batch_row_asks_for_a_duration_as_a_column(
+    videos: EmulatorServer, isolated_sessions: None
+) -> None:
+    async with client_for(videos, dialect="videos") as client:
+        session = Session("rows", client=client, download=False)
+        rows = [{"prompt": "a cow", "duration": "15"}, {"prompt": "a hen", "duration": "x"}]
+        results = await session.generate_many(rows, journal=False)
+    assert results[0].model == "sora-2-portrait-15s"  # type: ignore[union-attr]
+    assert "whole number of seconds" in str(results[1])
 
 
 @pytest.mark.parametrize("seconds", ["ten", 0, "-3", True])
@@ -360,3 +367,41 @@ async def test_videos_client_reads_the_recorded_answers() -> None:
         ProgressEvent(46),
     ]
     assert [e.status for e in events if isinstance(e, StatusEvent)] == ["queued", "generating"]
+
+
+# -- a session file saved before videos recorded their dialect ---------------------------------
+
+
+def _without_dialect_fields(path: Path) -> None:
+    """``path`` as an earlier sora_nb wrote it: videos hold no dialect, continuations, handle."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    for turn in document["turns"]:
+        for key in ("dialect", "continuations", "handle"):
+            (turn["video"] or {}).pop(key, None)
+        turn["request"].pop("options", None)
+    path.write_text(json.dumps(document), encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["transcript", "sora2api", "videos"])
+async def test_an_older_session_file_still_edits(
+    kind: str,
+    sora2api: EmulatorServer,
+    videos: EmulatorServer,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    isolated_sessions: None,
+) -> None:
+    server = {"transcript": emulator, "sora2api": sora2api, "videos": videos}[kind]
+    model = "sora2-portrait-10s" if kind == "sora2api" else "sora-2"
+    setting = "videos" if kind == "videos" else None
+    path = tmp_path / "old.json"
+    async with client_for(server, dialect=setting) as client:
+        made = Session("old", client=client, download=False, autosave=path)
+        first = await made.generate("a cow", model=model)
+        _without_dialect_fields(path)
+        old = Session.load(path, client=client, download=False)
+        video = old.latest()
+        assert video is not None and video.dialect == kind and video.remixable
+        assert (video.continuations, video.handle) == (first.continuations, first.handle)
+        edited = await old.edit(video, "put a halo on the cow")
+    assert edited.parent is not None and edited.dialect == kind

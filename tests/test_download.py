@@ -25,11 +25,6 @@ BLOCK = 16_384
 KEY = "sk-test-SECRET-download-0123456789"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class MediaServer:
     """Serves ``DATA`` at ``/clip.mp4`` with Range support, and can drop a transfer midway."""
 

@@ -59,11 +59,6 @@ SID = re.compile(r"^s_[0-9a-f]{32}$")
 BLUE = (20, 60, 230)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- helpers --------------------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ from sora_nb.wire._protocol import TranscriptParser, parse_chunk, parse_source
 
 from .hostile import HostileRelay
 from .scripted import serve
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

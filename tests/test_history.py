@@ -46,11 +46,6 @@ EDIT = (SEED / "edit_stream.content.md").read_text(encoding="utf-8")
 EDIT_REQUEST = json.loads((SEED / "edit_request.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def relay() -> Iterator[EmulatorServer]:
     with serve_in_thread(speed=50) as server:

@@ -21,14 +21,9 @@ from sora_nb.records._autosave import HistoryLog
 from sora_nb.records._turn import write_file
 from sora_nb.render._render import PAGE_ROWS, history_mimebundle
 
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 async def _seeded(emulator: EmulatorServer, path: Path, turns: int) -> Session:

@@ -34,16 +34,11 @@ from sora_nb.wire import _limits
 
 from .hostile import EchoStream, HostileRelay, bomb_png, endless_line_script, keepalive_script
 from .scripted import Script, Step, json_script, serve, sse_script
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-hostile-SECRET-0123456789abcdef"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -24,14 +24,9 @@ from sora_nb.emulator import EmulatorServer
 from .hostile import HostileRelay
 from .scripted import free_port, serve, serve_config, sse_script
 from .test_hostile import transcript
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 class Folder:

@@ -31,7 +31,7 @@ from sora_nb.client._download import download
 
 from .hostile import HostileRelay, RawRelay
 from .scripted import Script, Step, free_port, serve, serve_config
-from .test_magic import Cells, cells, relay  # noqa: F401  (the fixtures)
+from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.anyio
 
@@ -39,11 +39,6 @@ pytestmark = pytest.mark.anyio
 KEY = "sk-hostile/SECRET+0123456789abcdef"
 MASKED = "sk-…cdef"
 TASK = "task_01escaped"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

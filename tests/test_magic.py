@@ -32,12 +32,6 @@ SECRET = "sk-test-SECRET-123"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-@pytest.fixture(scope="module")
-def relay() -> Iterator[EmulatorServer]:
-    with serve_in_thread(speed=200) as server:
-        yield server
-
-
 class Cells:
     """A shell with sora_nb loaded, its displayed outputs, and the magics' settings."""
 

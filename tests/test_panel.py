@@ -17,19 +17,13 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from sora_nb.emulator import EmulatorServer, serve_in_thread
+from sora_nb.emulator import EmulatorServer
 from sora_nb.notebook import _i18n, _panel, panel
 from sora_nb.notebook._magic import SoraMagics, magics_for
 from sora_nb.notebook._panel import Panel
 from sora_nb.session._history import get_session
 
 from .words import english_words
-
-
-@pytest.fixture(scope="module")
-def relay() -> Iterator[EmulatorServer]:
-    with serve_in_thread(speed=200) as server:
-        yield server
 
 
 @pytest.fixture

@@ -41,11 +41,11 @@ from ..records._request import ImageInput
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
 from ..wire._limits import (
+    CappedRedactor,
     DeadlinePassed,
-    Inflow,
-    describe,
     detached,
     detaching,
+    exception_text,
     request_error,
     until,
 )
@@ -313,13 +313,13 @@ class SoraClient:
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 if last:
                     raise APIConnectionError(
-                        t("client.no_connect", url=self.base_url, detail=_describe(exc))
+                        t("client.no_connect", url=self.base_url, detail=exception_text(exc))
                     ) from None
                 await asyncio.sleep(_backoff(attempt))
                 continue
             except httpx.TransportError as exc:
                 raise APIConnectionError(
-                    t("client.no_answer", url=self.base_url, detail=_describe(exc))
+                    t("client.no_answer", url=self.base_url, detail=exception_text(exc))
                 ) from None
             except Exception as exc:  # a redirect loop, anyio's ExceptionGroup: one sentence
                 raise request_error(exc, t("client.what_relay", url=self.base_url)) from None
@@ -402,9 +402,9 @@ class _Relay:
                     break  # refused by its size, in one sentence, by the caller's checks
         return bytes(data)
 
-    def inflow(self, limit: int) -> Inflow:
+    def inflow(self, limit: int) -> CappedRedactor:
         auth = self._owner._auth
-        return Inflow(auth.secret if auth else None, limit)
+        return CappedRedactor(auth.secret if auth else None, limit)
 
     def slot(self) -> contextlib.AbstractAsyncContextManager[None]:
         return self._owner._limiter.slot()
@@ -452,7 +452,3 @@ def _server_message(response: httpx.Response, clean: Callable[[str], str]) -> st
         return " ".join(title.group(1).split())[:200]
     text = re.sub(r"<[^>]+>", " ", text)
     return " ".join(text.split())[:200] or clean(response.reason_phrase)
-
-
-def _describe(exc: BaseException) -> str:
-    return describe(exc)

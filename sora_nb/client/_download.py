@@ -25,7 +25,7 @@ import httpx
 from .._callback import call
 from .._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
 from .._messages import t
-from ..wire._limits import DeadlinePassed, describe, detaching, request_error, until
+from ..wire._limits import DeadlinePassed, detaching, exception_text, request_error, until
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 
@@ -135,7 +135,7 @@ async def _with_retries(
         except (httpx.TransportError, _Incomplete) as exc:
             if attempt == retries:
                 raise APIConnectionError(
-                    t("download.broken", url=_short(url), detail=describe(exc))
+                    t("download.broken", url=_short(url), detail=exception_text(exc))
                 ) from None
             await asyncio.sleep(min(4.0, 0.25 * 2**attempt))
 

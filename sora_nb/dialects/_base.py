@@ -40,7 +40,7 @@ from ..records._ask import Ask, extras
 from ..records._model import Message, PendingTask, Request
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
-from ..wire._limits import Inflow
+from ..wire._limits import CappedRedactor
 from ._shape import shaped
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ class Relay(Protocol):
         """Bytes from another origin (an image to inline), never with the key."""
         ...
 
-    def inflow(self, limit: int) -> Inflow:
+    def inflow(self, limit: int) -> CappedRedactor:
         """A stream's content on its way to a parser: masked of the key, capped at ``limit``."""
         ...
 

@@ -44,10 +44,10 @@ from ..wire._events import (
     StatusEvent,
 )
 from ..wire._limits import (
+    CappedRedactor,
     DeadlinePassed,
-    Inflow,
     Overflow,
-    describe,
+    exception_text,
     request_error,
     sse_events,
     until,
@@ -174,7 +174,7 @@ class ChatCompletions(Dialect):
                     await _call(on_event, event)
 
     @staticmethod
-    def _clean(chunk: ChatChunk, inflow: Inflow) -> ChatChunk:
+    def _clean(chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
         content = inflow.feed(chunk.content)
         reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
         if content == chunk.content and reasoning == chunk.reasoning:
@@ -219,7 +219,7 @@ class ChatCompletions(Dialect):
             except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
                 for event in _drain(parser, inflow):
                     yield event
-                raise _Broken(describe(exc)) from exc
+                raise _Broken(exception_text(exc)) from exc
             finally:
                 if parser.task_id and parser.source_url:
                     self._sources[parser.task_id] = parser.source_url
@@ -325,7 +325,7 @@ class ChatCompletions(Dialect):
         try:
             response = await self.relay.get(url)
         except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
-            return None, describe(exc)
+            return None, exception_text(exc)
         except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
             raise request_error(exc, t("client.what_status", url=url[:80])) from None
         if response.status_code == 404:  # the relay does not know the task: no use polling
@@ -363,7 +363,7 @@ async def _report(
     return phase, percent
 
 
-def _drain(parser: TranscriptParser, inflow: Inflow) -> list[Event]:
+def _drain(parser: TranscriptParser, inflow: CappedRedactor) -> list[Event]:
     """The end of a stream: what the redactor held back, then the parser's last events."""
     reasoning = inflow.flush_reasoning()
     events = parser.feed_reasoning(reasoning) if reasoning else []

@@ -16,7 +16,7 @@ from .._exceptions import InvalidRequest
 from ..records._ask import Ask
 from ..records._request import MAX_IMAGE_BYTES, image_to_url
 from ..records._video import Video
-from ..wire._limits import describe
+from ..wire._limits import exception_text
 from ._base import Content
 from ._chat import ChatCompletions
 
@@ -41,8 +41,9 @@ class Sora2api(ChatCompletions):
         try:
             data = await self.relay.fetch(ask.image, MAX_IMAGE_BYTES)
         except httpx.HTTPError as exc:
+            detail = exception_text(exc)
             raise InvalidRequest(
-                f"Could not fetch the image {ask.image!r} to send it inline ({describe(exc)}): "
+                f"Could not fetch the image {ask.image!r} to send it inline ({detail}): "
                 "pass a local file instead."
             ) from None
         return replace(ask, image=image_to_url(data))  # its size and kind checked as any

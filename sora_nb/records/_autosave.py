@@ -128,12 +128,15 @@ class HistoryLog:
     def sync(self, turns: list[Turn], changed: Iterable[int] | None) -> tuple[list[Turn], set[int]]:
         """Add what other kernels wrote to ``turns``, then write the ``changed`` turns (all
         of them when None). Returns the turns and the indices that came from the file."""
-        with locked(self.path):
-            turns, touched = self._catch_up(turns)
-            if changed is None or self._mark is None or self._lines > 2 * len(turns) + 64:
-                self._rewrite(turns)
-            else:
-                self._append(turns, sorted(set(changed)))  # theirs are in the file
+        try:
+            with locked(self.path):
+                turns, touched = self._catch_up(turns)
+                if changed is None or self._mark is None or self._lines > 2 * len(turns) + 64:
+                    self._rewrite(turns)
+                else:
+                    self._append(turns, sorted(set(changed)))  # theirs are in the file
+        except OSError as exc:  # the lock, a read: the file named, not its lock or part
+            raise unwritable(self.path, exc) from None
         return turns, touched
 
     # -- reading ------------------------------------------------------------------------------
@@ -147,7 +150,7 @@ class HistoryLog:
         mark = self._mark
         if mark is None or (now.st_dev, now.st_ino) != mark[:2] or now.st_size < mark[2]:
             return self._merge_all(turns)  # replaced (compacted, saved whole) or new to us
-        with open(self.path, "rb") as handle:
+        with open(self.path, "rb") as handle:  # only what was appended since
             handle.seek(mark[2])
             data = handle.read()
         whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read later

@@ -11,17 +11,20 @@ import io
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import InvalidRequest
 from .._messages import t
+from ._ask import DEFAULT_MODEL, Ask, ask_options
 from ._request import normalize_orientation, validate_model, validate_prompt
 
 __all__ = ["COLUMNS", "BatchItem", "items_from", "read_items"]
 
-COLUMNS = ("prompt", "model", "orientation", "image", "edit", "name")
+_FIXED = ("prompt", "model", "orientation", "image", "edit", "name")
+#: A row's columns: what an Ask takes (a new option is a column too), an edit and a name.
+COLUMNS = (*_FIXED, *(name for name in ask_options() if name not in _FIXED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +39,20 @@ class BatchItem:
     name: str | None = None
     #: Why the item was refused (bad input, never sent), or None.
     problem: str | None = None
+    #: The row's other Ask options (``duration``), as written.
+    options: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        fixed = {k: v for k, v in asdict(self).items() if v is not None and k != "options"}
+        return {**fixed, **self.options}
+
+    def ask(self, parent_model: str | None = None) -> Ask:
+        """The row as the Ask it sends (an edit keeps ``parent_model`` unless told)."""
+        model = self.model or parent_model or DEFAULT_MODEL
+        return Ask.build(
+            self.prompt, model=model, orientation=self.orientation, image=self.image,
+            **self.options,
+        )  # fmt: skip
 
 
 def items_from(
@@ -97,14 +111,18 @@ def _checked(values: dict[str, str | None]) -> BatchItem:
     name = values.get("name")
     if name is not None and not name.isidentifier():
         raise InvalidRequest(t("batch.not_identifier", name=name))
-    return BatchItem(
+    item = BatchItem(
         prompt=validate_prompt(values.get("prompt")),
         model=validate_model(model) if model else None,
         orientation=normalize_orientation(orientation) if orientation else None,
         image=values.get("image"),
         edit=values.get("edit"),
         name=name,
+        options={k: v for k in COLUMNS if k not in _FIXED and (v := values.get(k)) is not None},
     )
+    if item.options:  # refused now, with the row's number, not when it is sent
+        Ask.build(item.prompt, **item.options)
+    return item
 
 
 def read_items(path: str | os.PathLike[str]) -> list[BatchItem]:

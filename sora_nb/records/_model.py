@@ -12,13 +12,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast, overload
 
-__all__ = ["Described", "Message", "PendingTask", "Request", "Task", "Through"]
+__all__ = ["Described", "Message", "PendingTask", "ReadThrough", "Request", "Task"]
 
 Message = dict[str, Any]
 T = TypeVar("T")
 
 
-class Through(Generic[T]):
+class ReadThrough(Generic[T]):
     """An attribute read from a record this one holds, by the same name (None while that
     record is None): the value lives in one record and the others only point at it."""
 
@@ -30,10 +30,10 @@ class Through(Generic[T]):
         self._name = name
 
     @overload
-    def __get__(self, obj: None, owner: type | None = None) -> Through[T]: ...
+    def __get__(self, obj: None, owner: type | None = None) -> ReadThrough[T]: ...
     @overload
     def __get__(self, obj: object, owner: type | None = None) -> T: ...
-    def __get__(self, obj: object, owner: type | None = None) -> T | Through[T]:
+    def __get__(self, obj: object, owner: type | None = None) -> T | ReadThrough[T]:
         if obj is None:
             return self
         held = getattr(obj, self._holder)
@@ -71,14 +71,14 @@ class Described:
 
     __slots__ = ()
 
-    prompt = Through[str]("request")
-    model = Through[str]("request")
-    orientation = Through[str | None]("request")
-    image = Through[str | None]("request")
-    messages = Through[list[Message]]("request")
-    task_id = Through[str | None]("task")
-    source_url = Through[str | None]("task")
-    preview_url = Through[str | None]("task")
+    prompt = ReadThrough[str]("request")
+    model = ReadThrough[str]("request")
+    orientation = ReadThrough[str | None]("request")
+    image = ReadThrough[str | None]("request")
+    messages = ReadThrough[list[Message]]("request")
+    task_id = ReadThrough[str | None]("task")
+    source_url = ReadThrough[str | None]("task")
+    preview_url = ReadThrough[str | None]("task")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from .._exceptions import (
     StreamInterrupted,
 )
 from .._messages import t
-from ._model import Described, Message, PendingTask, Request, Task, Through
+from ._model import Described, Message, PendingTask, ReadThrough, Request, Task
 from ._video import Video, video_record
 
 __all__ = [
@@ -80,12 +80,12 @@ class Turn(Described):
     name: str | None = None
 
     # The request's and task's fields read through (``Described``), and the video's here.
-    sid = Through[str | None]("video")
-    video_url = Through[str | None]("video")
-    thumbnail_url = Through[str | None]("video")
-    local_path = Through[str | None]("video")
-    local_thumbnail = Through[str | None]("video")
-    echo = Through[dict[str, Any] | None]("video")
+    sid = ReadThrough[str | None]("video")
+    video_url = ReadThrough[str | None]("video")
+    thumbnail_url = ReadThrough[str | None]("video")
+    local_path = ReadThrough[str | None]("video")
+    local_thumbnail = ReadThrough[str | None]("video")
+    echo = ReadThrough[dict[str, Any] | None]("video")
 
     @property
     def orientation(self) -> str | None:  # type: ignore[override]

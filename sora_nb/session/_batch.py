@@ -36,7 +36,7 @@ from .._exceptions import GenerationFailed, InvalidRequest, SoraError, StreamInt
 from .._messages import t
 from ..client._client import EventCallback, SoraClient
 from ..dialects import recognised
-from ..records._batch_items import BatchItem, items_from
+from ..records._batch_items import COLUMNS, BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
 from ..records._video import Video, video_from_record, video_record
 from ..wire._events import Event, JobEvent, ProgressEvent, TaskEvent
@@ -316,17 +316,11 @@ class Batch:
         if todo is not None:
             return todo()
         item, hook = self.items[index], self._hook(index)
-        kwargs: dict[str, Any] = {
-            "model": item.model,
-            "orientation": item.orientation,
-            "image": item.image,
-            "on_event": hook,
-            "save": self.save,
-            "name": item.name,
-        }
+        options: dict[str, Any] = {"on_event": hook, "save": self.save, "name": item.name}
         if item.edit is not None:
-            return self.session.edit(item.edit, item.prompt, **kwargs)
-        return self.session.generate(item.prompt, **{**kwargs, "model": item.model or "sora-2"})
+            ask = item.ask(self.session.video(item.edit).model)
+            return self.session.edit(item.edit, ask, **options)
+        return self.session.generate(item.ask(), **options)
 
     def _hook(self, index: int) -> EventCallback:
         async def hook(event: Event | JobEvent) -> None:
@@ -413,11 +407,14 @@ def _edit_checked(session: SessionLike, item: BatchItem) -> BatchItem:
     return item
 
 
+_DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "name"))
+
+
 def _with_defaults(item: BatchItem, defaults: Mapping[str, Any]) -> BatchItem:
     if item.problem is not None:
         return item
     values = item.to_json()
-    for key in ("model", "orientation", "image"):
+    for key in _DEFAULTABLE:  # what a row leaves empty, the batch's defaults give
         if values.get(key) is None and defaults.get(key) is not None:
             values[key] = defaults[key]
     return items_from([values])[0]

@@ -24,12 +24,12 @@ from .._secret import MessageRedactor, Redactor, Secret
 __all__ = [
     "MAX_LINE",
     "MAX_TRANSCRIPT",
+    "CappedRedactor",
     "DeadlinePassed",
-    "Inflow",
     "Overflow",
-    "describe",
     "detached",
     "detaching",
+    "exception_text",
     "request_error",
     "sse_events",
     "until",
@@ -52,11 +52,11 @@ class DeadlinePassed(Exception):
     """The generation's deadline passed (internal)."""
 
 
-def describe(exc: BaseException) -> str:
+def exception_text(exc: BaseException) -> str:
     """A short text for an exception, looking inside an ExceptionGroup (anyio's connect)."""
     inner = getattr(exc, "exceptions", None)
     if isinstance(inner, (list, tuple)) and inner:
-        return describe(inner[0])
+        return exception_text(inner[0])
     if isinstance(exc, httpx.DecodingError):
         return t("guard.decoding_detail", detail=exc)
     # Without its closing period: the sentence it goes into ends with one (httpx's own
@@ -75,8 +75,8 @@ def request_error(exc: BaseException, what: str) -> SoraError:
     if isinstance(exc, httpx.InvalidURL):
         return InvalidRequest(t("guard.bad_url", what=what, detail=exc))
     if isinstance(exc, httpx.TimeoutException):
-        return APIConnectionError(t("guard.timeout", what=what, detail=describe(exc)))
-    return APIConnectionError(t("guard.unreachable", what=what, detail=describe(exc)))
+        return APIConnectionError(t("guard.timeout", what=what, detail=exception_text(exc)))
+    return APIConnectionError(t("guard.unreachable", what=what, detail=exception_text(exc)))
 
 
 @contextlib.contextmanager
@@ -138,7 +138,7 @@ def sse_events(
     return EventSource(cast(httpx.Response, _CappedBody(response, max_line))).aiter_sse()
 
 
-class Inflow:
+class CappedRedactor:
     """The relay's content on its way to the parser: redacted of the key, and capped."""
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
