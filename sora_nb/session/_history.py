@@ -96,9 +96,11 @@ class Session:
         self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
         self._log: HistoryLog | None = None  # the autosave file, read where we left it
-        if self.autosave is not None and self.autosave.exists():
-            self._turns = self._owned(self._history_log(self.autosave).load())
-            self._checked.add(self.autosave.absolute())
+        if self.autosave is not None:
+            log = self._history_log(self.autosave)
+            if self.autosave.exists():
+                self._turns = self._owned(log.load())
+                self._checked.add(self.autosave.absolute())
 
     def __repr__(self) -> str:
         return f"<sora_nb.Session {self.name!r}: {len(self._turns)} turns>"
