@@ -89,7 +89,9 @@ async def main(turns: int = 10_000, rounds: int = 40) -> float:
     ratio = statistics.median(times["long"]) / statistics.median(times["fresh"])
     print(f"loading {turns} turns once: {load:.2f} s")
     print(f"one change at {turns} turns: {_per_change(long)}")
-    print(f"generate() at {turns} turns / fresh session (medians): {ratio:.2f} (goal <= {GOAL})")
+    fastest = min(times["long"]) / min(times["fresh"])
+    print(f"generate() at {turns} turns / fresh session: medians {ratio:.2f}, minima {fastest:.2f}")
+    print(f"goal: medians <= {GOAL}; the emulator's own wait makes most of each time")
     return ratio
 
 
