@@ -63,6 +63,24 @@ def _per_change(session: Session, repeat: int = 5) -> str:
     return f"appended {a * 1e3:.2f} ms, whole file {w * 1e3:.1f} ms ({w / a:.0f}x)"
 
 
+def _updates_side_by_side(fresh: Session, long: Session, rounds: int = 40) -> str:
+    """The session's own cost of recording a change (no relay in it), side by side."""
+    times: dict[str, list[float]] = {"fresh": [], "long": []}
+    for n in range(rounds):
+        pair = [("fresh", fresh), ("long", long)]
+        for name, session in pair if n % 2 else reversed(pair):
+            started = time.perf_counter()
+            session._update(len(session._turns) - 1, name=f"take {n}")  # no list copy
+            times[name].append(time.perf_counter() - started)
+    shown = "  ".join(
+        f"{name} min/median/max {min(v) * 1e3:.2f}/{statistics.median(v) * 1e3:.2f}/"
+        f"{max(v) * 1e3:.2f} ms"
+        for name, v in times.items()
+    )
+    ratio = statistics.median(times["long"]) / statistics.median(times["fresh"])
+    return f"recording one change: {shown}; ratio of medians {ratio:.2f}"
+
+
 async def main(turns: int = 10_000, rounds: int = 40) -> float:
     with serve_in_thread(speed=5000) as relay, tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -88,6 +106,7 @@ async def main(turns: int = 10_000, rounds: int = 40) -> float:
         )
     ratio = statistics.median(times["long"]) / statistics.median(times["fresh"])
     print(f"loading {turns} turns once: {load:.2f} s")
+    print(_updates_side_by_side(fresh, long))  # before _per_change replaces the file
     print(f"one change at {turns} turns: {_per_change(long)}")
     fastest = min(times["long"]) / min(times["fresh"])
     print(f"generate() at {turns} turns / fresh session: medians {ratio:.2f}, minima {fastest:.2f}")
