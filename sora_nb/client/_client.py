@@ -372,8 +372,14 @@ class _Relay:
 
     def __init__(self, client: SoraClient) -> None:
         self._owner = client
-        self.base_url = client.base_url
-        self.poll_interval = client.poll_interval
+
+    @property
+    def base_url(self) -> str:
+        return self._owner.base_url
+
+    @property
+    def poll_interval(self) -> float:  # read when used: a caller may change it
+        return self._owner.poll_interval
 
     @contextlib.asynccontextmanager
     async def stream(

@@ -62,8 +62,15 @@ class Relay(Protocol):
     the key goes only to the relay's own origin, whatever URL a dialect asks for.
     """
 
-    base_url: str
-    poll_interval: float
+    @property
+    def base_url(self) -> str:
+        """The relay's root URL (no trailing slash)."""
+        ...
+
+    @property
+    def poll_interval(self) -> float:
+        """The longest wait between two polls, in seconds."""
+        ...
 
     def stream(
         self, path: str, body: dict[str, Any], on_event: EventCallback | None = None
