@@ -52,6 +52,12 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "status.failed": ("failed", "失败"),
     "status.interrupted": ("interrupted", "已中断"),
     "history.title": ("Session {name!r} · turns: {n}", "会话 {name!r} · 共 {n} 轮"),
+    "history.page": (
+        "Rows {first}–{last} of {n}, page {page} of {pages}: `%sora history --page N` shows "
+        "another.",
+        "第 {first}–{last} 行，共 {n} 行，第 {page}/{pages} 页："
+        "`%sora history --page N` 查看其他页。",
+    ),
     "history.empty": (
         "Session {name!r}: nothing generated yet.",
         "会话 {name!r}：还没有生成任何视频。",
@@ -201,6 +207,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "write {{{{ and }}}} for literal braces.",
         "无法填入提示词中的 {{{field}}}（{detail}）：请用 {{{{ 和 }}}} 表示花括号。",
     ),
+    "error.history_args": (
+        "%sora history takes only --page N, not {rest!r}.",
+        "%sora history 只接受 --page N，而不是 {rest!r}。",
+    ),
+    "error.some_file": ("(the system named none)", "（系统未给出文件名）"),
     "error.file": (
         "Cannot use the file {name}: {reason}; pick a folder you can write to.",
         "无法使用文件 {name}：{reason}；请选择可写入的文件夹。",
@@ -321,6 +332,25 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "已保存的部分与文件不再一致",
     ),
     "download.short": ("{have} of {total} bytes arrived", "只收到 {total} 字节中的 {have} 字节"),
+    "download.loop": ("more than 20 redirects", "重定向超过 20 次"),
+    "download.too_local": (
+        "Not fetched: {url} is on {where}, and the relay is not; it stays playable from its link.",
+        "未下载：{url} 位于{where}，而中转服务不在那里；仍可通过链接播放。",
+    ),
+    "where.loopback": ("this machine's loopback address", "本机回环地址"),
+    "where.private": ("a private network address", "私有网络地址"),
+    "download.not_media": (
+        "The link {url} answered {what}, not a video or image; it was not kept.",
+        "链接 {url} 返回的是{what}，不是视频或图片；未保存。",
+    ),
+    "download.deadline": (
+        "The copy of {url} did not finish by the deadline; it stays playable from its link.",
+        "{url} 的副本未能在截止时间前完成；仍可通过链接播放。",
+    ),
+    "client.lookup_deadline": (
+        "The relay did not answer about task {task} by the deadline; try again later.",
+        "中转服务未在截止时间前答复任务 {task} 的状态；请稍后再试。",
+    ),
     "guard.loop": (
         "{what} redirects in a loop ({detail}); the link is broken.",
         "{what} 陷入循环重定向（{detail}）；链接已失效。",
@@ -440,6 +470,11 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "videos.no_post_id": (
         "The relay published the video but gave no post_id to remix it by.",
         "中转服务发布了视频，却没有给出用于修改的 `post_id`。",
+    ),
+    "videos.bad_id": (
+        "The relay named its task {task}, which no URL can carry: ask the relay's operator "
+        "for the video, it may have been billed.",
+        "中转服务给出的任务 ID {task} 无法放进 URL：请向中转服务的运营者索取视频，可能已计费。",
     ),
     "videos.no_id": (
         "The relay accepted the request but gave no task id to follow it by.",

@@ -11,14 +11,25 @@ The key is sent only to the relay's own origin, compared in httpx's normalised f
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Generator
+from functools import lru_cache
 from typing import Any
 
 import httpx
 
 from ._messages import t
 
-__all__ = ["BearerAuth", "Redactor", "Secret", "mask", "origin", "redact"]
+__all__ = [
+    "BearerAuth",
+    "MessageRedactor",
+    "Redactor",
+    "Secret",
+    "mask",
+    "origin",
+    "redact",
+    "shown_url",
+]
 
 #: Keys shorter than this are not redacted from relay text: a 3-letter test key such as
 #: ``any`` would mangle every word containing it, and is no secret anyway.
@@ -85,11 +96,30 @@ class Secret:
         raise TypeError(t("secret.no_pickle"))
 
     def redact(self, text: str) -> str:
-        """``text`` with every copy of the key replaced by its mask."""
+        """``text`` with every copy of the key replaced by its mask, also a copy written
+        JSON-escaped (``\\u0073k-…``, ``\\/``), so raw JSON can be masked before decoding."""
         value = self.__value
-        if len(value) < MIN_REDACTED or value not in text:
+        if len(value) < MIN_REDACTED:
             return text
-        return text.replace(value, mask(value))
+        if value in text:
+            text = text.replace(value, mask(value))
+        if "\\" in text:
+            text = _escaped_pattern(value).sub(mask(value), text)
+        return text
+
+
+@lru_cache(maxsize=8)
+def _escaped_pattern(key: str) -> re.Pattern[str]:
+    """The key with any of its characters written as a JSON escape (``\\u00XX``, ``\\/``)."""
+    return re.compile("".join(_escaped_char(char) for char in key))
+
+
+def _escaped_char(char: str) -> str:
+    digits = "".join(f"[{d.lower()}{d.upper()}]" for d in f"{ord(char):04x}")
+    forms = [re.escape(char), r"\\u" + digits]
+    if char in '/"\\':
+        forms.append(re.escape("\\" + char))
+    return "(?:" + "|".join(forms) + ")"
 
 
 def redact(text: str, secret: Secret | None) -> str:
@@ -122,6 +152,53 @@ class Redactor:
         """Whatever was held back, at the end of the stream."""
         held, self._held = self._held, ""
         return held
+
+
+class MessageRedactor:
+    """Redacts a stream of whole messages (sora2api's ``reasoning_content``), even when a
+    relay cuts the key across two of them.
+
+    A message whose end could start the key is held back; if the next one completes the
+    key, the two are one message (the relay cut it mid-word), else they pass as two.
+    """
+
+    def __init__(self, secret: Secret | None) -> None:
+        self._secret = secret
+        self._held = ""
+
+    def feed(self, message: str) -> list[str]:
+        """The redacted messages safe to pass on now."""
+        secret = self._secret
+        if secret is None or len(secret.reveal()) < MIN_REDACTED:
+            return [message]
+        key, held, self._held = secret.reveal(), self._held, ""
+        joined = held + message
+        if held and _key_prefix_at_end(joined, key) > len(message):
+            self._held = joined  # the key may still go on in the next message
+            return []
+        if held and secret.redact(joined) != secret.redact(held) + secret.redact(message):
+            return self._pass(secret.redact(joined), key)  # the key ran across both
+        out = [secret.redact(held)] if held else []
+        return out + self._pass(secret.redact(message), key)
+
+    def _pass(self, message: str, key: str) -> list[str]:
+        if _key_prefix_at_end(message, key):
+            self._held = message
+            return []
+        return [message]
+
+    def flush(self) -> list[str]:
+        """Whatever was held back, at the end of the stream."""
+        held, self._held = self._held, ""
+        return [held] if held else []
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown: a password in its user-info becomes ``***``."""
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):([^/?#@]*)@", url)
+    if match is None:
+        return url
+    return f"{match.group(1)}:***@{url[match.end() :]}"
 
 
 def _key_prefix_at_end(text: str, key: str) -> int:

@@ -2,16 +2,23 @@
 "Promises"). It sits beside ``scripted.py`` and extends its ``ScriptedRelay``:
 
 * every script and status body may say ``{bearer}``: the relay echoes the Authorization
-  header it received there, as a careless relay's error pages do;
+  header it received there, as a careless relay's error pages do; ``{bearer_json}`` echoes
+  it JSON-escaped, its first letter as ``\\u00XX`` and ``/`` as ``\\/`` (PHP's way);
+* ``RawRelay`` answers from a plain socket, so even the status line's reason phrase can
+  echo the key (no ASGI server lets an app choose it);
 * ``/media/NAME`` serves hostile links: a redirect to itself, a garbage
   ``Content-Encoding``, a body larger than it says, an image bomb.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
+import re
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -45,12 +52,18 @@ class HostileRelay(ScriptedRelay):
         }
         self.status_codes: dict[str, int] = {}  # /source/<id> → a status to answer with
         self.refuse_unscripted = False  # with no script left: 400 at once (fuzzing)
+        self.raw_sources: list[bytes] = []  # status bodies sent as bytes, echoes replaced
+        self.trickling: set[str] = set()  # paths answered one byte every half second
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path = scope["path"]
         bearer = _bearer(scope)
+        if path in self.trickling:
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            await _trickle(receive, send)
+            return
         if path in self.media:
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
             await self.media[path](scope, send)
@@ -59,6 +72,12 @@ class HostileRelay(ScriptedRelay):
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
             body = json.dumps({"error": {"message": f"no such task ({bearer})"}}).encode()
             await _start(send, self.status_codes[path], "application/json", len(body))
+            await send({"type": "http.response.body", "body": body})
+            return
+        if path.startswith("/source/") and self.raw_sources:
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            body = _echo_bytes(self.raw_sources[0], bearer)
+            await _start(send, 200, "application/json", len(body))
             await send({"type": "http.response.body", "body": body})
             return
         if self.refuse_unscripted and not self.scripts:
@@ -91,12 +110,20 @@ class EchoStream(Script):
     piece: int = 3
 
 
+def escaped(key: str) -> str:
+    """``key`` as a careless JSON encoder may write it: ``\\u0073k-…``, ``/`` as ``\\/``."""
+    return f"\\u{ord(key[0]):04x}" + key[1:].replace("/", "\\/") if key else ""
+
+
+def _echo_bytes(data: bytes, bearer: str) -> bytes:
+    data = data.replace(b"{bearer_json}", escaped(bearer).encode())
+    return data.replace(b"{bearer}", bearer.encode())
+
+
 def _echo_script(script: Script, bearer: str) -> Script:
     if isinstance(script, EchoStream):
         return sse_script(script.text.replace("{bearer}", bearer), piece=script.piece)
-    steps = [
-        replace(step, data=step.data.replace(b"{bearer}", bearer.encode())) for step in script.steps
-    ]
+    steps = [replace(step, data=_echo_bytes(step.data, bearer)) for step in script.steps]
     return replace(script, steps=steps)
 
 
@@ -112,6 +139,19 @@ async def _start(send: Send, status: int, kind: str, length: int | None, **extra
         headers.append((b"content-length", str(length).encode()))
     headers += [(k.replace("_", "-").encode(), v.encode()) for k, v in extra.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def _trickle(receive: Receive, send: Send) -> None:
+    """Announces 10 kB, then sends one byte every half second until the client leaves."""
+    await receive()  # the (empty) request body; the next message is the disconnect
+    gone = asyncio.ensure_future(receive())
+    await _start(send, 200, "video/mp4", 10_000)
+    for _ in range(10_000):
+        if gone.done():
+            return
+        await send({"type": "http.response.body", "body": b"{", "more_body": True})
+        await asyncio.wait([gone], timeout=0.5)
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _loop(scope: dict[str, Any], send: Send) -> None:
@@ -294,3 +334,54 @@ def linked_transcript(text: str, video_url: str) -> str:
             line = f"[在线播放▶️]({video_url})\n"
         out.append(line)
     return "".join(out)
+
+
+class RawRelay:
+    """A relay on a plain loopback socket that answers every request with ``reply``, its
+    ``{bearer}`` and ``{bearer_json}`` replaced by the key the request carried; ``url``
+    is its base URL. Used as a context manager."""
+
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._stop = threading.Event()
+
+    def __enter__(self) -> RawRelay:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._server.close()
+
+    def _serve(self) -> None:
+        self._server.settimeout(0.1)  # to see the stop flag: close() does not wake accept()
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(10)
+                self._answer(connection)
+
+    def _answer(self, connection: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = connection.recv(65536)
+            if not data:
+                return
+            head += data
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        end = head.index(b"\r\n\r\n") + 4 + (int(length.group(1)) if length else 0)
+        while len(head) < end:  # the whole body read: closing early would reset it
+            data = connection.recv(65536)
+            if not data:
+                return
+            head += data
+        found = re.search(rb"(?im)^authorization: *Bearer (\S+)", head)
+        bearer = found.group(1).decode() if found else ""
+        connection.sendall(_echo_bytes(self.reply, bearer))

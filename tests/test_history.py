@@ -365,7 +365,8 @@ async def test_autosave_survives_a_restart(client: SoraClient, tmp_path: Path) -
 
     def peek(event: Event | JobEvent) -> None:
         if isinstance(event, TaskEvent):  # recorded before the video exists
-            seen_on_disk.append(json.loads(path.read_text(encoding="utf-8"))["turns"][-1])
+            # The autosave record: a change appends the turn as one line.
+            seen_on_disk.append(json.loads(path.read_text(encoding="utf-8").splitlines()[-1]))
 
     await first.generate("a cow", on_event=peek)
     assert seen_on_disk[0]["status"] == "running" and seen_on_disk[0]["task"]["task_id"]
@@ -383,11 +384,11 @@ async def test_a_running_turn_on_disk_loads_as_interrupted(
     seen = Recorder()
     job = asyncio.ensure_future(session.generate("a cow [fault:slow-queue]", on_event=seen))
     await seen.task.wait()
-    crashed = json.loads(path.read_text(encoding="utf-8"))  # what a killed kernel leaves
+    crashed = path.read_text(encoding="utf-8")  # what a killed kernel leaves
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job
-    path.write_text(json.dumps(crashed), encoding="utf-8")
+    path.write_text(crashed, encoding="utf-8")
     restored = Session.load(path, client=session.client)
     assert restored.turn(0).status == "interrupted" and restored.turn(0).task_id
     video = await restored.resume()
@@ -420,7 +421,7 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(SessionFileError, match=f"{path}: No space left"):  # one sentence
         session.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
@@ -622,7 +623,4 @@ async def test_autosave_to_an_earlier_file_merges_its_turns(
     mine = get_session("mine", autosave=session_file)
     assert [t.prompt for t in get_session("mine", autosave=path).turns] == ["a horse", "a cow"]
     assert mine.video(1).session is mine and mine.video(1).turn == 1
-    assert [t["request"]["prompt"] for t in json.loads(path.read_text())["turns"]] == [
-        "a horse",
-        "a cow",
-    ]
+    assert [t.prompt for t in Session.load(path).turns] == ["a horse", "a cow"]

@@ -13,6 +13,7 @@ import pytest
 
 import sora_nb
 
+from .hostile import escaped
 from .scripted import Receive, Send, serve
 
 pytestmark = pytest.mark.anyio
@@ -23,16 +24,18 @@ KEY = "sk-hostile-videos-0123456789"
 class VideosRelay:
     """``POST /v1/videos`` makes task_1; each ``GET`` of it answers the next status."""
 
-    def __init__(self, statuses: list[Any], trickle: bool = False) -> None:
+    def __init__(self, statuses: list[Any], trickle: bool = False, task_id: str = "task_1") -> None:
         self.statuses = statuses
         self.trickle = trickle
+        self.task_id = task_id
+        self.polls = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         bearer = dict(scope["headers"]).get(b"authorization", b"").decode()
         if scope["method"] == "POST":
-            await self._json(send, {"id": "task_1", "status": "queued", "progress": 0})
+            await self._json(send, {"id": self.task_id, "status": "queued", "progress": 0})
         elif self.trickle:  # headers, then a body that never ends while the client listens
             await receive()  # the (empty) request body; the next message is the disconnect
             gone = asyncio.ensure_future(receive())
@@ -42,12 +45,18 @@ class VideosRelay:
                 await send({"type": "http.response.body", "body": b" ", "more_body": True})
                 await asyncio.sleep(0.05)
         else:
+            self.polls += 1
             status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-            await self._json(send, json.loads(json.dumps(status).replace("{bearer}", bearer)))
+            text = json.dumps(status).replace("{bearer}", bearer)
+            key = bearer.removeprefix("Bearer ")
+            await self._raw(send, text.replace("{bearer_json}", escaped(key)).encode())
 
     @staticmethod
     async def _json(send: Send, obj: Any) -> None:
-        body = json.dumps(obj).encode()
+        await VideosRelay._raw(send, json.dumps(obj).encode())
+
+    @staticmethod
+    async def _raw(send: Send, body: bytes) -> None:
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -82,6 +91,15 @@ async def test_videos_failure_never_carries_the_key(serve_videos: Any) -> None:
     assert KEY not in str(info.value) and KEY not in repr(info.value)
 
 
+async def test_videos_error_message_never_carries_the_key_escaped(serve_videos: Any) -> None:
+    failed = {"status": "failed", "error": {"message": "refused for {bearer_json}"}}
+    url = serve_videos(VideosRelay([failed]))
+    async with client(url) as relay:
+        with pytest.raises(sora_nb.GenerationFailed) as info:
+            await relay.generate("a cow")
+    assert KEY not in str(info.value) and "refused for sk-…6789" in str(info.value)
+
+
 async def test_videos_careless_progress_is_no_percentage(serve_videos: Any) -> None:
     statuses = [
         {"status": "in_progress", "progress": float("inf")},
@@ -111,3 +129,21 @@ async def test_videos_deadline_holds_while_a_status_trickles(serve_videos: Any) 
         with pytest.raises(sora_nb.StreamInterrupted) as info:
             await relay.generate("a cow")
     assert info.value.task_id == "task_1"  # kept, so it can be resumed later
+
+
+@pytest.mark.parametrize("word", ["error", "FAILED", "cancelled", "canceled"])
+async def test_videos_an_ended_task_ends_the_wait_at_once(serve_videos: Any, word: str) -> None:
+    app = VideosRelay([{"status": word, "error": {"message": "the model gave up"}}])
+    url = serve_videos(app)
+    async with client(url, deadline=30.0) as relay:
+        with pytest.raises(sora_nb.GenerationFailed, match="the model gave up") as info:
+            await relay.generate("a cow")
+    assert info.value.task_id == "task_1" and app.polls == 1  # not polled to the deadline
+
+
+async def test_videos_a_task_id_no_url_can_carry_is_one_sentence(serve_videos: Any) -> None:
+    url = serve_videos(VideosRelay([{"status": "completed"}], task_id="task_1\nHost: evil"))
+    async with client(url) as relay:
+        with pytest.raises(sora_nb.SoraError) as info:
+            await relay.generate("a cow")
+    assert "\n" not in str(info.value) and "no URL can carry" in str(info.value)

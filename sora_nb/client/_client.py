@@ -32,7 +32,7 @@ from .._exceptions import (
     InvalidRequest,
 )
 from .._messages import t
-from .._secret import BearerAuth, Secret, redact
+from .._secret import BearerAuth, Secret, redact, shown_url
 from ..dialects import Dialect, dialect_for
 from ..dialects._base import RelayRefused
 from ..dialects._catalog import Capabilities
@@ -43,9 +43,18 @@ from ..records._model import Message, PendingTask, Request
 from ..records._request import ImageInput
 from ..records._video import Video
 from ..wire._events import Event, JobEvent
-from ..wire._limits import CappedRedactor, DeadlinePassed, exception_text, request_error, until
+from ..wire._limits import (
+    CappedRedactor,
+    DeadlinePassed,
+    detached,
+    detaching,
+    exception_text,
+    request_error,
+    until,
+)
 from ..wire._protocol import parse_chunk
 from . import _config
+from ._addresses import may_fetch
 from ._download import DEFAULT_MAX_BYTES
 from ._download import download as _download
 from ._http import Transport
@@ -95,7 +104,8 @@ class SoraClient:
         api_key = api_key or _config.env_api_key()
         if api_key is None and self.uses_emulator:
             api_key = Secret(_config.EMULATOR_API_KEY)
-        self.base_url = base_url = _config.check_base_url(base_url)
+        # A password in user-info is never used (the key is the credential) nor shown.
+        self.base_url = base_url = shown_url(_config.check_base_url(base_url))
         self.max_retries = max(0, int(max_retries))
         self.deadline = deadline
         self.poll_interval = poll_interval
@@ -170,11 +180,12 @@ class SoraClient:
         Raises ``StreamInterrupted`` when the transport breaks after the task id is known
         (``resume()`` collects it) and ``APIConnectionError`` when it breaks before.
         """
-        async with contextlib.aclosing(
-            self._dialect.stream(messages, model, stream=stream)
-        ) as events:
-            async for event in events:
-                yield event
+        with detached():  # no failure keeps the request (and its key) as its context
+            async with contextlib.aclosing(
+                self._dialect.stream(messages, model, stream=stream)
+            ) as events:
+                async for event in events:
+                    yield event
 
     async def generate(
         self,
@@ -218,6 +229,7 @@ class SoraClient:
         request = await self.request(ask, video)
         return await self.send(request, parent=video, on_event=on_event)
 
+    @detaching
     async def request(self, ask: Ask, parent: Video | None = None) -> Request:
         """The exact request this relay's dialect sends for ``ask`` (an edit of ``parent``).
 
@@ -229,6 +241,7 @@ class SoraClient:
             ask = await self._dialect.continue_from(ask, parent)
         return self._dialect.request(ask, parent)
 
+    @detaching
     async def send(
         self,
         request: Request,
@@ -240,6 +253,7 @@ class SoraClient:
         deadline = time.monotonic() + self.deadline
         return await self._dialect.run(request, parent, on_event, deadline)
 
+    @detaching
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
     ) -> Video:
@@ -263,10 +277,14 @@ class SoraClient:
         """How a video of ``model`` can be continued here (docs/dialects.md)."""
         return self._dialect.continuations(model)
 
+    @detaching
     async def lookup(self, task: str) -> None:
         """Ask the relay once about a task id or URL: an unknown task raises here, before a
         Session records a turn for it (docs/protocol.md, "The resume rule")."""
-        await self._dialect.lookup(task)
+        try:  # on the clock: a status that trickles cannot hold the cell
+            await until(time.monotonic() + self.deadline, self._dialect.lookup(task))
+        except DeadlinePassed:
+            raise APIConnectionError(t("client.lookup_deadline", task=task[:80])) from None
 
     async def download(
         self,
@@ -277,7 +295,11 @@ class SoraClient:
         max_bytes: int | None = DEFAULT_MAX_BYTES,
     ) -> Path:
         """Save ``url`` to ``dest`` through this client's pool; the key goes only to the
-        relay's own origin."""
+        relay's own origin. The client's ``deadline`` bounds it, whatever the link sends.
+        A link more local than the relay (loopback, private) is refused (``_addresses``)."""
+        place = await may_fetch(url, self.base_url)
+        if place is not None:
+            raise InvalidRequest(t("download.too_local", url=url[:80], where=t(f"where.{place}")))
         return await _download(
             url,
             Path(dest),
@@ -285,6 +307,7 @@ class SoraClient:
             auth=self._auth,
             on_progress=on_progress,
             max_bytes=max_bytes,
+            deadline=time.monotonic() + self.deadline,
         )
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -480,4 +503,4 @@ def _server_message(response: httpx.Response, clean: Callable[[str], str]) -> st
     if title:
         return " ".join(title.group(1).split())[:200]
     text = re.sub(r"<[^>]+>", " ", text)
-    return " ".join(text.split())[:200] or response.reason_phrase
+    return " ".join(text.split())[:200] or clean(response.reason_phrase)

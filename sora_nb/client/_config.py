@@ -14,7 +14,7 @@ import httpx
 
 from .._exceptions import InvalidRequest
 from .._messages import t
-from .._secret import Secret
+from .._secret import Secret, shown_url
 
 if TYPE_CHECKING:
     from ..emulator import EmulatorServer
@@ -52,15 +52,17 @@ def env_dialect() -> str | None:
 
 def check_base_url(url: str, what: str | None = None) -> str:
     """``url`` if it is an http(s) URL httpx can send to (a valid host and port), else refuse."""
+    shown = shown_url(url)[:80] if isinstance(url, str) else url  # never a password
     try:
         what = what or t("config.what_base_url")
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        raise InvalidRequest(t("config.bad_url", what=what, url=url[:80], detail=exc)) from None
+        detail = shown_url(str(exc)) if isinstance(url, str) else exc
+        raise InvalidRequest(t("config.bad_url", what=what, url=shown, detail=detail)) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidRequest(t("config.not_http", what=what, url=url[:80]))
+        raise InvalidRequest(t("config.not_http", what=what, url=shown))
     if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise InvalidRequest(t("config.bad_port", what=what, url=url[:80], port=parsed.port))
+        raise InvalidRequest(t("config.bad_port", what=what, url=shown, port=parsed.port))
     return url
 
 

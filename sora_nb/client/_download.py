@@ -27,7 +27,7 @@ from .._callback import call
 from .._exceptions import APIConnectionError, APIError, APIStatusError, InvalidRequest, SoraError
 from .._messages import t
 from ..records._files import NOFOLLOW, claim_name, try_lock
-from ..wire._limits import exception_text, request_error
+from ..wire._limits import DeadlinePassed, detaching, exception_text, request_error, until
 
 __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 
@@ -38,6 +38,7 @@ DEFAULT_MAX_BYTES = 2 * 2**30
 ProgressCallback = Callable[[int, int | None], object]
 
 _TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=60.0, pool=30.0)
+_MAX_REDIRECTS = 20
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)", re.I)
 
 
@@ -45,6 +46,7 @@ class _Incomplete(Exception):
     """The server closed the body before the announced length (internal)."""
 
 
+@detaching
 async def download(
     url: str,
     dest: str | os.PathLike[str],
@@ -54,12 +56,14 @@ async def download(
     on_progress: ProgressCallback | None = None,
     retries: int = 3,
     max_bytes: int | None = DEFAULT_MAX_BYTES,
+    deadline: float | None = None,
 ) -> Path:
     """Stream ``url`` to ``dest`` (or ``dest-2``… when it exists) and return the path written.
 
     ``http`` is reused when given (its pool, its transport); ``auth`` should add credentials
     only for the hosts that need them, never for a CDN. A transfer that breaks is continued
-    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused.
+    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused,
+    and a copy still running at ``deadline`` (``time.monotonic()``) is given up, on the clock.
     """
     if _scheme(url) not in ("http", "https"):
         raise InvalidRequest(t("download.scheme", url=url[:80]))
@@ -70,13 +74,17 @@ async def download(
         part, held = _take_part(url, path)
         client = http or httpx.AsyncClient(timeout=_TIMEOUT)
         try:
-            await _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
+            fetch = _with_retries(client, url, part, auth, on_progress, retries, max_bytes)
+            await until(deadline, fetch)
         finally:
             if http is None:
                 await client.aclose()
+        _check_media(url, part)
         return claim_name(part, path)
     except SoraError:
         raise
+    except DeadlinePassed:
+        raise APIConnectionError(t("download.deadline", url=_short(url))) from None
     except OSError as exc:  # the disk: a full or unwritable folder
         raise InvalidRequest(t("download.disk", url=_short(url), path=path, detail=exc)) from None
     except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
@@ -154,9 +162,9 @@ async def _fetch(
     headers = {"Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
-    request = client.build_request("GET", url, headers=headers)
-    response = await client.send(request, stream=True, auth=auth, follow_redirects=True)
+    response = await _follow(client, url, headers, auth)
     try:
+        _check_kind(url, response.headers.get("content-type", ""))
         have, total = _start(response, part, have)
         _check_size(url, part, total, max_bytes)
         if total is not None and have >= total:
@@ -164,6 +172,44 @@ async def _fetch(
         await _copy(response, part, have, total, on_progress, max_bytes)
     finally:
         await response.aclose()
+
+
+async def _follow(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str], auth: httpx.Auth | None
+) -> httpx.Response:
+    """GET ``url``, following redirects hop by hop: ``auth`` decides afresh for each hop,
+    so the key never follows a redirect to another origin (httpx keeps it on an upgrade
+    from http to https, which is another origin: port 443)."""
+    for _ in range(_MAX_REDIRECTS):
+        request = client.build_request("GET", url, headers=headers)
+        response = await client.send(request, stream=True, auth=auth)
+        if response.next_request is None:
+            return response
+        url = str(response.next_request.url)
+        await response.aclose()
+    raise httpx.TooManyRedirects(t("download.loop"), request=request)
+
+
+#: Answers that are a document, not media: a login page, an expired link's JSON error.
+_DOCUMENTS = {"text/html": "an HTML page", "application/json": "JSON", "text/plain": "text"}
+
+
+def _check_kind(url: str, content_type: str) -> None:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    what = _DOCUMENTS.get(kind) or ("XML" if kind.endswith(("/xml", "+xml")) else None)
+    if what is not None and kind != "image/svg+xml":
+        raise APIError(t("download.not_media", url=_short(url), what=what))
+
+
+def _check_media(url: str, part: Path) -> None:
+    """Refuse a body that reads as a document whatever its type said (``<``, ``{``, ``[``):
+    no video or image format starts with those."""
+    with part.open("rb") as body:
+        start = body.read(512).lstrip()
+    if start[:1] in (b"<", b"{", b"["):
+        part.unlink(missing_ok=True)
+        what = _DOCUMENTS["text/html" if start[:1] == b"<" else "application/json"]
+        raise APIError(t("download.not_media", url=_short(url), what=what))
 
 
 def _check_size(url: str, part: Path, size: int | None, max_bytes: int | None) -> None:

@@ -188,11 +188,12 @@ class ChatCompletions(Dialect):
 
         await self.relay.admitted(on_event, attempt, refusal)
 
-    def _clean(self, chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
+    @staticmethod
+    def _clean(chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
         content = inflow.feed(chunk.content)
-        if content == chunk.content and not chunk.reasoning:
+        reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
+        if content == chunk.content and reasoning == chunk.reasoning:
             return chunk  # the usual chunk: nothing masked or held back, no copy to make
-        reasoning = self.relay.redact(chunk.reasoning) if chunk.reasoning else chunk.reasoning
         return replace(chunk, content=content, reasoning=reasoning)
 
     async def _events(
@@ -225,17 +226,17 @@ class ChatCompletions(Dialect):
                                 done = True
                                 break
                             if chunk.error is not None:
-                                for event in parser.feed(inflow.flush()) + parser.flush():
+                                for event in _drain(parser, inflow):
                                     yield event
                                 yield self._stream_error(parser, self.relay.redact(chunk.error))
                                 return
                             for event in parser.feed_chunk(self._clean(chunk, inflow)):
                                 yield event
-                for event in parser.feed(inflow.flush()) + parser.flush():
+                for event in _drain(parser, inflow):
                     yield event
             # A broken or garbled body, a line or transcript over its cap: the stream is over.
             except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
-                for event in parser.feed(inflow.flush()) + parser.flush():
+                for event in _drain(parser, inflow):
                     yield event
                 raise _Broken(exception_text(exc)) from exc
             finally:
@@ -359,7 +360,7 @@ class ChatCompletions(Dialect):
                 status_code=response.status_code,
             )
         if not response.is_success:
-            return None, f"{response.status_code} {response.reason_phrase}"
+            return None, f"{response.status_code} {self.relay.redact(response.reason_phrase)}"
         try:
             return parse_source(json.loads(self.relay.redact(response.text))), last_error
         except ValueError:
@@ -379,6 +380,13 @@ async def _report(
         percent = status.progress
         await _call(on_event, ProgressEvent(percent))
     return phase, percent
+
+
+def _drain(parser: TranscriptParser, inflow: CappedRedactor) -> list[Event]:
+    """The end of a stream: what the redactor held back, then the parser's last events."""
+    reasoning = inflow.flush_reasoning()
+    events = parser.feed_reasoning(reasoning) if reasoning else []
+    return events + parser.feed(inflow.flush()) + parser.flush()
 
 
 def _task(parser: TranscriptParser) -> Task | None:

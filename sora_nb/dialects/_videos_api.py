@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,11 @@ if TYPE_CHECKING:
 __all__ = ["VideosAPI", "VideosPollLost"]
 
 EventCallback = Callable[[Event | JobEvent], object]
+
+#: Words a relay ends a task with that mean no video will come (new-api says ``FAILURE``).
+_ENDED = frozenset({"failed", "failure", "error", "cancelled", "canceled", "expired"})
+#: What a task id may hold to sit in a URL's path as it is.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:~-]{0,255}")
 
 _MISSES = 10  # consecutive failed polls before the task is handed back as interrupted
 
@@ -131,6 +137,11 @@ class VideosAPI:
                 t("videos.no_id"),
                 status_code=response.status_code,
             )
+        if not _TASK_ID.fullmatch(task_id):  # a newline or a slash: no URL can carry it
+            raise APIStatusError(
+                t("videos.bad_id", task=repr(task_id)[:60]),
+                status_code=response.status_code,
+            )
         created = Created(task_id, self.status_url(task_id))
         await _call(on_event, TaskEvent(task_id, None, created.status_url))
         return created
@@ -174,7 +185,7 @@ class VideosAPI:
                 status_code=response.status_code,
             )
         if response.status_code == 429 or response.status_code >= 500:
-            return None, f"{response.status_code} {response.reason_phrase}"
+            return None, f"{response.status_code} {self._redact(response.reason_phrase)}"
         if not response.is_success:
             raise APIStatusError(
                 t(
@@ -197,8 +208,8 @@ class VideosAPI:
         percent: int,
     ) -> SourceStatus | tuple[str, int]:
         """Report one status as events; the final status once the task has ended."""
-        status = str(obj.get("status") or "")
-        if status == "failed":
+        status = str(obj.get("status") or "").strip().lower()
+        if status in _ENDED:
             reason = _error_text(obj.get("error")) or t("videos.failure")
             await _call(on_event, FailedEvent(reason, task_id))
             raise GenerationFailed(reason, task_id=task_id)
@@ -227,7 +238,8 @@ class VideosAPI:
         return obj if isinstance(obj, dict) else {}
 
     def _message(self, response: httpx.Response) -> str:
-        return _error_text(self._json(response).get("error")) or response.reason_phrase
+        message = _error_text(self._json(response).get("error"))
+        return message or self._redact(response.reason_phrase)
 
 
 def _error_text(error: Any) -> str:

@@ -24,13 +24,14 @@ from IPython.display import display
 from traitlets import Bool, Enum, TraitError, Unicode, observe
 
 from .._exceptions import InvalidRequest, SoraError
-from .._secret import Secret, mask
+from .._secret import Secret, mask, shown_url
 from ..client import _config
 from ..client._client import SoraClient
 from ..dialects import DIALECTS, dialect_for
 from ..records._ask import DEFAULT_MODEL, Ask
 from ..records._request import normalize_orientation, validate_model
 from ..records._video import Video
+from ..render._render import history_mimebundle
 from ..session._history import Session, get_session
 from ._i18n import LANGUAGES, language, set_language, t
 from ._job import CellJob
@@ -90,7 +91,7 @@ _COMMANDS = {
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
              [--autosave FILE] [--dialect D]
                         show the settings (the key masked) or change them
-%sora history           the session's turns, with thumbnails
+%sora history [--page N] the session's turns, with thumbnails (100 rows a page)
 %sora reset             forget the session's turns
 %sora resume [TASK]     finish an interrupted turn (default: the latest one)
 %sora models           the relay's video models and what each takes
@@ -105,7 +106,7 @@ _COMMANDS = {
              [--save-dir DIR] [--language auto|en|zh] [--session NAME]
              [--autosave FILE] [--dialect D]
                         查看设置（密钥已遮盖）或修改设置
-%sora history           本会话的历史记录（含缩略图）
+%sora history [--page N] 本会话的历史记录（含缩略图，每页 100 行）
 %sora reset             清除本会话的历史记录
 %sora resume [TASK]     取回被中断的任务（默认最近一个）
 %sora models           视频模型及各自支持的参数
@@ -275,10 +276,13 @@ class SoraMagics(Magics):
 
     @classmethod
     def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
-        # ``%config SoraMagics`` prints every trait's current value: never the key's.
-        if trait.name != "api_key" or inst is None:
+        # ``%config SoraMagics`` prints every trait's current value: never the key's, nor a
+        # password in the base URL.
+        if trait.name not in ("api_key", "base_url") or inst is None:
             return super().class_get_trait_help(trait, inst, helptext)
         text = super().class_get_trait_help(trait, None, helptext)
+        if trait.name == "base_url":
+            return f"{text}\n    Current: {shown_url(inst.base_url or '')!r}"
         return f"{text}\n    Current: {mask_key(inst.api_key)}"
 
     @observe("base_url", "api_key", "dialect")
@@ -337,7 +341,8 @@ class SoraMagics(Magics):
             raise CellFailed(describe(exc)) from None
         except OSError as exc:  # an autosave file or folder that cannot be written
             reason = exc.strerror or str(exc)
-            raise CellFailed(t("error.file", name=exc.filename or "", reason=reason)) from None
+            name = exc.filename or self.autosave or t("error.some_file")  # never "file :"
+            raise CellFailed(t("error.file", name=name, reason=reason)) from None
         except TraitError as exc:  # a setting the trait refuses
             raise CellFailed(str(exc)) from None
 
@@ -501,7 +506,11 @@ class SoraMagics(Magics):
         handlers[command](rest.strip())
 
     def _history(self, rest: str) -> None:
-        display(self.recorded_session())
+        found = re.fullmatch(r"(?:--page\s+([0-9]+))?", rest.strip())
+        if found is None:
+            raise InvalidRequest(t("error.history_args", rest=rest.strip()[:40]))
+        page = int(found.group(1)) if found.group(1) else None
+        display(history_mimebundle(self.recorded_session(), page), raw=True)
 
     def _reset(self, rest: str) -> None:
         self.recorded_session().clear()
@@ -575,7 +584,7 @@ class SoraMagics(Magics):
     def _base_url_line(self) -> str:
         url = self.base_url or _config.env_base_url()
         if url:
-            return url
+            return shown_url(url)
         if self._client is not None and self._client.uses_emulator:
             return f"{self._client.base_url} ({t('config.emulator')})"
         return t("config.emulator_lazy")

@@ -2,22 +2,36 @@
 
 Two notebooks in one folder with the same ``%sora config --autosave history.json`` both
 write it. Each write takes an exclusive lock on a ``.NAME.lock`` file beside it, reads what
-the other kernel wrote, adds the turns it does not have, and writes the union: no turn a
-relay was paid for drops out of the file (docs/notebook.md, "Autosave").
+the other kernel wrote, adds the turns it does not have, and writes: no turn a relay was
+paid for drops out of the file (docs/notebook.md, "Autosave").
+
+The file is an append-only record (``HistoryLog``): a change appends one line, and what
+another kernel appended is read from where this one stopped, so a change costs the same at
+ten thousand turns as at one. When the lines outnumber the turns twice over, the file is
+rewritten with one line a turn (compaction), atomically.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from ._files import NOFOLLOW, lock, unlock
-from ._turn import Turn, read_file, write_file
+from ._turn import (
+    Turn,
+    TurnLog,
+    _atomic_write,
+    log_header,
+    log_header_line,
+    log_line,
+    read_file,
+    unwritable,
+)
 
-__all__ = ["locked", "merge", "sync"]
+__all__ = ["HistoryLog", "locked", "merge", "sync"]
 
 _RANK = {"running": 0, "interrupted": 1, "failed": 2, "done": 3}
 
@@ -77,8 +91,124 @@ def sync(path: Path, name: str, turns: list[Turn]) -> list[Turn]:
 
     A file that is not a session file raises ``SessionFileError`` and is left untouched.
     """
-    with locked(path):
-        if path.exists():
-            turns = merge(turns, read_file(path, name)[1])
-        write_file(path, name, turns)
-    return turns
+    return HistoryLog(path, name).sync(turns, None)[0]
+
+
+class HistoryLog:
+    """A session's autosave file, read and appended where this kernel left it."""
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path = path
+        self.name = name
+        self._mark: tuple[int, int, int] | None = None  # device, inode, bytes read
+        self._lines = 0  # turn lines in the file
+
+    def load(self) -> list[Turn]:
+        """The turns the file holds now (any schema), read under its lock."""
+        with locked(self.path):
+            turns = read_file(self.path, self.name)[1]
+            self._remember(self._whole_log())
+        return turns
+
+    def sync(self, turns: list[Turn], changed: Iterable[int] | None) -> tuple[list[Turn], set[int]]:
+        """Add what other kernels wrote to ``turns``, then write the ``changed`` turns (all
+        of them when None). Returns the turns and the indices that came from the file."""
+        try:
+            with locked(self.path):
+                turns, touched = self._catch_up(turns)
+                if changed is None or self._mark is None or self._lines > 2 * len(turns) + 64:
+                    self._rewrite(turns)
+                else:
+                    self._append(turns, sorted(set(changed)))  # theirs are in the file
+        except OSError as exc:  # the lock, a read: the file named, not its lock or part
+            raise unwritable(self.path, exc) from None
+        return turns, touched
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _catch_up(self, turns: list[Turn]) -> tuple[list[Turn], set[int]]:
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            self._mark = None
+            return turns, set()
+        mark = self._mark
+        if mark is None or (now.st_dev, now.st_ino) != mark[:2] or now.st_size < mark[2]:
+            return self._merge_all(turns)  # replaced (compacted, saved whole) or new to us
+        with open(self.path, "rb") as handle:  # only what was appended since
+            handle.seek(mark[2])
+            data = handle.read()
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read later
+        self._mark = (mark[0], mark[1], mark[2] + len(whole))
+        return self._merge_lines(turns, whole.decode("utf-8", "replace").split("\n"))
+
+    def _merge_all(self, turns: list[Turn]) -> tuple[list[Turn], set[int]]:
+        theirs = read_file(self.path, self.name)[1]
+        before = {turn.started_at: turn for turn in turns}
+        merged = merge(turns, theirs)
+        self._remember(self._whole_log())
+        touched = {t.index for t in merged if before.get(t.started_at) is not t}
+        return merged, touched
+
+    def _merge_lines(self, turns: list[Turn], lines: list[str]) -> tuple[list[Turn], set[int]]:
+        if not any(lines):
+            return turns, set()
+        log = TurnLog()  # their turns, resolved against what the file said before
+        log.turns, log.where = list(turns), {t.started_at: t.index for t in turns}
+        touched: set[int] = set()
+        for line in lines:
+            read = log.apply(line)
+            if read is None:
+                continue
+            self._lines += 1
+            index, theirs = read
+            if index < len(turns) and not _newer(theirs, turns[index]):
+                log.turns[index] = turns[index]  # ours stays: it is the truer state
+                continue
+            touched.add(index)
+        return log.turns, touched
+
+    def _whole_log(self) -> int:
+        """How many turn lines the file holds (0 for a document, which is rewritten)."""
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                if log_header(handle.readline()) is None:
+                    return -1
+                return sum(1 for line in handle if line.strip())
+        except FileNotFoundError:
+            return -1
+
+    def _remember(self, lines: int) -> None:
+        """Where the file ends now; a document (``lines`` < 0) is no record to append to."""
+        if lines < 0:
+            self._mark = None
+            return
+        now = os.stat(self.path)
+        self._mark, self._lines = (now.st_dev, now.st_ino, now.st_size), lines
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _append(self, turns: list[Turn], indices: list[int]) -> None:
+        assert self._mark is not None
+        text = "".join(log_line(turns[i], turns) for i in indices if i < len(turns))
+        data = text.encode("utf-8")
+        try:
+            with open(self.path, "ab") as out:
+                if out.tell() != self._mark[2]:  # a torn line a kill left: start afresh
+                    data = b"\n" + data
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+                end = out.tell()
+        except OSError as exc:
+            raise unwritable(self.path, exc) from None
+        self._mark = (self._mark[0], self._mark[1], end)
+        self._lines += len(indices)
+
+    def _rewrite(self, turns: list[Turn]) -> None:
+        text = log_header_line(self.name) + "".join(log_line(turn, turns) for turn in turns)
+        try:
+            _atomic_write(self.path, text)
+        except OSError as exc:
+            raise unwritable(self.path, exc) from None
+        self._remember(len(turns))

@@ -29,15 +29,21 @@ from ._model import Described, Message, PendingTask, ReadThrough, Request, Task
 from ._video import Video, video_record
 
 __all__ = [
+    "LOG_VERSION",
     "SCHEMA_VERSION",
     "Ending",
     "SessionFileError",
     "Turn",
+    "TurnLog",
     "TurnStatus",
     "failure_message",
     "failure_status",
     "finished",
+    "log_header",
+    "log_header_line",
+    "log_line",
     "read_file",
+    "unwritable",
     "write_file",
 ]
 
@@ -154,7 +160,16 @@ def write_file(path: Path, name: str, turns: list[Turn]) -> None:
         "saved_at": time.time(),
         "turns": [_turn_to_json(turn, turns) for turn in turns],
     }
-    _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
+    try:
+        _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
+    except OSError as exc:  # a full disk, a read-only folder: one sentence naming the file
+        raise unwritable(path, exc) from None
+
+
+def unwritable(path: Path, exc: OSError) -> SessionFileError:
+    """The one-sentence error for ``path`` that ``exc`` kept from being written (the OS
+    may name a temporary file beside it, or no file at all)."""
+    return SessionFileError(t("error.file", name=path, reason=exc.strerror or exc))
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -207,11 +222,21 @@ def _branch(parent: Turn) -> list[Message]:
 
 
 def read_file(path: Path, session: str | None) -> tuple[str, list[Turn]]:
-    """The session name (``session`` if given) and turns saved in ``path``."""
+    """The session name (``session`` if given) and turns saved in ``path``: a document
+    (``save()``, schema 1 or 2) or an autosave record (schema 3, ``_autosave``)."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SessionFileError(f"Cannot read the session file {path}: {exc}.") from None
+    header = log_header(text.split("\n", 1)[0])
+    if header is not None:
+        name = session or header.get("name")
+        log = TurnLog()
+        for line in text.split("\n")[1:]:
+            log.apply(line)
+        return (name if isinstance(name, str) and name else "default"), log.turns
+    try:
+        document = json.loads(text)
     except ValueError as exc:
         raise SessionFileError(
             f"The session file {path} is corrupt ({exc}); it was left untouched."
@@ -235,6 +260,88 @@ def read_file(path: Path, session: str | None) -> tuple[str, list[Turn]]:
         raise SessionFileError(
             f"The session file {path} is corrupt ({exc}); it was left untouched."
         ) from None
+
+
+# -- the autosave record: one turn a line ---------------------------------------------------------
+
+#: The autosave file's schema: a header line, then one turn a line; a later line for a turn
+#: (the same ``started_at``) replaces the earlier one, so a change appends one line.
+LOG_VERSION = 3
+
+
+def log_header(line: str) -> dict[str, Any] | None:
+    """The header of an autosave record, or None when ``line`` is not one."""
+    if not line.startswith("{") or '"version": 3' not in line:
+        return None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None
+    ok = isinstance(header, dict) and header.get("format") == _FORMAT and "record" in header
+    return header if ok and header.get("version") == LOG_VERSION else None
+
+
+def log_header_line(name: str) -> str:
+    header = {
+        "format": _FORMAT,
+        "version": LOG_VERSION,
+        "record": "one turn a line; a later line for a started_at replaces an earlier one",
+        "name": name,
+        "saved_at": time.time(),
+    }
+    return json.dumps(header, ensure_ascii=False) + "\n"
+
+
+def log_line(turn: Turn, turns: list[Turn]) -> str:
+    """``turn`` as one line of the record: its parent named by when it started, not by an
+    index (another kernel numbers the same turns in its own order)."""
+    record = _turn_to_json(turn, turns)
+    del record["index"]
+    if turn.parent is not None:
+        record["parent"] = turns[turn.parent].started_at
+        messages = record["request"]["messages"]
+        if isinstance(messages, dict):
+            messages["branch_of"] = record["parent"]
+    # A lone surrogate from a relay stays a JSON escape, never an encoding error.
+    text = json.dumps(record, ensure_ascii=False)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
+
+
+class TurnLog:
+    """Turns as a record's lines build them, in the order the file first names them."""
+
+    def __init__(self) -> None:
+        self.turns: list[Turn] = []
+        self.where: dict[float, int] = {}  # started_at → index
+        self.torn = 0  # lines a kill cut short, or garbled: skipped
+
+    def apply(self, line: str) -> tuple[int, Turn] | None:
+        """Read one line; its (index, turn), or None for a blank or unreadable line."""
+        if not line.strip():
+            return None
+        try:
+            obj = json.loads(line)
+            index, turn = self._read(obj)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+            self.torn += 1
+            return None
+        if index == len(self.turns):
+            self.turns.append(turn)
+            self.where[turn.started_at] = index
+        else:
+            self.turns[index] = turn
+        return index, turn
+
+    def _read(self, obj: dict[str, Any]) -> tuple[int, Turn]:
+        key = float(obj["started_at"])
+        index = self.where.get(key, len(self.turns))
+        parent = obj.get("parent")
+        obj = {**obj, "index": index, "parent": None if parent is None else self.where[parent]}
+        messages = obj["request"].get("messages")
+        if isinstance(messages, dict):
+            branch = {**messages, "branch_of": self.where[messages["branch_of"]]}
+            obj["request"] = {**obj["request"], "messages": branch}
+        return index, _turn_from_json(obj, index, self.turns)
 
 
 def _turns_from_json(items: Any, version: int) -> list[Turn]:

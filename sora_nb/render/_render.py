@@ -361,32 +361,58 @@ def _row(turn: Turn, depth: int) -> str:
     return f"<tr>{''.join(cells)}</tr>"
 
 
-def _history_html(session: Session) -> str:
+#: Rows of a history table per page: a long history pages instead of writing every turn.
+PAGE_ROWS = 100
+
+
+def _page(session: Session, page: int | None) -> tuple[list[tuple[Turn, int]], str]:
+    """The rows of ``page`` (1-based; None: the last) in branch order, and a note saying
+    which rows they are when there is more than one page."""
+    rows = _tree(session.turns)
+    pages = max(1, -(-len(rows) // PAGE_ROWS))
+    number = pages if page is None else min(max(1, page), pages)
+    start = (number - 1) * PAGE_ROWS
+    shown = rows[start : start + PAGE_ROWS]
+    if pages == 1:
+        return shown, ""
+    note = t("history.page", first=start + 1, last=start + len(shown), n=len(rows),
+             page=number, pages=pages)  # fmt: skip
+    return shown, note
+
+
+def _history_html(session: Session, page: int | None = None) -> str:
     turns = session.turns
     title = _esc(t("history.title", name=session.name, n=len(turns)))
     if not turns:
         return f'<div style="{_BOX}">{_esc(t("history.empty", name=session.name))}</div>'
-    rows = "".join(_row(turn, depth) for turn, depth in _tree(turns))
+    shown, note = _page(session, page)
+    rows = "".join(_row(turn, depth) for turn, depth in shown)
+    footer = f'<div style="{_MUTED}margin-top:4px">{_esc(note)}</div>' if note else ""
     return (
         f'<div class="sora-nb-history" style="{_BOX}"><div style="font-weight:600;'
-        f'margin-bottom:4px">{title}</div><table style="{_TABLE}">{rows}</table></div>'
+        f'margin-bottom:4px">{title}</div><table style="{_TABLE}">{rows}</table>{footer}</div>'
     )
 
 
-def _history_plain(session: Session) -> str:
+def _history_plain(session: Session, page: int | None = None) -> str:
     turns = session.turns
     lines = [t("history.title", name=session.name, n=len(turns))]
-    for turn, depth in _tree(turns):
+    shown, note = _page(session, page)
+    for turn, depth in shown:
         task = f" {turn.task_id}" if turn.task_id else ""
         indent = "   " * (depth - 1) + "└─ " if depth else ""
         status = t(f"status.{turn.status}")
         lines.append(f"{indent}#{turn.index} {status}{task} {_clip(turn.prompt, 60)!r}")
-    return "\n".join(lines)
+    return "\n".join(lines + ([note] if note else []))
 
 
-def history_mimebundle(session: Session) -> dict[str, Any]:
-    """The session's turns as a table in branch order, with thumbnails; and as plain text."""
-    return {"text/html": _history_html(session), "text/plain": _history_plain(session)}
+def history_mimebundle(session: Session, page: int | None = None) -> dict[str, Any]:
+    """The session's turns as a table in branch order, with thumbnails; and as plain text.
+    A long history shows one page of ``PAGE_ROWS`` rows (None: the last page)."""
+    return {
+        "text/html": _history_html(session, page),
+        "text/plain": _history_plain(session, page),
+    }
 
 
 # -- small helpers -----------------------------------------------------------------------------

@@ -233,12 +233,15 @@ class Batch:
         stopped, before the relay named its task, may have been billed: it is reported as
         failed unless ``resend_unknown``."""
         path = Path(journal)
-        opened = Journal.reopen(path)  # the one writer first, then what the file says
+        # A finished journal needs no write: it resumes from a read-only folder too.
+        read_only = not os.access(path, os.W_OK) and read_journal(path).finished
+        opened = None if read_only else Journal.reopen(path)  # the one writer, then the file
         try:
             state = read_journal(path)
             items = items_from([r.item for r in state.items], "batch.where.journal", path)
         except BaseException:
-            opened.close()
+            if opened is not None:
+                opened.close()
             raise
         batch = cls(session, items, journal=opened, **options)
         for index, record in enumerate(state.items):

@@ -33,7 +33,7 @@ from ..client._download import DEFAULT_MAX_BYTES
 from ..client._poster import chain_export
 from ..dialects import recognised
 from ..records._ask import Ask
-from ..records._autosave import merge, sync
+from ..records._autosave import HistoryLog, merge
 from ..records._batch_items import BatchItem
 from ..records._model import PendingTask, Request, Task
 from ..records._turn import (
@@ -46,6 +46,7 @@ from ..records._turn import (
     failure_status,
     finished,
     read_file,
+    unwritable,
     write_file,
 )
 from ..records._video import Video
@@ -97,9 +98,12 @@ class Session:
         self.max_download_bytes: int | None = DEFAULT_MAX_BYTES
         self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
-        if self.autosave is not None and self.autosave.exists():
-            self._turns = self._owned(read_file(self.autosave, name)[1])
-            self._checked.add(self.autosave.absolute())
+        self._log: HistoryLog | None = None  # the autosave file, read where we left it
+        if self.autosave is not None:
+            log = self._history_log(self.autosave)
+            if self.autosave.exists():
+                self._turns = self._owned(log.load())
+                self._checked.add(self.autosave.absolute())
 
     def __repr__(self) -> str:
         return f"<sora_nb.Session {self.name!r}: {len(self._turns)} turns>"
@@ -135,7 +139,7 @@ class Session:
             with self._lock:
                 self._turns = self._owned(merge(self._turns, theirs))
         self.autosave = path
-        self.save(path)
+        self._sync(path, None)
 
     @property
     def turns(self) -> list[Turn]:
@@ -214,7 +218,7 @@ class Session:
             index = len(self._turns)
             turn = Turn(index, video.request, parent=parent, started_at=video.created_at)
             self._turns.append(finished(turn, self._own(video, turn, self._turns)))
-        self._changed()
+        self._changed(index)
         return index
 
     def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
@@ -364,10 +368,13 @@ class Session:
         ``journal`` (default: beside the autosave file) makes it resumable after a restart:
         see ``resume_many``; ``unconfirmed`` bounds how many items a crash can leave in doubt
         (sent, task not named yet). ``defaults``: ``model``, ``orientation``, ``image``."""
-        batch = Batch.start(
-            self, prompts, journal=journal, defaults=defaults,
-            concurrency=concurrency, unconfirmed=unconfirmed, save=save, on_event=on_event,
-        )  # fmt: skip
+        try:
+            batch = Batch.start(
+                self, prompts, journal=journal, defaults=defaults,
+                concurrency=concurrency, unconfirmed=unconfirmed, save=save, on_event=on_event,
+            )  # fmt: skip
+        except OSError as exc:  # the journal's folder: full or read-only
+            raise unwritable(Path(str(exc.filename or journal)), exc) from None
         try:
             return await batch.run()
         finally:
@@ -384,10 +391,13 @@ class Session:
     ) -> BatchResults:
         """Finish the batch a journal records: collect its started tasks, send only the items
         that never started; nothing is paid twice (see ``Batch.resume``)."""
-        batch = Batch.resume(
-            self, journal, resend_unknown=resend_unknown,
-            concurrency=concurrency, unconfirmed=unconfirmed, save=save,
-        )  # fmt: skip
+        try:
+            batch = Batch.resume(
+                self, journal, resend_unknown=resend_unknown,
+                concurrency=concurrency, unconfirmed=unconfirmed, save=save,
+            )  # fmt: skip
+        except OSError as exc:
+            raise unwritable(Path(journal), exc) from None
         try:
             return await batch.run()
         finally:
@@ -432,7 +442,7 @@ class Session:
         with self._lock:
             index = len(self._turns)
             self._turns.append(Turn(index, request, parent=parent, name=name))
-        self._changed()
+        self._changed(index)
         return index
 
     async def _track(
@@ -449,7 +459,7 @@ class Session:
         with self._lock:
             turn = self._turns[index]
             self._turns[index] = finished(turn, self._own(video, turn, self._turns))
-        self._changed()
+        self._changed(index)
         if (self.download if save is None else save) and self.save_dir is not None:
             try:
                 await self._copy_media(index, job)
@@ -485,7 +495,7 @@ class Session:
     def _update(self, index: int, **changes: Any) -> Turn:
         with self._lock:
             turn = self._turns[index] = replace(self._turns[index], **changes)
-        self._changed()
+        self._changed(index)
         return turn
 
     def subscribe(self, callback: Callable[[Session], object]) -> Callable[[], None]:
@@ -501,7 +511,8 @@ class Session:
 
         return unsubscribe
 
-    def _changed(self) -> None:
+    def _changed(self, index: int | None = None) -> None:
+        """Tell the observers, and autosave turn ``index`` (None: every turn)."""
         for observer in list(self._observers):
             try:
                 observer(self)
@@ -511,17 +522,31 @@ class Session:
         if self.autosave is None:
             return
         try:
-            self._merge_into(self.autosave)
+            self._sync(self.autosave, None if index is None else [index])
         except (OSError, SoraError) as exc:
             # Losing the autosave must not lose the video the relay is making.
             logger.warning("sora_nb: could not autosave to %s: %s", self.autosave, exc)
 
-    def _merge_into(self, path: Path) -> None:
-        """Write the history to a shared autosave file under its lock, merged with the turns
-        other kernels wrote there, and take theirs in too (docs/notebook.md, "Autosave")."""
+    def _history_log(self, path: Path) -> HistoryLog:
+        if self._log is None or self._log.path != path:
+            self._log = HistoryLog(path, self.name)
+        return self._log
+
+    def _sync(self, path: Path, changed: list[int] | None) -> None:
+        """Merge with what other kernels wrote to ``path``, then write ``changed`` (all of
+        them when None): one appended line per change (docs/notebook.md, "Autosave")."""
         with self._lock:
-            self._turns = self._owned(sync(path, self.name, self._turns))
+            turns, touched = self._history_log(path).sync(self._turns, changed)
+            for index in sorted(touched):  # only what came from the file needs owning
+                turn = turns[index]
+                if turn.video is not None:
+                    turns[index] = replace(turn, video=self._own(turn.video, turn, turns))
+            self._turns = turns
             self._checked.add(path.absolute())
+
+    def _merge_into(self, path: Path) -> None:
+        """Merge the whole history with a shared autosave file, under its lock."""
+        self._sync(path, None)
 
     # -- local copies --------------------------------------------------------------------------
 
@@ -560,6 +585,9 @@ class Session:
         path = Path(path)
         if path.absolute() not in self._checked and path.exists():
             read_file(path, self.name)
+        if self._log is not None and self._log.path == path:
+            self._sync(path, None)  # the autosave file: merged under its lock, as a record
+            return path
         with self._lock:
             write_file(path, self.name, list(self._turns))
             self._checked.add(path.absolute())

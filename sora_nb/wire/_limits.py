@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
+import functools
 import sys
 import time
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterator
+from typing import ParamSpec, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent, SSEError
@@ -20,7 +22,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # I/O-free; not re-e
 
 from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from .._messages import t
-from .._secret import Redactor, Secret
+from .._secret import MessageRedactor, Redactor, Secret
 
 __all__ = [
     "MAX_LINE",
@@ -30,12 +32,15 @@ __all__ = [
     "Overflow",
     "SSEFeed",
     "check_event_stream",
+    "detached",
+    "detaching",
     "exception_text",
     "request_error",
     "until",
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: The longest SSE line accepted (a chunk echoing a long prompt is well under it).
 MAX_LINE = 4 * 2**20
@@ -76,6 +81,28 @@ def request_error(exc: BaseException, what: str) -> SoraError:
     if isinstance(exc, httpx.TimeoutException):
         return APIConnectionError(t("guard.timeout", what=what, detail=exception_text(exc)))
     return APIConnectionError(t("guard.unreachable", what=what, detail=exception_text(exc)))
+
+
+@contextlib.contextmanager
+def detached() -> Iterator[None]:
+    """A SoraError leaving this block keeps no suppressed ``__context__``: the httpx error
+    behind it holds the request, and the request its headers, the key among them."""
+    try:
+        yield
+    except SoraError as exc:
+        exc.__context__ = exc.__cause__ = None
+        raise
+
+
+def detaching(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """``function`` (a coroutine function) run ``detached()``."""
+
+    @functools.wraps(function)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        with detached():
+            return await function(*args, **kwargs)
+
+    return run
 
 
 async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
@@ -151,6 +178,7 @@ class CappedRedactor:
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
         self._redactor = Redactor(secret)
+        self._messages = MessageRedactor(secret)  # reasoning_content: whole messages
         self._left = limit
         self._limit = limit
         self._high = ""  # a first half of a character, held for the next chunk
@@ -160,6 +188,13 @@ class CappedRedactor:
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
         return self._redactor.feed(self._joined(fragment))
+
+    def feed_reasoning(self, message: str) -> str:
+        """A ``reasoning_content`` message, redacted even of a key cut across two."""
+        self._left -= len(message)
+        if self._left < 0:
+            raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
+        return "\n".join(self._messages.feed(message))
 
     def flush(self) -> str:
         return self._redactor.feed(self._joined("", last=True)) + self._redactor.flush()
@@ -173,3 +208,6 @@ class CappedRedactor:
         except UnicodeEncodeError:  # pairs joined, a lone half becomes U+FFFD
             return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
         return text
+
+    def flush_reasoning(self) -> str:
+        return "\n".join(self._messages.flush())
