@@ -10,7 +10,7 @@ other origin its links are on, and models are listed where the gateway lists the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -382,6 +382,12 @@ class _Relay:
 
     def slot(self) -> Any:
         return _NoSlot()
+
+    async def admitted(
+        self, on_event: Any, attempt: Callable[[], Awaitable[Any]], refusal: list[str],
+        deadline: float | None = None,
+    ) -> Any:  # fmt: skip
+        return await attempt()  # no 429s here: a stand-in for the client's own wait
 
     def redact(self, text: str) -> str:
         return text.replace(KEY, "***")

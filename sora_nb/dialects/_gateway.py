@@ -417,9 +417,10 @@ class GatewayDialect(Dialect):
     ) -> Video:  # fmt: skip
         started, wall = time.monotonic(), time.time()
         self.api.check(request, parent)
-        async with self.relay.slot():
-            await _call(on_event, JobEvent("sending"))
-            created = await self.api.create(request, parent, on_event)
+        # The deadline bounds only the waits after a 429: a create in flight is never cut off.
+        created = await self.relay.admitted(
+            on_event, lambda: self.api.create(request, parent, on_event), [], deadline
+        )
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         return await self._collect(pending, parent, on_event, deadline, started)
 

@@ -535,7 +535,12 @@ def _models(magics: SoraMagics, later: Any) -> list[dict[str, Any]]:
     try:
         listed = lister() if callable(lister) else []
         if inspect.isawaitable(listed):
-            start_background(_when_listed(listed, later), lambda task: None)
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop to fetch it on: the known names will do
+                getattr(listed, "close", lambda: None)()
+            else:
+                start_background(_when_listed(listed, later), lambda task: None)
         else:
             names = _names(listed)
     except Exception:  # a relay with no model list: the known names will do
