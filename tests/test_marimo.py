@@ -22,6 +22,11 @@ app = runpy.run_path({path!r}, run_name="example")["app"]
 outputs, defs = app.run()
 halo = defs["halo"].result(timeout=300)
 studio = defs["studio"].widget
+# The studio hears of the edit's end on the views' own loop, a moment after its result.
+import time
+until = time.monotonic() + 60
+while time.monotonic() < until and any(t["status"] != "done" for t in studio.tiles):
+    time.sleep(0.02)
 print(json.dumps({{
     "video": defs["video"].local_path, "halo": halo.local_path, "parent": halo.turn - 1,
     "tiles": [[t["index"], t["status"], t["depth"]] for t in studio.tiles],
