@@ -110,6 +110,19 @@ def size_of(options: dict[str, Any], orientation: str | None) -> str | None:
     return f"{long_side}x{lines}"
 
 
+def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
+    """The OpenAI Videos create body: ``seconds`` and ``size``, the image as a reference."""
+    body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
+    if request.options.get("duration") is not None:
+        body["seconds"] = str(request.options["duration"])
+    size = size_of(request.options, request.orientation)
+    if size:
+        body["size"] = size
+    if request.image:
+        body["input_reference"] = request.image
+    return body
+
+
 def ratio_of(orientation: str | None) -> str | None:
     """The aspect ratio an orientation names, for gateways that take ratios."""
     return {"portrait": "9:16", "landscape": "16:9"}.get(orientation or "")

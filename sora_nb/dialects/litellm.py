@@ -12,21 +12,9 @@ from typing import Any
 from ..records._model import Request
 from ..records._video import Video
 from ._catalog import ContinuationKind
-from ._gateway import Gateway, GatewayDialect, Route, size_of
+from ._gateway import Gateway, GatewayDialect, Route, openai_body
 
 __all__ = ["GATEWAY"]
-
-
-def _body(request: Request, parent: Video | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
-    if request.options.get("duration") is not None:
-        body["seconds"] = str(request.options["duration"])
-    size = size_of(request.options, request.orientation)
-    if size:
-        body["size"] = size
-    if request.image:
-        body["input_reference"] = request.image
-    return body
 
 
 def _remix(request: Request, parent: Video | None) -> dict[str, Any]:
@@ -43,7 +31,7 @@ GATEWAY = Gateway(
     title="LiteLLM",
     create_path="/v1/videos",
     status_path="/v1/videos/{id}",
-    body=_body,
+    body=openai_body,
     content_path="/v1/videos/{id}/content",
     routes={"remix": Route("/v1/videos/{id}/remix", _remix)},
     route_for_model=_remixes,

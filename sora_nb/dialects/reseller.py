@@ -7,23 +7,9 @@ in the status answer, often one that expires (docs/dialects.md, "Resellers").
 
 from __future__ import annotations
 
-from ..records._model import Request
-from ..records._video import Video
-from ._gateway import Gateway, GatewayDialect, size_of
+from ._gateway import Gateway, GatewayDialect, openai_body
 
 __all__ = ["GATEWAY"]
-
-
-def _body(request: Request, parent: Video | None) -> dict[str, object]:
-    body: dict[str, object] = {"model": request.model, "prompt": request.prompt}
-    if request.options.get("duration") is not None:
-        body["seconds"] = str(request.options["duration"])
-    size = size_of(request.options, request.orientation)
-    if size:
-        body["size"] = size
-    if request.image:
-        body["input_reference"] = request.image
-    return body
 
 
 GATEWAY = Gateway(
@@ -31,7 +17,7 @@ GATEWAY = Gateway(
     title="the reseller",
     create_path="/v1/videos",
     status_path="/v1/videos/{id}",
-    body=_body,
+    body=openai_body,
     content_path="/v1/videos/{id}/content",
     no_field=("last_frame", "audio"),
 )
