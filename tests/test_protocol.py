@@ -22,7 +22,16 @@ from sora_nb import (
     TranscriptParser,
     parse_transcript,
 )
-from sora_nb.wire._protocol import completion_content, completion_tail, parse_chunk, parse_source
+from sora_nb.wire._protocol import (
+    ChatChunk,
+    ChatParser,
+    MarkdownParser,
+    Sora2apiParser,
+    completion_content,
+    completion_tail,
+    parse_chunk,
+    parse_source,
+)
 
 from .conftest import SEED
 
@@ -372,12 +381,12 @@ NO_TOKENS = (
 )
 
 
-def chat_events(chunks: list[bytes]) -> list[object]:
+def chat_events(chunks: list[bytes], parser: ChatParser | None = None) -> list[object]:
     """The relay's events as the client reads them: reasoning, output and content."""
     response = httpx.Response(
         200, headers={"content-type": "text/event-stream"}, content=iter(chunks)
     )
-    parser = TranscriptParser()
+    parser = parser or TranscriptParser()
     events: list[object] = []
     for sse in EventSource(response).iter_sse():
         chunk = parse_chunk(sse.data)
@@ -496,3 +505,79 @@ def test_source_progress_that_is_no_number_is_unknown(number: str) -> None:
     # json.loads reads these; round() of them raised OverflowError (found by tests/test_fuzz.py).
     parsed = parse_source(json.loads(f'{{"status": "running", "progress": {number}}}'))
     assert (parsed.status, parsed.progress) == ("generating", None)
+
+
+# --- each chat dialect's parser alone, and the one that tells them apart -----------------------
+
+FLOW2API = SEED.parent / "flow2api"
+FLOW2API_URL = "https://storage.googleapis.com/flow-output/abc.mp4?GoogleAccessId=x&Signature=y"
+
+
+def test_markdown_parser_alone_reads_the_seed_at_every_byte_split() -> None:
+    for cut in range(1, len(EDIT_SSE)):
+        parser = MarkdownParser()
+        assert chat_events([EDIT_SSE[:cut], EDIT_SSE[cut:]], parser) == EDIT_EVENTS, cut
+        assert parser.transcript == EDIT_TEXT and parser.dialect == "transcript"
+
+
+def test_markdown_parser_knows_nothing_of_sora2api() -> None:
+    parser = MarkdownParser()
+    tag = "<video src='https://cdn.example/v.mp4' controls></video>\n"
+    progress = ChatChunk(reasoning="**Video Generation Progress**: 46% (running)\n")
+    assert parser.feed_chunk(progress) == []
+    assert parser.feed(tag) == [TextEvent(tag.strip())]
+    assert parser.completed is None and parser.percent is None
+
+
+@pytest.mark.parametrize("name", sorted(SORA2API_CASES))
+def test_sora2api_parser_alone_reads_its_streams_at_every_byte_split(name: str) -> None:
+    wire = (SORA2API / name).read_bytes()
+    whole = chat_events([wire], Sora2apiParser())
+    assert _kinds(whole) == SORA2API_CASES[name]
+    assert whole == chat_events([wire])  # the same events as the parser that tells them apart
+    for cut in range(1, len(wire)):
+        assert chat_events([wire[:cut], wire[cut:]], Sora2apiParser()) == whole, cut
+
+
+def test_sora2api_parser_alone_reads_flow2api_at_every_byte_split() -> None:
+    wire = (FLOW2API / "success.sse").read_bytes()
+    whole = chat_events([wire], Sora2apiParser())
+    assert _kinds(whole)[-1] == CompletedEvent(None, None, FLOW2API_URL)
+    assert [e for e in whole if isinstance(e, ProgressEvent)][-1] == ProgressEvent(71)
+    for cut in range(1, len(wire)):
+        assert chat_events([wire[:cut], wire[cut:]], Sora2apiParser()) == whole, cut
+
+
+def test_a_video_tag_in_content_hands_over_at_every_split_point() -> None:
+    # sora2api's answer with no reasoning (stream: false): its tag alone tells the dialect.
+    text = "```html\n<video SRC = 'https://cdn.example/v/raw?sig=a%2Fb' controls></video>\n```"
+    done = CompletedEvent(None, None, "https://cdn.example/v/raw?sig=a%2Fb")
+    for cut in range(1, len(text)):
+        parser = TranscriptParser()
+        assert fed_to(parser, text, [cut]) == [done], cut
+        assert parser.dialect == "sora2api" and parser.transcript == text
+
+
+def test_a_seed_line_that_names_a_video_tag_stays_the_seed() -> None:
+    text = f"> prompt: a <video game> scene, no <video src= here\n{EDIT_TEXT}"
+    for cut in range(1, 60):
+        parser = TranscriptParser()
+        assert fed_to(parser, text, [cut])[-len(EDIT_EVENTS) :] == EDIT_EVENTS, cut
+        assert parser.dialect == "transcript"
+
+
+def test_the_hand_over_keeps_what_the_seed_parser_read() -> None:
+    parser = TranscriptParser()
+    parser.feed("> ID: `task_01k7e5w9z5f2d91pekrqy59rwc`\n>🏃‍ 进度 36..\n")
+    events = parser.feed_chunk(ChatChunk(reasoning="生成进度: 30%\n生成进度: 52%\n"))
+    assert events == [StatusEvent("generating"), ProgressEvent(52)]
+    assert parser.dialect == "sora2api" and parser.percent == 52
+    assert parser.task_id == "task_01k7e5w9z5f2d91pekrqy59rwc"
+    assert parser.transcript.endswith("36..\n")
+
+
+def fed_to(parser: ChatParser, text: str, cuts: list[int]) -> list[object]:
+    events: list[object] = []
+    for start, end in itertools.pairwise([0, *cuts, len(text)]):
+        events += parser.feed(text[start:end])
+    return events + parser.flush()

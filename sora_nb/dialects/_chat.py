@@ -55,8 +55,9 @@ from ..wire._limits import (
 )
 from ..wire._protocol import (
     ChatChunk,
+    ChatParser,
+    MarkdownParser,
     SourceStatus,
-    TranscriptParser,
     completion_content,
     parse_chunk,
     parse_source,
@@ -88,7 +89,11 @@ class ChatCompletions(Dialect):
 
     # -- what the two chat dialects say differently ----------------------------------------
 
-    def made_by(self, parser: TranscriptParser) -> str:
+    def parser(self) -> ChatParser:
+        """A parser for one stream, in this dialect."""
+        return MarkdownParser()
+
+    def made_by(self, parser: ChatParser) -> str:
         """The dialect a finished stream was in (its parser tells)."""
         return self.name
 
@@ -102,7 +107,7 @@ class ChatCompletions(Dialect):
         deadline: float,
     ) -> Video:
         started, wall = time.monotonic(), time.time()
-        parser = TranscriptParser()
+        parser = self.parser()
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
         refusal: list[str] = []
@@ -160,7 +165,7 @@ class ChatCompletions(Dialect):
     ) -> AsyncGenerator[Event, None]:
         """The events of one chat-completions request, as the relay sends them."""
         validate_model(model)
-        parser = TranscriptParser()
+        parser = self.parser()
         body = build_body(messages, model, stream=stream)
         try:
             while True:
@@ -177,7 +182,7 @@ class ChatCompletions(Dialect):
     async def _consume(
         self,
         body: dict[str, Any],
-        parser: TranscriptParser,
+        parser: ChatParser,
         on_event: EventCallback | None,
         refusal: list[str],
     ) -> None:
@@ -199,7 +204,7 @@ class ChatCompletions(Dialect):
     async def _events(
         self,
         body: dict[str, Any],
-        parser: TranscriptParser,
+        parser: ChatParser,
         on_event: EventCallback | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails.
@@ -244,14 +249,12 @@ class ChatCompletions(Dialect):
                     self._sources[parser.task_id] = parser.source_url
 
     @staticmethod
-    def _stream_error(parser: TranscriptParser, message: str) -> FailedEvent:
+    def _stream_error(parser: ChatParser, message: str) -> FailedEvent:
         # An in-stream {"error": …} object: the relay gave up on this request.
         parser.failed = parser.failed or FailedEvent(message, parser.task_id)
         return parser.failed
 
-    async def _whole_completion(
-        self, response: httpx.Response, parser: TranscriptParser
-    ) -> list[Event]:
+    async def _whole_completion(self, response: httpx.Response, parser: ChatParser) -> list[Event]:
         """``stream: false``, or a relay that answered a stream request with plain JSON."""
         try:
             text = (await response.aread()).decode("utf-8", "replace")
@@ -263,7 +266,7 @@ class ChatCompletions(Dialect):
             return [self._stream_error(parser, chunk.error or "unknown error")]
         return parser.feed(completion_content(obj)) + parser.flush()
 
-    def _interrupted(self, parser: TranscriptParser, exc: _Broken) -> Exception:
+    def _interrupted(self, parser: ChatParser, exc: _Broken) -> Exception:
         if parser.task_id is None:
             return APIConnectionError(
                 f"The connection to the relay broke before a task was created: {exc}."
@@ -297,7 +300,7 @@ class ChatCompletions(Dialect):
         status = await self._poll(pending, on_event, deadline)
         # Collected later: the elapsed time is wall-clock since the task started.
         video = video_from_source(pending, status, time.time() - pending.started_at, None)
-        return self.finished(video, self.made_by(TranscriptParser()))
+        return self.finished(video, self.made_by(self.parser()))
 
     async def _poll(
         self,
@@ -382,14 +385,14 @@ async def _report(
     return phase, percent
 
 
-def _drain(parser: TranscriptParser, inflow: CappedRedactor) -> list[Event]:
+def _drain(parser: ChatParser, inflow: CappedRedactor) -> list[Event]:
     """The end of a stream: what the redactor held back, then the parser's last events."""
     reasoning = inflow.flush_reasoning()
-    events = parser.feed_reasoning(reasoning) if reasoning else []
+    events = parser.feed_chunk(ChatChunk(reasoning=reasoning)) if reasoning else []
     return events + parser.feed(inflow.flush()) + parser.flush()
 
 
-def _task(parser: TranscriptParser) -> Task | None:
+def _task(parser: ChatParser) -> Task | None:
     """The task the stream announced, if it did."""
     if parser.task_id is None:
         return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..records._ask import Ask
 from ..records._video import Video
-from ..wire._protocol import TranscriptParser
+from ..wire._protocol import ChatParser, TranscriptParser
 from ._base import Content, Relay
 from ._chat import ChatCompletions
 from ._shape import model_info
@@ -41,7 +41,10 @@ class Chat(ChatCompletions):
             return self._sora2api.edit_content(content, parent)
         return content
 
-    def made_by(self, parser: TranscriptParser) -> str:
+    def parser(self) -> ChatParser:
+        return TranscriptParser()  # it tells the two apart as it reads
+
+    def made_by(self, parser: ChatParser) -> str:
         return parser.dialect
 
     @classmethod

@@ -21,6 +21,7 @@ from ..records._ask import Ask, extras
 from ..records._model import Request
 from ..records._video import Video
 from ..wire._events import CompletedEvent, Event, JobEvent, ProgressEvent
+from ..wire._protocol import ChatParser, Sora2apiParser
 from ._base import EventCallback
 from ._catalog import capabilities_for, check_options
 from ._chat import ChatCompletions
@@ -89,6 +90,9 @@ class Flow2api(ChatCompletions):
 
     name = "flow2api"
     title = "flow2api"
+
+    def parser(self) -> ChatParser:
+        return Sora2apiParser()  # its progress line and its tag are sora2api's kind
 
     def continuations(self, model: str) -> tuple[str, ...]:
         return ("extend",)

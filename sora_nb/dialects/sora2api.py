@@ -17,6 +17,7 @@ from ..records._ask import Ask
 from ..records._request import MAX_IMAGE_BYTES, image_to_url
 from ..records._video import Video
 from ..wire._limits import exception_text
+from ..wire._protocol import ChatParser, Sora2apiParser
 from ._base import Content
 from ._chat import ChatCompletions
 
@@ -30,6 +31,9 @@ class Sora2api(ChatCompletions):
 
     name = "sora2api"
     title = "sora2api"
+
+    def parser(self) -> ChatParser:
+        return Sora2apiParser()
 
     async def place_image(self, ask: Ask) -> Ask:
         """An https image, fetched and sent inline: these relays drop image links.
