@@ -30,7 +30,8 @@ from sora_nb.client._limiter import (
     limiter_for,
 )
 from sora_nb.emulator import EmulatorServer, serve_in_thread
-from sora_nb.records._batch_items import BatchItem, read_items
+from sora_nb.records._ask import Ask
+from sora_nb.records._batch_items import BatchItem, items_from, read_items
 from sora_nb.records._journal import Journal, read_journal
 from sora_nb.session._batch import Batch, BatchResults
 from sora_nb.session._history import Session
@@ -125,6 +126,26 @@ def test_a_batch_file_refusal_speaks_chinese(tmp_path: Path) -> None:
     assert [english_words(text) for text in ours] == [[]] * 3, refusals
 
 
+def test_rows_naming_one_image_read_it_once_and_a_missing_one_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "cow.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
+    path = tmp_path / "p.csv"
+    rows = "".join(f"a cow {n},{tmp_path / 'cow.png'}\n" for n in range(3))
+    path.write_text(f"prompt,image\n{rows}a duck,{tmp_path / 'duck.png'}\n", encoding="utf-8")
+    items = read_items(path)
+    first, *others, missing = [item.ask() for item in items[:3]] + [items[3]]
+    assert first.image is not None and first.image.startswith("data:image/png;base64,")
+    assert all(ask.image is first.image for ask in others)  # one copy of the data URL
+    assert isinstance(missing, BatchItem) and missing.checked is None
+    assert "row 4" in str(missing.problem) and "duck.png" in str(missing.problem)
+
+
+def test_batch_defaults_fill_empty_cells_and_an_unknown_default_is_refused() -> None:
+    items = items_from([{"prompt": "a cow", "orientation": ""}], defaults={"orientation": "横屏"})
+    assert items[0].orientation == "landscape" and items[0].ask().orientation == "landscape"
+    with pytest.raises(InvalidRequest, match="modle"):
+        items_from(["a cow"], defaults={"modle": "sora-2"})
+
+
 # -- one batch ---------------------------------------------------------------------------------
 
 
@@ -145,6 +166,27 @@ async def test_generate_many_returns_input_order_and_journals_each_item(
     assert state.finished and [r.stage for r in state.items] == ["done"] * 6 + ["failed"] * 2
     assert [r.sends for r in state.items] == [1] * 7 + [0]
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+async def test_a_batch_row_builds_one_ask_checked_once(
+    relay: EmulatorServer, client: SoraClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    build = Ask.build.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Ask], /, prompt: object, **options: object) -> Ask:
+        built.append(prompt)
+        return build(cls, prompt, **options)
+
+    monkeypatch.setattr(Ask, "build", classmethod(counted))
+    session = make_session(client)
+    rows: list[str | dict[str, str]] = [
+        "a cow", {"prompt": "a horse", "duration": "4"}, {"prompt": "a fox", "name": "fox"}
+    ]  # fmt: skip
+    results = await session.generate_many(rows, orientation="portrait")
+    assert [r.prompt for r in results if isinstance(r, Video)] == ["a cow", "a horse", "a fox"]
+    assert built == ["a cow", "a horse", "a fox"]  # planned, sent and recorded: one build each
+    assert results[1].request.options == {"duration": 4}  # type: ignore[union-attr]
 
 
 async def test_results_table_with_and_without_pandas(

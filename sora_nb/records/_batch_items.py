@@ -11,20 +11,21 @@ import io
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .._exceptions import InvalidRequest
 from .._messages import t
 from ._ask import DEFAULT_MODEL, Ask, ask_options
-from ._request import normalize_orientation, validate_model, validate_prompt
 
-__all__ = ["COLUMNS", "BatchItem", "items_from", "read_items"]
+__all__ = ["COLUMNS", "DEFAULTABLE", "BatchItem", "items_from", "read_items"]
 
 _FIXED = ("prompt", "model", "orientation", "image", "edit", "name")
 #: A row's columns: what an Ask takes (a new option is a column too), an edit and a name.
 COLUMNS = (*_FIXED, *(name for name in ask_options() if name not in _FIXED))
+#: What a batch's defaults may fill in where a row leaves it empty.
+DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "name"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,38 +42,65 @@ class BatchItem:
     problem: str | None = None
     #: The row's other Ask options (``duration``), as written.
     options: dict[str, str] = field(default_factory=dict)
+    #: The row as one Ask, built and checked once by ``items_from`` (None if refused).
+    checked: Ask | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        fixed = {k: v for k, v in asdict(self).items() if v is not None and k != "options"}
+        fixed = {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None and k not in ("options", "checked")
+        }
         return {**fixed, **self.options}
 
     def ask(self, parent_model: str | None = None) -> Ask:
         """The row as the Ask it sends (an edit keeps ``parent_model`` unless told)."""
-        model = self.model or parent_model or DEFAULT_MODEL
-        return Ask.build(
-            self.prompt, model=model, orientation=self.orientation, image=self.image,
-            **self.options,
-        )  # fmt: skip
+        ask = self.checked or _ask(self)  # an item made by hand, not read by items_from
+        if parent_model and self.model is None:
+            return replace(ask, model=parent_model)  # a finished video's: already checked
+        return ask
+
+
+def _ask(item: BatchItem, image_url: str | None = None) -> Ask:
+    ask = Ask.build(
+        item.prompt, model=item.model or DEFAULT_MODEL, orientation=item.orientation,
+        image=None if image_url else item.image, **item.options,
+    )  # fmt: skip
+    return replace(ask, image=image_url) if image_url else ask
 
 
 def items_from(
     entries: Iterable[str | Mapping[str, Any] | BatchItem],
     where: str = "batch.where.item",
     path: object = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> list[BatchItem]:
     """Each entry as a checked ``BatchItem``: a prompt, a mapping of ``COLUMNS``, or an item.
 
     An entry with bad input becomes an item whose ``problem`` says why (it is never sent),
     so one bad line does not stop the others. ``where`` is the catalog key naming an entry
     ("Item 3", "prompts.csv row 3"), filled in with ``path`` and the entry's number.
+    ``defaults`` fill in the ``DEFAULTABLE`` columns a row leaves empty.
     """
-    items = [_item(e, t(where, path=path, n=n)) for n, e in enumerate(entries, 1)]
+    filled = {k: _text(v) for k, v in (defaults or {}).items()}
+    unknown = sorted(set(filled) - set(DEFAULTABLE))
+    if unknown:
+        raise InvalidRequest(t("ask.unknown_option", name=unknown[0]))
+    images: dict[str, str] = {}  # one read per image file, however many rows name it
+    items = [
+        _item(entry, t(where, path=path, n=n), filled, images) for n, entry in enumerate(entries, 1)
+    ]
     if not items:
         raise InvalidRequest(t("batch.no_prompts"))
     return items
 
 
-def _item(entry: str | Mapping[str, Any] | BatchItem, where: str) -> BatchItem:
+def _item(
+    entry: str | Mapping[str, Any] | BatchItem,
+    where: str,
+    defaults: dict[str, str | None],
+    images: dict[str, str],
+) -> BatchItem:
     if isinstance(entry, BatchItem):
         if entry.problem is not None:
             return entry
@@ -90,8 +118,12 @@ def _item(entry: str | Mapping[str, Any] | BatchItem, where: str) -> BatchItem:
     if unknown:
         listed = {"unknown": ", ".join(unknown), "columns": ", ".join(COLUMNS)}
         return BatchItem(prompt, problem=t("batch.unknown_columns", where=where, **listed))
+    texts = {k: _text(v) for k, v in values.items()}
+    for key, default in defaults.items():  # what a row leaves empty, the defaults give
+        if texts.get(key) is None:
+            texts[key] = default
     try:
-        return _checked({k: _text(v) for k, v in values.items()})
+        return _checked(texts, images)
     except InvalidRequest as exc:
         return BatchItem(prompt, problem=t("batch.item_problem", where=where, detail=exc))
 
@@ -105,24 +137,31 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _checked(values: dict[str, str | None]) -> BatchItem:
-    model = values.get("model")
-    orientation = values.get("orientation")
+def _checked(values: dict[str, str | None], images: dict[str, str]) -> BatchItem:
+    """The row as an item holding its one Ask, every value checked as any surface checks it."""
     name = values.get("name")
     if name is not None and not name.isidentifier():
         raise InvalidRequest(t("batch.not_identifier", name=name))
-    item = BatchItem(
-        prompt=validate_prompt(values.get("prompt")),
-        model=validate_model(model) if model else None,
-        orientation=normalize_orientation(orientation) if orientation else None,
-        image=values.get("image"),
+    image = values.get("image")
+    row = BatchItem(
+        prompt=values.get("prompt") or "",
+        model=values.get("model"),
+        orientation=values.get("orientation"),
+        image=image,
         edit=values.get("edit"),
         name=name,
         options={k: v for k in COLUMNS if k not in _FIXED and (v := values.get(k)) is not None},
     )
-    if item.options:  # refused now, with the row's number, not when it is sent
-        Ask.build(item.prompt, **item.options)
-    return item
+    ask = _ask(row, images.get(image) if image else None)
+    if image and ask.image:
+        images.setdefault(image, ask.image)
+    return replace(
+        row,
+        prompt=ask.prompt,
+        model=ask.model if row.model else None,
+        orientation=ask.orientation,
+        checked=ask,
+    )
 
 
 def read_items(path: str | os.PathLike[str]) -> list[BatchItem]:

@@ -44,7 +44,7 @@ from ..client._client import EventCallback, SoraClient
 from ..dialects import recognised
 from ..records._ask import DEFAULT_MODEL
 from ..records._autosave import locked
-from ..records._batch_items import COLUMNS, BatchItem, items_from
+from ..records._batch_items import BatchItem, items_from
 from ..records._journal import ItemRecord, Journal, read_journal
 from ..records._model import Request
 from ..records._video import Video, video_from_record, video_record
@@ -205,7 +205,7 @@ class Batch:
         **options: Any,
     ) -> Batch:
         """A new batch; every item is checked (and its edit found) before anything is sent."""
-        items = [_with_defaults(item, defaults or {}) for item in items_from(entries)]
+        items = items_from(entries, defaults=defaults)
         session.client.check_ready()  # no key for a real relay: refused before the journal
         items = [_edit_checked(session, item) for item in items]
         path = _journal_path(session, journal)
@@ -459,19 +459,6 @@ def _edit_checked(session: SessionLike, item: BatchItem) -> BatchItem:
     except InvalidRequest as exc:
         return replace(item, problem=str(exc))
     return item
-
-
-_DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "name"))
-
-
-def _with_defaults(item: BatchItem, defaults: Mapping[str, Any]) -> BatchItem:
-    if item.problem is not None:
-        return item
-    values = item.to_json()
-    for key in _DEFAULTABLE:  # what a row leaves empty, the batch's defaults give
-        if values.get(key) is None and defaults.get(key) is not None:
-            values[key] = defaults[key]
-    return items_from([values])[0]
 
 
 def _journal_path(
