@@ -86,6 +86,8 @@ class Gateway:
     route_for_model: Callable[[str, ContinuationKind], bool] = lambda model, kind: True
     #: Fields this gateway's body has no place for (refused before sending).
     no_field: tuple[str, ...] = ()
+    #: Where to poll instead when ``status_path`` answers 501 (new-api's own route).
+    fallback_status_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,10 @@ def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
 def ratio_of(orientation: str | None) -> str | None:
     """The aspect ratio an orientation names, for gateways that take ratios."""
     return {"portrait": "9:16", "landscape": "16:9"}.get(orientation or "")
+
+
+class _Unimplemented(Exception):
+    """The status route answered 501: this gateway has another route for the task."""
 
 
 class GatewayAPI:
@@ -186,6 +192,11 @@ class GatewayAPI:
         """``GET`` here for the task's status."""
         return self.base_url + self.gateway.status_path.format(id=quote(task_id, safe=""))
 
+    def fallback_url(self, task_id: str) -> str:
+        """The gateway's other status route for the task (``fallback_status_path``)."""
+        path = self.gateway.fallback_status_path or self.gateway.status_path
+        return self.base_url + path.format(id=quote(task_id, safe=""))
+
     async def create(
         self, request: Request, parent: Video | None, on_event: EventCallback | None
     ) -> Created:
@@ -223,7 +234,11 @@ class GatewayAPI:
         now, shown, misses, lost = "", -1, 0, ""
         interval = min(1.0, self._poll_interval())
         while time.monotonic() < deadline and misses < _MISSES:
-            obj, error = await self._poll_once(status_url, task_id, deadline)
+            try:
+                obj, error = await self._poll_once(status_url, task_id, deadline)
+            except _Unimplemented:
+                status_url = self.fallback_url(task_id)
+                continue
             if obj is None:
                 if misses == 0:
                     await _call(on_event, JobEvent("resuming", detail=error))
@@ -253,10 +268,13 @@ class GatewayAPI:
                 t("videos.refused_key", status=response.status_code),
                 status_code=response.status_code,
             )
+        other = self.gateway.fallback_status_path and self.fallback_url(task_id)
+        if response.status_code == 501 and other and url != other:
+            raise _Unimplemented  # new-api: a channel with no OpenAI shape for its status
         if response.status_code == 429 or response.status_code >= 500:
             return None, f"{response.status_code} {response.reason_phrase}"
         if not response.is_success:
-            message = _error_text(self._json(response)) or response.reason_phrase
+            message = _error_text(_task_layer(self._json(response))) or response.reason_phrase
             raise APIStatusError(
                 t("videos.status", status=response.status_code, task=task_id, message=message),
                 status_code=response.status_code,
@@ -267,6 +285,7 @@ class GatewayAPI:
         self, task_id: str, obj: dict[str, Any], on_event: EventCallback | None, now: str,
         shown: int,
     ) -> SourceStatus | tuple[str, int]:  # fmt: skip
+        obj = _task_layer(obj)
         word = _status_word(obj)
         where = phase(word)
         if where == "failed":
@@ -300,7 +319,9 @@ class GatewayAPI:
         thumb = _first_text(obj, ("thumbnail_url", "cover_url"))
         thumb = self._absolute(thumb) if thumb else None
         await _call(on_event, CompletedEvent(None, thumb, url))
-        model = obj.get("model")
+        properties = obj.get("properties")  # new-api's own route names the model here
+        named = properties.get("origin_model_name") if isinstance(properties, dict) else None
+        model = obj.get("model") or named
         return SourceStatus("completed", 100, url, thumb, None, None,
                             model=model if isinstance(model, str) else None)  # fmt: skip
 
@@ -329,10 +350,22 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+_STATUS_KEYS = ("status", "state", "task_status")
+
+
+def _task_layer(obj: dict[str, Any]) -> dict[str, Any]:
+    """The part of a status answer that is the task. new-api's own route wraps its task
+    record as ``{"code": "success", "data": {...}}``; the other answers are the task."""
+    data = obj.get("data")
+    if isinstance(data, dict) and not any(_text(obj.get(k)) for k in _STATUS_KEYS):
+        return data
+    return obj
+
+
 def _status_word(obj: dict[str, Any]) -> str:
     data = obj.get("data")
     for layer in (obj, data if isinstance(data, dict) else {}):
-        for key in ("status", "state", "task_status"):
+        for key in _STATUS_KEYS:
             if _text(layer.get(key)):
                 return str(layer[key])
     return ""

@@ -1,0 +1,121 @@
+"""What each gateway's own routes need of the client, against the emulator over loopback:
+new-api's unified route, multipart uploads on the OpenAI Videos shape, and xAI's
+continuations when the parent's link was good for one fetch only (docs/dialects.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from sora_nb import APIStatusError, ProgressEvent, SoraClient
+from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+from .test_gateway_fixtures import FIXTURES
+from .test_gateways import KEY
+
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest) -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=400, api_key=KEY, dialect=request.param) as server:
+        yield server
+
+
+def client(server: EmulatorServer, dialect: str, **extra: Any) -> SoraClient:
+    return SoraClient(server.url, KEY, dialect=dialect, poll_interval=0.05, **extra)
+
+
+# -- new-api's own route ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("served", ["newapi"], indirect=True)
+def test_a_task_made_on_new_apis_own_route_is_collected_by_its_id_or_url(
+    served: EmulatorServer,
+) -> None:
+    body = {"model": "kling-v2-1", "prompt": "a kite over dunes", "duration": 5}
+    made = httpx.post(f"{served.url}/v1/video/generations", json=body, headers=HEADERS)
+    assert made.status_code == 200 and made.json()["object"] == "video"
+    task_id = made.json()["task_id"]
+    unified = f"{served.url}/v1/video/generations/{task_id}"
+
+    async def go() -> tuple[Any, Any, list[int]]:
+        seen: list[int] = []
+        async with client(served, "newapi") as c:
+            by_url = await c.resume(unified, on_event=lambda e: seen.append(e.percent)
+                                    if isinstance(e, ProgressEvent) else None)  # fmt: skip
+            return by_url, await c.resume(task_id), seen
+
+    by_url, by_id, seen = asyncio.run(go())
+    assert by_url.video_url == f"{served.url}/v1/videos/{task_id}/content"  # its result_url
+    assert by_url.model == "kling-v2-1"  # the record's model, for a task resumed by its URL
+    assert by_id.video_url == by_url.video_url
+    assert seen[-1] == 100
+    assert served.app.state.emulator.paid["a kite over dunes"] == 1  # collected, never re-sent
+    record = httpx.get(unified, headers=HEADERS).json()
+    assert record["code"] == "success" and record["data"]["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize("served", ["newapi"], indirect=True)
+def test_a_channel_without_an_openai_status_is_followed_on_new_apis_own_route(
+    served: EmulatorServer,
+) -> None:
+    seen: list[int] = []
+
+    async def go() -> Any:
+        async with client(served, "newapi") as c:
+            return await c.generate(
+                "a lighthouse [fault:no-openai-video]", model="kling-v2-1",
+                on_event=lambda e: seen.append(e.percent) if isinstance(e, ProgressEvent) else None,
+            )  # fmt: skip
+
+    video = asyncio.run(go())
+    task_id = video.task.task_id
+    assert httpx.get(f"{served.url}/v1/videos/{task_id}", headers=HEADERS).status_code == 501
+    assert video.video_url == f"{served.url}/v1/videos/{task_id}/content"
+    assert seen[0] == 0 and seen[-1] == 100 and seen == sorted(seen)
+    assert served.app.state.emulator.paid["a lighthouse"] == 1
+
+
+def test_new_apis_recorded_task_record_is_read() -> None:
+    """tests/fixtures/newapi/unified.json, written from new-api's task record."""
+    recorded = json.loads((FIXTURES / "newapi" / "unified.json").read_text("utf-8"))
+    polls = list(recorded["polls"])
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/video/generations/task_9Kq2"
+        return httpx.Response(200, json=polls.pop(0) if len(polls) > 1 else polls[0])
+
+    seen: list[int] = []
+
+    async def go() -> Any:
+        async with SoraClient(
+            "https://gateway.example",
+            "sk-fixture",
+            dialect="newapi",
+            poll_interval=0.01,
+            transport=httpx.MockTransport(handle),
+        ) as c:
+            return await c.resume(
+                "https://gateway.example/v1/video/generations/task_9Kq2",
+                on_event=lambda e: seen.append(e.percent) if isinstance(e, ProgressEvent) else None,
+            )  # fmt: skip
+
+    video = asyncio.run(go())
+    assert video.video_url == recorded["polls"][-1]["data"]["result_url"]
+    assert 30 in seen and seen[-1] == 100
+
+
+@pytest.mark.parametrize("served", ["newapi"], indirect=True)
+def test_an_unknown_id_on_new_apis_own_route_says_so(served: EmulatorServer) -> None:
+    async def go() -> None:
+        async with client(served, "newapi") as c:
+            await c.resume(f"{served.url}/v1/video/generations/task_nothere")
+
+    with pytest.raises(APIStatusError, match="task_not_exist"):
+        asyncio.run(go())
