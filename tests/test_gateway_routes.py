@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from sora_nb import APIStatusError, ProgressEvent, SoraClient
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 from .test_gateway_fixtures import FIXTURES
-from .test_gateways import KEY
+from .test_gateways import KEY, MEADOW, plays
 
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 
@@ -119,3 +120,54 @@ def test_an_unknown_id_on_new_apis_own_route_says_so(served: EmulatorServer) -> 
 
     with pytest.raises(APIStatusError, match="task_not_exist"):
         asyncio.run(go())
+
+
+# -- multipart uploads on the OpenAI Videos shape -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("served", "model"),
+    [("newapi", "kling-v2-1"), ("litellm", "runwayml/gen4_turbo")],
+    indirect=["served"],
+)
+def test_a_local_image_goes_as_a_file_part(
+    served: EmulatorServer, model: str, tmp_path: Path
+) -> None:
+    async def go() -> Any:
+        async with client(served, served.app.state.emulator.dialect) as c:
+            video = await c.generate("the meadow wakes", model=model, image=MEADOW,
+                                     duration=5, aspect_ratio="16:9")  # fmt: skip
+            return video, await c.download(video.video_url, tmp_path / "out.mp4")
+
+    video, path = asyncio.run(go())
+    size = MEADOW.stat().st_size
+    assert served.app.state.uploads == [("input_reference", "image/png", size)]  # sent once
+    assert served.app.state.emulator.paid["the meadow wakes"] == 1
+    assert video.request.options == {"duration": 5, "aspect_ratio": "16:9"}
+    assert plays(path) > 10
+
+
+@pytest.mark.parametrize("served", ["newapi"], indirect=True)
+def test_new_apis_gate_on_a_multipart_create_waits_and_pays_once(served: EmulatorServer) -> None:
+    prompts = [f"upload under the gate {n}" for n in range(5)]
+
+    async def go() -> list[Any]:
+        async with client(served, "newapi", max_retries=8) as c:
+            return await asyncio.gather(
+                *(c.generate(p, model="kling-v2-1", image=MEADOW) for p in prompts)
+            )
+
+    assert len(asyncio.run(go())) == 5
+    state = served.app.state
+    assert state.gated > 0  # some creates were answered 429 and sent again later
+    assert all(state.emulator.paid[p] == 1 for p in prompts)
+    assert len(state.uploads) == 5 + state.gated  # each 429'd form was read, none paid
+
+
+@pytest.mark.parametrize("served", ["newapi"], indirect=True)
+def test_the_emulator_refuses_a_file_part_that_is_no_image(served: EmulatorServer) -> None:
+    form = {"model": "kling-v2-1", "prompt": "a cow"}
+    files = {"input_reference": ("cow.png", b"not a picture", "image/png")}
+    answer = httpx.post(f"{served.url}/v1/videos", data=form, files=files, headers=HEADERS)
+    assert answer.status_code == 400 and "not an image" in answer.json()["error"]["message"]
+    assert sum(served.app.state.emulator.paid.values()) == 0

@@ -40,7 +40,7 @@ from ..wire._events import (
     TaskEvent,
 )
 from ..wire._protocol import SourceStatus, completion_tail
-from ._base import Dialect, EventCallback, Relay
+from ._base import Dialect, EventCallback, Files, Relay
 from ._catalog import (
     Capabilities,
     ContinuationKind,
@@ -53,7 +53,8 @@ from ._videos_api import VideosPollLost
 from ._words import percent, phase
 
 __all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
-Send = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
+#: A ``POST`` with the client's retries: JSON, or multipart when file parts are given.
+Send = Callable[..., Awaitable[httpx.Response]]
 #: One ``GET`` with the key (a poll): no retry, the status left to the caller.
 Get = Callable[[str], Awaitable[httpx.Response]]
 #: A create or continuation body from the request (and the parent, for a continuation).
@@ -88,6 +89,8 @@ class Gateway:
     no_field: tuple[str, ...] = ()
     #: Where to poll instead when ``status_path`` answers 501 (new-api's own route).
     fallback_status_path: str | None = None
+    #: Body fields the gateway takes as a file: a local image goes as a multipart file part.
+    file_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,42 @@ def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
     if request.image:
         body["input_reference"] = request.image
     return body
+
+
+def upload(body: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], Files | None]:
+    """``body`` as a multipart form when one of ``fields`` holds a ``data:`` URI (an image
+    the user gave as a file): that field becomes a file part, the rest text fields, and a
+    nested object is spread into them (new-api reads unknown form fields as ``metadata``).
+    The OpenAI Videos shape takes ``input_reference`` as a file this way."""
+    files = {key: part for key in fields if (part := _file_part(body.get(key))) is not None}
+    if not files:
+        return body, None
+    form: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in files or value is None:
+            continue
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        form.update((name, _form_text(item)) for name, item in items if item is not None)
+    return form, files
+
+
+def _file_part(value: Any) -> tuple[str, bytes, str] | None:
+    """A ``data:image/…;base64,`` URI as a file part (validated when the Ask was built)."""
+    if not isinstance(value, str) or not value.startswith("data:"):
+        return None
+    head, _, data = value.partition(",")
+    mime = head[5:].split(";", 1)[0] or "image/png"
+    try:
+        content = base64.b64decode(data, validate=True)
+    except ValueError:
+        return None
+    return f"image.{mime.rsplit('/', 1)[-1]}", content, mime
+
+
+def _form_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def ratio_of(orientation: str | None) -> str | None:
@@ -202,7 +241,9 @@ class GatewayAPI:
     ) -> Created:
         """Create the task (or the gateway's own continuation of ``parent``) exactly once."""
         path, body = self._route(request, parent)
-        response = await self._send(path, body)
+        form, files = upload(body, self.gateway.file_fields)
+        # One request either way, through the client's one path (its admission and retries).
+        response = await (self._send(path, form, files) if files else self._send(path, body))
         obj = self._json(response)
         task_id = next((obj[k] for k in ("id", "request_id", "task_id") if _text(obj.get(k))), None)
         if task_id is None and isinstance(obj.get("data"), dict):

@@ -67,6 +67,7 @@ GATEWAY = Gateway(
     # Its own route answers for every channel; the OpenAI one is 501 for a channel that
     # has no OpenAI shape (new-api's relay/relay_task.go).
     fallback_status_path="/v1/video/generations/{id}",
+    file_fields=("input_reference",),
 )
 
 

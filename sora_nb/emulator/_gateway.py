@@ -69,17 +69,19 @@ def key_of(request: Request) -> str:
     return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 
+_IMAGE_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp",
+                b"GIF8": "image/gif"}  # fmt: skip
+
+
 async def read_body(request: Request) -> dict[str, Any] | Response:
-    """A JSON body, or a multipart form (a file part becomes a ``data:`` URI)."""
+    """A JSON body, or a multipart form (a file part becomes a ``data:`` URI).
+
+    As new-api reads a form (``readTaskInputReferenceFiles``): a file's type is sniffed from
+    its bytes when the part says none, and a part that is no image is refused with 400. Each
+    file part received is noted in ``state.uploads`` (field, type, size)."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        out: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                data = base64.b64encode(await value.read()).decode()
-                value = f"data:{value.content_type or 'image/png'};base64,{data}"
-            out.setdefault(key.removesuffix("[]"), value)
-        return out
+        async with request.form() as form:  # closes the parts' spooled files after
+            return await _form_body(request, form.multi_items())
     try:
         obj = json.loads(await request.body())
     except ValueError:
@@ -87,6 +89,24 @@ async def read_body(request: Request) -> dict[str, Any] | Response:
     if not isinstance(obj, dict):
         return error(400, "The body must be a JSON object.")
     return obj
+
+
+async def _form_body(request: Request, items: list[tuple[str, Any]]) -> dict[str, Any] | Response:
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if isinstance(value, UploadFile):
+            content = await value.read()
+            sniffed = next((m for magic, m in _IMAGE_MAGIC.items()
+                            if content.startswith(magic)), None)  # fmt: skip
+            if sniffed is None:
+                return error(400, f"The file part {key!r} is not an image.",
+                             "invalid_multipart_form")  # fmt: skip
+            mime = value.content_type or sniffed
+            mime = sniffed if mime == "application/octet-stream" else mime
+            request.app.state.uploads.append((key, mime, len(content)))
+            value = f"data:{mime};base64,{base64.b64encode(content).decode()}"
+        out.setdefault(key.removesuffix("[]"), value)
+    return out
 
 
 @dataclass
@@ -263,3 +283,4 @@ def install_state(state: Any) -> None:
     state.running = {}  # key → its running task ids (new-api's concurrency gate)
     state.links = Links()
     state.gated = 0  # creates the per-key gate answered 429
+    state.uploads = []  # (field, media type, size) of each multipart file part received
