@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sora_nb import APIStatusError, ProgressEvent, SoraClient
+from sora_nb import APIStatusError, ProgressEvent, Session, SoraClient
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 
 from .test_gateway_fixtures import FIXTURES
@@ -171,3 +171,56 @@ def test_the_emulator_refuses_a_file_part_that_is_no_image(served: EmulatorServe
     answer = httpx.post(f"{served.url}/v1/videos", data=form, files=files, headers=HEADERS)
     assert answer.status_code == 400 and "not an image" in answer.json()["error"]["message"]
     assert sum(served.app.state.emulator.paid.values()) == 0
+
+
+# -- xAI: continuing a video whose link was good for one fetch ----------------------------
+
+
+@pytest.mark.parametrize("served", ["xai"], indirect=True)
+def test_an_xai_edit_sends_the_local_copy_when_the_link_was_one_time(
+    served: EmulatorServer, tmp_path: Path
+) -> None:
+    async def go() -> tuple[Any, Any]:
+        async with client(served, "xai") as c:
+            session = Session("waves", client=c, save_dir=tmp_path)
+            first = await session.generate("a wave [fault:one-time-link]",
+                                           model="grok-imagine-video")  # fmt: skip
+            assert first.local_path is not None  # its one fetch made the copy
+            return first, await session.edit(first, "the wave at night", how="edit")
+
+    first, second = asyncio.run(go())
+    state = served.app.state
+    assert httpx.get(first.video_url).status_code == 410  # the parent's link is spent
+    assert state.inline_parents == 1 and second.request.options["how"] == "edit"
+    assert state.emulator.paid["the wave at night"] == 1
+    assert state.links.keyed == 0  # the key never went to the links' origin
+
+
+@pytest.mark.parametrize("served", ["xai"], indirect=True)
+def test_an_xai_extension_without_a_copy_sends_the_link_its_status_gives_now(
+    served: EmulatorServer,
+) -> None:
+    async def go() -> tuple[Any, Any]:
+        async with client(served, "xai") as c:
+            first = await c.generate("a cliff [fault:one-time-link]", model="grok-imagine-video")
+            assert httpx.get(first.video_url).status_code == 200  # someone used its one fetch
+            return first, await c.edit(first, "the cliff crumbles", how="extend", duration=6)
+
+    first, second = asyncio.run(go())
+    state = served.app.state
+    assert state.inline_parents == 0 and second.parent is first
+    assert second.video_url.split("?")[0] != first.video_url.split("?")[0]
+    assert state.emulator.paid["the cliff crumbles"] == 1
+
+
+@pytest.mark.parametrize("served", ["xai"], indirect=True)
+def test_the_emulated_xai_refuses_a_spent_one_time_link(served: EmulatorServer) -> None:
+    async def go() -> Any:
+        async with client(served, "xai") as c:
+            return await c.generate("a dune [fault:one-time-link]", model="grok-imagine-video")
+
+    first = asyncio.run(go())
+    assert httpx.get(first.video_url).status_code == 200
+    body = {"model": "grok-imagine-video", "prompt": "more", "video": {"url": first.video_url}}
+    answer = httpx.post(f"{served.url}/v1/videos/edits", json=body, headers=HEADERS)
+    assert answer.status_code == 400 and "expired" in answer.json()["error"]["message"]

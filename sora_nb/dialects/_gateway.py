@@ -237,9 +237,13 @@ class GatewayAPI:
         return self.base_url + path.format(id=quote(task_id, safe=""))
 
     async def create(
-        self, request: Request, parent: Video | None, on_event: EventCallback | None
-    ) -> Created:
-        """Create the task (or the gateway's own continuation of ``parent``) exactly once."""
+        self, request: Request, parent: Video | None, on_event: EventCallback | None,
+        parent_source: str | None = None,
+    ) -> Created:  # fmt: skip
+        """Create the task (or the gateway's own continuation of ``parent``) exactly once;
+        ``parent_source`` is what to send for the parent's video, when not its link."""
+        if parent is not None and parent_source:
+            parent = replace(parent, video_url=parent_source)  # for the body alone
         path, body = self._route(request, parent)
         form, files = upload(body, self.gateway.file_fields)
         # One request either way, through the client's one path (its admission and retries).
@@ -265,6 +269,17 @@ class GatewayAPI:
             return self.gateway.create_path, self.gateway.body(request, None)
         task = quote(parent.handle or parent.task_id or "", safe="")
         return route.path.format(id=task), route.body(request, parent)
+
+    async def fresh_link(self, task_id: str) -> str | None:
+        """The finished task's link as its status gives it now (one free ``GET``), else None."""
+        try:
+            response = await self._get(self.status_url(task_id))
+        except httpx.HTTPError:
+            return None
+        obj = _task_layer(self._json(response)) if response.is_success else {}
+        if phase(_status_word(obj)) != "completed":
+            return None
+        return self._result_url(task_id, obj)
 
     # -- following a task -------------------------------------------------------------------
 
@@ -504,12 +519,21 @@ class GatewayDialect(Dialect):
     ) -> Video:  # fmt: skip
         started, wall = time.monotonic(), time.time()
         self.api.check(request, parent)
+        kind = request.options.get("how")
+        source = None
+        if parent is not None and kind in self.gateway.routes:
+            source = await self.parent_source(parent)
         # The deadline bounds only the waits after a 429: a create in flight is never cut off.
         created = await self.relay.admitted(
-            on_event, lambda: self.api.create(request, parent, on_event), [], deadline
+            on_event, lambda: self.api.create(request, parent, on_event, source), [], deadline
         )
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         return await self._collect(pending, parent, on_event, deadline, started)
+
+    async def parent_source(self, parent: Video) -> str | None:
+        """What to send for ``parent``'s video on the gateway's own continuation route
+        (default: None, its link as recorded)."""
+        return None
 
     async def resume(
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float

@@ -210,12 +210,18 @@ class Links:
     keyed: int = 0  # fetches that carried an Authorization header: must stay 0
 
     def mint(self, request: Request, file: str, once: bool) -> str:
+        """A link to ``file``: the same one each time, but a one-time link once used is
+        replaced by a new one (the next status answer carries a link that works)."""
         for token, (name, _) in self.tokens.items():
-            if name == file:
+            if name == file and token not in self.used:
                 return self._url(request, token)
         token = secrets.token_urlsafe(12)
         self.tokens[token] = (file, once)
         return self._url(request, token)
+
+    def fetchable(self, token: str) -> bool:
+        """Whether a fetch of the link now would get the file, as a gateway's would."""
+        return token in self.tokens and token not in self.used
 
     @staticmethod
     def _url(request: Request, token: str) -> str:
@@ -284,3 +290,4 @@ def install_state(state: Any) -> None:
     state.links = Links()
     state.gated = 0  # creates the per-key gate answered 429
     state.uploads = []  # (field, media type, size) of each multipart file part received
+    state.inline_parents = 0  # continuations that sent their parent video inline (xAI)

@@ -9,6 +9,7 @@ behind the key), ``failed`` with ``error``, or ``expired``. ``/v1/videos/edits``
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -62,11 +63,12 @@ async def _start(request: Request, parent_url_key: str | None) -> Response:
     body = await gw.read_body(request)
     if isinstance(body, Response):
         return body
-    parent = None
+    parent: Task | None = None
     if parent_url_key is not None:
-        parent = _parent(request, body)
-        if parent is None:
-            return gw.error(400, "video.url must name a video this gateway made.")
+        found = _parent(request, body)
+        if isinstance(found, str):
+            return gw.error(400, found)
+        parent = found
     image = body.get("image")
     url = image.get("url") if isinstance(image, dict) else None
     public = str(uuid.uuid4())
@@ -77,20 +79,44 @@ async def _start(request: Request, parent_url_key: str | None) -> Response:
     return JSONResponse({"request_id": public})
 
 
-def _parent(request: Request, body: dict[str, Any]) -> Task | None:
-    """The earlier video, by its link: a signed one, or grok2api's content path."""
+def _parent(request: Request, body: dict[str, Any]) -> Task | str:
+    """The earlier video from ``video.url`` as xAI fetches it: a signed link (refused once
+    used: a one-time link fetches once), grok2api's content path, or the video itself as a
+    ``data:video/mp4`` URI; else a sentence saying why it cannot be read."""
     video = body.get("video")
     url = video.get("url") if isinstance(video, dict) else None
     if not isinstance(url, str):
-        return None
-    path = urlsplit(url).path
+        return "video.url is required."
     tasks = gw.emulator_of(request).tasks
-    parts = path.strip("/").split("/")
+    if url.startswith("data:"):
+        return _inline_parent(request, url) or "video.url holds no video this gateway made."
+    parts = urlsplit(url).path.strip("/").split("/")
+    found: Task | None = None
     if len(parts) == 4 and parts[:2] == ["v1", "videos"]:
-        return tasks.get(_ids(request).get(parts[2], ""))
-    if len(parts) == 3 and parts[0] == "signed":
-        name = gw.links(request).tokens.get(parts[1], ("", False))[0]
-        return next((t for t in tasks._tasks.values() if t.video_file == name), None)
+        found = tasks.get(_ids(request).get(parts[2], ""))
+    elif len(parts) == 3 and parts[0] == "signed":
+        state = gw.links(request)
+        if not state.fetchable(parts[1]):
+            return "The video at video.url could not be fetched (410: the link has expired)."
+        name = state.tokens[parts[1]][0]
+        found = next((t for t in tasks._tasks.values() if t.video_file == name), None)
+    return found or "video.url must name a video this gateway made."
+
+
+def _inline_parent(request: Request, url: str) -> Task | None:
+    head, _, data = url.partition(",")
+    if not head.startswith("data:video/") or ";base64" not in head:
+        return None
+    try:
+        content = base64.b64decode(data, validate=True)
+    except ValueError:
+        return None
+    request.app.state.inline_parents += 1
+    emulator = gw.emulator_of(request)
+    for task in emulator.tasks._tasks.values():
+        path = emulator.files_dir / task.video_file if task.video_file else None
+        if path is not None and path.is_file() and path.read_bytes() == content:
+            return task
     return None
 
 
