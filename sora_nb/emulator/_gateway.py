@@ -16,7 +16,7 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,11 +38,15 @@ __all__ = [
     "GatewaySpeaker",
     "Links",
     "Started",
+    "content_route",
+    "find_task",
     "install_state",
     "key_of",
+    "keyed_body",
     "phase",
     "read_body",
     "start",
+    "status_route",
 ]
 
 GATE = 3  # tasks one key may run at once (new-api's per-key concurrency gate)
@@ -63,6 +67,49 @@ def refused(request: Request) -> Response | None:
     if not emulator_of(request).authorized(request.headers.get("authorization")):
         return error(401, "Invalid API key: send Authorization: Bearer <key> (emulated gateway).")
     return None
+
+
+async def keyed_body(request: Request) -> dict[str, Any] | Response:
+    """A create's body, once the key is checked (a bad key is a 401 before the body)."""
+    refusal = refused(request)
+    return refusal if refusal is not None else await read_body(request)
+
+
+def find_task(request: Request, missing: str, own_ids: bool = False) -> Task | Response:
+    """The task the path's ``{id}`` names (a gateway's own id when ``own_ids``: LiteLLM's,
+    xAI's), else the gateway's refusal: 401 for a bad key, 404 saying ``missing``."""
+    refusal = refused(request)
+    if refusal is not None:
+        return refusal
+    task_id = request.path_params["id"]
+    if own_ids:
+        task_id = request.app.state.public_ids.get(task_id, "")
+    task = emulator_of(request).tasks.get(task_id)
+    return task if task is not None else error(404, missing)
+
+
+def status_route(
+    missing: str, answer: Callable[[Request, Task], Response], own_ids: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """A gateway's ``GET …/{id}``: its task in the gateway's shape (``answer``)."""
+
+    async def status(request: Request) -> Response:
+        task = find_task(request, missing, own_ids)
+        return task if isinstance(task, Response) else answer(request, task)
+
+    return status
+
+
+def content_route(missing: str, own_ids: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """A gateway's ``GET …/{id}/content`` behind the key (``?variant=thumbnail``: the poster)."""
+
+    async def content(request: Request) -> Response:
+        task = find_task(request, missing, own_ids)
+        if isinstance(task, Response):
+            return task
+        return file_response(request, task, request.query_params.get("variant") == "thumbnail")
+
+    return content
 
 
 def key_of(request: Request) -> str:

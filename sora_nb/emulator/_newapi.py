@@ -63,28 +63,17 @@ def _image(body: dict[str, Any]) -> str | None:
 
 
 async def create(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
     started = gw.start(request, body, image=_image(body), gate=True)
     return started if isinstance(started, Response) else JSONResponse(video_json(started.task))
 
 
-def _task(request: Request) -> Task | Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    task = gw.emulator_of(request).tasks.get(request.path_params["id"])
-    return task if task is not None else gw.error(404, "Task not found")
+_MISSING = "Task not found"
 
 
-async def status(request: Request) -> Response:
-    task = _task(request)
-    if isinstance(task, Response):
-        return task
+def _status(request: Request, task: Task) -> Response:
     if gw.fault_of(task) == "no-openai-video":
         return JSONResponse({"code": "not_implemented", "message": "not_implemented:55",
                              "data": None}, status_code=501)  # fmt: skip
@@ -121,25 +110,17 @@ def task_record(request: Request, task: Task) -> dict[str, Any]:
 
 
 async def unified_status(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    task = gw.emulator_of(request).tasks.get(request.path_params["id"])
-    if task is None:
+    task = gw.find_task(request, _MISSING)
+    if isinstance(task, Response) and task.status_code == 404:  # its own route's refusal
         return JSONResponse({"code": "task_not_exist", "message": "task_not_exist",
                              "data": None}, status_code=400)  # fmt: skip
+    if isinstance(task, Response):
+        return task
     return JSONResponse({"code": "success", "message": "", "data": task_record(request, task)})
 
 
-async def content(request: Request) -> Response:
-    task = _task(request)
-    if isinstance(task, Response):
-        return task
-    return gw.file_response(request, task, request.query_params.get("variant") == "thumbnail")
-
-
 async def remix(request: Request) -> Response:
-    parent = _task(request)
+    parent = gw.find_task(request, _MISSING)
     if isinstance(parent, Response):
         return parent
     body = await gw.read_body(request)
@@ -164,8 +145,8 @@ def routes() -> list[Route]:
     return [
         Route("/v1/models", models),
         Route("/v1/videos", create, methods=["POST"]),
-        Route("/v1/videos/{id}", status),
-        Route("/v1/videos/{id}/content", content),
+        Route("/v1/videos/{id}", gw.status_route(_MISSING, _status)),
+        Route("/v1/videos/{id}/content", gw.content_route(_MISSING)),
         Route("/v1/videos/{id}/remix", remix, methods=["POST"]),
         Route("/v1/video/generations", create, methods=["POST"]),
         Route("/v1/video/generations/{id}", unified_status),

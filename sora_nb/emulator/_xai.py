@@ -57,10 +57,7 @@ def _ids(request: Request) -> dict[str, str]:
 
 
 async def _start(request: Request, parent_url_key: str | None) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
     parent: Task | None = None
@@ -128,30 +125,14 @@ async def edit(request: Request) -> Response:
     return await _start(request, "video")
 
 
-def _task(request: Request) -> tuple[Task, str] | Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    public = request.path_params["id"]
-    task = gw.emulator_of(request).tasks.get(_ids(request).get(public, ""))
-    if task is None:
-        return gw.error(404, "Request not found")
-    return task, public
+_MISSING = "Request not found"
 
 
 def _status(grok2api: bool) -> Callable[[Request], Awaitable[Response]]:
-    async def status(request: Request) -> Response:
-        found = _task(request)
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_json(request, *found, grok2api))
+    def answer(request: Request, task: Task) -> Response:
+        return JSONResponse(_json(request, task, request.path_params["id"], grok2api))
 
-    return status
-
-
-async def content(request: Request) -> Response:
-    found = _task(request)
-    return found if isinstance(found, Response) else gw.file_response(request, found[0])
+    return gw.status_route(_MISSING, answer, own_ids=True)
 
 
 async def models(request: Request) -> Response:
@@ -169,7 +150,7 @@ def routes(grok2api: bool = False) -> list[Route]:
         Route("/v1/videos/edits", edit, methods=["POST"]),
         Route("/v1/videos/extensions", edit, methods=["POST"]),
         Route("/v1/videos/{id}", _status(grok2api)),
-        Route("/v1/videos/{id}/content", content),
+        Route("/v1/videos/{id}/content", gw.content_route(_MISSING, own_ids=True)),
     ]
 
 
