@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from sora_nb.emulator import EmulatorServer, serve_in_thread
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sora_nb.notebook._magic import SoraMagics
+    from sora_nb.notebook._output import CellFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "tests" / "fixtures" / "transcript"
@@ -56,6 +64,83 @@ def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield
     _history._sessions.clear()
     _history._sessions.update(saved)
+
+
+class Cells:
+    """A shell with sora_nb loaded, its displayed outputs, and the magics' settings."""
+
+    def __init__(self, shell: InteractiveShell, outputs: list[dict[str, Any]]) -> None:
+        from sora_nb.notebook._magic import magics_for
+
+        self.shell = shell
+        self.outputs = outputs
+        self.magics: SoraMagics = magics_for(shell)
+        self.failures: list[CellFailed] = []  # what ended a cell in error, as the kernel sees
+
+    def cell(self, line: str, body: str) -> None:
+        from sora_nb.notebook._output import CellFailed
+
+        try:
+            self.shell.run_cell_magic("sora", line, body)
+        except CellFailed as exc:
+            self.failures.append(exc)
+
+    def line(self, line: str) -> None:
+        from sora_nb.notebook._output import CellFailed
+
+        try:
+            self.shell.run_line_magic("sora", line)
+        except CellFailed as exc:
+            self.failures.append(exc)
+
+    def texts(self) -> list[str]:
+        return [out["data"].get("text/plain", "") for out in self.outputs]
+
+    def htmls(self) -> str:
+        return "\n".join(out["data"].get("text/html", "") for out in self.outputs)
+
+    def errors(self) -> list[str]:
+        return [str(exc) for exc in self.failures]
+
+    @property
+    def session(self) -> Any:
+        from sora_nb.session._history import get_session
+
+        return get_session(self.magics.session)
+
+
+@contextlib.contextmanager
+def magic_cells(
+    base_url: str, api_key: str, session: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cells]:
+    """A real ``InteractiveShell`` with sora_nb loaded, pointed at ``base_url``, its display
+    captured; the magics' settings are put back afterwards (the shell is a singleton)."""
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sora_nb.notebook import _run
+
+    monkeypatch.chdir(tmp_path)
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "sora_nb")
+    publisher = CapturingDisplayPublisher()
+    monkeypatch.setattr(shell, "display_pub", publisher)
+    cells = Cells(shell, publisher.outputs)
+    magics = cells.magics
+    saved = {
+        name: getattr(magics, name)
+        for name in magics.trait_names()
+        if magics.trait_metadata(name, "config")
+    }
+    magics.base_url, magics.api_key = base_url, api_key
+    magics.session, magics.language = session, "en"
+    try:
+        yield cells
+    finally:
+        if magics._client is not None:
+            _run.run_blocking(magics._client.aclose())
+        for name, value in saved.items():
+            setattr(magics, name, value)
 
 
 def checkout(tmp_path: Path) -> Path:

@@ -7,13 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from IPython.core.displaypub import CapturingDisplayPublisher
-from IPython.core.interactiveshell import InteractiveShell
 
 from sora_nb.emulator import EmulatorServer, serve_in_thread
-from sora_nb.notebook import _run
 
-from .test_magic import Cells
+from .conftest import Cells, magic_cells
 
 
 @pytest.fixture(scope="module")
@@ -26,26 +23,10 @@ def openrouter() -> Iterator[EmulatorServer]:
 def cells(
     openrouter: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Cells]:
-    monkeypatch.chdir(tmp_path)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sora_nb")
-    publisher = CapturingDisplayPublisher()
-    monkeypatch.setattr(shell, "display_pub", publisher)
-    cells = Cells(shell, publisher.outputs)
-    magics = cells.magics
-    saved = {
-        n: getattr(magics, n) for n in magics.trait_names() if magics.trait_metadata(n, "config")
-    }
-    magics.base_url, magics.api_key = openrouter.url, "sk-gateway"
-    magics.session, magics.language = f"gw-{uuid.uuid4().hex[:8]}", "en"
-    cells.line("config --dialect openrouter --model google/veo-3.1")
-    try:
+    session = f"gw-{uuid.uuid4().hex[:8]}"
+    with magic_cells(openrouter.url, "sk-gateway", session, tmp_path, monkeypatch) as cells:
+        cells.line("config --dialect openrouter --model google/veo-3.1")
         yield cells
-    finally:
-        if magics._client is not None:
-            _run.run_blocking(magics._client.aclose())
-        for name, value in saved.items():
-            setattr(magics, name, value)
 
 
 def test_options_reach_the_gateway_and_the_continuation_is_named(cells: Cells) -> None:

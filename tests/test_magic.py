@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import httpx
 import pytest
-from IPython.core.displaypub import CapturingDisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 
 import sora_nb
@@ -21,80 +20,26 @@ from sora_nb import InvalidRequest, SoraClient, Video, _messages
 from sora_nb.client import _config
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.notebook import _functions, _i18n, _magic, _run
-from sora_nb.notebook._magic import SoraMagics, expand_prompt, magics_for, mask_key
+from sora_nb.notebook._magic import SoraMagics, expand_prompt, mask_key
 from sora_nb.notebook._output import CellFailed, SoraInterrupt
 from sora_nb.notebook._progress import ProgressView
 from sora_nb.session import _history
-from sora_nb.session._history import get_session
 
+from .conftest import Cells, magic_cells
 from .words import english_words
 
 SECRET = "sk-test-SECRET-123"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
-class Cells:
-    """A shell with sora_nb loaded, its displayed outputs, and the magics' settings."""
-
-    def __init__(self, shell: InteractiveShell, outputs: list[dict[str, Any]]) -> None:
-        self.shell = shell
-        self.outputs = outputs
-        self.magics: SoraMagics = magics_for(shell)
-        self.failures: list[CellFailed] = []  # what ended a cell in error, as the kernel sees
-
-    def cell(self, line: str, body: str) -> None:
-        try:
-            self.shell.run_cell_magic("sora", line, body)
-        except CellFailed as exc:
-            self.failures.append(exc)
-
-    def line(self, line: str) -> None:
-        try:
-            self.shell.run_line_magic("sora", line)
-        except CellFailed as exc:
-            self.failures.append(exc)
-
-    def texts(self) -> list[str]:
-        return [out["data"].get("text/plain", "") for out in self.outputs]
-
-    def htmls(self) -> str:
-        return "\n".join(out["data"].get("text/html", "") for out in self.outputs)
-
-    def errors(self) -> list[str]:
-        return [str(exc) for exc in self.failures]
-
-    @property
-    def session(self) -> Any:
-        return get_session(self.magics.session)
-
-
 @pytest.fixture
 def cells(
     relay: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Cells]:
-    monkeypatch.chdir(tmp_path)
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "sora_nb")
-    publisher = CapturingDisplayPublisher()
-    monkeypatch.setattr(shell, "display_pub", publisher)
-    cells = Cells(shell, publisher.outputs)
-    magics = cells.magics
-    saved = {
-        name: getattr(magics, name)
-        for name in magics.trait_names()
-        if magics.trait_metadata(name, "config")
-    }
-    magics.base_url = relay.url
-    magics.api_key = "sk-emulator-any"  # the emulator takes any key; a real relay URL needs one
-    magics.session = f"test-{uuid.uuid4().hex[:8]}"
-    magics.language = "en"
-    try:
+    # the emulator takes any key; a real relay URL needs one
+    session = f"test-{uuid.uuid4().hex[:8]}"
+    with magic_cells(relay.url, "sk-emulator-any", session, tmp_path, monkeypatch) as cells:
         yield cells
-    finally:
-        if magics._client is not None:
-            _run.run_blocking(magics._client.aclose())
-        for name, value in saved.items():
-            setattr(magics, name, value)
 
 
 # -- generate, edit, bind -------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .._exceptions import (
 from .._messages import t
 from .._secret import BearerAuth, Secret, redact, shown_url
 from ..dialects import Dialect, dialect_for
-from ..dialects._base import RelayRefused
+from ..dialects._base import Files, RelayRefused
 from ..dialects._catalog import Capabilities
 from ..dialects._common import never_accepted
 from ..dialects._recognize import by_url
@@ -321,15 +321,24 @@ class SoraClient:
         body: dict[str, Any],
         path: str = "/v1/chat/completions",
         on_event: EventCallback | None = None,
+        files: Files | None = None,
     ) -> httpx.Response:
-        """POST with retries before the stream begins; returns an open 2xx response."""
+        """POST with retries before the stream begins; returns an open 2xx response.
+
+        With ``files``, the body goes as a multipart form (``body`` its text fields); the
+        parts are bytes, so a retry builds the same form again."""
         self.check_ready()
         client = self._client()
         url = f"{self.base_url}{path}"
         headers = {"Accept": "text/event-stream" if body.get("stream") else "application/json"}
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
-            request = client.build_request("POST", url, json=body, headers=headers)
+            if files:
+                request = client.build_request(
+                    "POST", url, data=body, files=dict(files), headers=headers
+                )
+            else:
+                request = client.build_request("POST", url, json=body, headers=headers)
             try:
                 response = await client.send(request, stream=True, auth=self._auth)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
@@ -361,9 +370,12 @@ class SoraClient:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """A JSON POST with the same retries and refusals, read whole."""
-        response = await self._send(body, path)
+    async def _post(
+        self, path: str, body: dict[str, Any], files: Files | None = None
+    ) -> httpx.Response:
+        """A JSON (or, with ``files``, multipart) POST with the same retries and refusals,
+        read whole."""
+        response = await self._send(body, path, files=files)
         try:
             await response.aread()
         finally:
@@ -410,8 +422,10 @@ class _Relay:
         finally:
             await response.aclose()
 
-    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        return await self._owner._post(path, body)
+    async def post(
+        self, path: str, body: dict[str, Any], files: Files | None = None
+    ) -> httpx.Response:
+        return await self._owner._post(path, body, files)
 
     async def get(self, url: str) -> httpx.Response:
         owner = self._owner

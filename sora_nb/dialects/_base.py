@@ -30,7 +30,7 @@ fit a relay which takes the request as given. Its emulator file is
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
@@ -47,13 +47,17 @@ from ._shape import shaped
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Content", "Continuation", "Dialect", "EventCallback", "Relay", "RelayRefused"]
+__all__ = [
+    "Content", "Continuation", "Dialect", "EventCallback", "Files", "Relay", "RelayRefused",
+]  # fmt: skip
 
 #: What a relay can do with a video it made, for the next turn (``Video.continuations``).
 Continuation = Literal["remix", "edit", "extend"]
 EventCallback = Callable[[Event | JobEvent], object]
 #: A user message's content: the prompt, or ``[text, image_url]`` parts.
 Content = str | list[dict[str, Any]]
+#: A multipart body's file parts: field name → (file name, bytes, media type).
+Files = Mapping[str, tuple[str, bytes, str]]
 
 
 T = TypeVar("T")
@@ -86,8 +90,11 @@ class Relay(Protocol):
         """``POST`` and open the 2xx answer as a stream (retried only before it begins)."""
         ...
 
-    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """``POST`` and read the 2xx answer whole, with the same retries and refusals."""
+    async def post(
+        self, path: str, body: dict[str, Any], files: Files | None = None
+    ) -> httpx.Response:
+        """``POST`` and read the 2xx answer whole, with the same retries and refusals; with
+        ``files``, as a multipart form whose text fields are ``body``."""
         ...
 
     async def get(self, url: str) -> httpx.Response:

@@ -40,7 +40,7 @@ from ..wire._events import (
     TaskEvent,
 )
 from ..wire._protocol import SourceStatus, completion_tail
-from ._base import Dialect, EventCallback, Relay
+from ._base import Dialect, EventCallback, Files, Relay
 from ._catalog import (
     Capabilities,
     ContinuationKind,
@@ -53,7 +53,8 @@ from ._videos_api import VideosPollLost
 from ._words import percent, phase
 
 __all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
-Send = Callable[[str, dict[str, Any]], Awaitable[httpx.Response]]
+#: A ``POST`` with the client's retries: JSON, or multipart when file parts are given.
+Send = Callable[..., Awaitable[httpx.Response]]
 #: One ``GET`` with the key (a poll): no retry, the status left to the caller.
 Get = Callable[[str], Awaitable[httpx.Response]]
 #: A create or continuation body from the request (and the parent, for a continuation).
@@ -86,6 +87,10 @@ class Gateway:
     route_for_model: Callable[[str, ContinuationKind], bool] = lambda model, kind: True
     #: Fields this gateway's body has no place for (refused before sending).
     no_field: tuple[str, ...] = ()
+    #: Where to poll instead when ``status_path`` answers 501 (new-api's own route).
+    fallback_status_path: str | None = None
+    #: Body fields the gateway takes as a file: a local image goes as a multipart file part.
+    file_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +128,49 @@ def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
     return body
 
 
+def upload(body: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], Files | None]:
+    """``body`` as a multipart form when one of ``fields`` holds a ``data:`` URI (an image
+    the user gave as a file): that field becomes a file part, the rest text fields, and a
+    nested object is spread into them (new-api reads unknown form fields as ``metadata``).
+    The OpenAI Videos shape takes ``input_reference`` as a file this way."""
+    files = {key: part for key in fields if (part := _file_part(body.get(key))) is not None}
+    if not files:
+        return body, None
+    form: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in files or value is None:
+            continue
+        items = value.items() if isinstance(value, dict) else [(key, value)]
+        form.update((name, _form_text(item)) for name, item in items if item is not None)
+    return form, files
+
+
+def _file_part(value: Any) -> tuple[str, bytes, str] | None:
+    """A ``data:image/…;base64,`` URI as a file part (validated when the Ask was built)."""
+    if not isinstance(value, str) or not value.startswith("data:"):
+        return None
+    head, _, data = value.partition(",")
+    mime = head[5:].split(";", 1)[0] or "image/png"
+    try:
+        content = base64.b64decode(data, validate=True)
+    except ValueError:
+        return None
+    return f"image.{mime.rsplit('/', 1)[-1]}", content, mime
+
+
+def _form_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def ratio_of(orientation: str | None) -> str | None:
     """The aspect ratio an orientation names, for gateways that take ratios."""
     return {"portrait": "9:16", "landscape": "16:9"}.get(orientation or "")
+
+
+class _Unimplemented(Exception):
+    """The status route answered 501: this gateway has another route for the task."""
 
 
 class GatewayAPI:
@@ -186,12 +231,23 @@ class GatewayAPI:
         """``GET`` here for the task's status."""
         return self.base_url + self.gateway.status_path.format(id=quote(task_id, safe=""))
 
+    def fallback_url(self, task_id: str) -> str:
+        """The gateway's other status route for the task (``fallback_status_path``)."""
+        path = self.gateway.fallback_status_path or self.gateway.status_path
+        return self.base_url + path.format(id=quote(task_id, safe=""))
+
     async def create(
-        self, request: Request, parent: Video | None, on_event: EventCallback | None
-    ) -> Created:
-        """Create the task (or the gateway's own continuation of ``parent``) exactly once."""
+        self, request: Request, parent: Video | None, on_event: EventCallback | None,
+        parent_source: str | None = None,
+    ) -> Created:  # fmt: skip
+        """Create the task (or the gateway's own continuation of ``parent``) exactly once;
+        ``parent_source`` is what to send for the parent's video, when not its link."""
+        if parent is not None and parent_source:
+            parent = replace(parent, video_url=parent_source)  # for the body alone
         path, body = self._route(request, parent)
-        response = await self._send(path, body)
+        form, files = upload(body, self.gateway.file_fields)
+        # One request either way, through the client's one path (its admission and retries).
+        response = await (self._send(path, form, files) if files else self._send(path, body))
         obj = self._json(response)
         task_id = next((obj[k] for k in ("id", "request_id", "task_id") if _text(obj.get(k))), None)
         if task_id is None and isinstance(obj.get("data"), dict):
@@ -214,6 +270,17 @@ class GatewayAPI:
         task = quote(parent.handle or parent.task_id or "", safe="")
         return route.path.format(id=task), route.body(request, parent)
 
+    async def fresh_link(self, task_id: str) -> str | None:
+        """The finished task's link as its status gives it now (one free ``GET``), else None."""
+        try:
+            response = await self._get(self.status_url(task_id))
+        except httpx.HTTPError:
+            return None
+        obj = _task_layer(self._json(response)) if response.is_success else {}
+        if phase(_status_word(obj)) != "completed":
+            return None
+        return self._result_url(task_id, obj)
+
     # -- following a task -------------------------------------------------------------------
 
     async def wait(
@@ -223,7 +290,11 @@ class GatewayAPI:
         now, shown, misses, lost = "", -1, 0, ""
         interval = min(1.0, self._poll_interval())
         while time.monotonic() < deadline and misses < _MISSES:
-            obj, error = await self._poll_once(status_url, task_id, deadline)
+            try:
+                obj, error = await self._poll_once(status_url, task_id, deadline)
+            except _Unimplemented:
+                status_url = self.fallback_url(task_id)
+                continue
             if obj is None:
                 if misses == 0:
                     await _call(on_event, JobEvent("resuming", detail=error))
@@ -253,10 +324,13 @@ class GatewayAPI:
                 t("videos.refused_key", status=response.status_code),
                 status_code=response.status_code,
             )
+        other = self.gateway.fallback_status_path and self.fallback_url(task_id)
+        if response.status_code == 501 and other and url != other:
+            raise _Unimplemented  # new-api: a channel with no OpenAI shape for its status
         if response.status_code == 429 or response.status_code >= 500:
             return None, f"{response.status_code} {response.reason_phrase}"
         if not response.is_success:
-            message = _error_text(self._json(response)) or response.reason_phrase
+            message = _error_text(_task_layer(self._json(response))) or response.reason_phrase
             raise APIStatusError(
                 t("videos.status", status=response.status_code, task=task_id, message=message),
                 status_code=response.status_code,
@@ -267,6 +341,7 @@ class GatewayAPI:
         self, task_id: str, obj: dict[str, Any], on_event: EventCallback | None, now: str,
         shown: int,
     ) -> SourceStatus | tuple[str, int]:  # fmt: skip
+        obj = _task_layer(obj)
         word = _status_word(obj)
         where = phase(word)
         if where == "failed":
@@ -300,7 +375,9 @@ class GatewayAPI:
         thumb = _first_text(obj, ("thumbnail_url", "cover_url"))
         thumb = self._absolute(thumb) if thumb else None
         await _call(on_event, CompletedEvent(None, thumb, url))
-        model = obj.get("model")
+        properties = obj.get("properties")  # new-api's own route names the model here
+        named = properties.get("origin_model_name") if isinstance(properties, dict) else None
+        model = obj.get("model") or named
         return SourceStatus("completed", 100, url, thumb, None, None,
                             model=model if isinstance(model, str) else None)  # fmt: skip
 
@@ -329,10 +406,22 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
+_STATUS_KEYS = ("status", "state", "task_status")
+
+
+def _task_layer(obj: dict[str, Any]) -> dict[str, Any]:
+    """The part of a status answer that is the task. new-api's own route wraps its task
+    record as ``{"code": "success", "data": {...}}``; the other answers are the task."""
+    data = obj.get("data")
+    if isinstance(data, dict) and not any(_text(obj.get(k)) for k in _STATUS_KEYS):
+        return data
+    return obj
+
+
 def _status_word(obj: dict[str, Any]) -> str:
     data = obj.get("data")
     for layer in (obj, data if isinstance(data, dict) else {}):
-        for key in ("status", "state", "task_status"):
+        for key in _STATUS_KEYS:
             if _text(layer.get(key)):
                 return str(layer[key])
     return ""
@@ -430,12 +519,21 @@ class GatewayDialect(Dialect):
     ) -> Video:  # fmt: skip
         started, wall = time.monotonic(), time.time()
         self.api.check(request, parent)
+        kind = request.options.get("how")
+        source = None
+        if parent is not None and kind in self.gateway.routes:
+            source = await self.parent_source(parent)
         # The deadline bounds only the waits after a 429: a create in flight is never cut off.
         created = await self.relay.admitted(
-            on_event, lambda: self.api.create(request, parent, on_event), [], deadline
+            on_event, lambda: self.api.create(request, parent, on_event, source), [], deadline
         )
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         return await self._collect(pending, parent, on_event, deadline, started)
+
+    async def parent_source(self, parent: Video) -> str | None:
+        """What to send for ``parent``'s video on the gateway's own continuation route
+        (default: None, its link as recorded)."""
+        return None
 
     async def resume(
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float

@@ -36,6 +36,7 @@ GATEWAY = Gateway(
     routes={"remix": Route("/v1/videos/{id}/remix", _remix)},
     route_for_model=_remixes,
     no_field=("last_frame", "audio"),  # OpenAI's shape has no field for them
+    file_fields=("input_reference",),  # OpenAI's shape takes the image as a file
 )
 
 

@@ -4,6 +4,9 @@
 no link (the file is ``GET /v1/videos/{id}/content`` with the key); ``POST
 /v1/videos/{id}/remix`` where the upstream has one. Fields the OpenAI shape lacks go in
 ``metadata``, which new-api hands to the upstream adaptor (docs/dialects.md, "new-api").
+Its own unified route, ``GET /v1/video/generations/{id}``, wraps the task record as
+``{"code": "success", "data": {...}}``: a status URL on it (pasted, or polled when the
+OpenAI route answers 501) is read the same way.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ GATEWAY = Gateway(
     content_path="/v1/videos/{id}/content",
     routes={"remix": Route("/v1/videos/{id}/remix", _remix)},
     route_for_model=_remixes,
+    # Its own route answers for every channel; the OpenAI one is 501 for a channel that
+    # has no OpenAI shape (new-api's relay/relay_task.go).
+    fallback_status_path="/v1/video/generations/{id}",
+    file_fields=("input_reference",),
 )
 
 

@@ -81,6 +81,7 @@ name                what happens
 ``expired``         (gateways) the task ends with the gateway's expired status instead of a video
 ``one-time-link``   (gateways) the signed result link answers once, then 410
 ``synonyms``        (resellers) the other family of status words, with a 0-1 progress
+``no-openai-video`` (new-api) ``GET /v1/videos/{id}`` answers 501; its own route answers
 =================== ===========================================================================
 
 An unknown fault name is a 400. The gateways (``--dialect newapi``, ``litellm``,

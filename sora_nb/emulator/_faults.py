@@ -43,6 +43,7 @@ FaultName = Literal[
     "expired",
     "one-time-link",
     "synonyms",
+    "no-openai-video",
 ]
 FAULT_NAMES: tuple[FaultName, ...] = get_args(FaultName)
 # Answered before any task exists; the others act on the task or on its stream.

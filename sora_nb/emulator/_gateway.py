@@ -16,7 +16,7 @@ import base64
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,11 +38,15 @@ __all__ = [
     "GatewaySpeaker",
     "Links",
     "Started",
+    "content_route",
+    "find_task",
     "install_state",
     "key_of",
+    "keyed_body",
     "phase",
     "read_body",
     "start",
+    "status_route",
 ]
 
 GATE = 3  # tasks one key may run at once (new-api's per-key concurrency gate)
@@ -65,21 +69,66 @@ def refused(request: Request) -> Response | None:
     return None
 
 
+async def keyed_body(request: Request) -> dict[str, Any] | Response:
+    """A create's body, once the key is checked (a bad key is a 401 before the body)."""
+    refusal = refused(request)
+    return refusal if refusal is not None else await read_body(request)
+
+
+def find_task(request: Request, missing: str, own_ids: bool = False) -> Task | Response:
+    """The task the path's ``{id}`` names (a gateway's own id when ``own_ids``: LiteLLM's,
+    xAI's), else the gateway's refusal: 401 for a bad key, 404 saying ``missing``."""
+    refusal = refused(request)
+    if refusal is not None:
+        return refusal
+    task_id = request.path_params["id"]
+    if own_ids:
+        task_id = request.app.state.public_ids.get(task_id, "")
+    task = emulator_of(request).tasks.get(task_id)
+    return task if task is not None else error(404, missing)
+
+
+def status_route(
+    missing: str, answer: Callable[[Request, Task], Response], own_ids: bool = False
+) -> Callable[[Request], Awaitable[Response]]:
+    """A gateway's ``GET …/{id}``: its task in the gateway's shape (``answer``)."""
+
+    async def status(request: Request) -> Response:
+        task = find_task(request, missing, own_ids)
+        return task if isinstance(task, Response) else answer(request, task)
+
+    return status
+
+
+def content_route(missing: str, own_ids: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """A gateway's ``GET …/{id}/content`` behind the key (``?variant=thumbnail``: the poster)."""
+
+    async def content(request: Request) -> Response:
+        task = find_task(request, missing, own_ids)
+        if isinstance(task, Response):
+            return task
+        return file_response(request, task, request.query_params.get("variant") == "thumbnail")
+
+    return content
+
+
 def key_of(request: Request) -> str:
     return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 
+_IMAGE_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp",
+                b"GIF8": "image/gif"}  # fmt: skip
+
+
 async def read_body(request: Request) -> dict[str, Any] | Response:
-    """A JSON body, or a multipart form (a file part becomes a ``data:`` URI)."""
+    """A JSON body, or a multipart form (a file part becomes a ``data:`` URI).
+
+    As new-api reads a form (``readTaskInputReferenceFiles``): a file's type is sniffed from
+    its bytes when the part says none, and a part that is no image is refused with 400. Each
+    file part received is noted in ``state.uploads`` (field, type, size)."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form()
-        out: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                data = base64.b64encode(await value.read()).decode()
-                value = f"data:{value.content_type or 'image/png'};base64,{data}"
-            out.setdefault(key.removesuffix("[]"), value)
-        return out
+        async with request.form() as form:  # closes the parts' spooled files after
+            return await _form_body(request, form.multi_items())
     try:
         obj = json.loads(await request.body())
     except ValueError:
@@ -87,6 +136,24 @@ async def read_body(request: Request) -> dict[str, Any] | Response:
     if not isinstance(obj, dict):
         return error(400, "The body must be a JSON object.")
     return obj
+
+
+async def _form_body(request: Request, items: list[tuple[str, Any]]) -> dict[str, Any] | Response:
+    out: dict[str, Any] = {}
+    for key, value in items:
+        if isinstance(value, UploadFile):
+            content = await value.read()
+            sniffed = next((m for magic, m in _IMAGE_MAGIC.items()
+                            if content.startswith(magic)), None)  # fmt: skip
+            if sniffed is None:
+                return error(400, f"The file part {key!r} is not an image.",
+                             "invalid_multipart_form")  # fmt: skip
+            mime = value.content_type or sniffed
+            mime = sniffed if mime == "application/octet-stream" else mime
+            request.app.state.uploads.append((key, mime, len(content)))
+            value = f"data:{mime};base64,{base64.b64encode(content).decode()}"
+        out.setdefault(key.removesuffix("[]"), value)
+    return out
 
 
 @dataclass
@@ -190,12 +257,18 @@ class Links:
     keyed: int = 0  # fetches that carried an Authorization header: must stay 0
 
     def mint(self, request: Request, file: str, once: bool) -> str:
+        """A link to ``file``: the same one each time, but a one-time link once used is
+        replaced by a new one (the next status answer carries a link that works)."""
         for token, (name, _) in self.tokens.items():
-            if name == file:
+            if name == file and token not in self.used:
                 return self._url(request, token)
         token = secrets.token_urlsafe(12)
         self.tokens[token] = (file, once)
         return self._url(request, token)
+
+    def fetchable(self, token: str) -> bool:
+        """Whether a fetch of the link now would get the file, as a gateway's would."""
+        return token in self.tokens and token not in self.used
 
     @staticmethod
     def _url(request: Request, token: str) -> str:
@@ -263,3 +336,5 @@ def install_state(state: Any) -> None:
     state.running = {}  # key → its running task ids (new-api's concurrency gate)
     state.links = Links()
     state.gated = 0  # creates the per-key gate answered 429
+    state.uploads = []  # (field, media type, size) of each multipart file part received
+    state.inline_parents = 0  # continuations that sent their parent video inline (xAI)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -71,10 +72,7 @@ def _answer(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 async def create(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
     image = body.get("input_reference")
@@ -87,32 +85,30 @@ async def create(request: Request) -> Response:
     return _answer(_json(started.task, public))
 
 
-def _task(request: Request) -> tuple[Task, str] | Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    public = request.path_params["id"]
-    task = gw.emulator_of(request).tasks.get(_ids(request).get(public, ""))
-    if task is None:
-        return _answer({"error": {"message": f"video {public[:40]}… not found"}}, 404)
-    return task, public
+_MISSING = "video not found"
 
 
-async def status(request: Request) -> Response:
-    found = _task(request)
-    return found if isinstance(found, Response) else _answer(_json(*found))
+def _versioned(
+    route: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """``route`` with the proxy's version header on every answer, refusals too."""
+
+    async def answer(request: Request) -> Response:
+        response = await route(request)
+        response.headers.update(VERSION)
+        return response
+
+    return answer
 
 
-async def content(request: Request) -> Response:
-    found = _task(request)
-    return found if isinstance(found, Response) else gw.file_response(request, found[0])
+def _status(request: Request, task: Task) -> Response:
+    return _answer(_json(task, request.path_params["id"]))
 
 
 async def remix(request: Request) -> Response:
-    found = _task(request)
-    if isinstance(found, Response):
-        return found
-    parent, _ = found
+    parent = gw.find_task(request, _MISSING, own_ids=True)
+    if isinstance(parent, Response):
+        return parent
     provider = _provider(parent.request.model)
     if provider != "openai":
         message = f"litellm.APIConnectionError: Video remix is not supported by {provider}"
@@ -140,9 +136,9 @@ def routes() -> list[Route]:
     return [
         Route("/v1/models", models),
         Route("/v1/videos", create, methods=["POST"]),
-        Route("/v1/videos/{id}", status),
-        Route("/v1/videos/{id}/content", content),
-        Route("/v1/videos/{id}/remix", remix, methods=["POST"]),
+        Route("/v1/videos/{id}", _versioned(gw.status_route(_MISSING, _status, own_ids=True))),
+        Route("/v1/videos/{id}/content", _versioned(gw.content_route(_MISSING, own_ids=True))),
+        Route("/v1/videos/{id}/remix", _versioned(remix), methods=["POST"]),
     ]
 
 

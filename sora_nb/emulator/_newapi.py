@@ -5,6 +5,14 @@
 ``/v1/videos/{id}/content`` behind the key (``?variant=thumbnail`` for the poster);
 ``POST /v1/videos/{id}/remix`` where the channel has one (Sora-named models here); a per-key
 concurrency gate answering 429; ``GET /v1/models`` with ``supported_endpoint_types``.
+
+Its own unified route too: ``POST /v1/video/generations`` (the same body, the same video
+object back) and ``GET /v1/video/generations/{id}``, which answers the task record wrapped
+as ``{"code": "success", "data": {...}}``: new-api's own status words (``NOT_START``,
+``QUEUED``, ``IN_PROGRESS``, ``SUCCESS``, ``FAILURE``), progress as ``"30%"``,
+``fail_reason``, and ``result_url`` (the content route) once done. An unknown id is a 400
+``task_not_exist``. Fault ``no-openai-video`` makes ``GET /v1/videos/{id}`` answer 501, as
+new-api does for a channel that has no OpenAI shape for its status.
 """
 
 from __future__ import annotations
@@ -55,38 +63,64 @@ def _image(body: dict[str, Any]) -> str | None:
 
 
 async def create(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
     started = gw.start(request, body, image=_image(body), gate=True)
     return started if isinstance(started, Response) else JSONResponse(video_json(started.task))
 
 
-def _task(request: Request) -> Task | Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    task = gw.emulator_of(request).tasks.get(request.path_params["id"])
-    return task if task is not None else gw.error(404, "Task not found")
+_MISSING = "Task not found"
 
 
-async def status(request: Request) -> Response:
-    task = _task(request)
-    return task if isinstance(task, Response) else JSONResponse(video_json(task))
+def _status(request: Request, task: Task) -> Response:
+    if gw.fault_of(task) == "no-openai-video":
+        return JSONResponse({"code": "not_implemented", "message": "not_implemented:55",
+                             "data": None}, status_code=501)  # fmt: skip
+    return JSONResponse(video_json(task))
 
 
-async def content(request: Request) -> Response:
-    task = _task(request)
+_RECORD_WORDS = {"queued": "QUEUED", "running": "IN_PROGRESS", "completed": "SUCCESS",
+                 "failed": "FAILURE", "expired": "FAILURE"}  # fmt: skip
+
+
+def task_record(request: Request, task: Task) -> dict[str, Any]:
+    """new-api's task record (its ``dto.TaskDto``), as its own route answers it."""
+    state = gw.phase(task)
+    word = "NOT_START" if state == "queued" and task.progress == 0 else _RECORD_WORDS[state]
+    done = state in ("completed", "failed", "expired")
+    record: dict[str, Any] = {
+        "id": abs(hash(task.id)) % 100000, "created_at": int(task.created_at),
+        "updated_at": int(task.completed_at or task.created_at), "task_id": task.id,
+        "platform": "55", "group": "default", "channel_id": 1, "quota": 0,
+        "action": "generate" if task.request.image_url else "textGenerate",
+        "status": word, "fail_reason": "", "submit_time": int(task.created_at),
+        "start_time": int(task.created_at), "finish_time": int(task.completed_at or 0),
+        "progress": "100%" if state == "completed" else f"{task.progress}%",
+        "properties": {"origin_model_name": task.request.model,
+                       "upstream_model_name": task.request.model},
+        "data": video_json(task),
+    }  # fmt: skip
+    if state == "completed":
+        base = str(request.base_url).rstrip("/")
+        record["result_url"] = f"{base}/v1/videos/{task.id}/content"
+    if done and state != "completed":
+        record["fail_reason"] = task.failure_reason or "the upstream task expired"
+    return record
+
+
+async def unified_status(request: Request) -> Response:
+    task = gw.find_task(request, _MISSING)
+    if isinstance(task, Response) and task.status_code == 404:  # its own route's refusal
+        return JSONResponse({"code": "task_not_exist", "message": "task_not_exist",
+                             "data": None}, status_code=400)  # fmt: skip
     if isinstance(task, Response):
         return task
-    return gw.file_response(request, task, request.query_params.get("variant") == "thumbnail")
+    return JSONResponse({"code": "success", "message": "", "data": task_record(request, task)})
 
 
 async def remix(request: Request) -> Response:
-    parent = _task(request)
+    parent = gw.find_task(request, _MISSING)
     if isinstance(parent, Response):
         return parent
     body = await gw.read_body(request)
@@ -111,9 +145,11 @@ def routes() -> list[Route]:
     return [
         Route("/v1/models", models),
         Route("/v1/videos", create, methods=["POST"]),
-        Route("/v1/videos/{id}", status),
-        Route("/v1/videos/{id}/content", content),
+        Route("/v1/videos/{id}", gw.status_route(_MISSING, _status)),
+        Route("/v1/videos/{id}/content", gw.content_route(_MISSING)),
         Route("/v1/videos/{id}/remix", remix, methods=["POST"]),
+        Route("/v1/video/generations", create, methods=["POST"]),
+        Route("/v1/video/generations/{id}", unified_status),
     ]
 
 

@@ -74,10 +74,7 @@ def _first_frame(body: dict[str, Any]) -> str | None:
 
 
 async def create(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
     refusal = _refusal(body)
@@ -89,22 +86,7 @@ async def create(request: Request) -> Response:
     return JSONResponse(_json(request, started.task), status_code=202)
 
 
-def _task(request: Request) -> Task | Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    task = gw.emulator_of(request).tasks.get(request.path_params["id"])
-    return task if task is not None else gw.error(404, "Video generation job not found.")
-
-
-async def status(request: Request) -> Response:
-    task = _task(request)
-    return task if isinstance(task, Response) else JSONResponse(_json(request, task))
-
-
-async def content(request: Request) -> Response:
-    task = _task(request)
-    return task if isinstance(task, Response) else gw.file_response(request, task)
+_MISSING = "Video generation job not found."
 
 
 async def models(request: Request) -> Response:
@@ -115,8 +97,10 @@ def routes() -> list[Route]:
     return [
         Route("/api/v1/videos/models", models),
         Route("/api/v1/videos", create, methods=["POST"]),
-        Route("/api/v1/videos/{id}", status),
-        Route("/api/v1/videos/{id}/content", content),
+        Route(
+            "/api/v1/videos/{id}", gw.status_route(_MISSING, lambda r, t: JSONResponse(_json(r, t)))
+        ),
+        Route("/api/v1/videos/{id}/content", gw.content_route(_MISSING)),
     ]
 
 

@@ -48,10 +48,7 @@ def _json(request: Request, task: Task) -> dict[str, Any]:
 
 
 async def create(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
     image = body.get("input_reference")
@@ -59,16 +56,6 @@ async def create(request: Request) -> Response:
     if isinstance(started, Response):
         return started
     return JSONResponse({"id": started.task.id, "status": "NOT_START", "progress": None})
-
-
-async def status(request: Request) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    task = gw.emulator_of(request).tasks.get(request.path_params["id"])
-    if task is None:
-        return gw.error(404, "task not exist")
-    return JSONResponse(_json(request, task))
 
 
 async def models(request: Request) -> Response:
@@ -82,7 +69,10 @@ def routes() -> list[Route]:
     return [
         Route("/v1/models", models),
         Route("/v1/videos", create, methods=["POST"]),
-        Route("/v1/videos/{id}", status),
+        Route(
+            "/v1/videos/{id}",
+            gw.status_route("task not exist", lambda r, t: JSONResponse(_json(r, t))),
+        ),
     ]
 
 

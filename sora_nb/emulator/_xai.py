@@ -9,6 +9,7 @@ behind the key), ``failed`` with ``error``, or ``expired``. ``/v1/videos/edits``
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -56,17 +57,15 @@ def _ids(request: Request) -> dict[str, str]:
 
 
 async def _start(request: Request, parent_url_key: str | None) -> Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    body = await gw.read_body(request)
+    body = await gw.keyed_body(request)
     if isinstance(body, Response):
         return body
-    parent = None
+    parent: Task | None = None
     if parent_url_key is not None:
-        parent = _parent(request, body)
-        if parent is None:
-            return gw.error(400, "video.url must name a video this gateway made.")
+        found = _parent(request, body)
+        if isinstance(found, str):
+            return gw.error(400, found)
+        parent = found
     image = body.get("image")
     url = image.get("url") if isinstance(image, dict) else None
     public = str(uuid.uuid4())
@@ -77,20 +76,44 @@ async def _start(request: Request, parent_url_key: str | None) -> Response:
     return JSONResponse({"request_id": public})
 
 
-def _parent(request: Request, body: dict[str, Any]) -> Task | None:
-    """The earlier video, by its link: a signed one, or grok2api's content path."""
+def _parent(request: Request, body: dict[str, Any]) -> Task | str:
+    """The earlier video from ``video.url`` as xAI fetches it: a signed link (refused once
+    used: a one-time link fetches once), grok2api's content path, or the video itself as a
+    ``data:video/mp4`` URI; else a sentence saying why it cannot be read."""
     video = body.get("video")
     url = video.get("url") if isinstance(video, dict) else None
     if not isinstance(url, str):
-        return None
-    path = urlsplit(url).path
+        return "video.url is required."
     tasks = gw.emulator_of(request).tasks
-    parts = path.strip("/").split("/")
+    if url.startswith("data:"):
+        return _inline_parent(request, url) or "video.url holds no video this gateway made."
+    parts = urlsplit(url).path.strip("/").split("/")
+    found: Task | None = None
     if len(parts) == 4 and parts[:2] == ["v1", "videos"]:
-        return tasks.get(_ids(request).get(parts[2], ""))
-    if len(parts) == 3 and parts[0] == "signed":
-        name = gw.links(request).tokens.get(parts[1], ("", False))[0]
-        return next((t for t in tasks._tasks.values() if t.video_file == name), None)
+        found = tasks.get(_ids(request).get(parts[2], ""))
+    elif len(parts) == 3 and parts[0] == "signed":
+        state = gw.links(request)
+        if not state.fetchable(parts[1]):
+            return "The video at video.url could not be fetched (410: the link has expired)."
+        name = state.tokens[parts[1]][0]
+        found = next((t for t in tasks._tasks.values() if t.video_file == name), None)
+    return found or "video.url must name a video this gateway made."
+
+
+def _inline_parent(request: Request, url: str) -> Task | None:
+    head, _, data = url.partition(",")
+    if not head.startswith("data:video/") or ";base64" not in head:
+        return None
+    try:
+        content = base64.b64decode(data, validate=True)
+    except ValueError:
+        return None
+    request.app.state.inline_parents += 1
+    emulator = gw.emulator_of(request)
+    for task in emulator.tasks._tasks.values():
+        path = emulator.files_dir / task.video_file if task.video_file else None
+        if path is not None and path.is_file() and path.read_bytes() == content:
+            return task
     return None
 
 
@@ -102,30 +125,14 @@ async def edit(request: Request) -> Response:
     return await _start(request, "video")
 
 
-def _task(request: Request) -> tuple[Task, str] | Response:
-    refused = gw.refused(request)
-    if refused is not None:
-        return refused
-    public = request.path_params["id"]
-    task = gw.emulator_of(request).tasks.get(_ids(request).get(public, ""))
-    if task is None:
-        return gw.error(404, "Request not found")
-    return task, public
+_MISSING = "Request not found"
 
 
 def _status(grok2api: bool) -> Callable[[Request], Awaitable[Response]]:
-    async def status(request: Request) -> Response:
-        found = _task(request)
-        if isinstance(found, Response):
-            return found
-        return JSONResponse(_json(request, *found, grok2api))
+    def answer(request: Request, task: Task) -> Response:
+        return JSONResponse(_json(request, task, request.path_params["id"], grok2api))
 
-    return status
-
-
-async def content(request: Request) -> Response:
-    found = _task(request)
-    return found if isinstance(found, Response) else gw.file_response(request, found[0])
+    return gw.status_route(_MISSING, answer, own_ids=True)
 
 
 async def models(request: Request) -> Response:
@@ -143,7 +150,7 @@ def routes(grok2api: bool = False) -> list[Route]:
         Route("/v1/videos/edits", edit, methods=["POST"]),
         Route("/v1/videos/extensions", edit, methods=["POST"]),
         Route("/v1/videos/{id}", _status(grok2api)),
-        Route("/v1/videos/{id}/content", content),
+        Route("/v1/videos/{id}/content", gw.content_route(_MISSING, own_ids=True)),
     ]
 
 
