@@ -253,6 +253,40 @@ def test_studio_says_so_where_a_model_offers_no_continuation(gateway: SoraMagics
     assert len(get_session(gateway.session).turns) == 1  # nothing was sent
 
 
+@pytest.mark.parametrize("gateway", ["flow2api"], indirect=True)
+def test_studio_says_stopping_cancels_a_flow2api_job_while_it_runs(gateway: SoraMagics) -> None:
+    rows: list[str] = []
+
+    async def scenario(ui: Studio) -> Studio:
+        ui.widget.observe(lambda change: rows.extend(j["html"] for j in change.new), "jobs")
+        act(ui, action="generate", prompt="a paper boat",
+            settings={"model": "veo_3_1_t2v_fast_landscape"})  # fmt: skip
+        await _finish(ui)
+        return ui
+
+    ui = _drive(gateway, scenario)
+    note = "stopping now cancels this video on the relay, and it cannot be resumed"
+    assert rows and note in rows[0]  # from the first row the job shows, while it streams
+    assert get_session(gateway.session).turns[0].status == "done"
+    # Once it ended the note goes: the saved record and the tile never carry it.
+    assert note not in ui._record_bundle()["text/html"] and note not in _tile(ui, 0)["html"]
+
+
+def test_studio_on_a_relay_that_keeps_its_jobs_says_nothing_of_stopping(
+    magics: SoraMagics,
+) -> None:
+    rows: list[str] = []
+
+    async def scenario(ui: Studio) -> Studio:
+        ui.widget.observe(lambda change: rows.extend(j["html"] for j in change.new), "jobs")
+        act(ui, action="generate", prompt="a paper boat")
+        await _finish(ui)
+        return ui
+
+    _drive(magics, scenario)
+    assert rows and not [row for row in rows if "sora-nb-stop-cancels" in row]
+
+
 def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics) -> None:
     async def scenario(ui: Studio) -> tuple[Studio, list[Any]]:
         media = sent(ui)

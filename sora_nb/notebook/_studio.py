@@ -379,6 +379,7 @@ class Studio:
             self.say(describe(exc))
             return None
         job = self._new_job(ask.prompt)
+        job.progress.stop_cancels = lambda: session.client.cancels_on_disconnect
         if base is not None:
             coro = session.edit(base, ask, on_event=job.progress.handle)
         else:
