@@ -676,7 +676,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "studio.how.remix": ("remix", "重混"),
     "studio.how.edit": ("edit", "编辑"),
     "studio.how.extend": ("extend", "延长"),
-    "studio.how.last-frame": ("from its last frame", "从最后一帧接续"),
+    "studio.how.last-frame": ("continuation from the last frame", "从最后一帧接续"),
     "studio.edit": ("Edit selected", "修改所选"),
     "studio.clear_image": ("Clear image", "移除图片"),
     "studio.image": ("Image", "参考图"),
@@ -736,6 +736,31 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "studio.interrupted_tile": (
         "Stopped before it finished; the relay may still have it. Press Resume to collect it.",
         "在完成前停止；中转服务可能仍保留它。点“恢复”取回。",
+    ),
+    # A turn's continuation named as its model offers it, and a chain's export (issue 22).
+    "studio.continue.remix": ("Remix", "重混"),
+    "studio.continue.edit": ("Edit", "编辑"),
+    "studio.continue.extend": ("Extend", "延长"),
+    "studio.continue.last-frame": ("Continue from last frame", "从最后一帧继续"),
+    "studio.no_continuation": (
+        "{model} offers no way to continue a video here, so this turn cannot be changed.",
+        "{model} 在这里不提供任何接续方式，所以这个轮次无法修改。",
+    ),
+    "studio.export": ("Export chain", "导出整条链"),
+    "studio.exporting": ("Exporting the chain…", "正在导出整条链…"),
+    "studio.exported": ("The chain as one video: {name}", "整条链合成的视频：{name}"),
+    "studio.export_failed": (
+        "The chain could not be exported: {reason}.",
+        "无法导出整条链：{reason}。",
+    ),
+    "studio.disk_full": (
+        "The chain could not be exported because the disk is full: free some space, then "
+        "export it again.",
+        "磁盘已满，无法导出整条链：请腾出空间后再导出。",
+    ),
+    "phase.stop_cancels": (
+        "stopping now cancels this video on the relay, and it cannot be resumed",
+        "现在停止会在中转服务上取消这个视频，且无法恢复",
     ),
     # The batch view (notebook/_batch_view).
     "batchview.retry": ("Retry failed", "重试失败项"),

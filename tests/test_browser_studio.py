@@ -65,6 +65,10 @@ COMPARING_JS = f"""() => {{ {DEEP}
   return deep('.sora-nb-players.sora-nb-comparing video').length == 2; }}"""
 DONE_TILES_JS = f"""n => {{ {DEEP}
   return deep('.sora-nb-studio .sora-nb-status-done').length >= n; }}"""
+# The exported chain's one video, loaded from the bytes the kernel sent.
+EXPORTED_JS = f"""() => {{ {DEEP}
+  return deep('.sora-nb-export-player video')
+    .some(v => v.currentSrc.startsWith('blob:') && v.readyState >= 1 && v.duration > 0); }}"""
 # A card's own video (not the studio's player) playing the bytes the kernel sent.
 BLOB_VIDEO_JS = f"""() => {{ {DEEP}
   return deep('.sora-nb-view').filter(v => !v.classList.contains('sora-nb-studio'))
@@ -246,8 +250,13 @@ def test_studio_generates_plays_edits_and_compares(front: Front) -> None:
     newest = page.locator(".sora-nb-studio .sora-nb-cell").first
     index = int(newest.get_attribute("data-index") or "-1")
     page.locator(".sora-nb-studio textarea").fill("put a halo above the kite")
-    page.locator(".sora-nb-studio button.sora-nb-edit:enabled").click()
+    change = page.locator(".sora-nb-studio button.sora-nb-edit:enabled")
+    assert change.inner_text() == "Remix"  # named as the relay offers it, not a fixed word
+    change.click()
     _wait_done(page, before + 2)
+    page.locator(".sora-nb-studio button.sora-nb-export-chain").click()  # the kite and its edit
+    page.wait_for_function(EXPORTED_JS, timeout=WAIT_MS, polling=200)
+    assert page.locator(".sora-nb-export .sora-nb-chain li").count() == 2
     edit = _tile(page, index + 1)
     assert re.search(rf"edits #{index}", edit.inner_text()), edit.inner_text()
     tree = page.locator(".sora-nb-lineage")

@@ -30,6 +30,7 @@ def test_client_and_session_methods_are_pinned() -> None:
     # the auth and the dialect stay private.
     assert public_members(sora_nb.SoraClient) == {
         "aclose",
+        "cancels_on_disconnect",
         "check_ready",
         "continuations",
         "dialect",  # a property: for ``detect``, the dialect found once it is known

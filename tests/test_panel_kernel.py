@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -79,3 +80,38 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
     # Nothing of a finished job stays open in the kernel or the browser: it never had a
     # model of its own. The answer above came on iopub after every message the jobs sent.
     assert set(front.models) == models
+
+
+def _custom(got: Received, comm_id: str) -> dict[str, Any] | None:
+    """A custom message the kernel sent to the studio's model (a video's bytes)."""
+    content = got.msg["content"]
+    if got.kind != "comm_msg" or content.get("comm_id") != comm_id:
+        return None
+    data = content["data"]
+    return data.get("content") if data.get("method") == "custom" else None
+
+
+def test_kernel_studio_names_the_continuation_then_exports_the_chain(
+    studio: StudioView,
+) -> None:
+    front = studio.front
+    state = front.models[studio.studio]
+    assert state["words"]["continue.remix"] == "Remix"
+    studio.start("a paper boat")
+    front.until(lambda: not studio.running() and state["view"].get("offers") is not None)
+    assert state["view"]["offers"] == ["remix"] and state["view"]["chain"] is False
+    studio.act(action="generate", prompt="the boat sails on", mode="edit", how="remix")
+    front.until(lambda: state["view"].get("chain") is True and not studio.running())
+    assert state["selected"] == [1]
+    studio.act(action="export", index=1)
+    front.until(lambda: state.get("exported", {}).get("state") in ("done", "failed"))
+    exported = state["exported"]
+    assert exported["state"] == "done", exported["text"]
+    assert "#0" in exported["html"] and "#1" in exported["html"]
+    studio.act(action="export_media")  # the chain's player asks for its mp4
+    got = front.wait(lambda got: bool((_custom(got, studio.studio) or {}).get("index")))
+    assert got.msg["content"]["data"]["content"]["index"] == f"export:{exported['name']}"
+    (mp4,) = got.msg["buffers"]
+    assert bytes(mp4)[4:8] == b"ftyp"
+    path = _value(front, "str(p._export.resolve())")
+    assert isinstance(path, str) and Path(path).read_bytes() == bytes(mp4)

@@ -15,6 +15,7 @@ from sora_nb import (
     FailedEvent,
     JobEvent,
     ProgressEvent,
+    SoraClient,
     StatusEvent,
     TaskEvent,
     TextEvent,
@@ -300,3 +301,19 @@ def test_progress_view_code_in_a_reason_is_html_not_markdown() -> None:
     view.fail("Interrupted: run `%sora resume task_1` to collect it.")
     assert "<code>%sora resume task_1</code>" in shown(view)
     assert "`" not in shown(view) and "`" not in view.summary()
+
+
+@pytest.mark.parametrize(("dialect", "cancels"), [("flow2api", True), ("chat", False)])
+def test_progress_view_says_stopping_cancels_where_the_relay_does(
+    dialect: str, cancels: bool
+) -> None:
+    client = SoraClient("http://127.0.0.1:9", "k", dialect=dialect)
+    assert client.cancels_on_disconnect is cancels  # the dialect's word, not the view's
+    view = ProgressView(clock=FakeClock())
+    view.stop_cancels = lambda: client.cancels_on_disconnect
+    view.handle(TASK)
+    note = "stopping now cancels this video on the relay"
+    assert (note in view.html()) is cancels
+    assert note not in view.html(live=False) and note not in view.summary()  # saved: never
+    view.finish()
+    assert note not in view.html()  # nothing left to cancel

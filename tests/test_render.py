@@ -14,6 +14,9 @@ import pytest
 from PIL import Image
 
 from sora_nb import Request, Task, Video
+from sora_nb.notebook._output import message_bundle
+from sora_nb.notebook._progress import ProgressView
+from sora_nb.notebook._tiles import tile_html
 from sora_nb.records._turn import finished
 from sora_nb.render._render import history_mimebundle, safe_url, video_mimebundle
 from sora_nb.session._history import Session, Turn
@@ -286,3 +289,31 @@ def test_history_rows_read_cleanly() -> None:
     assert re.search(r"</a> · <a ", html)  # video · relay · preview links, visibly apart
     assert "task task_1" not in re.sub(r' title="[^"]*"', "", html)  # the tooltip keeps it all
     assert "The stream of the task broke (cut); `%sora resume task_1` collects it." in html
+
+
+# Symbols a machine without an emoji or symbol font draws as empty boxes (arrows, ✓ ✗ ℹ ⚠ ▶).
+GLYPHS = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u2bff\U0001f000-\U0001ffff]")
+
+
+@pytest.mark.parametrize(
+    ("kind", "mark"), [("error", "✗"), ("warning", "!"), ("info", "ℹ")], ids=str
+)
+def test_a_one_line_message_draws_its_mark_as_svg_and_keeps_it_in_plain_text(
+    kind: Any, mark: str
+) -> None:
+    bundle = message_bundle("The prompt is empty: write one.", kind)
+    assert GLYPHS.findall(bundle["text/html"]) == [] and f"{mark} " not in bundle["text/html"]
+    assert bundle["text/html"].count("<svg") == 1 and 'aria-hidden="true"' in bundle["text/html"]
+    assert bundle["text/plain"] == f"{mark} The prompt is empty: write one."
+
+
+def test_html_outputs_carry_no_glyph_that_may_draw_as_a_box() -> None:
+    session = history_session()
+    history = history_mimebundle(session)["text/html"]
+    assert history.count('class="sora-nb-icon"') == 3  # the three edits' markers
+    view = ProgressView()
+    view.fail("The relay refused the prompt.")
+    outputs = [history, view.html(), view.html(live=False)]
+    outputs += [tile_html(turn) for turn in session.turns]
+    assert [GLYPHS.findall(html) for html in outputs] == [[]] * len(outputs)
+    assert history_mimebundle(session)["text/plain"].count("└─") == 3  # text keeps its tree

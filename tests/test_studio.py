@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import ipywidgets.widgets.widget as widget_module
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from sora_nb.emulator import EmulatorServer
+from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.notebook import _i18n, _studio, panel, studio
 from sora_nb.notebook._magic import SoraMagics, magics_for
 from sora_nb.notebook._run import background_loop
@@ -177,18 +179,172 @@ def test_studio_image_dropped_then_cleared_and_marker(magics: SoraMagics) -> Non
     assert history.count("sora-nb-from-image") == 1
 
 
-def test_studio_continues_from_the_last_frame(magics: SoraMagics) -> None:
+@pytest.fixture
+def gateway(request: pytest.FixtureRequest, magics: SoraMagics) -> Iterator[SoraMagics]:
+    """The studio's magics on an emulator speaking the gateway ``request.param``."""
+    with serve_in_thread(speed=300, dialect=request.param) as server:
+        magics.base_url, magics.dialect = server.url, request.param
+        try:
+            yield magics
+        finally:
+            magics.dialect = "chat"
+
+
+def _buttons(ui: Studio) -> list[str]:
+    """The continuation buttons studio.js draws for the selection: ``view.offers`` named."""
+    return [ui.widget.words[f"continue.{how}"] for how in ui.widget.view["offers"]]
+
+
+def test_studio_names_the_continuation_the_relay_offers(magics: SoraMagics) -> None:
     async def scenario(ui: Studio) -> Studio:
         act(ui, action="generate", prompt="a paper boat on a pond")
         await _finish(ui)
-        act(ui, action="generate", prompt="the boat sails on", mode="last_frame", base=0)
+        assert _buttons(ui) == ["Remix"] and ui.widget.view["why_not"] == ""
+        # The seed relay offers no last frame: refused in one sentence, nothing sent.
+        act(ui, action="generate", prompt="the boat sails on", mode="edit", how="last-frame")
+        assert ui._jobs == []
+        assert ui.widget.message["text"] == (
+            "sora-2 offers no continuation from the last frame here; what it offers: remix."
+        )
+        act(ui, action="generate", prompt="the boat sails on", mode="edit", how="remix")
         await _finish(ui)
         return ui
 
     _drive(magics, scenario)
-    first, second = get_session(magics.session).turns
-    assert second.parent is None and second.image is not None  # a new video from a picture
-    assert second.image.startswith("data:image/png;base64,") and first.image is None
+    _, second = get_session(magics.session).turns
+    assert second.parent == 0 and second.request.options["how"] == "remix"
+
+
+@pytest.mark.parametrize("gateway", ["openrouter"], indirect=True)
+def test_studio_continues_from_the_last_frame_where_the_gateway_offers_it(
+    gateway: SoraMagics,
+) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, action="generate", prompt="a paper boat on a pond",
+            settings={"model": "google/veo-3.1"})  # fmt: skip
+        await _finish(ui)
+        assert _buttons(ui) == ["Continue from last frame"]
+        act(ui, action="generate", prompt="the boat sails on", mode="edit", how="last-frame")
+        await _finish(ui)
+        return ui
+
+    _drive(gateway, scenario)
+    _, second = get_session(gateway.session).turns
+    assert second.status == "done" and second.parent == 0
+    assert second.request.options["how"] == "last-frame" and second.model == "google/veo-3.1"
+    assert second.image is not None and second.image.startswith("data:image/png;base64,")
+
+
+@pytest.mark.parametrize("gateway", ["newapi"], indirect=True)
+def test_studio_says_so_where_a_model_offers_no_continuation(gateway: SoraMagics) -> None:
+    model = "veo_3_1_t2v_fast_landscape"  # new-api offers it no remix and it takes no frame
+
+    async def scenario(ui: Studio) -> Studio:
+        assert ui._session().client.continuations(model) == ()
+        act(ui, action="generate", prompt="a paper boat", settings={"model": model})
+        await _finish(ui)
+        act(ui, action="generate", prompt="the boat sails on", mode="edit")
+        return ui
+
+    ui = _drive(gateway, scenario)
+    sentence = f"{model} offers no way to continue a video here, so this turn cannot be changed."
+    assert ui.widget.view["offers"] == [] and ui.widget.view["why_not"] == sentence
+    assert ui.widget.message == {"text": sentence, "kind": "error"}
+    assert len(get_session(gateway.session).turns) == 1  # nothing was sent
+
+
+@pytest.mark.parametrize("gateway", ["flow2api"], indirect=True)
+def test_studio_says_stopping_cancels_a_flow2api_job_while_it_runs(gateway: SoraMagics) -> None:
+    rows: list[str] = []
+
+    async def scenario(ui: Studio) -> Studio:
+        ui.widget.observe(lambda change: rows.extend(j["html"] for j in change.new), "jobs")
+        act(ui, action="generate", prompt="a paper boat",
+            settings={"model": "veo_3_1_t2v_fast_landscape"})  # fmt: skip
+        await _finish(ui)
+        return ui
+
+    ui = _drive(gateway, scenario)
+    note = "stopping now cancels this video on the relay, and it cannot be resumed"
+    assert rows and note in rows[0]  # from the first row the job shows, while it streams
+    assert get_session(gateway.session).turns[0].status == "done"
+    # Once it ended the note goes: the saved record and the tile never carry it.
+    assert note not in ui._record_bundle()["text/html"] and note not in _tile(ui, 0)["html"]
+
+
+def test_studio_on_a_relay_that_keeps_its_jobs_says_nothing_of_stopping(
+    magics: SoraMagics,
+) -> None:
+    rows: list[str] = []
+
+    async def scenario(ui: Studio) -> Studio:
+        ui.widget.observe(lambda change: rows.extend(j["html"] for j in change.new), "jobs")
+        act(ui, action="generate", prompt="a paper boat")
+        await _finish(ui)
+        return ui
+
+    _drive(magics, scenario)
+    assert rows and not [row for row in rows if "sora-nb-stop-cancels" in row]
+
+
+def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> tuple[Studio, list[Any]]:
+        media = sent(ui)
+        act(ui, action="generate", prompt="a paper boat on a pond")
+        await _finish(ui)
+        assert not ui.widget.view["chain"]  # a first generation has no chain to export
+        act(ui, action="generate", prompt="the boat sails on", mode="edit")
+        await _finish(ui)
+        assert ui.widget.view["chain"] and ui.widget.selected == [1]
+        task = ui.export(1)
+        assert task is not None and ui.widget.exported["state"] == "running"
+        await task
+        act(ui, action="export_media")  # the chain's player asks for its mp4
+        return ui, media
+
+    ui, media = _drive(magics, scenario)
+    exported = ui.widget.exported
+    assert exported["state"] == "done" and exported["index"] == 1
+    path = Path("sora_outputs") / exported["name"]
+    assert exported["text"] == f"The chain as one video: {path.name}"
+    assert "#0" in exported["html"] and "#1" in exported["html"] and "remix" in exported["html"]
+    lineage = json.loads(path.with_name(path.name + ".lineage.json").read_text())
+    assert [link["turn"] for link in lineage] == [0, 1]
+    ((content, buffers),) = media
+    assert content["index"] == f"export:{path.name}" and content["mime"] == "video/mp4"
+    assert buffers == [path.read_bytes()] and buffers[0][4:8] == b"ftyp"
+    with av.open(str(path)) as joined:  # one video, as long as its two clips together
+        frames = sum(1 for _ in joined.decode(video=0))
+    clips = [t.local_path for t in get_session(magics.session).turns]
+    assert frames == sum(_frames(clip) for clip in clips if clip)
+
+
+def _frames(path: str) -> int:
+    with av.open(path) as clip:
+        return sum(1 for _ in clip.decode(video=0))
+
+
+def test_studio_export_on_a_full_disk_says_so_in_one_sentence(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        act(ui, action="generate", prompt="a paper boat on a pond")
+        await _finish(ui)
+        act(ui, action="generate", prompt="the boat sails on", mode="edit")
+        await _finish(ui)
+        # The export writes its part file here: /dev/full answers every write ENOSPC.
+        Path("sora_outputs/chain-1.mp4.part.mp4").symlink_to("/dev/full")
+        task = ui.export(1)
+        assert task is not None
+        await task
+        return ui
+
+    ui = _drive(magics, scenario)
+    sentence = (
+        "The chain could not be exported because the disk is full: free some space, then "
+        "export it again."
+    )
+    assert ui.widget.exported == {"index": 1, "state": "failed", "text": sentence}
+    assert ui.widget.message == {"text": sentence, "kind": "error"}
+    assert not Path("sora_outputs/chain-1.mp4").exists()
 
 
 def test_studio_failure_keeps_a_red_row_and_a_failed_tile(magics: SoraMagics) -> None:

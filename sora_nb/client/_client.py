@@ -277,6 +277,12 @@ class SoraClient:
         """How a video of ``model`` can be continued here (docs/dialects.md)."""
         return self._dialect.continuations(model)
 
+    @property
+    def cancels_on_disconnect(self) -> bool:
+        """Whether the relay cancels a generation whose stream is dropped (flow2api): an
+        interrupt then costs the job, so the views say so while one runs."""
+        return self._dialect.cancels_on_disconnect
+
     @detaching
     async def lookup(self, task: str) -> None:
         """Ask the relay once about a task id or URL: an unknown task raises here, before a

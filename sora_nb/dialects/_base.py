@@ -227,6 +227,12 @@ class Dialect(ABC):
         """How a video of ``model`` can be continued here (default: the relay's remix)."""
         return ("remix",)
 
+    @property
+    def cancels_on_disconnect(self) -> bool:
+        """Whether the relay cancels a generation when its stream drops: an interrupt then
+        costs the job, and the views say so while it runs (default: no)."""
+        return False
+
     async def continue_from(self, ask: Ask, parent: Video) -> Ask:
         """An edit's Ask, with what continuing ``parent`` needs (default: as it is)."""
         return ask

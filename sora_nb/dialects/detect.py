@@ -92,6 +92,10 @@ class Detect(Dialect):
         return self._known().continuations(model)
 
     @property
+    def cancels_on_disconnect(self) -> bool:
+        return self._found is not None and self._found.cancels_on_disconnect
+
+    @property
     def found(self) -> str:
         """The dialect recognised so far (``detect`` until the first call)."""
         return self._found.name if self._found is not None else self.name

@@ -97,6 +97,10 @@ class Flow2api(ChatCompletions):
     def continuations(self, model: str) -> tuple[str, ...]:
         return ("extend",)
 
+    @property
+    def cancels_on_disconnect(self) -> bool:
+        return True  # its generation_handler cancels the job when the client goes
+
     async def continue_from(self, ask: Ask, parent: Video) -> Ask:
         if ask.how not in (None, "extend"):
             raise InvalidRequest(t("gateway.no_continuation", model=parent.model, kind=ask.how,

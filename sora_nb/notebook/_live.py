@@ -36,6 +36,7 @@ class LiveJob:
         Actions(self.widget).on("media", lambda content, buffers: self._send_media())
         magics = settings()
         session = magics.get_session()
+        self.view.stop_cancels = lambda: session.client.cancels_on_disconnect
         options.setdefault("model", magics.model if edit is None else None)
         on_event = self.view.handle
         if edit is None:

@@ -454,6 +454,7 @@ class SoraMagics(Magics):
             return session.edit(target, ask, save=keep, name=name, on_event=on_event)
 
         job = CellJob(self.shell, name=name, embed=embed, typical=_typical(session, ask.model))
+        job.view.stop_cancels = lambda: session.client.cancels_on_disconnect
         return job.run(make, background=background)
 
     def _models(self, rest: str) -> None:

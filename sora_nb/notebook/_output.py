@@ -9,6 +9,7 @@ from typing import Any, Literal
 from IPython.display import display
 
 from .._exceptions import AuthenticationError, GenerationFailed, SoraError
+from ..render._icons import icon
 from ._i18n import t
 
 __all__ = [
@@ -30,7 +31,10 @@ _COLORS = {
     "warning": "var(--jp-warn-color1, #e65100)",
     "info": "var(--jp-ui-font-color2, #616161)",
 }
+# Plain text keeps its marks; HTML draws them as inline SVG, since a machine without an
+# emoji font shows ✗ or ℹ as an empty box (docs/notebook.md).
 _MARKS = {"error": "✗", "warning": "!", "info": "ℹ"}
+_ICONS = {"error": "x", "warning": "alert", "info": "info"}
 
 
 def describe(exc: SoraError) -> str:
@@ -57,10 +61,9 @@ def sentence_plain(text: str) -> str:
 
 def message_bundle(text: str, kind: Kind = "error") -> dict[str, Any]:
     """A mime bundle for one line of ``text``."""
-    mark = _MARKS[kind]
-    body = f"{mark} {sentence_html(text)}"
+    body = f"{icon(_ICONS[kind])} {sentence_html(text)}"
     div = f'<div class="sora-nb-{kind}" style="color:{_COLORS[kind]}">{body}</div>'
-    return {"text/html": div, "text/plain": f"{mark} {sentence_plain(text)}"}
+    return {"text/html": div, "text/plain": f"{_MARKS[kind]} {sentence_plain(text)}"}
 
 
 def settings_bundle(rows: list[tuple[str, str]]) -> dict[str, Any]:

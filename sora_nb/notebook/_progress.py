@@ -70,6 +70,9 @@ class ProgressView:
         self._on_push = on_push
         self.widget: Card | None = Card() if on_push is None else None
         self.typical: float | None = None  # seconds a finished video of this model took here
+        # Whether the relay cancels the job if its stream drops (the client says, per
+        # dialect): then the live view says that stopping costs the job.
+        self.stop_cancels: Callable[[], bool] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reset()
         if start:
@@ -293,6 +296,9 @@ class ProgressView:
         if self.reason and self.phase == "failed":
             reason = sentence_html(self.reason)
             text += f'<br><span style="color:{FILL["failed"]}">{reason}</span>'
+        if live and not self.final and self.stop_cancels is not None and self.stop_cancels():
+            note = html.escape(t("phase.stop_cancels"))
+            text += f' · <span class="sora-nb-stop-cancels">{icon("alert")} {note}</span>'
         mark = icon(_ICON[self.phase]) + " " if self.phase in _ICON else ""
         return f'<span class="sora-nb-progress">{mark}{text}</span>'
 

@@ -15,9 +15,9 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import errno
 import html
 import inspect
-import io
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
@@ -42,7 +42,7 @@ from ._magic import VIEW_COMMANDS, SoraMagics
 from ._output import Kind, describe, sentence_plain
 from ._progress import ProgressView
 from ._run import start_background
-from ._tiles import details_html, family_order, tile_html, tree_html
+from ._tiles import CONTINUATIONS, chain_html, details_html, family_order, tile_html, tree_html
 from ._view import Actions, View, asset
 
 __all__ = ["PAGE", "Panel", "Studio", "panel", "studio"]
@@ -61,7 +61,6 @@ _LABELS = [
     "play",
     "generate",
     "edit",
-    "last_frame",
     "compare",
     "stop_compare",
     "compare_hint",
@@ -89,6 +88,9 @@ _LABELS = [
     "portrait",
     "landscape",
     "empty",
+    "export",
+    "exporting",
+    *(f"continue.{kind}" for kind in CONTINUATIONS),
 ]
 
 
@@ -109,6 +111,7 @@ class StudioWidget(View):
     view = Dict().tag(sync=True)  # the selection's details and lineage tree, as HTML
     image = Unicode("").tag(sync=True)  # the attached picture, as a data: URL
     message = Dict().tag(sync=True)  # {text, kind}
+    exported = Dict().tag(sync=True)  # a chain's export: {index, state, text, name, html}
     app = Bool(False).tag(sync=True)  # Voilà: a page for people who do not code
 
 
@@ -147,6 +150,7 @@ class Studio:
         self._watched: Session | None = None
         self._unsubscribe: Any = None
         self._push_due: asyncio.TimerHandle | None = None
+        self._export: Path | None = None  # the last chain exported, for its player
         self._pushed_at = float("-inf")
         self.widget = StudioWidget(app=app)
         self.widget.add_class("sora-nb-studio")
@@ -174,6 +178,8 @@ class Studio:
         actions.on("media", lambda c, b: self.send_media(_int(c.get("index"))))
         actions.on("image", lambda c, b: self.attach(b[0] if b else None))
         actions.on("clear_image", lambda c, b: self.attach(None))
+        actions.on("export", lambda c, b: self.export(_int(c.get("index"))))
+        actions.on("export_media", lambda c, b: self.send_export())
 
     # -- the session it observes ---------------------------------------------------------------
 
@@ -295,12 +301,50 @@ class Studio:
                 self.widget.selected = chosen
             view: dict[str, Any] = {}
             if chosen:
+                last = turns[chosen[-1]]
+                offers, why_not = self._offers(last)
                 view = {
                     "details": [details_html(turns[i]) for i in chosen],
                     "tree": tree_html(turns, chosen[-1]),
+                    "offers": offers,  # the continuations its model offers, named so
+                    "why_not": why_not,  # or the one sentence why it offers none
+                    "chain": last.parent is not None and last.status == "done",
                 }
             if view != self.widget.view:
                 self.widget.view = view
+
+    def _offers(self, turn: Turn) -> tuple[list[str], str]:
+        """How ``turn`` can be continued, as its model offers here (the client's word, the
+        magic's ``--how``), or the one sentence that says why it cannot be."""
+        video = turn.video
+        if turn.status != "done" or video is None:
+            return [], ""
+        try:
+            offered = self._session().client.continuations(video.model)
+        except SoraError as exc:  # a gateway not recognised yet: what to set, in one sentence
+            return [], sentence_plain(describe(exc))
+        kinds = [kind for kind in offered if kind in CONTINUATIONS]
+        if not kinds:
+            return [], label("no_continuation", model=video.model)
+        if not video.remixable:
+            return [], sentence_plain(t("history.no_sid", index=turn.index))
+        return kinds, ""
+
+    def _how(self, turn: Turn, wanted: object) -> str:
+        """The continuation to send: the one asked for if the model offers it, else its
+        first; refused in one sentence before anything is sent."""
+        kinds, why_not = self._offers(turn)
+        if not kinds:
+            raise InvalidRequest(why_not or t("error.nothing_to_edit"))
+        if wanted in (None, ""):
+            return kinds[0]
+        if wanted not in kinds:
+            named = label(f"how.{wanted}") if wanted in CONTINUATIONS else str(wanted)
+            offered = ", ".join(label(f"how.{kind}") for kind in kinds)
+            raise InvalidRequest(
+                t("gateway.no_continuation", model=turn.model, kind=named, offered=offered)
+            )
+        return str(wanted)
 
     def send_media(self, index: int) -> None:
         """What a player asks for: the mp4's bytes, as a message's binary buffer."""
@@ -319,19 +363,23 @@ class Studio:
     # -- jobs ----------------------------------------------------------------------------------
 
     def start(self, request: dict[str, Any]) -> asyncio.Task[None] | None:
-        """What Generate, Edit and Continue do: check the inputs, then run the job as a task."""
+        """What Generate and a turn's continuation (Remix, Edit, Extend, Continue from last
+        frame) do: check the inputs, then run the job as a task."""
         try:
             session = self._session()
             mode = request.get("mode") or "new"
             ask = self._request(request, session)
-            base = self._base(session, request) if mode == "edit" else None
-            if mode == "last_frame":
-                frame = _last_frame(session, self._base(session, request))
-                ask = dataclasses.replace(ask, image=frame)
+            base = None
+            if mode in ("edit", "last_frame"):  # last_frame: the older studio's own button
+                base = self._base(session, request)
+                wanted = request.get("how") or ("last-frame" if mode == "last_frame" else None)
+                how = self._how(session.turns[base], wanted)
+                ask = dataclasses.replace(ask, model=session.turns[base].model, how=how)
         except SoraError as exc:
             self.say(describe(exc))
             return None
         job = self._new_job(ask.prompt)
+        job.progress.stop_cancels = lambda: session.client.cancels_on_disconnect
         if base is not None:
             coro = session.edit(base, ask, on_event=job.progress.handle)
         else:
@@ -427,6 +475,62 @@ class Studio:
             raise InvalidRequest(t("error.nothing_to_edit"))
         session.video(_int(selected))  # refuses a turn that has no video, in one sentence
         return _int(selected)
+
+    # -- a chain exported as one video ---------------------------------------------------------
+
+    def export(self, index: int) -> asyncio.Task[None] | None:
+        """What a turn's Export chain does: its chain, first video to it, as one mp4."""
+        session = self._session()
+        turns = session.turns
+        turn = turns[index] if 0 <= index < len(turns) else None
+        if turn is None or turn.parent is None or turn.status != "done":
+            self.say(t("error.nothing_to_edit"))
+            return None
+        if self.widget.exported.get("state") == "running":
+            return None  # one export at a time: the button is disabled while it runs
+        self.say("")
+        self.widget.exported = {"index": index, "state": "running", "text": label("exporting")}
+        return asyncio.get_running_loop().create_task(self._exporting(session, index))
+
+    async def _exporting(self, session: Session, index: int) -> None:
+        try:
+            path = await session.export_chain(index)
+        except SoraError as exc:
+            self._export_failed(index, describe(exc))
+        except OSError as exc:  # PyAV's write errors are OSErrors too
+            full = exc.errno == errno.ENOSPC
+            reason = exc.strerror or str(exc)
+            self._export_failed(
+                index, label("disk_full") if full else label("export_failed", reason=reason)
+            )
+        except Exception as exc:  # a clip PyAV cannot read: say so here, where one looks
+            logger.exception("sora_nb studio export failed")
+            self._export_failed(index, label("export_failed", reason=str(exc).rstrip(".")))
+        else:
+            self._export = path
+            self.widget.exported = {
+                "index": index,
+                "state": "done",
+                "name": path.name,
+                "text": label("exported", name=path.name),
+                "html": chain_html(session.turns, index),
+            }
+
+    def _export_failed(self, index: int, sentence: str) -> None:
+        text = sentence_plain(sentence)
+        self.widget.exported = {"index": index, "state": "failed", "text": text}
+        self.say(text)
+
+    def send_export(self) -> None:
+        """What the exported chain's player asks for: its mp4, as a message's buffer."""
+        path = self._export
+        if path is None or not path.is_file():
+            return
+        self.widget.send(
+            {"type": "media", "index": f"export:{path.name}", "name": path.name,
+             "mime": "video/mp4"},
+            buffers=[path.read_bytes()],
+        )  # fmt: skip
 
     def attach(self, data: bytes | memoryview | None) -> None:
         """An image dropped, pasted or chosen: the next video starts from it (None: clear)."""
@@ -582,27 +686,6 @@ def _models_from(listed: list[str], magics: SoraMagics) -> list[dict[str, Any]]:
 
 def _default_settings(magics: SoraMagics, models: list[dict[str, Any]]) -> dict[str, Any]:
     return {"model": magics.model, "orientation": magics.orientation or ""}
-
-
-def _last_frame(session: Session, index: int) -> str | None:
-    """The last frame of turn ``index``'s local copy as a PNG ``data:`` URL."""
-    import av  # heavy, and needed only here
-
-    path = session.turns[index].local_path
-    if not path or not local_url(path):
-        raise InvalidRequest(label("no_frame"))
-    try:
-        with av.open(path) as container:
-            frame = None
-            for frame in container.decode(video=0):  # noqa: B007  (the last one is kept)
-                pass
-        if frame is None:
-            raise InvalidRequest(label("no_frame"))
-        buffer = io.BytesIO()
-        frame.to_image().save(buffer, format="PNG")
-    except (OSError, ValueError, av.FFmpegError):
-        raise InvalidRequest(label("no_frame")) from None
-    return image_to_url(buffer.getvalue())
 
 
 def studio(*, app: bool = False) -> Studio:

@@ -16,7 +16,18 @@ from ..render._render import _clip, _duration, inline_image, safe_url
 from ._icons import icon
 from ._labels import label
 
-__all__ = ["details_html", "family_order", "lineage", "tile_html", "tree_html"]
+__all__ = [
+    "CONTINUATIONS",
+    "chain_html",
+    "details_html",
+    "family_order",
+    "lineage",
+    "tile_html",
+    "tree_html",
+]
+
+#: The continuations a studio names (the magic's ``--how`` words), in the order offered.
+CONTINUATIONS = ("remix", "edit", "extend", "last-frame")
 
 _COLORS = {
     "done": "#2e7d32",
@@ -161,3 +172,15 @@ def details_html(turn: Turn) -> str:
         f'<div style="{_MUTED};overflow-wrap:anywhere">'
         f"{_esc(' · '.join(f for f in facts if f))}</div></div>"
     )
+
+
+def chain_html(turns: list[Turn], index: int) -> str:
+    """An exported chain's lineage: each video, and how it continues the one before."""
+    links = []
+    for turn in lineage(turns, index):
+        how = turn.request.options.get("how") or ("edit" if turn.parent is not None else "")
+        word = label(f"how.{how}") if how in CONTINUATIONS else _esc(how)
+        kind = f' <span style="{_MUTED}">{_esc(word)}</span>' if how else ""
+        links.append(f"<li><b>#{turn.index}</b>{kind} {_esc(_clip(turn.prompt, 80))}</li>")
+    title = f'<div class="sora-nb-subtitle">{icon("branch")} {_esc(label("lineage"))}</div>'
+    return f'{title}<ol class="sora-nb-chain">{"".join(links)}</ol>'

@@ -27,6 +27,7 @@ from .._display import mimebundle
 from .._messages import t
 from ..records._video import Video
 from ..session._history import Session, Turn
+from ._icons import icon
 
 __all__ = ["history_mimebundle", "inline_image", "public_url", "safe_url", "video_mimebundle"]
 
@@ -332,7 +333,7 @@ def _status_cell(turn: Turn) -> str:
 
 
 def _prompt_cell(turn: Turn, depth: int) -> str:
-    marker = "↳ " if depth else ""
+    marker = icon("child") + " " if depth else ""  # never a glyph: it may draw as a box
     if turn.image:  # made from a picture: say so, as the studio's gallery does
         label = _esc(t("history.from_image"))
         marker += f'<span class="sora-nb-from-image" style="{_MUTED}">[{label}]</span> '

@@ -47,10 +47,8 @@ function render({ model, el }) {
   const generate = button(words, "spark", words.generate, {
     class: "sora-nb-button sora-nb-primary sora-nb-generate",
   });
-  const edit = button(words, "pencil", words.edit, { class: "sora-nb-button sora-nb-edit" });
-  const lastFrame = button(words, "next", words.last_frame, {
-    class: "sora-nb-button sora-nb-last-frame",
-  });
+  // A turn's continuations, named as its model offers them (view.offers), or why it has none.
+  const changes = h("span", { class: "sora-nb-changes" });
   const hint = h("span", { class: "sora-nb-hint", text: `${words.drop} · ${words.shortcut}` });
   const message = h("div", { class: "sora-nb-message", role: "status" });
   const jobs = h("div", { class: "sora-nb-jobs" });
@@ -60,12 +58,13 @@ function render({ model, el }) {
   const details = h("div", { class: "sora-nb-detail-list" });
   const tools = h("div", { class: "sora-nb-tools" });
   const tree = h("div", { class: "sora-nb-lineage" });
+  const exportPane = h("div", { class: "sora-nb-export" });
   const compose = h("div", { class: "sora-nb-compose" }, [
     h("div", { class: "sora-nb-drop" }, [prompt, preview]),
     h("div", { class: "sora-nb-row" }, [controls]),
-    h("div", { class: "sora-nb-row" }, [generate, edit, lastFrame, choose, picker, hint]),
+    h("div", { class: "sora-nb-row" }, [generate, changes, choose, picker, hint]),
   ]);
-  const viewer = h("div", { class: "sora-nb-viewer" }, [players, details, tools, tree]);
+  const viewer = h("div", { class: "sora-nb-viewer" }, [players, details, tools, exportPane, tree]);
   const gallery = h("div", { class: "sora-nb-gallery-pane" }, [grid, pager]);
   el.replaceChildren(
     compose,
@@ -121,13 +120,11 @@ function render({ model, el }) {
   const send = (content, buffers) => model.send(content, undefined, buffers);
   const selected = () => model.get("selected");
   const tileOf = (index) => model.get("tiles").find((t) => t.index === index);
-  function start(mode) {
+  function start(mode, how) {
     const base = selected().length ? selected()[selected().length - 1] : null;
-    send({ action: "generate", prompt: prompt.value, mode, base, settings: chosen() });
+    send({ action: "generate", prompt: prompt.value, mode, how, base, settings: chosen() });
   }
   generate.onclick = () => start("new");
-  edit.onclick = () => start("edit");
-  lastFrame.onclick = () => start("last_frame");
   prompt.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
@@ -166,11 +163,11 @@ function render({ model, el }) {
   });
 
   // -- media: the mp4's bytes come back as a message's buffer ----------------------------
-  function withMedia(index, use) {
+  function withMedia(index, use, ask = () => send({ action: "media", index })) {
     if (media.has(index)) return use(media.get(index));
     if (!waiting.has(index)) {
       waiting.set(index, []);
-      send({ action: "media", index });
+      ask();
     }
     waiting.get(index).push(use);
   }
@@ -186,21 +183,68 @@ function render({ model, el }) {
     waiting.delete(msg.index);
   });
   function download(index) {
+    const ask = String(index).startsWith("export:") ? () => send({ action: "export_media" }) : undefined;
     withMedia(index, ({ url, name }) => {
       const link = h("a", { href: url, download: name });
       document.body.append(link);
       link.click();
       link.remove();
-    });
+    }, ask);
   }
 
   // -- drawing ---------------------------------------------------------------------------
+  const HOW_ICONS = { remix: "spark", edit: "pencil", extend: "next", "last-frame": "film" };
+  function drawChanges() {
+    const { offers = [], why_not: whyNot = "" } = model.get("view");
+    const parts = offers.map((how) => {
+      const node = button(words, HOW_ICONS[how] || "pencil", words[`continue.${how}`] || how, {
+        class: `sora-nb-button sora-nb-edit sora-nb-how-${how}`,
+      });
+      node.dataset.how = how;
+      node.onclick = () => start("edit", how);
+      return node;
+    });
+    if (!parts.length) {
+      // Nothing selected, or a model that offers no continuation: said before any send.
+      const none = button(words, "pencil", words.edit, { class: "sora-nb-button sora-nb-edit" });
+      none.disabled = true;
+      none.dataset.none = "1";
+      if (whyNot) none.title = whyNot;
+      parts.push(none);
+      if (whyNot) parts.push(h("span", { class: "sora-nb-hint sora-nb-no-continuation", text: whyNot }));
+    }
+    changes.replaceChildren(...parts);
+    syncButtons();
+  }
   function syncButtons() {
     const hasPrompt = prompt.value.trim().length > 0;
-    const base = tileOf(selected()[selected().length - 1]);
     generate.disabled = !hasPrompt;
-    edit.disabled = !(hasPrompt && base && base.remixable);
-    lastFrame.disabled = !(hasPrompt && base && base.downloadable);
+    for (const node of changes.querySelectorAll("button")) {
+      node.disabled = Boolean(node.dataset.none) || !hasPrompt;
+    }
+  }
+  let exportShown = "";
+  function drawExport() {
+    const state = model.get("exported");
+    const last = selected()[selected().length - 1];
+    const shown = `${last}|${state.index}|${state.state}|${state.name}`;
+    if (shown === exportShown) return; // a redraw must not restart the chain's video
+    exportShown = shown;
+    exportPane.replaceChildren();
+    if (!state.state || state.index !== last) return;
+    const kind = { running: "info", failed: "error", done: "info" }[state.state];
+    exportPane.append(h("div", { class: `sora-nb-message sora-nb-${kind}`, role: "status", text: state.text }));
+    if (state.state !== "done") return;
+    const slot = h("div", { class: "sora-nb-player sora-nb-export-player" });
+    const key = `export:${state.name}`;
+    withMedia(key, ({ url }) => {
+      const video = h("video", { controls: "", playsinline: "", preload: "metadata" });
+      video.src = url;
+      const save = button(words, "download", words.download, { class: "sora-nb-button sora-nb-download" });
+      save.onclick = () => download(key);
+      slot.replaceChildren(video, save);
+    }, () => send({ action: "export_media" }));
+    exportPane.append(slot, h("div", { class: "sora-nb-chain-lineage", html: state.html || "" }));
   }
   function drawImage() {
     const url = model.get("image");
@@ -317,6 +361,8 @@ function render({ model, el }) {
     const current = selected();
     const view = model.get("view");
     drawPlayers();
+    drawChanges();
+    drawExport();
     details.replaceChildren(...(view.details || []).map((part) => h("div", { html: part })));
     details.classList.toggle("sora-nb-comparing", current.length > 1);
     tree.innerHTML = view.tree || "";
@@ -342,6 +388,12 @@ function render({ model, el }) {
       copyText(text).then(() => (copy.querySelector("span").textContent = words.copied));
     };
     tools.append(copy);
+    if (view.chain && current.length === 1) {
+      const chain = button(words, "film", words.export, { class: "sora-nb-button sora-nb-export-chain" });
+      chain.disabled = model.get("exported").state === "running";
+      chain.onclick = () => send({ action: "export", index: last });
+      tools.append(chain);
+    }
     if (current.length > 1) {
       const stop = button(words, "x", words.stop_compare, { class: "sora-nb-button sora-nb-uncompare" });
       stop.onclick = () => send({ action: "select", index: last });
@@ -376,6 +428,7 @@ function render({ model, el }) {
       drawViewer();
     },
     "change:view": drawViewer,
+    "change:exported": drawViewer,
   };
   for (const [name, handler] of Object.entries(handlers)) model.on(name, handler);
   drawAll();
