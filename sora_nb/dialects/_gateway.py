@@ -22,7 +22,6 @@ import httpx
 from .._callback import call as _call
 from .._exceptions import (
     APIStatusError,
-    AuthenticationError,
     GenerationFailed,
     InvalidRequest,
     StreamInterrupted,
@@ -34,7 +33,6 @@ from ..records._video import Video
 from ..wire._events import (
     CompletedEvent,
     FailedEvent,
-    JobEvent,
     ProgressEvent,
     StatusEvent,
     TaskEvent,
@@ -49,7 +47,7 @@ from ._catalog import (
     from_openrouter,
 )
 from ._frames import last_frame_png
-from ._videos_api import VideosPollLost
+from ._polling import VideosPollLost, follow, json_object, poll
 from ._words import percent, phase
 
 __all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
@@ -59,8 +57,6 @@ Send = Callable[..., Awaitable[httpx.Response]]
 Get = Callable[[str], Awaitable[httpx.Response]]
 #: A create or continuation body from the request (and the parent, for a continuation).
 Body = Callable[[Request, "Video | None"], dict[str, Any]]
-
-_MISSES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,48 +283,36 @@ class GatewayAPI:
         self, task_id: str, status_url: str, on_event: EventCallback | None, deadline: float
     ) -> SourceStatus:
         """Poll until the task ends: its video's status, or ``GenerationFailed``."""
-        now, shown, misses, lost = "", -1, 0, ""
-        interval = min(1.0, self._poll_interval())
-        while time.monotonic() < deadline and misses < _MISSES:
+        now, shown, url = "", -1, status_url
+
+        async def poll_once() -> tuple[dict[str, Any] | None, str]:
+            nonlocal url
             try:
-                obj, error = await self._poll_once(status_url, task_id, deadline)
+                return await self._poll_once(url, task_id, deadline)
             except _Unimplemented:
-                status_url = self.fallback_url(task_id)
-                continue
-            if obj is None:
-                if misses == 0:
-                    await _call(on_event, JobEvent("resuming", detail=error))
-                misses, lost = misses + 1, error
-            else:
-                misses = 0
-                done = await self._report(task_id, obj, on_event, now, shown)
-                if isinstance(done, SourceStatus):
-                    return done
-                now, shown = done
-            await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
-            interval = min(interval * 1.5, self._poll_interval())
-        raise VideosPollLost(lost or t("videos.deadline"))
+                url = self.fallback_url(task_id)
+                return await self._poll_once(url, task_id, deadline)
+
+        async def report(obj: dict[str, Any]) -> SourceStatus | None:
+            nonlocal now, shown
+            done = await self._report(task_id, obj, on_event, now, shown)
+            if isinstance(done, SourceStatus):
+                return done
+            now, shown = done
+            return None
+
+        return await follow(poll_once, report, on_event, deadline, self._poll_interval)
 
     async def _poll_once(
         self, url: str, task_id: str, deadline: float
     ) -> tuple[dict[str, Any] | None, str]:
-        request = self._get(url)
-        try:
-            response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            return None, t("videos.deadline")
-        except httpx.HTTPError as exc:
-            return None, self._redact(str(exc) or type(exc).__name__)
-        if response.status_code in (401, 403):
-            raise AuthenticationError(
-                t("videos.refused_key", status=response.status_code),
-                status_code=response.status_code,
-            )
         other = self.gateway.fallback_status_path and self.fallback_url(task_id)
-        if response.status_code == 501 and other and url != other:
+        own = frozenset({501}) if other and url != other else frozenset()
+        response = await poll(self._get, url, deadline, self._redact, own)
+        if isinstance(response, str):
+            return None, response
+        if response.status_code == 501:
             raise _Unimplemented  # new-api: a channel with no OpenAI shape for its status
-        if response.status_code == 429 or response.status_code >= 500:
-            return None, f"{response.status_code} {response.reason_phrase}"
         if not response.is_success:
             message = _error_text(_task_layer(self._json(response))) or response.reason_phrase
             raise APIStatusError(
@@ -395,11 +379,7 @@ class GatewayAPI:
         return str(httpx.URL(self.base_url + "/").join(url)) if url.startswith("/") else url
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            obj = json.loads(self._redact(response.content.decode("utf-8", "replace")))
-        except ValueError:
-            return {}
-        return obj if isinstance(obj, dict) else {}
+        return json_object(response, self._redact)
 
 
 def _text(value: Any) -> bool:

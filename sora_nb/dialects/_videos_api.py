@@ -7,19 +7,14 @@ created with ``POST /v1/videos`` (or ``/v1/videos/remix``) and followed with
 and this link is on it. The same typed events as a chat stream are reported, so progress
 views and the history cannot tell the dialects apart.
 
-A poll that fails (reset, timeout, 5xx) is what a broken stream is to the chat path: the
-task goes on at the relay, so the client says it is resuming and keeps polling. If the polls
-keep failing, it gives up with ``VideosPollLost``. The dialect turns that into
-``StreamInterrupted``, and ``resume()`` later polls again from where it was.
+A poll that fails is waited out as a broken stream is (``_polling.py``); when the polls
+keep failing, ``resume()`` later polls again from where it was.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from .._callback import call as _call
-from .._exceptions import APIStatusError, AuthenticationError, GenerationFailed, InvalidRequest
+from .._exceptions import APIStatusError, GenerationFailed, InvalidRequest
 from .._messages import t
 from ..wire._events import (
     CompletedEvent,
@@ -39,6 +34,7 @@ from ..wire._events import (
     TaskEvent,
 )
 from ..wire._protocol import SourceStatus
+from ._polling import VideosPollLost, follow, json_object, poll
 
 if TYPE_CHECKING:
     from ._base import Relay
@@ -51,12 +47,6 @@ EventCallback = Callable[[Event | JobEvent], object]
 _ENDED = frozenset({"failed", "failure", "error", "cancelled", "canceled", "expired"})
 #: What a task id may hold to sit in a URL's path as it is.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:~-]{0,255}")
-
-_MISSES = 10  # consecutive failed polls before the task is handed back as interrupted
-
-
-class VideosPollLost(Exception):
-    """Polling failed too often, or the deadline passed, before the task ended (internal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,40 +142,28 @@ class VideosAPI:
         self, task_id: str, on_event: EventCallback | None, deadline: float, percent: int = -1
     ) -> SourceStatus:
         """Poll until the task completes (its status) or fails (``GenerationFailed``)."""
-        phase, misses, interval, lost = "", 0, min(1.0, self.poll_interval), ""
-        while time.monotonic() < deadline and misses < _MISSES:
-            obj, error = await self._poll_once(task_id, deadline)
-            if obj is None:
-                if misses == 0:  # said once per outage, as for a broken stream
-                    await _call(
-                        on_event, JobEvent("resuming", detail=t("videos.poll_failed", error=error))
-                    )
-                misses, lost = misses + 1, error
-            else:
-                misses = 0
-                done = await self._report(task_id, obj, on_event, phase, percent)
-                if isinstance(done, SourceStatus):
-                    return done
-                phase, percent = done
-            await asyncio.sleep(max(0.0, min(interval, deadline - time.monotonic())))
-            interval = min(interval * 1.5, self.poll_interval)
-        raise VideosPollLost(lost or t("videos.deadline"))
+        phase = ""
+
+        async def report(obj: dict[str, Any]) -> SourceStatus | None:
+            nonlocal phase, percent
+            done = await self._report(task_id, obj, on_event, phase, percent)
+            if isinstance(done, SourceStatus):
+                return done
+            phase, percent = done
+            return None
+
+        return await follow(
+            lambda: self._poll_once(task_id, deadline),
+            report,
+            on_event,
+            deadline,
+            lambda: self.poll_interval,
+        )
 
     async def _poll_once(self, task_id: str, deadline: float) -> tuple[dict[str, Any] | None, str]:
-        request = self._get(self.status_url(task_id))
-        try:  # the deadline holds on the clock, even for a status answer that trickles
-            response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            return None, t("videos.deadline")
-        except httpx.HTTPError as exc:  # transport, redirect loops, undecodable bodies
-            return None, self._redact(str(exc) or type(exc).__name__)
-        if response.status_code in (401, 403):
-            raise AuthenticationError(
-                t("videos.refused_key", status=response.status_code),
-                status_code=response.status_code,
-            )
-        if response.status_code == 429 or response.status_code >= 500:
-            return None, f"{response.status_code} {self._redact(response.reason_phrase)}"
+        response = await poll(self._get, self.status_url(task_id), deadline, self._redact)
+        if isinstance(response, str):
+            return None, response
         if not response.is_success:
             raise APIStatusError(
                 t(
@@ -231,11 +209,7 @@ class VideosAPI:
         return now, percent
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            obj = json.loads(self._redact(response.content.decode("utf-8", "replace")))
-        except ValueError:
-            return {}
-        return obj if isinstance(obj, dict) else {}
+        return json_object(response, self._redact)
 
     def _message(self, response: httpx.Response) -> str:
         message = _error_text(self._json(response).get("error"))

@@ -300,8 +300,8 @@ class Session:
         index = self._start(request, parent, name)
         base = self._turns[parent].video if parent is not None else None
 
-        def call(job: EventCallback) -> Awaitable[Video]:
-            return client.send(request, parent=base, on_event=job)
+        def call(events: EventCallback) -> Awaitable[Video]:
+            return client.send(request, parent=base, on_event=events)
 
         return await self._track(index, call, on_event, save)
 
@@ -330,10 +330,14 @@ class Session:
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
-            return await self._track(index, lambda job: client.resume(ref, on_event=job), on_event)
+            return await self._track(
+                index, lambda events: client.resume(ref, on_event=events), on_event
+            )
         pending = self._turns[index].pending
         self._update(index, status="running", error=None, finished_at=None)
-        return await self._track(index, lambda job: client.resume(pending, on_event=job), on_event)
+        return await self._track(
+            index, lambda events: client.resume(pending, on_event=events), on_event
+        )
 
     async def _collect(
         self,
@@ -348,7 +352,7 @@ class Session:
         pending = PendingTask(request, Task(task_id, source_url))
         client = self.client
         return await self._track(
-            started, lambda job: client.resume(pending, on_event=job), on_event
+            started, lambda events: client.resume(pending, on_event=events), on_event
         )
 
     async def generate_many(
@@ -448,12 +452,12 @@ class Session:
     async def _track(
         self, index: int, call: Call, on_event: EventCallback | None, save: bool | None = None
     ) -> Video:
-        job = self._events(index, on_event)
+        events = self._events(index, on_event)
         try:
-            video = await call(job)
+            video = await call(events)
         except BaseException as exc:  # kernel interrupts and cancellation included
             status = self._record_failure(index, exc)
-            await job.emit(JobEvent(status, detail=self._turns[index].error))
+            await events.emit(JobEvent(status, detail=self._turns[index].error))
             raise
         # The video exists from here on: an interrupt while copying it must not undo that.
         with self._lock:
@@ -462,10 +466,10 @@ class Session:
         self._changed(index)
         if (self.download if save is None else save) and self.save_dir is not None:
             try:
-                await self._copy_media(index, job)
+                await self._copy_media(index, events)
             except Exception:  # a copy is a nicety: the paid video is done whatever it meets
                 logger.warning("sora_nb: no local copy for turn %d.", index, exc_info=True)
-        await job.emit(JobEvent("done"))
+        await events.emit(JobEvent("done"))
         result = self._turns[index].video
         assert result is not None
         return result
@@ -566,14 +570,14 @@ class Session:
         assert video is not None
         return video
 
-    async def _copy_media(self, index: int, job: TurnEvents) -> None:
+    async def _copy_media(self, index: int, events: TurnEvents) -> None:
         video = self._turns[index].video
         assert self.save_dir is not None and video is not None
         copier = LocalCopies(self.client, Path(self.save_dir), self.max_download_bytes)
-        copies = await copier.copy(video, job)
+        copies = await copier.copy(video, events)
         self._update(index, video=copies)
         if copies.local_path is not None:
-            await job.downloaded()
+            await events.downloaded()
 
     # -- persistence ---------------------------------------------------------------------------
 
