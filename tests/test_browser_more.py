@@ -113,7 +113,9 @@ def test_voila_background_card_stays_when_its_job_ends(voila: Page) -> None:
     assert views.count() == 1  # one card, no second copy beside it
     assert done.locator(".sora-nb-card").count() == 1
     _assert_plays(done.locator("video"))
-    assert SECRET not in voila.inner_text("body")
+    body = voila.inner_text("body")
+    assert "running in the background" not in body.lower()  # the note went with the live card
+    assert SECRET not in body
 
 
 @pytest.mark.browser

@@ -60,16 +60,18 @@ class CellJob:
         self.view.typical = typical
         self._progress: DisplayHandle | None = None
         self._result: DisplayHandle | None = None
-        self._cell_ended = False  # a background job: it ends after its cell did
+        self._cell_ended = False  # a background job: it ends after its cell does
 
     def run(self, make: JobFactory, *, background: bool = False) -> Video | None:
         """Start ``make(on_event)`` and show it; block until it ends unless ``background``."""
+        self._cell_ended = background and running_loop() is not None
+        # In the card, not an output of its own: Voilà would show that one until the end.
+        self.view.note = t("background.started") if self._cell_ended else None
         self.view.start()
         self._progress = display(self.view, display_id=True)
-        if background and running_loop() is not None:
-            started = message_bundle(t("background.started"), "info")
-            self._result = display(started, raw=True, display_id=True)
-            self._cell_ended = True
+        if self._cell_ended:
+            # Empty until the job ends: what went wrong, or how to resume, goes here.
+            self._result = display({"text/plain": ""}, raw=True, display_id=True)
             start_background(self._produce(make), self._settle)
             return None
         if background:
@@ -141,13 +143,14 @@ class CellJob:
 
     def _show(self, view: ProgressView, bundle: dict[str, Any] | None) -> None:
         """``view``'s final card, ``bundle`` (the video) under it, in this job's outputs."""
-        if self._cell_ended and self.view.widget is not None:
-            # Voilà ignores display updates once its page is up: there the widget, kept
-            # open, ends as the final card. JupyterLab shows the static copy instead.
-            self.view._cancel_timer()
-            self.view.widget.html = view.html() + (bundle or {}).get("text/html", "")
         if self._progress is not None:
             self._progress.update(_card_bundle(view, bundle), raw=True)
+        if self._cell_ended and self.view.widget is not None:
+            # Voilà ignores display updates once its page is up: there the widget, kept open,
+            # ends as the final card. Sent after the update, so JupyterLab, which has put the
+            # static copy in the widget's place, draws nothing more.
+            self.view._cancel_timer()
+            self.view.widget.html = view.html() + (bundle or {}).get("text/html", "")
 
     def _failed(self, message: str, *, refused: bool = False) -> None:
         self.view.fail(message)
