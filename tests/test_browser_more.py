@@ -21,7 +21,15 @@ from playwright.sync_api import Locator, Page, sync_playwright
 from sora_nb.launch._app import voila_command
 
 from .conftest import ROOT
-from .test_browser import CHROMIUM, CHROMIUM_ARGS, SECRET, WAIT_MS, _free_port, _serving
+from .test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SECRET,
+    WAIT_MS,
+    _free_port,
+    _serving,
+    browser_dirs,
+)
 
 CARDS = "cards.ipynb"
 BACKGROUND_PROMPT = "a goat on a hill at sunrise"
@@ -62,12 +70,7 @@ def _cards_notebook() -> nbformat.NotebookNode:
 @pytest.fixture(scope="module")
 def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     """The cards notebook served by Voilà as ``sora-nb app`` serves its page, open in Chromium."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
-    tmp = tmp_path_factory.mktemp("voila-cards")
-    root, home = tmp / "root", tmp / "home"
-    root.mkdir()
-    home.mkdir()
+    _, root, home = browser_dirs(tmp_path_factory, "voila-cards")
     nbformat.write(_cards_notebook(), root / CARDS)
     shutil.copyfile(PICTURE, root / PICTURE.name)
     port = _free_port()

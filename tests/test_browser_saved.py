@@ -27,6 +27,7 @@ from .test_browser import (
     TOKEN,
     WAIT_MS,
     _jupyterlab,
+    browser_dirs,
 )
 
 NAME = "saved.ipynb"
@@ -136,12 +137,7 @@ def _run_and_save(page: Page, base: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
-    tmp = tmp_path_factory.mktemp("saved")
-    root, home = tmp / "root", tmp / "home"
-    root.mkdir()
-    home.mkdir()
+    _, root, home = browser_dirs(tmp_path_factory, "saved")
     nbformat.write(_notebook(), root / NAME)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
