@@ -247,8 +247,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "提示词为空：请在单元格中写下视频描述。",
     ),
     "background.started": (
-        "Running in the background: this output updates when the video is ready.",
-        "正在后台生成：视频完成后此处会自动更新。",
+        "running in the background: the video shows here when it is ready",
+        "后台生成中：视频完成后会显示在这里",
     ),
     "background.no_loop": (
         "--background needs a running event loop (a Jupyter kernel); running it here instead.",

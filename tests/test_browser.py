@@ -107,6 +107,18 @@ def picture(element: Locator, folder: Path, name: str) -> Path:
     return path
 
 
+def browser_dirs(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[Path, Path, Path]:
+    """A browser test's folder, with the server's root and its private home in it (and a
+    clear failure if Chromium is missing)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
+    tmp = tmp_path_factory.mktemp(name)
+    root, home = tmp / "root", tmp / "home"
+    root.mkdir()
+    home.mkdir()
+    return tmp, root, home
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data), encoding="utf-8")
@@ -252,12 +264,7 @@ def lab_run(
     """One notebook run in JupyterLab, then in Notebook 7, in Chromium, shared by the tests
     below (≈ 12 s each)."""
     frontend: str = request.param
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
-    tmp = tmp_path_factory.mktemp("browser")
-    root, home = tmp / "root", tmp / "home"
-    root.mkdir()
-    home.mkdir()
+    tmp, root, home = browser_dirs(tmp_path_factory, "browser")
     shutil.copyfile(QUICKSTART, root / QUICKSTART.name)
     app = "notebook" if frontend == "notebook" else "jupyterlab"
     with _jupyterlab(root, home, app) as base, sync_playwright() as pw:

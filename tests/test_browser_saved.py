@@ -27,6 +27,7 @@ from .test_browser import (
     TOKEN,
     WAIT_MS,
     _jupyterlab,
+    browser_dirs,
 )
 
 NAME = "saved.ipynb"
@@ -35,6 +36,8 @@ CELLS = [
     "%load_ext sora_nb",
     # Three seconds in its queue at the browser tests' speed: long enough to watch the bar.
     "%%sora --as cow\na cow in the snow [fault:slow-queue]",
+    # Ends after its cell: its card must still end as one saved copy, not beside the widget.
+    "%%sora --background --as calf\na calf in the snow",
     "%sora history",
     "%%sora --as bad\na forbidden dance [fault:content-policy]",
 ]
@@ -76,6 +79,8 @@ QUIET_JS = """() => {
 }"""
 # JupyterLab's and Notebook 7's own setting: a notebook opened starts no kernel.
 NO_KERNEL = "--LabServerApp.notebook_starts_kernel=False"
+DONE_JS = """n => document
+  .querySelectorAll('.sora-nb-progress-static.sora-nb-phase-done').length >= n"""
 SAVED_JS = """() => {
   const w = window.jupyterapp.shell.currentWidget;
   return !!w && !w.context.model.dirty;
@@ -101,6 +106,7 @@ class Saved:
     home: Path
     path: Path
     status_while_blocking: list[str]
+    background_cards: list[str]  # the classes of each card the background cell shows at its end
 
 
 def _run_cell(page: Page, index: int) -> None:
@@ -108,8 +114,9 @@ def _run_cell(page: Page, index: int) -> None:
     page.wait_for_function(CELL_RAN_JS, arg=index, timeout=WAIT_MS, polling=100)
 
 
-def _run_and_save(page: Page, base: str) -> list[str]:
-    """Run the cells one by one as a person does; the status bar's texts during cell 1."""
+def _run_and_save(page: Page, base: str) -> tuple[list[str], list[str]]:
+    """Run the cells one by one as a person does; the status bar's texts during cell 1 and
+    the cards the background cell shows once its job ended."""
     page.goto(f"{base}/lab/tree/{NAME}?reset&token={TOKEN}", timeout=WAIT_MS)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
     _run_cell(page, 0)
@@ -120,19 +127,17 @@ def _run_and_save(page: Page, base: str) -> list[str]:
     statuses: list[str] = page.evaluate("() => window.__soraStatus")
     for index in range(2, len(CELLS)):
         _run_cell(page, index)
+    page.wait_for_function(DONE_JS, arg=2, timeout=WAIT_MS, polling=100)
+    background = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".sora-nb-card")
+    cards: list[str] = background.evaluate_all("cards => cards.map(c => c.className)")
     page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
     page.wait_for_function(SAVED_JS, timeout=WAIT_MS, polling=100)
-    return statuses
+    return statuses, cards
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
-    tmp = tmp_path_factory.mktemp("saved")
-    root, home = tmp / "root", tmp / "home"
-    root.mkdir()
-    home.mkdir()
+    _, root, home = browser_dirs(tmp_path_factory, "saved")
     nbformat.write(_notebook(), root / NAME)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -141,9 +146,9 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
         try:
             with _jupyterlab(root, home) as base:
                 page = browser.new_page(viewport={"width": 1280, "height": 1400})
-                statuses = _run_and_save(page, base)
+                statuses, cards = _run_and_save(page, base)
                 page.close()
-            yield Saved(browser, root, home, root / NAME, statuses)
+            yield Saved(browser, root, home, root / NAME, statuses, cards)
         finally:
             browser.close()
 
@@ -157,11 +162,11 @@ def _assert_static(page: Page, base: str | None) -> None:
     body = page.inner_text("body")
     assert "model not found" not in body and "Error displaying widget" not in body
     done = page.locator(".sora-nb-progress-static.sora-nb-phase-done")
-    assert done.count() == 1, page.locator(".sora-nb-progress-static").first.evaluate(
+    assert done.count() == 2, page.locator(".sora-nb-progress-static").first.evaluate(
         "e => e.outerHTML"
     )
     # The bar keeps its colour and its length where the sanitizer has been at work.
-    fill = done.locator(".sora-nb-static-bar > div")
+    fill = done.first.locator(".sora-nb-static-bar > div")
     assert fill.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(76, 175, 80)"
     assert fill.evaluate("e => e.getBoundingClientRect().width") > 100
     failed = page.locator(".sora-nb-progress-static.sora-nb-phase-failed .sora-nb-static-bar > div")
@@ -194,9 +199,16 @@ def test_browser_saved_notebook_has_no_widget_outputs(saved: Saved) -> None:
     outputs = [o for cell in nb.cells for o in cell.outputs]
     assert not [o for o in outputs if WIDGET in o.get("data", {})]
     videos = [o for o in outputs if "<video" in o.get("data", {}).get("text/html", "")]
-    assert len(videos) == 1 and "image/png" in videos[0]["data"]
+    assert len(videos) == 2 and all("image/png" in video["data"] for video in videos)
     (error,) = [o for o in outputs if o.output_type == "error"]
     assert error.ename == "CellFailed" and len(error.traceback) == 1
+
+
+@pytest.mark.browser
+def test_browser_background_job_ends_as_one_saved_card(saved: Saved) -> None:
+    # JupyterLab replaced the widget with the static copy: one card, and no live one left.
+    (card,) = saved.background_cards
+    assert "sora-nb-progress-static" in card and "sora-nb-phase-done" in card
 
 
 @pytest.mark.browser
@@ -227,7 +239,7 @@ def test_browser_nbconvert_html_export_shows_every_output(saved: Saved) -> None:
     )
     html = (out / "saved.html").read_text(encoding="utf-8")
     assert WIDGET not in html
-    assert html.count("sora-nb-progress-static") == 2 and "<video" in html
+    assert html.count("sora-nb-progress-static") == 3 and html.count("<video") == 2
     shutil.copytree(saved.root / "sora_outputs", out / "sora_outputs")
     page = saved.browser.new_page(viewport={"width": 1280, "height": 1400})
     page.goto((out / "saved.html").as_uri(), timeout=WAIT_MS)

@@ -36,6 +36,7 @@ from .test_browser import (
     _free_port,
     _jupyterlab,
     _serving,
+    browser_dirs,
     notebook_url,
     picture,
 )
@@ -153,13 +154,8 @@ def front(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Front]:
     """The studio open in Chromium in one front end."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
     name: str = request.param
-    tmp = tmp_path_factory.mktemp(f"studio-{name}")
-    root, home = tmp / "root", tmp / "home"
-    root.mkdir()
-    home.mkdir()
+    tmp, root, home = browser_dirs(tmp_path_factory, f"studio-{name}")
     for file in (STUDIO, APP, MARIMO, "meadow.png"):
         shutil.copyfile(NOTEBOOKS / file, root / file)
     with _server(name, root, home) as base, sync_playwright() as pw:

@@ -212,8 +212,18 @@ def test_kernel_background_returns_at_once_and_updates_its_output(kernel: Kernel
     def shows_video(message: dict[str, Any]) -> bool:
         return message["msg_type"] == "update_display_data" and "<video" in _html([message])
 
-    update = kernel.iopub_until(shows_video, cell)[-1]
+    def card_shows_video(message: dict[str, Any]) -> bool:
+        state = message["content"].get("data", {}).get("state", {})
+        return message["msg_type"] == "comm_msg" and "<video" in state.get("html", "")
+
+    ran = kernel.iopub_until(shows_video, cell)
+    update = ran[-1]
     assert update["header"]["date"] > reply["header"]["date"]  # the cell had already ended
+    assert "running in the background" not in _html(ran).lower()  # said in the card instead
+    # Then the card's model, still open, ends as the final card: what Voilà shows.
+    final = kernel.iopub_until(card_shows_video, cell)
+    assert "sora-nb-phase-done" in final[-1]["content"]["data"]["state"]["html"]
+    assert not [m for m in ran + final if m["msg_type"] == "comm_close"]
     assert kernel.value("type(bg).__name__").strip() == "Video"
 
 

@@ -317,3 +317,13 @@ def test_progress_view_says_stopping_cancels_where_the_relay_does(
     assert note not in view.html(live=False) and note not in view.summary()  # saved: never
     view.finish()
     assert note not in view.html()  # nothing left to cancel
+
+
+def test_progress_view_note_shows_only_while_the_job_lives() -> None:
+    view = ProgressView(clock=FakeClock())
+    view.note = "running in the background <here>"
+    view.handle(StatusEvent("generating"))  # a phase change: drawn at once
+    assert "running in the background <here>" in words(view)
+    assert "running in the background" not in view.static_bundle()["text/html"]
+    view.finish()
+    assert "running in the background" not in shown(view)

@@ -73,6 +73,8 @@ class ProgressView:
         # Whether the relay cancels the job if its stream drops (the client says, per
         # dialect): then the live view says that stopping costs the job.
         self.stop_cancels: Callable[[], bool] | None = None
+        # A line the live view shows until the job ends (a background job says it runs so).
+        self.note: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reset()
         if start:
@@ -299,6 +301,8 @@ class ProgressView:
         if live and not self.final and self.stop_cancels is not None and self.stop_cancels():
             note = html.escape(t("phase.stop_cancels"))
             text += f' · <span class="sora-nb-stop-cancels">{icon("alert")} {note}</span>'
+        if live and not self.final and self.note:
+            text += f' · <span class="sora-nb-note">{html.escape(self.note)}</span>'
         mark = icon(_ICON[self.phase]) + " " if self.phase in _ICON else ""
         return f'<span class="sora-nb-progress">{mark}{text}</span>'
 
