@@ -730,10 +730,6 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "That file is not a picture: use a PNG, JPEG, GIF or WebP image.",
         "该文件不是图片：请使用 PNG、JPEG、GIF 或 WebP 图片。",
     ),
-    "studio.no_frame": (
-        "The last frame of this video cannot be read.",
-        "无法读取该视频的最后一帧。",
-    ),
     "studio.interrupted_tile": (
         "Stopped before it finished; the relay may still have it. Press Resume to collect it.",
         "在完成前停止；中转服务可能仍保留它。点“恢复”取回。",

@@ -307,6 +307,12 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
         act(ui, action="generate", prompt="a paper boat on a pond")
         await _finish(ui)
         assert not ui.widget.view["chain"]  # a first generation has no chain to export
+        assert ui.export(0) is None  # pressed anyway: one sentence, not a one-clip "chain"
+        assert ui.widget.message == {
+            "text": "Video #0 is a first take, not a change of another, so it has no chain "
+            "to export.",
+            "kind": "info",
+        }
         act(ui, action="generate", prompt="the boat sails on", mode="edit")
         await _finish(ui)
         assert ui.widget.view["chain"] and ui.widget.selected == [1]
@@ -318,6 +324,11 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
 
     ui, media = _drive(magics, scenario)
     exported = ui.widget.exported
+    assert not list(Path("sora_outputs").glob("chain-0*"))
+    # The saved record (no kernel) keeps the exported chain: its video and its lineage.
+    record = ui._record_bundle()
+    assert f'src="sora_outputs/{exported["name"]}"' in record["text/html"]
+    assert f"{exported['name']}: #0 → #1" in record["text/plain"]
     assert exported["state"] == "done" and exported["index"] == 1
     path = Path("sora_outputs") / exported["name"]
     assert exported["text"] == f"The chain as one video: {path.name}"
@@ -584,6 +595,28 @@ def test_studio_sends_the_chosen_duration_to_the_gateway(
     received = [(b["model"], b.get("duration"), b.get("aspect_ratio"))
                 for b in server.app.state.created]  # fmt: skip
     assert received == [("google/veo-3.1", 6, "9:16"), ("minimax/hailuo-02", 10, None)]
+
+
+@pytest.mark.parametrize("gateway", ["openrouter"], indirect=True)
+def test_studio_sends_a_first_and_a_last_frame_where_the_model_takes_them(
+    gateway: SoraMagics,
+) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        await ui.listing
+        act(ui, [_png()], action="image")
+        act(ui, [_png()], action="image", slot="last_frame")
+        assert ui.widget.image.startswith("data:image/png")
+        assert ui.widget.last_frame.startswith("data:image/png")
+        act(ui, action="generate", prompt="a kite rises", settings={"model": "google/veo-3.1"})
+        await _finish(ui)
+        act(ui, action="clear_image", slot="last_frame")
+        return ui
+
+    ui = _drive(gateway, scenario)
+    (turn,) = get_session(gateway.session).turns
+    assert turn.status == "done" and turn.image is not None
+    assert turn.request.options["last_frame"].startswith("data:image/png;base64,")
+    assert ui.widget.last_frame == "" and ui.widget.image != ""  # one cleared, not both
 
 
 def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:

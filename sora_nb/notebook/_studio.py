@@ -43,7 +43,16 @@ from ._magic import VIEW_COMMANDS, SoraMagics
 from ._output import Kind, describe, sentence_plain
 from ._progress import ProgressView
 from ._run import start_background
-from ._tiles import CONTINUATIONS, chain_html, details_html, family_order, tile_html, tree_html
+from ._tiles import (
+    CONTINUATIONS,
+    chain_html,
+    details_html,
+    exported_html,
+    family_order,
+    lineage,
+    tile_html,
+    tree_html,
+)
 from ._view import Actions, View, asset
 
 __all__ = ["PAGE", "Panel", "Studio", "panel", "studio"]
@@ -155,6 +164,7 @@ class Studio:
         self._unsubscribe: Any = None
         self._push_due: asyncio.TimerHandle | None = None
         self._export: Path | None = None  # the last chain exported, for its player
+        self._chains: dict[str, tuple[str, str]] = {}  # exported: name -> (plain, html)
         self._pushed_at = float("-inf")
         self.widget = StudioWidget(app=app)
         self.widget.add_class("sora-nb-studio")
@@ -531,6 +541,7 @@ class Studio:
             self._export_failed(index, label("export_failed", reason=str(exc).rstrip(".")))
         else:
             self._export = path
+            self._record_chain(session, index, path)
             self.widget.exported = {
                 "index": index,
                 "state": "done",
@@ -538,6 +549,14 @@ class Studio:
                 "text": label("exported", name=path.name),
                 "html": chain_html(session.turns, index),
             }
+
+    def _record_chain(self, session: Session, index: int, path: Path) -> None:
+        """The saved record keeps the exported chain too: its video and its lineage."""
+        turns = session.turns
+        chain = " → ".join(f"#{turn.index}" for turn in lineage(turns, index))
+        part = exported_html(turns, index, local_url(str(path)), path.name)
+        self._chains[path.name] = (f"{path.name}: {chain}", part)
+        self._update_record()
 
     def _export_failed(self, index: int, sentence: str) -> None:
         text = sentence_plain(sentence)
@@ -591,8 +610,9 @@ class Studio:
         if not parts:
             return {"text/plain": ""}
         summary = html.escape(label("record", n=len(parts)))
-        plain = "\n".join(f"#{video.turn} {video.prompt}" for video, _ in parts)
-        body = "".join(part for _, part in parts)
+        lines = [f"#{video.turn} {video.prompt}" for video, _ in parts]
+        plain = "\n".join([*lines, *(line for line, _ in self._chains.values())])
+        body = "".join([*(part for _, part in parts), *(part for _, part in self._chains.values())])
         return {
             "text/html": f'<details class="sora-nb-record"><summary>{summary}</summary>'
             f'<div style="display:flex;flex-wrap:wrap;gap:8px">{body}</div></details>',
