@@ -571,6 +571,21 @@ def test_studio_menu_and_controls_follow_the_gateways_models(gateway: SoraMagics
     assert {"aspect_ratio", "orientation"}.isdisjoint(menu["minimax/hailuo-02"])
 
 
+@pytest.mark.parametrize("gateway", ["openrouter"], indirect=True)
+def test_studio_with_no_running_loop_lists_the_gateways_models_on_the_views_loop(
+    gateway: SoraMagics,
+) -> None:
+    ui = Studio(gateway)  # as marimo builds it: no loop runs in this thread
+    try:
+        ui.listing.result(timeout=60)
+        assert [m["name"] for m in ui.widget.models][:1] == ["google/veo-3.1"]
+        assert ui.widget.settings["model"] == "google/veo-3.1"
+    finally:
+        closing = gateway.client().aclose()
+        asyncio.run_coroutine_threadsafe(closing, background_loop()).result(timeout=30)
+        ui.close()
+
+
 def test_studio_sends_the_chosen_duration_to_the_gateway(
     openrouter: tuple[SoraMagics, EmulatorServer],
 ) -> None:

@@ -42,7 +42,7 @@ from ._labels import label
 from ._magic import VIEW_COMMANDS, SoraMagics
 from ._output import Kind, describe, sentence_plain
 from ._progress import ProgressView
-from ._run import start_background
+from ._run import background_loop, running_loop, start_background
 from ._tiles import (
     CONTINUATIONS,
     chain_html,
@@ -171,6 +171,7 @@ class Studio:
         self.widget.words = _words()
         if app:  # the page says where videos come from in words, not a printed address
             _magic.quiet_notice()
+        # The gateway's model list is fetched as the studio opens; ``listing`` is that fetch.
         self.widget.models, self.listing = _models(magics, self._offer_models)
         self.widget.settings = _default_settings(magics, self.widget.models)
         self._actions()
@@ -679,7 +680,7 @@ def _models(magics: SoraMagics, later: Any) -> tuple[list[dict[str, Any]], Any]:
     """The known models now, and the task fetching the gateway's own list (or None).
 
     The client lists what the gateway lists (``client.models()``, awaited on the kernel's
-    loop); ``later(entries)`` offers that list once it arrives.
+    loop, else on the views' own); ``later(entries)`` offers that list once it arrives.
     """
     try:
         listed = magics.client().models()
@@ -688,12 +689,12 @@ def _models(magics: SoraMagics, later: Any) -> tuple[list[dict[str, Any]], Any]:
         return _models_from([], magics), None
     if not inspect.isawaitable(listed):  # a client that answers at once
         return _models_from(list(listed), magics), None
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:  # no loop to fetch it on: the known names will do
-        getattr(listed, "close", lambda: None)()
-        return _models_from([], magics), None
-    return _models_from([], magics), start_background(_when_listed(listed, later), _quiet)
+    fetching = _when_listed(listed, later)
+    if running_loop() is None:  # marimo: fetched on the views' own loop, where jobs run
+        return _models_from([], magics), asyncio.run_coroutine_threadsafe(
+            fetching, background_loop()
+        )
+    return _models_from([], magics), start_background(fetching, _quiet)
 
 
 def _quiet(task: asyncio.Task[None]) -> None:
