@@ -707,6 +707,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "studio.stop_compare": ("Stop comparing", "结束对比"),
     "studio.last_frame": ("Continue from last frame", "从最后一帧继续"),
     "studio.drop": ("Drop or paste an image", "拖入或粘贴图片"),
+    "studio.end_on": ("End on a picture", "以图片结尾"),
     "studio.page": ("Page {n} of {pages}", "第 {n} / {pages} 页"),
     "studio.previous": ("Previous", "上一页"),
     "studio.next": ("Next", "下一页"),
@@ -729,10 +730,6 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "That file is not a picture: use a PNG, JPEG, GIF or WebP image.",
         "该文件不是图片：请使用 PNG、JPEG、GIF 或 WebP 图片。",
     ),
-    "studio.no_frame": (
-        "The last frame of this video cannot be read.",
-        "无法读取该视频的最后一帧。",
-    ),
     "studio.interrupted_tile": (
         "Stopped before it finished; the relay may still have it. Press Resume to collect it.",
         "在完成前停止；中转服务可能仍保留它。点“恢复”取回。",
@@ -747,6 +744,10 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "{model} 在这里不提供任何接续方式，所以这个轮次无法修改。",
     ),
     "studio.export": ("Export chain", "导出整条链"),
+    "studio.no_chain": (
+        "Video #{index} is a first take, not a change of another, so it has no chain to export.",
+        "视频 #{index} 是第一版，不是对其他视频的修改，所以没有可导出的链。",
+    ),
     "studio.exporting": ("Exporting the chain…", "正在导出整条链…"),
     "studio.exported": ("The chain as one video: {name}", "整条链合成的视频：{name}"),
     "studio.export_failed": (

@@ -4,6 +4,7 @@ few traits follow the session, whoever changes it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -182,10 +183,23 @@ def test_studio_image_dropped_then_cleared_and_marker(magics: SoraMagics) -> Non
 @pytest.fixture
 def gateway(request: pytest.FixtureRequest, magics: SoraMagics) -> Iterator[SoraMagics]:
     """The studio's magics on an emulator speaking the gateway ``request.param``."""
-    with serve_in_thread(speed=300, dialect=request.param) as server:
-        magics.base_url, magics.dialect = server.url, request.param
+    with _on_gateway(magics, request.param):
+        yield magics
+
+
+@pytest.fixture
+def openrouter(magics: SoraMagics) -> Iterator[tuple[SoraMagics, EmulatorServer]]:
+    """The studio's magics on an emulated OpenRouter, and that emulator (what it received)."""
+    with _on_gateway(magics, "openrouter") as server:
+        yield magics, server
+
+
+@contextlib.contextmanager
+def _on_gateway(magics: SoraMagics, dialect: Any) -> Iterator[EmulatorServer]:
+    with serve_in_thread(speed=300, dialect=dialect) as server:
+        magics.base_url, magics.dialect = server.url, dialect
         try:
-            yield magics
+            yield server
         finally:
             magics.dialect = "chat"
 
@@ -293,6 +307,12 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
         act(ui, action="generate", prompt="a paper boat on a pond")
         await _finish(ui)
         assert not ui.widget.view["chain"]  # a first generation has no chain to export
+        assert ui.export(0) is None  # pressed anyway: one sentence, not a one-clip "chain"
+        assert ui.widget.message == {
+            "text": "Video #0 is a first take, not a change of another, so it has no chain "
+            "to export.",
+            "kind": "info",
+        }
         act(ui, action="generate", prompt="the boat sails on", mode="edit")
         await _finish(ui)
         assert ui.widget.view["chain"] and ui.widget.selected == [1]
@@ -304,6 +324,11 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
 
     ui, media = _drive(magics, scenario)
     exported = ui.widget.exported
+    assert not list(Path("sora_outputs").glob("chain-0*"))
+    # The saved record (no kernel) keeps the exported chain: its video and its lineage.
+    record = ui._record_bundle()
+    assert f'src="sora_outputs/{exported["name"]}"' in record["text/html"]
+    assert f"{exported['name']}: #0 → #1" in record["text/plain"]
     assert exported["state"] == "done" and exported["index"] == 1
     path = Path("sora_outputs") / exported["name"]
     assert exported["text"] == f"The chain as one video: {path.name}"
@@ -487,7 +512,21 @@ def test_studio_compares_two_turns_side_by_side(magics: SoraMagics) -> None:
     assert ui.widget.selected == [1]
 
 
-def test_studio_offers_the_clients_model_list(
+def test_studio_offers_the_known_models_where_the_relay_lists_none(magics: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        return ui
+
+    ui = _drive(magics, scenario)  # the seed relay lists no models
+    assert [m["name"] for m in ui.widget.models] == ["sora-2", "sora-2-pro"]
+    (sora, _) = ui.widget.models
+    # Capabilities not known: the studio's own defaults.
+    assert sora["controls"] == {
+        "orientation": ["", "portrait", "landscape"], "duration": ["", 5, 10, 15],
+        "resolution": ["", "720p", "1080p"], "audio": True, "first_frame": True,
+    }  # fmt: skip
+
+
+def test_studio_offers_a_listed_name_alone_without_the_known_ones(
     magics: SoraMagics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = type(magics.client())
@@ -497,10 +536,102 @@ def test_studio_offers_the_clients_model_list(
         return ui
 
     ui = _drive(magics, scenario)
-    names = [m["name"] for m in ui.widget.models]
-    assert names[:2] == ["veo-3", "kling-2"] and "sora-2" in names  # the known ones follow
-    # A model whose name carries no shape takes the shape control.
-    assert "orientation" in ui.widget.models[0]["controls"]
+    assert [m["name"] for m in ui.widget.models] == ["veo-3", "kling-2"]
+    assert ui.widget.settings["model"] == "veo-3"  # sora-2 is not offered here
+    assert "orientation" in ui.widget.models[0]["controls"]  # not known: the defaults
+
+
+def _listed(ui: Studio) -> dict[str, dict[str, Any]]:
+    return {m["name"]: m["controls"] for m in ui.widget.models}
+
+
+@pytest.mark.parametrize("gateway", ["openrouter"], indirect=True)
+def test_studio_menu_and_controls_follow_the_gateways_models(gateway: SoraMagics) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        await ui.listing  # GET /api/v1/videos/models, on the kernel's loop
+        return ui
+
+    ui = _drive(gateway, scenario)
+    from sora_nb.emulator._living import OPENROUTER_MODELS
+
+    menu = _listed(ui)
+    assert list(menu) == [row["id"] for row in OPENROUTER_MODELS]  # names, and no sora-2
+    assert ui.widget.settings["model"] == "google/veo-3.1"
+    assert menu["google/veo-3.1"] == {
+        "aspect_ratio": ["", "16:9", "9:16"], "duration": ["", 4, 6, 8],
+        "resolution": ["", "720p", "1080p"], "audio": True, "first_frame": True,
+        "last_frame": True,
+    }  # fmt: skip
+    kling = menu["kwaivgi/kling-v2.1"]
+    assert kling["duration"] == ["", 5, 10] and kling["aspect_ratio"] == ["", "16:9", "9:16", "1:1"]
+    assert "audio" not in kling  # OpenRouter lists it without sound
+    wan = menu["alibaba/wan-2.6"]
+    assert wan["first_frame"] and "last_frame" not in wan
+    # One ratio only: nothing to choose, so no control; no shape words either.
+    assert {"aspect_ratio", "orientation"}.isdisjoint(menu["minimax/hailuo-02"])
+
+
+@pytest.mark.parametrize("gateway", ["openrouter"], indirect=True)
+def test_studio_with_no_running_loop_lists_the_gateways_models_on_the_views_loop(
+    gateway: SoraMagics,
+) -> None:
+    ui = Studio(gateway)  # as marimo builds it: no loop runs in this thread
+    try:
+        ui.listing.result(timeout=60)
+        assert [m["name"] for m in ui.widget.models][:1] == ["google/veo-3.1"]
+        assert ui.widget.settings["model"] == "google/veo-3.1"
+    finally:
+        closing = gateway.client().aclose()
+        asyncio.run_coroutine_threadsafe(closing, background_loop()).result(timeout=30)
+        ui.close()
+
+
+def test_studio_sends_the_chosen_duration_to_the_gateway(
+    openrouter: tuple[SoraMagics, EmulatorServer],
+) -> None:
+    magics, server = openrouter
+
+    async def scenario(ui: Studio) -> Studio:
+        await ui.listing
+        veo = {"model": "google/veo-3.1", "duration": "6", "aspect_ratio": "9:16"}
+        act(ui, action="generate", prompt="a heron in the reeds", settings=veo)
+        await _finish(ui)
+        # The ratio left from Veo's menu is not sent to Hailuo, which makes 16:9 alone.
+        act(ui, action="generate", prompt="a heron again",
+            settings={"model": "minimax/hailuo-02", "duration": "10"})  # fmt: skip
+        await _finish(ui)
+        return ui
+
+    ui = _drive(magics, scenario)
+    first, second = get_session(magics.session).turns
+    assert (first.status, second.status) == ("done", "done"), ui.widget.message
+    assert first.request.options == {"duration": 6, "aspect_ratio": "9:16"}
+    assert second.request.options == {"duration": 10}
+    received = [(b["model"], b.get("duration"), b.get("aspect_ratio"))
+                for b in server.app.state.created]  # fmt: skip
+    assert received == [("google/veo-3.1", 6, "9:16"), ("minimax/hailuo-02", 10, None)]
+
+
+@pytest.mark.parametrize("gateway", ["openrouter"], indirect=True)
+def test_studio_sends_a_first_and_a_last_frame_where_the_model_takes_them(
+    gateway: SoraMagics,
+) -> None:
+    async def scenario(ui: Studio) -> Studio:
+        await ui.listing
+        act(ui, [_png()], action="image")
+        act(ui, [_png()], action="image", slot="last_frame")
+        assert ui.widget.image.startswith("data:image/png")
+        assert ui.widget.last_frame.startswith("data:image/png")
+        act(ui, action="generate", prompt="a kite rises", settings={"model": "google/veo-3.1"})
+        await _finish(ui)
+        act(ui, action="clear_image", slot="last_frame")
+        return ui
+
+    ui = _drive(gateway, scenario)
+    (turn,) = get_session(gateway.session).turns
+    assert turn.status == "done" and turn.image is not None
+    assert turn.request.options["last_frame"].startswith("data:image/png;base64,")
+    assert ui.widget.last_frame == "" and ui.widget.image != ""  # one cleared, not both
 
 
 def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:

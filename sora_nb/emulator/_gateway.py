@@ -213,6 +213,10 @@ def start(
         image_url=image, parent_sid=parent.sid if parent else None, fault=fault,
     )  # fmt: skip
     emulator.paid[prompt] += 1
+    request.app.state.created.append(
+        {key: value for key, value in body.items() if isinstance(value, (bool, int, float))
+         or (isinstance(value, str) and len(value) < 200)}
+    )  # fmt: skip
     task = emulator.tasks.start(chat, str(request.base_url).rstrip("/"), picture)
     running.add(task.id)
     return Started(task, public_id or task.id)
@@ -338,3 +342,4 @@ def install_state(state: Any) -> None:
     state.gated = 0  # creates the per-key gate answered 429
     state.uploads = []  # (field, media type, size) of each multipart file part received
     state.inline_parents = 0  # continuations that sent their parent video inline (xAI)
+    state.created = []  # each create's scalar fields (model, duration, …), as received

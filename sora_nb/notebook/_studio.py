@@ -27,6 +27,7 @@ from IPython.display import display
 from traitlets import Bool, Dict, List, Unicode
 
 from .._exceptions import InvalidRequest, SoraError
+from ..dialects._catalog import Capabilities, capabilities_for
 from ..dialects._shape import model_info
 from ..records._ask import Ask, ask_options
 from ..records._request import MODELS, image_to_url, validate_prompt
@@ -41,8 +42,17 @@ from ._labels import label
 from ._magic import VIEW_COMMANDS, SoraMagics
 from ._output import Kind, describe, sentence_plain
 from ._progress import ProgressView
-from ._run import start_background
-from ._tiles import CONTINUATIONS, chain_html, details_html, family_order, tile_html, tree_html
+from ._run import background_loop, running_loop, start_background
+from ._tiles import (
+    CONTINUATIONS,
+    chain_html,
+    details_html,
+    exported_html,
+    family_order,
+    lineage,
+    tile_html,
+    tree_html,
+)
 from ._view import Actions, View, asset
 
 __all__ = ["PAGE", "Panel", "Studio", "panel", "studio"]
@@ -71,6 +81,7 @@ _LABELS = [
     "cancel",
     "close",
     "drop",
+    "end_on",
     "clear_image",
     "image",
     "previous",
@@ -110,6 +121,7 @@ class StudioWidget(View):
     selected: List[int] = List().tag(sync=True)  # one turn, or two side by side
     view = Dict().tag(sync=True)  # the selection's details and lineage tree, as HTML
     image = Unicode("").tag(sync=True)  # the attached picture, as a data: URL
+    last_frame = Unicode("").tag(sync=True)  # the picture to end on, where the model takes one
     message = Dict().tag(sync=True)  # {text, kind}
     exported = Dict().tag(sync=True)  # a chain's export: {index, state, text, name, html}
     app = Bool(False).tag(sync=True)  # Voilà: a page for people who do not code
@@ -147,26 +159,33 @@ class Studio:
         self._record_parts: dict[int, tuple[Video, str]] = {}
         self._tiles: dict[int, tuple[Turn, str]] = {}  # each turn's tile, made once a version
         self._image: str | None = None  # the attached picture, as sent
+        self._last_frame: str | None = None  # the picture to end on, as sent
         self._watched: Session | None = None
         self._unsubscribe: Any = None
         self._push_due: asyncio.TimerHandle | None = None
         self._export: Path | None = None  # the last chain exported, for its player
+        self._chains: dict[str, tuple[str, str]] = {}  # exported: name -> (plain, html)
         self._pushed_at = float("-inf")
         self.widget = StudioWidget(app=app)
         self.widget.add_class("sora-nb-studio")
         self.widget.words = _words()
         if app:  # the page says where videos come from in words, not a printed address
             _magic.quiet_notice()
-        self.widget.models = _models(magics, self._offer_models)
+        # The gateway's model list is fetched as the studio opens; ``listing`` is that fetch.
+        self.widget.models, self.listing = _models(magics, self._offer_models)
         self.widget.settings = _default_settings(magics, self.widget.models)
         self._actions()
         self._session()  # subscribes, draws the turns, selects the latest video
         if app and magics.client().uses_emulator:
             self.say(label("offline"), "info")
 
-    def _offer_models(self, names: list[str]) -> None:
+    def _offer_models(self, entries: list[Any]) -> None:
         """The gateway's own model list arrived: offer it, with each model's controls."""
-        self.widget.models = _models_from(names, self._magics)
+        models = _models_from(entries, self._magics)
+        model = _served(str(self.widget.settings.get("model") or ""), models)
+        with self.widget.hold_sync():
+            self.widget.models = models
+            self.widget.settings = {**self.widget.settings, "model": model}
 
     def _actions(self) -> None:
         actions = Actions(self.widget)
@@ -176,8 +195,8 @@ class Studio:
         actions.on("resume", lambda c, b: self.resume(_int(c.get("index"))))
         actions.on("cancel", lambda c, b: self.cancel(_int(c.get("job"))))
         actions.on("media", lambda c, b: self.send_media(_int(c.get("index"))))
-        actions.on("image", lambda c, b: self.attach(b[0] if b else None))
-        actions.on("clear_image", lambda c, b: self.attach(None))
+        actions.on("image", lambda c, b: self.attach(b[0] if b else None, c.get("slot")))
+        actions.on("clear_image", lambda c, b: self.attach(None, c.get("slot")))
         actions.on("export", lambda c, b: self.export(_int(c.get("index"))))
         actions.on("export_media", lambda c, b: self.send_export())
 
@@ -453,19 +472,31 @@ class Studio:
     def _request(self, request: dict[str, Any], session: Session) -> Ask:
         settings = {**self.widget.settings, **dict(request.get("settings") or {})}
         self.widget.settings = settings
-        # The controls an Ask takes beyond the shape (a duration, and what gateways add).
+        model = str(settings.get("model") or self._magics.model)
+        # Only the controls this model shows: a value left from another model is not sent.
+        shown = self._controls_shown(model)
         options = {
             name: settings[name]
             for name in _controls()
-            if settings.get(name) not in (None, "", False)
+            if settings.get(name) not in (None, "", False) and (shown is None or name in shown)
         }
+        takes_shape = shown is None or "orientation" in shown
+        orientation = settings.get("orientation") if takes_shape else None
         return Ask.build(
             validate_prompt(request.get("prompt")),  # the empty prompt is said first
-            model=str(settings.get("model") or self._magics.model),
-            orientation=settings.get("orientation") or None,
+            model=model,
+            orientation=orientation or None,
             image=self._image,
+            last_frame=self._last_frame,
             **options,
         )
+
+    def _controls_shown(self, model: str) -> dict[str, Any] | None:
+        """The controls the menu shows for ``model``; None for a name not in the menu."""
+        for offered in self.widget.models:
+            if offered["name"] == model:
+                return dict(offered["controls"])
+        return None
 
     def _base(self, session: Session, request: dict[str, Any]) -> int:
         selected = request.get("base")
@@ -483,8 +514,11 @@ class Studio:
         session = self._session()
         turns = session.turns
         turn = turns[index] if 0 <= index < len(turns) else None
-        if turn is None or turn.parent is None or turn.status != "done":
+        if turn is None or turn.status != "done":
             self.say(t("error.nothing_to_edit"))
+            return None
+        if turn.parent is None:  # one clip is not a chain: say so rather than copy it
+            self.say(label("no_chain", index=index), "info")
             return None
         if self.widget.exported.get("state") == "running":
             return None  # one export at a time: the button is disabled while it runs
@@ -508,6 +542,7 @@ class Studio:
             self._export_failed(index, label("export_failed", reason=str(exc).rstrip(".")))
         else:
             self._export = path
+            self._record_chain(session, index, path)
             self.widget.exported = {
                 "index": index,
                 "state": "done",
@@ -515,6 +550,14 @@ class Studio:
                 "text": label("exported", name=path.name),
                 "html": chain_html(session.turns, index),
             }
+
+    def _record_chain(self, session: Session, index: int, path: Path) -> None:
+        """The saved record keeps the exported chain too: its video and its lineage."""
+        turns = session.turns
+        chain = " → ".join(f"#{turn.index}" for turn in lineage(turns, index))
+        part = exported_html(turns, index, local_url(str(path)), path.name)
+        self._chains[path.name] = (f"{path.name}: {chain}", part)
+        self._update_record()
 
     def _export_failed(self, index: int, sentence: str) -> None:
         text = sentence_plain(sentence)
@@ -532,19 +575,21 @@ class Studio:
             buffers=[path.read_bytes()],
         )  # fmt: skip
 
-    def attach(self, data: bytes | memoryview | None) -> None:
-        """An image dropped, pasted or chosen: the next video starts from it (None: clear)."""
-        if data is None:
-            self._image, self.widget.image = None, ""
-            return
-        try:
-            url = image_to_url(bytes(data))
-        except SoraError:
-            self.say(label("not_an_image"))
-            return
-        self._image = url
-        self.widget.image = url or ""
-        self.say("")
+    def attach(self, data: bytes | memoryview | None, slot: object = None) -> None:
+        """An image dropped, pasted or chosen: the next video starts from it, or with
+        ``slot="last_frame"`` ends on it (None: clear)."""
+        url = None
+        if data is not None:
+            try:
+                url = image_to_url(bytes(data))
+            except SoraError:
+                self.say(label("not_an_image"))
+                return
+            self.say("")
+        if slot == "last_frame":
+            self._last_frame, self.widget.last_frame = url, url or ""
+        else:
+            self._image, self.widget.image = url, url or ""
 
     def say(self, text: str, kind: Kind = "error") -> None:
         """One sentence under the prompt, with no markdown and no code in it."""
@@ -566,8 +611,9 @@ class Studio:
         if not parts:
             return {"text/plain": ""}
         summary = html.escape(label("record", n=len(parts)))
-        plain = "\n".join(f"#{video.turn} {video.prompt}" for video, _ in parts)
-        body = "".join(part for _, part in parts)
+        lines = [f"#{video.turn} {video.prompt}" for video, _ in parts]
+        plain = "\n".join([*lines, *(line for line, _ in self._chains.values())])
+        body = "".join([*(part for _, part in parts), *(part for _, part in self._chains.values())])
         return {
             "text/html": f'<details class="sora-nb-record"><summary>{summary}</summary>'
             f'<div style="display:flex;flex-wrap:wrap;gap:8px">{body}</div></details>',
@@ -625,67 +671,111 @@ def _words() -> dict[str, Any]:
     return words
 
 
-def _names(listed: Any) -> list[str]:
-    return [str(getattr(m, "id", None) or getattr(m, "name", None) or m) for m in listed]
+def _name_of(entry: object) -> str:
+    """A listed model's name: a Capabilities record's ``model``, else the entry itself."""
+    return str(getattr(entry, "model", None) or entry)
 
 
-def _models(magics: SoraMagics, later: Any) -> list[dict[str, Any]]:
-    """The client's model list when it offers one (a gateway's), else the known models.
+def _models(magics: SoraMagics, later: Any) -> tuple[list[dict[str, Any]], Any]:
+    """The known models now, and the task fetching the gateway's own list (or None).
 
-    A list the client must fetch arrives later: ``later(names)`` offers it then.
+    The client lists what the gateway lists (``client.models()``, awaited on the kernel's
+    loop, else on the views' own); ``later(entries)`` offers that list once it arrives.
     """
-    lister = getattr(magics.client(), "models", None)
-    names: list[str] = []
     try:
-        listed = lister() if callable(lister) else []
-        if inspect.isawaitable(listed):
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:  # no loop to fetch it on: the known names will do
-                getattr(listed, "close", lambda: None)()
-            else:
-                start_background(_when_listed(listed, later), lambda task: None)
-        else:
-            names = _names(listed)
+        listed = magics.client().models()
     except Exception:  # a relay with no model list: the known names will do
         logger.info("sora_nb studio: the relay's model list is unavailable", exc_info=True)
-    return _models_from(names, magics)
+        return _models_from([], magics), None
+    if not inspect.isawaitable(listed):  # a client that answers at once
+        return _models_from(list(listed), magics), None
+    fetching = _when_listed(listed, later)
+    if running_loop() is None:  # marimo: fetched on the views' own loop, where jobs run
+        return _models_from([], magics), asyncio.run_coroutine_threadsafe(
+            fetching, background_loop()
+        )
+    return _models_from([], magics), start_background(fetching, _quiet)
+
+
+def _quiet(task: asyncio.Task[None]) -> None:
+    """The listing's task logs its own failure; nothing is left to collect."""
 
 
 async def _when_listed(listed: Any, later: Any) -> None:
     try:
-        later(_names(await listed))
+        later(list(await listed))
     except Exception:
         logger.info("sora_nb studio: the relay's model list is unavailable", exc_info=True)
 
 
 def _controls() -> tuple[str, ...]:
-    """The options an Ask takes besides its model, shape and image."""
-    return tuple(name for name in ask_options() if name not in ("model", "orientation", "image"))
+    """The options a control sets: an Ask's, besides its model, shape, pictures and how."""
+    own = ("model", "orientation", "image", "last_frame", "how")
+    return tuple(name for name in ask_options() if name not in own)
 
 
-def _models_from(listed: list[str], magics: SoraMagics) -> list[dict[str, Any]]:
-    """Each model on offer with the controls it takes."""
+# What the studio offers where a model's capabilities are not known (sora-2 and names no
+# table knows): the relay chooses within these.
+_DURATIONS = (5, 10, 15)
+_RESOLUTIONS = ("720p", "1080p")
+_SHAPES = ("portrait", "landscape")
+
+
+def _choices(listed: tuple[Any, ...], default: tuple[Any, ...]) -> list[Any] | None:
+    """A menu's choices, ``""`` (the model's own) first: what the model lists, else the
+    defaults; None where the model lists one value alone (there is nothing to choose)."""
+    values = listed or default
+    return ["", *values] if len(values) > 1 else None
+
+
+def _models_from(entries: list[Any], magics: SoraMagics) -> list[dict[str, Any]]:
+    """Each model on offer with the controls it takes: the gateway's listed models where it
+    lists any (each with its own capabilities), else the known Sora names."""
+    listed = {_name_of(entry): _capabilities(entry) for entry in entries}
+    if not listed:
+        listed = {name: None for name in MODELS}
+    if magics.model not in listed and magics.model not in MODELS:
+        listed[magics.model] = capabilities_for(magics.model)  # the name the user set
+    return [{"name": name, "controls": _controls_of(name, caps)} for name, caps in listed.items()]
+
+
+def _capabilities(entry: object) -> Capabilities | None:
+    return entry if isinstance(entry, Capabilities) else capabilities_for(_name_of(entry))
+
+
+def _controls_of(name: str, caps: Capabilities | None) -> dict[str, Any]:
+    """The controls one model takes; a capability not known gets the studio's defaults."""
     accepted = _controls()
-    models = []
-    for name in dict.fromkeys([*listed, *MODELS, magics.model]):
-        info = model_info(name)
-        controls: dict[str, Any] = {}
-        if info is None or info.orientation is None:
-            controls["orientation"] = ["", "portrait", "landscape"]
-        # A name like sora2-landscape-10s fixes its length; sora-2 and unknown names do not.
-        if "duration" in accepted and (info is None or info.orientation is None):
-            controls["duration"] = ["", 5, 10, 15]  # "": the model's own
-        if "resolution" in accepted:
-            controls["resolution"] = ["", "720p", "1080p"]
-        if "audio" in accepted:
-            controls["audio"] = True
-        models.append({"name": name, "controls": controls})
-    return models
+    info = model_info(name)
+    # A name like sora2-landscape-10s fixes its shape and length; sora-2 and others do not.
+    fixed = info is not None and info.orientation is not None
+    known = caps or Capabilities(name)
+    controls: dict[str, Any] = {}
+    if known.aspect_ratios and "aspect_ratio" in accepted:
+        controls["aspect_ratio"] = _choices(known.aspect_ratios, ())
+    elif not fixed:
+        controls["orientation"] = _choices((), _SHAPES)
+    if "duration" in accepted and not fixed:
+        controls["duration"] = _choices(known.durations, _DURATIONS)
+    if "resolution" in accepted:
+        controls["resolution"] = _choices(known.resolutions, _RESOLUTIONS)
+    if "audio" in accepted and known.audio is not False:
+        controls["audio"] = True
+    # A picture to start from, and one to end on, where the model takes them.
+    controls["first_frame"] = known.first_frame is not False
+    if known.last_frame:
+        controls["last_frame"] = True
+    return {key: value for key, value in controls.items() if value is not None}
 
 
 def _default_settings(magics: SoraMagics, models: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"model": magics.model, "orientation": magics.orientation or ""}
+    return {"model": _served(magics.model, models), "orientation": magics.orientation or ""}
+
+
+def _served(model: str, models: list[dict[str, Any]]) -> str:
+    """``model`` where the menu offers it, else the menu's first (sora-2 on a gateway)."""
+    names = [offered["name"] for offered in models]
+    return model if model in names or not names else names[0]
 
 
 def studio(*, app: bool = False) -> Studio:

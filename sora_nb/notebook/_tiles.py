@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 
 from ..records._turn import Turn
-from ..render._render import _clip, _duration, inline_image, safe_url
+from ..render._render import _clip, _duration, _player, inline_image, safe_url
 from ._icons import icon
 from ._labels import label
 
@@ -20,6 +20,7 @@ __all__ = [
     "CONTINUATIONS",
     "chain_html",
     "details_html",
+    "exported_html",
     "family_order",
     "lineage",
     "tile_html",
@@ -171,6 +172,16 @@ def details_html(turn: Turn) -> str:
         f"<b>#{turn.index}</b> {_esc(turn.prompt)}</div>{image}"
         f'<div style="{_MUTED};overflow-wrap:anywhere">'
         f"{_esc(' · '.join(f for f in facts if f))}</div></div>"
+    )
+
+
+def exported_html(turns: list[Turn], index: int, src: str | None, name: str) -> str:
+    """An exported chain in the saved record: its one video (``src``), then its lineage."""
+    last = turns[index]
+    poster = safe_url(inline_image(last.local_thumbnail) or last.thumbnail_url)
+    return (
+        f'<div class="sora-nb-video sora-nb-exported">{_player(src, poster, _esc(name))}'
+        f'<div style="{_MUTED}">{_esc(name)}</div>{chain_html(turns, index)}</div>'
     )
 
 

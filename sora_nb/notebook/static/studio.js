@@ -43,6 +43,12 @@ function render({ model, el }) {
   const preview = h("div", { class: "sora-nb-attached" });
   const picker = h("input", { type: "file", accept: "image/*", class: "sora-nb-file" });
   const choose = button(words, "image", words.image, { class: "sora-nb-button sora-nb-choose" });
+  // The picture to end on, for a model that takes a last frame (its controls say so).
+  const lastPicker = h("input", { type: "file", accept: "image/*", class: "sora-nb-file" });
+  const lastChoose = button(words, "film", words.end_on, {
+    class: "sora-nb-button sora-nb-choose-last",
+  });
+  const lastPreview = h("div", { class: "sora-nb-attached sora-nb-attached-last" });
   const controls = h("div", { class: "sora-nb-controls" });
   const generate = button(words, "spark", words.generate, {
     class: "sora-nb-button sora-nb-primary sora-nb-generate",
@@ -60,9 +66,9 @@ function render({ model, el }) {
   const tree = h("div", { class: "sora-nb-lineage" });
   const exportPane = h("div", { class: "sora-nb-export" });
   const compose = h("div", { class: "sora-nb-compose" }, [
-    h("div", { class: "sora-nb-drop" }, [prompt, preview]),
+    h("div", { class: "sora-nb-drop" }, [prompt, preview, lastPreview]),
     h("div", { class: "sora-nb-row" }, [controls]),
-    h("div", { class: "sora-nb-row" }, [generate, changes, choose, picker, hint]),
+    h("div", { class: "sora-nb-row" }, [generate, changes, choose, picker, lastChoose, lastPicker, hint]),
   ]);
   const viewer = h("div", { class: "sora-nb-viewer" }, [players, details, tools, exportPane, tree]);
   const gallery = h("div", { class: "sora-nb-gallery-pane" }, [grid, pager]);
@@ -79,6 +85,19 @@ function render({ model, el }) {
     model.set("settings", { ...chosen(), [name]: value });
     model.save_changes();
   }
+  const controlsOf = (name) => (model.get("models").find((m) => m.name === name) || {}).controls || {};
+  function chooseModel(name) {
+    // Keep what the next model takes too; a value it does not list goes back to its own.
+    const next = controlsOf(name);
+    const settings = { model: name };
+    for (const [key, value] of Object.entries(chosen())) {
+      const offered = next[key];
+      if (key === "model" || offered === undefined) continue;
+      if (!Array.isArray(offered) || offered.map(String).includes(String(value))) settings[key] = value;
+    }
+    model.set("settings", settings);
+    model.save_changes();
+  }
   function drawControls() {
     const settings = chosen();
     const models = model.get("models");
@@ -86,7 +105,7 @@ function render({ model, el }) {
     const menu = h("select", { class: "sora-nb-model", "aria-label": words.model });
     for (const m of models) menu.append(h("option", { value: m.name, text: m.name }));
     menu.value = current.name || "";
-    menu.onchange = () => setting("model", menu.value);
+    menu.onchange = () => chooseModel(menu.value);
     const parts = [h("label", {}, [h("span", { text: words.model }), menu])];
     const c = current.controls || {};
     const select = (name, title, options) => {
@@ -99,6 +118,9 @@ function render({ model, el }) {
     if (c.orientation) {
       const names = { "": words.auto, portrait: words.portrait, landscape: words.landscape };
       select("orientation", words.ratio, c.orientation.map((o) => [o, names[o] || o]));
+    }
+    if (c.aspect_ratio) {
+      select("aspect_ratio", words.ratio, c.aspect_ratio.map((r) => [r, r || words.auto]));
     }
     if (c.duration) {
       const seconds = (n) => (n === "" ? words.auto : words.seconds.replace("{n}", n));
@@ -114,6 +136,9 @@ function render({ model, el }) {
       parts.push(h("label", {}, [box, h("span", { text: words.audio })]));
     }
     controls.replaceChildren(...parts);
+    // The pictures' buttons only where the model takes that frame.
+    choose.hidden = c.first_frame === false;
+    lastChoose.hidden = !c.last_frame;
   }
 
   // -- actions ---------------------------------------------------------------------------
@@ -133,12 +158,15 @@ function render({ model, el }) {
     }
   });
   prompt.addEventListener("input", syncButtons);
-  async function attach(file) {
+  async function attach(file, slot) {
     if (!file) return;
-    send({ action: "image" }, [await file.arrayBuffer()]);
+    send({ action: "image", slot }, [await file.arrayBuffer()]);
   }
   choose.onclick = () => picker.click();
   picker.onchange = () => attach(picker.files[0]).then(() => (picker.value = ""));
+  lastChoose.onclick = () => lastPicker.click();
+  lastPicker.onchange = () =>
+    attach(lastPicker.files[0], "last_frame").then(() => (lastPicker.value = ""));
   el.addEventListener("dragover", (event) => {
     if ([...event.dataTransfer.types].includes("Files")) {
       event.preventDefault();
@@ -246,13 +274,16 @@ function render({ model, el }) {
     }, () => send({ action: "export_media" }));
     exportPane.append(slot, h("div", { class: "sora-nb-chain-lineage", html: state.html || "" }));
   }
-  function drawImage() {
-    const url = model.get("image");
-    preview.replaceChildren();
+  function drawPicture(box, url, slot) {
+    box.replaceChildren();
     if (!url) return;
     const clear = button(words, "x", words.clear_image, { class: "sora-nb-button sora-nb-clear" });
-    clear.onclick = () => send({ action: "clear_image" });
-    preview.append(h("img", { src: url, alt: "", class: "sora-nb-preview" }), clear);
+    clear.onclick = () => send({ action: "clear_image", slot });
+    box.append(h("img", { src: url, alt: "", class: "sora-nb-preview" }), clear);
+  }
+  function drawImage() {
+    drawPicture(preview, model.get("image"));
+    drawPicture(lastPreview, model.get("last_frame"), "last_frame");
   }
   function drawMessage() {
     const { text, kind } = model.get("message");
@@ -416,6 +447,7 @@ function render({ model, el }) {
     "change:models": drawControls,
     "change:settings": drawControls,
     "change:image": drawImage,
+    "change:last_frame": drawImage,
     "change:message": drawMessage,
     "change:jobs": drawJobs,
     "change:tiles": () => {
