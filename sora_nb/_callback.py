@@ -1,4 +1,6 @@
-"""Calling a user's callback that may be a plain function or a coroutine function."""
+"""Calling a user's callback that may be a plain function or a coroutine
+function.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ __all__ = ["call"]
 
 
 async def call(callback: Callable[..., object] | None, *args: object) -> None:
-    """``callback(*args)``, awaited when it returns an awaitable; nothing when None."""
+    """``callback(*args)``, awaited when it returns an awaitable; nothing when
+    None.
+    """
     if callback is None:
         return
     result = callback(*args)

@@ -1,1 +1,3 @@
-"""The client: configuration, auth, retries, the limiter and HTTP, for one dialect."""
+"""The client: configuration, auth, retries, the limiter and HTTP, for one
+dialect.
+"""

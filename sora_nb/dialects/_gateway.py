@@ -1,9 +1,11 @@
-"""The task API every gateway has a version of: create, poll, find the video, continue.
+"""The task API every gateway has a version of: create, poll, find the video,
+continue.
 
-Each gateway module (``newapi``, ``litellm``, ``openrouter``, ``xai``, ``reseller``) is a
-``Gateway``: its create path, body, status path, result and continuation routes. This engine
-does the rest the same way for all, and reports the same typed events as a chat stream.
-Nothing is renamed: the model name goes as written (docs/dialects.md, "Gateways").
+Each gateway module (``newapi``, ``litellm``, ``openrouter``, ``xai``,
+``reseller``) is a ``Gateway``: its create path, body, status path, result and
+continuation routes. This engine does the rest the same way for all, and reports
+the same typed events as a chat stream. Nothing is renamed: the model name goes
+as written (docs/dialects.md, "Gateways").
 """
 
 from __future__ import annotations
@@ -53,11 +55,13 @@ from ._videos_api import VideosPollLost
 from ._words import percent, phase
 
 __all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
-#: A ``POST`` with the client's retries: JSON, or multipart when file parts are given.
+#: A ``POST`` with the client's retries: JSON, or multipart when file parts are
+#: given.
 Send = Callable[..., Awaitable[httpx.Response]]
 #: One ``GET`` with the key (a poll): no retry, the status left to the caller.
 Get = Callable[[str], Awaitable[httpx.Response]]
-#: A create or continuation body from the request (and the parent, for a continuation).
+#: A create or continuation body from the request (and the parent, for a
+#: continuation).
 Body = Callable[[Request, "Video | None"], dict[str, Any]]
 
 _MISSES = 10
@@ -65,7 +69,9 @@ _MISSES = 10
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A gateway's own continuation: ``POST path`` (``{id}`` is the parent task)."""
+    """A gateway's own continuation: ``POST path`` (``{id}`` is the parent
+    task).
+    """
 
     path: str
     body: Body
@@ -80,16 +86,20 @@ class Gateway:
     create_path: str
     status_path: str  # ``{id}`` is the task id
     body: Body
-    content_path: str | None = None  # the video behind the key, when the status has no link
+    # the video behind the key, when the status has no link
+    content_path: str | None = None
     routes: Mapping[ContinuationKind, Route] = field(default_factory=dict)
     models_path: str | None = "/v1/models"
-    #: Which continuations a model has on this gateway, beyond the documented table.
+    #: Which continuations a model has on this gateway, beyond the documented
+    #: table.
     route_for_model: Callable[[str, ContinuationKind], bool] = lambda model, kind: True
     #: Fields this gateway's body has no place for (refused before sending).
     no_field: tuple[str, ...] = ()
-    #: Where to poll instead when ``status_path`` answers 501 (new-api's own route).
+    #: Where to poll instead when ``status_path`` answers 501 (new-api's own
+    #: route).
     fallback_status_path: str | None = None
-    #: Body fields the gateway takes as a file: a local image goes as a multipart file part.
+    #: Body fields the gateway takes as a file: a local image goes as a
+    #: multipart file part.
     file_fields: tuple[str, ...] = ()
 
 
@@ -102,7 +112,9 @@ class Created:
 
 
 def size_of(options: dict[str, Any], orientation: str | None) -> str | None:
-    """OpenAI's ``size`` ("1280x720") from an aspect ratio and a resolution, if either is set."""
+    """OpenAI's ``size`` ("1280x720") from an aspect ratio and a resolution, if
+    either is set.
+    """
     ratio = options.get("aspect_ratio") or ratio_of(orientation)
     if ratio is None and options.get("resolution") is None:
         return None
@@ -116,7 +128,9 @@ def size_of(options: dict[str, Any], orientation: str | None) -> str | None:
 
 
 def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
-    """The OpenAI Videos create body: ``seconds`` and ``size``, the image as a reference."""
+    """The OpenAI Videos create body: ``seconds`` and ``size``, the image as a
+    reference.
+    """
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
     if request.options.get("duration") is not None:
         body["seconds"] = str(request.options["duration"])
@@ -129,10 +143,12 @@ def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
 
 
 def upload(body: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], Files | None]:
-    """``body`` as a multipart form when one of ``fields`` holds a ``data:`` URI (an image
-    the user gave as a file): that field becomes a file part, the rest text fields, and a
-    nested object is spread into them (new-api reads unknown form fields as ``metadata``).
-    The OpenAI Videos shape takes ``input_reference`` as a file this way."""
+    """``body`` as a multipart form when one of ``fields`` holds a ``data:`` URI
+    (an image the user gave as a file): that field becomes a file part, the rest
+    text fields, and a nested object is spread into them (new-api reads unknown
+    form fields as ``metadata``). The OpenAI Videos shape takes
+    ``input_reference`` as a file this way.
+    """
     files = {key: part for key in fields if (part := _file_part(body.get(key))) is not None}
     if not files:
         return body, None
@@ -146,7 +162,9 @@ def upload(body: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any
 
 
 def _file_part(value: Any) -> tuple[str, bytes, str] | None:
-    """A ``data:image/…;base64,`` URI as a file part (validated when the Ask was built)."""
+    """A ``data:image/…;base64,`` URI as a file part (validated when the Ask was
+    built).
+    """
     if not isinstance(value, str) or not value.startswith("data:"):
         return None
     head, _, data = value.partition(",")
@@ -170,11 +188,15 @@ def ratio_of(orientation: str | None) -> str | None:
 
 
 class _Unimplemented(Exception):
-    """The status route answered 501: this gateway has another route for the task."""
+    """The status route answered 501: this gateway has another route for the
+    task.
+    """
 
 
 class GatewayAPI:
-    """One gateway, reached through the client's HTTP layer (its retries, auth, redaction)."""
+    """One gateway, reached through the client's HTTP layer (its retries, auth,
+    redaction).
+    """
 
     def __init__(
         self,
@@ -189,18 +211,23 @@ class GatewayAPI:
         self.base_url = base_url
         self._get = get
         self._send = send
-        self._poll_interval = poll_interval  # read when used: a caller may change it
+        # read when used: a caller may change it
+        self._poll_interval = poll_interval
         self._redact = redact
         self._listed: dict[str, Capabilities] = {}
 
-    # -- what a model takes ---------------------------------------------------------------
+    # -- what a model takes ----------------------------------------------------
 
     def capabilities(self, model: str) -> Capabilities | None:
-        """What the gateway listed for ``model`` (after ``models()``), else the table."""
+        """What the gateway listed for ``model`` (after ``models()``), else the
+        table.
+        """
         return self._listed.get(model) or capabilities_for(model)
 
     def continuations(self, model: str) -> tuple[ContinuationKind, ...]:
-        """The continuations ``model`` has here: the gateway's routes it takes, then its frame."""
+        """The continuations ``model`` has here: the gateway's routes it takes,
+        then its frame.
+        """
         caps = self.capabilities(model)
         offered: list[ContinuationKind] = []
         for kind in self.gateway.routes:
@@ -212,7 +239,9 @@ class GatewayAPI:
         return tuple(offered)
 
     def check(self, request: Request, parent: Video | None) -> None:
-        """Refuse what this gateway or model cannot take, before anything is sent."""
+        """Refuse what this gateway or model cannot take, before anything is
+        sent.
+        """
         options = request.options
         for name in self.gateway.no_field:
             if options.get(name) not in (None, False):
@@ -225,14 +254,16 @@ class GatewayAPI:
                 t("gateway.no_continuation", model=request.model, kind=kind, offered=offered)
             )
 
-    # -- creating a task ------------------------------------------------------------------
+    # -- creating a task -------------------------------------------------------
 
     def status_url(self, task_id: str) -> str:
         """``GET`` here for the task's status."""
         return self.base_url + self.gateway.status_path.format(id=quote(task_id, safe=""))
 
     def fallback_url(self, task_id: str) -> str:
-        """The gateway's other status route for the task (``fallback_status_path``)."""
+        """The gateway's other status route for the task
+        (``fallback_status_path``).
+        """
         path = self.gateway.fallback_status_path or self.gateway.status_path
         return self.base_url + path.format(id=quote(task_id, safe=""))
 
@@ -240,13 +271,17 @@ class GatewayAPI:
         self, request: Request, parent: Video | None, on_event: EventCallback | None,
         parent_source: str | None = None,
     ) -> Created:  # fmt: skip
-        """Create the task (or the gateway's own continuation of ``parent``) exactly once;
-        ``parent_source`` is what to send for the parent's video, when not its link."""
+        """Create the task (or the gateway's own continuation of ``parent``)
+        exactly once; ``parent_source`` is what to send for the parent's video,
+        when not its link.
+        """
         if parent is not None and parent_source:
-            parent = replace(parent, video_url=parent_source)  # for the body alone
+            # for the body alone
+            parent = replace(parent, video_url=parent_source)
         path, body = self._route(request, parent)
         form, files = upload(body, self.gateway.file_fields)
-        # One request either way, through the client's one path (its admission and retries).
+        # One request either way, through the client's one path (its admission
+        # and retries).
         response = await (self._send(path, form, files) if files else self._send(path, body))
         obj = self._json(response)
         task_id = next((obj[k] for k in ("id", "request_id", "task_id") if _text(obj.get(k))), None)
@@ -271,7 +306,9 @@ class GatewayAPI:
         return route.path.format(id=task), route.body(request, parent)
 
     async def fresh_link(self, task_id: str) -> str | None:
-        """The finished task's link as its status gives it now (one free ``GET``), else None."""
+        """The finished task's link as its status gives it now (one free
+        ``GET``), else None.
+        """
         try:
             response = await self._get(self.status_url(task_id))
         except httpx.HTTPError:
@@ -281,12 +318,14 @@ class GatewayAPI:
             return None
         return self._result_url(task_id, obj)
 
-    # -- following a task -------------------------------------------------------------------
+    # -- following a task ------------------------------------------------------
 
     async def wait(
         self, task_id: str, status_url: str, on_event: EventCallback | None, deadline: float
     ) -> SourceStatus:
-        """Poll until the task ends: its video's status, or ``GenerationFailed``."""
+        """Poll until the task ends: its video's status, or
+        ``GenerationFailed``.
+        """
         now, shown, misses, lost = "", -1, 0, ""
         interval = min(1.0, self._poll_interval())
         while time.monotonic() < deadline and misses < _MISSES:
@@ -326,7 +365,8 @@ class GatewayAPI:
             )
         other = self.gateway.fallback_status_path and self.fallback_url(task_id)
         if response.status_code == 501 and other and url != other:
-            raise _Unimplemented  # new-api: a channel with no OpenAI shape for its status
+            # new-api: a channel with no OpenAI shape for its status
+            raise _Unimplemented
         if response.status_code == 429 or response.status_code >= 500:
             return None, f"{response.status_code} {response.reason_phrase}"
         if not response.is_success:
@@ -375,14 +415,17 @@ class GatewayAPI:
         thumb = _first_text(obj, ("thumbnail_url", "cover_url"))
         thumb = self._absolute(thumb) if thumb else None
         await _call(on_event, CompletedEvent(None, thumb, url))
-        properties = obj.get("properties")  # new-api's own route names the model here
+        # new-api's own route names the model here
+        properties = obj.get("properties")
         named = properties.get("origin_model_name") if isinstance(properties, dict) else None
         model = obj.get("model") or named
         return SourceStatus("completed", 100, url, thumb, None, None,
                             model=model if isinstance(model, str) else None)  # fmt: skip
 
     def _result_url(self, task_id: str, obj: dict[str, Any]) -> str | None:
-        """The video's link from the status answer, else the gateway's content route."""
+        """The video's link from the status answer, else the gateway's content
+        route.
+        """
         found = _link(obj)
         if found is not None:
             return self._absolute(found)
@@ -391,7 +434,9 @@ class GatewayAPI:
         return self.base_url + self.gateway.content_path.format(id=quote(task_id, safe=""))
 
     def _absolute(self, url: str) -> str:
-        """A relative link (grok2api's ``/v1/…``) is on the gateway's own origin."""
+        """A relative link (grok2api's ``/v1/…``) is on the gateway's own
+        origin.
+        """
         return str(httpx.URL(self.base_url + "/").join(url)) if url.startswith("/") else url
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
@@ -410,8 +455,10 @@ _STATUS_KEYS = ("status", "state", "task_status")
 
 
 def _task_layer(obj: dict[str, Any]) -> dict[str, Any]:
-    """The part of a status answer that is the task. new-api's own route wraps its task
-    record as ``{"code": "success", "data": {...}}``; the other answers are the task."""
+    """The part of a status answer that is the task. new-api's own route wraps
+    its task record as ``{"code": "success", "data": {...}}``; the other answers
+    are the task.
+    """
     data = obj.get("data")
     if isinstance(data, dict) and not any(_text(obj.get(k)) for k in _STATUS_KEYS):
         return data
@@ -462,8 +509,9 @@ def _error_text(obj: dict[str, Any]) -> str:
 
 
 class GatewayDialect(Dialect):
-    """A gateway as a ``Dialect`` (``_base``): each gateway module subclasses it once with its
-    ``Gateway`` (docs/dialects.md, "Gateways")."""
+    """A gateway as a ``Dialect`` (``_base``): each gateway module subclasses it
+    once with its ``Gateway`` (docs/dialects.md, "Gateways").
+    """
 
     gateway: ClassVar[Gateway]
 
@@ -478,7 +526,9 @@ class GatewayDialect(Dialect):
         return self.api.continuations(model)
 
     async def continue_from(self, ask: Ask, parent: Video) -> Ask:
-        """An edit's Ask with how it continues ``parent``; from the last frame, that frame."""
+        """An edit's Ask with how it continues ``parent``; from the last frame,
+        that frame.
+        """
         offered = self.api.continuations(parent.model or ask.model)
         how = ask.how or (offered[0] if offered else None)
         if how is None or how not in offered:
@@ -491,7 +541,9 @@ class GatewayDialect(Dialect):
         return replace(ask, image=await self._last_frame(parent))
 
     async def _last_frame(self, parent: Video) -> str:
-        """The parent's last frame as a PNG ``data:`` URI: from its copy, else its file."""
+        """The parent's last frame as a PNG ``data:`` URI: from its copy, else
+        its file.
+        """
         try:
             frame = await asyncio.to_thread(last_frame_png, parent.local_path, None)
             if frame is None:
@@ -523,7 +575,8 @@ class GatewayDialect(Dialect):
         source = None
         if parent is not None and kind in self.gateway.routes:
             source = await self.parent_source(parent)
-        # The deadline bounds only the waits after a 429: a create in flight is never cut off.
+        # The deadline bounds only the waits after a 429: a create in flight is
+        # never cut off.
         created = await self.relay.admitted(
             on_event, lambda: self.api.create(request, parent, on_event, source), [], deadline
         )
@@ -531,8 +584,9 @@ class GatewayDialect(Dialect):
         return await self._collect(pending, parent, on_event, deadline, started)
 
     async def parent_source(self, parent: Video) -> str | None:
-        """What to send for ``parent``'s video on the gateway's own continuation route
-        (default: None, its link as recorded)."""
+        """What to send for ``parent``'s video on the gateway's own continuation
+        route (default: None, its link as recorded).
+        """
         return None
 
     async def resume(
@@ -553,8 +607,9 @@ class GatewayDialect(Dialect):
         return [caps.model for caps in await self.capabilities()] or None
 
     async def capabilities(self) -> list[Capabilities]:
-        """The gateway's listed video models with what each takes (its listing, else the
-        documented table); an empty list where it lists none."""
+        """The gateway's listed video models with what each takes (its listing,
+        else the documented table); an empty list where it lists none.
+        """
         path = self.gateway.models_path
         if path is None:
             return []
@@ -581,7 +636,8 @@ class GatewayDialect(Dialect):
             ) from None  # fmt: skip
         assert status.video_url is not None
         request = pending.request
-        if not request.model and status.model:  # resumed by bare id: the gateway's word
+        # resumed by bare id: the gateway's word
+        if not request.model and status.model:
             request = replace(request, model=status.model)
         tail = completion_tail(None, status.thumbnail_url, status.video_url)
         return Video(
@@ -593,7 +649,9 @@ class GatewayDialect(Dialect):
 
 
 def listed_capabilities(row: dict[str, Any]) -> Capabilities:
-    """One row of a gateway's model listing: OpenRouter's own capabilities, else the table."""
+    """One row of a gateway's model listing: OpenRouter's own capabilities, else
+    the table.
+    """
     if "supported_durations" in row:
         return from_openrouter(row)
     name = str(row.get("id") or "")

@@ -1,1 +1,3 @@
-"""Records: what a generation asks and what it made. Data only; no relay parsing."""
+"""Records: what a generation asks and what it made. Data only; no relay
+parsing.
+"""
