@@ -17,7 +17,5 @@ __all__ = ["mimebundle"]
 
 @functools.singledispatch
 def mimebundle(obj: object) -> dict[str, Any]:
-    """The mime bundle of ``obj``; plain text until a renderer is registered for
-    its type.
-    """
+    """The mime bundle of ``obj``; plain text until its type has a renderer."""
     return {"text/plain": repr(obj)}

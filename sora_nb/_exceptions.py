@@ -43,15 +43,11 @@ class SoraError(Exception):
 
 
 class InvalidRequest(SoraError, ValueError):
-    """The request was refused before anything was sent (empty prompt, unknown
-    model, …).
-    """
+    """Refused before anything was sent (empty prompt, unknown model, …)."""
 
 
 class SessionFileError(InvalidRequest):
-    """A session file is unreadable, corrupt, or from a newer sora_nb; it is
-    left untouched.
-    """
+    """A session file is unreadable, corrupt or too new; it is left alone."""
 
 
 class APIError(SoraError):
@@ -59,9 +55,7 @@ class APIError(SoraError):
 
 
 class APIConnectionError(APIError):
-    """Could not connect to the relay, or it timed out before the stream
-    began.
-    """
+    """No connection to the relay, or a timeout before the stream began."""
 
 
 class APIStatusError(APIError):

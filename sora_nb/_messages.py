@@ -837,8 +837,6 @@ def language() -> Language:
 
 
 def t(key: str, **fields: object) -> str:
-    """The message ``key`` in the current language, formatted with
-    ``fields``.
-    """
+    """The message ``key`` in the current language, with ``fields``."""
     english, chinese = _CATALOG[key]
     return (chinese if language() == "zh" else english).format(**fields)

@@ -204,9 +204,7 @@ class MessageRedactor:
 
 
 def shown_url(url: str) -> str:
-    """``url`` as it may be shown: a password in its user-info becomes
-    ``***``.
-    """
+    """``url`` as it may be shown: a password in it becomes ``***``."""
     match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):([^/?#@]*)@", url)
     if match is None:
         return url
@@ -214,9 +212,7 @@ def shown_url(url: str) -> str:
 
 
 def _key_prefix_at_end(text: str, key: str) -> int:
-    """The length of the longest end of ``text`` that is a start of ``key`` (not
-    all of it).
-    """
+    """The longest end of ``text`` that starts ``key`` (short of all of it)."""
     start = max(0, len(text) - len(key) + 1)
     at = text.find(key[0], start)
     while at >= 0:
@@ -240,9 +236,7 @@ def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
 
 
 class BearerAuth(httpx.Auth):
-    """Adds the key to requests for the relay's own origin only; its repr never
-    shows it.
-    """
+    """The key, on requests to the relay's own origin only; never in a repr."""
 
     def __init__(self, key: Secret, base_url: str) -> None:
         self._key = key

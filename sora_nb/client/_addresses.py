@@ -52,9 +52,7 @@ async def locality(host: str) -> Locality:
 
 
 async def may_fetch(url: str, relay_url: str) -> Locality | None:
-    """None when ``url`` may be fetched for a relay at ``relay_url``; else where
-    it is.
-    """
+    """None if a relay at ``relay_url`` may fetch ``url``; else where it is."""
     try:
         host, relay_host = httpx.URL(url).host, httpx.URL(relay_url).host
     except httpx.InvalidURL:

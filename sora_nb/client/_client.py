@@ -134,9 +134,7 @@ class SoraClient:
 
     @property
     def dialect(self) -> str:
-        """The dialect spoken (for ``auto``, the one recognised once it is
-        known).
-        """
+        """The dialect spoken (for ``auto``, the one recognised, once known)."""
         return str(getattr(self._dialect, "found", self._dialect.name))
 
     def __repr__(self) -> str:
@@ -170,9 +168,7 @@ class SoraClient:
         return self._http
 
     async def aclose(self) -> None:
-        """Close the connections this client opened (not an injected
-        ``http_client``).
-        """
+        """Close this client's connections (not an injected ``http_client``)."""
         if self._http is not None and self._http_loop is asyncio.get_running_loop():
             await self._http.aclose()
         self._http = None
@@ -232,9 +228,7 @@ class SoraClient:
         on_event: EventCallback | None = None,
         **options: Any,
     ) -> Video:
-        """Continuous modification: ``video`` with ``prompt`` applied, as a new
-        video.
-        """
+        """Continuous modification: a new video, ``video`` with ``prompt``."""
         if not isinstance(video, Video):
             raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
         if not video.remixable:
@@ -270,9 +264,7 @@ class SoraClient:
         parent: Video | None = None,
         on_event: EventCallback | None = None,
     ) -> Video:
-        """Send a request made by ``request()`` and return the finished
-        video.
-        """
+        """Send a request from ``request()``; return the finished video."""
         deadline = time.monotonic() + self.deadline
         return await self._dialect.run(request, parent, on_event, deadline)
 
@@ -351,9 +343,7 @@ class SoraClient:
     # -- HTTP ------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        """``text`` from the relay with the key masked, should the relay echo
-        it.
-        """
+        """``text`` from the relay with the key masked, should it echo it."""
         return redact(text, self._auth.secret if self._auth else None)
 
     async def _send(
@@ -429,9 +419,7 @@ class SoraClient:
         return response
 
     async def _refuse(self, response: httpx.Response, last: bool) -> float | None:
-        """Raise for a non-2xx answer, or return how long to wait before
-        retrying it.
-        """
+        """Raise for a non-2xx answer, or return the wait before a retry."""
         await response.aread()
         await response.aclose()
         status = response.status_code

@@ -44,17 +44,13 @@ _server: EmulatorServer | None = None
 
 
 def env_base_url() -> str | None:
-    """``$SORA_BASE_URL`` without a trailing slash, or None when unset or
-    empty.
-    """
+    """``$SORA_BASE_URL`` without a trailing slash; None if unset or empty."""
     value = os.environ.get("SORA_BASE_URL", "").strip()
     return value.rstrip("/") or None
 
 
 def env_dialect() -> str | None:
-    """``$SORA_DIALECT`` (``chat`` or ``videos``, docs/dialects.md), or None
-    when unset.
-    """
+    """``$SORA_DIALECT`` (docs/dialects.md), or None when unset."""
     return os.environ.get("SORA_DIALECT", "").strip().lower() or None
 
 
@@ -99,9 +95,7 @@ def embedded_emulator() -> EmulatorServer:
 
 
 def embedded_emulator_seconds() -> float:
-    """About how long the embedded emulator takes for one video, at its
-    speed.
-    """
+    """About how long the embedded emulator takes per video, at its speed."""
     return EMULATOR_SECONDS / _emulator_speed()
 
 

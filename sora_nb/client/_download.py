@@ -239,16 +239,12 @@ def _size(part: Path) -> int:
 
 
 def _restart(part: Path) -> None:
-    """Empty the part in place: its inode, and the lock on it, stay this
-    download's.
-    """
+    """Empty the part in place: its inode and lock stay this download's."""
     os.close(os.open(part, os.O_WRONLY | os.O_TRUNC | NOFOLLOW))
 
 
 def _start(response: httpx.Response, part: Path, have: int) -> tuple[int, int | None]:
-    """Where this response continues the part file, and the whole file's size if
-    known.
-    """
+    """Where this response continues the part file; the full size if known."""
     status = response.status_code
     if status == 206:
         start, total = _content_range(response)

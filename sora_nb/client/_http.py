@@ -53,9 +53,7 @@ _LARGE_BODY = 2**20
 
 
 class Transport(AiohttpTransport):
-    """An httpx transport over one aiohttp session (see the module's
-    docstring).
-    """
+    """An httpx transport over one aiohttp session (see the module doc)."""
 
     def __init__(self) -> None:
         super().__init__(verify=_tls_context())
@@ -184,9 +182,7 @@ class _Body(httpx.AsyncByteStream):
         self._timer = self._loop.call_later(self._last + read - now, self._look, read)
 
     async def read(self) -> bytes:
-        """The bytes that have arrived (waiting for some), or ``b""`` at the
-        end.
-        """
+        """The bytes that have come (waiting for some); ``b""`` at the end."""
         try:
             data = await self._content.readany()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -241,9 +237,7 @@ def _body(request: httpx.Request) -> tuple[httpx.Headers, object]:
 def _mapped(
     exc: BaseException, timeout: dict[str, float | None], *, https: bool
 ) -> httpx.TransportError:
-    """httpx's error for an aiohttp one: a connect error only if nothing was
-    sent.
-    """
+    """httpx's error for an aiohttp one: a connect error if nothing was sent."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         waited = _seconds(timeout.get("connect"))
         if https and _in_handshake(exc):

@@ -83,15 +83,11 @@ class AdaptiveLimiter:
         return len(self._waiters)
 
     def paused_for(self) -> float:
-        """Seconds until new slots are handed out again after a 429 (0 when not
-        paused).
-        """
+        """Seconds until slots are handed out again after a 429 (or 0)."""
         return max(0.0, self._paused_until - self._clock())
 
     def set_ceiling(self, ceiling: int) -> None:
-        """Change the configured ceiling; the current limit follows it down at
-        once.
-        """
+        """Change the ceiling; the current limit follows it down at once."""
         self.ceiling = max(1, ceiling)
         self.limit = min(self.limit, self.ceiling) if self.rate_limits else self.ceiling
         self._wake()
@@ -131,9 +127,7 @@ class AdaptiveLimiter:
         self._wake()
 
     def succeeded(self) -> None:
-        """The relay accepted a stream: grow back toward the ceiling, one window
-        at a time.
-        """
+        """A stream was accepted: grow toward the ceiling, a window a time."""
         if self.limit >= self.ceiling:
             return
         self._accepted += 1

@@ -50,9 +50,7 @@ KINDS: tuple[type[Dialect], ...] = (Transcript, Sora2api, Videos, *GATEWAYS)
 
 
 def dialect_for(setting: str | None) -> type[Dialect]:
-    """The dialect a setting names (None or empty: ``chat``), or one sentence
-    refusing it.
-    """
+    """The dialect a setting names (None or empty: ``chat``), or a refusal."""
     key = (setting or Chat.name).strip().lower()
     for dialect in DIALECTS:
         if key == dialect.name or key in dialect.aliases:
@@ -62,9 +60,7 @@ def dialect_for(setting: str | None) -> type[Dialect]:
 
 
 def recognised(video: Video) -> Video:
-    """``video`` with its dialect's data, if it was saved before videos carried
-    it.
-    """
+    """``video`` with its dialect's data, if saved before videos had it."""
     if video.continuations is not None:
         return video
     for dialect in DIALECTS:

@@ -68,9 +68,7 @@ T = TypeVar("T")
 
 
 class RelayRefused(Exception):
-    """The relay answered 429: it started nothing, so the request may wait and
-    go again.
-    """
+    """A 429: the relay started nothing, so the request may wait and retry."""
 
 
 class Relay(Protocol):
@@ -95,9 +93,7 @@ class Relay(Protocol):
     def stream(
         self, path: str, body: dict[str, Any], on_event: EventCallback | None = None
     ) -> AbstractAsyncContextManager[httpx.Response]:
-        """``POST`` and open the 2xx answer as a stream (retried only before it
-        begins).
-        """
+        """``POST``; open the 2xx answer as a stream (retried before it)."""
         ...
 
     async def post(
@@ -110,27 +106,19 @@ class Relay(Protocol):
         ...
 
     async def get(self, url: str) -> httpx.Response:
-        """One ``GET`` with the key (a poll): no retry, the status left to the
-        caller.
-        """
+        """One ``GET`` with the key (a poll), never retried."""
         ...
 
     async def fetch(self, url: str, limit: int) -> bytes:
-        """Bytes from another origin (an image to inline), never with the
-        key.
-        """
+        """Bytes from another origin (an image to inline), without the key."""
         ...
 
     def inflow(self, limit: int) -> CappedRedactor:
-        """A stream's content on its way to a parser: masked of the key, capped
-        at ``limit``.
-        """
+        """A stream's content for a parser: key masked, capped at ``limit``."""
         ...
 
     def slot(self) -> AbstractAsyncContextManager[None]:
-        """A place among the relay's concurrent generations (the shared
-        limiter).
-        """
+        """A place among the relay's concurrent generations (the limiter)."""
         ...
 
     async def admitted(
@@ -172,9 +160,7 @@ class Dialect(ABC):
     # -- before anything is recorded -------------------------------------------
 
     async def place_image(self, ask: Ask) -> Ask:
-        """``ask`` with its image where this relay takes it (default: as
-        given).
-        """
+        """``ask`` with its image where this relay takes it (default: as is)."""
         return ask
 
     def request(self, ask: Ask, parent: Video | None = None) -> Request:
@@ -220,9 +206,7 @@ class Dialect(ABC):
 
     @abstractmethod
     def pending_for(self, task: str) -> PendingTask:
-        """What ``resume`` needs for a task id or status URL the user pasted (or
-        refuse it).
-        """
+        """What ``resume`` needs for a pasted task id or status URL."""
 
     async def lookup(self, task: str) -> None:
         """Ask the relay once whether it knows ``task``; raise
@@ -238,25 +222,19 @@ class Dialect(ABC):
     async def resume(
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float
     ) -> Video:
-        """Collect a task whose answer was lost, by polling its status until it
-        ends.
-        """
+        """Collect a task whose answer was lost: poll until it ends."""
 
     # -- optional --------------------------------------------------------------
 
     async def stream(
         self, messages: list[Message], model: str, *, stream: bool = True
     ) -> AsyncGenerator[Event, None]:
-        """The raw events of one chat request, for relays that stream (default:
-        none).
-        """
+        """The raw events of one chat request, if the relay streams."""
         raise InvalidRequest(t("dialect.no_stream", title=self.title))
         yield  # pragma: no cover  (an async generator, like the ones that stream)
 
     async def models(self) -> list[str] | None:
-        """The model names the relay lists, or None where it lists none
-        (default).
-        """
+        """The model names the relay lists; None if it lists none."""
         return None
 
     async def capabilities(self) -> list[Capabilities]:
@@ -268,9 +246,7 @@ class Dialect(ABC):
         return [capabilities_for(name) or Capabilities(name, source="listed") for name in names]
 
     def continuations(self, model: str) -> tuple[str, ...]:
-        """How a video of ``model`` can be continued here (default: the relay's
-        remix).
-        """
+        """How a video of ``model`` continues here (default: remix)."""
         return ("remix",)
 
     @property
@@ -282,9 +258,7 @@ class Dialect(ABC):
         return False
 
     async def continue_from(self, ask: Ask, parent: Video) -> Ask:
-        """An edit's Ask, with what continuing ``parent`` needs (default: as it
-        is).
-        """
+        """An edit's Ask, with what continuing ``parent`` needs."""
         return ask
 
     @classmethod

@@ -30,9 +30,7 @@ ContinuationKind = Literal["remix", "edit", "extend", "last-frame"]
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """One model's inputs and continuations; an empty tuple means not known, not
-    none.
-    """
+    """One model's inputs and continuations; an empty tuple means unknown."""
 
     model: str
     family: str = ""
@@ -47,9 +45,7 @@ class Capabilities:
     source: str = "table"  # "gateway" when the gateway listed it itself
 
     def as_row(self) -> dict[str, Any]:
-        """A plain dict, as ``sora_nb.models()`` and ``%sora models`` show
-        it.
-        """
+        """A plain dict, as ``sora_nb.models()`` and ``%sora models`` show."""
         return {
             "model": self.model,
             "family": self.family,
@@ -125,9 +121,7 @@ CATALOG: dict[str, Capabilities] = {
 
 
 def capabilities_for(model: str) -> Capabilities | None:
-    """The documented capabilities of ``model``; flow2api's Veo names are read
-    from the name.
-    """
+    """The documented capabilities of ``model`` (flow2api's Veo: its name)."""
     known = CATALOG.get(model.strip().lower())
     if known is not None:
         return replace(known, model=model)
@@ -155,9 +149,7 @@ def from_openrouter(row: dict[str, Any]) -> Capabilities:
 
 
 def check_options(caps: Capabilities | None, options: dict[str, Any], image: str | None) -> None:
-    """Refuse, in one sentence and before sending, a value the model is known
-    not to take.
-    """
+    """Refuse, before sending, a value the model is known not to take."""
     if caps is None:
         return
     name = caps.model

@@ -82,9 +82,7 @@ class _Broken(Exception):
 
 
 class ChatCompletions(Dialect):
-    """A relay that streams one chat completion per generation
-    (docs/protocol.md).
-    """
+    """A relay streaming one chat completion a generation (docs/protocol.md)."""
 
     title = "chat"
 
@@ -172,9 +170,7 @@ class ChatCompletions(Dialect):
     async def stream(
         self, messages: list[Message], model: str, *, stream: bool = True
     ) -> AsyncGenerator[Event, None]:
-        """The events of one chat-completions request, as the relay sends
-        them.
-        """
+        """The events of one chat-completions request, as the relay sends."""
         validate_model(model)
         parser = self.parser()
         body = build_body(messages, model, stream=stream)
@@ -271,9 +267,7 @@ class ChatCompletions(Dialect):
         return parser.failed
 
     async def _whole_completion(self, response: httpx.Response, parser: ChatParser) -> list[Event]:
-        """``stream: false``, or a relay that answered a stream request with
-        plain JSON.
-        """
+        """``stream: false``, or a stream request answered with plain JSON."""
         try:
             text = (await response.aread()).decode("utf-8", "replace")
             obj = json.loads(self.relay.redact(text))
@@ -329,9 +323,7 @@ class ChatCompletions(Dialect):
         deadline: float,
         percent: int = -1,
     ) -> SourceStatus:
-        """Poll the source URL until the task completes or fails, or the
-        deadline passes.
-        """
+        """Poll the source URL until the task ends or the deadline passes."""
         url = pending.source_url or f"{self.relay.base_url}/source/{pending.task_id}"
         interval, misses, phase = min(1.0, self.relay.poll_interval), 0, ""
         last_error = "no answer yet"
@@ -411,9 +403,7 @@ async def _report(
 
 
 def _drain(parser: ChatParser, inflow: CappedRedactor) -> list[Event]:
-    """The end of a stream: what the redactor held back, then the parser's last
-    events.
-    """
+    """A stream's end: what the redactor held back, then the last events."""
     reasoning = inflow.flush_reasoning()
     events = parser.feed_chunk(ChatChunk(reasoning=reasoning)) if reasoning else []
     return events + parser.feed(inflow.flush()) + parser.flush()

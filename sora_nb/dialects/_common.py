@@ -55,9 +55,7 @@ def video_from_source(
 
 
 def _checked_url(url: str) -> str:
-    """``url`` if httpx can send to it; else one sentence, before anything is
-    sent.
-    """
+    """``url`` if httpx can send to it; else a refusal, before sending."""
     try:
         httpx.URL(url)
     except httpx.InvalidURL as exc:

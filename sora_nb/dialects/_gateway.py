@@ -69,9 +69,7 @@ _MISSES = 10
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A gateway's own continuation: ``POST path`` (``{id}`` is the parent
-    task).
-    """
+    """A gateway's own continuation: ``POST path`` (``{id}``: the parent)."""
 
     path: str
     body: Body
@@ -188,9 +186,7 @@ def ratio_of(orientation: str | None) -> str | None:
 
 
 class _Unimplemented(Exception):
-    """The status route answered 501: this gateway has another route for the
-    task.
-    """
+    """The status route answered 501: the gateway has another for the task."""
 
 
 class GatewayAPI:
@@ -219,9 +215,7 @@ class GatewayAPI:
     # -- what a model takes ----------------------------------------------------
 
     def capabilities(self, model: str) -> Capabilities | None:
-        """What the gateway listed for ``model`` (after ``models()``), else the
-        table.
-        """
+        """What the gateway listed for ``model``, else the table."""
         return self._listed.get(model) or capabilities_for(model)
 
     def continuations(self, model: str) -> tuple[ContinuationKind, ...]:
@@ -239,9 +233,7 @@ class GatewayAPI:
         return tuple(offered)
 
     def check(self, request: Request, parent: Video | None) -> None:
-        """Refuse what this gateway or model cannot take, before anything is
-        sent.
-        """
+        """Refuse what this gateway or model cannot take, before sending."""
         options = request.options
         for name in self.gateway.no_field:
             if options.get(name) not in (None, False):
@@ -261,9 +253,7 @@ class GatewayAPI:
         return self.base_url + self.gateway.status_path.format(id=quote(task_id, safe=""))
 
     def fallback_url(self, task_id: str) -> str:
-        """The gateway's other status route for the task
-        (``fallback_status_path``).
-        """
+        """The gateway's other status route (``fallback_status_path``)."""
         path = self.gateway.fallback_status_path or self.gateway.status_path
         return self.base_url + path.format(id=quote(task_id, safe=""))
 
@@ -323,9 +313,7 @@ class GatewayAPI:
     async def wait(
         self, task_id: str, status_url: str, on_event: EventCallback | None, deadline: float
     ) -> SourceStatus:
-        """Poll until the task ends: its video's status, or
-        ``GenerationFailed``.
-        """
+        """Poll until the task ends: its video's status, or GenerationFailed."""
         now, shown, misses, lost = "", -1, 0, ""
         interval = min(1.0, self._poll_interval())
         while time.monotonic() < deadline and misses < _MISSES:
@@ -423,9 +411,7 @@ class GatewayAPI:
                             model=model if isinstance(model, str) else None)  # fmt: skip
 
     def _result_url(self, task_id: str, obj: dict[str, Any]) -> str | None:
-        """The video's link from the status answer, else the gateway's content
-        route.
-        """
+        """The video's link from the status, else the content route."""
         found = _link(obj)
         if found is not None:
             return self._absolute(found)
@@ -434,9 +420,7 @@ class GatewayAPI:
         return self.base_url + self.gateway.content_path.format(id=quote(task_id, safe=""))
 
     def _absolute(self, url: str) -> str:
-        """A relative link (grok2api's ``/v1/…``) is on the gateway's own
-        origin.
-        """
+        """A relative link (grok2api's ``/v1/…``) is on the gateway's origin."""
         return str(httpx.URL(self.base_url + "/").join(url)) if url.startswith("/") else url
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
@@ -541,9 +525,7 @@ class GatewayDialect(Dialect):
         return replace(ask, image=await self._last_frame(parent))
 
     async def _last_frame(self, parent: Video) -> str:
-        """The parent's last frame as a PNG ``data:`` URI: from its copy, else
-        its file.
-        """
+        """The parent's last frame as a PNG ``data:`` URI."""
         try:
             frame = await asyncio.to_thread(last_frame_png, parent.local_path, None)
             if frame is None:

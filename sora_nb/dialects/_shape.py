@@ -47,9 +47,7 @@ _ORIENTATION_SUFFIX = re.compile(r"(横屏|竖屏|窄屏|16:9|9:16|landscape|por
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What a known model name says about its videos (for the UI and the
-    history).
-    """
+    """What a known model name says about its videos (for UI and history)."""
 
     name: str
     dialect: Literal["transcript", "sora2api", "videos"]
@@ -87,9 +85,7 @@ _SHAPE_WORD = re.compile(r"(?<![a-z])(landscape|portrait)(?![a-z])")
 
 
 def model_info(model: str) -> ModelInfo | None:
-    """What a known name says (orientation, duration, dialect); None for an
-    unknown name.
-    """
+    """What a known name says (orientation, duration, dialect), else None."""
     return _KNOWN.get(model.strip().lower())
 
 
