@@ -81,9 +81,7 @@ class XAI(GatewayDialect):
     gateway = GATEWAY
 
     async def parent_source(self, parent: Video) -> str | None:
-        """The parent's local copy inline, else its link as its status gives it
-        now.
-        """
+        """The parent's local copy inline, else its link as its status gives."""
         inline = await asyncio.to_thread(_inline_video, parent.local_path)
         if inline is not None:
             return inline

@@ -94,9 +94,7 @@ class Ask:
 
 
 def _seconds(name: str, value: object) -> int | None:
-    """A whole number of seconds above 0 (``8`` or ``"8"``), or None when not
-    given.
-    """
+    """Whole seconds above 0 (``8`` or ``"8"``), or None when not given."""
     if value is None or value == "":
         return None
     text = str(value).strip().removesuffix("s")
@@ -124,9 +122,7 @@ _WORDS = {"true": True, "yes": True, "on": True, "1": True,
 
 
 def _flag(name: str, value: object) -> bool | None:
-    """True or False, also as a batch column's text (``true``, ``no``…); None:
-    not given.
-    """
+    """True or False, also as a column's text (``true``, ``no``…), or None."""
     if value is None or value == "" or isinstance(value, bool):
         return None if value == "" else value  # type: ignore[return-value]
     word = _WORDS.get(str(value).strip().lower())
@@ -159,7 +155,5 @@ def extras(ask: Ask) -> dict[str, Any]:
 
 
 def ask_options() -> tuple[str, ...]:
-    """The option names an Ask takes besides its prompt (a batch row's
-    columns).
-    """
+    """The options an Ask takes besides its prompt (a batch row's columns)."""
     return tuple(f.name for f in fields(Ask) if f.name != "prompt")

@@ -41,9 +41,7 @@ _RANK = {"running": 0, "interrupted": 1, "failed": 2, "done": 3}
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for ``path`` (another process waits; POSIX and
-    Windows).
-    """
+    """Hold an exclusive lock for ``path`` (others wait; POSIX and Windows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(f".{path.name}.lock")
     # never a planted link
@@ -107,9 +105,7 @@ def sync(path: Path, name: str, turns: list[Turn]) -> list[Turn]:
 
 
 class HistoryLog:
-    """A session's autosave file, read and appended where this kernel left
-    it.
-    """
+    """A session's autosave file, appended where this kernel left it."""
 
     def __init__(self, path: Path, name: str) -> None:
         self.path = path
@@ -192,9 +188,7 @@ class HistoryLog:
         return log.turns, touched
 
     def _whole_log(self) -> int:
-        """How many turn lines the file holds (0 for a document, which is
-        rewritten).
-        """
+        """How many turn lines the file holds (0 for a document: rewritten)."""
         try:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 if log_header(handle.readline()) is None:
@@ -204,9 +198,7 @@ class HistoryLog:
             return -1
 
     def _remember(self, lines: int) -> None:
-        """Where the file ends now; a document (``lines`` < 0) is no record to
-        append to.
-        """
+        """Where the file ends now (a document, ``lines`` < 0, is rewritten)."""
         if lines < 0:
             self._mark = None
             return

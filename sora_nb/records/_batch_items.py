@@ -32,9 +32,7 @@ DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "nam
 
 @dataclass(frozen=True, slots=True)
 class BatchItem:
-    """One generation of a batch; ``edit`` names a finished video of the session
-    to change.
-    """
+    """One generation of a batch; ``edit`` names a finished video to change."""
 
     prompt: str
     model: str | None = None
@@ -59,9 +57,7 @@ class BatchItem:
         return {**fixed, **self.options}
 
     def ask(self, parent_model: str | None = None) -> Ask:
-        """The row as the Ask it sends (an edit keeps ``parent_model`` unless
-        told).
-        """
+        """The row's Ask (an edit keeps ``parent_model`` unless told)."""
         # an item made by hand, not read by items_from
         ask = self.checked or _ask(self)
         if parent_model and self.model is None:
@@ -151,9 +147,7 @@ def _text(value: Any) -> str | None:
 
 
 def _checked(values: dict[str, str | None], images: dict[str, str]) -> BatchItem:
-    """The row as an item holding its one Ask, every value checked as any
-    surface checks it.
-    """
+    """The row as an item holding its one Ask, checked as any surface checks."""
     name = values.get("name")
     if name is not None and not name.isidentifier():
         raise InvalidRequest(t("batch.not_identifier", name=name))

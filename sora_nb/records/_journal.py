@@ -62,9 +62,7 @@ class ItemRecord:
 
 @dataclass(slots=True)
 class JournalState:
-    """Everything a journal file holds: its header and each item's last known
-    stage.
-    """
+    """A journal file's contents: its header and each item's last stage."""
 
     header: dict[str, Any]
     items: list[ItemRecord] = field(default_factory=list)
@@ -91,9 +89,7 @@ class Journal:
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any], items: list[dict[str, Any]]) -> Journal:
-        """Start a new journal with its plan, synced before this returns
-        (nothing sent yet).
-        """
+        """Start a new journal with its plan, synced before this returns."""
         head = {"format": FORMAT, "version": VERSION, "created": time.time(), **header}
         lines = [_line(head), *(_line({"i": i, "item": item}) for i, item in enumerate(items))]
         try:
@@ -150,9 +146,7 @@ class Journal:
             await asyncio.shield(self._flusher)
 
     async def aclose(self) -> None:
-        """Commit what is queued and close the file (a later write opens it
-        again).
-        """
+        """Commit what is queued and close the file (a write reopens it)."""
         await self.drain()
         self.close()
 
@@ -232,9 +226,7 @@ def _line(record: dict[str, Any]) -> str:
 
 
 def read_journal(path: Path) -> JournalState:
-    """The state a journal file records; one clear error when it is not a
-    journal.
-    """
+    """The state a journal file records; one clear error if it is not one."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -268,9 +260,7 @@ _INDEX = re.compile(r'"i"\s*:\s*(\d+)')
 
 
 def _garbled(state: JournalState, line: str) -> None:
-    """A damaged line before the tail: what it may have said is assumed, never
-    dropped.
-    """
+    """A damaged line before the tail: assumed to say the worst, not dropped."""
     match = _INDEX.search(line)
     index = int(match.group(1)) if match else None
     if '"item"' in line and index is not None:
@@ -286,9 +276,7 @@ def _garbled(state: JournalState, line: str) -> None:
 
 
 def _plan_lost(state: JournalState, count: object) -> None:
-    """Items up to ``count`` whose plan line is missing: kept, refused with a
-    reason.
-    """
+    """Items up to ``count`` with no plan line: kept, refused with a reason."""
     if not isinstance(count, int) or isinstance(count, bool):
         return
     while len(state.items) < count:

@@ -73,9 +73,7 @@ class Task:
 
 
 class Described:
-    """What a record that holds a ``request`` and a ``task`` reads through to
-    them.
-    """
+    """What a record holding a ``request`` and a ``task`` reads through."""
 
     __slots__ = ()
 

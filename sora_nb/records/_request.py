@@ -114,9 +114,7 @@ def _bytes_to_url(data: bytes, what: str) -> str:
 
 
 def image_to_url(image: ImageInput) -> str | None:
-    """An ``https://`` or ``data:image/…`` URL for the relay, from a URL, a path
-    or bytes.
-    """
+    """An ``https://`` or ``data:image/…`` URL from a URL, a path or bytes."""
     if image is None:
         return None
     if isinstance(image, (bytes, bytearray, memoryview)):

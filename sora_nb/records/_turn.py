@@ -98,16 +98,12 @@ class Turn(Described):
 
     @property
     def transcript(self) -> str:
-        """The relay's answer: the video's transcript, or what came before the
-        turn stopped.
-        """
+        """The relay's answer: the transcript, or what came before a stop."""
         return self.video.transcript if self.video else self.answer
 
     @property
     def elapsed(self) -> float | None:
-        """The video's generation time; for a turn that stopped, its time until
-        it stopped.
-        """
+        """The generation time; for a turn that stopped, the time until then."""
         if self.video is not None:
             return self.video.elapsed
         return None if self.finished_at is None else self.finished_at - self.started_at
@@ -187,9 +183,7 @@ def unwritable(path: Path, exc: OSError) -> SessionFileError:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write beside ``path`` then rename over it: a crash never leaves half a
-    file.
-    """
+    """Write beside ``path``, then rename over it: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -332,9 +326,7 @@ def log_line(turn: Turn, turns: list[Turn]) -> str:
 
 
 class TurnLog:
-    """Turns as a record's lines build them, in the order the file first names
-    them.
-    """
+    """Turns as a record's lines build them, in the file's first order."""
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
@@ -342,9 +334,7 @@ class TurnLog:
         self.torn = 0  # lines a kill cut short, or garbled: skipped
 
     def apply(self, line: str) -> tuple[int, Turn] | None:
-        """Read one line; its (index, turn), or None for a blank or unreadable
-        line.
-        """
+        """One line's (index, turn), or None for a blank or unreadable line."""
         if not line.strip():
             return None
         try:

@@ -1,6 +1,4 @@
-"""The finished video: what a turn produced, and the handle for the next
-turn.
-"""
+"""The finished video: what a turn made, and the handle for the next."""
 
 from __future__ import annotations
 
@@ -24,9 +22,7 @@ __all__ = ["Message", "Video", "video_from_record", "video_record"]
 
 
 class _Owner(Protocol):
-    """What ``Video.edit`` needs of the Session that made the video
-    (``_history.Session``).
-    """
+    """What ``Video.edit`` needs of the Session that made it."""
 
     async def edit(
         self,
@@ -81,9 +77,7 @@ class Video(Described):
 
     @property
     def orientation(self) -> str | None:  # type: ignore[override]
-        """The orientation asked for, else the one the relay's echo says it
-        used.
-        """
+        """The orientation asked for, else the one the relay's echo names."""
         echoed = (self.echo or {}).get("orientation")
         return self.request.orientation or (echoed if isinstance(echoed, str) else None)
 
@@ -99,9 +93,7 @@ class Video(Described):
         return offered and bool(self.handle or self.sid)
 
     def next_messages(self, user_content: str | list[dict[str, Any]]) -> list[Message]:
-        """The request messages for an edit of this video: its branch, then the
-        change.
-        """
+        """An edit's messages: this video's branch, then the change."""
         return [
             *self.messages,
             {"role": "assistant", "content": self.transcript},
@@ -141,9 +133,7 @@ class Video(Described):
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Copy the video's local copy to ``path`` (into it, if ``path`` is a
-        folder).
-        """
+        """Copy the local copy to ``path`` (into it, if it is a folder)."""
         if not self.local_path or not os.path.isfile(self.local_path):
             raise InvalidRequest(
                 "This video has no local copy to save: make it with saving on "
@@ -189,9 +179,7 @@ def video_record(video: Video) -> dict[str, Any]:
 
 
 def video_from_record(data: dict[str, Any]) -> Video:
-    """The Video ``video_record`` wrote (``TypeError`` or ``KeyError`` if it is
-    not one).
-    """
+    """The Video ``video_record`` wrote (TypeError or KeyError if not one)."""
     task = data.get("task")
     outcome = {name: data[name] for name in _OUTCOME if name in data}
     # a JSON list, read back as a tuple

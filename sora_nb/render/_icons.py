@@ -39,9 +39,7 @@ ICONS: dict[str, str] = {
 
 
 def icon(name: str, *, size: str = "1em", label: str = "") -> str:
-    """The icon ``name`` as an inline ``<svg>``; ``label`` makes it announced,
-    else hidden.
-    """
+    """The icon ``name`` as inline ``<svg>``; ``label`` makes it announced."""
     aria = f'role="img" aria-label="{label}"' if label else 'aria-hidden="true"'
     return (
         f'<svg class="sora-nb-icon" viewBox="0 0 24 24" width="{size}" height="{size}" {aria} '

@@ -66,9 +66,7 @@ _STATUS_COLORS = {
 
 
 def safe_url(url: object) -> str | None:
-    """``url`` if it is an http(s), relative or base64 ``data:image`` URL, else
-    None.
-    """
+    """``url`` if http(s), relative or a base64 ``data:image``, else None."""
     if not isinstance(url, str):
         return None
     url = url.strip()
@@ -87,9 +85,7 @@ def safe_url(url: object) -> str | None:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether ``url`` points at this machine (the embedded emulator's links
-    do).
-    """
+    """Whether ``url`` is this machine (the embedded emulator's links are)."""
     host = (urlsplit(url).hostname or "").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -108,9 +104,7 @@ def public_url(url: object) -> str | None:
 
 
 def local_url(path: str | None) -> str | None:
-    """A relative URL for a local copy that exists, else None (absolute paths
-    never work).
-    """
+    """A relative URL for an existing local copy (absolute paths never work)."""
     if not path or os.path.isabs(path) or not os.path.isfile(path):
         return None
     return safe_url(quote(Path(path).as_posix(), safe="/._-~"))
@@ -170,9 +164,7 @@ def poster_url(video: Video | Turn) -> str | None:
 
 
 def thumbnail_png(video: Video | Turn) -> str | None:
-    """The local thumbnail as a small base64 PNG, for renderers that drop
-    HTML.
-    """
+    """The thumbnail as a small base64 PNG, for renderers that drop HTML."""
     path = video.local_thumbnail
     if not path or not local_url(path):
         return None
@@ -207,17 +199,13 @@ _MAX_POSTER_PIXELS = 3840 * 2160
 
 @functools.lru_cache(maxsize=256)
 def _inline_poster(path: str, mtime_ns: int, size: int, box: int = 480) -> str | None:
-    """A WebP within ``box`` px, as a ``data:`` URL (a few KB; cached per file
-    version).
-    """
+    """A WebP within ``box`` px as a ``data:`` URL (cached per file version)."""
     data = _shrunk(path, box, "WEBP")
     return None if data is None else f"data:image/webp;base64,{base64.b64encode(data).decode()}"
 
 
 def _shrunk(path: str, box: int, kind: str) -> bytes | None:
-    """The image at ``path`` within ``box`` px, encoded as ``kind``; None if it
-    cannot be.
-    """
+    """The image at ``path`` within ``box`` px, as ``kind``; else None."""
     import warnings
 
     from PIL import Image
@@ -460,9 +448,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _once(error: str, task_id: str | None) -> str:
-    """A row's error without its task id: the row shows it already ("task
-    task_…" read twice).
-    """
+    """A row's error without its task id, which the row shows already."""
     if not task_id:
         return error
     return error.replace(t("failed.task", task=task_id), "").replace(f"task {task_id}", "the task")

@@ -65,9 +65,7 @@ AUTOSAVE_EVERY = 2.0
 
 
 class SessionLike(Protocol):
-    """What a batch needs of a ``Session`` (it cannot import ``_history``:
-    layers).
-    """
+    """What a batch needs of a ``Session`` (layers: no ``_history`` import)."""
 
     name: str
     autosave: Path | None
@@ -113,9 +111,7 @@ class BatchStatus:
 
 
 class BatchResults(list[Result]):
-    """The results in input order: a ``Video`` or the ``SoraError`` that item
-    ended with.
-    """
+    """The results in input order: a ``Video`` or the item's ``SoraError``."""
 
     def __init__(self, results: Iterable[Result], items: list[BatchItem]) -> None:
         super().__init__(results)
@@ -135,9 +131,7 @@ class BatchResults(list[Result]):
         return [_row(i, item, result) for i, (item, result) in enumerate(pairs)]
 
     def to_dataframe(self) -> Any:
-        """The rows as a pandas ``DataFrame`` (pandas installed), else the list
-        of dicts.
-        """
+        """The rows as a pandas ``DataFrame`` if pandas is there, else dicts."""
         try:
             # optional: not a dependency
             pandas = importlib.import_module("pandas")
@@ -163,16 +157,12 @@ def _row(index: int, item: BatchItem, result: Result) -> dict[str, Any]:
 
 
 def journal_beside(autosave: Path) -> Path:
-    """The journal a session with ``autosave`` keeps for its batches:
-    ``<stem>.batch.jsonl``.
-    """
+    """The batch journal beside an autosave file: ``<stem>.batch.jsonl``."""
     return autosave.with_name(f"{autosave.stem}.batch.jsonl")
 
 
 class Batch:
-    """One batch of items run through a session; ``await batch.run()`` returns
-    the results.
-    """
+    """A batch of items run through a session; ``await batch.run()``."""
 
     def __init__(
         self,
@@ -223,9 +213,7 @@ class Batch:
         defaults: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Batch:
-        """A new batch; every item is checked (and its edit found) before
-        anything is sent.
-        """
+        """A new batch; each item is checked (its edit found) before sending."""
         items = items_from(entries, defaults=defaults)
         # no key for a real relay: refused before the journal
         session.client.check_ready()
@@ -306,9 +294,7 @@ class Batch:
     # -- running ---------------------------------------------------------------
 
     async def run(self) -> BatchResults:
-        """Run every item that has no result yet; return all results in input
-        order.
-        """
+        """Run every item with no result yet; return all, in input order."""
         return await self._run([i for i, result in enumerate(self.results) if result is None])
 
     async def retry_failed(self) -> BatchResults:
@@ -353,9 +339,7 @@ class Batch:
         return self.outcome()
 
     def outcome(self) -> BatchResults:
-        """The results so far (``None`` items have not ended) as
-        ``BatchResults``.
-        """
+        """The results so far as ``BatchResults`` (``None``: not ended)."""
         pending = SoraError(t("batch.not_run"))
         return BatchResults([r if r is not None else pending for r in self.results], self.items)
 
@@ -448,9 +432,7 @@ class Batch:
     # -- watching --------------------------------------------------------------
 
     def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` after every change of an item's state (it must be
-        cheap).
-        """
+        """Call ``listener()`` after each change of an item's state."""
         self._listeners.append(listener)
 
     def _notify(self) -> None:

@@ -35,9 +35,7 @@ _THUMB_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
 
 
 class LocalCopies:
-    """Copies into ``folder`` through ``client`` (its pool, and its key for its
-    origin).
-    """
+    """Copies into ``folder`` through ``client`` (its pool and key)."""
 
     def __init__(self, client: SoraClient, folder: Path, max_bytes: int | None) -> None:
         self._client = client
@@ -45,9 +43,7 @@ class LocalCopies:
         self._max_bytes = max_bytes
 
     async def copy(self, video: Video, events: TurnEvents) -> Video:
-        """``video`` with its local copies made (those already on disk are
-        kept).
-        """
+        """``video`` with its local copies made (those on disk are kept)."""
         folder, stem = self._folder, _file_stem(video)
         await events.emit(JobEvent("downloading", fraction=0.0))
         # a file this turn wrote is known to be it
@@ -100,9 +96,7 @@ def _suffix(url: str, allowed: tuple[str, ...]) -> str:
 
 
 def _relative(path: Path | None) -> str | None:
-    """A path relative to the working directory (the notebook's folder), with
-    ``/``.
-    """
+    """A path relative to the working directory (the notebook's), with ``/``."""
     if path is None:
         return None
     try:

@@ -120,9 +120,7 @@ class Session:
 
     @property
     def client(self) -> SoraClient:
-        """The relay client; made on first use (starting the emulator with no
-        base URL).
-        """
+        """The relay client, made on first use (no base URL: the emulator)."""
         if self._client is None:
             self._client = SoraClient()
             self._own_client = True
@@ -133,9 +131,7 @@ class Session:
         self._client, self._own_client = value, False
 
     def _use_settings_client(self, client: SoraClient) -> None:
-        """Take the notebook settings' client unless someone set another on this
-        session.
-        """
+        """Take the notebook settings' client unless this session has one."""
         chosen = self._client is not None and not self._own_client
         if not chosen or self._client is self._settings_client:
             self._client, self._own_client = client, False
@@ -169,9 +165,7 @@ class Session:
     # -- lookups ---------------------------------------------------------------
 
     def turn(self, ref: int | str) -> Turn:
-        """A turn by index (negative counts from the end), name, task id or
-        sid.
-        """
+        """A turn by index (negative: from the end), name, task id or sid."""
         return self._turns[self._find(ref)]
 
     def video(self, ref: int | str) -> Video:
@@ -215,9 +209,7 @@ class Session:
         return video
 
     def _index_of(self, video: Video) -> int:
-        """The turn that made ``video``; a video from elsewhere is adopted as a
-        done turn.
-        """
+        """The turn that made ``video`` (one from elsewhere: a done turn)."""
         with self._lock:
             known = isinstance(video.turn, int) and 0 <= video.turn < len(self._turns)
             guess = [self._turns[video.turn]] if known and video.turn is not None else []
@@ -370,9 +362,7 @@ class Session:
         request: Request,
         on_event: EventCallback | None,
     ) -> Video:
-        """A new turn for ``request``, collected from the task the relay named
-        for it.
-        """
+        """A new turn for ``request``, from the task the relay named."""
         started = self._start(request, None, None)
         self._note_task(started, TaskEvent(task_id, source_url, None))
         pending = PendingTask(request, Task(task_id, source_url))
@@ -473,9 +463,7 @@ class Session:
     # -- recording -------------------------------------------------------------
 
     def _start(self, request: Request, parent: int | None, name: str | None) -> int:
-        """Record a running turn before anything is sent, so an interrupt keeps
-        it.
-        """
+        """Record a running turn before sending, so an interrupt keeps it."""
         with self._lock:
             index = len(self._turns)
             self._turns.append(Turn(index, request, parent=parent, name=name))
@@ -528,9 +516,7 @@ class Session:
         return status
 
     def _events(self, index: int, on_event: EventCallback | None) -> TurnEvents:
-        """Turn ``index``'s event hook: its task id is recorded the moment it is
-        known.
-        """
+        """Turn ``index``'s event hook: records its task id once known."""
         return TurnEvents(lambda event: self._note_task(index, event), on_event)
 
     def _note_task(self, index: int, event: TaskEvent) -> None:
@@ -558,9 +544,7 @@ class Session:
         return unsubscribe
 
     def _changed(self, index: int | None = None) -> None:
-        """Tell the observers, and autosave turn ``index`` (None: every
-        turn).
-        """
+        """Tell the observers; autosave turn ``index`` (None: every turn)."""
         for observer in list(self._observers):
             try:
                 observer(self)
@@ -597,9 +581,7 @@ class Session:
             self._checked.add(path.absolute())
 
     def _merge_into(self, path: Path) -> None:
-        """Merge the whole history with a shared autosave file, under its
-        lock.
-        """
+        """Merge the history with a shared autosave file, under its lock."""
         self._sync(path, None)
 
     # -- local copies ----------------------------------------------------------
@@ -660,9 +642,7 @@ class Session:
         save_dir: str | os.PathLike[str] | None = "sora_outputs",
         download: bool = True,
     ) -> Session:
-        """Read a session saved by ``save()``; a corrupt or newer file raises
-        SessionFileError.
-        """
+        """Read a ``save()`` file; SessionFileError if corrupt or newer."""
         name, turns = read_file(Path(path), None)
         session = cls(name, client=client, save_dir=save_dir, download=download)
         session._turns = session._owned(turns)
@@ -745,16 +725,12 @@ def get_session(
 
 
 def _ask(prompt: str | Ask, **options: Any) -> Ask:
-    """The Ask a surface built, or one built here from the prompt and its
-    options.
-    """
+    """The Ask a surface built, or one built here from prompt and options."""
     return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
 
 
 def _link_of(turn: Turn, path: Path) -> dict[str, Any]:
-    """One link of an exported chain: what made it and how it continues its
-    parent.
-    """
+    """One link of an exported chain: what made it, how it continues."""
     request = turn.request
     how = request.options.get("how") or ("edit" if turn.parent is not None else None)
     return {"turn": turn.index, "parent": turn.parent, "prompt": request.prompt,

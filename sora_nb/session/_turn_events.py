@@ -1,6 +1,4 @@
-"""What a Session's turn tells its caller while it runs: events, and a copy's
-progress.
-"""
+"""What a running turn tells its caller: events, and a copy's progress."""
 
 from __future__ import annotations
 

@@ -34,9 +34,7 @@ class EchoEvent:
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:
-    """The relay created a task; ``source_url`` is where its status can be
-    polled.
-    """
+    """The relay created a task; ``source_url`` is where to poll it."""
 
     task_id: str
     preview_url: str | None

@@ -52,9 +52,7 @@ MAX_TRANSCRIPT = 8 * 2**20
 
 
 class Overflow(Exception):
-    """The relay sent more than a cap allows (internal: the client stops the
-    stream).
-    """
+    """The relay sent more than a cap allows (the client stops the stream)."""
 
 
 class DeadlinePassed(Exception):
@@ -62,9 +60,7 @@ class DeadlinePassed(Exception):
 
 
 def exception_text(exc: BaseException) -> str:
-    """A short text for an exception, looking inside an ExceptionGroup (anyio's
-    connect).
-    """
+    """A short text for an exception, inside an ExceptionGroup too."""
     inner = getattr(exc, "exceptions", None)
     if isinstance(inner, (list, tuple)) and inner:
         return exception_text(inner[0])
@@ -77,9 +73,7 @@ def exception_text(exc: BaseException) -> str:
 
 
 def request_error(exc: BaseException, what: str) -> SoraError:
-    """One SoraError for any failure of a request to ``what`` ("the relay", a
-    link's name).
-    """
+    """One SoraError for any failed request to ``what`` (a name)."""
     if isinstance(exc, SoraError):
         return exc
     if isinstance(exc, httpx.TooManyRedirects):
@@ -153,9 +147,7 @@ class SSEFeed:
         self._limit = max_line
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """The events that ``data`` completes (none until a blank line ends
-        one).
-        """
+        """The events ``data`` completes (none until a blank line ends one)."""
         text = self._text.decode(data)
         if not text:
             return []
@@ -183,9 +175,7 @@ class SSEFeed:
 
 
 def check_event_stream(headers: httpx.Headers) -> None:
-    """Refuse an answer that is not an event stream, as httpx-sse's
-    ``EventSource`` does.
-    """
+    """Refuse an answer that is no event stream, as httpx-sse's does."""
     kind = headers.get("content-type", "").partition(";")[0]
     if "text/event-stream" not in kind:
         raise SSEError(
@@ -214,9 +204,7 @@ class CappedRedactor:
         return self._redactor.feed(self._joined(fragment))
 
     def feed_reasoning(self, message: str) -> str:
-        """A ``reasoning_content`` message, redacted even of a key cut across
-        two.
-        """
+        """A ``reasoning_content`` message, redacted of a key cut across two."""
         self._left -= len(message)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))

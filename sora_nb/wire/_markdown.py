@@ -121,9 +121,7 @@ class MarkdownParser:
         return self._percent if self._percent >= 0 else None
 
     def feed(self, fragment: str) -> list[Event]:
-        """Consume one fragment of assistant content; return the events it
-        completed.
-        """
+        """Consume a fragment of assistant content; return its events."""
         if not fragment:
             return []
         self._fragments.append(fragment)
@@ -145,9 +143,7 @@ class MarkdownParser:
         return self.feed(chunk.content)
 
     def flush(self) -> list[Event]:
-        """End of stream: classify the unfinished line and anything still
-        pending.
-        """
+        """End of stream: classify the unfinished line and anything pending."""
         events: list[Event] = []
         if self._line:
             self._end_line(events)
@@ -318,9 +314,7 @@ class MarkdownParser:
             events.append(TextEvent(raw))
 
     def _result(self, text: str, events: list[Event]) -> bool:
-        """A result in markup of the dialect's own; the seed writes only
-        links.
-        """
+        """A result in the dialect's own markup; the seed writes only links."""
         return False
 
     # -- pending parts ---------------------------------------------------------

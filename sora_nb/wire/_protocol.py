@@ -95,31 +95,23 @@ class TranscriptParser:
         self._tag = ""
 
     def feed(self, fragment: str) -> list[Event]:
-        """Consume one fragment of assistant content; return the events it
-        completed.
-        """
+        """Consume a fragment of assistant content; return its events."""
         if fragment and not isinstance(self._parser, Sora2apiParser):
             self._watch(fragment)
         return self._parser.feed(fragment)
 
     def feed_chunk(self, chunk: ChatChunk) -> list[Event]:
-        """Consume one chat chunk: its ``reasoning_content``, ``output`` and
-        ``content``.
-        """
+        """Consume a chat chunk (``reasoning_content``, ``content``, …)."""
         if chunk.reasoning or chunk.task_id:
             return self._sora2api().feed_chunk(chunk)
         return self.feed(chunk.content)
 
     def feed_reasoning(self, text: str) -> list[Event]:
-        """Consume one ``reasoning_content`` message (sora2api's progress
-        channel).
-        """
+        """Consume a ``reasoning_content`` message (sora2api's progress)."""
         return self._sora2api().feed_reasoning(text)
 
     def flush(self) -> list[Event]:
-        """End of stream: classify the unfinished line and anything still
-        pending.
-        """
+        """End of stream: classify the unfinished line and anything pending."""
         return self._parser.flush()
 
     def _watch(self, fragment: str) -> None:
@@ -182,9 +174,7 @@ class TranscriptParser:
 
 
 def parse_transcript(text: str) -> list[Event]:
-    """Parse a whole transcript at once (a saved turn, a ``stream: false``
-    answer).
-    """
+    """Parse a whole transcript (a saved turn, a ``stream: false`` answer)."""
     parser = TranscriptParser()
     return parser.feed(text) + parser.flush()
 
@@ -198,9 +188,7 @@ _QUEUED_WORDS = {"queued", "pending", "waiting", "submitted", "created", "not_st
 
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
-    """A task's status as read from its source URL, whatever the relay's JSON
-    shape.
-    """
+    """A task's status from its source URL, whatever the JSON's shape."""
 
     status: str  # "queued" | "generating" | "completed" | "failed" | "unknown"
     progress: int | None
@@ -259,9 +247,7 @@ def _status_word(value: Any) -> str:
 
 
 def parse_source(obj: Any) -> SourceStatus:
-    """Read ``status``/``progress``/``url``/``failure_reason``, top-level or
-    nested.
-    """
+    """Read ``status``, ``progress``, ``url``, ``failure_reason``, anywhere."""
     layers = _layers(obj)
     url = _first(layers, "url", "video_url", "videoUrl", "mp4_url", "download_url")
     status = _status_word(_first(layers, "status", "state"))

@@ -47,17 +47,13 @@ class Sora2apiParser(MarkdownParser):
 
     @classmethod
     def taking_over(cls, parser: MarkdownParser) -> Sora2apiParser:
-        """Go on from what ``parser`` has read (its fields are this parser's
-        fields).
-        """
+        """Go on from what ``parser`` has read (taking its fields)."""
         successor = cls()
         vars(successor).update(vars(parser))
         return successor
 
     def feed_chunk(self, chunk: ChatChunk) -> list[Event]:
-        """Consume one chat chunk: its ``reasoning_content``, ``output`` and
-        ``content``.
-        """
+        """Consume a chat chunk (``reasoning_content``, ``content``, …)."""
         events = self.feed_reasoning(chunk.reasoning) if chunk.reasoning else []
         if chunk.task_id:
             self._reasoning_task(chunk.task_id, events)
