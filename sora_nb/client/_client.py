@@ -475,8 +475,7 @@ class _Relay:
             async for piece in response.aiter_bytes():
                 data += piece
                 if len(data) > limit:
-                    # refused by its size, in one sentence, by the caller's
-                    # checks
+                    # the caller refuses it by its size
                     break
         return bytes(data)
 
@@ -497,8 +496,7 @@ class _Relay:
         limiter = self._owner._limiter
         while True:
             if refusal and deadline is not None:
-                # only the wait after a 429 is bounded here, never a request in
-                # flight
+                # bounds the wait after a 429 only, never a request in flight
                 try:
                     await until(deadline, limiter.acquire())
                 except DeadlinePassed:

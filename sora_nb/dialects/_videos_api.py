@@ -193,8 +193,7 @@ class VideosAPI:
 
     async def _poll_once(self, task_id: str, deadline: float) -> tuple[dict[str, Any] | None, str]:
         request = self._get(self.status_url(task_id))
-        # the deadline holds on the clock, even for a status answer that
-        # trickles
+        # the deadline holds even for a status answer that trickles
         try:
             response = await asyncio.wait_for(request, max(0.0, deadline - time.monotonic()))
         except asyncio.TimeoutError:

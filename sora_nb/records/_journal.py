@@ -97,8 +97,7 @@ class Journal:
         except OSError as exc:
             raise InvalidRequest(t("journal.cannot_open", path=path, detail=exc)) from None
         journal = cls(path, _open_locked(path, os.O_CREAT))
-        # under the lock: a batch that started since the caller looked is seen
-        # now
+        # under the lock: a batch started since the caller looked is seen
         try:
             if os.fstat(journal._fd).st_size and not read_journal(path).finished:
                 raise InvalidRequest(t("batch.journal_unfinished", path=path))

@@ -38,8 +38,7 @@ class TurnEvents:
             await call(self._on_event, event)
         except SoraError:
             if isinstance(event, JobEvent) and event.phase == "sending":
-                # nothing is sent yet: a batch whose journal cannot record it
-                # stops it
+                # nothing sent yet: a batch whose journal fails stops here
                 raise
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
         except Exception:

@@ -42,8 +42,7 @@ _PROGRESS_WORD = re.compile(r"进度|[Pp]rogress")
 # "36..", and the "[100](url)" that some relays put at the end of the progress
 # line.
 _PROGRESS_NUMBER = re.compile(r"(?<!\d)(\d{1,3})(?:\.\.|%)|\[(\d{1,3})\]\(")
-# longer than any word or number above, so a match split across fragments is
-# seen
+# longer than any word or number above, so a split match is still seen
 _TAIL = 32
 
 # Recognised on complete lines.
@@ -166,8 +165,7 @@ class MarkdownParser:
         if self._head.lstrip(" >").startswith(("`", "*", "_", "#")):
             return  # a markdown "reasoning" preface
         if not self._line_is_progress and not piece.strip("."):
-            # a poll's dots: no status word ends in a dot, and no number is read
-            # here
+            # a poll's dots: no status word ends in a dot, no number is here
             return
         found: list[tuple[int, Event]] = []
         for match in _STATUS_WORDS.finditer(window):
