@@ -41,8 +41,7 @@ JOBS = 100
 SPEED = 5
 MANY = 1000
 CELL = "%%sora --as cow\na cow in a meadow at dawn"
-# A history of MANY turns, written as autosave writes one and read back by %sora
-# config.
+# A history of MANY turns, written as autosave does, read back by %sora config.
 MANY_TURNS = f"""
 import dataclasses, pathlib
 from sora_nb.records._turn import write_file
@@ -91,8 +90,7 @@ def studio_jobs(front: Frontend, studio: StudioView) -> dict[str, Any]:
     while _value(front, f"len(p._made) >= {JOBS}") is not True:
         front.drain(0.2)
     front.drain(1.0)  # the closing messages: the selection, the last push
-    # When each job ended, on the kernel's clock, moved onto this process's
-    # perf_counter.
+    # When each job ended, on the kernel's clock, moved onto our perf_counter.
     ends = _value(front, f"[t.finished_at for t in p._session().turns[-{JOBS}:]]")
     offset = time.time() - time.perf_counter()
     times = sorted(float(at) - offset for at in ends)

@@ -41,8 +41,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "eta.left": ("about {time} left", "约剩 {time}"),
     "eta.typical": ("usually {time}", "通常需要 {time}"),
     # The relay's observed range for one generation (docs/protocol.md, "Response
-    # stream"), said until this session has finished a video with the same
-    # model.
+    # stream"), until this session has a video from the same model.
     "eta.range": ("usually 1–30 min", "通常需要 1–30 分钟"),
     "link.video": ("video", "视频"),
     "link.relay": ("relay link", "中转链接"),
@@ -400,8 +399,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A Secret is never pickled: keep the key in SORA_API_KEY.",
         "`Secret` 不能被序列化：请把密钥放在 SORA_API_KEY 中。",
     ),
-    # Requests, sessions and the Videos API (_request, _history, _videos_api,
-    # _client).
+    # Requests, sessions and the Videos API (_request, _history, _videos_api).
     "request.model_empty": (
         "The model name {model!r} is empty: use sora-2 or your relay's.",
         "模型名 {model!r} 为空：请用 sora-2 或中转服务提供的模型。",

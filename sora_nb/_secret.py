@@ -34,8 +34,7 @@ __all__ = [
 ]
 
 #: Keys shorter than this are not redacted from relay text: a 3-letter test key
-#: such as ``any`` would mangle every word containing it, and is no secret
-#: anyway.
+#: such as ``any`` would mangle every word holding it, and is no secret.
 MIN_REDACTED = 6
 
 
@@ -249,8 +248,7 @@ class BearerAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if origin(request.url) == self._origin:
-            # The only place the key is read: no local variable holds it
-            # (tracebacks).
+            # The only place the key is read: no local holds it (tracebacks).
             request.headers["Authorization"] = "Bearer " + self._key.reveal()
         yield request
 

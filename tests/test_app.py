@@ -108,6 +108,5 @@ def test_app_without_voila_says_which_extra_to_install(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main(["app"]) == 1
     err = capsys.readouterr().err
-    # No release on a package index yet: the hint installs the extra from the
-    # checkout.
+    # No release on a package index yet: the hint installs from the checkout.
     assert "pip install -e '.[demo]'" in err and "sora-nb[demo]" not in err

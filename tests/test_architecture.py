@@ -55,8 +55,7 @@ def test_records_of_a_video_import_nothing_that_reads_a_relay() -> None:
         imported = {
             node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
         }
-        # Event types, for the callbacks' annotations, are data; parsers are
-        # not.
+        # Event types, for the callbacks' annotations, are data; parsers not.
         readers = {m for m in imported if m.endswith(("_protocol", "_limits")) or "dialect" in m}
         assert readers == set(), module.__name__
 

@@ -253,8 +253,7 @@ async def test_autosave_is_batched_off_the_loop_during_a_batch(
 async def test_resume_collects_started_tasks_and_sends_only_unstarted_items(
     relay: EmulatorServer, client: SoraClient, tmp_path: Path
 ) -> None:
-    # A task the relay started but whose stream the "old kernel" never finished
-    # reading.
+    # A task the relay started whose stream the "old kernel" never finished.
     messages = [{"role": "user", "content": "a started cow"}]
     async for event in client.stream(messages):
         if event.type == "task":
@@ -373,8 +372,7 @@ async def _share_one_limit(first: SoraClient, second: SoraClient, relay: Emulato
     videos = await asyncio.gather(*jobs)
     assert len(videos) == 10 and peak == 3
     transport = first._client()._transport
-    # Unbounded: waits happen in the limiter, never in aiohttp's connector
-    # (limit=0).
+    # Unbounded: waits are in the limiter, never aiohttp's connector (limit=0).
     assert transport._open().connector.limit == 0  # type: ignore[attr-defined]
 
 

@@ -168,7 +168,6 @@ def test_a_chinese_batch_view_has_no_english_words(
     shown = [card, view.summary()]
     shown += [view._gallery_bundle()["text/plain"], view._gallery_html_now()]
     assert "完成" in view.summary() and "重试失败项" in card
-    # What stays Latin: the command's name, the prompts and the relay's own
-    # reason.
+    # What stays Latin: the command's name, the prompts, the relay's reason.
     words = set(english_words("\n".join(shown))) - {"yak", "content", "policy", "violation"}
     assert words == set(), (sorted(words), shown)

@@ -47,9 +47,8 @@ WAIT_MS = 120_000
 QUICKSTART = ROOT / "notebooks" / "01-quickstart.ipynb"
 
 # A cell's card is one anywidget model (.sora-nb-card > .sora-nb-static-bar >
-# .sora-nb-fill). When a job ends it is replaced by its saved copy, drawn by the
-# same template, so a saved notebook needs no kernel (docs/notebook.md, "Saved
-# notebooks").
+# .sora-nb-fill). When a job ends its saved copy, drawn by the same template,
+# replaces it: a saved notebook needs no kernel (docs/notebook.md).
 DONE_BARS_JS = """() => document
   .querySelectorAll('.sora-nb-progress-static.sora-nb-phase-done').length >= 2"""
 KERNEL_IDLE_JS = """() => {
@@ -66,8 +65,7 @@ ALL_RUN_JS = """() => {
   const cells = [...window.jupyterapp.shell.currentWidget.content.model.cells];
   return cells.filter(c => c.type === 'code').every(c => c.executionCount !== null);
 }"""
-# Every state each progress bar passes through, recorded as it happens, not
-# sampled.
+# Every state each progress bar passes through, recorded, not sampled.
 WATCH_BARS_JS = """() => {
   window.__soraBars = new Map();
   new MutationObserver(() => {
@@ -315,8 +313,7 @@ def _assert_image_loads(page: Page, url: str) -> None:
 
 
 def _assert_poster_loads(page: Page, index: int, files: str) -> None:
-    # JupyterLab does not rewrite a relative poster (it would resolve under
-    # /lab/tree/).
+    # JupyterLab keeps a relative poster (it would resolve under /lab/tree/).
     poster: str = page.locator("video").nth(index).evaluate("v => v.poster")
     assert poster.startswith(("data:image/", files)), poster[:200]
     _assert_image_loads(page, poster)

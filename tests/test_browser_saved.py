@@ -48,8 +48,7 @@ RUN_CELL_JS = """i => {
 }"""
 CELL_RAN_JS = """i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i)
   .executionCount !== null"""
-# Every text the status bar's kernel item shows from now on, recorded as it
-# changes.
+# Every text the status bar's kernel item shows from now on, as it changes.
 WATCH_STATUS_JS = """() => {
   const bar = document.querySelector('#jp-main-statusbar');
   window.__soraStatus = [bar.innerText];
@@ -168,8 +167,7 @@ def _assert_static(page: Page, base: str | None) -> None:
     assert done.count() == 1, page.locator(".sora-nb-progress-static").first.evaluate(
         "e => e.outerHTML"
     )
-    # The bar keeps its colour and its length where the sanitizer has been at
-    # work.
+    # The bar keeps its colour and length where the sanitizer has been at work.
     fill = done.locator(".sora-nb-static-bar > div")
     assert fill.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(76, 175, 80)"
     assert fill.evaluate("e => e.getBoundingClientRect().width") > 100

@@ -74,8 +74,7 @@ DONE_TILES_JS = f"""n => {{ {DEEP}
 EXPORTED_JS = f"""() => {{ {DEEP}
   return deep('.sora-nb-export-player video')
     .some(v => v.currentSrc.startsWith('blob:') && v.readyState >= 1 && v.duration > 0); }}"""
-# A card's own video (not the studio's player) playing the bytes the kernel
-# sent.
+# A card's own video (not the studio's player) playing the kernel's bytes.
 BLOB_VIDEO_JS = f"""() => {{ {DEEP}
   return deep('.sora-nb-view').filter(v => !v.classList.contains('sora-nb-studio'))
     .some(v => [...v.querySelectorAll('video')].some(x => x.currentSrc.startsWith('blob:')));

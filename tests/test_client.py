@@ -211,8 +211,7 @@ async def test_429_honours_retry_after_then_succeeds(relay) -> None:
 
 
 async def test_429_waits_past_the_retries_until_the_deadline(relay) -> None:
-    # A 429 started nothing, so it is not one of the retries: it waits until the
-    # deadline.
+    # A 429 started nothing, so it is no retry: it waits until the deadline.
     app, url = relay
     too_many = {"error": {"message": "slow down"}}
     app.scripts += [json_script(429, too_many, {"retry-after": "0.1"}) for _ in range(30)]

@@ -159,8 +159,7 @@ def test_the_wheel_ships_the_notebooks(tmp_path: Path) -> None:
     assert shipped == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_file()}
     assert "sora_nb/py.typed" in names
     assert not [n for n in names if "executed-" in n or "sora_outputs" in n]
-    # One version, written in sora_nb/__init__.py; the MIT licence it names,
-    # shipped.
+    # One version, in sora_nb/__init__.py; the MIT licence it names, shipped.
     info = f"sora_nb-{sora_nb.__version__}.dist-info"
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
     assert f"\nVersion: {sora_nb.__version__}\n" in metadata
@@ -192,6 +191,5 @@ def test_demo_without_jupyterlab_says_which_extra_to_install(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main(["demo"]) == 1
     err = capsys.readouterr().err
-    # No release on a package index yet: the hint installs the extra from the
-    # checkout.
+    # No release on a package index yet: the hint installs from the checkout.
     assert "pip install -e '.[demo]'" in err and "sora-nb[demo]" not in err

@@ -315,8 +315,7 @@ def test_model_names_map_to_orientation_and_duration(
     assert (turn.model, turn.orientation) == (sent, shape)
     info = model_info(sent)
     assert (info.seconds if info else None) == seconds
-    # Orientation words go into the prompt only where the name does not carry
-    # it.
+    # Orientation words go into the prompt only where the name lacks them.
     named = info is not None and info.orientation is not None
     assert (turn.content == "a cow") == (named or shape is None)
 

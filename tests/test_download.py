@@ -248,7 +248,6 @@ async def test_a_download_failure_speaks_chinese(
             await download(target, tmp_path / "clip.mp4", retries=retries)
         failures.append(str(caught.value))
     assert "下载多次中断" in failures[0] and "链接可能已过期" in failures[1]
-    # What stays Latin: the user's URL and httpx's own account of the break, in
-    # brackets.
+    # What stays Latin: the user's URL and httpx's account of the break.
     ours = [re.sub(r"'[^']*'|（[^）]*）", " ", text) for text in failures]
     assert [english_words(text) for text in ours] == [[], [], []], failures

@@ -253,8 +253,7 @@ def test_stream_fragments_like_the_seed(emulator: EmulatorServer) -> None:
     assert normalise(raw.transcript) == normalise(EDIT)
 
     def shape(contents: list[str]) -> list[str]:
-        # The echo is typed a few characters a chunk; after it, one chunk per
-        # poll.
+        # The echo is typed a few characters a chunk; then one chunk per poll.
         closing = contents.index("```", 2)
         after = [normalise(c) for c in contents[closing + 1 :]]
         return [c for i, c in enumerate(after) if i == 0 or c != after[i - 1]]
@@ -403,9 +402,8 @@ async def test_image_to_video_shows_the_image(emulator: EmulatorServer) -> None:
     frame = clip(video.video_url).frames[40]
     w, h = frame.size
     assert close_to(median(frame, (w // 5, h * 2 // 5, w * 4 // 5, h * 3 // 5)), green)
-    # An image served by the emulator itself (a thumbnail) works as a reference
-    # too. The client refuses plain-http image links, so this request goes out
-    # raw.
+    # An image the emulator serves (a thumbnail) works as a reference too. The
+    # client refuses plain-http image links, so this request goes raw.
     assert video.thumbnail_url is not None
     parts = [
         {"type": "text", "text": "the same place at night"},
@@ -850,8 +848,7 @@ def test_rendering_runs_off_the_event_loop(
             line = next(lines)
             if line.startswith("data: {"):
                 parser.feed(json.loads(line[6:])["choices"][0]["delta"].get("content", ""))
-        # The render is blocked in its worker; the loop still answers everything
-        # else.
+        # The render is blocked in its worker; the loop still answers the rest.
         assert client.get(f"{emulator.url}/source/{parser.task_id}").json()["status"] == "running"
         assert client.get(f"{emulator.url}/v1/models").status_code == 200
         release.set()
@@ -902,8 +899,7 @@ def test_public_names_and_index(emulator: EmulatorServer) -> None:
 
 
 def test_embedded_emulator_exits_quietly_with_the_interpreter(tmp_path) -> None:
-    # The embedded emulator stops itself at exit; that must not print a shutdown
-    # traceback.
+    # The embedded emulator stops at exit, with no shutdown traceback.
     script = (
         "import asyncio, sora_nb\n"
         "async def main():\n"

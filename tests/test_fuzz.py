@@ -27,8 +27,7 @@ from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
-# Text the relay might send: its own words and markup, mixed with anything at
-# all.
+# Text the relay might send: its own words and markup, mixed with anything.
 RELAY_WORDS = st.sampled_from(
     [
         "> 排队中",

@@ -254,8 +254,7 @@ async def test_an_interrupted_job_keeps_its_task_and_resumes_in_place(session: S
 
 
 async def test_a_stream_interrupted_turn_resumes_by_task_id(relay: EmulatorServer) -> None:
-    # The deadline passes during the slow queue, so polling cannot finish it
-    # either.
+    # The deadline passes in the slow queue, so polling cannot finish it either.
     async with (
         SoraClient(base_url=relay.url, api_key=KEY, deadline=0.3) as hasty,
         SoraClient(base_url=relay.url, api_key=KEY, poll_interval=0.05) as patient,

@@ -128,8 +128,7 @@ def test_kernel_progress_costs_a_handful_of_messages(kernel: Kernel) -> None:
     assert "<video" in _html(messages)
     finals = [m for m in messages if m["msg_type"] == "update_display_data"]
     assert finals[-1]["content"]["data"]["text/plain"].startswith("sora · done")
-    # The widget is replaced in place by static HTML of its final state, then
-    # closed.
+    # The widget is replaced in place by static HTML of its end, then closed.
     assert WIDGET not in finals[-1]["content"]["data"]
     assert "sora-nb-phase-done" in finals[-1]["content"]["data"]["text/html"]
     assert any(m["msg_type"] == "comm_close" for m in messages)
@@ -148,8 +147,7 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     progress = kernel.value("(_w := __import__('ipywidgets').IntSlider(7)).comm.comm_id").strip()
     cell = kernel.kc.execute("%%sora --as slow\na slow cow [fault:slow-queue]")
     kernel.iopub_until(lambda m: _label_mentions(m, "queued"), cell)
-    # What Run All and a live frontend send while the cell is still in its queue
-    # phase.
+    # What Run All and a live frontend send while the cell is still queued.
     other = kernel.kc.execute("1+1")
     info = kernel.kc.kernel_info()
     comm = kernel.kc.session.msg(
@@ -157,8 +155,7 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     )
     kernel.kc.shell_channel.send(comm)
     replies = kernel.shell_replies({cell, other, info})
-    # The cell ended after all three were sent: they reached the kernel while it
-    # blocked.
+    # The cell ended after all three were sent: they came while it blocked.
     assert replies[cell]["header"]["date"] > comm["header"]["date"]
     assert replies[cell]["content"]["status"] == "ok"
     assert replies[other]["content"]["status"] == "ok"
@@ -166,8 +163,7 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     answer = kernel.iopub_until(lambda m: m["msg_type"] == "comm_msg", comm["header"]["msg_id"])
     assert answer[-1]["content"]["data"]["state"]["value"] == 7
     rest = kernel.iopub_until(_is_idle, cell)
-    # The card changed live while the cell blocked; its clock ticks in the
-    # browser.
+    # The card changed live while the cell blocked; its clock ticks in browser.
     assert any(_label_mentions(m, "generating") for m in rest)
     assert any(_label_mentions(m, 'data-format="clock"') for m in rest)
     assert kernel.value("1+2").strip() == "3"

@@ -109,8 +109,7 @@ def test_nbclient_stops_at_a_failed_cell(tmp_path: Path, body: str) -> None:
     )
     with pytest.raises(CellExecutionError) as caught:
         client.execute(env=_env())
-    # Run All stops at the failed cell and says why: not a NameError one cell
-    # later.
+    # Run All stops at the failed cell and says why, not a NameError later.
     assert caught.value.ename == "CellFailed"
     assert str(caught.value).endswith(f"\x1b[0;31m✗ {caught.value.evalue}\x1b[0m\n")
     assert "Traceback" not in str(caught.value)

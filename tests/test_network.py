@@ -426,8 +426,7 @@ async def test_proxies_come_from_the_environment_and_no_proxy_spares_a_host(
 
 async def test_an_inline_image_over_a_mib_is_sent_whole(emulator: EmulatorServer) -> None:
     # Its data: URI makes the JSON body ~1.9 MiB: as bytes, aiohttp would warn
-    # (an error under this suite's filters), so the transport hands it over as a
-    # stream.
+    # (an error under this suite's filters), so the transport streams it.
     noise = Image.frombytes("RGB", (800, 600), os.urandom(800 * 600 * 3))
     buffer = io.BytesIO()
     noise.save(buffer, "PNG")

@@ -237,8 +237,7 @@ def check_notebook(
     failures = [h for h in shown if "content policy" in h or "not a PNG" in h]
     assert len(failures) == expected["failures"]
     check_progress(nb, expected["bars"])
-    # No stray value under a cell, such as the character count a file write
-    # returns.
+    # No stray value under a cell, such as the count a file write returns.
     values = [
         o["data"].get("text/plain", "")
         for c in nb.cells

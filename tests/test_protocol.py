@@ -510,8 +510,7 @@ def test_seed_stream_read_as_chat_chunks_gives_the_seed_events() -> None:
 
 @pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
 def test_source_progress_that_is_no_number_is_unknown(number: str) -> None:
-    # json.loads reads these; round() of them raised OverflowError (found by
-    # tests/test_fuzz.py).
+    # json.loads reads these; round() of them raised OverflowError (test_fuzz).
     parsed = parse_source(json.loads(f'{{"status": "running", "progress": {number}}}'))
     assert (parsed.status, parsed.progress) == ("generating", None)
 

@@ -46,8 +46,7 @@ def test_the_quick_start_is_two_commands_the_second_what_ci_runs() -> None:
     setup = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[demo]'"
     assert demo == f"{setup} && .venv/bin/sora-nb demo"
     assert tests.startswith("apt-get update && apt-get install -y chromium ")
-    # The dev extra: the tests and the linters' pins that tests/test_quality.py
-    # runs.
+    # The dev extra: the tests, and the linters tests/test_quality.py runs.
     assert tests.endswith(".venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in ci, "the README's test command must be the line .ci/run runs"
@@ -62,8 +61,7 @@ def shell_lines() -> list[str]:
 
 
 def test_every_command_names_the_venvs_program() -> None:
-    # From a new shell the venv is not active: a bare `sora-nb` is "command not
-    # found".
+    # In a new shell the venv is not active: a bare `sora-nb` is not found.
     programs = {"sora-nb", "jupyter", "voila", "python", "pip", "pytest", "ruff", "mypy"}
     for line in shell_lines():
         for command in re.split(r"&&|;|\|", line):

@@ -176,8 +176,7 @@ def test_embedded_video_plays_from_its_own_bytes_in_the_same_layout() -> None:
     sources = [attrs["src"] for tag, attrs in tags.tags if tag == "source"]
     assert sources == ["data:video/mp4;base64,AAAAGGZ0eXBtcDQy"]
     assert "<script" not in html["text/html"].lower()
-    # Only the bytes we were given become a data: URL; everything else stays
-    # filtered.
+    # Only the bytes we were given become a data: URL; the rest stays filtered.
     others = [url for url in tags.urls() if url not in sources]
     assert all(safe_url(url) == url for url in others)
     plain = Tags(video_mimebundle(video)["text/html"])

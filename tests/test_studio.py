@@ -220,8 +220,7 @@ def test_studio_names_the_continuation_the_relay_offers(magics: SoraMagics) -> N
         act(ui, action="generate", prompt="a paper boat on a pond")
         await _finish(ui)
         assert _buttons(ui) == ["Remix"] and ui.widget.view["why_not"] == ""
-        # The seed relay offers no last frame: refused in one sentence, nothing
-        # sent.
+        # The seed relay offers no last frame: refused in one sentence, unsent.
         act(ui, action="generate", prompt="the boat sails on", mode="edit", how="last-frame")
         assert ui._jobs == []
         assert ui.widget.message["text"] == (
@@ -355,8 +354,7 @@ def test_studio_export_on_a_full_disk_says_so_in_one_sentence(magics: SoraMagics
         await _finish(ui)
         act(ui, action="generate", prompt="the boat sails on", mode="edit")
         await _finish(ui)
-        # The export writes its part file here: /dev/full answers every write
-        # ENOSPC.
+        # The export writes its part file here: /dev/full fails writes (ENOSPC).
         Path("sora_outputs/chain-1.mp4.part.mp4").symlink_to("/dev/full")
         task = ui.export(1)
         assert task is not None
@@ -429,8 +427,7 @@ def test_studio_runs_several_jobs_at_once_each_in_its_row(magics: SoraMagics) ->
     turns = get_session(magics.session).turns
     assert [t.status for t in turns] == ["done"] * 3
     assert ui._jobs == [] and len(ui._made) == 3
-    # The player shows the first video, then the last to end, not each one in
-    # turn.
+    # The player shows the first video, then the last to end, not each in turn.
     assert 1 <= len(shown) <= 2 and shown[-1] == [ui._made[-1]], shown
 
 
@@ -611,8 +608,7 @@ def test_studio_record_is_rewritten_once_for_jobs_ending_together(
     # The first video at once, then one rewrite with all three, not three
     # ever-longer ones.
     assert [text.count("\n#") for text in updates] == [1, 3]
-    # Each video's HTML (its poster a WebP encode) is made once, as its job
-    # ends.
+    # Each video's HTML (its poster a WebP encode) is made once, at its end.
     assert sorted(map(str, rendered)) == sorted(map(str, set(rendered))) and len(rendered) == 3
 
 

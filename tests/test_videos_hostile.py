@@ -127,8 +127,7 @@ async def test_videos_careless_progress_is_no_percentage(serve_videos: Any) -> N
 
 
 # Without the deadline on the clock the poll would wait for the endless body
-# until the read timeout (minutes): pytest-timeout fails the test long before
-# that.
+# until the read timeout (minutes); pytest-timeout fails long before.
 @pytest.mark.timeout(60)
 async def test_videos_deadline_holds_while_a_status_trickles(serve_videos: Any) -> None:
     url = serve_videos(VideosRelay([], trickle=True))

@@ -7,9 +7,8 @@ from __future__ import annotations
 import html
 import re
 
-# Words a Chinese UI keeps in Latin letters: commands, options and their values,
-# names of things (models, files, variables), and what the relay or the user
-# wrote.
+# Words a Chinese UI keeps in Latin letters: commands, options and values, names
+# of things (models, files, variables), what the relay or user wrote.
 _LATIN_OK = re.compile(
     r"`[^`]*`|[\w.]+\(\)|%%?sora(?: \w+)?|--?[\w-]+|sora[\w.-]*|\bSORA_\w+|https?://\S+|[\w./-]+\.(?:mp4|png|json|webp)"
     r"|task_\w+|\b(?:portrait|landscape|auto|en|zh|chat|videos|none|API|URL|PATH|REF|NAME|KEY"

@@ -109,8 +109,7 @@ class SoraClient:
         api_key = api_key or _config.env_api_key()
         if api_key is None and self.uses_emulator:
             api_key = Secret(_config.EMULATOR_API_KEY)
-        # A password in user-info is never used (the key is the credential) nor
-        # shown.
+        # A URL's password is never used (the key is the credential) nor shown.
         self.base_url = base_url = shown_url(_config.check_base_url(base_url))
         self.max_retries = max(0, int(max_retries))
         self.deadline = deadline
@@ -158,10 +157,9 @@ class SoraClient:
             return self._injected
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop or self._http.is_closed:
-            # An AsyncClient's pool belongs to one event loop; scripts that call
-            # asyncio.run() twice get a fresh one instead of a broken pool. No
-            # pool limit: the relay's limiter decides how many are open
-            # (``_http``).
+            # An AsyncClient's pool belongs to one event loop; a script calling
+            # asyncio.run() twice gets a fresh one, not a broken pool. No pool
+            # limit: the relay's limiter decides (``_http``).
             transport = self._transport or Transport()
             self._http = httpx.AsyncClient(timeout=self._timeout, transport=transport)
             self._http_loop = loop
@@ -398,8 +396,7 @@ class SoraClient:
                 raise RelayRefused(_server_message(response, self._redact).rstrip("."))
             retry_after = await self._refuse(response, last)
             delay = retry_after if retry_after is not None else _backoff(attempt)
-            # A progress view says "rate limited — retrying in N s", not
-            # "sending".
+            # A view says "rate limited — retrying in N s", not "sending".
             retry = JobEvent("retrying", detail=str(response.status_code), delay=delay)
             await _call(on_event, retry)
             await asyncio.sleep(delay)

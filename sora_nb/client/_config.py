@@ -35,8 +35,7 @@ __all__ = [
 #: non-empty one).
 EMULATOR_API_KEY = "sk-emulator"
 
-#: About how long the embedded emulator takes for one video at speed 1 (its
-#: ``Timing``).
+#: About how long the embedded emulator takes a video at speed 1 (``Timing``).
 EMULATOR_SECONDS = 5.0
 
 _lock = threading.Lock()

@@ -36,8 +36,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 #: The default cap on one download (a sora-2-pro video is tens of MiB).
 DEFAULT_MAX_BYTES = 2 * 2**30
 
-#: Called with (bytes on disk, total bytes or None); may be a coroutine
-#: function.
+#: Called with (bytes on disk, total or None); may be a coroutine function.
 ProgressCallback = Callable[[int, int | None], object]
 
 _TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=60.0, pool=30.0)
@@ -204,8 +203,7 @@ async def _follow(
     raise httpx.TooManyRedirects(t("download.loop"), request=request)
 
 
-#: Answers that are a document, not media: a login page, an expired link's JSON
-#: error.
+#: Answers that are a document, not media: a login page, a JSON error.
 _DOCUMENTS = {"text/html": "an HTML page", "application/json": "JSON", "text/plain": "text"}
 
 

@@ -47,8 +47,7 @@ from ..dialects._body import READ
 
 __all__ = ["Transport"]
 
-#: aiohttp warns about a ``bytes`` body above this; larger ones go as a
-#: ``BytesIO``.
+#: aiohttp warns of a ``bytes`` body above this; larger go as a ``BytesIO``.
 _LARGE_BODY = 2**20
 
 
@@ -197,8 +196,7 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        # Unread bytes close the connection; a whole body returns it to the
-        # pool.
+        # Unread bytes close the connection; a whole body goes back to the pool.
         self._response.release()
         await self._response.wait_for_close()
 

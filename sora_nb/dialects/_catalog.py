@@ -88,8 +88,7 @@ def _families() -> dict[str, Capabilities]:
 
 _FAMILY = _families()
 
-#: The names each gateway serves these families under (from their docs and
-#: code).
+#: The names each gateway serves these families under (its docs and code).
 _NAMES: dict[str, str] = {
     # new-api and resellers: the upstream's own names
     "veo-3.1-generate-preview": "veo-3.1",

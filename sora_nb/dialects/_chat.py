@@ -311,8 +311,7 @@ class ChatCompletions(Dialect):
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float
     ) -> Video:
         status = await self._poll(pending, on_event, deadline)
-        # Collected later: the elapsed time is wall-clock since the task
-        # started.
+        # Collected later: the elapsed time is wall-clock since the task began.
         video = video_from_source(pending, status, time.time() - pending.started_at, None)
         return self.finished(video, self.made_by(self.parser()))
 

@@ -55,13 +55,11 @@ from ._videos_api import VideosPollLost
 from ._words import percent, phase
 
 __all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
-#: A ``POST`` with the client's retries: JSON, or multipart when file parts are
-#: given.
+#: A ``POST`` with the client's retries: JSON, or multipart with file parts.
 Send = Callable[..., Awaitable[httpx.Response]]
 #: One ``GET`` with the key (a poll): no retry, the status left to the caller.
 Get = Callable[[str], Awaitable[httpx.Response]]
-#: A create or continuation body from the request (and the parent, for a
-#: continuation).
+#: A create or continuation body from the request (and a continuation's parent).
 Body = Callable[[Request, "Video | None"], dict[str, Any]]
 
 _MISSES = 10
@@ -88,13 +86,11 @@ class Gateway:
     content_path: str | None = None
     routes: Mapping[ContinuationKind, Route] = field(default_factory=dict)
     models_path: str | None = "/v1/models"
-    #: Which continuations a model has on this gateway, beyond the documented
-    #: table.
+    #: Which continuations a model has on this gateway, beyond the table.
     route_for_model: Callable[[str, ContinuationKind], bool] = lambda model, kind: True
     #: Fields this gateway's body has no place for (refused before sending).
     no_field: tuple[str, ...] = ()
-    #: Where to poll instead when ``status_path`` answers 501 (new-api's own
-    #: route).
+    #: Where to poll when ``status_path`` answers 501 (new-api's own route).
     fallback_status_path: str | None = None
     #: Body fields the gateway takes as a file: a local image goes as a
     #: multipart file part.

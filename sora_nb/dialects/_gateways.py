@@ -39,8 +39,7 @@ GATEWAYS: dict[str, Gateway] = {
     )
 }
 
-#: The same gateways as ``Dialect`` classes, for the client's registry of
-#: dialects.
+#: The same gateways as ``Dialect`` classes, for the client's registry.
 GATEWAY_DIALECTS: dict[str, type[GatewayDialect]] = {
     cls.name: cls
     for cls in (

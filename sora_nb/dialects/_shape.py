@@ -39,8 +39,7 @@ __all__ = [
     "user_content",
 ]
 
-# The words the relay understands, appended to the prompt (docs/protocol.md,
-# "Request").
+# Words the relay understands, appended to the prompt (docs/protocol.md).
 _ORIENTATION_WORDS: dict[Orientation, str] = {"portrait": "竖屏", "landscape": "横屏"}
 _ORIENTATION_SUFFIX = re.compile(r"(横屏|竖屏|窄屏|16:9|9:16|landscape|portrait)\W*$", re.I)
 
@@ -177,8 +176,7 @@ def shaped(
     name = model_for(model, orientation)
     info = model_info(name)
     if info is not None and info.dialect == "sora2api" and _is_link(image_url):
-        # That relay keeps only data: images and drops links without a word
-        # (docs/dialects.md).
+        # That relay keeps only data: images, dropping links (docs/dialects.md).
         raise InvalidRequest(t("request.sora2api_link", name=name))
     return Prepared(prompt, name, orientation or (info.orientation if info else None), image_url)
 

@@ -50,8 +50,7 @@ __all__ = ["VideosAPI", "VideosPollLost"]
 
 EventCallback = Callable[[Event | JobEvent], object]
 
-#: Words a relay ends a task with that mean no video will come (new-api says
-#: ``FAILURE``).
+#: Words ending a task that mean no video will come (new-api: ``FAILURE``).
 _ENDED = frozenset({"failed", "failure", "error", "cancelled", "canceled", "expired"})
 #: What a task id may hold to sit in a URL's path as it is.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:~-]{0,255}")
@@ -247,8 +246,7 @@ class VideosAPI:
         if now != phase:
             await _call(on_event, StatusEvent(now))
         progress = obj.get("progress")
-        # inf or nan from a careless relay is no percentage (int() of it would
-        # raise).
+        # inf or nan from a careless relay is no percentage (int() would raise).
         finite = isinstance(progress, int | float) and math.isfinite(progress)
         if finite and int(progress) > percent:  # type: ignore[arg-type]
             percent = min(100, int(progress))  # type: ignore[arg-type]

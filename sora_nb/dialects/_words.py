@@ -16,8 +16,7 @@ __all__ = ["STATUS_WORDS", "Phase", "percent", "phase"]
 
 Phase = Literal["queued", "generating", "completed", "failed"]
 
-#: Every status word seen on the gateways and what it means (the one table, on
-#: purpose).
+#: Every status word seen on the gateways and its meaning (one table).
 STATUS_WORDS: dict[str, Phase] = {
     "queued": "queued",
     "pending": "queued",

@@ -91,8 +91,7 @@ class Videos(Dialect):
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float
     ) -> Video:
         status = await self._wait(pending, on_event, deadline)
-        # Collected later: the elapsed time is wall-clock since the task
-        # started.
+        # Collected later: the elapsed time is wall-clock since the task began.
         video = video_from_source(pending, status, time.time() - pending.started_at, None)
         return self.finished(video)
 

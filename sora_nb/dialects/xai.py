@@ -25,8 +25,7 @@ from ._gateway import Gateway, GatewayDialect, Route, ratio_of
 
 __all__ = ["GATEWAY", "GROK2API", "XAI"]
 
-#: The largest local copy sent inline (xAI reads at most about 15 s of 720p
-#: video).
+#: The largest local copy sent inline (xAI reads about 15 s of 720p at most).
 INLINE_LIMIT = 48 * 1024 * 1024
 
 

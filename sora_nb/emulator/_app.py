@@ -98,8 +98,7 @@ class Emulator:
         self.media = MediaStore(self.files_dir)
         self.tasks = TaskStore(self.media, Timing().at_speed(speed), root)
         self.faults = FaultCounter()
-        # Generations a gateway cancelled because the client went away (flow2api
-        # does).
+        # Generations a gateway cancelled when the client left (flow2api does).
         self.cancelled: collections.Counter[str] = collections.Counter()
         # Tasks started (billed, on a real relay) per prompt: tests and
         # benchmarks count them.

@@ -143,6 +143,5 @@ class _CutResponse(Response):
 
 def base_url(request: Request) -> str:
     """Where the client reached us."""
-    # Links point wherever the client reached us, so they work on any host and
-    # port.
+    # Links point wherever the client reached us, so any host and port works.
     return str(request.base_url).rstrip("/")

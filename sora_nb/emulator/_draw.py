@@ -58,8 +58,7 @@ def turn_colour(turn: int) -> RGB:
 
 @lru_cache(maxsize=1)
 def _fontconfig_cjk() -> str | None:
-    # Any CJK font fontconfig knows of, beyond the usual paths; optional, never
-    # required.
+    # Any CJK font fontconfig knows, beyond the usual paths; optional.
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return None
@@ -250,8 +249,7 @@ def fresh_frames(
 
 
 def _pan(image: Image.Image, t: float, width: int, height: int) -> Image.Image:
-    # A slow diagonal pan: a crop is ten times cheaper per frame than a zoom's
-    # resize.
+    # A slow diagonal pan: a crop is ten times cheaper a frame than a resize.
     x = round((image.width - width) * t)
     y = round((image.height - height) * t)
     return image.crop((x, y, x + width, y + height))

@@ -46,9 +46,8 @@ def echo_block(prompt: str, orientation: str, sid: str | None) -> str:
     return "```json\n" + json.dumps(echo, indent=2, ensure_ascii=False) + "\n```"
 
 
-#: A long prompt's echo is sent in at most this many fragments, each of several
-#: tokens, so a 100k-character prompt streams in moments rather than 100k chunks
-#: (docs/dialects.md).
+#: A long prompt's echo goes in at most this many fragments of several tokens,
+#: so 100k characters stream in moments, not 100k chunks (docs/dialects.md).
 MAX_ECHO_FRAGMENTS = 400
 
 

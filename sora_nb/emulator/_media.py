@@ -172,8 +172,7 @@ def _parent_frames(path: Path, width: int, height: int, count: int) -> Iterator[
                 current, have = image, have + 1
             if current is None:
                 raise MediaError("原视频没有画面 (the video being edited has no frames)")
-            # Copy: a repeated parent frame must not carry this turn's drawing
-            # twice.
+            # Copy: a repeated parent frame must not carry this turn's drawing.
             if current.size == (width, height):
                 yield current.copy()
             else:

@@ -47,8 +47,7 @@ _SORA2API_MODEL = re.compile(
 )
 _REMIX_ID = re.compile(r"s_[0-9a-f]{32}")
 
-# The last of these words in the prompt wins, since relays read them "at the
-# end".
+# The last of these words in the prompt wins: relays read them "at the end".
 _ORIENTATION = re.compile(
     r"(?P<landscape>横屏|宽屏|16\s*[:：]\s*9|landscape)|(?P<portrait>竖屏|窄屏|9\s*[:：]\s*16|portrait)",
     re.IGNORECASE,
@@ -162,8 +161,7 @@ def parse_chat_request(body: bytes, fault_header: str | None, reader: ChatReader
 def sora2api_model(model: Any) -> str:
     """A sora2api model name, or its relay's refusal."""
     if not (isinstance(model, str) and _SORA2API_MODEL.match(model)):
-        # The relay's own wording, from an HTTPException caught by its generic
-        # handler.
+        # The relay's own wording, from an HTTPException its handler caught.
         raise BadRequest(f"400: Invalid model: {model}", param="model", code="server_error")
     return model
 

@@ -33,8 +33,7 @@ def event_stream(task: Task, meta: tx.ChunkMeta, fault: str | None) -> Streaming
 async def _events(task: Task, meta: tx.ChunkMeta, fault: str | None) -> AsyncIterator[bytes]:
     content = tx.ContentChunks(meta)
     # The role chunk goes out with the first entries (the echo's first token
-    # exists as soon as the task does): one write fewer per stream, the same
-    # bytes.
+    # exists with the task): one write fewer per stream, the same bytes.
     head = tx.sse_chunk(meta, "", role=True)
     index = 0
     while entries := await task.entries_from(index):

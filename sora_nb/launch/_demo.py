@@ -76,8 +76,7 @@ def notebooks_dir(target: Path | None = None) -> Path:
     target = target or default
     target.mkdir(parents=True, exist_ok=True)
     for original in sorted(source.iterdir()):
-        # The notebooks and their picture; not a developer's outputs or executed
-        # copies.
+        # The notebooks and their picture; not a developer's outputs or copies.
         if original.suffix in (".ipynb", ".png") and not (target / original.name).exists():
             shutil.copy2(original, target / original.name)
     return target

@@ -111,8 +111,7 @@ class BatchView:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        # A fresh context: ipykernel runs every cell in one shared Context (see
-        # _progress).
+        # A fresh context: ipykernel runs all cells in one (see _progress).
         self._timer = loop.call_later(delay, self._tick, context=contextvars.copy_context())
 
     def _tick(self) -> None:

@@ -37,8 +37,7 @@ from ._view import View, asset
 __all__ = ["Card", "ProgressView", "clock", "open_widget_channel"]
 
 _FINAL = ("done", "failed", "interrupted")
-# Plain hex: an untrusted notebook's sanitizer keeps inline colours but may drop
-# var(...).
+# Plain hex: an untrusted notebook's sanitizer may drop var(...).
 FILL = {"done": "#4caf50", "failed": "#f44336", "interrupted": "#ff9800", "live": "#00bcd4"}
 _ICON = {"done": "check", "failed": "x", "interrupted": "pause"}
 _ROW = "display:flex;align-items:center;gap:8px;flex-wrap:wrap;max-width:100%"
@@ -82,8 +81,7 @@ class ProgressView:
         # seconds a finished video of this model took here
         self.typical: float | None = None
         # Whether the relay cancels the job if its stream drops (the client
-        # says, per dialect): then the live view says that stopping costs the
-        # job.
+        # says, per dialect): then the live view says stopping costs the job.
         self.stop_cancels: Callable[[], bool] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reset()

@@ -51,8 +51,7 @@ __all__ = ["PAGE", "Panel", "Studio", "panel", "studio"]
 
 logger = logging.getLogger("sora_nb")
 
-#: Tiles per page: opening a studio of 1,000 turns sends one page, not every
-#: turn.
+#: Tiles per page: a studio of 1,000 turns opens with one page, not all.
 PAGE = 24
 # Seconds between two pushes of the jobs and tiles (tqdm's mininterval): 20
 # streaming jobs cost a few messages a second, not one per relay event.

@@ -28,8 +28,7 @@ __all__ = [
     "tree_html",
 ]
 
-#: The continuations a studio names (the magic's ``--how`` words), in the order
-#: offered.
+#: The continuations a studio names (the magic's ``--how`` words), in order.
 CONTINUATIONS = ("remix", "edit", "extend", "last-frame")
 
 _COLORS = {

@@ -44,8 +44,7 @@ class BatchItem:
     problem: str | None = None
     #: The row's other Ask options (``duration``), as written.
     options: dict[str, str] = field(default_factory=dict)
-    #: The row as one Ask, built and checked once by ``items_from`` (None if
-    #: refused).
+    #: The row as one Ask, built and checked once by ``items_from`` (or None).
     checked: Ask | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:

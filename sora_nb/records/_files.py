@@ -15,8 +15,7 @@ from .._messages import t
 
 __all__ = ["NOFOLLOW", "claim_name", "lock", "sound", "try_lock", "unlock"]
 
-#: Added to ``os.open`` flags: a symlink planted at the path is refused, not
-#: followed.
+#: Added to ``os.open`` flags: a symlink planted at the path is refused.
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 

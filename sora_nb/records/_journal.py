@@ -252,8 +252,7 @@ def read_journal(path: Path) -> JournalState:
     return state
 
 
-#: The line a resume adds after a tail a kill cut short, so it is not read as
-#: damage.
+#: The line a resume adds after a tail a kill cut short: not read as damage.
 _TORN = '{"torn":1}'
 _INDEX = re.compile(r'"i"\s*:\s*(\d+)')
 

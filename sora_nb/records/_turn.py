@@ -319,8 +319,7 @@ def log_line(turn: Turn, turns: list[Turn]) -> str:
         messages = record["request"]["messages"]
         if isinstance(messages, dict):
             messages["branch_of"] = record["parent"]
-    # A lone surrogate from a relay stays a JSON escape, never an encoding
-    # error.
+    # A lone surrogate from a relay stays a JSON escape, not an encoding error.
     text = json.dumps(record, ensure_ascii=False)
     return text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
 

@@ -65,8 +65,7 @@ class Video(Described):
     session: _Owner | None = field(default=None, repr=False, compare=False)
     # its index in that Session
     turn: int | None = field(default=None, repr=False)
-    # What its dialect said of it, so the next turn reads data, not the
-    # transcript.
+    # What its dialect said of it: the next turn reads data, not the transcript.
     dialect: str | None = field(default=None, repr=False)
     continuations: tuple[str, ...] | None = field(default=None, repr=False)
     # what an edit sends, if not the sid

@@ -260,8 +260,7 @@ def _video_html(video: Video, embed: bytes | None = None) -> str:
 
 
 def _md_text(text: str) -> str:
-    # Markdown renderers accept inline HTML, so escape it first, then markdown's
-    # punctuation.
+    # Markdown takes inline HTML, so escape that first, then markdown's marks.
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", _esc(text))
 
 

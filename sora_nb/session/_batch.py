@@ -197,8 +197,7 @@ class Batch:
         self._listeners: list[Callable[[], None]] = []
         self._started: float | None = None
         self._finished_at: float | None = None
-        # Items that ended in this run: a restored result is not part of its
-        # pace.
+        # Items that ended in this run: a restored result is not in the pace.
         self._ended_here: set[int] = set()
 
     # -- making one ------------------------------------------------------------
@@ -246,8 +245,7 @@ class Batch:
         ``resend_unknown``.
         """
         path = Path(journal)
-        # A finished journal needs no write: it resumes from a read-only folder
-        # too.
+        # A finished journal needs no write: it resumes from a read-only folder.
         read_only = not os.access(path, os.W_OK) and read_journal(path).finished
         # the one writer, then the file
         opened = None if read_only else Journal.reopen(path)
@@ -392,8 +390,7 @@ class Batch:
         return hook
 
     async def _sent(self, index: int) -> None:
-        # Called inside the relay's limiter slot, just before the POST: durable
-        # first.
+        # Called in the relay's limiter slot, before the POST: durable first.
         self.task_ids[index] = None
         if self._window is not None:
             await self._window.acquire()
@@ -507,8 +504,7 @@ def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str
         return {"i": index, "refused": str(result)}
     task_id = getattr(result, "task_id", None) or task_id
     if task_id and not isinstance(result, GenerationFailed):
-        # The task may still finish on the relay: resume collects it rather than
-        # re-sending.
+        # The task may still finish on the relay: resume collects, not re-sends.
         return {"i": index, "task_id": task_id, "source_url": getattr(result, "source_url", None)}
     return {"i": index, "failed": str(result), "task_id": task_id}
 

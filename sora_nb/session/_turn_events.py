@@ -42,8 +42,7 @@ class TurnEvents:
                 raise
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
         except Exception:
-            # A broken progress view must not lose a generation the relay bills
-            # anyway.
+            # A broken progress view must not lose a generation the relay bills.
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
 
     async def progress(self, have: int, total: int | None) -> None:

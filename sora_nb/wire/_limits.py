@@ -44,8 +44,7 @@ __all__ = [
 T = TypeVar("T")
 P = ParamSpec("P")
 
-#: The longest SSE line accepted (a chunk echoing a long prompt is well under
-#: it).
+#: The longest SSE line accepted (a long prompt's echo is well under it).
 MAX_LINE = 4 * 2**20
 #: The longest transcript accepted from one stream, in characters.
 MAX_TRANSCRIPT = 8 * 2**20

@@ -29,8 +29,7 @@ from ._events import (
 
 __all__ = ["ChatDialect", "MarkdownParser"]
 
-#: The chat dialects a stream can be in; the Videos task API is chosen, not
-#: detected.
+#: The chat dialects a stream can be in; the Videos API is chosen, not seen.
 ChatDialect = Literal["transcript", "sora2api"]
 
 # Recognised before the line ends (see the module docstring).
@@ -39,8 +38,7 @@ _STATUS_WORDS = re.compile(
     r"|(?P<generating>生成中|正在生成|[Gg]enerating|[Ii]n progress|[Pp]rocessing)"
 )
 _PROGRESS_WORD = re.compile(r"进度|[Pp]rogress")
-# "36..", and the "[100](url)" that some relays put at the end of the progress
-# line.
+# "36..", and the "[100](url)" some relays end the progress line with.
 _PROGRESS_NUMBER = re.compile(r"(?<!\d)(\d{1,3})(?:\.\.|%)|\[(\d{1,3})\]\(")
 # longer than any word or number above, so a split match is still seen
 _TAIL = 32

@@ -72,8 +72,7 @@ class ChatParser(Protocol):
     def flush(self) -> list[Event]: ...
 
 
-# sora2api's result tag up to its URL: seen in content, it hands the stream
-# over.
+# sora2api's result tag up to its URL: in content, it hands the stream over.
 _TAG_MARK = re.compile(r"<video\b[^>]*?\bsrc\s*=\s*['\"]", re.IGNORECASE)
 # longer than any tag's start, so one split across fragments is seen
 _TAG_WINDOW = 256

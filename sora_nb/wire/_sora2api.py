@@ -114,8 +114,7 @@ class Sora2apiParser(MarkdownParser):
         tag = VIDEO_TAG.search(text)
         if tag is None:
             return False
-        # The tag's URL is often a signed CDN link: keep it whole, query string
-        # included.
+        # The tag's URL is often a signed CDN link: kept whole, query included.
         if self.completed is None:
             url = tag.group("url").replace("&amp;", "&")
             self.completed = CompletedEvent(self._sid, self._thumbnail, url)
