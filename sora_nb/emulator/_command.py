@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; return the exit status."""
-    from ._app import create_app  # heavy imports (PyAV, Pillow) only when serving
+    from ._app import create_app  # PyAV and Pillow load only to serve
     from ._server import bind, public_url, uvicorn_server
 
     try:

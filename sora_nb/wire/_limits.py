@@ -20,7 +20,7 @@ from typing import ParamSpec, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent, SSEError
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # I/O-free; not re-exported
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # no I/O; private
 
 from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from .._messages import t
