@@ -1,44 +1,50 @@
 """Batches at scale, as ratios measured side by side in one run (issue 13).
 
-* Scale: 1,000 generations in one real kernel (``%sora batch``) against the emulator at
-  speed 0.85, where one generation takes about 5.2 s (the issue's "one takes ≥ 5 s"; the
-  run says so if it took less): the batch's wall time over one generation's (goal ≤ 1.3),
-  the kernel's and the emulator's CPU over it, items lost, duplicate POSTs (the relay's
-  count of started tasks over the items), the kernel's peak RSS growth per in-flight
-  stream, and the frontend messages the cell sent. It is then repeated at speed 0.45,
-  where one generation takes about 10 s (``--context-speed``; 0 skips it).
-* Journal cost: the same fast batch with a journal and an autosave file over one with
-  neither (goal ≤ 1.2), in wall time and in the kernel's CPU time; and, for scale, the old way
-  (one ``Session.generate`` per prompt, which rewrites the autosave file on every change).
-* Kill and resume: a journaled batch SIGKILLed three times at random moments, the kernel
-  restarted, then ``%sora batch --resume``: items paid twice (goal 0) and items in doubt
-  (sent in the instant before a kill, before the relay named their task: reported, not re-sent).
+* Scale: 1,000 generations in one real kernel (``%sora batch``) against the
+  emulator at speed 0.85, where one generation takes about 5.2 s (the issue's
+  "one takes ≥ 5 s"; the run says so if it took less): the batch's wall time
+  over one generation's (goal ≤ 1.3), the kernel's and the emulator's CPU over
+  it, items lost, duplicate POSTs (the relay's count of started tasks over the
+  items), the kernel's peak RSS growth per in-flight stream, and the frontend
+  messages the cell sent. It is then repeated at speed 0.45, where one
+  generation takes about 10 s (``--context-speed``; 0 skips it).
+* Journal cost: the same fast batch with a journal and an autosave file over one
+  with neither (goal ≤ 1.2), in wall time and in the kernel's CPU time; and, for
+  scale, the old way (one ``Session.generate`` per prompt, which rewrites the
+  autosave file on every change).
+* Kill and resume: a journaled batch SIGKILLed three times at random moments,
+  the kernel restarted, then ``%sora batch --resume``: items paid twice (goal 0)
+  and items in doubt (sent in the instant before a kill, before the relay named
+  their task: reported, not re-sent).
 
-The emulator runs in this process; the batches run in kernels started with jupyter_client.
+The emulator runs in this process; the batches run in kernels started with
+jupyter_client.
 
-Measured on two shared cores (2026-11-22). Wall / one at speed 0.85 (one ≈ 5.2 s): 1.32,
-1.39, 1.48, 1.34, 1.29 in five runs of this file, and 1.28–1.36 in six alternating runs of
-``%sora batch`` and a bare ``Session.generate_many`` in one kernel (the two cost the same:
-the notebook layer adds 0.07 s before the first request and 0.05 s after the last result).
-At speed 0.45 (one ≈ 9.8 s): 1.16, 1.17, 1.17. Lost 0 and duplicate POSTs 0 in every run.
-So a batch costs one generation plus a fixed ≈ 1.6–2 s, and the goal is met once one
-generation takes about 6 s or more; at 5.2 s it sits on the line, met in some runs and
-missed by up to 0.09 in others (0.18 on one noisy run).
-That fixed cost is the start of a thousand streams at once, with the client and the emulator
-on the same two cores: the kernel prepares and sends all of them in one turn of its event
-loop (≈ 0.35 s), and the emulator, one Python thread, spends about 1 ms of CPU per stream
-it starts (uvicorn's h11 parsing, starlette, the first echo fragments): in a plain asyncio
-client the first answer's headers arrive ≈ 0.8 s after the batch began and the last's
-≈ 1.5 s. Sending the requests in slices, so that the emulator could start sooner, was
-slower (1.52–1.71 against 1.31–1.32 in that client): the later sends then compete with the
-echoes of the earlier streams. Garbage collection is 0.25–0.5 s of the client's CPU and
-0.3–0.5 s of the emulator's in such a batch; freezing the heap that was there before
-(``gc.freeze``) changed neither.
-Earlier steps, each measured side by side: small connection pools and the emulator's fixed
-timeline (3.50 → ≈ 1.5 at speed 1); the asyncio network backend (kernel CPU 5.4–6.5 s →
-4.2–5.1 s; wall / one at speed 0.85, 1.41–1.49 → 1.32–1.39); the emulator's ids and
-transcript wake-ups (its CPU 2.63–2.81 s → 2.41–2.57 s, wall / one −0.02).
-Run: ``python -m benchmarks.bench_batch [--items 1000] [--speed 0.85] [--context-speed 0.45]``.
+Measured on two shared cores (2026-11-22). Wall / one at speed 0.85 (one ≈ 5.2
+s): 1.32, 1.39, 1.48, 1.34, 1.29 in five runs of this file, and 1.28–1.36 in six
+alternating runs of ``%sora batch`` and a bare ``Session.generate_many`` in one
+kernel (the two cost the same: the notebook layer adds 0.07 s before the first
+request and 0.05 s after the last result). At speed 0.45 (one ≈ 9.8 s): 1.16,
+1.17, 1.17. Lost 0 and duplicate POSTs 0 in every run. So a batch costs one
+generation plus a fixed ≈ 1.6–2 s, and the goal is met once one generation takes
+about 6 s or more; at 5.2 s it sits on the line, met in some runs and missed by
+up to 0.09 in others (0.18 on one noisy run). That fixed cost is the start of a
+thousand streams at once, with the client and the emulator on the same two
+cores: the kernel prepares and sends all of them in one turn of its event loop
+(≈ 0.35 s), and the emulator, one Python thread, spends about 1 ms of CPU per
+stream it starts (uvicorn's h11 parsing, starlette, the first echo fragments):
+in a plain asyncio client the first answer's headers arrive ≈ 0.8 s after the
+batch began and the last's ≈ 1.5 s. Sending the requests in slices, so that the
+emulator could start sooner, was slower (1.52–1.71 against 1.31–1.32 in that
+client): the later sends then compete with the echoes of the earlier streams.
+Garbage collection is 0.25–0.5 s of the client's CPU and 0.3–0.5 s of the
+emulator's in such a batch; freezing the heap that was there before
+(``gc.freeze``) changed neither. Earlier steps, each measured side by side:
+small connection pools and the emulator's fixed timeline (3.50 → ≈ 1.5 at speed
+1); the asyncio network backend (kernel CPU 5.4–6.5 s → 4.2–5.1 s; wall / one at
+speed 0.85, 1.41–1.49 → 1.32–1.39); the emulator's ids and transcript wake-ups
+(its CPU 2.63–2.81 s → 2.41–2.57 s, wall / one −0.02). Run: ``python -m
+benchmarks.bench_batch [--items 1000] [--speed 0.85] [--context-speed 0.45]``.
 """
 
 from __future__ import annotations
@@ -62,7 +68,8 @@ from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._journal import read_journal
 
 FRONTEND = ("comm_open", "comm_msg", "comm_close", "display_data", "update_display_data")
-PROMPTS = [f"a sheep on a hill, shot {n}" for n in range(10)]  # ten encodes, shared by all
+# ten encodes, shared by all
+PROMPTS = [f"a sheep on a hill, shot {n}" for n in range(10)]
 RSS = """
 import os, resource, time
 def _rss_mib():
@@ -114,8 +121,11 @@ def write_prompts(folder: Path, name: str, prompts: list[str]) -> str:
 
 
 def thread_cpu(relay: EmulatorServer) -> float:
-    """CPU seconds of the emulator's server thread so far (Linux), NaN elsewhere."""
-    thread = relay._thread  # the benchmark reads its own emulator's thread, nothing else
+    """CPU seconds of the emulator's server thread so far (Linux), NaN
+    elsewhere.
+    """
+    # the benchmark reads its own emulator's thread, nothing else
+    thread = relay._thread
     try:
         stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
     except OSError:
@@ -209,7 +219,9 @@ def journal_cost(items: int, rounds: int = 2) -> None:
 
 
 def wrote(kernel: Kernel, journal: Path, before: int) -> bool:
-    """Wait until the running cell writes to ``journal``; False if the cell ends first."""
+    """Wait until the running cell writes to ``journal``; False if the cell ends
+    first.
+    """
     while (journal.stat().st_size if journal.exists() else 0) <= before:
         try:
             kernel.kc.get_shell_msg(timeout=0.01)  # the cell's reply: it ended
@@ -234,7 +246,8 @@ def kill_and_resume(items: int = 200, kills: int = 3, window: int | None = None)
                 what += f" --unconfirmed {window}" if window else ""
                 kernel.kc.execute(f"%sora batch {what} --no-save")
                 if not wrote(kernel, journal, before):
-                    break  # every item had ended or was in doubt: nothing left to kill
+                    # every item had ended or was in doubt: nothing left to kill
+                    break
                 time.sleep(chance.uniform(0.2, 1.5))
                 kernel.km.signal_kernel(signal.SIGKILL)
                 stages = Counter(r.stage for r in read_journal(journal).items)

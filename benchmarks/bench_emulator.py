@@ -1,11 +1,14 @@
-"""The embedded emulator's speed targets, as ratios measured side by side in one run.
+"""The embedded emulator's speed targets, as ratios measured side by side in one
+run.
 
-* Encoding: seconds of CPU per second of video (a real-time factor), per model and kind of
-  turn. The issue asks for "well under a second" a clip; the factor says how far under.
-* Capacity: hundreds of concurrent streams on loopback. The wall time of N concurrent
-  generations over the wall time of one, at the same speed; ≈1 means they truly overlap.
-* Responsiveness: a ``/source`` poll while clips encode over the same poll when idle;
-  media encoding must never block the event loop.
+* Encoding: seconds of CPU per second of video (a real-time factor), per model
+  and kind of turn. The issue asks for "well under a second" a clip; the factor
+  says how far under.
+* Capacity: hundreds of concurrent streams on loopback. The wall time of N
+  concurrent generations over the wall time of one, at the same speed; ≈1 means
+  they truly overlap.
+* Responsiveness: a ``/source`` poll while clips encode over the same poll when
+  idle; media encoding must never block the event loop.
 
 Run: ``python -m benchmarks.bench_emulator``.
 """
@@ -44,7 +47,8 @@ def encoding() -> None:
 
 
 async def generations(url: str, count: int) -> float:
-    # httpx pools 100 connections by default; the emulator, not the pool, is measured here.
+    # httpx pools 100 connections by default; the emulator, not the pool, is
+    # measured here.
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
     async with httpx.AsyncClient(limits=limits, timeout=120) as http:
         client = SoraClient(url, api_key="sk-bench", http_client=http)
@@ -75,8 +79,9 @@ async def under_load(url: str) -> float:
 
 
 def capacity_and_responsiveness() -> None:
-    # Speed 1 is the demo's real timing (a few seconds a stream); the client runs in this
-    # same process, so the ratio also pays for parsing every stream on the client side.
+    # Speed 1 is the demo's real timing (a few seconds a stream); the client
+    # runs in this same process, so the ratio also pays for parsing every stream
+    # on the client side.
     with serve_in_thread(speed=1) as server:
         asyncio.run(generations(server.url, 4))  # warm the identical renders
         one = asyncio.run(generations(server.url, 1))

@@ -1,11 +1,12 @@
 """Does one generate() cost the same at 10,000 turns as in a fresh session?
 
-Two sessions autosave to their own files: one fresh, one whose file already holds 10,000
-turns. Each round makes one video in each, side by side, against the embedded emulator at
-a high speed (so the session's own work shows, not the relay's wait). Reported: each
-one's seconds per generate() as min/median/max, and the ratio of the medians. The goal is
-a ratio within 1.2 (issue 23); the whole file rewritten per change made it about 363.
-Run: ``python -m benchmarks.bench_history [turns] [rounds]``.
+Two sessions autosave to their own files: one fresh, one whose file already
+holds 10,000 turns. Each round makes one video in each, side by side, against
+the embedded emulator at a high speed (so the session's own work shows, not the
+relay's wait). Reported: each one's seconds per generate() as min/median/max,
+and the ratio of the medians. The goal is a ratio within 1.2 (issue 23); the
+whole file rewritten per change made it about 363. Run: ``python -m
+benchmarks.bench_history [turns] [rounds]``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ async def _one(session: Session, prompt: str) -> float:
 
 
 def _long_file(path: Path, seed: Session, turns: int) -> None:
-    """``turns`` copies of the seed's finished turn, written as the autosave record."""
+    """``turns`` copies of the seed's finished turn, written as the autosave
+    record.
+    """
     model = seed.turns[0]
     many = [
         replace(
@@ -47,7 +50,9 @@ def _long_file(path: Path, seed: Session, turns: int) -> None:
 
 
 def _per_change(session: Session, repeat: int = 5) -> str:
-    """One changed turn written as the record does (a line) and as a whole file would be."""
+    """One changed turn written as the record does (a line) and as a whole file
+    would be.
+    """
     assert session.autosave is not None
     turns, log = session.turns, HistoryLog(session.autosave, session.name)
     log.sync(turns, None)
@@ -64,13 +69,16 @@ def _per_change(session: Session, repeat: int = 5) -> str:
 
 
 def _updates_side_by_side(fresh: Session, long: Session, rounds: int = 40) -> str:
-    """The session's own cost of recording a change (no relay in it), side by side."""
+    """The session's own cost of recording a change (no relay in it), side by
+    side.
+    """
     times: dict[str, list[float]] = {"fresh": [], "long": []}
     for n in range(rounds):
         pair = [("fresh", fresh), ("long", long)]
         for name, session in pair if n % 2 else reversed(pair):
             started = time.perf_counter()
-            session._update(len(session._turns) - 1, name=f"take {n}")  # no list copy
+            # no list copy
+            session._update(len(session._turns) - 1, name=f"take {n}")
             times[name].append(time.perf_counter() - started)
     shown = "  ".join(
         f"{name} min/median/max {min(v) * 1e3:.2f}/{statistics.median(v) * 1e3:.2f}/"
@@ -92,10 +100,12 @@ async def main(turns: int = 10_000, rounds: int = 40) -> float:
             long = Session("long", client=client, download=False, autosave=root / "long.json")
             load = time.perf_counter() - started
             fresh = Session("fresh", client=client, download=False, autosave=root / "fresh.json")
-            for warm in (fresh, long):  # the first call pays for imports and connections
+            # the first call pays for imports and connections
+            for warm in (fresh, long):
                 await warm.generate("warm up")
             times: dict[str, list[float]] = {"fresh": [], "long": []}
-            for n in range(rounds):  # side by side, the order swapped each round
+            # side by side, the order swapped each round
+            for n in range(rounds):
                 pair = [("fresh", fresh), ("long", long)]
                 for name, session in pair if n % 2 else reversed(pair):
                     times[name].append(await _one(session, f"a cow, round {n}"))
@@ -106,7 +116,8 @@ async def main(turns: int = 10_000, rounds: int = 40) -> float:
         )
     ratio = statistics.median(times["long"]) / statistics.median(times["fresh"])
     print(f"loading {turns} turns once: {load:.2f} s")
-    print(_updates_side_by_side(fresh, long))  # before _per_change replaces the file
+    # before _per_change replaces the file
+    print(_updates_side_by_side(fresh, long))
     print(f"one change at {turns} turns: {_per_change(long)}")
     fastest = min(times["long"]) / min(times["fresh"])
     print(f"generate() at {turns} turns / fresh session: medians {ratio:.2f}, minima {fastest:.2f}")

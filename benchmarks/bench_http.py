@@ -1,22 +1,24 @@
 """The client's HTTP path against the floor, side by side in one run (issue 26).
 
-* The relay is a replaying server in its own process, pinned to the other core: it answers
-  every POST with one recorded emulator stream, byte for byte, at its recorded timing
-  (recorded at the start of the run from the embedded emulator).
-* The client runs here, pinned to the first core. Its CPU is read with ``getrusage`` around
-  the streams only (the relay's process is not counted), and divided by the streams.
-* Variants, in alternating order each round: ``floor`` is raw aiohttp reading the SSE lines
-  itself (``async for line in response.content``) into httpx-sse's event decoder and the
-  same parser; ``sora_nb`` is ``SoraClient.generate`` (limiter, retries, redaction, the
-  deadline, a ``Video`` each) over its transport. ``--httpx`` adds ``sora_nb`` on httpx's
-  default transport (httpcore on anyio), for scale.
-* Reported: client CPU per stream of each variant over the floor's in the same round, at each
-  N (goal ≤ 1.2), and the wall time of 1,000 streams at once over one (goal ≤ 1.15), as
-  min / median / max over the rounds. The load average is printed before and after: the
-  machine may be shared.
+* The relay is a replaying server in its own process, pinned to the other core:
+  it answers every POST with one recorded emulator stream, byte for byte, at its
+  recorded timing (recorded at the start of the run from the embedded emulator).
+* The client runs here, pinned to the first core. Its CPU is read with
+  ``getrusage`` around the streams only (the relay's process is not counted),
+  and divided by the streams.
+* Variants, in alternating order each round: ``floor`` is raw aiohttp reading
+  the SSE lines itself (``async for line in response.content``) into httpx-sse's
+  event decoder and the same parser; ``sora_nb`` is ``SoraClient.generate``
+  (limiter, retries, redaction, the deadline, a ``Video`` each) over its
+  transport. ``--httpx`` adds ``sora_nb`` on httpx's default transport (httpcore
+  on anyio), for scale.
+* Reported: client CPU per stream of each variant over the floor's in the same
+  round, at each N (goal ≤ 1.2), and the wall time of 1,000 streams at once over
+  one (goal ≤ 1.15), as min / median / max over the rounds. The load average is
+  printed before and after: the machine may be shared.
 
-Run: ``python -m benchmarks.bench_http [--rounds 4] [--sizes 100,300,1000] [--httpx]``.
-Figures: docs/network.md, "Measured".
+Run: ``python -m benchmarks.bench_http [--rounds 4] [--sizes 100,300,1000]
+[--httpx]``. Figures: docs/network.md, "Measured".
 """
 
 from __future__ import annotations
@@ -48,14 +50,17 @@ KEY = "sk-bench-0123456789"
 PROMPT = "a lighthouse over a dark sea"
 BODY = {"model": "sora-2", "messages": [{"role": "user", "content": PROMPT}], "stream": True}
 
-Recording = list[tuple[float, bytes]]  # (seconds after the request, bytes sent then)
+# (seconds after the request, bytes sent then)
+Recording = list[tuple[float, bytes]]
 
 
-# -- recording one emulator stream -----------------------------------------------------------
+# -- recording one emulator stream ---------------------------------------------
 
 
 async def _record(port: int) -> Recording:
-    """The emulator's raw answer to one POST: every read, with when it arrived."""
+    """The emulator's raw answer to one POST: every read, with when it
+    arrived.
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     body = json.dumps(BODY).encode()
     writer.write(
@@ -81,7 +86,8 @@ def record(speed: float) -> Recording:
         assert port is not None
         got = asyncio.run(_record(port))
     assert b"[DONE]" in b"".join(data for _, data in got), "the stream did not end"
-    # Keep-alive, not "connection: close", in what is replayed: the client may reuse it.
+    # Keep-alive, not "connection: close", in what is replayed: the client may
+    # reuse it.
     at, first = got[0]
     head, _, rest = first.partition(b"\r\n\r\n")
     assert rest or first.endswith(b"\r\n\r\n"), "the head came in more than one read"
@@ -89,11 +95,13 @@ def record(speed: float) -> Recording:
     return [(at, b"\r\n".join(lines) + b"\r\n\r\n" + rest), *got[1:]]
 
 
-# -- the replaying relay (its own process) --------------------------------------------------------
+# -- the replaying relay (its own process) -------------------------------------
 
 
 class _Replay(asyncio.Protocol):
-    """Answers each request on a connection with the recording, at its timing."""
+    """Answers each request on a connection with the recording, at its
+    timing.
+    """
 
     def __init__(self, recording: Recording) -> None:
         self.recording = recording
@@ -149,11 +157,13 @@ def relay_process(recording: Recording, core: int | None) -> tuple[subprocess.Po
     return relay, f"http://127.0.0.1:{relay.stdout.readline().strip()}"
 
 
-# -- the variants --------------------------------------------------------------------------------
+# -- the variants --------------------------------------------------------------
 
 
 async def floor(url: str, n: int) -> int:
-    """Raw aiohttp: the SSE lines read by aiohttp itself, the same decoder and parser."""
+    """Raw aiohttp: the SSE lines read by aiohttp itself, the same decoder and
+    parser.
+    """
     body = json.dumps(BODY).encode()
     headers = {
         "authorization": f"Bearer {KEY}",
@@ -199,7 +209,9 @@ def _unbounded_httpx() -> httpx.AsyncBaseTransport:
 
 
 def measure(variant: Variant, url: str, n: int) -> tuple[float, float]:
-    """(client CPU seconds per stream, wall seconds) of ``n`` streams at once."""
+    """(client CPU seconds per stream, wall seconds) of ``n`` streams at
+    once.
+    """
     gc.collect()
     loop = asyncio.new_event_loop()
     try:
@@ -252,7 +264,8 @@ def main() -> None:
     ratios: dict[tuple[str, int], list[float]] = {}
     walls: dict[str, list[float]] = {}
     try:
-        measure(variants["sora_nb"], url, 10)  # warm: imports, the first connections
+        # warm: imports, the first connections
+        measure(variants["sora_nb"], url, 10)
         for round_ in range(args.rounds):
             order = list(variants) if round_ % 2 == 0 else list(reversed(variants))
             one = {name: measure(variants[name], url, 1)[1] for name in order}

@@ -1,11 +1,12 @@
 """Is the transcript parser linear in the stream's length, in each chat dialect?
 
-Feeds streams of growing length one character at a time (the worst fragmenting a relay
-can send) and reports the cost per character of each, as a ratio to the shortest one,
-measured side by side in one run. A linear parser stays near 1.0; one that re-parses the
-transcript per fragment grows with the length. Then the seed stream as the relay sends it
-(its SSE payloads, decoded and parsed), the work a client does per stream: a batch of a
-thousand streams costs a thousand times that. Run: ``python -m benchmarks.bench_parser``.
+Feeds streams of growing length one character at a time (the worst fragmenting a
+relay can send) and reports the cost per character of each, as a ratio to the
+shortest one, measured side by side in one run. A linear parser stays near 1.0;
+one that re-parses the transcript per fragment grows with the length. Then the
+seed stream as the relay sends it (its SSE payloads, decoded and parsed), the
+work a client does per stream: a batch of a thousand streams costs a thousand
+times that. Run: ``python -m benchmarks.bench_parser``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ SEED = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "transcript"
 
 
 def stream_of(length: int) -> str:
-    """The seed transcript, with a progress line and a queue line padded to ``length``."""
+    """The seed transcript, with a progress line and a queue line padded to
+    ``length``.
+    """
     seed = (SEED / "edit_stream.content.md").read_text(encoding="utf-8")
     head, tail = seed.split(">🏃‍ 进度 ", 1)
     pad = length - len(seed)
@@ -42,7 +45,9 @@ def per_char_seconds(text: str, repeat: int = 3) -> float:
 
 
 def sora2api_chunks(count: int) -> list[ChatChunk]:
-    """A sora2api stream (docs/dialects.md): ``count`` reasoning messages, then the video."""
+    """A sora2api stream (docs/dialects.md): ``count`` reasoning messages, then
+    the video.
+    """
     progress = [
         ChatChunk(reasoning=f"\n**Video Generation Progress**: {n * 100 // count}% (running)\n")
         for n in range(count)
@@ -64,7 +69,9 @@ def per_chunk_seconds(chunks: list[ChatChunk], repeat: int = 3) -> float:
 
 
 def seed_stream_seconds(repeat: int = 200) -> tuple[float, int, int]:
-    """Seconds to decode and parse the seed's SSE stream once; its payloads and characters."""
+    """Seconds to decode and parse the seed's SSE stream once; its payloads and
+    characters.
+    """
     sse = (SEED / "edit_stream.sse").read_text(encoding="utf-8")
     payloads = [e[len("data: ") :] for e in sse.split("\n\n") if e.startswith("data: ")]
     best = float("inf")

@@ -1,27 +1,31 @@
-"""The studio stays responsive with 20 jobs streaming, through a real kernel as a frontend sees it.
+"""The studio stays responsive with 20 jobs streaming, through a real kernel as
+a frontend sees it.
 
-A kernel started with jupyter_client shows the studio; this process plays the browser
-(``tests/frontend.py``): it keeps the widget models from iopub and starts each job as
-``studio.js`` does, one ``custom`` message ``{"action": "generate", "prompt": ...}``. Ratios
-measured side by side in one run:
+A kernel started with jupyter_client shows the studio; this process plays the
+browser (``tests/frontend.py``): it keeps the widget models from iopub and
+starts each job as ``studio.js`` does, one ``custom`` message ``{"action":
+"generate", "prompt": ...}``. Ratios measured side by side in one run:
 
-* Round trip a frontend feels, sampled in turn every 20 ms, with the kernel idle and while 20
-  studio jobs stream: ``kernel_info_request`` → reply, a settings change (a widget
-  ``update``, what the model menu sends) → its ``echo_update``, and ``execute_request``
-  ``1+1`` → ``execute_reply``;
-  medians, 95th percentiles, busy/idle, and the worst against 100 ms, a delay a person
-  starts to notice; and every probe's 95th percentile split by when it was sent: while all 20
-  jobs stream, or while they end. Also a click on Generate → its job row shown.
-* Frontend messages: the widget and display messages on iopub that 20 concurrent jobs cost,
-  over 20 times one job's (≈1: no job costs more for having company); their rate against
-  the Jupyter server's IOPub limit (``iopub_msg_rate_limit``, 1,000 messages/s averaged over
-  ``rate_limit_window``, 3 s; it counts all but ``status``, ``comm_open`` and
-  ``execute_input``), above which output is dropped (docs/notebook.md, "Frontend limits");
-  the bytes they carry (the server's 1 MB/s data limit counts only ``stream`` output); and
-  the widget models the browser still holds per job once they ended (the tile, nothing else).
+* Round trip a frontend feels, sampled in turn every 20 ms, with the kernel idle
+  and while 20 studio jobs stream: ``kernel_info_request`` → reply, a settings
+  change (a widget ``update``, what the model menu sends) → its ``echo_update``,
+  and ``execute_request`` ``1+1`` → ``execute_reply``; medians, 95th
+  percentiles, busy/idle, and the worst against 100 ms, a delay a person starts
+  to notice; and every probe's 95th percentile split by when it was sent: while
+  all 20 jobs stream, or while they end. Also a click on Generate → its job row
+  shown.
+* Frontend messages: the widget and display messages on iopub that 20 concurrent
+  jobs cost, over 20 times one job's (≈1: no job costs more for having company);
+  their rate against the Jupyter server's IOPub limit (``iopub_msg_rate_limit``,
+  1,000 messages/s averaged over ``rate_limit_window``, 3 s; it counts all but
+  ``status``, ``comm_open`` and ``execute_input``), above which output is
+  dropped (docs/notebook.md, "Frontend limits"); the bytes they carry (the
+  server's 1 MB/s data limit counts only ``stream`` output); and the widget
+  models the browser still holds per job once they ended (the tile, nothing
+  else).
 
-The relay is the emulator in its own process, so its encoding shares neither this process's
-GIL nor the kernel's. Run: ``python -m benchmarks.bench_studio``.
+The relay is the emulator in its own process, so its encoding shares neither
+this process's GIL nor the kernel's. Run: ``python -m benchmarks.bench_studio``.
 """
 
 from __future__ import annotations
@@ -43,21 +47,27 @@ JOBS = 20
 SPEED = 1  # one job streams for about five seconds
 GAP = 0.02  # between two round-trip samples
 IDLE_SECONDS = 5.0
-IOPUB_MSG_LIMIT = 1000.0  # ZMQChannelsWebsocketConnection.iopub_msg_rate_limit, messages/s
+# ZMQChannelsWebsocketConnection.iopub_msg_rate_limit, messages/s
+IOPUB_MSG_LIMIT = 1000.0
 IOPUB_WINDOW = 3.0  # ... .rate_limit_window, seconds
-UNCOUNTED = {"status", "comm_open", "execute_input"}  # the server's rate limit skips these
+# the server's rate limit skips these
+UNCOUNTED = {"status", "comm_open", "execute_input"}
 NOTICEABLE = 0.1
 
 
 @dataclass
 class Probes:
-    """Round trips sampled in turn: each probe sends one message and times what answers it."""
+    """Round trips sampled in turn: each probe sends one message and times what
+    answers it.
+    """
 
     front: Frontend
     studio: StudioView
     samples: dict[str, list[float]] = field(default_factory=dict)
-    ids: set[str] = field(default_factory=set)  # what the probes sent, so as not to count it
-    running: list[tuple[int, float]] = field(default_factory=list)  # (jobs running, seconds)
+    # what the probes sent, so as not to count it
+    ids: set[str] = field(default_factory=set)
+    # (jobs running, seconds)
+    running: list[tuple[int, float]] = field(default_factory=list)
     _turn: int = 0
 
     def one(self) -> None:
@@ -102,14 +112,18 @@ def _echo_of(msg_id: str) -> Any:
 
 @dataclass
 class Phase:
-    """Jobs started by clicks and followed to their end: what the frontend received."""
+    """Jobs started by clicks and followed to their end: what the frontend
+    received.
+    """
 
     seconds: float
     clicks: list[float]
     messages: list[Received]
     failed: int  # rows left on screen: a job that ended short keeps its row
-    streams: int  # stream (print) messages: the only ones the server's byte limit counts
-    models: int  # widget models the browser holds after the jobs, over before them
+    # stream (print) messages: the only ones the server's byte limit counts
+    streams: int
+    # widget models the browser holds after the jobs, over before them
+    models: int
 
 
 def run_jobs(studio: StudioView, count: int, probes: Probes | None = None) -> Phase:
@@ -138,7 +152,8 @@ def idle(probes: Probes, seconds: float) -> None:
 
 
 def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20, method="inclusive")[-1]  # within the samples
+    # within the samples
+    return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
 def _ms(value: float) -> str:
@@ -146,7 +161,9 @@ def _ms(value: float) -> str:
 
 
 def peak_rate(messages: list[Received]) -> float:
-    """The most messages the server's rate limit counts in any window, per second."""
+    """The most messages the server's rate limit counts in any window, per
+    second.
+    """
     times = sorted(got.at for got in messages if got.kind not in UNCOUNTED)
     most, first = 0, 0
     for last, at in enumerate(times):
@@ -174,7 +191,8 @@ def report(one: Phase, many: Phase, quiet: Probes, busy: Probes) -> None:
     worst = [s for samples in busy.samples.values() for s in samples]
     print(f"  busy p95 / 100 ms: {_p95(worst) / NOTICEABLE:.2f}, max / 100 ms: "
           f"{max(worst) / NOTICEABLE:.2f}")  # fmt: skip
-    # Streaming costs little; the slow answers come as jobs end (tiles, thumbnails, player).
+    # Streaming costs little; the slow answers come as jobs end (tiles,
+    # thumbnails, player).
     streaming = [s for jobs, s in busy.running if jobs == JOBS]
     ending = [s for jobs, s in busy.running if jobs < JOBS]
     if len(streaming) > 1 and len(ending) > 1:
@@ -223,7 +241,8 @@ def bench(url: str, folder: str) -> None:
         front.wait(lambda got: got.kind == "status" and got.parent == shown
                    and got.msg["content"]["execution_state"] == "idle")  # fmt: skip
         studio = StudioView(front)
-        run_jobs(studio, 1)  # warms the kernel: imports, the client, the first tile
+        # warms the kernel: imports, the client, the first tile
+        run_jobs(studio, 1)
         one = run_jobs(studio, 1)
         quiet = Probes(front, studio)
         idle(quiet, IDLE_SECONDS)

@@ -1,21 +1,26 @@
-"""The views' budgets, counted through a real kernel as a browser receives them (issue 24).
+"""The views' budgets, counted through a real kernel as a browser receives them
+(issue 24).
 
-A kernel started with jupyter_client; this process plays the browser (``tests/frontend.py``),
-keeping every widget model from iopub and pressing the studio's buttons with the messages
-``studio.js`` sends. Counts and ratios from one run, no timed assertion:
+A kernel started with jupyter_client; this process plays the browser
+(``tests/frontend.py``), keeping every widget model from iopub and pressing the
+studio's buttons with the messages ``studio.js`` sends. Counts and ratios from
+one run, no timed assertion:
 
-* A ``%%sora`` cell: every IOPub message it costs, and how many of them come once the relay
-  has finished (the final card, its saved copy in place, the model closed). Budget: <= 10.
-* 100 studio jobs started together and so ending together: the spread of their ends, the
-  IOPub messages each costs as it ends, and the busiest 3-s window against jupyter_server's
-  ``iopub_msg_rate_limit`` (1,000 messages/s averaged over ``rate_limit_window``, 3 s; it
-  counts all but ``status``, ``comm_open`` and ``execute_input``). Budget: under the limit.
+* A ``%%sora`` cell: every IOPub message it costs, and how many of them come
+  once the relay has finished (the final card, its saved copy in place, the
+  model closed). Budget: <= 10.
+* 100 studio jobs started together and so ending together: the spread of their
+  ends, the IOPub messages each costs as it ends, and the busiest 3-s window
+  against jupyter_server's ``iopub_msg_rate_limit`` (1,000 messages/s averaged
+  over ``rate_limit_window``, 3 s; it counts all but ``status``, ``comm_open``
+  and ``execute_input``). Budget: under the limit.
 * The widget models the browser holds for a studio of 100+ turns. Budget: <= 5.
-* A studio opened on 1,000 turns (a history file, read back as after a restart): the tiles
-  its first message carries, and its size over the size of one opened on 100 turns (one
-  page either way, so about 1).
+* A studio opened on 1,000 turns (a history file, read back as after a restart):
+  the tiles its first message carries, and its size over the size of one opened
+  on 100 turns (one page either way, so about 1).
 
-The relay is the emulator in its own process. Run: ``python -m benchmarks.bench_views``.
+The relay is the emulator in its own process. Run: ``python -m
+benchmarks.bench_views``.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from benchmarks.bench_studio import IOPUB_MSG_LIMIT, UNCOUNTED, _emulator, peak_
 from tests.frontend import FRONTEND, Frontend, Received, StudioView
 
 JOBS = 100
-SPEED = 5  # one job streams for about a second: 100 started together run together
+# one job streams for about a second: 100 started together run together
+SPEED = 5
 MANY = 1000
 CELL = "%%sora --as cow\na cow in a meadow at dawn"
-# A history of MANY turns, written as autosave writes one and read back by %sora config.
+# A history of MANY turns, written as autosave does, read back by %sora config.
 MANY_TURNS = f"""
 import dataclasses, pathlib
 from sora_nb.records._turn import write_file
@@ -60,8 +66,11 @@ def _html(got: Received) -> str:
 
 
 def cell_costs(front: Frontend) -> tuple[int, int, dict[str, int]]:
-    """A %%sora cell: its IOPub messages (all but status), and those after the relay ended."""
-    _idle(front, front.execute(CELL))  # warm: imports, the client, the first card
+    """A %%sora cell: its IOPub messages (all but status), and those after the
+    relay ended.
+    """
+    # warm: imports, the client, the first card
+    _idle(front, front.execute(CELL))
     got = [g for g in _idle(front, front.execute(CELL)) if g.kind not in ("status",)]
     ended = next(i for i, g in enumerate(got) if "phase-downloading" in _html(g)
                  or "phase-done" in _html(g))  # fmt: skip
@@ -72,14 +81,16 @@ def cell_costs(front: Frontend) -> tuple[int, int, dict[str, int]]:
 
 
 def studio_jobs(front: Frontend, studio: StudioView) -> dict[str, Any]:
-    """JOBS studio jobs started together: when they end, and what their ends cost."""
+    """JOBS studio jobs started together: when they end, and what their ends
+    cost.
+    """
     mark = len(front.received)
     for n in range(JOBS):
         studio.act(action="generate", prompt="a sheep on a hill, take one", settings={"n": n})
     while _value(front, f"len(p._made) >= {JOBS}") is not True:
         front.drain(0.2)
     front.drain(1.0)  # the closing messages: the selection, the last push
-    # When each job ended, on the kernel's clock, moved onto this process's perf_counter.
+    # When each job ended, on the kernel's clock, moved onto our perf_counter.
     ends = _value(front, f"[t.finished_at for t in p._session().turns[-{JOBS}:]]")
     offset = time.time() - time.perf_counter()
     times = sorted(float(at) - offset for at in ends)
@@ -102,7 +113,9 @@ def _value(front: Frontend, expression: str) -> Any:
 
 
 def open_studio(front: Frontend) -> tuple[int, int]:
-    """Open one more studio: the tiles it sends as it opens, and the bytes that takes."""
+    """Open one more studio: the tiles it sends as it opens, and the bytes that
+    takes.
+    """
     mark = len(front.received)
     _idle(front, front.execute("s = sora_nb.studio()\ns"))
     got = front.received[mark:]
@@ -129,7 +142,8 @@ def bench(url: str, folder: str) -> None:
         print(f"  ({JOBS} studio jobs measured)", flush=True)
         tiles_100, size_100 = open_studio(front)
         print(f"  (a studio opened on {JOBS + 2} turns)", flush=True)
-        _idle(front, front.execute(MANY_TURNS))  # the last turn, 1,000 times, in a history file
+        # the last turn, 1,000 times, in a history file
+        _idle(front, front.execute(MANY_TURNS))
         _idle(front, front.execute("%sora config --session big --autosave big.json"))
         tiles_1000, size_1000 = open_studio(front)
         turns = len(front.models)

@@ -1,8 +1,9 @@
-"""Print the layer picture of docs/architecture.md from the code: who imports whom.
+"""Print the layer picture of docs/architecture.md from the code: who imports
+whom.
 
-Run ``python scripts/layer_graph.py``; ``tests/test_architecture.py`` checks that the
-picture in the docs is what this prints. Imports made only for annotations are left out,
-as import-linter leaves them out (pyproject.toml).
+Run ``python scripts/layer_graph.py``; ``tests/test_architecture.py`` checks
+that the picture in the docs is what this prints. Imports made only for
+annotations are left out, as import-linter leaves them out (pyproject.toml).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ LAYERS = (
 
 
 def edges() -> list[tuple[str, str]]:
-    """(importer, imported) for each pair of layers with a direct import between them."""
+    """(importer, imported) for each pair of layers with a direct import between
+    them.
+    """
     graph = grimp.build_graph("sora_nb", exclude_type_checking_imports=True)
     found = set()
     for upper in LAYERS:
@@ -39,7 +42,8 @@ def mermaid() -> str:
     lines = ["```mermaid", "flowchart TD"]
     links = edges()
     alone = [layer for layer in LAYERS if not any(layer in link for link in links)]
-    lines += [f"    {layer}" for layer in alone]  # imports nothing of sora_nb at import time
+    # imports nothing of sora_nb at import time
+    lines += [f"    {layer}" for layer in alone]
     lines += [f"    {upper} --> {lower}" for upper, lower in links]
     lines.append("```")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """sora_nb: make and refine short sora-2 videos from a Jupyter notebook.
 
-``%load_ext sora_nb`` adds the ``%%sora`` magic; ``SoraClient`` is the async core.
+``%load_ext sora_nb`` adds the ``%%sora`` magic; ``SoraClient`` is the async
+core.
 """
 
 from ._exceptions import (
@@ -88,8 +89,8 @@ def load_ipython_extension(ipython: object) -> None:
     load(ipython)
 
 
-# Public names say ``sora_nb.Video``, not ``sora_nb.records._video.Video``, in reprs and tracebacks
-# (as httpx does for its own private modules).
+# Public names say ``sora_nb.Video``, not ``sora_nb.records._video.Video``, in
+# reprs and tracebacks (as httpx does for its own private modules).
 for _name in __all__:
     if isinstance(globals()[_name], type) or callable(globals()[_name]):
         globals()[_name].__module__ = "sora_nb"

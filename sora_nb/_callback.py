@@ -1,4 +1,4 @@
-"""Calling a user's callback that may be a plain function or a coroutine function."""
+"""Call a user's callback, a plain function or a coroutine function."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ __all__ = ["call"]
 
 
 async def call(callback: Callable[..., object] | None, *args: object) -> None:
-    """``callback(*args)``, awaited when it returns an awaitable; nothing when None."""
+    """``callback(*args)``, awaited if it returns an awaitable."""
     if callback is None:
         return
     result = callback(*args)

@@ -1,17 +1,18 @@
 """Errors raised by sora_nb.
 
-Every error is a ``SoraError``; messages are one sentence and never contain the API key::
+Every error is a ``SoraError``; messages are one sentence and never contain the
+API key::
 
     SoraError
     ├── InvalidRequest          bad input, caught before anything is sent
-    │   └── SessionFileError    a session file is corrupt, foreign or from a newer sora_nb
+    │   └── SessionFileError    a session file is corrupt, foreign or too new
     ├── APIError                the relay answered something we cannot use
-    │   ├── APIConnectionError  could not connect, or timed out before the stream began
+    │   ├── APIConnectionError  no connection, or a timeout before the stream
     │   └── APIStatusError      a non-2xx answer; has ``status_code``
     │       ├── AuthenticationError   401 / 403
     │       └── RateLimitError        429 after the retries
-    ├── GenerationFailed        the relay reported a failure, or the stream ended with no video
-    └── StreamInterrupted       the stream broke after the task existed and could not be resumed
+    ├── GenerationFailed        the relay reported a failure, or sent no video
+    └── StreamInterrupted       the stream broke after the task began; no resume
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ class SoraError(Exception):
 
 
 class InvalidRequest(SoraError, ValueError):
-    """The request was refused before anything was sent (empty prompt, unknown model, …)."""
+    """Refused before anything was sent (empty prompt, unknown model, …)."""
 
 
 class SessionFileError(InvalidRequest):
-    """A session file is unreadable, corrupt, or from a newer sora_nb; it is left untouched."""
+    """A session file is unreadable, corrupt or too new; it is left alone."""
 
 
 class APIError(SoraError):
@@ -54,7 +55,7 @@ class APIError(SoraError):
 
 
 class APIConnectionError(APIError):
-    """Could not connect to the relay, or it timed out before the stream began."""
+    """No connection to the relay, or a timeout before the stream began."""
 
 
 class APIStatusError(APIError):
@@ -86,7 +87,8 @@ class GenerationFailed(SoraError):
 
 
 class StreamInterrupted(SoraError):
-    """The stream broke after the task was created, and polling its source URL did not finish it.
+    """The stream broke after the task was created, and polling its source URL
+    did not finish it.
 
     The video may still finish on the relay: ``SoraClient.resume(task_id)`` or
     ``%sora resume TASK`` collects it later.
@@ -103,5 +105,6 @@ class StreamInterrupted(SoraError):
         super().__init__(message)
         self.task_id = task_id
         self.source_url = source_url
-        #: What the client knew when it gave up (partial transcript included), for resume().
+        #: What the client knew when it gave up (partial transcript included),
+        #: for resume().
         self.pending = pending

@@ -1,10 +1,11 @@
-"""Every user-facing sentence and label, in English and Chinese: one catalog for the core's
-errors and the notebook's words alike, importable without Jupyter.
+"""Every user-facing sentence and label, in English and Chinese: one catalog for
+the core's errors and the notebook's words alike, importable without Jupyter.
 
-The relay's users are largely Chinese-speaking, so the language follows the locale
-(``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, then ``locale``) unless
-``%sora config --language`` or ``SoraMagics.language`` chooses one. A message is written in
-the language in use when it is made (an error, when it is raised).
+The relay's users are largely Chinese-speaking, so the language follows the
+locale (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, then ``locale``)
+unless ``%sora config --language`` or ``SoraMagics.language`` chooses one. A
+message is written in the language in use when it is made (an error, when it is
+raised).
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
     ),
     "eta.left": ("about {time} left", "约剩 {time}"),
     "eta.typical": ("usually {time}", "通常需要 {time}"),
-    # The relay's observed range for one generation (docs/protocol.md, "Response stream"),
-    # said until this session has finished a video with the same model.
+    # The relay's observed range for one generation (docs/protocol.md, "Response
+    # stream"), until this session has a video from the same model.
     "eta.range": ("usually 1–30 min", "通常需要 1–30 分钟"),
     "link.video": ("video", "视频"),
     "link.relay": ("relay link", "中转链接"),
@@ -398,7 +399,7 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "A Secret is never pickled: keep the key in SORA_API_KEY.",
         "`Secret` 不能被序列化：请把密钥放在 SORA_API_KEY 中。",
     ),
-    # Requests, sessions and the Videos API (_request, _history, _videos_api, _client).
+    # Requests, sessions and the Videos API (_request, _history, _videos_api).
     "request.model_empty": (
         "The model name {model!r} is empty: use sora-2 or your relay's.",
         "模型名 {model!r} 为空：请用 sora-2 或中转服务提供的模型。",
@@ -734,7 +735,8 @@ _CATALOG: dict[str, tuple[str, str]] = {
         "Stopped before it finished; the relay may still have it. Press Resume to collect it.",
         "在完成前停止；中转服务可能仍保留它。点“恢复”取回。",
     ),
-    # A turn's continuation named as its model offers it, and a chain's export (issue 22).
+    # A turn's continuation named as its model offers it, and a chain's export
+    # (issue 22).
     "studio.continue.remix": ("Remix", "重混"),
     "studio.continue.edit": ("Edit", "编辑"),
     "studio.continue.extend": ("Extend", "延长"),
@@ -834,6 +836,6 @@ def language() -> Language:
 
 
 def t(key: str, **fields: object) -> str:
-    """The message ``key`` in the current language, formatted with ``fields``."""
+    """The message ``key`` in the current language, with ``fields``."""
     english, chinese = _CATALOG[key]
     return (chinese if language() == "zh" else english).format(**fields)

@@ -1,11 +1,13 @@
-"""The API key as a secret: masked wherever it is shown, read only where the header is built.
+"""The API key as a secret: masked wherever it is shown, read only where the
+header is built.
 
-The key travels as a ``Secret`` from the environment or the magic's settings to the one place
-that reads it, ``BearerAuth.auth_flow``; so a repr, a ``%config`` listing or an ``%xmode
-Verbose`` traceback shows ``sk-…abcd``, never the key. Text that came from the relay (error
-pages, failure lines, transcripts, status JSON) is redacted of the key before it is stored
-or shown, in case the relay echoes the bearer token back (docs/protocol.md, "Promises").
-The key is sent only to the relay's own origin, compared in httpx's normalised form.
+The key travels as a ``Secret`` from the environment or the magic's settings to
+the one place that reads it, ``BearerAuth.auth_flow``; so a repr, a ``%config``
+listing or an ``%xmode Verbose`` traceback shows ``sk-…abcd``, never the key.
+Text that came from the relay (error pages, failure lines, transcripts, status
+JSON) is redacted of the key before it is stored or shown, in case the relay
+echoes the bearer token back (docs/protocol.md, "Promises"). The key is sent
+only to the relay's own origin, compared in httpx's normalised form.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ __all__ = [
     "shown_url",
 ]
 
-#: Keys shorter than this are not redacted from relay text: a 3-letter test key such as
-#: ``any`` would mangle every word containing it, and is no secret anyway.
+#: Keys shorter than this are not redacted from relay text: a 3-letter test key
+#: such as ``any`` would mangle every word holding it, and is no secret.
 MIN_REDACTED = 6
 
 
@@ -96,8 +98,10 @@ class Secret:
         raise TypeError(t("secret.no_pickle"))
 
     def redact(self, text: str) -> str:
-        """``text`` with every copy of the key replaced by its mask, also a copy written
-        JSON-escaped (``\\u0073k-…``, ``\\/``), so raw JSON can be masked before decoding."""
+        """``text`` with every copy of the key replaced by its mask, also a copy
+        written JSON-escaped (``\\u0073k-…``, ``\\/``), so raw JSON can be
+        masked before decoding.
+        """
         value = self.__value
         if len(value) < MIN_REDACTED:
             return text
@@ -110,7 +114,9 @@ class Secret:
 
 @lru_cache(maxsize=8)
 def _escaped_pattern(key: str) -> re.Pattern[str]:
-    """The key with any of its characters written as a JSON escape (``\\u00XX``, ``\\/``)."""
+    """The key with any of its characters written as a JSON escape (``\\u00XX``,
+    ``\\/``).
+    """
     return re.compile("".join(_escaped_char(char) for char in key))
 
 
@@ -128,11 +134,12 @@ def redact(text: str, secret: Secret | None) -> str:
 
 
 class Redactor:
-    """Redacts a stream of fragments, even when the key is split across two of them.
+    """Redacts a stream of fragments, even when the key is split across two of
+    them.
 
-    A fragment's end that could be the start of the key is held back until the next
-    fragment shows whether it is; any other text passes at once, so progress dots and
-    status words are never delayed.
+    A fragment's end that could be the start of the key is held back until the
+    next fragment shows whether it is; any other text passes at once, so
+    progress dots and status words are never delayed.
     """
 
     def __init__(self, secret: Secret | None) -> None:
@@ -155,11 +162,12 @@ class Redactor:
 
 
 class MessageRedactor:
-    """Redacts a stream of whole messages (sora2api's ``reasoning_content``), even when a
-    relay cuts the key across two of them.
+    """Redacts a stream of whole messages (sora2api's ``reasoning_content``),
+    even when a relay cuts the key across two of them.
 
-    A message whose end could start the key is held back; if the next one completes the
-    key, the two are one message (the relay cut it mid-word), else they pass as two.
+    A message whose end could start the key is held back; if the next one
+    completes the key, the two are one message (the relay cut it mid-word), else
+    they pass as two.
     """
 
     def __init__(self, secret: Secret | None) -> None:
@@ -177,7 +185,8 @@ class MessageRedactor:
             self._held = joined  # the key may still go on in the next message
             return []
         if held and secret.redact(joined) != secret.redact(held) + secret.redact(message):
-            return self._pass(secret.redact(joined), key)  # the key ran across both
+            # the key ran across both
+            return self._pass(secret.redact(joined), key)
         out = [secret.redact(held)] if held else []
         return out + self._pass(secret.redact(message), key)
 
@@ -194,7 +203,7 @@ class MessageRedactor:
 
 
 def shown_url(url: str) -> str:
-    """``url`` as it may be shown: a password in its user-info becomes ``***``."""
+    """``url`` as it may be shown: a password in it becomes ``***``."""
     match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):([^/?#@]*)@", url)
     if match is None:
         return url
@@ -202,7 +211,7 @@ def shown_url(url: str) -> str:
 
 
 def _key_prefix_at_end(text: str, key: str) -> int:
-    """The length of the longest end of ``text`` that is a start of ``key`` (not all of it)."""
+    """The longest end of ``text`` that starts ``key`` (short of all of it)."""
     start = max(0, len(text) - len(key) + 1)
     at = text.find(key[0], start)
     while at >= 0:
@@ -213,10 +222,11 @@ def _key_prefix_at_end(text: str, key: str) -> int:
 
 
 def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
-    """Scheme, host and port as httpx normalises them: case-folded, default port implied.
+    """Scheme, host and port as httpx normalises them: case-folded, default port
+    implied.
 
-    User-info is not part of an origin, so ``https://u@relay.example:443`` is the same
-    origin as ``https://RELAY.example``.
+    User-info is not part of an origin, so ``https://u@relay.example:443`` is
+    the same origin as ``https://RELAY.example``.
     """
     parsed = httpx.URL(url)
     default = {"http": 80, "https": 443}.get(parsed.scheme)
@@ -225,7 +235,7 @@ def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
 
 
 class BearerAuth(httpx.Auth):
-    """Adds the key to requests for the relay's own origin only; its repr never shows it."""
+    """The key, on requests to the relay's own origin only; never in a repr."""
 
     def __init__(self, key: Secret, base_url: str) -> None:
         self._key = key
@@ -238,7 +248,7 @@ class BearerAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if origin(request.url) == self._origin:
-            # The only place the key is read: no local variable holds it (tracebacks).
+            # The only place the key is read: no local holds it (tracebacks).
             request.headers["Authorization"] = "Bearer " + self._key.reveal()
         yield request
 

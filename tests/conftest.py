@@ -1,4 +1,6 @@
-"""Shared fixtures. The relay's recorded example lives in tests/fixtures/transcript/."""
+"""Shared fixtures. The relay's recorded example lives in
+tests/fixtures/transcript/.
+"""
 
 from __future__ import annotations
 
@@ -39,9 +41,11 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def relay() -> Iterator[EmulatorServer]:
-    """One emulator for a module's notebook tests, 200 times faster than real time.
+    """One emulator for a module's notebook tests, 200 times faster than real
+    time.
 
-    Files that need another pace (a batch, a killed kernel) define their own ``relay``.
+    Files that need another pace (a batch, a killed kernel) define their own
+    ``relay``.
     """
     with serve_in_thread(speed=200) as server:
         yield server
@@ -49,14 +53,18 @@ def relay() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
-    """The embedded emulator on a free loopback port, 500 times faster than real time."""
+    """The embedded emulator on a free loopback port, 500 times faster than real
+    time.
+    """
     with serve_in_thread(speed=500) as server:
         yield server
 
 
 @pytest.fixture
 def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Work in a fresh folder (the notebook's) and leave the session registry as it was."""
+    """Work in a fresh folder (the notebook's) and leave the session registry as
+    it was.
+    """
     from sora_nb.session import _history
 
     monkeypatch.chdir(tmp_path)
@@ -67,7 +75,9 @@ def isolated_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 class Cells:
-    """A shell with sora_nb loaded, its displayed outputs, and the magics' settings."""
+    """A shell with sora_nb loaded, its displayed outputs, and the magics'
+    settings.
+    """
 
     def __init__(self, shell: InteractiveShell, outputs: list[dict[str, Any]]) -> None:
         from sora_nb.notebook._magic import magics_for
@@ -75,7 +85,8 @@ class Cells:
         self.shell = shell
         self.outputs = outputs
         self.magics: SoraMagics = magics_for(shell)
-        self.failures: list[CellFailed] = []  # what ended a cell in error, as the kernel sees
+        # what ended a cell in error, as the kernel sees
+        self.failures: list[CellFailed] = []
 
     def cell(self, line: str, body: str) -> None:
         from sora_nb.notebook._output import CellFailed
@@ -113,8 +124,10 @@ class Cells:
 def magic_cells(
     base_url: str, api_key: str, session: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Cells]:
-    """A real ``InteractiveShell`` with sora_nb loaded, pointed at ``base_url``, its display
-    captured; the magics' settings are put back afterwards (the shell is a singleton)."""
+    """A real ``InteractiveShell`` with sora_nb loaded, pointed at ``base_url``,
+    its display captured; the magics' settings are put back afterwards (the
+    shell is a singleton).
+    """
     from IPython.core.displaypub import CapturingDisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -144,7 +157,9 @@ def magic_cells(
 
 
 def checkout(tmp_path: Path) -> Path:
-    """A git repository of this checkout's tracked files as they are now (edits included)."""
+    """A git repository of this checkout's tracked files as they are now (edits
+    included).
+    """
     clone = tmp_path / "clone"
     names = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True

@@ -1,11 +1,13 @@
-"""A widget frontend over jupyter_client: what ipywidgets' JavaScript keeps and sends.
+"""A widget frontend over jupyter_client: what ipywidgets' JavaScript keeps and
+sends.
 
-It keeps every widget model's state as ``@jupyter-widgets/base`` does, from ``comm_open`` and
-``comm_msg`` (``update`` and ``echo_update``) on iopub, and it sends what a browser sends on
-the shell channel: a model's ``update`` (``{"method": "update", "state": {...},
-"buffer_paths": []}``) and a view's message (``{"method": "custom", "content": {...}}``:
-the studio's ``{"action": ...}``), ipywidgets 8's protocol (docs/notebook.md, "The studio").
-One thread reads both channels, so every reply and every widget message is timed on one
+It keeps every widget model's state as ``@jupyter-widgets/base`` does, from
+``comm_open`` and ``comm_msg`` (``update`` and ``echo_update``) on iopub, and it
+sends what a browser sends on the shell channel: a model's ``update``
+(``{"method": "update", "state": {...}, "buffer_paths": []}``) and a view's
+message (``{"method": "custom", "content": {...}}``: the studio's ``{"action":
+...}``), ipywidgets 8's protocol (docs/notebook.md, "The studio"). One thread
+reads both channels, so every reply and every widget message is timed on one
 clock.
 """
 
@@ -26,7 +28,9 @@ PREFIX = "IPY_MODEL_"
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """A message as the frontend got it: when, on which channel, and its size on the wire."""
+    """A message as the frontend got it: when, on which channel, and its size on
+    the wire.
+    """
 
     at: float
     channel: str
@@ -45,7 +49,9 @@ class Received:
 
 
 class Frontend:
-    """The widget models a browser would hold for one kernel, and the messages it sends."""
+    """The widget models a browser would hold for one kernel, and the messages
+    it sends.
+    """
 
     def __init__(self, kc: BlockingKernelClient) -> None:
         self.kc = kc
@@ -55,10 +61,12 @@ class Frontend:
         for channel in (kc.shell_channel, kc.iopub_channel):
             self._poller.register(channel.socket, zmq.POLLIN)
 
-    # -- reading -------------------------------------------------------------------------------
+    # -- reading ---------------------------------------------------------------
 
     def pump(self, timeout: float) -> list[Received]:
-        """Wait up to ``timeout`` seconds for messages; read every one that is ready."""
+        """Wait up to ``timeout`` seconds for messages; read every one that is
+        ready.
+        """
         new: list[Received] = []
         if not self._poller.poll(int(timeout * 1000)):
             return new
@@ -108,10 +116,12 @@ class Frontend:
         elif kind == "comm_close":
             self.models.pop(content["comm_id"], None)
 
-    # -- the models ----------------------------------------------------------------------------
+    # -- the models ------------------------------------------------------------
 
     def find(self, model: str, dom_class: str | None = None) -> list[str]:
-        """The ids of the models named ``model`` (``"ButtonModel"``), with that CSS class."""
+        """The ids of the models named ``model`` (``"ButtonModel"``), with that
+        CSS class.
+        """
         return [
             comm_id
             for comm_id, state in self.models.items()
@@ -123,7 +133,7 @@ class Frontend:
         state = self.models.get(comm_id, {})
         return [child.removeprefix(PREFIX) for child in state.get("children", ())]
 
-    # -- sending -------------------------------------------------------------------------------
+    # -- sending ---------------------------------------------------------------
 
     def send(self, msg_type: str, content: dict[str, Any]) -> str:
         """Send a shell message; its id (the parent of what it causes)."""
@@ -146,7 +156,9 @@ class Frontend:
         return self.send("execute_request", content)
 
     def reply(self, msg_id: str, timeout: float = 120) -> Received:
-        """The shell reply to ``msg_id`` (perhaps read already, with an earlier message)."""
+        """The shell reply to ``msg_id`` (perhaps read already, with an earlier
+        message).
+        """
 
         def answers(got: Received) -> bool:
             return got.channel == "shell" and got.parent == msg_id
@@ -158,7 +170,9 @@ class Frontend:
 
 
 class StudioView:
-    """The studio as the frontend holds it: one model, whose ``jobs`` trait lists the rows."""
+    """The studio as the frontend holds it: one model, whose ``jobs`` trait
+    lists the rows.
+    """
 
     def __init__(self, front: Frontend) -> None:
         self.front = front
@@ -187,7 +201,9 @@ class StudioView:
         return self.front.send("comm_msg", {"comm_id": self.studio, "data": data})
 
     def start(self, prompt: str) -> tuple[int, float]:
-        """Press Generate with ``prompt``: the new row's id and seconds from press to row."""
+        """Press Generate with ``prompt``: the new row's id and seconds from
+        press to row.
+        """
         before = set(self.rows())
         clicked = time.perf_counter()
         self.act(action="generate", prompt=prompt)

@@ -1,11 +1,13 @@
-"""A relay written to misbehave: raw ASGI under uvicorn on a loopback port (docs/protocol.md,
-"Promises"). It sits beside ``scripted.py`` and extends its ``ScriptedRelay``:
+"""A relay written to misbehave: raw ASGI under uvicorn on a loopback port
+(docs/protocol.md, "Promises"). It sits beside ``scripted.py`` and extends its
+``ScriptedRelay``:
 
-* every script and status body may say ``{bearer}``: the relay echoes the Authorization
-  header it received there, as a careless relay's error pages do; ``{bearer_json}`` echoes
-  it JSON-escaped, its first letter as ``\\u00XX`` and ``/`` as ``\\/`` (PHP's way);
-* ``RawRelay`` answers from a plain socket, so even the status line's reason phrase can
-  echo the key (no ASGI server lets an app choose it);
+* every script and status body may say ``{bearer}``: the relay echoes the
+  Authorization header it received there, as a careless relay's error pages do;
+  ``{bearer_json}`` echoes it JSON-escaped, its first letter as ``\\u00XX`` and
+  ``/`` as ``\\/`` (PHP's way);
+* ``RawRelay`` answers from a plain socket, so even the status line's reason
+  phrase can echo the key (no ASGI server lets an app choose it);
 * ``/media/NAME`` serves hostile links: a redirect to itself, a garbage
   ``Content-Encoding``, a body larger than it says, an image bomb.
 """
@@ -39,7 +41,9 @@ MediaHandler = Callable[[dict[str, Any], Send], Any]
 
 
 class HostileRelay(ScriptedRelay):
-    """``ScriptedRelay`` plus ``media`` routes and an echo of the bearer token."""
+    """``ScriptedRelay`` plus ``media`` routes and an echo of the bearer
+    token.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,10 +54,14 @@ class HostileRelay(ScriptedRelay):
             "/media/liar.mp4": _liar,
             "/media/bomb.png": _bomb,
         }
-        self.status_codes: dict[str, int] = {}  # /source/<id> → a status to answer with
-        self.refuse_unscripted = False  # with no script left: 400 at once (fuzzing)
-        self.raw_sources: list[bytes] = []  # status bodies sent as bytes, echoes replaced
-        self.trickling: set[str] = set()  # paths answered one byte every half second
+        # /source/<id> → a status to answer with
+        self.status_codes: dict[str, int] = {}
+        # with no script left: 400 at once (fuzzing)
+        self.refuse_unscripted = False
+        # status bodies sent as bytes, echoes replaced
+        self.raw_sources: list[bytes] = []
+        # paths answered one byte every half second
+        self.trickling: set[str] = set()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -103,15 +111,18 @@ def _bearer(scope: dict[str, Any]) -> str:
 
 @dataclass
 class EchoStream(Script):
-    """A stream of ``text`` in ``piece``-character chunks, ``{bearer}`` echoed before the
-    split, so the key itself arrives cut across chunks."""
+    """A stream of ``text`` in ``piece``-character chunks, ``{bearer}`` echoed
+    before the split, so the key itself arrives cut across chunks.
+    """
 
     text: str = ""
     piece: int = 3
 
 
 def escaped(key: str) -> str:
-    """``key`` as a careless JSON encoder may write it: ``\\u0073k-…``, ``/`` as ``\\/``."""
+    """``key`` as a careless JSON encoder may write it: ``\\u0073k-…``, ``/`` as
+    ``\\/``.
+    """
     return f"\\u{ord(key[0]):04x}" + key[1:].replace("/", "\\/") if key else ""
 
 
@@ -142,8 +153,11 @@ async def _start(send: Send, status: int, kind: str, length: int | None, **extra
 
 
 async def _trickle(receive: Receive, send: Send) -> None:
-    """Announces 10 kB, then sends one byte every half second until the client leaves."""
-    await receive()  # the (empty) request body; the next message is the disconnect
+    """Announces 10 kB, then sends one byte every half second until the client
+    leaves.
+    """
+    # the (empty) request body; the next message is the disconnect
+    await receive()
     gone = asyncio.ensure_future(receive())
     await _start(send, 200, "video/mp4", 10_000)
     for _ in range(10_000):
@@ -201,7 +215,9 @@ async def _bomb(scope: dict[str, Any], send: Send) -> None:
 
 
 def keepalive_script(seconds: float, every: float = 0.1) -> Script:
-    """SSE comments every ``every`` seconds for ``seconds``: bytes arrive, nothing happens."""
+    """SSE comments every ``every`` seconds for ``seconds``: bytes arrive,
+    nothing happens.
+    """
     return Script(steps=[Step(b": keep-alive\n\n", every) for _ in range(int(seconds / every))])
 
 
@@ -211,8 +227,10 @@ def endless_line_script(pieces: int, size: int = 1024, every: float = 0.01) -> S
 
 
 class SlotGate:
-    """A per-key concurrency gate in front of an app, as new-api's is: at most ``slots``
-    POSTs at once, every other one answered 429 with ``Retry-After`` (nothing started)."""
+    """A per-key concurrency gate in front of an app, as new-api's is: at most
+    ``slots`` POSTs at once, every other one answered 429 with ``Retry-After``
+    (nothing started).
+    """
 
     def __init__(self, app: Any, slots: int, retry_after: str = "1") -> None:
         self.app, self.slots, self.retry_after = app, slots, retry_after
@@ -239,7 +257,9 @@ class SlotGate:
 
 @contextlib.contextmanager
 def gated_emulator(slots: int, speed: float = 100) -> Iterator[tuple[SlotGate, str]]:
-    """The emulator behind a ``SlotGate`` on a loopback port: the gate and the base URL."""
+    """The emulator behind a ``SlotGate`` on a loopback port: the gate and the
+    base URL.
+    """
     import uvicorn
 
     from sora_nb.emulator import create_app
@@ -259,9 +279,11 @@ def paid(gate: SlotGate) -> dict[str, int]:
 
 
 def split_character_script(text: str, character: str = "🏃", *, lone: bool = False) -> Script:
-    """A stream of ``text`` whose every ``character`` (outside the BMP) is cut between its
-    two UTF-16 halves, one per chunk, JSON-escaped as a JavaScript relay writes them:
-    ``"\\ud83c"`` then ``"\\udfc3…"``. ``lone``: the second half never comes."""
+    """A stream of ``text`` whose every ``character`` (outside the BMP) is cut
+    between its two UTF-16 halves, one per chunk, JSON-escaped as a JavaScript
+    relay writes them: ``"\\ud83c"`` then ``"\\udfc3…"``. ``lone``: the second
+    half never comes.
+    """
     high, low = (
         character.encode("utf-16-le", "surrogatepass")[:2],
         character.encode("utf-16-le")[2:],
@@ -285,7 +307,8 @@ def _escaped_chunk(content: str) -> bytes:
         "model": "sora-2",
     }
     obj["choices"] = [{"index": 0, "delta": {"content": content}, "finish_reason": None}]
-    return b"data: " + json.dumps(obj).encode("ascii") + b"\n\n"  # \ud83c: escaped, as JS does
+    # \ud83c: escaped, as JS does
+    return b"data: " + json.dumps(obj).encode("ascii") + b"\n\n"
 
 
 def media_bytes(data: bytes, kind: str = "video/mp4") -> MediaHandler:
@@ -299,7 +322,9 @@ def media_bytes(data: bytes, kind: str = "video/mp4") -> MediaHandler:
 
 
 def clip_mp4(colour: tuple[int, int, int] = (200, 30, 30), *, audio_only: bool = False) -> bytes:
-    """A real mp4 of three frames of ``colour``, or of a little silence (no video stream)."""
+    """A real mp4 of three frames of ``colour``, or of a little silence (no
+    video stream).
+    """
     from fractions import Fraction
 
     import av
@@ -326,7 +351,9 @@ def clip_mp4(colour: tuple[int, int, int] = (200, 30, 30), *, audio_only: bool =
 
 
 def linked_transcript(text: str, video_url: str) -> str:
-    """``text`` (a seed transcript) with no thumbnail link and its video at ``video_url``."""
+    """``text`` (a seed transcript) with no thumbnail link and its video at
+    ``video_url``.
+    """
     lines = [line for line in text.splitlines(keepends=True) if not line.startswith("![")]
     out = []
     for line in lines:
@@ -337,9 +364,10 @@ def linked_transcript(text: str, video_url: str) -> str:
 
 
 class RawRelay:
-    """A relay on a plain loopback socket that answers every request with ``reply``, its
-    ``{bearer}`` and ``{bearer_json}`` replaced by the key the request carried; ``url``
-    is its base URL. Used as a context manager."""
+    """A relay on a plain loopback socket that answers every request with
+    ``reply``, its ``{bearer}`` and ``{bearer_json}`` replaced by the key the
+    request carried; ``url`` is its base URL. Used as a context manager.
+    """
 
     def __init__(self, reply: bytes) -> None:
         self.reply = reply
@@ -358,7 +386,8 @@ class RawRelay:
         self._server.close()
 
     def _serve(self) -> None:
-        self._server.settimeout(0.1)  # to see the stop flag: close() does not wake accept()
+        # to see the stop flag: close() does not wake accept()
+        self._server.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 connection, _ = self._server.accept()
@@ -377,7 +406,8 @@ class RawRelay:
             head += data
         length = re.search(rb"(?im)^content-length: *(\d+)", head)
         end = head.index(b"\r\n\r\n") + 4 + (int(length.group(1)) if length else 0)
-        while len(head) < end:  # the whole body read: closing early would reset it
+        # the whole body read: closing early would reset it
+        while len(head) < end:
             data = connection.recv(65536)
             if not data:
                 return

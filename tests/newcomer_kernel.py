@@ -1,13 +1,14 @@
 """A Python kernel that sees only what ``pip install -e '.[demo]'`` installs.
 
-The test environment has the test extra too (pandas, papermill, openai …). A fresh venv with
-only the demo extra costs minutes of installing in every CI run, so this kernel hides, before
-anything runs, every top-level module of a distribution the demo extra does not require:
-each import finder answers "not here" for them, so ``import pandas`` raises
-ModuleNotFoundError and ``importlib.util.find_spec("pandas")`` is None, as in a demo-only
-venv. (``sys.modules[name] = None`` would not do: code that asks whether numpy is already
-imported would find the name there.) tests/test_notebooks.py lists the modules in
-``$NEWCOMER_HIDDEN_MODULES`` from the installed packages' metadata.
+The test environment has the test extra too (pandas, papermill, openai …). A
+fresh venv with only the demo extra costs minutes of installing in every CI run,
+so this kernel hides, before anything runs, every top-level module of a
+distribution the demo extra does not require: each import finder answers "not
+here" for them, so ``import pandas`` raises ModuleNotFoundError and
+``importlib.util.find_spec("pandas")`` is None, as in a demo-only venv.
+(``sys.modules[name] = None`` would not do: code that asks whether numpy is
+already imported would find the name there.) tests/test_notebooks.py lists the
+modules in ``$NEWCOMER_HIDDEN_MODULES`` from the installed packages' metadata.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ HIDDEN = frozenset(filter(None, os.environ.pop("NEWCOMER_HIDDEN_MODULES", "").sp
 
 
 class Hiding:
-    """An import finder that finds nothing of ``HIDDEN`` and defers the rest to ``finder``."""
+    """An import finder that finds nothing of ``HIDDEN`` and defers the rest to
+    ``finder``.
+    """
 
     def __init__(self, finder: Any) -> None:
         self.finder = finder
@@ -30,7 +33,8 @@ class Hiding:
             return None
         return self.finder.find_spec(name, path, target)
 
-    def __getattr__(self, attribute: str) -> Any:  # invalidate_caches, find_distributions …
+    # invalidate_caches, find_distributions …
+    def __getattr__(self, attribute: str) -> Any:
         return getattr(self.finder, attribute)
 
 

@@ -1,8 +1,8 @@
 """A scripted relay for client tests: raw ASGI under uvicorn on a loopback port.
 
-Each request to ``/v1/chat/completions`` pops the next script; ``/source/<id>`` pops the next
-status object. Raw ASGI (not starlette) so a script can stop a chunked body half way, the
-way a dropped connection looks to the client.
+Each request to ``/v1/chat/completions`` pops the next script; ``/source/<id>``
+pops the next status object. Raw ASGI (not starlette) so a script can stop a
+chunked body half way, the way a dropped connection looks to the client.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ class ScriptedRelay:
                     await asyncio.sleep(step.delay)
                 await send({"type": "http.response.body", "body": step.data, "more_body": True})
             if script.cut:
-                raise ConnectionAbortedError("scripted cut")  # uvicorn drops the connection
+                # uvicorn drops the connection
+                raise ConnectionAbortedError("scripted cut")
             await send({"type": "http.response.body", "body": b""})
         finally:
             watcher.cancel()
@@ -133,8 +134,8 @@ def free_port() -> int:
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` on a loopback port in a thread; yields its base URL."""
     port = free_port()
-    # h11 always: httptools (uvicorn's default when installed) refuses to send the malformed
-    # header values some scripts are about.
+    # h11 always: httptools (uvicorn's default when installed) refuses to send
+    # the malformed header values some scripts are about.
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", http="h11"
     )
@@ -143,7 +144,9 @@ def serve(app: Any) -> Iterator[str]:
 
 
 def serve_config(config: uvicorn.Config) -> Iterator[uvicorn.Server]:
-    """Run a uvicorn server for ``config`` in a thread until the generator is closed."""
+    """Run a uvicorn server for ``config`` in a thread until the generator is
+    closed.
+    """
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,7 +17,8 @@ from sora_nb.launch._app import FILE_ALLOWLIST
 from .conftest import checkout, git_status
 from .scripted import free_port
 
-CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
+# what `sora-nb` runs
+CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"
 
 
 def _url(process: subprocess.Popen[str]) -> str:
@@ -30,7 +31,8 @@ def _url(process: subprocess.Popen[str]) -> str:
 
 
 def test_app_serves_the_studio_at_the_printed_url(tmp_path: Path) -> None:
-    # From a fresh repository of this checkout: the app's working copy goes there, not here.
+    # From a fresh repository of this checkout: the app's working copy goes
+    # there, not here.
     clone = checkout(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_", "JUPYTER"))}
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path))
@@ -49,13 +51,14 @@ def test_app_serves_the_studio_at_the_printed_url(tmp_path: Path) -> None:
         url = _url(process)
         assert url == f"http://127.0.0.1:{port}/"
         with httpx.Client(timeout=120) as client:
-            # Printed once Voilà answers: opening it at once works, no retrying. Voilà runs
-            # the notebook in a new kernel for this page.
+            # Printed once Voilà answers: opening it at once works, no retrying.
+            # Voilà runs the notebook in a new kernel for this page.
             page = client.get(url)
             assert page.status_code == 200
             assert "application/vnd.jupyter.widget-view+json" in page.text
             assert "Traceback" not in page.text
-            # A page for people who do not code: no notebook prose, no printed relay notice.
+            # A page for people who do not code: no notebook prose, no printed
+            # relay notice.
             assert "工作室" not in page.text and "SORA_BASE_URL" not in page.text
             # The local copies are allowed out; the notebook itself is not.
             missing = client.get(f"{url}voila/files/sora_outputs/task_none.mp4")
@@ -67,7 +70,8 @@ def test_app_serves_the_studio_at_the_printed_url(tmp_path: Path) -> None:
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=5)
         assert (clone / "sora-nb-demo" / "05-studio.ipynb").is_file()
-        assert git_status(clone) == ""  # the studio ran in the ignored working copy
+        # the studio ran in the ignored working copy
+        assert git_status(clone) == ""
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -104,5 +108,5 @@ def test_app_without_voila_says_which_extra_to_install(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main(["app"]) == 1
     err = capsys.readouterr().err
-    # No release on a package index yet: the hint installs the extra from the checkout.
+    # No release on a package index yet: the hint installs from the checkout.
     assert "pip install -e '.[demo]'" in err and "sora-nb[demo]" not in err

@@ -1,4 +1,6 @@
-"""The shape of the code, held by tests: what a dialect is lives in its folder only."""
+"""The shape of the code, held by tests: what a dialect is lives in its folder
+only.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from sora_nb.records import _turn, _video
 
 from .conftest import ROOT
 
-# A test of a dialect's kind: ``dialect == "videos"``, ``x.dialect != y``, a kind spelled as
-# a string beside ``==``/``!=``, or a kind in a literal tuple (``in ("chat", "videos")``).
+# A test of a dialect's kind: ``dialect == "videos"``, ``x.dialect != y``, a
+# kind spelled as a string beside ``==``/``!=``, or a kind in a literal tuple
+# (``in ("chat", "videos")``).
 _KINDS = "|".join(re.escape(d.name) for d in dialects.DIALECTS) + "|transcript|sora2api"
 _KIND = rf"[\"']({_KINDS})[\"']"
 _CONDITIONAL = re.compile(
@@ -52,7 +55,7 @@ def test_records_of_a_video_import_nothing_that_reads_a_relay() -> None:
         imported = {
             node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
         }
-        # Event types, for the callbacks' annotations, are data; parsers are not.
+        # Event types, for the callbacks' annotations, are data; parsers not.
         readers = {m for m in imported if m.endswith(("_protocol", "_limits")) or "dialect" in m}
         assert readers == set(), module.__name__
 

@@ -1,7 +1,8 @@
-"""Batches: input files, the journal, resume without paying twice, the shared adaptive limit.
+"""Batches: input files, the journal, resume without paying twice, the shared
+adaptive limit.
 
-Against the real emulator on a loopback port; its ``paid`` counter is the relay's own count of
-the tasks it started (billed, on a real relay), per prompt.
+Against the real emulator on a loopback port; its ``paid`` counter is the
+relay's own count of the tasks it started (billed, on a real relay), per prompt.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def make_session(client: SoraClient, **kwargs: object) -> Session:
     return Session("batch", client=client, save_dir=None, **kwargs)  # type: ignore[arg-type]
 
 
-# -- input files -------------------------------------------------------------------------------
+# -- input files ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,8 @@ def test_rows_naming_one_image_read_it_once_and_a_missing_one_is_refused(tmp_pat
     items = read_items(path)
     first, *others, missing = [item.ask() for item in items[:3]] + [items[3]]
     assert first.image is not None and first.image.startswith("data:image/png;base64,")
-    assert all(ask.image is first.image for ask in others)  # one copy of the data URL
+    # one copy of the data URL
+    assert all(ask.image is first.image for ask in others)
     assert isinstance(missing, BatchItem) and missing.checked is None
     assert "row 4" in str(missing.problem) and "duck.png" in str(missing.problem)
 
@@ -146,7 +148,7 @@ def test_batch_defaults_fill_empty_cells_and_an_unknown_default_is_refused() -> 
         items_from(["a cow"], defaults={"modle": "sora-2"})
 
 
-# -- one batch ---------------------------------------------------------------------------------
+# -- one batch -----------------------------------------------------------------
 
 
 async def test_generate_many_returns_input_order_and_journals_each_item(
@@ -185,7 +187,8 @@ async def test_a_batch_row_builds_one_ask_checked_once(
     ]  # fmt: skip
     results = await session.generate_many(rows, orientation="portrait")
     assert [r.prompt for r in results if isinstance(r, Video)] == ["a cow", "a horse", "a fox"]
-    assert built == ["a cow", "a horse", "a fox"]  # planned, sent and recorded: one build each
+    # planned, sent and recorded: one build each
+    assert built == ["a cow", "a horse", "a fox"]
     assert results[1].request.options == {"duration": 4}  # type: ignore[union-attr]
 
 
@@ -197,7 +200,8 @@ async def test_results_table_with_and_without_pandas(
     frame = results.to_dataframe()
     assert list(frame["status"]) == ["done", "failed"]
     assert "content policy" in frame.loc[1, "error"]
-    monkeypatch.setitem(sys.modules, "pandas", None)  # as if pandas were not installed
+    # as if pandas were not installed
+    monkeypatch.setitem(sys.modules, "pandas", None)
     rows = results.to_dataframe()
     assert isinstance(rows, list) and [row["status"] for row in rows] == ["done", "failed"]
     assert rows[0]["task_id"] == results[0].task_id  # type: ignore[union-attr]
@@ -207,7 +211,8 @@ async def test_a_batch_refuses_an_unfinished_journal(
     relay: EmulatorServer, client: SoraClient, tmp_path: Path
 ) -> None:
     journal = tmp_path / "j.jsonl"
-    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}]).close()  # a killed batch
+    # a killed batch
+    Journal.create(journal, {"items": 1}, [{"prompt": "a cow"}]).close()
     session = make_session(client)
     with pytest.raises(InvalidRequest, match="unfinished batch"):
         await session.generate_many(["a duck"], journal=journal)
@@ -236,17 +241,19 @@ async def test_autosave_is_batched_off_the_loop_during_a_batch(
     # Without deferral: two saves or more per item (started, task id, done).
     assert len(saves) <= 6, saves
     assert session.autosave == autosave
-    assert len(Session.load(autosave).turns) == 12  # the autosave record (docs/protocol.md)
-    assert (tmp_path / "history.batch.jsonl").exists()  # the journal beside the autosave
+    # the autosave record (docs/protocol.md)
+    assert len(Session.load(autosave).turns) == 12
+    # the journal beside the autosave
+    assert (tmp_path / "history.batch.jsonl").exists()
 
 
-# -- resume ------------------------------------------------------------------------------------
+# -- resume --------------------------------------------------------------------
 
 
 async def test_resume_collects_started_tasks_and_sends_only_unstarted_items(
     relay: EmulatorServer, client: SoraClient, tmp_path: Path
 ) -> None:
-    # A task the relay started but whose stream the "old kernel" never finished reading.
+    # A task the relay started whose stream the "old kernel" never finished.
     messages = [{"role": "user", "content": "a started cow"}]
     async for event in client.stream(messages):
         if event.type == "task":
@@ -257,7 +264,8 @@ async def test_resume_collects_started_tasks_and_sends_only_unstarted_items(
     j = Journal.create(journal, {"items": 3}, items)
     await j.write({"i": 0, "sent": 1.0})
     await j.write({"i": 0, "task_id": started.task_id, "source_url": started.source_url})
-    await j.write({"i": 2, "sent": 2.0})  # sent, and the kernel died before the task id came
+    # sent, and the kernel died before the task id came
+    await j.write({"i": 2, "sent": 2.0})
     await j.aclose()
     with journal.open("a") as out:
         out.write('{"i": 1, "sen')  # a line cut short by the kill
@@ -286,7 +294,7 @@ async def test_retry_failed_resends_only_the_failed_items(
     assert batch.status().done == 3
 
 
-# -- the shared, adaptive limit ---------------------------------------------------------------
+# -- the shared, adaptive limit ------------------------------------------------
 
 
 async def test_limiter_is_first_come_first_served_and_learns_the_limit_on_429() -> None:
@@ -303,18 +311,21 @@ async def test_limiter_is_first_come_first_served_and_learns_the_limit_on_429() 
     assert order == list(range(10)) and limiter.in_flight == 0
     for _ in range(6):
         await limiter.acquire()
-    limiter.rate_limited(0.0)  # one of six refused: the relay holds the other five
+    # one of six refused: the relay holds the other five
+    limiter.rate_limited(0.0)
     assert limiter.limit == 5
     limiter.release()
     limiter.rate_limited(None)
     assert limiter.limit == 4
     for _ in range(20):
         limiter.succeeded()
-    assert limiter.limit == 4  # no growth within REGROW_AFTER of a 429: no probing
+    # no growth within REGROW_AFTER of a 429: no probing
+    assert limiter.limit == 4
     now[0] += REGROW_AFTER
     for _ in range(4 + 5):
         limiter.succeeded()
-    assert limiter.limit == 6  # then one more per full window of accepted streams
+    # then one more per full window of accepted streams
+    assert limiter.limit == 6
     for _ in range(100):
         limiter.succeeded()
     assert limiter.limit == 8  # never past the ceiling
@@ -361,16 +372,18 @@ async def _share_one_limit(first: SoraClient, second: SoraClient, relay: Emulato
     videos = await asyncio.gather(*jobs)
     assert len(videos) == 10 and peak == 3
     transport = first._client()._transport
-    # Unbounded: waits happen in the limiter, never in aiohttp's connector (limit=0).
+    # Unbounded: waits are in the limiter, never aiohttp's connector (limit=0).
     assert transport._open().connector.limit == 0  # type: ignore[attr-defined]
 
 
 async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
-    # httpx's default pool holds 100 connections; the 101st request waits there and fails
-    # after 30 s (PoolTimeout) while the first hundred stream. Here the extra jobs wait in
-    # sora_nb's limiter, and past 100 the pools hold as many streams as the limit allows:
-    # the relay has started that many tasks before the first one ends.
-    with serve_in_thread(speed=5) as slow:  # one generation ≈ 1 s: all 150 start in time
+    # httpx's default pool holds 100 connections; the 101st request waits there
+    # and fails after 30 s (PoolTimeout) while the first hundred stream. Here
+    # the extra jobs wait in sora_nb's limiter, and past 100 the pools hold as
+    # many streams as the limit allows: the relay has started that many tasks
+    # before the first one ends.
+    # one generation ≈ 1 s: all 150 start in time
+    with serve_in_thread(speed=5) as slow:
         emulator = slow.app.state.emulator
         for ceiling, expected in ((None, DEFAULT_MAX_STREAMS), (150, 150)):
             before = sum(emulator.paid.values())
@@ -380,7 +393,8 @@ async def test_more_streams_than_an_httpx_pool_holds_all_succeed() -> None:
                 if isinstance(event, CompletedEvent) and not started:
                     started.append(sum(emulator.paid.values()) - before)
 
-            prompts = [f"a kid number {n % 3}" for n in range(150)]  # three encodes
+            # three encodes
+            prompts = [f"a kid number {n % 3}" for n in range(150)]
             async with SoraClient(slow.url, api_key=KEY, max_streams=ceiling) as client:
                 videos = await asyncio.gather(
                     *(client.generate(p, on_event=watch) for p in prompts)
@@ -395,7 +409,8 @@ async def test_a_429_learns_the_relays_limit_and_the_retry_succeeds(relay: Emula
         video = await client.generate("a calf [fault:429x1]")
     assert isinstance(video, Video)
     assert client._limiter.rate_limits == 1
-    assert client._limiter.limit == 1  # it held no other stream, and grows back only later
+    # it held no other stream, and grows back only later
+    assert client._limiter.limit == 1
 
 
 def test_batch_results_rows_keep_input_order() -> None:

@@ -1,8 +1,9 @@
-"""``%sora batch`` in a real ipykernel: frontend messages per batch, and SIGKILL then resume.
+"""``%sora batch`` in a real ipykernel: frontend messages per batch, and SIGKILL
+then resume.
 
 The relay is the emulator in this test process (the kernel reaches it through
-``SORA_BASE_URL``), so the test reads its count of started (billed) tasks per prompt while the
-kernel is killed and restarted around it.
+``SORA_BASE_URL``), so the test reads its count of started (billed) tasks per
+prompt while the kernel is killed and restarted around it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ FRONTEND = ("comm_open", "comm_msg", "comm_close", "display_data", "update_displ
 
 @pytest.fixture(scope="module")
 def relay() -> Iterator[EmulatorServer]:
-    with serve_in_thread(speed=15) as server:  # one generation: about a third of a second
+    # one generation: about a third of a second
+    with serve_in_thread(speed=15) as server:
         yield server
 
 
@@ -58,7 +60,8 @@ def test_kernel_batch_of_300_costs_at_most_100_frontend_messages(
     kernel: tuple[KernelManager, BlockingKernelClient, Path],
 ) -> None:
     _, kc, cwd = kernel
-    # One prompt, so the emulator encodes one video: the client's side is what is measured.
+    # One prompt, so the emulator encodes one video: the client's side is what
+    # is measured.
     (cwd / "many.txt").write_text("a sheep on a hill\n" * 300, encoding="utf-8")
     reply, _ = run(kc, "%load_ext sora_nb")
     assert reply["content"]["status"] == "ok"

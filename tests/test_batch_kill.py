@@ -1,9 +1,11 @@
-"""SIGKILL mid-batch, several times at random moments, then resume: nothing is paid twice.
+"""SIGKILL mid-batch, several times at random moments, then resume: nothing is
+paid twice.
 
-The relay is the emulator in this test process; the batch runs in a child Python process that
-is killed with SIGKILL (no clean-up of any kind runs) and started again on the same journal
-and autosave file, as a restarted kernel would be. The emulator counts the tasks it started
-per prompt: on a real relay each one is billed.
+The relay is the emulator in this test process; the batch runs in a child Python
+process that is killed with SIGKILL (no clean-up of any kind runs) and started
+again on the same journal and autosave file, as a restarted kernel would be. The
+emulator counts the tasks it started per prompt: on a real relay each one is
+billed.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ asyncio.run(main())
 
 @pytest.fixture
 def relay() -> Iterator[EmulatorServer]:
-    with serve_in_thread(speed=15) as server:  # one generation: about a third of a second
+    # one generation: about a third of a second
+    with serve_in_thread(speed=15) as server:
         yield server
 
 
@@ -70,11 +73,13 @@ def test_sigkill_mid_batch_then_resume_pays_each_item_once(
 
     for _ in range(4):
         before = written()
-        # As a context manager, the child's stdout pipe is closed and the child waited for
-        # however the round ends, including a run that finished before its kill.
+        # As a context manager, the child's stdout pipe is closed and the child
+        # waited for however the round ends, including a run that finished
+        # before its kill.
         with start(relay, tmp_path) as child:
             while child.poll() is None and written() <= before:
-                time.sleep(0.01)  # until this run has written to the journal (imports are slow)
+                # until this run has written to the journal (imports are slow)
+                time.sleep(0.01)
             time.sleep(chance.uniform(0.1, 1.2))  # the batch takes about 1.5 s
             if child.poll() is not None:
                 break
@@ -93,15 +98,18 @@ def test_sigkill_mid_batch_then_resume_pays_each_item_once(
     print(f"{kills} kills; paid {sum(paid.values())} for {ITEMS} items; {paid}")
 
     assert max(paid.values()) == 1  # no prompt paid twice
-    assert len(rows) == ITEMS  # none lost: each is a video, or reported as in doubt
+    # none lost: each is a video, or reported as in doubt
+    assert len(rows) == ITEMS
     prompts = [f"a numbered sheep {n}" for n in range(ITEMS)]
     for row, prompt in zip(rows, prompts, strict=True):
         if row["status"] == "done":
             assert paid[prompt] == 1 and row["prompt"] == prompt
-        else:  # sent in the instant before a kill, before the relay named its task
+        # sent in the instant before a kill, before the relay named its task
+        else:
             assert "may have been billed" in row["error"]
-    # Only items sent and not yet named by the relay can be in doubt: at most unconfirmed=4
-    # per kill; the others were each sent exactly once, by the run that found them unstarted.
+    # Only items sent and not yet named by the relay can be in doubt: at most
+    # unconfirmed=4 per kill; the others were each sent exactly once, by the run
+    # that found them unstarted.
     unknown = [row for row in rows if row["status"] != "done"]
     assert len(unknown) <= 4 * kills
     assert sum(paid.values()) <= ITEMS

@@ -1,4 +1,6 @@
-"""notebooks/06-batch.ipynb runs under papermill with its ``prompts`` parameter."""
+"""notebooks/06-batch.ipynb runs under papermill with its ``prompts``
+parameter.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def test_batch_notebook_runs_under_papermill_with_its_prompts(
     texts = [
         o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])
     ]
-    assert "['Video', 'Video', 'Video']" in texts  # resuming a finished journal sends nothing
+    # resuming a finished journal sends nothing
+    assert "['Video', 'Video', 'Video']" in texts
     assert not [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
     journal = (tmp_path / "sora_outputs" / "06-batch.jsonl").read_text(encoding="utf-8")
     assert journal.count('"sent"') == 3

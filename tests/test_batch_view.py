@@ -1,7 +1,9 @@
-"""The notebook faces of a batch: ``%sora batch FILE``, ``sora_nb.batch(...)``, its one view.
+"""The notebook faces of a batch: ``%sora batch FILE``, ``sora_nb.batch(...)``,
+its one view.
 
-In a real InteractiveShell against the emulator on a loopback port (the kernel-level tests,
-with frontend message counts and SIGKILL, are in test_batch_kernel.py).
+In a real InteractiveShell against the emulator on a loopback port (the
+kernel-level tests, with frontend message counts and SIGKILL, are in
+test_batch_kernel.py).
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def test_api_batch_resumes_a_journal_and_retry_failed_resends_only_those(
 ) -> None:
     first = sora_nb.batch(["a hen", "a goose [fault:content-policyx1]"], journal="j.jsonl")
     assert [type(r).__name__ for r in first] == ["Video", "GenerationFailed"]
-    again = sora_nb.batch(resume="j.jsonl")  # a finished journal: nothing is sent again
+    # a finished journal: nothing is sent again
+    again = sora_nb.batch(resume="j.jsonl")
     assert [type(r).__name__ for r in again] == ["Video", "SoraError"]
     paid = relay.app.state.emulator.paid
     assert (paid["a hen"], paid["a goose"]) == (1, 1)
@@ -108,7 +111,8 @@ def test_a_finished_journal_resumed_shows_no_pace(
     outputs.clear()
     sora_nb.batch(resume="j.jsonl")
     shown = _html(outputs)
-    # Nothing ended in this run: no pace (it was millions a minute, from the journal's items).
+    # Nothing ended in this run: no pace (it was millions a minute, from the
+    # journal's items).
     assert "2</b> done" in shown and "/min" not in shown
 
 
@@ -126,7 +130,8 @@ def test_view_retry_button_resends_only_the_failed_items(
     assert view.retry_offered  # shown: there is something to retry
     assert 'data-action="retry"' in view.widget.html
 
-    async def click() -> None:  # in a kernel, a click is handled on its running loop
+    # in a kernel, a click is handled on its running loop
+    async def click() -> None:
         # What batch.js sends when the button is clicked: one custom message.
         view.widget._handle_custom_msg({"action": "retry"}, [])
         assert view._retrying is not None
@@ -142,7 +147,8 @@ def test_view_retry_button_resends_only_the_failed_items(
 def test_view_pushes_are_throttled_within_the_budget() -> None:
     assert interval(0) == 1.0 and interval(3600) == 720.0
     pushes, elapsed = 0, 0.0
-    while elapsed < 24 * 3600:  # a day-long batch, pushed as often as the view allows
+    # a day-long batch, pushed as often as the view allows
+    while elapsed < 24 * 3600:
         elapsed += interval(elapsed)
         pushes += 1
     assert pushes * 3 > MESSAGE_BUDGET  # so the hard budget is what bounds it
@@ -162,6 +168,6 @@ def test_a_chinese_batch_view_has_no_english_words(
     shown = [card, view.summary()]
     shown += [view._gallery_bundle()["text/plain"], view._gallery_html_now()]
     assert "完成" in view.summary() and "重试失败项" in card
-    # What stays Latin: the command's name, the prompts and the relay's own reason.
+    # What stays Latin: the command's name, the prompts, the relay's reason.
     words = set(english_words("\n".join(shown))) - {"yak", "content", "policy", "violation"}
     assert words == set(), (sorted(words), shown)

@@ -1,4 +1,6 @@
-"""Binder (repo2docker) reads only binder/ when it exists: check what a launch relies on."""
+"""Binder (repo2docker) reads only binder/ when it exists: check what a launch
+relies on.
+"""
 
 from __future__ import annotations
 

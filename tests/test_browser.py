@@ -1,9 +1,10 @@
-"""JupyterLab in headless Chromium runs the quickstart: its two %%sora cells show live
-progress, then videos that play.
+"""JupyterLab in headless Chromium runs the quickstart: its two %%sora cells
+show live progress, then videos that play.
 
-The videos must load through the Jupyter server's ``/files/…`` (the relative path JupyterLab
-resolves), since on Binder the browser never reaches the kernel's loopback ports. Every wait
-below waits for a condition; none is a timed assertion (docs/notebook.md, "Browser tests").
+The videos must load through the Jupyter server's ``/files/…`` (the relative
+path JupyterLab resolves), since on Binder the browser never reaches the
+kernel's loopback ports. Every wait below waits for a condition; none is a timed
+assertion (docs/notebook.md, "Browser tests").
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ CHROMIUM_ARGS = [
 WAIT_MS = 120_000
 QUICKSTART = ROOT / "notebooks" / "01-quickstart.ipynb"
 
-# A cell's card is one anywidget model (.sora-nb-card > .sora-nb-static-bar > .sora-nb-fill).
-# When a job ends it is replaced by its saved copy, drawn by the same template, so a saved
-# notebook needs no kernel (docs/notebook.md, "Saved notebooks").
+# A cell's card is one anywidget model (.sora-nb-card > .sora-nb-static-bar >
+# .sora-nb-fill). When a job ends its saved copy, drawn by the same template,
+# replaces it: a saved notebook needs no kernel (docs/notebook.md).
 DONE_BARS_JS = """() => document
   .querySelectorAll('.sora-nb-progress-static.sora-nb-phase-done').length >= 2"""
 KERNEL_IDLE_JS = """() => {
@@ -57,14 +58,14 @@ KERNEL_IDLE_JS = """() => {
   return !!kernel && kernel.status === 'idle'
     && !!document.querySelector('.jp-Notebook .jp-Cell');
 }"""
-# Run All queues every cell at once (each shows [*], its count cleared); a count comes back
-# with the cell's execute reply, after its outputs. The model, not the DOM: it also counts
-# cells a windowed notebook has not rendered.
+# Run All queues every cell at once (each shows [*], its count cleared); a count
+# comes back with the cell's execute reply, after its outputs. The model, not
+# the DOM: it also counts cells a windowed notebook has not rendered.
 ALL_RUN_JS = """() => {
   const cells = [...window.jupyterapp.shell.currentWidget.content.model.cells];
   return cells.filter(c => c.type === 'code').every(c => c.executionCount !== null);
 }"""
-# Every state each progress bar passes through, recorded as it happens, not sampled.
+# Every state each progress bar passes through, recorded, not sampled.
 WATCH_BARS_JS = """() => {
   window.__soraBars = new Map();
   new MutationObserver(() => {
@@ -85,7 +86,8 @@ WATCH_BARS_JS = """() => {
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
-# README pictures: `SORA_NB_SCREENSHOTS=docs/img pytest tests/test_browser*.py` rewrites them.
+# README pictures: `SORA_NB_SCREENSHOTS=docs/img pytest tests/test_browser*.py`
+# rewrites them.
 PICTURES = os.environ.get("SORA_NB_SCREENSHOTS")
 FETCH_JS = """async url => {
   const r = await fetch(url, {credentials: 'same-origin'});
@@ -94,8 +96,10 @@ FETCH_JS = """async url => {
 
 
 def picture(element: Locator, folder: Path, name: str) -> Path:
-    """A screenshot of ``element`` as a small PNG (at most 760 px wide, 128 colours): into
-    $SORA_NB_SCREENSHOTS when set (the README's docs/img), else the test's own folder."""
+    """A screenshot of ``element`` as a small PNG (at most 760 px wide, 128
+    colours): into $SORA_NB_SCREENSHOTS when set (the README's docs/img), else
+    the test's own folder.
+    """
     path = Path(PICTURES or folder) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     element.scroll_into_view_if_needed(timeout=WAIT_MS)
@@ -125,7 +129,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _lab_env(home: Path) -> dict[str, str]:
-    """Private Jupyter dirs, no news or update checks, the emulator fast but visible."""
+    """Private Jupyter dirs, no news or update checks, the emulator fast but
+    visible.
+    """
     dirs = {
         "JUPYTER_CONFIG_DIR": home / "config",
         "JUPYTER_DATA_DIR": home / "data",
@@ -155,8 +161,10 @@ def _free_port() -> int:
 
 @contextmanager
 def _jupyterlab(root: Path, home: Path, app: str = "jupyterlab", *options: str) -> Iterator[str]:
-    """A JupyterLab (or ``app="notebook"``: Notebook 7) server on a free port in its own
-    process group, with any further command-line ``options``; yields its base URL."""
+    """A JupyterLab (or ``app="notebook"``: Notebook 7) server on a free port in
+    its own process group, with any further command-line ``options``; yields its
+    base URL.
+    """
     port = _free_port()
     argv = [
         *(sys.executable, "-m", app, "--allow-root", "--no-browser"),
@@ -171,7 +179,9 @@ def _jupyterlab(root: Path, home: Path, app: str = "jupyterlab", *options: str) 
 
 @contextmanager
 def _serving(argv: list[str], home: Path, base: str, probe: str) -> Iterator[str]:
-    """Run a server in its own process group until ``base + probe`` answers; yields ``base``."""
+    """Run a server in its own process group until ``base + probe`` answers;
+    yields ``base``.
+    """
     env = _lab_env(home)
     with (home / "server.log").open("wb") as log:
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)
@@ -197,7 +207,9 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the whole group: the server and the kernel (with its emulator) it started."""
+    """Kill the whole group: the server and the kernel (with its emulator) it
+    started.
+    """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -212,8 +224,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _assert_kernel_is_this_venv(base: str) -> None:
-    """The private JUPYTER_DATA_DIR hides nothing: ipykernel's python3 spec is found under
-    sys.prefix, and jupyter_client runs its ``python`` as the server's sys.executable."""
+    """The private JUPYTER_DATA_DIR hides nothing: ipykernel's python3 spec is
+    found under sys.prefix, and jupyter_client runs its ``python`` as the
+    server's sys.executable.
+    """
     with httpx.Client(timeout=10) as client:
         specs = client.get(f"{base}/api/kernelspecs", params={"token": TOKEN}).json()
     argv = specs["kernelspecs"]["python3"]["spec"]["argv"]
@@ -221,7 +235,9 @@ def _assert_kernel_is_this_venv(base: str) -> None:
 
 
 def notebook_url(base: str, name: str, frontend: str) -> str:
-    """Where JupyterLab (``?reset``: no restored workspace) or Notebook 7 opens ``name``."""
+    """Where JupyterLab (``?reset``: no restored workspace) or Notebook 7 opens
+    ``name``.
+    """
     if frontend == "notebook":
         return f"{base}/notebooks/{name}?token={TOKEN}"
     return f"{base}/lab/tree/{name}?reset&token={TOKEN}"
@@ -242,7 +258,8 @@ def _wait_for_videos(page: Page) -> list[str]:
         timeout=WAIT_MS,
         polling=200,
     )
-    # The later cells (history, config: the masked key) must be in the page before it is read.
+    # The later cells (history, config: the masked key) must be in the page
+    # before it is read.
     page.wait_for_function(ALL_RUN_JS, timeout=WAIT_MS, polling=200)
     sources: list[str] = page.eval_on_selector_all("video", "vs => vs.map(v => v.currentSrc)")
     return sources
@@ -253,7 +270,8 @@ class Run:
     page: Page
     base: str
     sources: list[str]
-    bars: list[list[str]]  # each cell's progress bar: successive "class width" states
+    # each cell's progress bar: successive "class width" states
+    bars: list[list[str]]
     folder: Path  # screenshots go here
 
 
@@ -261,8 +279,9 @@ class Run:
 def lab_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Run]:
-    """One notebook run in JupyterLab, then in Notebook 7, in Chromium, shared by the tests
-    below (≈ 12 s each)."""
+    """One notebook run in JupyterLab, then in Notebook 7, in Chromium, shared
+    by the tests below (≈ 12 s each).
+    """
     frontend: str = request.param
     tmp, root, home = browser_dirs(tmp_path_factory, "browser")
     shutil.copyfile(QUICKSTART, root / QUICKSTART.name)
@@ -301,7 +320,7 @@ def _assert_image_loads(page: Page, url: str) -> None:
 
 
 def _assert_poster_loads(page: Page, index: int, files: str) -> None:
-    # JupyterLab does not rewrite a relative poster (it would resolve under /lab/tree/).
+    # JupyterLab keeps a relative poster (it would resolve under /lab/tree/).
     poster: str = page.locator("video").nth(index).evaluate("v => v.poster")
     assert poster.startswith(("data:image/", files)), poster[:200]
     _assert_image_loads(page, poster)
@@ -316,8 +335,9 @@ def _assert_clean(page: Page) -> None:
 
 
 def _screenshots(page: Page, folder: Path) -> None:
-    """The top (first video) and the end (second video, history, config), for a person to see;
-    ``pytest --basetemp=DIR`` keeps them in a known place."""
+    """The top (first video) and the end (second video, history, config), for a
+    person to see; ``pytest --basetemp=DIR`` keeps them in a known place.
+    """
     cells = page.locator(".jp-Notebook .jp-Cell")
     cells.first.scroll_into_view_if_needed()
     page.screenshot(path=str(folder / "sora_browser_top.png"))
@@ -329,8 +349,10 @@ def _screenshots(page: Page, folder: Path) -> None:
 def test_browser_progress_bars_go_live_then_green(lab_run: Run) -> None:
     assert len(lab_run.bars) == 2, lab_run.bars
     for states in lab_run.bars:
-        assert states[-1] == "static done 100%", states  # the final state, kernel-free
-        assert any(state.startswith("live ") for state in states), states  # live first
+        # the final state, kernel-free
+        assert states[-1] == "static done 100%", states
+        # live first
+        assert any(state.startswith("live ") for state in states), states
 
 
 @pytest.mark.browser

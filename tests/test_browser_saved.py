@@ -1,8 +1,10 @@
-"""A notebook run in JupyterLab, saved, and reopened with its kernel gone: JupyterLab,
-Notebook 7 and an nbconvert HTML export show every output with no "model not found".
+"""A notebook run in JupyterLab, saved, and reopened with its kernel gone:
+JupyterLab, Notebook 7 and an nbconvert HTML export show every output with no
+"model not found".
 
-The run also watches JupyterLab's status bar while a %%sora cell blocks: it must read Busy
-(docs/notebook.md, "Busy means busy"). Every wait waits for a condition; none is timed.
+The run also watches JupyterLab's status bar while a %%sora cell blocks: it must
+read Busy (docs/notebook.md, "Busy means busy"). Every wait waits for a
+condition; none is timed.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ NAME = "saved.ipynb"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 CELLS = [
     "%load_ext sora_nb",
-    # Three seconds in its queue at the browser tests' speed: long enough to watch the bar.
+    # Three seconds in its queue at the browser tests' speed: long enough to
+    # watch the bar.
     "%%sora --as cow\na cow in the snow [fault:slow-queue]",
     # Ends after its cell: its card must still end as one saved copy, not beside the widget.
     "%%sora --background --as calf\na calf in the snow",
@@ -48,7 +51,7 @@ RUN_CELL_JS = """i => {
 }"""
 CELL_RAN_JS = """i => window.jupyterapp.shell.currentWidget.content.model.cells.get(i)
   .executionCount !== null"""
-# Every text the status bar's kernel item shows from now on, recorded as it changes.
+# Every text the status bar's kernel item shows from now on, as it changes.
 WATCH_STATUS_JS = """() => {
   const bar = document.querySelector('#jp-main-statusbar');
   window.__soraStatus = [bar.innerText];
@@ -63,10 +66,11 @@ WATCH_STATUS_JS = """() => {
     }
   });
 }"""
-# True once the kernel has sent no status for a second. After the first widget, JupyterLab
-# opens a kernel subshell for widget comms, and that request's own busy/idle pair is taken
-# as the kernel's status (docs/notebook.md, "Busy means busy"): under load it can come
-# after the cell that made the widget went idle, and then lands in the next cell.
+# True once the kernel has sent no status for a second. After the first widget,
+# JupyterLab opens a kernel subshell for widget comms, and that request's own
+# busy/idle pair is taken as the kernel's status (docs/notebook.md, "Busy means
+# busy"): under load it can come after the cell that made the widget went idle,
+# and then lands in the next cell.
 QUIET_JS = """() => {
   if (window.__soraLastStatus === undefined) {
     window.__soraLastStatus = Date.now();
@@ -156,7 +160,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Saved]:
 def _assert_static(page: Page, base: str | None) -> None:
     """What a reopened notebook shows without the kernel that made it."""
     page.wait_for_selector("video", state="attached", timeout=WAIT_MS)
-    page.wait_for_selector(".sora-nb-phase-failed", timeout=WAIT_MS)  # the last cell rendered
+    # the last cell rendered
+    page.wait_for_selector(".sora-nb-phase-failed", timeout=WAIT_MS)
     # The failed cell's error output: its one line, with no traceback.
     page.wait_for_function("() => document.body.innerText.includes('✗ ')", timeout=WAIT_MS)
     body = page.inner_text("body")
@@ -174,7 +179,8 @@ def _assert_static(page: Page, base: str | None) -> None:
     assert page.locator(".sora-nb-history").count() == 1
     assert "content policy violation" in body
     assert "Traceback" not in body and SECRET not in page.content()
-    # No dead link to the kernel's loopback emulator (the server's own /files/ links are fine).
+    # No dead link to the kernel's loopback emulator (the server's own /files/
+    # links are fine).
     hrefs: list[str] = page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)")
     loopback = [h for h in hrefs if "//127.0.0.1" in h or "//localhost" in h]
     assert [h for h in loopback if base is None or not h.startswith(base)] == []
@@ -182,8 +188,9 @@ def _assert_static(page: Page, base: str | None) -> None:
 
 @pytest.mark.browser
 def test_browser_status_bar_reads_busy_while_a_cell_blocks(saved: Saved) -> None:
-    # The kernel item's label ("Python 3 (ipykernel) | Busy") at each change, from before the
-    # cell was sent until its reply came: Idle, then Busy, and Idle again only at the end.
+    # The kernel item's label ("Python 3 (ipykernel) | Busy") at each change,
+    # from before the cell was sent until its reply came: Idle, then Busy, and
+    # Idle again only at the end.
     labels = [line for text in saved.status_while_blocking for line in text.splitlines()]
     states = [label.rsplit("| ", 1)[1] for label in labels if "(ipykernel) | " in label]
     changes = [state for i, state in enumerate(states) if i == 0 or state != states[i - 1]]
@@ -216,9 +223,10 @@ def test_browser_background_job_ends_as_one_saved_card(saved: Saved) -> None:
 def test_browser_reopened_without_its_kernel(saved: Saved, app: str) -> None:
     home = saved.home / app
     home.mkdir(exist_ok=True)
-    # Opened from a server that starts no kernel for a notebook, so nothing can answer for the
-    # old widget models. (Deleting the kernel the frontend starts is a race: Notebook 7 starts
-    # another one, and CI once saw one still starting after forty rounds.)
+    # Opened from a server that starts no kernel for a notebook, so nothing can
+    # answer for the old widget models. (Deleting the kernel the frontend starts
+    # is a race: Notebook 7 starts another one, and CI once saw one still
+    # starting after forty rounds.)
     with _jupyterlab(saved.root, home, app, NO_KERNEL) as base:
         page = saved.browser.new_page(viewport={"width": 1280, "height": 1400})
         path = "lab/tree" if app == "jupyterlab" else "notebooks"

@@ -1,14 +1,17 @@
-"""The studio and a generation's card driven in Chromium in four front ends: JupyterLab,
-Notebook 7, Voilà (as ``sora-nb app`` serves it) and marimo (``marimo run``, headless).
+"""The studio and a generation's card driven in Chromium in four front ends:
+JupyterLab, Notebook 7, Voilà (as ``sora-nb app`` serves it) and marimo
+(``marimo run``, headless).
 
-In each: Ctrl+Enter generates and the job's row goes live, the video plays from the bytes
-the kernel sends, an older turn is selected and edited, two turns are compared side by side,
-the lineage tree shows the edit under its base; at 1280×800 and 390×844 nothing is clipped
-or overlapping and no glyph is drawn as an empty box. In JupyterLab and Notebook 7 a
-``%%sora`` cell run beside the studio shows in its gallery; in marimo the example's card
-plays its video. Every wait waits for a condition.
+In each: Ctrl+Enter generates and the job's row goes live, the video plays from
+the bytes the kernel sends, an older turn is selected and edited, two turns are
+compared side by side, the lineage tree shows the edit under its base; at
+1280×800 and 390×844 nothing is clipped or overlapping and no glyph is drawn as
+an empty box. In JupyterLab and Notebook 7 a ``%%sora`` cell run beside the
+studio shows in its gallery; in marimo the example's card plays its video. Every
+wait waits for a condition.
 
-README pictures: ``SORA_NB_SCREENSHOTS=docs/img pytest tests/test_browser*.py -m browser``.
+README pictures: ``SORA_NB_SCREENSHOTS=docs/img pytest tests/test_browser*.py -m
+browser``.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ NOTEBOOKS = ROOT / "notebooks"
 MARIMO = "08-marimo.py"
 FRONT_ENDS = ["lab", "notebook", "voila", "marimo"]
 SIZES = [(1280, 800), (390, 844)]
-# A cell added under the studio and run, as a person would: insert below the last, type, run.
+# A cell added under the studio and run, as a person would: insert below the
+# last, type, run.
 ADD_CELL_JS = """source => {
   const panel = window.jupyterapp.shell.currentWidget;
   panel.content.activeCellIndex = panel.content.widgets.length - 1;
@@ -53,7 +57,8 @@ ADD_CELL_JS = """source => {
   panel.content.activeCell.model.sharedModel.setSource(source);
   window.jupyterapp.commands.execute('notebook:run-cell');
 }"""
-# marimo draws each anywidget in a shadow root: every query below looks inside them too.
+# marimo draws each anywidget in a shadow root: every query below looks inside
+# them too.
 DEEP = """const deep = (sel, root = document) => {
   const out = [...root.querySelectorAll(sel)];
   for (const host of root.querySelectorAll('*'))
@@ -70,14 +75,15 @@ DONE_TILES_JS = f"""n => {{ {DEEP}
 EXPORTED_JS = f"""() => {{ {DEEP}
   return deep('.sora-nb-export-player video')
     .some(v => v.currentSrc.startsWith('blob:') && v.readyState >= 1 && v.duration > 0); }}"""
-# A card's own video (not the studio's player) playing the bytes the kernel sent.
+# A card's own video (not the studio's player) playing the kernel's bytes.
 BLOB_VIDEO_JS = f"""() => {{ {DEEP}
   return deep('.sora-nb-view').filter(v => !v.classList.contains('sora-nb-studio'))
     .some(v => [...v.querySelectorAll('video')].some(x => x.currentSrc.startsWith('blob:')));
 }}"""
-# What a person would call broken layout, inside every sora_nb view: a control or tile whose
-# content is cut off, one that sticks out of its view, and two boxes of one row or grid that
-# lie over each other. Text cut on purpose (an ellipsis) is not counted.
+# What a person would call broken layout, inside every sora_nb view: a control
+# or tile whose content is cut off, one that sticks out of its view, and two
+# boxes of one row or grid that lie over each other. Text cut on purpose (an
+# ellipsis) is not counted.
 LAYOUT_JS = """() => {
   DEEP
   const bad = [];
@@ -110,8 +116,9 @@ LAYOUT_JS = """() => {
   }
   return bad;
 }""".replace("DEEP", DEEP)
-# Every character the views show, drawn in the font it is shown in, against the box a font
-# draws for a character it lacks (a private-use code point no font has): equal is a tofu.
+# Every character the views show, drawn in the font it is shown in, against the
+# box a font draws for a character it lacks (a private-use code point no font
+# has): equal is a tofu.
 GLYPHS_JS = """() => {
   DEEP
   const canvas = document.createElement('canvas');
@@ -190,7 +197,8 @@ def _open(page: Page, name: str, base: str) -> None:
         page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     else:
-        page.goto(f"{base}/", timeout=WAIT_MS)  # Voilà and marimo run the notebook for it
+        # Voilà and marimo run the notebook for it
+        page.goto(f"{base}/", timeout=WAIT_MS)
     page.locator(".sora-nb-studio textarea").wait_for(timeout=WAIT_MS)
 
 
@@ -217,11 +225,13 @@ def _wait_done(page: Page, count: int) -> None:
 
 
 def _layout_is_clean(page: Page, label: str, folder: Path) -> None:
-    # JupyterLab keeps its file browser open beside the notebook; on a phone one closes it.
+    # JupyterLab keeps its file browser open beside the notebook; on a phone one
+    # closes it.
     page.evaluate("() => { const s = window.jupyterapp?.shell; s?.collapseLeft?.(); }")
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(300)  # one frame of layout: a condition has no name here
+        # one frame of layout: a condition has no name here
+        page.wait_for_timeout(300)
         bad = page.evaluate(LAYOUT_JS) + page.evaluate(GLYPHS_JS)
         if bad:
             page.screenshot(path=str(folder / f"broken-{label}-{width}.png"), full_page=True)
@@ -235,10 +245,12 @@ def test_studio_generates_plays_edits_and_compares(front: Front) -> None:
     before = _done_tiles(page)  # marimo's example makes two videos as it opens
     _generate(page, "a red kite over a hill", shortcut=True)
     page.locator(".sora-nb-studio .sora-nb-job").first.wait_for(timeout=WAIT_MS)
-    page.locator(".sora-nb-job .sora-nb-card").first.wait_for(timeout=WAIT_MS)  # live bar
+    # live bar
+    page.locator(".sora-nb-job .sora-nb-card").first.wait_for(timeout=WAIT_MS)
     page.locator(".sora-nb-studio .sora-nb-job").first.wait_for(state="detached", timeout=WAIT_MS)
     _wait_done(page, before + 1)
-    if front.name in ("lab", "notebook"):  # Ctrl+Enter did not run the cell again
+    # Ctrl+Enter did not run the cell again
+    if front.name in ("lab", "notebook"):
         assert page.locator(".sora-nb-studio").count() == 1
     page.locator(".sora-nb-player video").first.wait_for(timeout=WAIT_MS)
     page.locator(".sora-nb-player video").first.evaluate("v => { v.muted = true; v.play(); }")
@@ -247,17 +259,20 @@ def test_studio_generates_plays_edits_and_compares(front: Front) -> None:
     index = int(newest.get_attribute("data-index") or "-1")
     page.locator(".sora-nb-studio textarea").fill("put a halo above the kite")
     change = page.locator(".sora-nb-studio button.sora-nb-edit:enabled")
-    assert change.inner_text() == "Remix"  # named as the relay offers it, not a fixed word
+    # named as the relay offers it, not a fixed word
+    assert change.inner_text() == "Remix"
     change.click()
     _wait_done(page, before + 2)
-    page.locator(".sora-nb-studio button.sora-nb-export-chain").click()  # the kite and its edit
+    # the kite and its edit
+    page.locator(".sora-nb-studio button.sora-nb-export-chain").click()
     page.wait_for_function(EXPORTED_JS, timeout=WAIT_MS, polling=200)
     assert page.locator(".sora-nb-export .sora-nb-chain li").count() == 2
     edit = _tile(page, index + 1)
     assert re.search(rf"edits #{index}", edit.inner_text()), edit.inner_text()
     tree = page.locator(".sora-nb-lineage")
     assert tree.locator(".sora-nb-node").count() >= 2
-    _tile(page, index).locator("button.sora-nb-compare").click()  # the kite beside its edit
+    # the kite beside its edit
+    _tile(page, index).locator("button.sora-nb-compare").click()
     page.wait_for_function(COMPARING_JS, timeout=WAIT_MS, polling=200)
     _layout_is_clean(page, front.name, front.folder)
     if front.name in ("lab", "voila"):
@@ -268,12 +283,14 @@ def test_studio_generates_plays_edits_and_compares(front: Front) -> None:
 @pytest.mark.browser
 def test_a_generation_card_beside_the_studio(front: Front) -> None:
     page = front.page
-    if front.name == "voila":  # the app page has no cells: its Resume is the studio's button
+    # the app page has no cells: its Resume is the studio's button
+    if front.name == "voila":
         assert page.locator(".jp-InputArea, .jp-Cell-inputWrapper").count() == 0
         assert "SORA_BASE_URL" not in page.inner_text("body")
         assert "%sora" not in page.inner_text("body")
         return
-    if front.name == "marimo":  # the example's own card, finished, plays its video
+    # the example's own card, finished, plays its video
+    if front.name == "marimo":
         card = page.locator(".sora-nb-view .sora-nb-card.sora-nb-phase-done").first
         card.wait_for(timeout=WAIT_MS)
         card.scroll_into_view_if_needed(timeout=WAIT_MS)
@@ -284,20 +301,25 @@ def test_a_generation_card_beside_the_studio(front: Front) -> None:
     page.evaluate(ADD_CELL_JS, "%%sora\na goat on a hill at sunrise [fault:slow-progress]")
     cell = page.locator(".jp-CodeCell").filter(has=page.locator(".sora-nb-view .sora-nb-card"))
     live = cell.last.locator(".sora-nb-view .sora-nb-card")
-    live.filter(has_text=" %").wait_for(timeout=WAIT_MS)  # the bar held part-way, live
+    # the bar held part-way, live
+    live.filter(has_text=" %").wait_for(timeout=WAIT_MS)
     if front.name == "lab":
         picture(cell.last, front.folder, "progress.png")
     clock = live.locator("[data-since]").first
     first = clock.inner_text()
-    page.wait_for_function(  # the browser moves the clock; the held job sends nothing
+    # the browser moves the clock; the held job sends nothing
+    page.wait_for_function(
         "t => { const c = [...document.querySelectorAll('.jp-CodeCell .sora-nb-card [data-since]')]"
         ".pop(); return !!c && c.textContent !== t; }",
         arg=first, timeout=WAIT_MS, polling=200,
     )  # fmt: skip
     _layout_is_clean(page, f"{front.name}-card", front.folder)
     cells = page.locator(".jp-CodeCell", has_text="a goat on a hill at sunrise")
-    done = cells.filter(has_not=page.locator(".sora-nb-studio"))  # the cell, not the gallery
+    # the cell, not the gallery
+    done = cells.filter(has_not=page.locator(".sora-nb-studio"))
     done.locator(".sora-nb-progress-static.sora-nb-phase-done").wait_for(timeout=WAIT_MS)
-    assert done.locator("video").count() == 1  # the saved card: bar, then the video
-    _wait_done(page, before + 1)  # the cell's turn shows in the studio's gallery
+    # the saved card: bar, then the video
+    assert done.locator("video").count() == 1
+    # the cell's turn shows in the studio's gallery
+    _wait_done(page, before + 1)
     assert TOKEN not in page.inner_text("body")

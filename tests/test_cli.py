@@ -13,7 +13,8 @@ import pytest
 from sora_nb.launch._cli import main
 
 SECRET = "sk-cli-SECRET-4242"
-CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
+# what `sora-nb` runs
+CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"
 
 
 def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,5 +77,6 @@ def test_emulator_serves_until_interrupted(command: list[str]) -> None:
     assert refused.status_code == 401
     assert process.returncode == 0
     output = first + rest
-    assert "POST /v1/chat/completions" in output  # the access log is on, and shows no headers
+    # the access log is on, and shows no headers
+    assert "POST /v1/chat/completions" in output
     assert SECRET not in output

@@ -206,11 +206,12 @@ async def test_429_honours_retry_after_then_succeeds(relay) -> None:
         video = await client.generate("x")
     assert video.task_id == TASK
     assert len(app.requests) == 2
-    assert loop.time() - started >= 0.2  # the server asked for 0.2 s, and was obeyed
+    # the server asked for 0.2 s, and was obeyed
+    assert loop.time() - started >= 0.2
 
 
 async def test_429_waits_past_the_retries_until_the_deadline(relay) -> None:
-    # A 429 started nothing, so it is not one of the retries: it waits until the deadline.
+    # A 429 started nothing, so it is no retry: it waits until the deadline.
     app, url = relay
     too_many = {"error": {"message": "slow down"}}
     app.scripts += [json_script(429, too_many, {"retry-after": "0.1"}) for _ in range(30)]
@@ -267,7 +268,8 @@ async def test_cut_after_task_id_is_resumed_from_the_source_url(relay) -> None:
     assert seen[-1] == CompletedEvent("s_1", webp, mp4)
     assert video.transcript.startswith(partial(first, ">🏃‍"))
     assert "> sid: s_1" in video.transcript  # the next edit can find it
-    assert app.headers[-1]["authorization"] == f"Bearer {KEY}"  # same origin as the relay
+    # same origin as the relay
+    assert app.headers[-1]["authorization"] == f"Bearer {KEY}"
 
 
 async def test_stream_ending_without_video_is_resumed(relay) -> None:
@@ -298,7 +300,8 @@ async def test_resume_gives_up_at_the_deadline(relay) -> None:
             await client.generate("x")
     assert info.value.task_id == TASK
     assert info.value.source_url == f"{url}/source/{TASK}"
-    pending = info.value.pending  # all resume() needs, partial transcript included
+    # all resume() needs, partial transcript included
+    pending = info.value.pending
     assert pending is not None and pending.transcript.startswith("```json")
     assert pending.prompt == "x" and pending.messages == [{"role": "user", "content": "x"}]
 
@@ -324,7 +327,8 @@ async def test_stream_with_no_task_and_no_video(relay) -> None:
 async def test_slow_stream_with_silent_gaps(relay) -> None:
     app, url = relay
     script = sse_script(FIRST, piece=60)
-    script.steps[3].delay = script.steps[6].delay = 0.7  # silence between progress lines
+    # silence between progress lines
+    script.steps[3].delay = script.steps[6].delay = 0.7
     app.scripts.append(script)
     async with client_for(url, timeout=httpx.Timeout(5.0, read=3.0)) as client:
         assert (await client.generate("x")).sid == "s_68ec8accd80c8191ae1fc957af78caaa"
@@ -356,7 +360,8 @@ async def test_cancelling_closes_the_connection_at_once(relay) -> None:
         job.cancel()
         with pytest.raises(asyncio.CancelledError):
             await job
-        # The server sees the disconnect while it still had most of the stream to send.
+        # The server sees the disconnect while it still had most of the stream
+        # to send.
         assert await asyncio.to_thread(app.disconnected.wait, 5)
 
 

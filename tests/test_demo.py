@@ -1,4 +1,6 @@
-"""``sora-nb demo``: JupyterLab on the demo notebooks, reachable at the URL it prints."""
+"""``sora-nb demo``: JupyterLab on the demo notebooks, reachable at the URL it
+prints.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from sora_nb.launch._demo import notebooks_dir
 from .conftest import ROOT, checkout, git_status
 from .scripted import free_port
 
-CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"  # what `sora-nb` runs
+# what `sora-nb` runs
+CLI = "import sys; from sora_nb.launch._cli import main; sys.exit(main())"
 
 
 def wait_for_url(process: subprocess.Popen[str]) -> tuple[str, Path | None]:
@@ -42,8 +45,10 @@ def wait_for_url(process: subprocess.Popen[str]) -> tuple[str, Path | None]:
 
 @contextmanager
 def demo(tmp_path: Path, *args: str, cwd: Path) -> Iterator[tuple[str, Path | None]]:
-    """``sora-nb demo`` as a new user starts it (no SORA_* variable), its sora_nb imported
-    from ``cwd``; yields its URL and folder, and checks a TERM stops JupyterLab too."""
+    """``sora-nb demo`` as a new user starts it (no SORA_* variable), its
+    sora_nb imported from ``cwd``; yields its URL and folder, and checks a TERM
+    stops JupyterLab too.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SORA_", "JUPYTER"))}
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path))
     env["PYTHONPATH"] = str(cwd)
@@ -61,8 +66,9 @@ def demo(tmp_path: Path, *args: str, cwd: Path) -> Iterator[tuple[str, Path | No
         url, root = wait_for_url(process)
         assert url.startswith(f"http://127.0.0.1:{port}/lab")
         yield url, root
-        # A TERM sent to `sora-nb demo` alone (a service manager, `kill PID`) stops
-        # JupyterLab too, instead of leaving it serving with nobody to stop it.
+        # A TERM sent to `sora-nb demo` alone (a service manager, `kill PID`)
+        # stops JupyterLab too, instead of leaving it serving with nobody to
+        # stop it.
         process.send_signal(signal.SIGTERM)
         process.wait(60)
         with pytest.raises(httpx.TransportError):
@@ -78,18 +84,21 @@ def demo(tmp_path: Path, *args: str, cwd: Path) -> Iterator[tuple[str, Path | No
 def test_demo_runs_and_saves_a_working_copy_and_the_clone_stays_clean(tmp_path: Path) -> None:
     clone = checkout(tmp_path)
     with demo(tmp_path, cwd=clone) as (url, root):
-        assert root == clone / "sora-nb-demo"  # ignored by the clone's .gitignore
+        # ignored by the clone's .gitignore
+        assert root == clone / "sora-nb-demo"
         assert "/lab/tree/01-quickstart.ipynb?token=" in url
         token = url.rsplit("token=", 1)[1]
         base = url.split("/lab", 1)[0]
         # Printed once it answers: opening it at once works, no retrying.
         assert httpx.get(url).status_code == 200
-        assert httpx.get(url.split("?")[0]).status_code in (302, 403)  # the token is needed
+        # the token is needed
+        assert httpx.get(url.split("?")[0]).status_code in (302, 403)
         api = f"{base}/api/contents/01-quickstart.ipynb"
         model = httpx.get(api, params={"token": token}).json()
         assert model["type"] == "notebook"
-        # Run it as a user would (a kernel in the served folder), then save it the way
-        # JupyterLab does: a PUT of the notebook to the server's contents API.
+        # Run it as a user would (a kernel in the served folder), then save it
+        # the way JupyterLab does: a PUT of the notebook to the server's
+        # contents API.
         nb = nbformat.from_dict(model["content"])
         env = {k: v for k, v in os.environ.items() if not k.startswith("SORA_")}
         env["PYTHONPATH"] = str(clone)
@@ -98,7 +107,8 @@ def test_demo_runs_and_saves_a_working_copy_and_the_clone_stays_clean(tmp_path: 
         saved = {"type": "notebook", "format": "json", "content": nb}
         assert httpx.put(api, params={"token": token}, json=saved, timeout=60).is_success
     on_disk = nbformat.read(clone / "sora-nb-demo" / "01-quickstart.ipynb", as_version=4)
-    assert any(cell.get("outputs") for cell in on_disk.cells)  # the save reached the copy
+    # the save reached the copy
+    assert any(cell.get("outputs") for cell in on_disk.cells)
     assert list((clone / "sora-nb-demo" / "sora_outputs").glob("*.mp4"))
     assert git_status(clone) == ""
 
@@ -120,7 +130,8 @@ def test_demo_of_a_folder_without_the_quickstart_prints_a_url_that_exists(
 
 
 def test_demo_without_a_checkout_copies_the_shipped_notebooks(tmp_path: Path) -> None:
-    # In an installed wheel there is no repository: the shipped copy is placed in the cwd.
+    # In an installed wheel there is no repository: the shipped copy is placed
+    # in the cwd.
     import sora_nb.launch._demo as demo
 
     fake_package = tmp_path / "site" / "sora_nb"
@@ -148,7 +159,7 @@ def test_the_wheel_ships_the_notebooks(tmp_path: Path) -> None:
     assert shipped == {p.name for p in (ROOT / "notebooks").iterdir() if p.is_file()}
     assert "sora_nb/py.typed" in names
     assert not [n for n in names if "executed-" in n or "sora_outputs" in n]
-    # One version, written in sora_nb/__init__.py; the MIT licence it names, shipped.
+    # One version, in sora_nb/__init__.py; the MIT licence it names, shipped.
     info = f"sora_nb-{sora_nb.__version__}.dist-info"
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
     assert f"\nVersion: {sora_nb.__version__}\n" in metadata
@@ -180,5 +191,5 @@ def test_demo_without_jupyterlab_says_which_extra_to_install(
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert main(["demo"]) == 1
     err = capsys.readouterr().err
-    # No release on a package index yet: the hint installs the extra from the checkout.
+    # No release on a package index yet: the hint installs from the checkout.
     assert "pip install -e '.[demo]'" in err and "sora-nb[demo]" not in err

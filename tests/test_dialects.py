@@ -1,7 +1,9 @@
-"""End to end in each dialect: the client against the emulator playing that kind of relay.
+"""End to end in each dialect: the client against the emulator playing that kind
+of relay.
 
-Generate, edit (remix), a failure with the relay's reason, a broken stream or poll that is
-recovered, and what a relay refuses, shown in one sentence (docs/dialects.md).
+Generate, edit (remix), a failure with the relay's reason, a broken stream or
+poll that is recovered, and what a relay refuses, shown in one sentence
+(docs/dialects.md).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Recorder(list[object]):
         return [str(getattr(event, "type", "")) for event in self]
 
 
-# -- sora2api chat: recognised from the stream, no setting ----------------------------------------
+# -- sora2api chat: recognised from the stream, no setting ---------------------
 
 
 async def test_sora2api_generate_and_remix(sora2api: EmulatorServer) -> None:
@@ -129,7 +131,7 @@ async def test_sora2api_session_downloads_a_signed_link_as_mp4_with_a_poster(
     assert video.local_thumbnail is not None and video.local_thumbnail.endswith(".jpg")
 
 
-# -- Videos task API: chosen with dialect="videos" ------------------------------------------------
+# -- Videos task API: chosen with dialect="videos" -----------------------------
 
 
 async def test_videos_generate_poll_content_and_remix(videos: EmulatorServer) -> None:
@@ -155,7 +157,8 @@ async def test_a_duration_reaches_the_videos_relay_and_is_recorded(
     async with client_for(videos, dialect="videos") as client:
         session = Session("seconds", client=client, download=False, autosave=tmp_path / "h.json")
         video = await session.generate("a cow", duration=15)
-        assert video.model == "sora-2-portrait-15s"  # that relay reads it from the name
+        # that relay reads it from the name
+        assert video.model == "sora-2-portrait-15s"
         assert video.request.options == {"duration": 15}
         await session.aclose()
     reloaded = Session.load(tmp_path / "h.json", download=False)
@@ -226,7 +229,8 @@ async def test_videos_refusals_in_one_sentence(videos: EmulatorServer) -> None:
         with pytest.raises(APIStatusError) as info:
             await client.generate("a cow", model="sora-2-portrait")
     assert "未找到时长" in str(info.value) and "\n" not in str(info.value)
-    async with client_for(videos) as chat:  # the wrong dialect: that relay has no chat
+    # the wrong dialect: that relay has no chat
+    async with client_for(videos) as chat:
         with pytest.raises(APIStatusError, match="404"):
             await chat.generate("a cow")
 
@@ -244,7 +248,9 @@ def test_dialect_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class _ImageHost(httpx.AsyncBaseTransport):
-    """An https image host in front of the real network (the emulator on loopback)."""
+    """An https image host in front of the real network (the emulator on
+    loopback).
+    """
 
     def __init__(self, image: bytes) -> None:
         self.image = image
@@ -283,7 +289,7 @@ async def test_sora2api_image_link_goes_inline(sora2api: EmulatorServer) -> None
     assert all("authorization" not in headers for headers in host.headers)
 
 
-# -- model names (pure) ---------------------------------------------------------------------------
+# -- model names (pure) --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -309,7 +315,7 @@ def test_model_names_map_to_orientation_and_duration(
     assert (turn.model, turn.orientation) == (sent, shape)
     info = model_info(sent)
     assert (info.seconds if info else None) == seconds
-    # Orientation words go into the prompt only where the name does not carry it.
+    # Orientation words go into the prompt only where the name lacks them.
     named = info is not None and info.orientation is not None
     assert (turn.content == "a cow") == (named or shape is None)
 
@@ -339,7 +345,9 @@ def test_studio_offers_a_relays_own_model_name() -> None:
 
 
 async def test_videos_client_reads_the_recorded_answers() -> None:
-    """The relay's own answers (tests/fixtures/videos), served by a stand-in transport."""
+    """The relay's own answers (tests/fixtures/videos), served by a stand-in
+    transport.
+    """
     import json
 
     from .conftest import SEED
@@ -374,11 +382,13 @@ async def test_videos_client_reads_the_recorded_answers() -> None:
     assert [e.status for e in events if isinstance(e, StatusEvent)] == ["queued", "generating"]
 
 
-# -- a session file saved before videos recorded their dialect ---------------------------------
+# -- a session file saved before videos recorded their dialect -----------------
 
 
 def _without_dialect_fields(path: Path) -> None:
-    """``path`` as an earlier sora_nb wrote it: videos hold no dialect, continuations, handle."""
+    """``path`` as an earlier sora_nb wrote it: videos hold no dialect,
+    continuations, handle.
+    """
     document = json.loads(path.read_text(encoding="utf-8"))
     for turn in document["turns"]:
         for key in ("dialect", "continuations", "handle"):
@@ -403,7 +413,8 @@ async def test_an_older_session_file_still_edits(
     async with client_for(server, dialect=setting) as client:
         made = Session("old", client=client, download=False)
         first = await made.generate("a cow", model=model)
-        made.save(path)  # the schema 2 document older versions wrote, autosave included
+        # the schema 2 document older versions wrote, autosave included
+        made.save(path)
         _without_dialect_fields(path)
         old = Session.load(path, client=client, download=False)
         video = old.latest()

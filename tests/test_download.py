@@ -1,4 +1,6 @@
-"""Local copies: streamed to a .part file, continued with Range, renamed only when whole."""
+"""Local copies: streamed to a .part file, continued with Range, renamed only
+when whole.
+"""
 
 from __future__ import annotations
 
@@ -26,11 +28,14 @@ KEY = "sk-test-SECRET-download-0123456789"
 
 
 class MediaServer:
-    """Serves ``DATA`` at ``/clip.mp4`` with Range support, and can drop a transfer midway."""
+    """Serves ``DATA`` at ``/clip.mp4`` with Range support, and can drop a
+    transfer midway.
+    """
 
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
-        self.cuts: list[int] = []  # for the next requests: drop the body after N bytes
+        # for the next requests: drop the body after N bytes
+        self.cuts: list[int] = []
         self.honour_range = True
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -60,7 +65,8 @@ class MediaServer:
         cut = self.cuts.pop(0) if self.cuts else None
         for offset in range(start, len(DATA), BLOCK):
             if cut is not None and offset - start >= cut:
-                raise ConnectionAbortedError("scripted cut")  # uvicorn drops the connection
+                # uvicorn drops the connection
+                raise ConnectionAbortedError("scripted cut")
             block = DATA[offset : offset + BLOCK]
             await send({"type": "http.response.body", "body": block, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
@@ -242,6 +248,6 @@ async def test_a_download_failure_speaks_chinese(
             await download(target, tmp_path / "clip.mp4", retries=retries)
         failures.append(str(caught.value))
     assert "下载多次中断" in failures[0] and "链接可能已过期" in failures[1]
-    # What stays Latin: the user's URL and httpx's own account of the break, in brackets.
+    # What stays Latin: the user's URL and httpx's account of the break.
     ours = [re.sub(r"'[^']*'|（[^）]*）", " ", text) for text in failures]
     assert [english_words(text) for text in ours] == [[], [], []], failures

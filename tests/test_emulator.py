@@ -1,4 +1,6 @@
-"""The embedded emulator over a real loopback port: wire format, media, faults, capacity."""
+"""The embedded emulator over a real loopback port: wire format, media, faults,
+capacity.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ SID = re.compile(r"^s_[0-9a-f]{32}$")
 BLUE = (20, 60, 230)
 
 
-# -- helpers --------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------
 
 
 def chat(
@@ -95,7 +97,9 @@ class Raw:
 
 
 def post(url: str, payload: Any, headers: dict[str, str] | None = None) -> Raw:
-    """POST and read the raw body to its end, or to the point where the connection broke."""
+    """POST and read the raw body to its end, or to the point where the
+    connection broke.
+    """
     body = bytearray()
     broken = False
     with (
@@ -168,7 +172,8 @@ def close_to(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int 
 
 def badge_colour(frame: Image.Image, turn: int) -> tuple[int, ...]:
     left, top, _, _ = badge_box(turn, *frame.size)
-    return median(frame, (left + 2, top + 2, left + 7, top + 7))  # a corner, away from the digit
+    # a corner, away from the digit
+    return median(frame, (left + 2, top + 2, left + 7, top + 7))
 
 
 def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes:
@@ -178,7 +183,9 @@ def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)) -> bytes
 
 
 def normalise(transcript: str) -> str:
-    """The transcript with everything that differs between runs replaced by a placeholder."""
+    """The transcript with everything that differs between runs replaced by a
+    placeholder.
+    """
     text = re.sub(r"https?://[^)\s\]]+", "URL", transcript)
     text = re.sub(r"task_[0-9a-z]{26}", "TASK", text)
     text = re.sub(r"s_[0-9a-f]{32}", "SID", text)
@@ -186,7 +193,7 @@ def normalise(transcript: str) -> str:
     return re.sub(r"(排队中|生成中)\.+", r"\1.", text)
 
 
-# -- wire format --------------------------------------------------------------------------
+# -- wire format ---------------------------------------------------------------
 
 
 def test_stream_bytes_have_the_seed_shape(emulator: EmulatorServer) -> None:
@@ -223,7 +230,8 @@ def test_a_stream_behind_its_task_sends_the_same_chunks_in_one_write() -> None:
         texts = ["```json", "\n{", "\n> ID: `task_1`", "12.."]
         for text in texts:
             task.add("echo", text)
-        task.finish()  # the whole transcript is written before the stream reads any of it
+        # the whole transcript is written before the stream reads any of it
+        task.finish()
         meta = _markdown.ChunkMeta("chatcmpl-abc", 1_700_000_000, "sora-2")
         return [part async for part in _stream._events(task, meta, None)]
 
@@ -245,7 +253,7 @@ def test_stream_fragments_like_the_seed(emulator: EmulatorServer) -> None:
     assert normalise(raw.transcript) == normalise(EDIT)
 
     def shape(contents: list[str]) -> list[str]:
-        # The echo is typed a few characters a chunk; after it, one chunk per poll.
+        # The echo is typed a few characters a chunk; then one chunk per poll.
         closing = contents.index("```", 2)
         after = [normalise(c) for c in contents[closing + 1 :]]
         return [c for i, c in enumerate(after) if i == 0 or c != after[i - 1]]
@@ -317,7 +325,7 @@ async def test_openai_sdk_raises_on_an_in_stream_error(emulator: EmulatorServer)
         await stream.close()
 
 
-# -- semantics and media ------------------------------------------------------------------
+# -- semantics and media -------------------------------------------------------
 
 
 async def test_text_to_video_through_the_client(emulator: EmulatorServer) -> None:
@@ -394,8 +402,8 @@ async def test_image_to_video_shows_the_image(emulator: EmulatorServer) -> None:
     frame = clip(video.video_url).frames[40]
     w, h = frame.size
     assert close_to(median(frame, (w // 5, h * 2 // 5, w * 4 // 5, h * 3 // 5)), green)
-    # An image served by the emulator itself (a thumbnail) works as a reference too. The
-    # client refuses plain-http image links, so this request goes out raw.
+    # An image the emulator serves (a thumbnail) works as a reference too. The
+    # client refuses plain-http image links, so this request goes raw.
     assert video.thumbnail_url is not None
     parts = [
         {"type": "text", "text": "the same place at night"},
@@ -438,7 +446,8 @@ async def test_edit_chain_derives_each_video_from_the_last(emulator: EmulatorSer
     assert len({first.sid, second.sid, third.sid}) == 3
     assert get(third.source_url or "").json()["parent_sid"] == second.sid
     clips = [clip(v.video_url) for v in (first, second, third)]
-    assert {(c.width, c.height) for c in clips} == {(640, 360)}  # edits keep the orientation
+    # edits keep the orientation
+    assert {(c.width, c.height) for c in clips} == {(640, 360)}
     for turn, decoded in enumerate(clips, start=1):
         frame = decoded.frames[len(decoded.frames) // 2]
         for badge in (1, 2, 3):
@@ -453,7 +462,8 @@ async def test_edit_chain_derives_each_video_from_the_last(emulator: EmulatorSer
 def test_edit_of_an_unknown_sid_is_a_failure_line(emulator: EmulatorServer) -> None:
     history = [
         {"role": "user", "content": FIRST_PROMPT},
-        {"role": "assistant", "content": FIRST},  # the seed's sid: not one of ours
+        # the seed's sid: not one of ours
+        {"role": "assistant", "content": FIRST},
     ]
     raw = post(emulator.url, chat(EDIT_PROMPT, history=history))
     assert raw.status == 200 and raw.body.endswith(b"data: [DONE]\n\n")
@@ -483,7 +493,7 @@ def test_data_dir_keeps_sids_across_restarts(tmp_path: Path) -> None:
     assert any(tmp_path.joinpath("files").glob("*.mp4"))
 
 
-# -- status, preview, files -----------------------------------------------------------------
+# -- status, preview, files ----------------------------------------------------
 
 
 def test_source_and_web_report_the_task(emulator: EmulatorServer) -> None:
@@ -552,7 +562,7 @@ def _wait_for_source(url: str) -> dict[str, Any]:
     raise AssertionError(f"{url} never finished")
 
 
-# -- auth and bad requests ------------------------------------------------------------------
+# -- auth and bad requests -----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -614,7 +624,7 @@ def test_malformed_requests_are_400(emulator: EmulatorServer, body: Any, param: 
     assert error["message"].endswith(".")
 
 
-# -- faults -------------------------------------------------------------------------------
+# -- faults --------------------------------------------------------------------
 
 
 def test_fault_tag_is_stripped_and_header_wins(emulator: EmulatorServer) -> None:
@@ -730,7 +740,8 @@ def test_401_fault(emulator: EmulatorServer) -> None:
 def test_counted_faults_stop_applying(emulator: EmulatorServer) -> None:
     statuses = [post(emulator.url, chat("a fox [fault:500x2]")).status for _ in range(3)]
     assert statuses == [500, 500, 200]
-    other = post(emulator.url, chat("another fox [fault:500x2]"))  # a different body counts anew
+    # a different body counts anew
+    other = post(emulator.url, chat("another fox [fault:500x2]"))
     assert other.status == 500
 
 
@@ -766,7 +777,8 @@ def test_slow_faults_hold_the_stream_then_finish(
     raw = post(emulator.url, chat(f"a fox [fault:{fault}]"))
     assert normalise(raw.transcript) == normalise(FIRST).replace(FIRST_PROMPT, "a fox")
     with (
-        serve_in_thread(speed=30) as slow,  # a 2 s gap: far longer than the read timeout below
+        # a 2 s gap: far longer than the read timeout below
+        serve_in_thread(speed=30) as slow,
         httpx.Client(timeout=httpx.Timeout(30, read=0.3)) as client,
         client.stream(
             "POST",
@@ -783,7 +795,7 @@ def test_slow_faults_hold_the_stream_then_finish(
         assert re.search(held_at, seen), seen[-80:]
 
 
-# -- capacity and lifecycle ---------------------------------------------------------------
+# -- capacity and lifecycle ----------------------------------------------------
 
 
 @pytest.mark.timeout(180)
@@ -806,7 +818,8 @@ async def test_hundreds_of_concurrent_streams(emulator: EmulatorServer) -> None:
         done = await asyncio.gather(*(one(i) for i in range(300)))
     assert all(d is not None for d in done)
     assert len({d.sid for d in done if d}) == 300
-    assert len({d.video_url for d in done if d}) == 3  # identical requests share one encode
+    # identical requests share one encode
+    assert len({d.video_url for d in done if d}) == 3
 
 
 def test_rendering_runs_off_the_event_loop(
@@ -835,7 +848,7 @@ def test_rendering_runs_off_the_event_loop(
             line = next(lines)
             if line.startswith("data: {"):
                 parser.feed(json.loads(line[6:])["choices"][0]["delta"].get("content", ""))
-        # The render is blocked in its worker; the loop still answers everything else.
+        # The render is blocked in its worker; the loop still answers the rest.
         assert client.get(f"{emulator.url}/source/{parser.task_id}").json()["status"] == "running"
         assert client.get(f"{emulator.url}/v1/models").status_code == 200
         release.set()
@@ -886,7 +899,7 @@ def test_public_names_and_index(emulator: EmulatorServer) -> None:
 
 
 def test_embedded_emulator_exits_quietly_with_the_interpreter(tmp_path) -> None:
-    # The embedded emulator stops itself at exit; that must not print a shutdown traceback.
+    # The embedded emulator stops at exit, with no shutdown traceback.
     script = (
         "import asyncio, sora_nb\n"
         "async def main():\n"
@@ -910,8 +923,9 @@ def test_embedded_emulator_exits_quietly_with_the_interpreter(tmp_path) -> None:
 
 
 def test_captions_draw_chinese_glyphs_not_boxes() -> None:
-    # The relay's users largely write Chinese prompts. The README's test command installs
-    # Debian's fonts-wqy-microhei; without a CJK font every character is the same box.
+    # The relay's users largely write Chinese prompts. The README's test command
+    # installs Debian's fonts-wqy-microhei; without a CJK font every character
+    # is the same box.
     from sora_nb.emulator._draw import _font
 
     font = _font(24)

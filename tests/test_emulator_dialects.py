@@ -1,7 +1,9 @@
-"""The emulator's other dialects over a real loopback port: sora2api chat and the Videos API.
+"""The emulator's other dialects over a real loopback port: sora2api chat and
+the Videos API.
 
-The recorded streams in tests/fixtures/sora2api/ were written from the relays' own code; the
-emulator's chunks must have the same bytes' shape (docs/dialects.md).
+The recorded streams in tests/fixtures/sora2api/ were written from the relays'
+own code; the emulator's chunks must have the same bytes' shape
+(docs/dialects.md).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def keys(payload: str) -> list[object]:
     return [list(chunk), list(choice), [k for k in choice["delta"] if k != "role"]]
 
 
-# -- sora2api chat ---------------------------------------------------------------------------
+# -- sora2api chat -------------------------------------------------------------
 
 
 def test_sora2api_chunks_have_the_relays_bytes_shape(sora2api: EmulatorServer) -> None:
@@ -88,7 +90,8 @@ def test_sora2api_chunks_have_the_relays_bytes_shape(sora2api: EmulatorServer) -
     shapes = {json.dumps(keys(p)) for p in recorded if p != "[DONE]"}
     for payload in payloads[:-1]:
         chunk = json.loads(payload)
-        assert payload == json.dumps(chunk)  # Python's defaults: ", " / ": ", ASCII escaped
+        # Python's defaults: ", " / ": ", ASCII escaped
+        assert payload == json.dumps(chunk)
         assert json.dumps(keys(payload)) in shapes
         assert chunk["model"] == "sora" and chunk["id"].startswith("chatcmpl-")
     first = json.loads(payloads[0])["choices"][0]["delta"]
@@ -113,7 +116,8 @@ def test_sora2api_stream_ends_with_a_signed_link_and_a_post_id(sora2api: Emulato
 def test_sora2api_refuses_an_unknown_model_as_the_relay_does(sora2api: EmulatorServer) -> None:
     status, payloads = chat(sora2api.url, "a cow", model="sora-2")
     assert status == 500
-    assert json.loads(payloads[0] if payloads else "{}") == {}  # not a stream at all
+    # not a stream at all
+    assert json.loads(payloads[0] if payloads else "{}") == {}
     with httpx.Client(timeout=30) as client:
         body = {"model": "sora-2", "stream": True, "messages": [{"role": "user", "content": "x"}]}
         response = client.post(f"{sora2api.url}/v1/chat/completions", json=body, headers=AUTH)
@@ -196,7 +200,7 @@ def test_sora2api_reads_only_the_last_message_and_data_images(sora2api: Emulator
     assert parser.completed is not None
 
 
-# -- Videos task API -------------------------------------------------------------------------
+# -- Videos task API -----------------------------------------------------------
 
 
 def call(
@@ -284,8 +288,8 @@ def test_videos_needs_the_key(videos: EmulatorServer) -> None:
 
 
 def test_videos_content_and_post_wait_for_completion(videos: EmulatorServer) -> None:
-    # Held in its queue (slow-queue), so the early read is early on any machine: at speed
-    # 500 a task's whole timeline is a few milliseconds.
+    # Held in its queue (slow-queue), so the early read is early on any machine:
+    # at speed 500 a task's whole timeline is a few milliseconds.
     body = {"model": "sora-2-portrait-10s", "prompt": "a [fault:slow-queue]"}
     task = call(videos, "POST", "/v1/videos", body)
     task_id = task.json()["id"]
@@ -328,7 +332,8 @@ def test_command_line_chooses_the_dialect() -> None:
         parser.parse_args(["--dialect", "klingon"])
 
 
-# -- the Videos API's recorded answers (tests/fixtures/videos, from go-sora2api's code) ---------
+# -- the Videos API's recorded answers (tests/fixtures/videos, from
+# go-sora2api's code) ---------
 
 VIDEOS = SEED.parent / "videos"
 

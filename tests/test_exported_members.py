@@ -1,5 +1,7 @@
-"""The public face of sora_nb is pinned by equality (as httpx's tests/test_exported_members.py
-does): ``__all__`` is exactly the public names, and the package's own helpers stay private."""
+"""The public face of sora_nb is pinned by equality (as httpx's
+tests/test_exported_members.py does): ``__all__`` is exactly the public names,
+and the package's own helpers stay private.
+"""
 
 from __future__ import annotations
 
@@ -26,14 +28,15 @@ def test_public_classes_show_the_package_name() -> None:
 
 
 def test_client_and_session_methods_are_pinned() -> None:
-    # What a Session needs of its client is public (it uses nothing private); the HTTP pool,
-    # the auth and the dialect stay private.
+    # What a Session needs of its client is public (it uses nothing private);
+    # the HTTP pool, the auth and the dialect stay private.
     assert public_members(sora_nb.SoraClient) == {
         "aclose",
         "cancels_on_disconnect",
         "check_ready",
         "continuations",
-        "dialect",  # a property: for ``detect``, the dialect found once it is known
+        # a property: for ``detect``, the dialect found once it is known
+        "dialect",
         "download",
         "edit",
         "generate",

@@ -1,5 +1,6 @@
-"""Random and hostile input for the parser and the magic (Hypothesis): nothing escapes but a
-``SoraError`` (shown as one sentence) or IPython's ``UsageError`` (docs/protocol.md, "Promises").
+"""Random and hostile input for the parser and the magic (Hypothesis): nothing
+escapes but a ``SoraError`` (shown as one sentence) or IPython's ``UsageError``
+(docs/protocol.md, "Promises").
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .test_magic import Cells, cells  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
-# Text the relay might send: its own words and markup, mixed with anything at all.
+# Text the relay might send: its own words and markup, mixed with anything.
 RELAY_WORDS = st.sampled_from(
     [
         "> 排队中",
@@ -83,7 +84,8 @@ def test_chunks_and_status_json_never_raise_but_value_error(obj: Any, raw: str) 
     parse_chunk(raw)
     parse_chunk(json.dumps(obj))
     parse_chunk(json.dumps({"choices": [{"delta": obj}], "error": obj}))
-    with contextlib.suppress(ValueError):  # the client: "the source URL did not return JSON"
+    # the client: "the source URL did not return JSON"
+    with contextlib.suppress(ValueError):
         parse_source(obj)
 
 
@@ -95,7 +97,7 @@ def test_prepare_refuses_with_invalid_request_only(prompt: str, model: str, shap
             prepare(prompt, model, shape, image)
 
 
-# -- the magic ----------------------------------------------------------------------------------
+# -- the magic -----------------------------------------------------------------
 
 OPTIONS = st.sampled_from(
     [
@@ -157,7 +159,9 @@ CONFIG = st.sampled_from(
 
 @pytest.fixture
 def refusing(cells: Cells, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cells]:  # noqa: F811
-    """The magic pointed at a hostile relay that refuses every request at once."""
+    """The magic pointed at a hostile relay that refuses every request at
+    once.
+    """
 
     def no_terminal(prompt: str = "") -> str:
         raise EOFError  # as a frontend without stdin

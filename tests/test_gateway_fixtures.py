@@ -1,5 +1,7 @@
-"""Each gateway's recorded shapes (tests/fixtures/<gateway>/, written from its code or docs)
-read by the client, and the emulator answering in the same shapes (docs/dialects.md)."""
+"""Each gateway's recorded shapes (tests/fixtures/<gateway>/, written from its
+code or docs) read by the client, and the emulator answering in the same shapes
+(docs/dialects.md).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +31,9 @@ def flow(gateway: str) -> dict[str, Any]:
 
 
 def replay(gateway: str, polls: list[dict[str, Any]]) -> tuple[httpx.MockTransport, list[str]]:
-    """The gateway's create answer, then its polls in order, over a mock transport."""
+    """The gateway's create answer, then its polls in order, over a mock
+    transport.
+    """
     recorded = flow(gateway)["create"]
     answers = list(polls)
     seen: list[str] = []
@@ -61,7 +65,8 @@ def test_the_recorded_flow_ends_in_the_recorded_video(gateway: str) -> None:
     video = generate(gateway, transport, events)
     expected = recorded["video"]
     assert video.video_url == (BASE + expected if expected.startswith("/") else expected)
-    assert seen[0] == f"POST {recorded['create']['path']}"  # the gateway's own create path
+    # the gateway's own create path
+    assert seen[0] == f"POST {recorded['create']['path']}"
     percents = [e.percent for e in events if isinstance(e, ProgressEvent)]
     assert percents[0] == 0 and percents[-1] == 100 and percents == sorted(percents)
 

@@ -1,4 +1,6 @@
-"""The gateways from the notebook: ``%%sora`` options, ``--edit --how``, ``%sora models``."""
+"""The gateways from the notebook: ``%%sora`` options, ``--edit --how``, ``%sora
+models``.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ def test_options_reach_the_gateway_and_the_continuation_is_named(cells: Cells) -
     cow, halo = cells.shell.user_ns["cow"], cells.shell.user_ns["halo"]
     assert cow.request.options["duration"] == 8 and cow.request.options["audio"] is True
     assert halo.request.options["how"] == "last-frame"
-    assert halo.request.image.startswith("data:image/png;base64,")  # the cow's last frame
+    # the cow's last frame
+    assert halo.request.image.startswith("data:image/png;base64,")
 
 
 def test_a_value_the_model_does_not_take_fails_the_cell_in_one_sentence(cells: Cells) -> None:

@@ -1,6 +1,8 @@
-"""What each gateway's own routes need of the client, against the emulator over loopback:
-new-api's unified route, multipart uploads on the OpenAI Videos shape, and xAI's
-continuations when the parent's link was good for one fetch only (docs/dialects.md)."""
+"""What each gateway's own routes need of the client, against the emulator over
+loopback: new-api's unified route, multipart uploads on the OpenAI Videos shape,
+and xAI's continuations when the parent's link was good for one fetch only
+(docs/dialects.md).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def client(server: EmulatorServer, dialect: str, **extra: Any) -> SoraClient:
     return SoraClient(server.url, KEY, dialect=dialect, poll_interval=0.05, **extra)
 
 
-# -- new-api's own route ------------------------------------------------------------------
+# -- new-api's own route -------------------------------------------------------
 
 
 @pytest.mark.parametrize("served", ["newapi"], indirect=True)
@@ -53,11 +55,14 @@ def test_a_task_made_on_new_apis_own_route_is_collected_by_its_id_or_url(
             return by_url, await c.resume(task_id), seen
 
     by_url, by_id, seen = asyncio.run(go())
-    assert by_url.video_url == f"{served.url}/v1/videos/{task_id}/content"  # its result_url
-    assert by_url.model == "kling-v2-1"  # the record's model, for a task resumed by its URL
+    # its result_url
+    assert by_url.video_url == f"{served.url}/v1/videos/{task_id}/content"
+    # the record's model, for a task resumed by its URL
+    assert by_url.model == "kling-v2-1"
     assert by_id.video_url == by_url.video_url
     assert seen[-1] == 100
-    assert served.app.state.emulator.paid["a kite over dunes"] == 1  # collected, never re-sent
+    # collected, never re-sent
+    assert served.app.state.emulator.paid["a kite over dunes"] == 1
     record = httpx.get(unified, headers=HEADERS).json()
     assert record["code"] == "success" and record["data"]["status"] == "SUCCESS"
 
@@ -84,7 +89,9 @@ def test_a_channel_without_an_openai_status_is_followed_on_new_apis_own_route(
 
 
 def test_new_apis_recorded_task_record_is_read() -> None:
-    """tests/fixtures/newapi/unified.json, written from new-api's task record."""
+    """tests/fixtures/newapi/unified.json, written from new-api's task
+    record.
+    """
     recorded = json.loads((FIXTURES / "newapi" / "unified.json").read_text("utf-8"))
     polls = list(recorded["polls"])
 
@@ -122,7 +129,7 @@ def test_an_unknown_id_on_new_apis_own_route_says_so(served: EmulatorServer) -> 
         asyncio.run(go())
 
 
-# -- multipart uploads on the OpenAI Videos shape -----------------------------------------
+# -- multipart uploads on the OpenAI Videos shape ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -141,7 +148,8 @@ def test_a_local_image_goes_as_a_file_part(
 
     video, path = asyncio.run(go())
     size = MEADOW.stat().st_size
-    assert served.app.state.uploads == [("input_reference", "image/png", size)]  # sent once
+    # sent once
+    assert served.app.state.uploads == [("input_reference", "image/png", size)]
     assert served.app.state.emulator.paid["the meadow wakes"] == 1
     assert video.request.options == {"duration": 5, "aspect_ratio": "16:9"}
     assert plays(path) > 10
@@ -159,9 +167,11 @@ def test_new_apis_gate_on_a_multipart_create_waits_and_pays_once(served: Emulato
 
     assert len(asyncio.run(go())) == 5
     state = served.app.state
-    assert state.gated > 0  # some creates were answered 429 and sent again later
+    # some creates were answered 429 and sent again later
+    assert state.gated > 0
     assert all(state.emulator.paid[p] == 1 for p in prompts)
-    assert len(state.uploads) == 5 + state.gated  # each 429'd form was read, none paid
+    # each 429'd form was read, none paid
+    assert len(state.uploads) == 5 + state.gated
 
 
 @pytest.mark.parametrize("served", ["newapi"], indirect=True)
@@ -173,7 +183,7 @@ def test_the_emulator_refuses_a_file_part_that_is_no_image(served: EmulatorServe
     assert sum(served.app.state.emulator.paid.values()) == 0
 
 
-# -- xAI: continuing a video whose link was good for one fetch ----------------------------
+# -- xAI: continuing a video whose link was good for one fetch -----------------
 
 
 @pytest.mark.parametrize("served", ["xai"], indirect=True)
@@ -190,7 +200,8 @@ def test_an_xai_edit_sends_the_local_copy_when_the_link_was_one_time(
 
     first, second = asyncio.run(go())
     state = served.app.state
-    assert httpx.get(first.video_url).status_code == 410  # the parent's link is spent
+    # the parent's link is spent
+    assert httpx.get(first.video_url).status_code == 410
     assert state.inline_parents == 1 and second.request.options["how"] == "edit"
     assert state.emulator.paid["the wave at night"] == 1
     assert state.links.keyed == 0  # the key never went to the links' origin
@@ -203,7 +214,8 @@ def test_an_xai_extension_without_a_copy_sends_the_link_its_status_gives_now(
     async def go() -> tuple[Any, Any]:
         async with client(served, "xai") as c:
             first = await c.generate("a cliff [fault:one-time-link]", model="grok-imagine-video")
-            assert httpx.get(first.video_url).status_code == 200  # someone used its one fetch
+            # someone used its one fetch
+            assert httpx.get(first.video_url).status_code == 200
             return first, await c.edit(first, "the cliff crumbles", how="extend", duration=6)
 
     first, second = asyncio.run(go())

@@ -1,4 +1,6 @@
-"""The one table of status words and the one reader of progress (docs/dialects.md)."""
+"""The one table of status words and the one reader of progress
+(docs/dialects.md).
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
-"""Every gateway end to end: the client against the emulator speaking it, over loopback.
+"""Every gateway end to end: the client against the emulator speaking it, over
+loopback.
 
-For each gateway (docs/dialects.md, "Gateways"): text and image to video make a playable
-local copy, progress rises from 0 to 100, a failure raises a SoraError with the gateway's
-reason, the continuation it offers works and one it lacks is refused before sending, a 429
-on create is paid once, an expiring link still plays afterwards, the key never reaches the
-other origin its links are on, and models are listed where the gateway lists them.
+For each gateway (docs/dialects.md, "Gateways"): text and image to video make a
+playable local copy, progress rises from 0 to 100, a failure raises a SoraError
+with the gateway's reason, the continuation it offers works and one it lacks is
+refused before sending, a 429 on create is paid once, an expiring link still
+plays afterwards, the key never reaches the other origin its links are on, and
+models are listed where the gateway lists them.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from .conftest import ROOT
 
 KEY = "sk-gateway-test"
 MEADOW = ROOT / "notebooks" / "meadow.png"
-POLICY = "内容违反使用政策"  # the emulator's content-policy reason, in each gateway's shape
+# the emulator's content-policy reason, in each gateway's shape
+POLICY = "内容违反使用政策"
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ def test_text_and_image_make_playable_copies(gateway, tmp_path: Path) -> None:
     for video in (text, image):
         assert video.local_path and Path(video.local_path).is_file()
         assert plays(video.local_path) > 10
-        assert len(Path(video.local_path).name) < 100  # LiteLLM's long ids are cut safely
+        # LiteLLM's long ids are cut safely
+        assert len(Path(video.local_path).name) < 100
     assert text.model == case.model  # sent as written, never renamed
 
 
@@ -141,7 +145,8 @@ def test_the_offered_continuation_works_and_a_missing_one_is_refused(gateway) ->
             paid = sum(emulator.paid.values())
             with pytest.raises(InvalidRequest) as refused:
                 await client.edit(first, "make it rain", how=case.lacks)
-            assert sum(emulator.paid.values()) == paid  # refused before anything was sent
+            # refused before anything was sent
+            assert sum(emulator.paid.values()) == paid
             assert "\n" not in str(refused.value)
             return first, second, offered
 
@@ -174,7 +179,8 @@ def test_an_expiring_link_still_plays_afterwards(gateway, tmp_path: Path) -> Non
 
     video = run(go())
     assert plays(video.local_path) > 10
-    if case.signed:  # the link answered once: the copy made at the first fetch is what plays
+    # the link answered once: the copy made at the first fetch is what plays
+    if case.signed:
         assert httpx.get(video.video_url).status_code == 410
     links = server.app.state.links
     assert links.keyed == 0  # the key never went to the other origin
@@ -210,7 +216,7 @@ def test_a_value_the_model_does_not_take_is_refused_before_sending(gateway) -> N
     assert sum(emulator.paid.values()) == before
 
 
-# -- one gateway at a time ----------------------------------------------------------------
+# -- one gateway at a time -----------------------------------------------------
 
 
 @pytest.fixture
@@ -232,7 +238,8 @@ def test_a_resellers_other_status_words_and_fractions_are_read(served: EmulatorS
 
     video = run(go())
     assert video.video_url.startswith("http://localhost:")
-    assert seen[-1] == 100 and any(0 < p < 100 for p in seen)  # 0.35 is 35 %, not 0
+    # 0.35 is 35 %, not 0
+    assert seen[-1] == 100 and any(0 < p < 100 for p in seen)
 
 
 @pytest.mark.parametrize("served", [("openrouter", 400), ("xai", 400)], indirect=True)
@@ -322,7 +329,8 @@ def test_auto_recognises_a_gateway_by_free_gets(served: EmulatorServer, expected
             return client.dialect
 
     assert run(go()) == expected
-    assert sum(served.app.state.emulator.paid.values()) == 0  # no paid POST was a probe
+    # no paid POST was a probe
+    assert sum(served.app.state.emulator.paid.values()) == 0
 
 
 @pytest.mark.parametrize("served", [("reseller", 400)], indirect=True)
@@ -340,7 +348,8 @@ def test_auto_says_what_to_set_when_it_cannot_tell(served: EmulatorServer) -> No
 def test_well_known_hosts_are_recognised_from_the_url_alone() -> None:
     assert SoraClient("https://openrouter.ai", KEY).dialect == "openrouter"
     assert SoraClient("https://api.x.ai", KEY).dialect == "xai"
-    assert SoraClient("https://relay.example", KEY).dialect == "chat"  # today's default
+    # today's default
+    assert SoraClient("https://relay.example", KEY).dialect == "chat"
     assert SoraClient("https://openrouter.ai", KEY, dialect="chat").dialect == "chat"
 
 
@@ -363,11 +372,14 @@ def test_a_chain_of_last_frame_continuations_exports_as_one_mp4(
     lineage = json.loads(path.with_name("all.mp4.lineage.json").read_text())
     assert [link["continuation"] for link in lineage] == [None, "last-frame", "last-frame"]
     assert [link["parent"] for link in lineage] == [None, 0, 1]
-    assert videos[1].request.image.startswith("data:image/png")  # the first one's last frame
+    # the first one's last frame
+    assert videos[1].request.image.startswith("data:image/png")
 
 
 class _Relay:
-    """The least a client lends a dialect (``sora_nb.dialects.Relay``), over plain httpx."""
+    """The least a client lends a dialect (``sora_nb.dialects.Relay``), over
+    plain httpx.
+    """
 
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
         self.base_url, self.poll_interval, self._http = base_url, 0.05, http
@@ -387,7 +399,8 @@ class _Relay:
         self, on_event: Any, attempt: Callable[[], Awaitable[Any]], refusal: list[str],
         deadline: float | None = None,
     ) -> Any:  # fmt: skip
-        return await attempt()  # no 429s here: a stand-in for the client's own wait
+        # no 429s here: a stand-in for the client's own wait
+        return await attempt()
 
     def redact(self, text: str) -> str:
         return text.replace(KEY, "***")
@@ -422,7 +435,8 @@ def test_a_gateway_is_a_dialect_on_the_shared_interface(served: EmulatorServer) 
 
     first, second, models = run(go())
     assert second.request.options["how"] == "extend" and second.parent is first
-    assert second.request.options["duration"] == 6  # the Ask's options reach the request
+    # the Ask's options reach the request
+    assert second.request.options["duration"] == 6
     assert models == ["grok-imagine-video"]
 
 

@@ -1,7 +1,9 @@
-"""Session and Turn: history, branching, resume in place, persistence, batch jobs.
+"""Session and Turn: history, branching, resume in place, persistence, batch
+jobs.
 
-Against the real emulator on a loopback port, except the seed test, which replays the seed's
-own streams through the scripted relay so the request can be compared byte for byte.
+Against the real emulator on a loopback port, except the seed test, which
+replays the seed's own streams through the scripted relay so the request can be
+compared byte for byte.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class Recorder:
         return [event.phase for event in self.events if isinstance(event, JobEvent)]
 
 
-# -- the seed: an edit's request rebuilt exactly from its first turn ---------------------------
+# -- the seed: an edit's request rebuilt exactly from its first turn -----------
 
 
 def test_next_messages_rebuild_the_seed_edit_request() -> None:
@@ -142,7 +144,7 @@ async def test_saved_history_still_rebuilds_the_seed_request(
     assert reloaded.turn(2).messages == app.requests[2]["messages"]
 
 
-# -- branches ----------------------------------------------------------------------------------
+# -- branches ------------------------------------------------------------------
 
 
 async def test_editing_an_older_turn_branches(session: Session) -> None:
@@ -190,7 +192,7 @@ async def test_a_video_made_elsewhere_is_adopted_as_a_turn(
     assert edited.messages == outside.next_messages("put a halo on the cow")
 
 
-# -- failures, interrupts, resume --------------------------------------------------------------
+# -- failures, interrupts, resume ----------------------------------------------
 
 
 async def test_invalid_requests_record_nothing(session: Session) -> None:
@@ -252,7 +254,7 @@ async def test_an_interrupted_job_keeps_its_task_and_resumes_in_place(session: S
 
 
 async def test_a_stream_interrupted_turn_resumes_by_task_id(relay: EmulatorServer) -> None:
-    # The deadline passes during the slow queue, so polling cannot finish it either.
+    # The deadline passes in the slow queue, so polling cannot finish it either.
     async with (
         SoraClient(base_url=relay.url, api_key=KEY, deadline=0.3) as hasty,
         SoraClient(base_url=relay.url, api_key=KEY, poll_interval=0.05) as patient,
@@ -287,7 +289,7 @@ async def test_an_unknown_task_id_is_collected_as_a_new_turn(
     assert len(session.turns) == 1
 
 
-# -- batch -------------------------------------------------------------------------------------
+# -- batch ---------------------------------------------------------------------
 
 
 async def test_generate_many_keeps_every_turn_when_one_fails(session: Session) -> None:
@@ -302,7 +304,7 @@ async def test_generate_many_keeps_every_turn_when_one_fails(session: Session) -
     assert all(isinstance(r, Video) and r.session is session for r in results[::2][:2])
 
 
-# -- local copies ------------------------------------------------------------------------------
+# -- local copies --------------------------------------------------------------
 
 
 async def test_finished_videos_are_copied_beside_the_notebook(
@@ -331,7 +333,7 @@ async def test_copies_can_be_turned_off(client: SoraClient, tmp_path: Path) -> N
     assert copied.local_path == f"media/clips/{copied.task_id}.mp4"
 
 
-# -- persistence -------------------------------------------------------------------------------
+# -- persistence ---------------------------------------------------------------
 
 
 async def test_save_and_load_round_trip(session: Session, tmp_path: Path) -> None:
@@ -405,7 +407,8 @@ async def test_an_image_is_stored_once_however_long_the_branch(
     second = await first.edit("make it rain", save=False)
     await second.edit("make it night", save=False)
     text = session.save(tmp_path / "history.json").read_text(encoding="utf-8")
-    assert text.count(first.image) == 2  # turn 0's image field and its request, nowhere else
+    # turn 0's image field and its request, nowhere else
+    assert text.count(first.image) == 2
     loaded = Session.load(tmp_path / "history.json")
     assert loaded.turns == session.turns
     assert loaded.turn(2).messages[0]["content"][1]["image_url"]["url"] == first.image
@@ -421,7 +424,8 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(SessionFileError, match=f"{path}: No space left"):  # one sentence
+    # one sentence
+    with pytest.raises(SessionFileError, match=f"{path}: No space left"):
         session.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
@@ -470,7 +474,7 @@ def test_lookups_explain_what_is_missing() -> None:
     assert "lookups" in repr(session) and get_session("lookups") is not session
 
 
-# -- ownership: a Session belongs to whoever made it --------------------------------------------
+# -- ownership: a Session belongs to whoever made it ---------------------------
 
 
 def test_making_a_session_registers_nothing() -> None:
@@ -492,8 +496,9 @@ async def test_video_edit_uses_the_relay_and_key_that_made_it(
         monkeypatch.setenv("SORA_API_KEY", "sk-relay-one")
         session = Session("two-relays", download=False)
         cow = await session.generate("a cow")
-        # The environment now points at another relay, with another key, and a second
-        # Session of the same name exists: neither may take the video's edit elsewhere.
+        # The environment now points at another relay, with another key, and a
+        # second Session of the same name exists: neither may take the video's
+        # edit elsewhere.
         monkeypatch.setenv("SORA_BASE_URL", two.url)
         monkeypatch.setenv("SORA_API_KEY", "sk-relay-two")
         newcomer = Session("two-relays", download=False)
@@ -501,7 +506,8 @@ async def test_video_edit_uses_the_relay_and_key_that_made_it(
         halo = await cow.edit("put a halo on the cow")
         assert halo.session is session and halo.parent == cow and halo.video_url.startswith(one.url)
         assert len(session.turns) == 2 and newcomer.turns == default.turns == []
-        # The same edit sent the other way is refused by relay two: the key is relay one's.
+        # The same edit sent the other way is refused by relay two: the key is
+        # relay one's.
         async with SoraClient(two.url, "sk-relay-one") as wrong:
             with pytest.raises(AuthenticationError):
                 await wrong.edit(cow, "put a halo on the cow")
@@ -514,7 +520,7 @@ def test_a_video_from_a_bare_client_has_no_session_to_edit_through() -> None:
         asyncio.run(video.edit("add a hat"))
 
 
-# -- generate_many: each item ends as a Video or a SoraError -----------------------------------
+# -- generate_many: each item ends as a Video or a SoraError -------------------
 
 
 async def test_generate_many_survives_bad_headers_and_unexpected_errors(
@@ -525,12 +531,16 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
     broken = Script(headers={"content-type": "text/event-stream", "content-encoding": "gzip"})
     broken.steps.append(Step(b"data: this is not gzip\n\n"))
     app.scripts += [
-        json_script(429, slow, {"retry-after": "soon"}),  # a: a bad header, then the video
+        # a: a bad header, then the video
+        json_script(429, slow, {"retry-after": "soon"}),
         sse_script(FIRST),
-        broken,  # b: the body cannot be decoded: a connection error, in one sentence
-        json_script(429, slow, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),  # c: twice
+        # b: the body cannot be decoded: a connection error, in one sentence
+        broken,
+        # c: twice
+        json_script(429, slow, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}),
         json_script(429, slow, {"retry-after": "garbage"}),
-        sse_script(FIRST),  # c: a 429 started nothing, so c waits for its turn, then d
+        # c: a 429 started nothing, so c waits for its turn, then d
+        sse_script(FIRST),
         sse_script(FIRST),
     ]
     async with SoraClient(url, KEY, max_retries=1) as client:
@@ -547,7 +557,9 @@ async def test_generate_many_survives_bad_headers_and_unexpected_errors(
 
 
 def test_a_schema_1_file_still_loads(tmp_path: Path) -> None:
-    """Version 1 kept every field flat on the turn; it loads into the same records."""
+    """Version 1 kept every field flat on the turn; it loads into the same
+    records.
+    """
     first = {"role": "user", "content": FIRST_PROMPT}
     common = {"orientation": "portrait", "image": None, "preview_url": None, "echo": None}
     done = {**common, "status": "done", "error": None, "local_thumbnail": None, "name": None}
@@ -598,7 +610,8 @@ def test_a_schema_1_file_still_loads(tmp_path: Path) -> None:
     assert video.local_path == turns[0]["local_path"] and video.session is loaded
     edit = loaded.turn(1)
     assert edit.status == "interrupted" and edit.error and edit.parent == 0
-    assert edit.messages == EDIT_REQUEST["messages"]  # the branch came back whole
+    # the branch came back whole
+    assert edit.messages == EDIT_REQUEST["messages"]
     assert (edit.task_id, edit.source_url, edit.transcript) == (
         "task_2",
         "https://relay.example/source/task_2",
@@ -616,7 +629,8 @@ async def test_autosave_to_an_earlier_file_merges_its_turns(
     earlier = Session("earlier", client=session.client, download=False, autosave=path)
     await earlier.generate("a cow")
     await session.generate("a horse", save=False)
-    remembered = get_session(session.name, autosave=path)  # the kernel's session takes the file
+    # the kernel's session takes the file
+    remembered = get_session(session.name, autosave=path)
     assert remembered is not session and [t.prompt for t in remembered.turns] == ["a cow"]
     session_file = tmp_path / "mine.json"
     session.save(session_file)

@@ -1,8 +1,10 @@
-"""A long history stays fast (docs/notebook.md, "Autosave"): the autosave file is an
-append-only record, a change appends one line and never rewrites the file, what another
-process appended is read from where this one stopped, the record is compacted when it
-grows, old saved files still load, a torn last line is skipped, and a long table pages.
-Real files, a real second process, the emulator on a loopback port."""
+"""A long history stays fast (docs/notebook.md, "Autosave"): the autosave file
+is an append-only record, a change appends one line and never rewrites the file,
+what another process appended is read from where this one stopped, the record is
+compacted when it grows, old saved files still load, a torn last line is
+skipped, and a long table pages. Real files, a real second process, the emulator
+on a loopback port.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def _seeded(emulator: EmulatorServer, path: Path, turns: int) -> Session:
-    """A session autosaving to ``path`` that already holds ``turns`` finished turns."""
+    """A session autosaving to ``path`` that already holds ``turns`` finished
+    turns.
+    """
     async with SoraClient(emulator.url, "sk-any") as client:
         seed = Session("long", client=client, download=False)
         await seed.generate("a cow")
@@ -49,7 +53,8 @@ async def test_a_change_appends_a_line_and_never_rewrites(
     after = os.stat(path)
     line = len(path.read_text(encoding="utf-8").splitlines()[-1].encode())
     assert after.st_ino == before.st_ino  # the same file, appended to
-    assert after.st_size - before.st_size < 8 * (line + 1)  # a few lines, not 2000 turns
+    # a few lines, not 2000 turns
+    assert after.st_size - before.st_size < 8 * (line + 1)
     assert [t.prompt for t in Session.load(path).turns][-1] == "a horse"
     assert len(Session.load(path).turns) == 2001
 
@@ -59,7 +64,8 @@ async def test_the_record_is_compacted_when_it_grows(
 ) -> None:
     path = tmp_path / "history.json"
     session = await _seeded(emulator, path, 10)
-    for n in range(120):  # each rename appends a line; the record folds them back
+    # each rename appends a line; the record folds them back
+    for n in range(120):
         session._update(n % 10, name=f"v{n}")
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) - 1 <= 2 * 10 + 64
@@ -87,7 +93,8 @@ async def test_another_process_appends_and_this_one_reads_on(
     session = await _seeded(emulator, path, 50)
     (tmp_path / "other.py").write_text(OTHER)
     subprocess.run([sys.executable, str(tmp_path / "other.py"), str(path)], check=True)
-    session._update(0, name="mine")  # catches up with their lines, then appends its own
+    # catches up with their lines, then appends its own
+    session._update(0, name="mine")
     assert len(session.turns) == 53 and session.turn(0).name == "mine"
     loaded = Session.load(path).turns
     assert len(loaded) == 53 and loaded[0].name == "mine"
@@ -98,7 +105,8 @@ async def test_an_old_saved_file_loads_and_becomes_a_record(
 ) -> None:
     path = tmp_path / "history.json"
     seeded = await _seeded(emulator, tmp_path / "seed.json", 5)
-    write_file(path, "long", seeded.turns)  # the schema-2 document earlier versions wrote
+    # the schema-2 document earlier versions wrote
+    write_file(path, "long", seeded.turns)
     assert json.loads(path.read_text(encoding="utf-8"))["version"] == 2
     session = Session("long", download=False, autosave=path)
     assert session.turns == Session.load(path).turns and len(session.turns) == 5

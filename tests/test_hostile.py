@@ -1,5 +1,7 @@
-"""Every README promise against a relay written to misbehave (tests/hostile.py), on a real
-loopback port: the key stays secret, every failure is a SoraError, limits hold."""
+"""Every README promise against a relay written to misbehave (tests/hostile.py),
+on a real loopback port: the key stays secret, every failure is a SoraError,
+limits hold.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ def hostile() -> Iterator[tuple[HostileRelay, str]]:
         yield app, url
 
 
-# -- 1. the key is a secret ----------------------------------------------------------------------
+# -- 1. the key is a secret ----------------------------------------------------
 
 
 def test_secret_repr_str_and_format_are_masked() -> None:
@@ -71,11 +73,12 @@ def test_redactor_masks_a_key_split_across_fragments(piece: int) -> None:
 
 def test_redactor_holds_back_only_what_could_start_the_key() -> None:
     redactor = Redactor(Secret(KEY))
-    assert redactor.feed("> 进度 36..") == "> 进度 36.."  # progress is never delayed
+    # progress is never delayed
+    assert redactor.feed("> 进度 36..") == "> 进度 36.."
     assert redactor.feed("x s") == "x " and redactor.feed("ky") == "sky"
 
 
-# -- 2. the key reaches its own relay however the base URL is spelled ----------------------------
+# -- 2. the key reaches its own relay however the base URL is spelled ----------
 
 
 @pytest.mark.parametrize(
@@ -111,7 +114,7 @@ def test_default_ports_are_the_same_origin() -> None:
     assert origin("http://relay.example") != origin("https://relay.example")
 
 
-# -- 3. every failure of a download is a SoraError -----------------------------------------------
+# -- 3. every failure of a download is a SoraError -----------------------------
 
 
 @pytest.mark.parametrize(
@@ -160,7 +163,7 @@ async def test_an_unwritable_folder_is_a_sora_error(
         await download(f"{url}/media/huge.mp4", tmp_path / "file" / "v.mp4")
 
 
-# -- 5. bounded thumbnails ---------------------------------------------------------------------
+# -- 5. bounded thumbnails -----------------------------------------------------
 
 
 def test_an_image_bomb_thumbnail_renders_without_decoding(
@@ -171,11 +174,12 @@ def test_an_image_bomb_thumbnail_renders_without_decoding(
     Path("sora_outputs").mkdir()
     Path("sora_outputs/bomb.png").write_bytes(bomb_png())
     bundle = video_mimebundle(make_video(local_thumbnail="sora_outputs/bomb.png"))
-    assert "data:image/webp" not in bundle["text/html"]  # the file's path, not a decoded copy
+    # the file's path, not a decoded copy
+    assert "data:image/webp" not in bundle["text/html"]
     assert "sora_outputs/bomb.png" in bundle["text/html"]
 
 
-# -- 9. the emulator stays fast for any prompt ------------------------------------------------
+# -- 9. the emulator stays fast for any prompt ---------------------------------
 
 
 def test_a_long_prompt_is_echoed_in_a_bounded_number_of_fragments() -> None:
@@ -184,7 +188,8 @@ def test_a_long_prompt_is_echoed_in_a_bounded_number_of_fragments() -> None:
     fragments = echo_tokens(echo)
     assert len(fragments) <= MAX_ECHO_FRAGMENTS and "".join(fragments) == echo
     short = echo_block("a cow", "portrait", None)
-    assert len(echo_tokens(short)) > 10  # a short echo still streams token by token
+    # a short echo still streams token by token
+    assert len(echo_tokens(short)) > 10
 
 
 def test_a_long_caption_wraps_in_bounded_rows() -> None:
@@ -213,7 +218,7 @@ async def test_the_emulator_streams_a_100k_character_prompt(emulator: EmulatorSe
     assert chunks < MAX_ECHO_FRAGMENTS + 200
 
 
-# -- 7. careless input in the magic: one sentence, never a traceback -----------------------------
+# -- 7. careless input in the magic: one sentence, never a traceback -----------
 
 
 @pytest.fixture
@@ -257,7 +262,7 @@ def test_an_unwritable_autosave_file_is_one_sentence(magic: Cells, tmp_path: Pat
     assert error.startswith("Cannot use the file") and "\n" not in error
 
 
-# -- the client against the hostile relay ----------------------------------------------------------
+# -- the client against the hostile relay --------------------------------------
 
 TASK = "task_01hostile"
 
@@ -369,7 +374,7 @@ async def test_the_key_reaches_its_relay_spelled_in_upper_case(
     assert app.headers[0]["authorization"] == f"Bearer {KEY}"
 
 
-# -- 3. every failure is a SoraError; a failed copy never fails the generation --------------------
+# -- 3. every failure is a SoraError; a failed copy never fails the job ------
 
 
 async def test_a_garbled_stream_encoding_is_a_sora_error(hostile: tuple[HostileRelay, str]) -> None:
@@ -423,13 +428,14 @@ async def test_a_failed_copy_can_be_made_again(
     async with client_for(url) as client:
         session = Session("again", client=client, save_dir=tmp_path)
         first = await session.generate("a cow")
-        app.media["/media/v.mp4"] = app.media["/media/liar.mp4"]  # the link works now
+        # the link works now
+        app.media["/media/v.mp4"] = app.media["/media/liar.mp4"]
         again = await session.save_copy(0)
     assert first.local_path is None and again.local_path is not None
     assert Path(again.local_path).stat().st_size == 48 * 65536
 
 
-# -- 4. the deadline holds on the clock ------------------------------------------------------------
+# -- 4. the deadline holds on the clock ----------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -447,10 +453,11 @@ async def test_the_deadline_holds_whatever_bytes_arrive(
     async with client_for(url, deadline=0.5) as client:
         with pytest.raises(SoraError, match="deadline"):
             await client.generate("a cow")
-    assert app.disconnected.wait(10)  # the client left long before the relay's script ended
+    # the client left long before the relay's script ended
+    assert app.disconnected.wait(10)
 
 
-# -- 5. caps on a stream line and a transcript ---------------------------------------------------
+# -- 5. caps on a stream line and a transcript ---------------------------------
 
 
 async def test_a_stream_line_over_the_cap_stops_the_stream(
@@ -477,7 +484,7 @@ async def test_a_transcript_over_the_cap_is_collected_by_polling(
     assert video.video_url == f"{url}/media/v.mp4" and len(video.transcript) < 4096 + 500
 
 
-# -- 8. a task the relay does not know ----------------------------------------------------------
+# -- 8. a task the relay does not know -----------------------------------------
 
 
 async def test_resuming_an_unknown_task_ends_at_once_with_no_turn(
@@ -493,7 +500,7 @@ async def test_resuming_an_unknown_task_ends_at_once_with_no_turn(
     assert KEY not in str(caught.value)
 
 
-# -- 10. two kernels, one autosave file ----------------------------------------------------------
+# -- 10. two kernels, one autosave file ----------------------------------------
 
 KERNEL = """
 import asyncio, sys

@@ -1,9 +1,11 @@
 """Files that cannot be written, and links that trickle.
 
-Files that cannot be written: a read-only folder for the history, a journal or a finished
-journal, each one sentence naming the file, never a raw OSError (docs/protocol.md,
-"Promises"). The folder is really read-only: a read-only tmpfs for root (whom file modes do
-not stop), else a folder without write permission."""
+Files that cannot be written: a read-only folder for the history, a journal or a
+finished journal, each one sentence naming the file, never a raw OSError
+(docs/protocol.md, "Promises"). The folder is really read-only: a read-only
+tmpfs for root (whom file modes do not stop), else a folder without write
+permission.
+"""
 
 from __future__ import annotations
 
@@ -79,7 +81,8 @@ async def test_a_journal_in_a_read_only_folder_is_one_sentence(
         session = Session("ro", client=client, download=False)
         with pytest.raises(SoraError) as caught:
             await session.generate_many(["a cow", "a horse"], journal=path)
-    assert str(path) in str(caught.value) and session.turns == []  # nothing was sent
+    # nothing was sent
+    assert str(path) in str(caught.value) and session.turns == []
 
 
 async def test_a_finished_journal_resumes_from_a_read_only_folder(
@@ -112,7 +115,7 @@ def magic_cells(cells: Cells) -> Cells:  # noqa: F811  (test_magic's fixture)
     return cells
 
 
-# -- 12. the deadline bounds local copies, thumbnails and a resume's look-up ----------------------
+# -- 12. the deadline bounds local copies, thumbnails and a resume's look-up --
 
 
 @pytest.fixture
@@ -155,7 +158,7 @@ async def test_a_trickling_status_cannot_hold_a_resume(
     assert time.monotonic() - started < 15 and session.turns == []
 
 
-# -- 15. what a copy is, and which addresses are fetched ---------------------------------------
+# -- 15. what a copy is, and which addresses are fetched -----------------------
 
 
 def _body(kind: str, data: bytes) -> Any:
@@ -190,7 +193,9 @@ async def test_a_page_is_never_kept_as_the_video(
 
 
 def _outward_address() -> str | None:
-    """This machine's address on a non-loopback interface (no packet is sent)."""
+    """This machine's address on a non-loopback interface (no packet is
+    sent).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
             probe.connect(("192.0.2.1", 9))

@@ -1,6 +1,8 @@
-"""The key in clear, second round (docs/protocol.md, "Promises"): a relay that echoes the key
-JSON-escaped or in its reason phrase, cuts it across sora2api reasoning messages, redirects
-to another origin, or a base URL with a password; all over real loopback HTTP."""
+"""The key in clear, second round (docs/protocol.md, "Promises"): a relay that
+echoes the key JSON-escaped or in its reason phrase, cuts it across sora2api
+reasoning messages, redirects to another origin, or a base URL with a password;
+all over real loopback HTTP.
+"""
 
 from __future__ import annotations
 
@@ -53,11 +55,13 @@ def client_for(url: str, **options: Any) -> SoraClient:
 
 
 def raw_json(obj: Any) -> bytes:
-    """``obj`` as JSON bytes whose ``{bearer_json}`` the relay replaces unescaped."""
+    """``obj`` as JSON bytes whose ``{bearer_json}`` the relay replaces
+    unescaped.
+    """
     return json.dumps(obj, ensure_ascii=False).encode()
 
 
-# -- 9. the key echoed JSON-escaped ----------------------------------------------------------
+# -- 9. the key echoed JSON-escaped --------------------------------------------
 
 
 @pytest.mark.parametrize("status", [400, 401])
@@ -142,7 +146,7 @@ async def test_a_key_cut_across_two_reasoning_messages_never_shows(
     assert KEY[:cut] not in shown and KEY[cut:] not in shown and MASKED in shown
 
 
-# -- 9. the key in the HTTP reason phrase ----------------------------------------------------
+# -- 9. the key in the HTTP reason phrase --------------------------------------
 
 
 @pytest.mark.parametrize("echo", ["{bearer}", "{bearer_json}"])
@@ -164,7 +168,7 @@ async def test_a_key_in_a_polls_reason_phrase_never_shows() -> None:
     assert KEY not in str(caught.value) and f"Busy {MASKED}" in str(caught.value)
 
 
-# -- 10. the key never follows a redirect to another origin ------------------------------------
+# -- 10. the key never follows a redirect to another origin --------------------
 
 #: A loopback address of the tests' own, so ports 80 and 443 are free on it.
 TLS_HOST = "127.0.0.23"
@@ -172,8 +176,10 @@ TLS_HOST = "127.0.0.23"
 
 @pytest.fixture
 def upgrade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, HostileRelay]]:
-    """An http relay on port 80 whose link redirects to https on its host (port 443, another
-    origin, which httpx still sends the key to); (relay URL, the https server's record)."""
+    """An http relay on port 80 whose link redirects to https on its host (port
+    443, another origin, which httpx still sends the key to); (relay URL, the
+    https server's record).
+    """
     ca = trustme.CA()
     ca.issue_cert(TLS_HOST).private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "c.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
@@ -190,7 +196,8 @@ def upgrade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
     for _ in serve_config(tls):
         for _ in serve_config(http):
             yield f"http://{TLS_HOST}", secure
-    assert plain.headers[0]["authorization"] == f"Bearer {KEY}"  # the relay's own origin: yes
+    # the relay's own origin: yes
+    assert plain.headers[0]["authorization"] == f"Bearer {KEY}"
 
 
 async def _sized(scope: dict[str, Any], send: Any) -> None:
@@ -220,19 +227,22 @@ async def test_the_key_never_follows_an_upgrade_to_https(
     assert len(secure.headers) == 1 and "authorization" not in secure.headers[0]
 
 
-# -- 11. a password in the base URL, and what a failure keeps ------------------------------------
+# -- 11. a password in the base URL, and what a failure keeps ------------------
 
 PASSWORD = "hunter2-in-the-url"
 
 
 def _reachable(exc: BaseException) -> Iterator[object]:
-    """What an exception keeps alive: its chain, and the requests and responses on it."""
+    """What an exception keeps alive: its chain, and the requests and responses
+    on it.
+    """
     seen: list[BaseException] = []
     while exc is not None and exc not in seen:
         seen.append(exc)
         yield exc
         for name in ("request", "response"):
-            with contextlib.suppress(AttributeError, RuntimeError):  # httpx raises if none
+            # httpx raises if none
+            with contextlib.suppress(AttributeError, RuntimeError):
                 yield getattr(exc, name)
         exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
 
@@ -285,4 +295,5 @@ def test_a_verbose_traceback_of_a_connect_failure_shows_no_password(tmp_path: Pa
     )
     assert "APIConnectionError" in out.stdout, out.stderr
     assert PASSWORD not in out.stdout and KEY not in out.stdout
-    assert "During handling" not in out.stdout  # no suppressed context printed either
+    # no suppressed context printed either
+    assert "During handling" not in out.stdout

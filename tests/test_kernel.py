@@ -1,8 +1,10 @@
-"""%%sora in a real ipykernel: frontend message counts, re-entry while a cell blocks, interrupt.
+"""%%sora in a real ipykernel: frontend message counts, re-entry while a cell
+blocks, interrupt.
 
-The kernel uses the embedded emulator (no SORA_BASE_URL) at speed 20: a plain generation takes
-about a quarter of a second and ``[fault:slow-queue]`` keeps a cell in its queue phase for
-three seconds, long enough to send it messages or interrupt it.
+The kernel uses the embedded emulator (no SORA_BASE_URL) at speed 20: a plain
+generation takes about a quarter of a second and ``[fault:slow-queue]`` keeps a
+cell in its queue phase for three seconds, long enough to send it messages or
+interrupt it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ from sora_nb.session._history import get_session as _session
 
 
 class Kernel:
-    """A kernel and its client, with helpers that keep each message for the assertions."""
+    """A kernel and its client, with helpers that keep each message for the
+    assertions.
+    """
 
     def __init__(self, km: KernelManager, kc: BlockingKernelClient) -> None:
         self.km, self.kc = km, kc
@@ -56,9 +60,11 @@ class Kernel:
         return "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
 
     def iopub_until(self, done: Any, parent: str) -> list[dict[str, Any]]:
-        """The next iopub messages of ``parent``, up to the first where ``done(message)``.
+        """The next iopub messages of ``parent``, up to the first where
+        ``done(message)``.
 
-        Messages of other parents read meanwhile are kept for their own later calls.
+        Messages of other parents read meanwhile are kept for their own later
+        calls.
         """
         seen: list[dict[str, Any]] = []
         deadline = time.monotonic() + TIMEOUT
@@ -122,7 +128,7 @@ def test_kernel_progress_costs_a_handful_of_messages(kernel: Kernel) -> None:
     assert "<video" in _html(messages)
     finals = [m for m in messages if m["msg_type"] == "update_display_data"]
     assert finals[-1]["content"]["data"]["text/plain"].startswith("sora · done")
-    # The widget is replaced in place by static HTML of its final state, then closed.
+    # The widget is replaced in place by static HTML of its end, then closed.
     assert WIDGET not in finals[-1]["content"]["data"]
     assert "sora-nb-phase-done" in finals[-1]["content"]["data"]["text/html"]
     assert any(m["msg_type"] == "comm_close" for m in messages)
@@ -141,7 +147,7 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     progress = kernel.value("(_w := __import__('ipywidgets').IntSlider(7)).comm.comm_id").strip()
     cell = kernel.kc.execute("%%sora --as slow\na slow cow [fault:slow-queue]")
     kernel.iopub_until(lambda m: _label_mentions(m, "queued"), cell)
-    # What Run All and a live frontend send while the cell is still in its queue phase.
+    # What Run All and a live frontend send while the cell is still queued.
     other = kernel.kc.execute("1+1")
     info = kernel.kc.kernel_info()
     comm = kernel.kc.session.msg(
@@ -149,7 +155,7 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     )
     kernel.kc.shell_channel.send(comm)
     replies = kernel.shell_replies({cell, other, info})
-    # The cell ended after all three were sent: they reached the kernel while it blocked.
+    # The cell ended after all three were sent: they came while it blocked.
     assert replies[cell]["header"]["date"] > comm["header"]["date"]
     assert replies[cell]["content"]["status"] == "ok"
     assert replies[other]["content"]["status"] == "ok"
@@ -157,7 +163,7 @@ def test_kernel_is_not_wedged_by_messages_during_a_blocking_cell(kernel: Kernel)
     answer = kernel.iopub_until(lambda m: m["msg_type"] == "comm_msg", comm["header"]["msg_id"])
     assert answer[-1]["content"]["data"]["state"]["value"] == 7
     rest = kernel.iopub_until(_is_idle, cell)
-    # The card changed live while the cell blocked; its clock ticks in the browser.
+    # The card changed live while the cell blocked; its clock ticks in browser.
     assert any(_label_mentions(m, "generating") for m in rest)
     assert any(_label_mentions(m, 'data-format="clock"') for m in rest)
     assert kernel.value("1+2").strip() == "3"
@@ -252,10 +258,12 @@ def test_kernel_studio_message_runs_a_job_and_sends_the_video(kernel: Kernel) ->
         return message["msg_type"] == "comm_msg" and bool(state.get("selected"))
 
     shown = kernel.iopub_until(selected, pressed["header"]["msg_id"])[-1]
-    (index,) = shown["content"]["data"]["state"]["selected"]  # the new turn, shown
+    # the new turn, shown
+    (index,) = shown["content"]["data"]["state"]["selected"]
     assert kernel.value("_session().turns[-1].prompt").strip() == "a cow from a button"
     assert kernel.value("len(_session().turns) - 1").strip() == str(index)
-    ask = {"action": "media", "index": index}  # the player asks for the mp4's bytes
+    # the player asks for the mp4's bytes
+    ask = {"action": "media", "index": index}
     asked = kernel.kc.session.msg(
         "comm_msg", {"comm_id": comm, "data": {"method": "custom", "content": ask}}
     )

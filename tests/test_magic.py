@@ -1,4 +1,6 @@
-"""The %%sora magic in a real InteractiveShell, against the emulator on a loopback port."""
+"""The %%sora magic in a real InteractiveShell, against the emulator on a
+loopback port.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def cells(
         yield cells
 
 
-# -- generate, edit, bind -------------------------------------------------------------------
+# -- generate, edit, bind ------------------------------------------------------
 
 
 def test_magic_generates_a_video_and_binds_it(cells: Cells) -> None:
@@ -55,9 +57,11 @@ def test_magic_generates_a_video_and_binds_it(cells: Cells) -> None:
     assert WIDGET in cells.outputs[0]["data"]
     assert "<video" in cells.htmls()
     assert video.local_path in cells.htmls()  # the local copy comes first
-    # One card: the live model, then in its place its saved copy, the video under the bar.
+    # One card: the live model, then in its place its saved copy, the video
+    # under the bar.
     assert cells.texts()[-1].startswith("sora · done")
-    assert WIDGET not in cells.outputs[-1]["data"]  # ...static HTML: no kernel needed
+    # ...static HTML: no kernel needed
+    assert WIDGET not in cells.outputs[-1]["data"]
     final = cells.outputs[-1]["data"]["text/html"]
     assert final.index("sora-nb-phase-done") < final.index("<video")
     assert cells.session.turns[-1].name == "first"
@@ -107,7 +111,8 @@ def test_magic_failure_ends_the_cell_in_error_with_one_line(cells: Cells) -> Non
     assert "content policy violation" in str(caught.value)
     # IPython shows _render_traceback_ instead of a traceback: one red line.
     assert caught.value._render_traceback_() == [f"\x1b[0;31m✗ {caught.value}\x1b[0m"]
-    final = cells.outputs[-1]  # the progress slot, now static HTML: no widget left to load
+    # the progress slot, now static HTML: no widget left to load
+    final = cells.outputs[-1]
     assert WIDGET not in final["data"]
     assert final["data"]["text/plain"].startswith("sora · failed")
     assert "sora-nb-phase-failed" in final["data"]["text/html"]
@@ -124,7 +129,7 @@ def test_magic_failure_stops_run_cell(cells: Cells, capsys: pytest.CaptureFixtur
     assert "Traceback" not in out.out + out.err
 
 
-# -- input errors: one sentence, nothing sent ---------------------------------------------------
+# -- input errors: one sentence, nothing sent ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -167,11 +172,13 @@ def test_expand_prompt_fills_fields_and_keeps_escaped_braces() -> None:
     assert expand_prompt("{who} x{cfg[n]} {size:.0f} {{json}}", ns) == "cow x2 2 {json}"
 
 
-# -- interrupt and resume --------------------------------------------------------------------
+# -- interrupt and resume ------------------------------------------------------
 
 
 class CountingTransport(httpx.AsyncHTTPTransport):
-    """Counts the relay's responses that are still open (not yet closed by the client)."""
+    """Counts the relay's responses that are still open (not yet closed by the
+    client).
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -210,17 +217,20 @@ def test_magic_interrupt_marks_the_turn_and_resume_finishes_it(
 
     def interrupt_after_task(view: ProgressView, event: Any) -> None:
         handle(view, event)
-        if event.type == "task":  # the loop raises it, as a SIGINT during the stream does
+        # the loop raises it, as a SIGINT during the stream does
+        if event.type == "task":
             asyncio.get_running_loop().call_soon(_raise_interrupt)
 
     monkeypatch.setattr(ProgressView, "handle", interrupt_after_task)
     with pytest.raises(KeyboardInterrupt) as caught:
         cells.cell("--as slow", "a slow cow [fault:slow-queue]")
     monkeypatch.setattr(ProgressView, "handle", handle)
-    assert transport.open == 0  # the stream was closed before the interrupt propagated
+    # the stream was closed before the interrupt propagated
+    assert transport.open == 0
     turn = cells.session.turns[-1]
     assert turn.status == "interrupted" and turn.task_id
-    # The cell's error stays true after a resume; what to do next is in an output it replaces.
+    # The cell's error stays true after a resume; what to do next is in an
+    # output it replaces.
     assert str(caught.value) == f"Interrupted while task {turn.task_id} ran."
     assert isinstance(caught.value, SoraInterrupt)
     assert caught.value._render_traceback_() == [f"\x1b[0;33m{caught.value}\x1b[0m"]
@@ -248,7 +258,7 @@ def test_magic_background_without_a_loop_runs_in_the_cell(cells: Cells) -> None:
     assert any("--background needs a running event loop" in t for t in cells.texts())
 
 
-# -- line commands and settings ------------------------------------------------------------------
+# -- line commands and settings ------------------------------------------------
 
 
 def test_magic_config_shows_and_sets_with_the_key_masked(
@@ -318,7 +328,8 @@ def test_cell_help_with_no_prompt_shows_the_help(
         out = capsys.readouterr().out
         assert "--edit" in out and "%sora resume [TASK]" in out
     assert cells.session.turns == []  # help sends nothing
-    result = cells.shell.run_cell("%%sora --as help\n")  # a name, not the option: still empty
+    # a name, not the option: still empty
+    result = cells.shell.run_cell("%%sora --as help\n")
     assert "cell body is empty" in str(result.error_in_exec)
 
 
@@ -330,12 +341,14 @@ def test_the_first_emulator_video_is_estimated_in_the_emulators_seconds(
     embedded = sora_nb.Session("first-emulator", client=SoraClient(api_key=None))
     assert embedded.client.uses_emulator
     view = ProgressView()
-    view.typical = _magic._typical(embedded, "sora-2")  # nothing timed yet in this session
+    # nothing timed yet in this session
+    view.typical = _magic._typical(embedded, "sora-2")
     view._push()
     assert view.widget is not None
     assert "usually 0:05" in view.widget.html and "1–30 min" not in view.widget.html
     remote = sora_nb.Session("first-relay", client=SoraClient(relay.url, api_key="sk-any"))
-    assert _magic._typical(remote, "sora-2") is None  # a real relay: its usual 1–30 min
+    # a real relay: its usual 1–30 min
+    assert _magic._typical(remote, "sora-2") is None
 
 
 def test_magic_speaks_chinese(cells: Cells, capsys: pytest.CaptureFixture[str]) -> None:
@@ -352,7 +365,8 @@ def test_magic_embedded_emulator_notice_is_one_line_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(_magic, "_notice_shown", False)
-    monkeypatch.setattr(_config, "embedded_emulator", lambda: relay)  # this module's server
+    # this module's server
+    monkeypatch.setattr(_config, "embedded_emulator", lambda: relay)
     cells.magics.base_url = None
     first = cells.magics.client()
     cells.magics.api_key = "sk-any"  # a new client: no second notice
@@ -444,7 +458,8 @@ def test_magic_a_refused_key_says_how_to_set_one(cells: Cells) -> None:
 
 
 def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -> None:
-    # c.SoraMagics.model = "sora-2-pro" in an IPython profile reaches the magics at load.
+    # c.SoraMagics.model = "sora-2-pro" in an IPython profile reaches the magics
+    # at load.
     shell = InteractiveShell.instance()
     config: Any = shell.config.copy()
     config.SoraMagics.model = "sora-2-pro"
@@ -459,17 +474,19 @@ def test_profile_config_applies_to_new_magics(monkeypatch: pytest.MonkeyPatch) -
 
 def test_magic_never_replaces_a_client_the_user_set(cells: Cells, relay: EmulatorServer) -> None:
     cells.cell("", "a cow")
-    assert cells.session.client is cells.magics.client()  # the settings' client, by default
+    # the settings' client, by default
+    assert cells.session.client is cells.magics.client()
     mine = SoraClient(relay.url, "sk-mine")
     cells.session.client = mine
-    cells.magics.api_key = "sk-other"  # new settings: a new client for the magic...
+    # new settings: a new client for the magic...
+    cells.magics.api_key = "sk-other"
     cells.cell("", "a horse")
     assert cells.session.client is mine  # ...but the user's choice stands
     assert [turn.status for turn in cells.session.turns] == ["done", "done"]
     _run.run_blocking(mine.aclose())
 
 
-# -- other kinds of relay (docs/dialects.md) ------------------------------------------------------
+# -- other kinds of relay (docs/dialects.md) -----------------------------------
 
 
 def test_magic_config_dialect_reaches_a_videos_relay(cells: Cells) -> None:
@@ -524,14 +541,16 @@ def test_magic_resume_rebinds_the_name_and_updates_the_first_cell(
     assert "late" not in cells.shell.user_ns
     del cells.outputs[:]
     cells.line("resume")
-    assert isinstance(cells.shell.user_ns["late"], Video)  # the turn's --as name, bound again
+    # the turn's --as name, bound again
+    assert isinstance(cells.shell.user_ns["late"], Video)
     updated = [
         out for out in cells.outputs if (out.get("transient") or {}).get("display_id") in first_ids
     ]
     assert any("<video" in out["data"].get("text/html", "") for out in updated)
     assert any("sora-nb-phase-done" in out["data"].get("text/html", "") for out in updated)
     final = {out["transient"]["display_id"]: out["data"]["text/plain"] for out in updated}
-    assert set(final) == first_ids  # the bar and the "run %sora resume" line, both replaced
+    # the bar and the "run %sora resume" line, both replaced
+    assert set(final) == first_ids
     assert not [text for text in final.values() if "%sora resume" in text]
     # The bar's time is the video's: both count from when the task began.
     video = cells.shell.user_ns["late"]
@@ -542,12 +561,13 @@ def test_magic_resume_rebinds_the_name_and_updates_the_first_cell(
 
 
 def test_magic_messages_in_html_carry_no_markdown(cells: Cells) -> None:
-    cells.cell("--background --as bg", "a cow [fault:content-policy]")  # no loop: in the cell
+    # no loop: in the cell
+    cells.cell("--background --as bg", "a cow [fault:content-policy]")
     html = cells.htmls()
     assert "`" not in html
 
 
-# -- the programmatic twin -------------------------------------------------------------------
+# -- the programmatic twin -----------------------------------------------------
 
 
 def test_generate_and_edit_show_the_same_outputs_and_return_the_video(
@@ -557,7 +577,8 @@ def test_generate_and_edit_show_the_same_outputs_and_return_the_video(
     video = sora_nb.generate("a cow {not a field}", name="cow")
     assert isinstance(video, Video) and video.prompt == "a cow {not a field}"
     assert cells.shell.user_ns["cow"] is video
-    assert WIDGET in cells.outputs[0]["data"]  # the live card, then its static copy
+    # the live card, then its static copy
+    assert WIDGET in cells.outputs[0]["data"]
     assert "sora-nb-phase-done" in cells.outputs[-1]["data"]["text/html"]
     assert "<video" in cells.outputs[-1]["data"]["text/html"]
     halo = sora_nb.edit("cow", "put a halo on the cow")
@@ -589,7 +610,7 @@ def test_video_save_without_a_local_copy_is_one_sentence(cells: Cells, tmp_path:
         cells.shell.user_ns["v"].save(tmp_path / "v.mp4")
 
 
-# -- two complete languages ------------------------------------------------------------------
+# -- two complete languages ----------------------------------------------------
 
 
 def test_catalog_has_every_key_in_both_languages() -> None:
@@ -612,7 +633,8 @@ def test_magic_chinese_ui_has_noenglish_words(
     cells.cell("--ratio 4:3", "a cow")
     cells.line("history")
     shown = [cells.htmls(), *cells.texts(), capsys.readouterr().out, *cells.errors()]
-    # The prompts, names and the relay's own reason are the user's and the relay's words.
+    # The prompts, names and the relay's own reason are the user's and the
+    # relay's words.
     words = set(english_words("\n".join(shown))) - {"cow", "boom", "fault", "bad", "test"}
     words -= {"content", "policy", "violation"}
     assert words == set(), sorted(words)

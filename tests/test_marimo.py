@@ -1,8 +1,10 @@
-"""sora_nb in marimo: the example notebook runs as marimo runs it, with no IPython shell.
+"""sora_nb in marimo: the example notebook runs as marimo runs it, with no
+IPython shell.
 
-The studio and the cards are anywidgets; with no kernel loop their jobs run on the views' own
-loop (``_run.background_loop``) and marimo's comms carry their updates. The browser side, a
-headless ``marimo run`` server, is in test_browser_frontends.py.
+The studio and the cards are anywidgets; with no kernel loop their jobs run on
+the views' own loop (``_run.background_loop``) and marimo's comms carry their
+updates. The browser side, a headless ``marimo run`` server, is in
+test_browser_frontends.py.
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ def test_the_marimo_example_makes_a_video_and_edits_it(tmp_path: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert not result["ipython"]  # marimo's way: no shell, no magics
     assert (tmp_path / result["video"]).is_file() and (tmp_path / result["halo"]).is_file()
-    # The edit is under the first video in the studio's tree, which followed both jobs.
+    # The edit is under the first video in the studio's tree, which followed
+    # both jobs.
     assert result["tiles"] == [[0, "done", 0], [1, "done", 1]]
-    # The card shows the finished video from the same template as a %%sora cell's saved copy.
+    # The card shows the finished video from the same template as a %%sora
+    # cell's saved copy.
     card = result["card"]
     assert "sora-nb-phase-done" in card and "<video" in card and "data-since" not in card

@@ -1,4 +1,6 @@
-"""A notebook executed headless by nbclient: new video, edit, failure, history; no key saved."""
+"""A notebook executed headless by nbclient: new video, edit, failure, history;
+no key saved.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ def _notebook() -> Any:
         nbformat.v4.new_code_cell("%%sora --edit first --as second\nput a halo on the cow"),
         nbformat.v4.new_code_cell(
             "%%sora --as third\na forbidden dance [fault:content-policy]",
-            metadata={"tags": ["raises-exception"]},  # a failure shown on purpose
+            # a failure shown on purpose
+            metadata={"tags": ["raises-exception"]},
         ),
         nbformat.v4.new_code_cell("%sora history"),
         nbformat.v4.new_code_cell("print(type(second).__name__, 'third' in dir())"),
@@ -64,7 +67,8 @@ def test_nbclient_runs_a_notebook_and_saves_playable_videos(tmp_path: Path) -> N
     nbformat.write(nb, out)
 
     _, first, second, failed, history, check = nb.cells
-    assert "embedded emulator" in _texts(first)  # the one-line notice, on first use
+    # the one-line notice, on first use
+    assert "embedded emulator" in _texts(first)
     for cell in (first, second):
         html = _html(cell)
         assert "<video" in html
@@ -73,8 +77,10 @@ def test_nbclient_runs_a_notebook_and_saves_playable_videos(tmp_path: Path) -> N
         assert (tmp_path / local).stat().st_size > 1000
     (error,) = [o for o in failed.outputs if o.output_type == "error"]
     assert error.ename == "CellFailed" and "content policy violation" in error.evalue
-    assert error.traceback == [f"\x1b[0;31m✗ {error.evalue}\x1b[0m"]  # one line, no traceback
-    assert "content policy violation" in _texts(failed)  # the bar's static copy says it too
+    # one line, no traceback
+    assert error.traceback == [f"\x1b[0;31m✗ {error.evalue}\x1b[0m"]
+    # the bar's static copy says it too
+    assert "content policy violation" in _texts(failed)
     assert [c for c in nb.cells if any(o.output_type == "error" for o in c.outputs)] == [failed]
     assert "sora-nb-history" in _html(history)
     assert "failed" in _texts(history)
@@ -103,7 +109,7 @@ def test_nbclient_stops_at_a_failed_cell(tmp_path: Path, body: str) -> None:
     )
     with pytest.raises(CellExecutionError) as caught:
         client.execute(env=_env())
-    # Run All stops at the failed cell and says why: not a NameError one cell later.
+    # Run All stops at the failed cell and says why, not a NameError later.
     assert caught.value.ename == "CellFailed"
     assert str(caught.value).endswith(f"\x1b[0;31m✗ {caught.value.evalue}\x1b[0m\n")
     assert "Traceback" not in str(caught.value)

@@ -1,9 +1,11 @@
-"""The client's HTTP transport (``sora_nb.client._http``) against real servers on loopback.
+"""The client's HTTP transport (``sora_nb.client._http``) against real servers
+on loopback.
 
-Everything else in the suite already goes through it over plain HTTP; these cover what only
-it does: TLS (a relay is HTTPS), a large upload held back by flow control, an idle
-connection the server closed, errors and timeouts in the client's words, proxies, no pool
-limit, and a request that must never be sent twice.
+Everything else in the suite already goes through it over plain HTTP; these
+cover what only it does: TLS (a relay is HTTPS), a large upload held back by
+flow control, an idle connection the server closed, errors and timeouts in the
+client's words, proxies, no pool limit, and a request that must never be sent
+twice.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int | None]]:
 
 @pytest.fixture(scope="module")
 def tls_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """The emulator over HTTPS with a certificate from a test CA; (base URL, CA file)."""
+    """The emulator over HTTPS with a certificate from a test CA; (base URL, CA
+    file).
+    """
     folder = tmp_path_factory.mktemp("tls")
     ca = trustme.CA()
     cert = ca.issue_cert("localhost")
@@ -71,7 +75,8 @@ async def test_a_generation_and_its_download_over_tls(
     tls_relay: tuple[str, Path], sent: list[tuple[str, int]], monkeypatch, tmp_path: Path
 ) -> None:
     url, ca = tls_relay
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # how a user trusts a private CA
+    # how a user trusts a private CA
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))
     session = Session("tls", client=SoraClient(url, api_key="sk-tls"), save_dir=tmp_path)
     try:
         video = await session.generate("a lighthouse over a dark sea")
@@ -91,8 +96,9 @@ async def test_tls_refuses_a_certificate_it_does_not_trust(tls_relay) -> None:
 
 
 class CountingApp:
-    """A raw ASGI app answering with how many body bytes it read, slowly; it notes the
-    client's address of every request, so one per connection."""
+    """A raw ASGI app answering with how many body bytes it read, slowly; it
+    notes the client's address of every request, so one per connection.
+    """
 
     def __init__(self) -> None:
         self.peers: set[tuple[str, int]] = set()
@@ -105,9 +111,11 @@ class CountingApp:
             message = await receive()
             size += len(message.get("body", b""))
             more = message.get("more_body", False)
-            await asyncio.sleep(0.001)  # a slow reader: the client's writes must wait
+            # a slow reader: the client's writes must wait
+            await asyncio.sleep(0.001)
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        if scope["query_string"].startswith(b"send="):  # then answer with that many bytes
+        # then answer with that many bytes
+        if scope["query_string"].startswith(b"send="):
             block = bytes(range(256)) * 256
             for _ in range(int(scope["query_string"][5:]) // len(block)):
                 await send({"type": "http.response.body", "body": block, "more_body": True})
@@ -134,8 +142,10 @@ def counting() -> Iterator[tuple[str, CountingApp]]:
 
 async def test_a_large_upload_arrives_whole(counting: tuple[str, CountingApp]) -> None:
     url, _ = counting
-    body = bytes(range(256)) * (24 * 1024 * 4)  # 24 MiB, far over any socket buffer
-    # Over 1 MiB: aiohttp warns of a bytes body (an error here); the transport streams it.
+    # 24 MiB, far over any socket buffer
+    body = bytes(range(256)) * (24 * 1024 * 4)
+    # Over 1 MiB: aiohttp warns of a bytes body (an error here); the transport
+    # streams it.
     async with httpx.AsyncClient(transport=Transport(), timeout=60) as http:
         response = await http.post(url, content=body)
     assert response.text == str(len(body))
@@ -143,7 +153,8 @@ async def test_a_large_upload_arrives_whole(counting: tuple[str, CountingApp]) -
 
 async def test_a_large_answer_read_slowly_arrives_whole(counting: tuple[str, CountingApp]) -> None:
     url, _ = counting
-    size = 16 * 1024 * 1024  # aiohttp stops reading past its buffer's high-water mark
+    # aiohttp stops reading past its buffer's high-water mark
+    size = 16 * 1024 * 1024
     got = bytearray()
     async with (
         httpx.AsyncClient(transport=Transport(), timeout=60) as http,
@@ -172,7 +183,8 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
 async def test_a_refused_connection_is_httpx_connect_error(sent) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # bound, never listening: the connection is refused
+        # bound, never listening: the connection is refused
+        port = sock.getsockname()[1]
         async with httpx.AsyncClient(transport=Transport()) as http:
             with pytest.raises(httpx.ConnectError, match="Connect call failed") as caught:
                 await http.get(f"http://127.0.0.1:{port}/")
@@ -181,8 +193,9 @@ async def test_a_refused_connection_is_httpx_connect_error(sent) -> None:
 
 
 async def test_streams_open_at_once_are_not_capped_by_a_pool() -> None:
-    # aiohttp's connector holds 100 connections unless told otherwise: 150 streams must all
-    # be open together (each answers only once every one has arrived), or this never ends.
+    # aiohttp's connector holds 100 connections unless told otherwise: 150
+    # streams must all be open together (each answers only once every one has
+    # arrived), or this never ends.
     count, arrived = 150, asyncio.Event()
     opened = 0
 
@@ -204,12 +217,15 @@ async def test_streams_open_at_once_are_not_capped_by_a_pool() -> None:
 
 
 class RawRelay:
-    """A TCP server on loopback that answers every connection with ``reply(reader, writer)``:
-    for faults no HTTP server will make (a reset mid-body, silence after accepting)."""
+    """A TCP server on loopback that answers every connection with
+    ``reply(reader, writer)``: for faults no HTTP server will make (a reset
+    mid-body, silence after accepting).
+    """
 
     def __init__(self, reply: Any, *, read_head: bool = True) -> None:
         self.reply = reply
-        self.read_head = read_head  # False: the reply reads raw bytes (a TLS client's hello)
+        # False: the reply reads raw bytes (a TLS client's hello)
+        self.read_head = read_head
         self.connections = 0
         self._writers: list[asyncio.StreamWriter] = []
 
@@ -227,7 +243,8 @@ class RawRelay:
         self.connections += 1
         self._writers.append(writer)
         if self.read_head:
-            await reader.readuntil(b"\r\n\r\n")  # the request's head; its body is not needed
+            # the request's head; its body is not needed
+            await reader.readuntil(b"\r\n\r\n")
         await self.reply(reader, writer)
 
 
@@ -249,11 +266,13 @@ async def _reset_mid_stream(reader: asyncio.StreamReader, writer: asyncio.Stream
     await asyncio.sleep(0.05)
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    writer.transport.abort()  # linger 0: the client sees a reset, not an orderly end
+    # linger 0: the client sees a reset, not an orderly end
+    writer.transport.abort()
 
 
 async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.read()  # accepts, reads the request, never answers: until the client leaves
+    # accepts, reads the request, never answers: until the client leaves
+    await reader.read()
 
 
 async def test_a_reset_mid_stream_is_one_sentence() -> None:
@@ -298,7 +317,8 @@ async def test_a_stream_that_falls_silent_times_out_with_one_sentence() -> None:
         with pytest.raises(SoraError) as caught:
             await client.generate("a boat")
         await client.aclose()
-    assert 0.3 <= time.monotonic() - started < 5  # the gap between bytes, not the test's
+    # the gap between bytes, not the test's
+    assert 0.3 <= time.monotonic() - started < 5
     message = str(caught.value)
     assert message.endswith("broke before a task was created: the relay sent nothing for 0.3 s.")
     assert relay.connections == 1
@@ -319,7 +339,9 @@ async def test_a_tls_handshake_nobody_answers_is_a_connect_timeout() -> None:
 
 
 class PostCounter(RawRelay):
-    """A RawRelay that reads each request whole and counts the POSTs among them."""
+    """A RawRelay that reads each request whole and counts the POSTs among
+    them.
+    """
 
     def __init__(self, reply: Any) -> None:
         super().__init__(reply, read_head=False)
@@ -351,8 +373,9 @@ async def _close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
 async def test_a_relay_that_reads_the_post_and_hangs_up_gets_it_once(
     dialect: str, model: str, path: bytes
 ) -> None:
-    # Retries are allowed (max_retries=2), but only before anything was sent: this relay
-    # read the whole request, so it may be making (and billing) the video already.
+    # Retries are allowed (max_retries=2), but only before anything was sent:
+    # this relay read the whole request, so it may be making (and billing) the
+    # video already.
     relay = PostCounter(_close)
     async with relay as url:
         client = SoraClient(url, api_key="sk-hangup-0123456789", dialect=dialect)
@@ -373,7 +396,8 @@ async def test_proxies_come_from_the_environment_and_no_proxy_spares_a_host(
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
         lines.append(head.split(b"\r\n")[0])
-        if head.startswith(b"CONNECT"):  # a tunnel for HTTPS: refused, as a proxy may
+        # a tunnel for HTTPS: refused, as a proxy may
+        if head.startswith(b"CONNECT"):
             writer.write(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")
         else:
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\nproxied")
@@ -401,8 +425,8 @@ async def test_proxies_come_from_the_environment_and_no_proxy_spares_a_host(
 
 
 async def test_an_inline_image_over_a_mib_is_sent_whole(emulator: EmulatorServer) -> None:
-    # Its data: URI makes the JSON body ~1.9 MiB: as bytes, aiohttp would warn (an error
-    # under this suite's filters), so the transport hands it over as a stream.
+    # Its data: URI makes the JSON body ~1.9 MiB: as bytes, aiohttp would warn
+    # (an error under this suite's filters), so the transport streams it.
     noise = Image.frombytes("RGB", (800, 600), os.urandom(800 * 600 * 3))
     buffer = io.BytesIO()
     noise.save(buffer, "PNG")
@@ -416,8 +440,9 @@ async def test_an_inline_image_over_a_mib_is_sent_whole(emulator: EmulatorServer
 async def test_a_stream_over_another_transport_closes_its_iterator(
     emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Another transport's body goes through httpx's iterator; left at [DONE], it must be
-    # closed then, not when the garbage collector finds it on a loop that may be gone.
+    # Another transport's body goes through httpx's iterator; left at [DONE], it
+    # must be closed then, not when the garbage collector finds it on a loop
+    # that may be gone.
     made: list[Any] = []
     aiter_bytes = httpx.Response.aiter_bytes
 
@@ -430,13 +455,15 @@ async def test_a_stream_over_another_transport_closes_its_iterator(
     async with SoraClient(emulator.url, api_key="sk-other", transport=transport) as client:
         video = await client.generate("a cow in a field")
     assert video.video_url and made
-    assert all(iterator.ag_frame is None for iterator in made)  # finished or closed
+    # finished or closed
+    assert all(iterator.ag_frame is None for iterator in made)
 
 
 async def test_a_relay_that_accepts_no_connection_is_a_connect_timeout() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        sock.listen(0)  # never accepted: once its queue is full, Linux drops new SYNs
+        # never accepted: once its queue is full, Linux drops new SYNs
+        sock.listen(0)
         port = sock.getsockname()[1]
         fillers = [socket.socket() for _ in range(3)]
         for filler in fillers:

@@ -1,9 +1,10 @@
-"""Every demo notebook runs headless (nbclient, a real kernel) against the embedded emulator:
-once as a new user runs it (only the demo extra, no SORA_* variable), once with a key set.
+"""Every demo notebook runs headless (nbclient, a real kernel) against the
+embedded emulator: once as a new user runs it (only the demo extra, no SORA_*
+variable), once with a key set.
 
-The executed copies are checked for what a user must see (progress that reached done, a
-playable video with a thumbnail, by a path the notebook's server can serve) and for what
-must never be there (the API key, tracebacks).
+The executed copies are checked for what a user must see (progress that reached
+done, a playable video with a thumbnail, by a path the notebook's server can
+serve) and for what must never be there (the API key, tracebacks).
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ from .conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SECRET = "sk-test-SECRET-notebooks-4242"
-# What each notebook must show: progress bars (one per %%sora cell that ran a job), videos
-# played from local copies, and the failures it demonstrates.
+# What each notebook must show: progress bars (one per %%sora cell that ran a
+# job), videos played from local copies, and the failures it demonstrates.
 EXPECTED = {
     "01-quickstart": {"bars": 2, "videos": 2, "failures": 0},
     "02-continuous-modification": {"bars": 4, "videos": 4, "failures": 0},
     "03-image-to-video": {"bars": 2, "videos": 2, "failures": 1},
     "04-python-api": {"bars": 0, "videos": 3, "failures": 1},
-    "05-studio": {"bars": 0, "videos": 0, "failures": 0},  # a live studio: tests/test_browser.py
+    # a live studio: tests/test_browser.py
+    "05-studio": {"bars": 0, "videos": 0, "failures": 0},
     "06-batch": {"bars": 0, "videos": 1, "failures": 0},
     "07-relays": {"bars": 13, "videos": 13, "failures": 0},
     "studio-app": {"bars": 0, "videos": 0, "failures": 0},  # sora-nb app's page
@@ -62,8 +64,9 @@ def test_saved_notebook_is_clean(path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def newcomer_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The name of a kernel that hides every module the demo extra does not install
-    (tests/newcomer_kernel.py says why this, not a second venv)."""
+    """The name of a kernel that hides every module the demo extra does not
+    install (tests/newcomer_kernel.py says why this, not a second venv).
+    """
     hidden = sorted(hidden_modules())
     spec = tmp_path_factory.mktemp("jupyter") / "kernels" / "sora-nb-newcomer"
     spec.mkdir(parents=True)
@@ -80,12 +83,15 @@ def newcomer_kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("JUPYTER_PATH", str(spec.parents[1]))  # read when a kernel manager starts
+        # read when a kernel manager starts
+        patch.setenv("JUPYTER_PATH", str(spec.parents[1]))
         yield "sora-nb-newcomer"
 
 
 def hidden_modules() -> set[str]:
-    """Top-level modules of the installed distributions that ``sora-nb[demo]`` does not need."""
+    """Top-level modules of the installed distributions that ``sora-nb[demo]``
+    does not need.
+    """
     needed = requirement_closure("sora-nb", frozenset({"demo"}))
     modules = importlib.metadata.packages_distributions()
     return {
@@ -121,7 +127,9 @@ def requirement_closure(name: str, extras: frozenset[str]) -> set[str]:
 def execute(
     path: Path, work: Path, env: dict[str, str], kernel: str = "python3"
 ) -> tuple[nbformat.NotebookNode, str]:
-    """Run the notebook in ``work`` (a copy of notebooks/) and save the executed copy."""
+    """Run the notebook in ``work`` (a copy of notebooks/) and save the executed
+    copy.
+    """
     nb = nbformat.read(work / path.name, as_version=4)
     client = NotebookClient(
         nb, timeout=300, kernel_name=kernel, resources={"metadata": {"path": str(work)}}
@@ -148,7 +156,8 @@ def html_outputs(nb: nbformat.NotebookNode) -> list[str]:
 def check_video(work: Path, html: str) -> None:
     src = re.search(r'<source src="([^"]+)"', html)
     poster = re.search(r'poster="data:image/webp;base64,([^"]+)"', html)
-    thumbnail = re.search(r'<img src="([^"]+)"', html)  # the fallback where <video> is stripped
+    # the fallback where <video> is stripped
+    thumbnail = re.search(r'<img src="([^"]+)"', html)
     assert src and poster and thumbnail, html[:300]
     assert src.group(1).startswith("sora_outputs/") and src.group(1).endswith(".mp4")
     assert (work / thumbnail.group(1)).is_file()
@@ -164,8 +173,8 @@ def check_video(work: Path, html: str) -> None:
 def test_notebook_runs_as_a_new_user_would(
     path: Path, tmp_path: Path, newcomer_kernel: str
 ) -> None:
-    # The quick start: the demo's own working copy, only the demo extra, no SORA_* at all
-    # (so the emulator runs at its real speed and no key is set).
+    # The quick start: the demo's own working copy, only the demo extra, no
+    # SORA_* at all (so the emulator runs at its real speed and no key is set).
     work = notebooks_dir(tmp_path / "sora-nb-demo")
     env = {**without_sora_settings(), "LANG": "C.UTF-8"}
     nb, saved = execute(path, work, env, kernel=newcomer_kernel)
@@ -174,7 +183,8 @@ def test_notebook_runs_as_a_new_user_would(
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_never_shows_the_api_key(path: Path, tmp_path: Path) -> None:
-    # With a key in the environment, which every request then carries; the emulator faster.
+    # With a key in the environment, which every request then carries; the
+    # emulator faster.
     work = tmp_path / "notebooks"
     shutil.copytree(path.parent, work)
     env = {**without_sora_settings(), "LANG": "C.UTF-8"}
@@ -213,8 +223,9 @@ def check_notebook(
         for o in cell.get("outputs", [])
         if o["output_type"] == "error"
     ]
-    # A failure a notebook demonstrates ends its cell in error, in one line, and is tagged
-    # raises-exception so Run All in nbclient goes on (docs/notebook.md).
+    # A failure a notebook demonstrates ends its cell in error, in one line, and
+    # is tagged raises-exception so Run All in nbclient goes on
+    # (docs/notebook.md).
     assert all("raises-exception" in cell.metadata.get("tags", []) for cell, _ in errors)
     assert all(len(o["traceback"]) == 1 for _, o in errors)
     assert "Traceback" not in saved
@@ -226,7 +237,7 @@ def check_notebook(
     failures = [h for h in shown if "content policy" in h or "not a PNG" in h]
     assert len(failures) == expected["failures"]
     check_progress(nb, expected["bars"])
-    # No stray value under a cell, such as the character count a file write returns.
+    # No stray value under a cell, such as the count a file write returns.
     values = [
         o["data"].get("text/plain", "")
         for c in nb.cells
@@ -238,12 +249,15 @@ def check_notebook(
 
 
 def check_progress(nb: nbformat.NotebookNode, count: int) -> None:
-    """Every bar reached done and was replaced by its static copy: HTML with a full green bar
-    (JupyterLab, nbconvert, GitHub, with no kernel) and the text/plain fallback; no output
-    still points at a widget model that a reopened notebook would not find."""
+    """Every bar reached done and was replaced by its static copy: HTML with a
+    full green bar (JupyterLab, nbconvert, GitHub, with no kernel) and the
+    text/plain fallback; no output still points at a widget model that a
+    reopened notebook would not find.
+    """
     outputs = [o for c in nb.cells for o in c.get("outputs", []) if "data" in o]
     live = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o["data"]]
-    # The studio stays live while its kernel runs; its static record is a separate output.
+    # The studio stays live while its kernel runs; its static record is a
+    # separate output.
     assert all(o["data"]["text/plain"].startswith("sora_nb studio") for o in live)
     static = [
         o["data"] for o in outputs if "sora-nb-progress-static" in o["data"].get("text/html", "")

@@ -1,8 +1,10 @@
-"""Nothing paid twice, nothing lost: rate limits, journals, shared files, odd text, local copies.
+"""Nothing paid twice, nothing lost: rate limits, journals, shared files, odd
+text, local copies.
 
-Each test reproduces one way a batch or a generation used to pay twice or lose a paid video,
-against a misbehaving relay on a loopback port (``hostile``, ``scripted``), real files and
-real child processes; the emulator's ``paid`` counter is the relay's own bill per prompt.
+Each test reproduces one way a batch or a generation used to pay twice or lose a
+paid video, against a misbehaving relay on a loopback port (``hostile``,
+``scripted``), real files and real child processes; the emulator's ``paid``
+counter is the relay's own bill per prompt.
 """
 
 from __future__ import annotations
@@ -51,12 +53,14 @@ def prompts(what: str, count: int) -> list[str]:
 
 
 def run_child(code: str, *args: object) -> subprocess.Popen[str]:
-    """A Python child process (a second kernel) running ``code`` with ``args``."""
+    """A Python child process (a second kernel) running ``code`` with
+    ``args``.
+    """
     command = [sys.executable, "-c", code, *map(str, args)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-# -- 1. a relay that takes only a few streams at once ---------------------------------------
+# -- 1. a relay that takes only a few streams at once --------------------------
 
 
 async def test_a_relay_with_three_slots_makes_all_twenty_each_paid_once() -> None:
@@ -68,14 +72,17 @@ async def test_a_relay_with_three_slots_makes_all_twenty_each_paid_once() -> Non
     assert [type(result).__name__ for result in results] == ["Video"] * 20
     assert paid(gate) == dict.fromkeys(prompts("a goat", 20), 1)
     assert gate.peak <= 3
-    # The limit is learned from the refusals, not probed again after every accepted stream.
+    # The limit is learned from the refusals, not probed again after every
+    # accepted stream.
     assert 1 <= learned <= 3
-    assert gate.refused <= 5 + 3  # the first wave over the limit, and a few races
+    # the first wave over the limit, and a few races
+    assert gate.refused <= 5 + 3
 
 
 async def test_items_the_relay_never_accepted_are_sent_on_resume(tmp_path: Path) -> None:
     journal = tmp_path / "batch.jsonl"
-    with gated_emulator(slots=0) as (gate, url):  # refuses every stream: nothing is paid
+    # refuses every stream: nothing is paid
+    with gated_emulator(slots=0) as (gate, url):
         async with SoraClient(url, api_key=KEY, deadline=1.5) as client:
             session = Session("refused", client=client, download=False)
             results = await session.generate_many(prompts("a hen", 4), journal=journal)
@@ -90,7 +97,7 @@ async def test_items_the_relay_never_accepted_are_sent_on_resume(tmp_path: Path)
     assert paid(gate) == dict.fromkeys(prompts("a hen", 4), 1)
 
 
-# -- 2. a journal that cannot be written stops the batch --------------------------------------
+# -- 2. a journal that cannot be written stops the batch -----------------------
 
 FULL_DISK = """
 import asyncio, resource, sys
@@ -126,7 +133,8 @@ async def test_an_unwritable_journal_sends_nothing_and_resume_pays_each_once(
     out, err = await asyncio.to_thread(child.communicate, timeout=120)
     assert child.returncode == 0, err
     assert out.count("\n") == 1 and "journal" in out and str(journal) in out, out
-    assert relay.app.state.emulator.paid == {}  # no item went out without its sent line
+    # no item went out without its sent line
+    assert relay.app.state.emulator.paid == {}
     async with SoraClient(relay.url, api_key=KEY) as client:
         session = Session("full", client=client, download=False)
         results = await session.resume_many(journal)
@@ -134,7 +142,7 @@ async def test_an_unwritable_journal_sends_nothing_and_resume_pays_each_once(
     assert dict(relay.app.state.emulator.paid) == dict.fromkeys(prompts("a mole", 6), 1)
 
 
-# -- 3. one writer per journal, across processes ----------------------------------------------
+# -- 3. one writer per journal, across processes -------------------------------
 
 BATCH = """
 import asyncio, sys
@@ -194,7 +202,8 @@ async def test_two_batches_or_resumes_at_once_on_one_journal_run_once(
     outs = [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
     assert sorted(out.split(":")[0] for out in outs) == ["ran", "refused"], outs
     assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 1)
-    # Killed mid-batch (tasks named, none finished), then two resumes at the same instant.
+    # Killed mid-batch (tasks named, none finished), then two resumes at the
+    # same instant.
     journal.unlink()
     with run_child(BATCH, slow_relay.url, journal, 3) as child:
         while not (journal.exists() and '"task_id"' in journal.read_text()):
@@ -206,7 +215,7 @@ async def test_two_batches_or_resumes_at_once_on_one_journal_run_once(
     assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 2)
 
 
-# -- 5. a character cut in two by the relay ---------------------------------------------------
+# -- 5. a character cut in two by the relay ------------------------------------
 
 FIRST = (SEED / "first_turn.content.md").read_text(encoding="utf-8")
 
@@ -238,7 +247,7 @@ async def test_a_character_split_between_chunks_is_saved_and_later_turns_work(
     assert read_journal(journal).finished
 
 
-# -- 6. a copy with no video stream -----------------------------------------------------------
+# -- 6. a copy with no video stream --------------------------------------------
 
 TASK = "task_01k7dzptgwf2z87wj2c3t36qk0"  # the seed transcript's task id
 
@@ -259,7 +268,7 @@ async def test_a_copy_with_no_video_stream_keeps_the_paid_item_done(
     assert read_journal(journal).items[0].stage == "done"
 
 
-# -- 8. local copies never collide ------------------------------------------------------------
+# -- 8. local copies never collide ---------------------------------------------
 
 
 async def test_posters_never_overwrite_a_file_nor_each_other(
@@ -268,7 +277,8 @@ async def test_posters_never_overwrite_a_file_nor_each_other(
     app, url = scripted
     app.media["/media/red.mp4"] = media_bytes(clip_mp4((220, 20, 20)))
     app.media["/media/blue.mp4"] = media_bytes(clip_mp4((20, 20, 220)))
-    for colour in ("red", "blue"):  # one task id reused by the relay for two videos
+    # one task id reused by the relay for two videos
+    for colour in ("red", "blue"):
         app.scripts.append(sse_script(linked_transcript(FIRST, f"{url}/media/{colour}.mp4")))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / f"{TASK}.jpg").write_bytes(b"a picture of my own")
@@ -297,7 +307,8 @@ async def test_concurrent_downloads_of_one_url_each_get_one_whole_response(
     served: list[int] = []
 
     async def numbered(scope: dict[str, object], send: Send) -> None:
-        number = len(served)  # each response is one byte value, sent in slow blocks
+        # each response is one byte value, sent in slow blocks
+        number = len(served)
         served.append(number)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for _ in range(8):
@@ -312,7 +323,8 @@ async def test_concurrent_downloads_of_one_url_each_get_one_whole_response(
     assert len(set(paths)) == 6
     for path in paths:
         data = path.read_bytes()
-        assert len(data) == 8 * 4096 and len(set(data)) == 1  # one response, whole
+        # one response, whole
+        assert len(data) == 8 * 4096 and len(set(data)) == 1
     assert not list(tmp_path.glob("*.part"))
 
 
@@ -338,15 +350,18 @@ async def test_planted_symlinks_are_never_followed(
         session = Session("links", client=client, download=False, autosave="history.json")
         app.scripts.append(sse_script(FIRST))
         await session.generate("b")
-    assert victim.read_text() == "precious" and len(app.requests) == 1  # "b" only
+    # "b" only
+    assert victim.read_text() == "precious" and len(app.requests) == 1
     assert not (tmp_path / "created-by-the-lock").exists()
 
 
-# -- 7. resume keeps what the journal knows ---------------------------------------------------
+# -- 7. resume keeps what the journal knows ------------------------------------
 
 
 def write_journal(path: Path, lines: list[object]) -> None:
-    """A journal as a batch leaves it: JSON lines, or raw text for a damaged line."""
+    """A journal as a batch leaves it: JSON lines, or raw text for a damaged
+    line.
+    """
     header = {"format": "sora_nb.batch", "version": 1, "created": 0, "items": 0}
     items = sum(1 for line in lines if isinstance(line, dict) and "item" in line)
     texts = [json.dumps({**header, "items": items + lines.count("PLAN?")})]
@@ -394,14 +409,15 @@ async def test_a_damaged_middle_line_neither_resends_nor_drops_an_item(
     assert [type(result).__name__ for result in results] == [
         "Video",  # never sent: sent now
         "InvalidRequest",  # its plan line is damaged: kept, reported, not sent
-        "StreamInterrupted",  # its sent line is damaged: it may be billed, so not sent again
+        # its sent line is damaged: it may be billed, so not sent again
+        "StreamInterrupted",
         "Video",  # refused with a 429 once: sent now
     ]
     assert "prompt is lost" in str(results[1]) and "may have been billed" in str(results[2])
     assert dict(relay.app.state.emulator.paid) == {"a yak 0": 1, "a yak 3": 1}
 
 
-# -- 4. a shared autosave during a batch ------------------------------------------------------
+# -- 4. a shared autosave during a batch ---------------------------------------
 
 OTHER_KERNEL = """
 import asyncio, sys
@@ -422,7 +438,8 @@ async def test_a_batch_keeps_the_turns_another_kernel_autosaved_meanwhile(
     relay: EmulatorServer, tmp_path: Path
 ) -> None:
     autosave = tmp_path / "history.json"
-    with gated_emulator(slots=0) as (gate, url):  # the batch waits here until the gate opens
+    # the batch waits here until the gate opens
+    with gated_emulator(slots=0) as (gate, url):
         async with SoraClient(url, api_key=KEY) as client:
             session = Session("shared", client=client, download=False, autosave=autosave)
             batch = asyncio.ensure_future(session.generate_many(prompts("an ibis", 3)))
@@ -467,7 +484,8 @@ async def test_starting_a_batch_leaves_another_kernels_temporary_file_alone(
             assert writer.stdin is not None and writer.stdout is not None
             assert await asyncio.to_thread(writer.stdout.readline) == "writing\n"
             batch = asyncio.ensure_future(session.generate_many(prompts("a tern", 2)))
-            await asyncio.sleep(0)  # the batch's first step: it sweeps stale temporaries
+            # the batch's first step: it sweeps stale temporaries
+            await asyncio.sleep(0)
             writer.stdin.write("go\n")
             writer.stdin.flush()
             assert await asyncio.to_thread(writer.stdout.readline) == "saved\n"
@@ -481,10 +499,12 @@ async def test_resume_collects_a_videos_task_from_the_journal_alone(tmp_path: Pa
     journal = tmp_path / "batch.jsonl"
     with serve_in_thread(speed=100, dialect="videos") as videos:
         async with SoraClient(videos.url, api_key=KEY, dialect="videos") as client:
-            made = await client.generate("an otter in the reeds")  # the relay's task
+            # the relay's task
+            made = await client.generate("an otter in the reeds")
             item = {"prompt": "an otter in the reeds"}
             lines = [{"i": 0, "item": item}, {"i": 0, "sent": 1}, {"i": 0, "task_id": made.task_id}]
-            write_journal(journal, lines)  # no status link: the dialect knows where to look
+            # no status link: the dialect knows where to look
+            write_journal(journal, lines)
             session = Session("otter", client=client, download=False)
             results = await session.resume_many(journal)
         assert dict(videos.app.state.emulator.paid) == {"an otter in the reeds": 1}
@@ -502,6 +522,7 @@ async def test_a_retried_batch_lets_the_next_batch_have_its_journal(
         batch = Batch.start(session, ["a pika [fault:content-policyx1]"], journal=journal)
         await batch.run()
         await batch.aclose()
-        assert isinstance((await batch.retry_failed())[0], Video)  # reopens the journal
+        # reopens the journal
+        assert isinstance((await batch.retry_failed())[0], Video)
         results = await session.generate_many(["a pika again"], journal=journal)
     assert isinstance(results[0], Video)

@@ -1,9 +1,11 @@
-"""The studio in a real ipykernel, driven as a browser drives it, by comm messages.
+"""The studio in a real ipykernel, driven as a browser drives it, by comm
+messages.
 
-Jobs are started the way the studio's JavaScript starts them (``tests/frontend.py``): one
-``custom`` message ``{"action": "generate", "prompt": ...}`` to the studio's one model. The
-relay is the emulator in this process at speed 10, where ``[fault:slow-queue]`` keeps each
-job queued for six seconds: the kernel is asked things while every job streams.
+Jobs are started the way the studio's JavaScript starts them
+(``tests/frontend.py``): one ``custom`` message ``{"action": "generate",
+"prompt": ...}`` to the studio's one model. The relay is the emulator in this
+process at speed 10, where ``[fault:slow-queue]`` keeps each job queued for six
+seconds: the kernel is asked things while every job streams.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def studio(tmp_path: Path) -> Iterator[StudioView]:
         try:
             front = Frontend(kc)
             shown = front.execute("import sora_nb, json\np = sora_nb.panel()\np")
-            front.wait(lambda got: _idle_after(got, shown))  # every comm_open came before
+            # every comm_open came before
+            front.wait(lambda got: _idle_after(got, shown))
             yield StudioView(front)
         finally:
             kc.stop_channels()
@@ -56,13 +59,15 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
 ) -> None:
     front = studio.front
     prompts = [f"a slow fox {n} [fault:slow-queue]" for n in range(JOBS)]
-    models = set(front.models)  # the studio, its shared layout, and what the kernel had
+    # the studio, its shared layout, and what the kernel had
+    models = set(front.models)
     rows = [studio.start(prompt)[0] for prompt in prompts]
     assert len(set(rows)) == JOBS
     assert sorted(studio.running()) == sorted(rows)
     titles = [studio.job(row)["prompt"] for row in rows]
     assert all(prompt[:40] in title for prompt, title in zip(prompts, titles, strict=True))
-    assert set(front.models) == models  # a job is a row in the studio's state, not a widget
+    # a job is a row in the studio's state, not a widget
+    assert set(front.models) == models
 
     # While all of them stream, the kernel answers a frontend at once.
     info = front.reply(front.send("kernel_info_request", {}))
@@ -77,13 +82,16 @@ def test_kernel_studio_jobs_clicked_through_comms_each_run_in_their_row(
     assert studio.rows() == []  # a job that ended short would keep its row
     turns = _value(front, "[[t.prompt, t.status] for t in p._watched.turns]")
     assert turns == [[prompt, "done"] for prompt in prompts]
-    # Nothing of a finished job stays open in the kernel or the browser: it never had a
-    # model of its own. The answer above came on iopub after every message the jobs sent.
+    # Nothing of a finished job stays open in the kernel or the browser: it
+    # never had a model of its own. The answer above came on iopub after every
+    # message the jobs sent.
     assert set(front.models) == models
 
 
 def _custom(got: Received, comm_id: str) -> dict[str, Any] | None:
-    """A custom message the kernel sent to the studio's model (a video's bytes)."""
+    """A custom message the kernel sent to the studio's model (a video's
+    bytes).
+    """
     content = got.msg["content"]
     if got.kind != "comm_msg" or content.get("comm_id") != comm_id:
         return None

@@ -1,4 +1,6 @@
-"""Posters cut from a video's first frame, for relays that send no thumbnail link."""
+"""Posters cut from a video's first frame, for relays that send no thumbnail
+link.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ def _clip(path: Path, colour: tuple[int, int, int]) -> Path:
 
 
 def test_poster_is_the_first_frame(tmp_path: Path) -> None:
-    video = _clip(tmp_path / "clip", (200, 30, 30))  # no suffix, as a signed link saves it
+    # no suffix, as a signed link saves it
+    video = _clip(tmp_path / "clip", (200, 30, 30))
     poster = first_frame_poster(video, tmp_path / "clip.jpg")
     assert poster == tmp_path / "clip.jpg"
     with Image.open(poster) as image:

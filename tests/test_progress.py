@@ -1,4 +1,6 @@
-"""ProgressView: what the person sees, and how few messages it costs the frontend."""
+"""ProgressView: what the person sees, and how few messages it costs the
+frontend.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +44,9 @@ def _english() -> Any:
 
 
 def count_messages(view: ProgressView) -> list[dict[str, Any]]:
-    """Record every comm message the view's one widget model would send to the frontend."""
+    """Record every comm message the view's one widget model would send to the
+    frontend.
+    """
     sent: list[dict[str, Any]] = []
     assert view.widget is not None
     view.widget.comm.send = lambda data=None, **kw: sent.append(data)
@@ -56,7 +60,9 @@ def shown(view: ProgressView) -> str:
 
 
 def words(view: ProgressView) -> str:
-    """The card's text as a person reads it (the browser's clocks show the same numbers)."""
+    """The card's text as a person reads it (the browser's clocks show the same
+    numbers).
+    """
     return html.unescape(re.sub(r"<[^>]+>", "", shown(view)))
 
 
@@ -76,7 +82,9 @@ def bar(view: ProgressView) -> tuple[int, str]:
 
 
 def transcript_events(n: int) -> list[Any]:
-    """A stream that echoes one character per chunk: hundreds of events, few state changes."""
+    """A stream that echoes one character per chunk: hundreds of events, few
+    state changes.
+    """
     events: list[Any] = [JobEvent("sending"), EchoEvent("a cow", "portrait", None, {}), TASK]
     events += [TextEvent("x")] * n
     events.append(StatusEvent("queued"))
@@ -163,7 +171,8 @@ def test_progress_view_counts_elapsed_time() -> None:
     clock.now += 75
     view.handle(StatusEvent("queued"))
     assert "1:15" in shown(view)
-    # The clock goes on in the browser from the instant the job started: no kernel message.
+    # The clock goes on in the browser from the instant the job started: no
+    # kernel message.
     assert re.search(r'data-since="\d{13}" data-format="clock">1:15<', shown(view))
     view.finish()
     assert "data-since" not in shown(view) and "data-since" not in view.static_bundle()["text/html"]
@@ -233,7 +242,7 @@ def test_progress_view_start_resets_for_the_next_job() -> None:
     assert bar(view)[1] == "info"
 
 
-# -- the bar tells the truth at every moment ----------------------------------------------------
+# -- the bar tells the truth at every moment -----------------------------------
 
 
 def test_progress_view_slides_until_a_percent_is_known() -> None:
@@ -263,7 +272,8 @@ def test_progress_view_counts_down_a_rate_limit_retry() -> None:
     view = ProgressView(clock=clock)
     view.handle(JobEvent("retrying", detail="429", delay=3))
     assert "rate limited — retrying in 3 s" in words(view)
-    assert 'data-format="seconds">3</span>' in shown(view)  # the browser counts it down
+    # the browser counts it down
+    assert 'data-format="seconds">3</span>' in shown(view)
     clock.now += 1
     view._push()
     assert "rate limited — retrying in 2 s" in words(view)
@@ -308,13 +318,15 @@ def test_progress_view_says_stopping_cancels_where_the_relay_does(
     dialect: str, cancels: bool
 ) -> None:
     client = SoraClient("http://127.0.0.1:9", "k", dialect=dialect)
-    assert client.cancels_on_disconnect is cancels  # the dialect's word, not the view's
+    # the dialect's word, not the view's
+    assert client.cancels_on_disconnect is cancels
     view = ProgressView(clock=FakeClock())
     view.stop_cancels = lambda: client.cancels_on_disconnect
     view.handle(TASK)
     note = "stopping now cancels this video on the relay"
     assert (note in view.html()) is cancels
-    assert note not in view.html(live=False) and note not in view.summary()  # saved: never
+    # saved: never
+    assert note not in view.html(live=False) and note not in view.summary()
     view.finish()
     assert note not in view.html()  # nothing left to cancel
 

@@ -1,4 +1,6 @@
-"""The wire format: SSE → chat chunks → transcript events, whatever the fragmenting."""
+"""The wire format: SSE → chat chunks → transcript events, whatever the
+fragmenting.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +73,9 @@ EDIT_EVENTS = [
 
 
 def sse_events(chunks: list[bytes]) -> tuple[list[object], str]:
-    """Decode wire bytes, split as given, the way the client does (httpx-sse, no network)."""
+    """Decode wire bytes, split as given, the way the client does (httpx-sse, no
+    network).
+    """
     response = httpx.Response(
         200, headers={"content-type": "text/event-stream"}, content=iter(chunks)
     )
@@ -357,7 +361,8 @@ def test_completion_tail_parses_back_to_a_completed_event() -> None:
 
 
 def test_long_stream_one_character_at_a_time_stays_correct() -> None:
-    # A line that grows for minutes (one "NN.." per poll) must not be re-parsed per fragment.
+    # A line that grows for minutes (one "NN.." per poll) must not be re-parsed
+    # per fragment.
     numbers = "".join(f"{n}.." for n in range(1, 101)) * 50
     parser = TranscriptParser()
     events: list[object] = []
@@ -366,7 +371,8 @@ def test_long_stream_one_character_at_a_time_stays_correct() -> None:
     assert [e.percent for e in events] == list(range(1, 101))  # type: ignore[attr-defined]
 
 
-# --- sora2api chat dialects (fixtures written from the relays' code, docs/dialects.md) -------
+# --- sora2api chat dialects (fixtures written from the relays' code,
+# docs/dialects.md) -------
 
 SORA2API = SEED.parent / "sora2api"
 SIGNED_RAW = (
@@ -382,7 +388,9 @@ NO_TOKENS = (
 
 
 def chat_events(chunks: list[bytes], parser: ChatParser | None = None) -> list[object]:
-    """The relay's events as the client reads them: reasoning, output and content."""
+    """The relay's events as the client reads them: reasoning, output and
+    content.
+    """
     response = httpx.Response(
         200, headers={"content-type": "text/event-stream"}, content=iter(chunks)
     )
@@ -502,12 +510,12 @@ def test_seed_stream_read_as_chat_chunks_gives_the_seed_events() -> None:
 
 @pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN"])
 def test_source_progress_that_is_no_number_is_unknown(number: str) -> None:
-    # json.loads reads these; round() of them raised OverflowError (found by tests/test_fuzz.py).
+    # json.loads reads these; round() of them raised OverflowError (test_fuzz).
     parsed = parse_source(json.loads(f'{{"status": "running", "progress": {number}}}'))
     assert (parsed.status, parsed.progress) == ("generating", None)
 
 
-# --- each chat dialect's parser alone, and the one that tells them apart -----------------------
+# --- each chat dialect's parser alone, and the one that tells them apart ----
 
 FLOW2API = SEED.parent / "flow2api"
 FLOW2API_URL = "https://storage.googleapis.com/flow-output/abc.mp4?GoogleAccessId=x&Signature=y"
@@ -534,7 +542,8 @@ def test_sora2api_parser_alone_reads_its_streams_at_every_byte_split(name: str) 
     wire = (SORA2API / name).read_bytes()
     whole = chat_events([wire], Sora2apiParser())
     assert _kinds(whole) == SORA2API_CASES[name]
-    assert whole == chat_events([wire])  # the same events as the parser that tells them apart
+    # the same events as the parser that tells them apart
+    assert whole == chat_events([wire])
     for cut in range(1, len(wire)):
         assert chat_events([wire[:cut], wire[cut:]], Sora2apiParser()) == whole, cut
 
@@ -549,7 +558,8 @@ def test_sora2api_parser_alone_reads_flow2api_at_every_byte_split() -> None:
 
 
 def test_a_video_tag_in_content_hands_over_at_every_split_point() -> None:
-    # sora2api's answer with no reasoning (stream: false): its tag alone tells the dialect.
+    # sora2api's answer with no reasoning (stream: false): its tag alone tells
+    # the dialect.
     text = "```html\n<video SRC = 'https://cdn.example/v/raw?sig=a%2Fb' controls></video>\n```"
     done = CompletedEvent(None, None, "https://cdn.example/v/raw?sig=a%2Fb")
     for cut in range(1, len(text)):

@@ -1,4 +1,6 @@
-"""Lint and type checks run as tests, so the habits hold without anyone remembering them."""
+"""Lint and type checks run as tests, so the habits hold without anyone
+remembering them.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ def test_ruff_format() -> None:
 
 
 def test_mypy_strict_on_the_core_and_on_the_tests_not_strict() -> None:
-    # pyproject.toml ([tool.mypy]): sora_nb strict; tests and benchmarks checked, not strict.
+    # pyproject.toml ([tool.mypy]): sora_nb strict; tests and benchmarks
+    # checked, not strict.
     result = run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -48,7 +51,8 @@ def _tracked_text() -> dict[str, str]:
 
 
 def test_the_repository_refers_to_nothing_outside_it() -> None:
-    # Spelled in pieces so that a plain grep of the repository for them finds nothing here.
+    # Spelled in pieces so that a plain grep of the repository for them finds
+    # nothing here.
     parent, spec = "../" + "shared", ("relay-protocol", "jupyter-facts", "relay-dialects")
     outside = re.compile("|".join(map(re.escape, [parent, "SORA_" + "SHARED_DIR", *spec])))
     here = Path(__file__).relative_to(ROOT).as_posix()
@@ -68,7 +72,8 @@ def test_every_doc_the_code_cites_exists() -> None:
 
 
 def test_import_layers_hold() -> None:
-    # The contracts are in pyproject.toml ([tool.importlinter]); this checkout's sora_nb first.
+    # The contracts are in pyproject.toml ([tool.importlinter]); this checkout's
+    # sora_nb first.
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),

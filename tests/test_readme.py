@@ -1,4 +1,6 @@
-"""The README as a new user reads it: in order, and every command in it works as written."""
+"""The README as a new user reads it: in order, and every command in it works as
+written.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-VENV_BIN = Path(sys.executable).parent  # the venv the README's commands install into
+# the venv the README's commands install into
+VENV_BIN = Path(sys.executable).parent
 
 
 def section(title: str) -> str:
@@ -26,13 +29,15 @@ def test_it_reads_in_order_for_someone_new_to_relays() -> None:
     headings = re.findall(r"(?m)^## (.+)$", README)
     wanted = ["What is a relay?", "Quick start", "A first video", "Using a real relay"]
     wanted += ["Works with", "Reference", "Promises"]
-    assert [h for h in headings if h in wanted] == wanted  # other sections may sit between
+    # other sections may sit between
+    assert [h for h in headings if h in wanted] == wanted
     before_first_video = README.split("\n## A first video\n", 1)[0]
     # No test internals or relay jargon before the basics.
     for jargon in ("[fault:", "transcript", "share id", "browser suite", "benchmark"):
         assert jargon not in before_first_video, jargon
     assert "**relay**" in section("What is a relay?") and "gateway" in section("What is a relay?")
-    assert "ms (median)" not in README  # the measurements live in docs/benchmarks.md
+    # the measurements live in docs/benchmarks.md
+    assert "ms (median)" not in README
 
 
 def test_the_quick_start_is_two_commands_the_second_what_ci_runs() -> None:
@@ -41,7 +46,7 @@ def test_the_quick_start_is_two_commands_the_second_what_ci_runs() -> None:
     setup = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[demo]'"
     assert demo == f"{setup} && .venv/bin/sora-nb demo"
     assert tests.startswith("apt-get update && apt-get install -y chromium ")
-    # The dev extra: the tests and the linters' pins that tests/test_quality.py runs.
+    # The dev extra: the tests, and the linters tests/test_quality.py runs.
     assert tests.endswith(".venv/bin/pip install -q -e '.[dev]' && .venv/bin/python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert tests in ci, "the README's test command must be the line .ci/run runs"
@@ -49,13 +54,14 @@ def test_the_quick_start_is_two_commands_the_second_what_ci_runs() -> None:
 
 def shell_lines() -> list[str]:
     lines = []
-    for block in code_blocks(README):  # untagged blocks are shell or notebook cells
+    # untagged blocks are shell or notebook cells
+    for block in code_blocks(README):
         lines += [line for line in block.splitlines() if not line.startswith(("%", "a ", "put "))]
     return [line.split("  #", 1)[0].strip() for line in lines if line.strip()]
 
 
 def test_every_command_names_the_venvs_program() -> None:
-    # From a new shell the venv is not active: a bare `sora-nb` is "command not found".
+    # In a new shell the venv is not active: a bare `sora-nb` is not found.
     programs = {"sora-nb", "jupyter", "voila", "python", "pip", "pytest", "ruff", "mypy"}
     for line in shell_lines():
         for command in re.split(r"&&|;|\|", line):
@@ -87,7 +93,8 @@ def test_the_async_example_runs_as_a_plain_script(tmp_path: Path) -> None:
     (script,) = [b for b in code_blocks(README, "python") if "asyncio.run(" in b]
     (tmp_path / "script.py").write_text(script, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SORA_")}
-    env["SORA_EMULATOR_SPEED"] = "50"  # the embedded emulator, faster; nothing else set
+    # the embedded emulator, faster; nothing else set
+    env["SORA_EMULATOR_SPEED"] = "50"
     result = subprocess.run(
         [sys.executable, "script.py"],
         cwd=tmp_path,

@@ -1,4 +1,6 @@
-"""Mime bundles of a Video and a Session: escaping, URL filtering, local copies first."""
+"""Mime bundles of a Video and a Session: escaping, URL filtering, local copies
+first.
+"""
 
 from __future__ import annotations
 
@@ -174,12 +176,13 @@ def test_embedded_video_plays_from_its_own_bytes_in_the_same_layout() -> None:
     sources = [attrs["src"] for tag, attrs in tags.tags if tag == "source"]
     assert sources == ["data:video/mp4;base64,AAAAGGZ0eXBtcDQy"]
     assert "<script" not in html["text/html"].lower()
-    # Only the bytes we were given become a data: URL; everything else stays filtered.
+    # Only the bytes we were given become a data: URL; the rest stays filtered.
     others = [url for url in tags.urls() if url not in sources]
     assert all(safe_url(url) == url for url in others)
     plain = Tags(video_mimebundle(video)["text/html"])
     assert [a["src"] for a in plain.find("source")] == ["https://cdn.example/v/5781.mp4"]
-    assert [t for t, _ in plain.tags] == [t for t, _ in tags.tags]  # the same layout
+    # the same layout
+    assert [t for t, _ in plain.tags] == [t for t, _ in tags.tags]
 
 
 def test_a_local_copy_is_preferred_by_relative_path() -> None:
@@ -191,7 +194,8 @@ def test_a_local_copy_is_preferred_by_relative_path() -> None:
     )
     tags = assert_safe(video_mimebundle(video)["text/html"])
     (player,) = tags.find("video")
-    # JupyterLab resolves a relative src but not a poster: the poster is inlined, small.
+    # JupyterLab resolves a relative src but not a poster: the poster is
+    # inlined, small.
     poster = player["poster"] or ""
     assert poster.startswith("data:image/webp;base64,")
     with Image.open(io.BytesIO(base64.b64decode(poster.split(",", 1)[1]))) as image:
@@ -199,7 +203,8 @@ def test_a_local_copy_is_preferred_by_relative_path() -> None:
     assert tags.find("img")[0]["src"] == "sora_outputs/task%20one.webp"
     assert tags.find("source")[0]["src"] == "sora_outputs/task%20one.mp4"
     hrefs = [a["href"] for a in tags.find("a")]
-    assert "https://cdn.example/v/5781.mp4" in hrefs  # the relay's link is still offered
+    # the relay's link is still offered
+    assert "https://cdn.example/v/5781.mp4" in hrefs
     assert video._repr_mimebundle_() == video_mimebundle(video)
 
 
@@ -285,13 +290,17 @@ def test_history_rows_read_cleanly() -> None:
         Turn(1, Request("a fox", "sora-2"), status="failed", task=Task("task_1"), error=broke),
     ]
     html = history_mimebundle(session)["text/html"]
-    assert "4.6&nbsp;s" in html  # a duration never wraps between its number and unit
-    assert re.search(r"</a> · <a ", html)  # video · relay · preview links, visibly apart
-    assert "task task_1" not in re.sub(r' title="[^"]*"', "", html)  # the tooltip keeps it all
+    # a duration never wraps between its number and unit
+    assert "4.6&nbsp;s" in html
+    # video · relay · preview links, visibly apart
+    assert re.search(r"</a> · <a ", html)
+    # the tooltip keeps it all
+    assert "task task_1" not in re.sub(r' title="[^"]*"', "", html)
     assert "The stream of the task broke (cut); `%sora resume task_1` collects it." in html
 
 
-# Symbols a machine without an emoji or symbol font draws as empty boxes (arrows, ✓ ✗ ℹ ⚠ ▶).
+# Symbols a machine without an emoji or symbol font draws as empty boxes
+# (arrows, ✓ ✗ ℹ ⚠ ▶).
 GLYPHS = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u2bff\U0001f000-\U0001ffff]")
 
 
@@ -310,10 +319,12 @@ def test_a_one_line_message_draws_its_mark_as_svg_and_keeps_it_in_plain_text(
 def test_html_outputs_carry_no_glyph_that_may_draw_as_a_box() -> None:
     session = history_session()
     history = history_mimebundle(session)["text/html"]
-    assert history.count('class="sora-nb-icon"') == 3  # the three edits' markers
+    # the three edits' markers
+    assert history.count('class="sora-nb-icon"') == 3
     view = ProgressView()
     view.fail("The relay refused the prompt.")
     outputs = [history, view.html(), view.html(live=False)]
     outputs += [tile_html(turn) for turn in session.turns]
     assert [GLYPHS.findall(html) for html in outputs] == [[]] * len(outputs)
-    assert history_mimebundle(session)["text/plain"].count("└─") == 3  # text keeps its tree
+    # text keeps its tree
+    assert history_mimebundle(session)["text/plain"].count("└─") == 3

@@ -1,5 +1,6 @@
-"""The studio, one widget model: the front end's messages run Session jobs as tasks, and its
-few traits follow the session, whoever changes it."""
+"""The studio, one widget model: the front end's messages run Session jobs as
+tasks, and its few traits follow the session, whoever changes it.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ def _png() -> bytes:
 
 
 def _drive(magics: SoraMagics, scenario: Any, **options: Any) -> Any:
-    """Run ``scenario(studio)`` in a loop, as the kernel handles the front end's messages."""
+    """Run ``scenario(studio)`` in a loop, as the kernel handles the front end's
+    messages.
+    """
 
     async def main() -> Any:
         try:
@@ -67,19 +70,25 @@ def _drive(magics: SoraMagics, scenario: Any, **options: Any) -> Any:
 
 
 def act(ui: Studio, buffers: list[bytes] | None = None, **content: Any) -> None:
-    """What studio.js sends when a person acts: one custom message ``{"action": ...}``."""
+    """What studio.js sends when a person acts: one custom message ``{"action":
+    ...}``.
+    """
     ui.widget._handle_custom_msg(content, buffers or [])
 
 
 def sent(ui: Studio) -> list[tuple[dict[str, Any], list[bytes]]]:
-    """Record the custom messages the studio sends to the front end (the videos' bytes)."""
+    """Record the custom messages the studio sends to the front end (the videos'
+    bytes).
+    """
     out: list[tuple[dict[str, Any], list[bytes]]] = []
     ui.widget.send = lambda content, buffers=None: out.append((content, list(buffers or [])))
     return out
 
 
 async def _finish(ui: Studio) -> None:
-    """Wait for every job's task (a failed or cancelled one included), then the last push."""
+    """Wait for every job's task (a failed or cancelled one included), then the
+    last push.
+    """
     tasks = [job.task for job in ui._jobs if job.task is not None]
     await asyncio.gather(*tasks, return_exceptions=True)
     ui._push()
@@ -115,7 +124,8 @@ def test_session_subscribe_reports_every_change_until_unsubscribed(
 
     asyncio.run(main())
     assert seen[0] == ["running"] and seen[-1] == ["done"]
-    assert all(len(statuses) == 1 for statuses in seen)  # nothing after unsubscribing
+    # nothing after unsubscribing
+    assert all(len(statuses) == 1 for statuses in seen)
 
 
 def test_studio_generate_then_edit_an_older_selected_turn(magics: SoraMagics) -> None:
@@ -127,7 +137,8 @@ def test_studio_generate_then_edit_an_older_selected_turn(magics: SoraMagics) ->
         assert ui.widget.selected == [0]  # the new video is shown
         act(ui, action="generate", prompt="put a halo on the cow", mode="edit")
         await _finish(ui)
-        act(ui, action="select", index=0)  # back to the first video: edit it again
+        # back to the first video: edit it again
+        act(ui, action="select", index=0)
         assert ui.widget.selected == [0] and "#0" in ui.widget.view["details"][0]
         act(ui, action="generate", prompt="make it night", mode="edit", base=0)
         await _finish(ui)
@@ -144,21 +155,25 @@ def test_studio_generate_then_edit_an_older_selected_turn(magics: SoraMagics) ->
     ((content, buffers),) = media
     assert content["type"] == "media" and content["mime"] == "video/mp4"
     assert turns[2].local_path is not None
-    assert buffers == [Path(turns[2].local_path).read_bytes()]  # no file URL: Voilà plays it
+    # no file URL: Voilà plays it
+    assert buffers == [Path(turns[2].local_path).read_bytes()]
     assert "make it night" in ui.widget.view["details"][0]
     tree = ui.widget.view["tree"]
     assert "Lineage" in tree and tree.count('class="sora-nb-node') == 3
     assert 'sora-nb-here" data-index="2"' in tree
-    assert "data:image/webp;base64," in _tile(ui, 0)["html"]  # works without /files/
+    # works without /files/
+    assert "data:image/webp;base64," in _tile(ui, 0)["html"]
     assert _tile(ui, 0)["downloadable"] and _tile(ui, 0)["remixable"]
-    assert ui._jobs == [] and ui.widget.jobs == []  # a finished job's row goes away
+    # a finished job's row goes away
+    assert ui._jobs == [] and ui.widget.jobs == []
 
 
 def test_studio_image_dropped_then_cleared_and_marker(magics: SoraMagics) -> None:
     png = _png()
 
     async def scenario(ui: Studio) -> Studio:
-        act(ui, [png], action="image")  # dropped, pasted or chosen: the bytes in a buffer
+        # dropped, pasted or chosen: the bytes in a buffer
+        act(ui, [png], action="image")
         assert ui.widget.image.startswith("data:image/png;base64,")
         act(ui, action="generate", prompt="this orange square, spinning")
         await _finish(ui)
@@ -172,7 +187,8 @@ def test_studio_image_dropped_then_cleared_and_marker(magics: SoraMagics) -> Non
     ui = _drive(magics, scenario)
     first, second = get_session(magics.session).turns
     assert first.image is not None and first.image.startswith("data:image/png;base64,")
-    assert second.image is None  # cleared: the picture no longer sticks to every video
+    # cleared: the picture no longer sticks to every video
+    assert second.image is None
     assert "sora-nb-from-image" in _tile(ui, 0)["html"]
     assert "sora-nb-from-image" not in _tile(ui, 1)["html"]
     assert "not a picture" in ui.widget.message["text"] and ui.widget.image == ""
@@ -205,7 +221,9 @@ def _on_gateway(magics: SoraMagics, dialect: Any) -> Iterator[EmulatorServer]:
 
 
 def _buttons(ui: Studio) -> list[str]:
-    """The continuation buttons studio.js draws for the selection: ``view.offers`` named."""
+    """The continuation buttons studio.js draws for the selection:
+    ``view.offers`` named.
+    """
     return [ui.widget.words[f"continue.{how}"] for how in ui.widget.view["offers"]]
 
 
@@ -214,7 +232,7 @@ def test_studio_names_the_continuation_the_relay_offers(magics: SoraMagics) -> N
         act(ui, action="generate", prompt="a paper boat on a pond")
         await _finish(ui)
         assert _buttons(ui) == ["Remix"] and ui.widget.view["why_not"] == ""
-        # The seed relay offers no last frame: refused in one sentence, nothing sent.
+        # The seed relay offers no last frame: refused in one sentence, unsent.
         act(ui, action="generate", prompt="the boat sails on", mode="edit", how="last-frame")
         assert ui._jobs == []
         assert ui.widget.message["text"] == (
@@ -251,7 +269,8 @@ def test_studio_continues_from_the_last_frame_where_the_gateway_offers_it(
 
 @pytest.mark.parametrize("gateway", ["newapi"], indirect=True)
 def test_studio_says_so_where_a_model_offers_no_continuation(gateway: SoraMagics) -> None:
-    model = "veo_3_1_t2v_fast_landscape"  # new-api offers it no remix and it takes no frame
+    # new-api offers it no remix and it takes no frame
+    model = "veo_3_1_t2v_fast_landscape"
 
     async def scenario(ui: Studio) -> Studio:
         assert ui._session().client.continuations(model) == ()
@@ -280,7 +299,8 @@ def test_studio_says_stopping_cancels_a_flow2api_job_while_it_runs(gateway: Sora
 
     ui = _drive(gateway, scenario)
     note = "stopping now cancels this video on the relay, and it cannot be resumed"
-    assert rows and note in rows[0]  # from the first row the job shows, while it streams
+    # from the first row the job shows, while it streams
+    assert rows and note in rows[0]
     assert get_session(gateway.session).turns[0].status == "done"
     # Once it ended the note goes: the saved record and the tile never carry it.
     assert note not in ui._record_bundle()["text/html"] and note not in _tile(ui, 0)["html"]
@@ -338,7 +358,8 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
     ((content, buffers),) = media
     assert content["index"] == f"export:{path.name}" and content["mime"] == "video/mp4"
     assert buffers == [path.read_bytes()] and buffers[0][4:8] == b"ftyp"
-    with av.open(str(path)) as joined:  # one video, as long as its two clips together
+    # one video, as long as its two clips together
+    with av.open(str(path)) as joined:
         frames = sum(1 for _ in joined.decode(video=0))
     clips = [t.local_path for t in get_session(magics.session).turns]
     assert frames == sum(_frames(clip) for clip in clips if clip)
@@ -355,7 +376,7 @@ def test_studio_export_on_a_full_disk_says_so_in_one_sentence(magics: SoraMagics
         await _finish(ui)
         act(ui, action="generate", prompt="the boat sails on", mode="edit")
         await _finish(ui)
-        # The export writes its part file here: /dev/full answers every write ENOSPC.
+        # The export writes its part file here: /dev/full fails writes (ENOSPC).
         Path("sora_outputs/chain-1.mp4.part.mp4").symlink_to("/dev/full")
         task = ui.export(1)
         assert task is not None
@@ -407,7 +428,8 @@ def test_studio_refuses_bad_input_in_one_sentence(
 
     ui = _drive(magics, scenario)
     assert words in ui.widget.message["text"] and ui.widget.message["kind"] == "error"
-    assert "`" not in ui.widget.message["text"]  # a sentence, never markdown or code
+    # a sentence, never markdown or code
+    assert "`" not in ui.widget.message["text"]
     assert get_session(magics.session).turns == []
 
 
@@ -427,7 +449,7 @@ def test_studio_runs_several_jobs_at_once_each_in_its_row(magics: SoraMagics) ->
     turns = get_session(magics.session).turns
     assert [t.status for t in turns] == ["done"] * 3
     assert ui._jobs == [] and len(ui._made) == 3
-    # The player shows the first video, then the last to end, not each one in turn.
+    # The player shows the first video, then the last to end, not each in turn.
     assert 1 <= len(shown) <= 2 and shown[-1] == [ui._made[-1]], shown
 
 
@@ -445,8 +467,10 @@ def test_studio_follows_turns_made_elsewhere_in_one_model(magics: SoraMagics) ->
         await job
         ui._push()
         assert _tile(ui, 0)["status"] == "done"
-        assert ui.widget.selected == [0]  # shown, not played: the player asks for it
-        assert _models_open() == before  # a turn is state in the one model, never a widget
+        # shown, not played: the player asks for it
+        assert ui.widget.selected == [0]
+        # a turn is state in the one model, never a widget
+        assert _models_open() == before
         session.clear()
         ui._push()
         assert ui.widget.tiles == [] and ui.widget.selected == []
@@ -461,7 +485,8 @@ def test_studio_cancel_then_resume_from_the_tile(magics: SoraMagics) -> None:
     async def scenario(ui: Studio) -> Studio:
         act(ui, action="generate", prompt="a slow cow [fault:slow-queue]")
         (job,) = ui._jobs
-        while job.progress.task_id is None:  # the relay has created the task: it is billed
+        # the relay has created the task: it is billed
+        while job.progress.task_id is None:
             await asyncio.sleep(0.01)
         ui._push()
         assert not _tile(ui, 0)["resumable"]
@@ -637,7 +662,8 @@ def test_studio_sends_a_first_and_a_last_frame_where_the_model_takes_them(
 def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:
     async def scenario(ui: Studio) -> Studio:
         (sora,) = [m for m in ui.widget.models if m["name"] == "sora-2"]
-        assert sora["controls"]["duration"][0] == ""  # "": the model's own length
+        # "": the model's own length
+        assert sora["controls"]["duration"][0] == ""
         act(ui, action="generate", prompt="a short cow", settings={"duration": "5"})
         await _finish(ui)
         act(ui, action="generate", prompt="a long cow", settings={"duration": "x"})
@@ -646,7 +672,8 @@ def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:
     ui = _drive(magics, scenario)
     (turn,) = get_session(magics.session).turns
     assert turn.request.options == {"duration": 5}
-    assert "duration" in ui.widget.message["text"]  # refused in one sentence, nothing sent
+    # refused in one sentence, nothing sent
+    assert "duration" in ui.widget.message["text"]
 
 
 def test_a_studio_of_many_turns_sends_one_page(magics: SoraMagics) -> None:
@@ -660,7 +687,8 @@ def test_a_studio_of_many_turns_sends_one_page(magics: SoraMagics) -> None:
     assert len(ui.widget.tiles) == PAGE
     assert ui.widget.page == {"number": 0, "pages": 2, "total": PAGE + 6}
     assert ui.widget.tiles[0]["index"] == PAGE + 5  # the newest first
-    # With no loop running here (marimo calls handlers so), the action runs on the views' own.
+    # With no loop running here (marimo calls handlers so), the action runs on
+    # the views' own.
     act(ui, action="page", number=1)
     asyncio.run_coroutine_threadsafe(asyncio.sleep(0), background_loop()).result(timeout=30)
     assert len(ui.widget.tiles) == 6 and ui.widget.page["number"] == 1
@@ -681,7 +709,8 @@ def test_studio_leaves_a_static_record_for_the_saved_notebook(magics: SoraMagics
 def test_studio_record_is_rewritten_once_for_jobs_ending_together(
     magics: SoraMagics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Long enough that the three jobs surely end within it, whatever the machine's load.
+    # Long enough that the three jobs surely end within it, whatever the
+    # machine's load.
     monkeypatch.setattr(_studio, "RECORD_EVERY", 5.0)
     rendered: list[int | None] = []
     render = _studio._video_html  # type: ignore[attr-defined]
@@ -703,9 +732,10 @@ def test_studio_record_is_rewritten_once_for_jobs_ending_together(
         return [out.data["text/plain"] for out in shown.outputs if out.update]
 
     updates = _drive(magics, scenario)
-    # The first video at once, then one rewrite with all three, not three ever-longer ones.
+    # The first video at once, then one rewrite with all three, not three
+    # ever-longer ones.
     assert [text.count("\n#") for text in updates] == [1, 3]
-    # Each video's HTML (its poster a WebP encode) is made once, as its job ends.
+    # Each video's HTML (its poster a WebP encode) is made once, at its end.
     assert sorted(map(str, rendered)) == sorted(map(str, set(rendered))) and len(rendered) == 3
 
 
@@ -726,13 +756,15 @@ def test_studio_module_keys_and_clicks_are_listeners_not_strings(magics: SoraMag
     ui = _drive(magics, scenario)
     module = ui.widget._esm
     assert "ctrlKey" in module and "metaKey" in module and "stopPropagation" in module
-    assert "onclick=" not in module and "onerror" not in module  # no handlers in HTML strings
+    # no handlers in HTML strings
+    assert "onclick=" not in module and "onerror" not in module
     assert "sora-nb-studio" in ui.widget._dom_classes
     assert all("<svg" in svg for svg in ui.widget.words["icons"].values())
 
 
 def test_the_app_studio_speaks_to_people_who_do_not_code(magics: SoraMagics) -> None:
-    magics.base_url = None  # the embedded emulator, as ``sora-nb app`` runs by default
+    # the embedded emulator, as ``sora-nb app`` runs by default
+    magics.base_url = None
 
     async def scenario(ui: Studio) -> Studio:
         return ui

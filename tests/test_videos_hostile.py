@@ -1,6 +1,8 @@
-"""The Videos task API path keeps the same promises as the chat path against a hostile relay:
-the key never comes back in a failure, a careless progress never raises, and the deadline
-holds on the clock while a status answer trickles (docs/protocol.md, "Promises")."""
+"""The Videos task API path keeps the same promises as the chat path against a
+hostile relay: the key never comes back in a failure, a careless progress never
+raises, and the deadline holds on the clock while a status answer trickles
+(docs/protocol.md, "Promises").
+"""
 
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ KEY = "sk-hostile-videos-0123456789"
 
 
 class VideosRelay:
-    """``POST /v1/videos`` makes task_1; each ``GET`` of it answers the next status."""
+    """``POST /v1/videos`` makes task_1; each ``GET`` of it answers the next
+    status.
+    """
 
     def __init__(self, statuses: list[Any], trickle: bool = False, task_id: str = "task_1") -> None:
         self.statuses = statuses
@@ -36,8 +40,10 @@ class VideosRelay:
         bearer = dict(scope["headers"]).get(b"authorization", b"").decode()
         if scope["method"] == "POST":
             await self._json(send, {"id": self.task_id, "status": "queued", "progress": 0})
-        elif self.trickle:  # headers, then a body that never ends while the client listens
-            await receive()  # the (empty) request body; the next message is the disconnect
+        # headers, then a body that never ends while the client listens
+        elif self.trickle:
+            # the (empty) request body; the next message is the disconnect
+            await receive()
             gone = asyncio.ensure_future(receive())
             start = {"type": "http.response.start", "status": 200}
             await send({**start, "headers": [(b"content-type", b"application/json")]})
@@ -120,8 +126,8 @@ async def test_videos_careless_progress_is_no_percentage(serve_videos: Any) -> N
     assert seen == [40]
 
 
-# Without the deadline on the clock the poll would wait for the endless body until the
-# read timeout (minutes): pytest-timeout fails the test long before that.
+# Without the deadline on the clock the poll would wait for the endless body
+# until the read timeout (minutes); pytest-timeout fails long before.
 @pytest.mark.timeout(60)
 async def test_videos_deadline_holds_while_a_status_trickles(serve_videos: Any) -> None:
     url = serve_videos(VideosRelay([], trickle=True))
@@ -138,7 +144,8 @@ async def test_videos_an_ended_task_ends_the_wait_at_once(serve_videos: Any, wor
     async with client(url, deadline=30.0) as relay:
         with pytest.raises(sora_nb.GenerationFailed, match="the model gave up") as info:
             await relay.generate("a cow")
-    assert info.value.task_id == "task_1" and app.polls == 1  # not polled to the deadline
+    # not polled to the deadline
+    assert info.value.task_id == "task_1" and app.polls == 1
 
 
 async def test_videos_a_task_id_no_url_can_carry_is_one_sentence(serve_videos: Any) -> None:

@@ -1,12 +1,14 @@
-"""What of a Chinese UI is still English: the check behind every "no English words" test."""
+"""What of a Chinese UI is still English: the check behind every "no English
+words" test.
+"""
 
 from __future__ import annotations
 
 import html
 import re
 
-# Words a Chinese UI keeps in Latin letters: commands, options and their values, names of
-# things (models, files, variables), and what the relay or the user wrote.
+# Words a Chinese UI keeps in Latin letters: commands, options and values, names
+# of things (models, files, variables), what the relay or user wrote.
 _LATIN_OK = re.compile(
     r"`[^`]*`|[\w.]+\(\)|%%?sora(?: \w+)?|--?[\w-]+|sora[\w.-]*|\bSORA_\w+|https?://\S+|[\w./-]+\.(?:mp4|png|json|webp)"
     r"|task_\w+|\b(?:portrait|landscape|auto|en|zh|chat|videos|none|API|URL|PATH|REF|NAME|KEY"
@@ -16,5 +18,6 @@ _LATIN_OK = re.compile(
 
 
 def english_words(text: str) -> list[str]:
-    text = re.sub(r"<[^>]+>", " ", text)  # tags and their attributes are not read
+    # tags and their attributes are not read
+    text = re.sub(r"<[^>]+>", " ", text)
     return re.findall(r"[A-Za-z]{3,}", _LATIN_OK.sub(" ", html.unescape(text)))

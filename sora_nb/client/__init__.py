@@ -1,1 +1,1 @@
-"""The client: configuration, auth, retries, the limiter and HTTP, for one dialect."""
+"""Configuration, auth, retries, the limiter and HTTP, for one dialect."""

@@ -1,10 +1,12 @@
-"""Which media addresses the kernel fetches: loopback or private ones only for a relay there.
+"""Which media addresses the kernel fetches: loopback or private ones only for a
+relay there.
 
-A relay names the links the kernel downloads. Left unchecked, a relay on the internet could
-make the kernel fetch its own loopback ports (the Jupyter server's API) or the private
-network's machines. So a link is fetched only when it is no more local than the relay:
-loopback links for a loopback relay, private ones for a relay on loopback or the private
-network, public ones always (docs/protocol.md, "Promises"). Names are resolved first.
+A relay names the links the kernel downloads. Left unchecked, a relay on the
+internet could make the kernel fetch its own loopback ports (the Jupyter
+server's API) or the private network's machines. So a link is fetched only when
+it is no more local than the relay: loopback links for a loopback relay, private
+ones for a relay on loopback or the private network, public ones always
+(docs/protocol.md, "Promises"). Names are resolved first.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ async def locality(host: str) -> Locality:
 
 
 async def may_fetch(url: str, relay_url: str) -> Locality | None:
-    """None when ``url`` may be fetched for a relay at ``relay_url``; else where it is."""
+    """None if a relay at ``relay_url`` may fetch ``url``; else where it is."""
     try:
         host, relay_host = httpx.URL(url).host, httpx.URL(relay_url).host
     except httpx.InvalidURL:

@@ -1,11 +1,13 @@
-"""The async client: one relay, its key, its retries and its limit, for one dialect.
+"""The async client: one relay, its key, its retries and its limit, for one
+dialect.
 
-What every relay shares lives here: configuration, the key and its origin rule, retries
-before an answer begins (connect errors, 429, 5xx), the process-wide limiter, the HTTP pool
-and the deadline. What differs (what is sent, how progress comes back, how a task is
-recovered) is the dialect's, chosen once when the client is built (docs/architecture.md).
-A generation is billed whether or not its answer survives, so nothing is retried once the
-relay has started answering (docs/protocol.md, "The resume rule").
+What every relay shares lives here: configuration, the key and its origin rule,
+retries before an answer begins (connect errors, 429, 5xx), the process-wide
+limiter, the HTTP pool and the deadline. What differs (what is sent, how
+progress comes back, how a task is recovered) is the dialect's, chosen once when
+the client is built (docs/architecture.md). A generation is billed whether or
+not its answer survives, so nothing is retried once the relay has started
+answering (docs/protocol.md, "The resume rule").
 """
 
 from __future__ import annotations
@@ -64,8 +66,9 @@ __all__ = ["DEFAULT_TIMEOUT", "EventCallback", "SoraClient"]
 
 EventCallback = Callable[[Event | JobEvent], object]
 
-#: Streams are silent for minutes between progress lines: the read timeout is a gap between
-#: bytes, not a whole request; ``deadline`` bounds a whole generation, resume included.
+#: Streams are silent for minutes between progress lines: the read timeout is a
+#: gap between bytes, not a whole request; ``deadline`` bounds a whole
+#: generation, resume included.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=15.0, read=600.0, write=60.0, pool=30.0)
 DEFAULT_DEADLINE = 45 * 60.0
 
@@ -76,10 +79,11 @@ T = TypeVar("T")
 class SoraClient:
     """Async client for a video relay (or the embedded emulator).
 
-    ``base_url`` defaults to ``$SORA_BASE_URL``, else the embedded emulator; ``api_key`` to
-    ``$SORA_API_KEY``. Pass ``http_client`` or ``transport`` to control the HTTP layer.
-    ``dialect`` (default ``$SORA_DIALECT``, else ``"chat"``) is ``"videos"`` for a relay of
-    the Videos task API; both chat dialects are recognised from the stream.
+    ``base_url`` defaults to ``$SORA_BASE_URL``, else the embedded emulator;
+    ``api_key`` to ``$SORA_API_KEY``. Pass ``http_client`` or ``transport`` to
+    control the HTTP layer. ``dialect`` (default ``$SORA_DIALECT``, else
+    ``"chat"``) is ``"videos"`` for a relay of the Videos task API; both chat
+    dialects are recognised from the stream.
     """
 
     def __init__(
@@ -96,7 +100,8 @@ class SoraClient:
         max_streams: int | None = None,
         dialect: str | None = None,
     ) -> None:
-        api_key = Secret.of(api_key)  # from here on no frame holds the key itself
+        # from here on no frame holds the key itself
+        api_key = Secret.of(api_key)
         base_url = (base_url or _config.env_base_url() or "").rstrip("/")
         self.uses_emulator = not base_url
         if not base_url:
@@ -104,7 +109,7 @@ class SoraClient:
         api_key = api_key or _config.env_api_key()
         if api_key is None and self.uses_emulator:
             api_key = Secret(_config.EMULATOR_API_KEY)
-        # A password in user-info is never used (the key is the credential) nor shown.
+        # A URL's password is never used (the key is the credential) nor shown.
         self.base_url = base_url = shown_url(_config.check_base_url(base_url))
         self.max_retries = max(0, int(max_retries))
         self.deadline = deadline
@@ -117,16 +122,18 @@ class SoraClient:
         self._injected = http_client
         self._http: httpx.AsyncClient | None = None
         self._http_loop: asyncio.AbstractEventLoop | None = None
-        # Shared by every client of this relay in the process: the kernel's cap on streams.
+        # Shared by every client of this relay in the process: the kernel's cap
+        # on streams.
         self._limiter: AdaptiveLimiter = limiter_for(base_url, max_streams)
         # Chosen once; from here on the client only calls it (docs/dialects.md).
-        # With no setting only the URL is read, which costs nothing (openrouter.ai, api.x.ai).
+        # With no setting only the URL is read, which costs nothing
+        # (openrouter.ai, api.x.ai).
         setting = dialect or _config.env_dialect() or by_url(base_url)
         self._dialect: Dialect = dialect_for(setting)(_Relay(self))
 
     @property
     def dialect(self) -> str:
-        """The dialect spoken (for ``auto``, the one recognised once it is known)."""
+        """The dialect spoken (for ``auto``, the one recognised, once known)."""
         return str(getattr(self._dialect, "found", self._dialect.name))
 
     def __repr__(self) -> str:
@@ -143,23 +150,23 @@ class SoraClient:
         """Whether a key will be sent (the key itself is never exposed)."""
         return self._auth is not None
 
-    # -- lifecycle ------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
         if self._injected is not None:
             return self._injected
         loop = asyncio.get_running_loop()
         if self._http is None or self._http_loop is not loop or self._http.is_closed:
-            # An AsyncClient's pool belongs to one event loop; scripts that call
-            # asyncio.run() twice get a fresh one instead of a broken pool.
-            # No pool limit: the relay's limiter decides how many are open (``_http``).
+            # An AsyncClient's pool belongs to one event loop; a script calling
+            # asyncio.run() twice gets a fresh one, not a broken pool. No pool
+            # limit: the relay's limiter decides (``_http``).
             transport = self._transport or Transport()
             self._http = httpx.AsyncClient(timeout=self._timeout, transport=transport)
             self._http_loop = loop
         return self._http
 
     async def aclose(self) -> None:
-        """Close the connections this client opened (not an injected ``http_client``)."""
+        """Close this client's connections (not an injected ``http_client``)."""
         if self._http is not None and self._http_loop is asyncio.get_running_loop():
             await self._http.aclose()
         self._http = None
@@ -170,17 +177,19 @@ class SoraClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- public API -----------------------------------------------------------------------
+    # -- public API ------------------------------------------------------------
 
     async def stream(
         self, messages: list[Message], model: str = DEFAULT_MODEL, *, stream: bool = True
     ) -> AsyncIterator[Event]:
         """The events of one chat-completions request, as the relay sends them.
 
-        Raises ``StreamInterrupted`` when the transport breaks after the task id is known
-        (``resume()`` collects it) and ``APIConnectionError`` when it breaks before.
+        Raises ``StreamInterrupted`` when the transport breaks after the task id
+        is known (``resume()`` collects it) and ``APIConnectionError`` when it
+        breaks before.
         """
-        with detached():  # no failure keeps the request (and its key) as its context
+        # no failure keeps the request (and its key) as its context
+        with detached():
             async with contextlib.aclosing(
                 self._dialect.stream(messages, model, stream=stream)
             ) as events:
@@ -197,9 +206,11 @@ class SoraClient:
         on_event: EventCallback | None = None,
         **options: Any,
     ) -> Video:
-        """Make a new video and return it once finished (or raise a ``SoraError``).
+        """Make a new video and return it once finished (or raise a
+        ``SoraError``).
 
-        ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
+        ``options`` are the rest of what an ``Ask`` takes
+        (``sora_nb.records._ask``).
         """
         ask = Ask.build(prompt, model=model, orientation=orientation, image=image, **options)
         return await self.send(await self.request(ask), on_event=on_event)
@@ -215,7 +226,7 @@ class SoraClient:
         on_event: EventCallback | None = None,
         **options: Any,
     ) -> Video:
-        """Continuous modification: ``video`` with ``prompt`` applied, as a new video."""
+        """Continuous modification: a new video, ``video`` with ``prompt``."""
         if not isinstance(video, Video):
             raise InvalidRequest(f"Can only edit a Video, not {type(video).__name__}.")
         if not video.remixable:
@@ -231,13 +242,15 @@ class SoraClient:
 
     @detaching
     async def request(self, ask: Ask, parent: Video | None = None) -> Request:
-        """The exact request this relay's dialect sends for ``ask`` (an edit of ``parent``).
+        """The exact request this relay's dialect sends for ``ask`` (an edit of
+        ``parent``).
 
-        A ``Session`` records it before ``send``, so what it records is what is sent.
-        Refuses, in one sentence, what this relay cannot be sent.
+        A ``Session`` records it before ``send``, so what it records is what is
+        sent. Refuses, in one sentence, what this relay cannot be sent.
         """
         ask = await self._dialect.place_image(ask)
-        if parent is not None:  # how it continues: a remix, an extend, its last frame…
+        # how it continues: a remix, an extend, its last frame…
+        if parent is not None:
             ask = await self._dialect.continue_from(ask, parent)
         return self._dialect.request(ask, parent)
 
@@ -249,7 +262,7 @@ class SoraClient:
         parent: Video | None = None,
         on_event: EventCallback | None = None,
     ) -> Video:
-        """Send a request made by ``request()`` and return the finished video."""
+        """Send a request from ``request()``; return the finished video."""
         deadline = time.monotonic() + self.deadline
         return await self._dialect.run(request, parent, on_event, deadline)
 
@@ -257,7 +270,8 @@ class SoraClient:
     async def resume(
         self, task: str | PendingTask, *, on_event: EventCallback | None = None
     ) -> Video:
-        """Collect a task whose stream was lost, by polling its source URL until it ends.
+        """Collect a task whose stream was lost, by polling its source URL until
+        it ends.
 
         ``task`` is a task id, its source URL, or the ``PendingTask`` of a
         ``StreamInterrupted``.
@@ -268,8 +282,10 @@ class SoraClient:
         return await self._dialect.resume(pending, on_event, deadline)
 
     async def models(self) -> list[Capabilities]:
-        """The relay's video models and what each takes (``%sora models``): the gateway's
-        own listing where it has one, the documented table for names it lists alone."""
+        """The relay's video models and what each takes (``%sora models``): the
+        gateway's own listing where it has one, the documented table for names
+        it lists alone.
+        """
         self.check_ready()
         return await self._dialect.capabilities()
 
@@ -279,14 +295,18 @@ class SoraClient:
 
     @property
     def cancels_on_disconnect(self) -> bool:
-        """Whether the relay cancels a generation whose stream is dropped (flow2api): an
-        interrupt then costs the job, so the views say so while one runs."""
+        """Whether the relay cancels a generation whose stream is dropped
+        (flow2api): an interrupt then costs the job, so the views say so while
+        one runs.
+        """
         return self._dialect.cancels_on_disconnect
 
     @detaching
     async def lookup(self, task: str) -> None:
-        """Ask the relay once about a task id or URL: an unknown task raises here, before a
-        Session records a turn for it (docs/protocol.md, "The resume rule")."""
+        """Ask the relay once about a task id or URL: an unknown task raises
+        here, before a Session records a turn for it (docs/protocol.md, "The
+        resume rule").
+        """
         try:  # on the clock: a status that trickles cannot hold the cell
             await until(time.monotonic() + self.deadline, self._dialect.lookup(task))
         except DeadlinePassed:
@@ -300,9 +320,11 @@ class SoraClient:
         on_progress: Callable[[int, int | None], object] | None = None,
         max_bytes: int | None = DEFAULT_MAX_BYTES,
     ) -> Path:
-        """Save ``url`` to ``dest`` through this client's pool; the key goes only to the
-        relay's own origin. The client's ``deadline`` bounds it, whatever the link sends.
-        A link more local than the relay (loopback, private) is refused (``_addresses``)."""
+        """Save ``url`` to ``dest`` through this client's pool; the key goes
+        only to the relay's own origin. The client's ``deadline`` bounds it,
+        whatever the link sends. A link more local than the relay (loopback,
+        private) is refused (``_addresses``).
+        """
         place = await may_fetch(url, self.base_url)
         if place is not None:
             raise InvalidRequest(t("download.too_local", url=url[:80], where=t(f"where.{place}")))
@@ -316,10 +338,10 @@ class SoraClient:
             deadline=time.monotonic() + self.deadline,
         )
 
-    # -- HTTP ---------------------------------------------------------------------------------
+    # -- HTTP ------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        """``text`` from the relay with the key masked, should the relay echo it."""
+        """``text`` from the relay with the key masked, should it echo it."""
         return redact(text, self._auth.secret if self._auth else None)
 
     async def _send(
@@ -329,10 +351,12 @@ class SoraClient:
         on_event: EventCallback | None = None,
         files: Files | None = None,
     ) -> httpx.Response:
-        """POST with retries before the stream begins; returns an open 2xx response.
+        """POST with retries before the stream begins; returns an open 2xx
+        response.
 
-        With ``files``, the body goes as a multipart form (``body`` its text fields); the
-        parts are bytes, so a retry builds the same form again."""
+        With ``files``, the body goes as a multipart form (``body`` its text
+        fields); the parts are bytes, so a retry builds the same form again.
+        """
         self.check_ready()
         client = self._client()
         url = f"{self.base_url}{path}"
@@ -358,19 +382,21 @@ class SoraClient:
                 raise APIConnectionError(
                     t("client.no_answer", url=self.base_url, detail=exception_text(exc))
                 ) from None
-            except Exception as exc:  # a redirect loop, anyio's ExceptionGroup: one sentence
+            # a redirect loop, anyio's ExceptionGroup: one sentence
+            except Exception as exc:
                 raise request_error(exc, t("client.what_relay", url=self.base_url)) from None
             if response.is_success:
                 self._limiter.succeeded()
                 return response
-            if response.status_code == 429:  # nothing started: the caller waits for a slot
+            # nothing started: the caller waits for a slot
+            if response.status_code == 429:
                 await response.aread()
                 await response.aclose()
                 self._limiter.rate_limited(_retry_after(response))
                 raise RelayRefused(_server_message(response, self._redact).rstrip("."))
             retry_after = await self._refuse(response, last)
             delay = retry_after if retry_after is not None else _backoff(attempt)
-            # A progress view says "rate limited — retrying in N s", not "sending".
+            # A view says "rate limited — retrying in N s", not "sending".
             retry = JobEvent("retrying", detail=str(response.status_code), delay=delay)
             await _call(on_event, retry)
             await asyncio.sleep(delay)
@@ -379,8 +405,9 @@ class SoraClient:
     async def _post(
         self, path: str, body: dict[str, Any], files: Files | None = None
     ) -> httpx.Response:
-        """A JSON (or, with ``files``, multipart) POST with the same retries and refusals,
-        read whole."""
+        """A JSON (or, with ``files``, multipart) POST with the same retries and
+        refusals, read whole.
+        """
         response = await self._send(body, path, files=files)
         try:
             await response.aread()
@@ -389,11 +416,12 @@ class SoraClient:
         return response
 
     async def _refuse(self, response: httpx.Response, last: bool) -> float | None:
-        """Raise for a non-2xx answer, or return how long to wait before retrying it."""
+        """Raise for a non-2xx answer, or return the wait before a retry."""
         await response.aread()
         await response.aclose()
         status = response.status_code
-        message = _server_message(response, self._redact).rstrip(".")  # the sentence ends once
+        # the sentence ends once
+        message = _server_message(response, self._redact).rstrip(".")
         if status in (401, 403):
             raise AuthenticationError(
                 t("client.refused_key", status=status, message=message),
@@ -444,7 +472,8 @@ class _Relay:
             async for piece in response.aiter_bytes():
                 data += piece
                 if len(data) > limit:
-                    break  # refused by its size, in one sentence, by the caller's checks
+                    # the caller refuses it by its size
+                    break
         return bytes(data)
 
     def inflow(self, limit: int) -> CappedRedactor:
@@ -464,7 +493,8 @@ class _Relay:
         limiter = self._owner._limiter
         while True:
             if refusal and deadline is not None:
-                try:  # only the wait after a 429 is bounded here, never a request in flight
+                # bounds the wait after a 429 only, never a request in flight
+                try:
                     await until(deadline, limiter.acquire())
                 except DeadlinePassed:
                     raise never_accepted(refusal) from None
@@ -485,7 +515,7 @@ class _Relay:
         return self._owner._redact(text)
 
 
-# -- helpers ------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------
 
 
 def _backoff(attempt: int) -> float:
@@ -493,8 +523,10 @@ def _backoff(attempt: int) -> float:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from ``Retry-After``, or None (the normal backoff) when it is missing,
-    malformed or already past: a bad header must not fail a billed request (RFC 9110, 10.2.3)."""
+    """Seconds to wait from ``Retry-After``, or None (the normal backoff) when
+    it is missing, malformed or already past: a bad header must not fail a
+    billed request (RFC 9110, 10.2.3).
+    """
     value = response.headers.get("retry-after", "").strip()
     try:
         seconds = float(value)
@@ -510,8 +542,9 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 
 def _server_message(response: httpx.Response, clean: Callable[[str], str]) -> str:
-    """The server's own explanation: an OpenAI error message, an HTML title, or the text
-    (``clean`` masks the key before anything is cut short)."""
+    """The server's own explanation: an OpenAI error message, an HTML title, or
+    the text (``clean`` masks the key before anything is cut short).
+    """
     text = clean(response.text).strip()
     try:
         obj = json.loads(text)

@@ -1,7 +1,9 @@
-"""Where the relay is and which key to use: arguments, then the environment, then the emulator.
+"""Where the relay is and which key to use: arguments, then the environment,
+then the emulator.
 
-With no ``SORA_BASE_URL`` the embedded emulator is started once per process on a free
-loopback port, so the extension works offline and before anyone pays for a key.
+With no ``SORA_BASE_URL`` the embedded emulator is started once per process on a
+free loopback port, so the extension works offline and before anyone pays for a
+key.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ __all__ = [
     "env_dialect",
 ]
 
-#: The token sent to the embedded emulator when no key is set (it accepts any non-empty one).
+#: The token sent to the embedded emulator when no key is set (it accepts any
+#: non-empty one).
 EMULATOR_API_KEY = "sk-emulator"
 
-#: About how long the embedded emulator takes for one video at speed 1 (its ``Timing``).
+#: About how long the embedded emulator takes a video at speed 1 (``Timing``).
 EMULATOR_SECONDS = 5.0
 
 _lock = threading.Lock()
@@ -40,19 +43,22 @@ _server: EmulatorServer | None = None
 
 
 def env_base_url() -> str | None:
-    """``$SORA_BASE_URL`` without a trailing slash, or None when unset or empty."""
+    """``$SORA_BASE_URL`` without a trailing slash; None if unset or empty."""
     value = os.environ.get("SORA_BASE_URL", "").strip()
     return value.rstrip("/") or None
 
 
 def env_dialect() -> str | None:
-    """``$SORA_DIALECT`` (``chat`` or ``videos``, docs/dialects.md), or None when unset."""
+    """``$SORA_DIALECT`` (docs/dialects.md), or None when unset."""
     return os.environ.get("SORA_DIALECT", "").strip().lower() or None
 
 
 def check_base_url(url: str, what: str | None = None) -> str:
-    """``url`` if it is an http(s) URL httpx can send to (a valid host and port), else refuse."""
-    shown = shown_url(url)[:80] if isinstance(url, str) else url  # never a password
+    """``url`` if it is an http(s) URL httpx can send to (a valid host and
+    port), else refuse.
+    """
+    # never a password
+    shown = shown_url(url)[:80] if isinstance(url, str) else url
     try:
         what = what or t("config.what_base_url")
         parsed = httpx.URL(url)
@@ -72,9 +78,11 @@ def env_api_key() -> Secret | None:
 
 
 def embedded_emulator() -> EmulatorServer:
-    """The process's embedded emulator, started on first use on a free loopback port.
+    """The process's embedded emulator, started on first use on a free loopback
+    port.
 
-    ``$SORA_EMULATOR_SPEED`` speeds it up (tests and headless runs use a high value).
+    ``$SORA_EMULATOR_SPEED`` speeds it up (tests and headless runs use a high
+    value).
     """
     global _server
     with _lock:
@@ -86,7 +94,7 @@ def embedded_emulator() -> EmulatorServer:
 
 
 def embedded_emulator_seconds() -> float:
-    """About how long the embedded emulator takes for one video, at its speed."""
+    """About how long the embedded emulator takes per video, at its speed."""
     return EMULATOR_SECONDS / _emulator_speed()
 
 

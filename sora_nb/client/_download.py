@@ -1,12 +1,14 @@
 """Local copies of finished videos: streamed to disk, resumable, with progress.
 
-Relay links expire, and a remote Jupyter server's browser cannot reach a local emulator, so a
-finished video is copied beside the notebook, where JupyterLab serves it (docs/notebook.md,
-"Frontend limits"). Bytes go to a ``.part`` file named after the URL first; a broken transfer
-continues from there with an HTTP ``Range`` request, and only a whole file gets ``NAME``, or
-``NAME-2``… when ``NAME`` is taken: an existing file is never reused nor overwritten, since
-nothing says it is this video (docs/protocol.md, "Promises"). Every failure, whatever httpx,
-anyio or the disk raise, is one ``SoraError``; a body over ``max_bytes`` is refused.
+Relay links expire, and a remote Jupyter server's browser cannot reach a local
+emulator, so a finished video is copied beside the notebook, where JupyterLab
+serves it (docs/notebook.md, "Frontend limits"). Bytes go to a ``.part`` file
+named after the URL first; a broken transfer continues from there with an HTTP
+``Range`` request, and only a whole file gets ``NAME``, or ``NAME-2``… when
+``NAME`` is taken: an existing file is never reused nor overwritten, since
+nothing says it is this video (docs/protocol.md, "Promises"). Every failure,
+whatever httpx, anyio or the disk raise, is one ``SoraError``; a body over
+``max_bytes`` is refused.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ __all__ = ["DEFAULT_MAX_BYTES", "ProgressCallback", "download", "part_path"]
 #: The default cap on one download (a sora-2-pro video is tens of MiB).
 DEFAULT_MAX_BYTES = 2 * 2**30
 
-#: Called with (bytes on disk, total bytes or None); may be a coroutine function.
+#: Called with (bytes on disk, total or None); may be a coroutine function.
 ProgressCallback = Callable[[int, int | None], object]
 
 _TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=60.0, pool=30.0)
@@ -58,12 +60,14 @@ async def download(
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     deadline: float | None = None,
 ) -> Path:
-    """Stream ``url`` to ``dest`` (or ``dest-2``… when it exists) and return the path written.
+    """Stream ``url`` to ``dest`` (or ``dest-2``… when it exists) and return the
+    path written.
 
-    ``http`` is reused when given (its pool, its transport); ``auth`` should add credentials
-    only for the hosts that need them, never for a CDN. A transfer that breaks is continued
-    from its ``.part`` file, up to ``retries`` times. A body over ``max_bytes`` is refused,
-    and a copy still running at ``deadline`` (``time.monotonic()``) is given up, on the clock.
+    ``http`` is reused when given (its pool, its transport); ``auth`` should add
+    credentials only for the hosts that need them, never for a CDN. A transfer
+    that breaks is continued from its ``.part`` file, up to ``retries`` times. A
+    body over ``max_bytes`` is refused, and a copy still running at ``deadline``
+    (``time.monotonic()``) is given up, on the clock.
     """
     if _scheme(url) not in ("http", "https"):
         raise InvalidRequest(t("download.scheme", url=url[:80]))
@@ -87,25 +91,31 @@ async def download(
         raise APIConnectionError(t("download.deadline", url=_short(url))) from None
     except OSError as exc:  # the disk: a full or unwritable folder
         raise InvalidRequest(t("download.disk", url=_short(url), path=path, detail=exc)) from None
-    except Exception as exc:  # httpx, anyio's ExceptionGroup, a bad port: one sentence each
+    # httpx, anyio's ExceptionGroup, a bad port: one sentence each
+    except Exception as exc:
         raise request_error(exc, t("download.what", url=_short(url))) from None
     finally:
         if held >= 0:
-            if os.fstat(held).st_size == 0:  # nothing to continue: no empty part left behind
+            # nothing to continue: no empty part left behind
+            if os.fstat(held).st_size == 0:
                 with contextlib.suppress(OSError):
                     os.unlink(part)
-            os.close(held)  # lets the next download of this URL continue the part
+            # lets the next download of this URL continue the part
+            os.close(held)
 
 
 def _take_part(url: str, dest: Path) -> tuple[Path, int]:
-    """The first ``.part`` of ``url`` no other download is writing, opened and locked: two
-    downloads of one URL at once never share one (a symlink planted there is refused)."""
+    """The first ``.part`` of ``url`` no other download is writing, opened and
+    locked: two downloads of one URL at once never share one (a symlink planted
+    there is refused).
+    """
     for n in range(1, 1000):
         part = part_path(url, dest, n)
         try:
             fd = os.open(part, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o600)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:  # a symlink planted there: use another name
+            # a symlink planted there: use another name
+            if exc.errno == errno.ELOOP:
                 continue
             raise
         if try_lock(fd):
@@ -122,8 +132,9 @@ def _scheme(url: str) -> str:
 
 
 def part_path(url: str, dest: Path, n: int = 1) -> Path:
-    """Where ``url``'s bytes collect: named after the URL, so only its own part is continued
-    (``n``: the n-th download of it running at once)."""
+    """Where ``url``'s bytes collect: named after the URL, so only its own part
+    is continued (``n``: the n-th download of it running at once).
+    """
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]
     return dest.with_name(f"{dest.name}.{digest}{'' if n == 1 else f'-{n}'}.part")
 
@@ -158,7 +169,8 @@ async def _fetch(
     max_bytes: int | None,
 ) -> None:
     have = _size(part)
-    # identity encoding: byte ranges must count the bytes we write, not compressed ones.
+    # identity encoding: byte ranges must count the bytes we write, not
+    # compressed ones.
     headers = {"Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
@@ -177,9 +189,10 @@ async def _fetch(
 async def _follow(
     client: httpx.AsyncClient, url: str, headers: dict[str, str], auth: httpx.Auth | None
 ) -> httpx.Response:
-    """GET ``url``, following redirects hop by hop: ``auth`` decides afresh for each hop,
-    so the key never follows a redirect to another origin (httpx keeps it on an upgrade
-    from http to https, which is another origin: port 443)."""
+    """GET ``url``, following redirects hop by hop: ``auth`` decides afresh for
+    each hop, so the key never follows a redirect to another origin (httpx keeps
+    it on an upgrade from http to https, which is another origin: port 443).
+    """
     for _ in range(_MAX_REDIRECTS):
         request = client.build_request("GET", url, headers=headers)
         response = await client.send(request, stream=True, auth=auth)
@@ -190,7 +203,7 @@ async def _follow(
     raise httpx.TooManyRedirects(t("download.loop"), request=request)
 
 
-#: Answers that are a document, not media: a login page, an expired link's JSON error.
+#: Answers that are a document, not media: a login page, a JSON error.
 _DOCUMENTS = {"text/html": "an HTML page", "application/json": "JSON", "text/plain": "text"}
 
 
@@ -202,8 +215,9 @@ def _check_kind(url: str, content_type: str) -> None:
 
 
 def _check_media(url: str, part: Path) -> None:
-    """Refuse a body that reads as a document whatever its type said (``<``, ``{``, ``[``):
-    no video or image format starts with those."""
+    """Refuse a body that reads as a document whatever its type said (``<``,
+    ``{``, ``[``): no video or image format starts with those.
+    """
     with part.open("rb") as body:
         start = body.read(512).lstrip()
     if start[:1] in (b"<", b"{", b"["):
@@ -223,12 +237,12 @@ def _size(part: Path) -> int:
 
 
 def _restart(part: Path) -> None:
-    """Empty the part in place: its inode, and the lock on it, stay this download's."""
+    """Empty the part in place: its inode and lock stay this download's."""
     os.close(os.open(part, os.O_WRONLY | os.O_TRUNC | NOFOLLOW))
 
 
 def _start(response: httpx.Response, part: Path, have: int) -> tuple[int, int | None]:
-    """Where this response continues the part file, and the whole file's size if known."""
+    """Where this response continues the part file; the full size if known."""
     status = response.status_code
     if status == 206:
         start, total = _content_range(response)
@@ -274,7 +288,8 @@ async def _copy(
         async for block in response.aiter_bytes():
             out.write(block)
             have += len(block)
-            if max_bytes is not None and have > max_bytes:  # a length that lied, or none
+            # a length that lied, or none
+            if max_bytes is not None and have > max_bytes:
                 out.close()
                 _check_size(str(response.url), part, have, max_bytes)
             await call(on_progress, have, total)

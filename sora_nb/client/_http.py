@@ -1,24 +1,30 @@
-"""The client's HTTP: httpx's API on aiohttp's connections, through httpx-aiohttp.
+"""The client's HTTP: httpx's API on aiohttp's connections, through
+httpx-aiohttp.
 
-httpx stays the client's interface (requests, auth, redirects, errors); the bytes travel
-over aiohttp, for about half the kernel's CPU of httpx's default transport with a thousand
-streams (measured: docs/network.md). ``Transport`` is httpx-aiohttp's ``AiohttpTransport``
-(its TLS context and session lifecycle) with its request path replaced, because that path
-breaks promises this client makes:
+httpx stays the client's interface (requests, auth, redirects, errors); the
+bytes travel over aiohttp, for about half the kernel's CPU of httpx's default
+transport with a thousand streams (measured: docs/network.md). ``Transport`` is
+httpx-aiohttp's ``AiohttpTransport`` (its TLS context and session lifecycle)
+with its request path replaced, because that path breaks promises this client
+makes:
 
-* its error map calls a refused connection or a bad certificate a ``ConnectTimeout``, and a
-  relay that read the POST and hung up a connect error, which the client retries: the
-  generation was sent, and could be paid, three times. Here only a connection that never opened is a
-  connect error; anything after the request went out is a read or protocol error.
+* its error map calls a refused connection or a bad certificate a
+  ``ConnectTimeout``, and a relay that read the POST and hung up a connect
+  error, which the client retries: the generation was sent, and could be paid,
+  three times. Here only a connection that never opened is a connect error;
+  anything after the request went out is a read or protocol error.
 * timeouts get the client's sentences ("the relay sent nothing for 600 s");
-* user-info in the URL is dropped (httpx has already decided the Authorization header;
-  aiohttp would refuse the two together);
-* a body over 1 MiB (an inline image) goes as a ``BytesIO``, which aiohttp streams;
-* ``HTTPS_PROXY`` / ``NO_PROXY`` are read once per host, not on a thread per request;
-* the connector has no limit (``limit=0``): the relay's limiter decides, never a pool.
+* user-info in the URL is dropped (httpx has already decided the Authorization
+  header; aiohttp would refuse the two together);
+* a body over 1 MiB (an inline image) goes as a ``BytesIO``, which aiohttp
+  streams;
+* ``HTTPS_PROXY`` / ``NO_PROXY`` are read once per host, not on a thread per
+  request;
+* the connector has no limit (``limit=0``): the relay's limiter decides, never a
+  pool.
 
-aiohttp has no write timeout; a relay that stops reading an upload is bounded by the read
-timeout and the generation's deadline.
+aiohttp has no write timeout; a relay that stops reading an upload is bounded by
+the read timeout and the generation's deadline.
 """
 
 from __future__ import annotations
@@ -41,12 +47,12 @@ from ..dialects._body import READ
 
 __all__ = ["Transport"]
 
-#: aiohttp warns about a ``bytes`` body above this; larger ones go as a ``BytesIO``.
+#: aiohttp warns of a ``bytes`` body above this; larger go as a ``BytesIO``.
 _LARGE_BODY = 2**20
 
 
 class Transport(AiohttpTransport):
-    """An httpx transport over one aiohttp session (see the module's docstring)."""
+    """An httpx transport over one aiohttp session (see the module doc)."""
 
     def __init__(self) -> None:
         super().__init__(verify=_tls_context())
@@ -55,7 +61,8 @@ class Transport(AiohttpTransport):
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
-        if self._session is None:  # made on the loop that uses it, as aiohttp requires
+        # made on the loop that uses it, as aiohttp requires
+        if self._session is None:
             connector = aiohttp.TCPConnector(limit=0, ssl=self.ssl_context)
             self._session = self.client = aiohttp.ClientSession(
                 connector=connector,
@@ -93,7 +100,8 @@ class Transport(AiohttpTransport):
             yarl.URL(str(url), encoded=True),
             headers=headers,
             data=data,
-            allow_redirects=False,  # httpx follows them, with its own auth rules
+            # httpx follows them, with its own auth rules
+            allow_redirects=False,
             timeout=self._timeout(timeout),
             server_hostname=request.extensions.get("sni_hostname"),
             proxy=proxy,
@@ -101,7 +109,9 @@ class Transport(AiohttpTransport):
         )
 
     def _proxy(self, url: httpx.URL) -> tuple[str | None, Any]:
-        """The proxy ``HTTP(S)_PROXY`` names for ``url``'s origin, unless ``NO_PROXY`` spares it."""
+        """The proxy ``HTTP(S)_PROXY`` names for ``url``'s origin, unless
+        ``NO_PROXY`` spares it.
+        """
         key = (url.scheme, url.host, url.port)
         if key not in self._proxies:
             origin = yarl.URL.build(scheme=url.scheme, host=url.host, port=url.port)
@@ -131,11 +141,13 @@ class Transport(AiohttpTransport):
 
 
 class _Body(httpx.AsyncByteStream):
-    """A response body read straight from aiohttp's buffer, its errors mapped to httpx's.
+    """A response body read straight from aiohttp's buffer, its errors mapped to
+    httpx's.
 
-    The read timeout (a gap between bytes) is kept here with one timer a stream, looked at
-    when it fires, instead of aiohttp's, which re-arms a timer for every chunk received:
-    with a thousand streams of small SSE chunks that was ~5 % of the client's CPU.
+    The read timeout (a gap between bytes) is kept here with one timer a stream,
+    looked at when it fires, instead of aiohttp's, which re-arms a timer for
+    every chunk received: with a thousand streams of small SSE chunks that was
+    ~5 % of the client's CPU.
     """
 
     def __init__(self, response: aiohttp.ClientResponse, timeout: dict[str, float | None]):
@@ -144,19 +156,23 @@ class _Body(httpx.AsyncByteStream):
         self._timeout = timeout
         self._timer: asyncio.TimerHandle | None = None
         self._loop = loop = asyncio.get_running_loop()
-        self._seen, self._last = content.total_bytes, loop.time()  # as of the last read
+        # as of the last read
+        self._seen, self._last = content.total_bytes, loop.time()
         read = timeout.get("read")
         protocol = response.connection.protocol if response.connection else None
         if read is not None and protocol is not None:
-            protocol.read_timeout = None  # the head has come: from here the body's timer
-            protocol.start_timeout()  # (with no timeout, this cancels the head's timer)
+            # the head has come: from here the body's timer
+            protocol.read_timeout = None
+            # (with no timeout, this cancels the head's timer)
+            protocol.start_timeout()
             self._timer = loop.call_later(read, self._look, read)
 
     def _look(self, read: float) -> None:
         content, now = self._content, self._loop.time()
         if content.at_eof():
             return
-        if content.total_bytes != self._seen:  # bytes came that were not read yet
+        # bytes came that were not read yet
+        if content.total_bytes != self._seen:
             self._seen, self._last = content.total_bytes, now
         if now - self._last >= read:
             message = f"the relay sent nothing for {_seconds(read)}"
@@ -165,7 +181,7 @@ class _Body(httpx.AsyncByteStream):
         self._timer = self._loop.call_later(self._last + read - now, self._look, read)
 
     async def read(self) -> bytes:
-        """The bytes that have arrived (waiting for some), or ``b""`` at the end."""
+        """The bytes that have come (waiting for some); ``b""`` at the end."""
         try:
             data = await self._content.readany()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -180,26 +196,31 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        # Unread bytes close the connection; a whole body returns it to the pool.
+        # Unread bytes close the connection; a whole body goes back to the pool.
         self._response.release()
         await self._response.wait_for_close()
 
 
 @functools.lru_cache(maxsize=4)
 def _tls_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    # httpx reads SSL_CERT_FILE / SSL_CERT_DIR itself; the arguments only key the cache.
+    # httpx reads SSL_CERT_FILE / SSL_CERT_DIR itself; the arguments only key
+    # the cache.
     return httpx.create_ssl_context(trust_env=True)
 
 
 def _tls_context() -> ssl.SSLContext:
-    """httpx's TLS context for the current certificate settings, made once for each:
-    loading the authorities takes tens of milliseconds, once per client otherwise."""
+    """httpx's TLS context for the current certificate settings, made once for
+    each: loading the authorities takes tens of milliseconds, once per client
+    otherwise.
+    """
     return _tls_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
 
 
 def _body(request: httpx.Request) -> tuple[httpx.Headers, object]:
-    """The headers and body to hand aiohttp: over 1 MiB as a ``BytesIO``, which aiohttp
-    writes in pieces; a streamed upload as the stream, which aiohttp frames itself."""
+    """The headers and body to hand aiohttp: over 1 MiB as a ``BytesIO``, which
+    aiohttp writes in pieces; a streamed upload as the stream, which aiohttp
+    frames itself.
+    """
     try:
         content = request.content
     except httpx.RequestNotRead:
@@ -214,19 +235,22 @@ def _body(request: httpx.Request) -> tuple[httpx.Headers, object]:
 def _mapped(
     exc: BaseException, timeout: dict[str, float | None], *, https: bool
 ) -> httpx.TransportError:
-    """httpx's error for an aiohttp one: a connect error only if nothing was sent."""
+    """httpx's error for an aiohttp one: a connect error if nothing was sent."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         waited = _seconds(timeout.get("connect"))
         if https and _in_handshake(exc):
             return httpx.ConnectTimeout(f"the TLS handshake took over {waited}")
         return httpx.ConnectTimeout(f"the relay did not accept the connection in {waited}")
-    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's socket read timeout among them
+    # aiohttp's socket read timeout among them
+    if isinstance(exc, asyncio.TimeoutError):
         return httpx.ReadTimeout(f"the relay sent nothing for {_seconds(timeout.get('read'))}")
-    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, bad certificate, proxy
+    # refused, DNS, bad certificate, proxy
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return httpx.ConnectError(_text(exc.os_error))
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return httpx.ProxyError(_text(exc))
-    if isinstance(exc, aiohttp.ServerDisconnectedError):  # maybe after reading the request
+    # maybe after reading the request
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
         return httpx.RemoteProtocolError("Server disconnected without sending a response.")
     if isinstance(exc, aiohttp.ClientResponseError):  # not HTTP
         return httpx.RemoteProtocolError(_text(exc))
@@ -238,8 +262,9 @@ def _mapped(
 def _in_handshake(exc: BaseException) -> bool:
     """Whether a connect timeout fired during the TLS handshake.
 
-    aiohttp times the TCP connect and the handshake as one; only the stack the timeout
-    interrupted (asyncio's transport setup, past the connect) tells them apart.
+    aiohttp times the TCP connect and the handshake as one; only the stack the
+    timeout interrupted (asyncio's transport setup, past the connect) tells them
+    apart.
     """
     seen: BaseException | None = exc
     while seen is not None:

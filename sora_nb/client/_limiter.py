@@ -1,13 +1,14 @@
 """How many streams a kernel keeps open to one relay: a shared, adaptive limit.
 
-Every job of a kernel (a ``%%sora`` cell, the panel, a batch) waits for a slot here before it
-sends, so jobs queue in sora_nb rather than in httpx's connection pool, where they would time
-out (``PoolTimeout``) and cost the client its CPU in connection assignment (docs/protocol.md,
-"Concurrency"). A 429 means the relay started nothing: the limit drops to the streams the
-relay is holding for us (the others in flight), which is its limit as a per-key gate counts
-it, and new sends pause for its ``Retry-After``. It grows back by one per full window of
-accepted streams, and only after ``REGROW_AFTER`` quiet seconds, so it does not keep probing
-above the relay's limit.
+Every job of a kernel (a ``%%sora`` cell, the panel, a batch) waits for a slot
+here before it sends, so jobs queue in sora_nb rather than in httpx's connection
+pool, where they would time out (``PoolTimeout``) and cost the client its CPU in
+connection assignment (docs/protocol.md, "Concurrency"). A 429 means the relay
+started nothing: the limit drops to the streams the relay is holding for us (the
+others in flight), which is its limit as a per-key gate counts it, and new sends
+pause for its ``Retry-After``. It grows back by one per full window of accepted
+streams, and only after ``REGROW_AFTER`` quiet seconds, so it does not keep
+probing above the relay's limit.
 
 Pure asyncio: no HTTP, no Jupyter.
 """
@@ -30,7 +31,8 @@ __all__ = [
     "max_streams_from_env",
 ]
 
-#: Streams a kernel keeps open to one relay unless told otherwise (``$SORA_MAX_STREAMS``).
+#: Streams a kernel keeps open to one relay unless told otherwise
+#: (``$SORA_MAX_STREAMS``).
 DEFAULT_MAX_STREAMS = 100
 #: Seconds after a 429 before the learned limit may grow again.
 REGROW_AFTER = 30.0
@@ -46,12 +48,13 @@ def max_streams_from_env() -> int:
 
 
 class AdaptiveLimiter:
-    """At most ``limit`` holders at a time, first come first served; the limit adapts.
+    """At most ``limit`` holders at a time, first come first served; the limit
+    adapts.
 
-    ``rate_limited(seconds)``, called by a holder the relay refused, learns the limit (the
-    other holders: never below one) and holds every new slot back for ``seconds``;
-    ``succeeded()`` grows it by one per ``limit`` accepted streams once ``REGROW_AFTER``
-    seconds passed without a 429, up to ``ceiling``.
+    ``rate_limited(seconds)``, called by a holder the relay refused, learns the
+    limit (the other holders: never below one) and holds every new slot back for
+    ``seconds``; ``succeeded()`` grows it by one per ``limit`` accepted streams
+    once ``REGROW_AFTER`` seconds passed without a 429, up to ``ceiling``.
     """
 
     def __init__(self, ceiling: int, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -60,10 +63,12 @@ class AdaptiveLimiter:
         self.ceiling = ceiling
         self.limit = ceiling
         self.in_flight = 0
-        self.rate_limits = 0  # how many 429s shrank it, for views and benchmarks
+        # how many 429s shrank it, for views and benchmarks
+        self.rate_limits = 0
         self._clock = clock
         self._paused_until = 0.0
-        self._calm_from = 0.0  # no growth before this instant (the last 429 + REGROW_AFTER)
+        # no growth before this instant (the last 429 + REGROW_AFTER)
+        self._calm_from = 0.0
         self._accepted = 0  # accepted streams since the limit last changed
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,11 +83,11 @@ class AdaptiveLimiter:
         return len(self._waiters)
 
     def paused_for(self) -> float:
-        """Seconds until new slots are handed out again after a 429 (0 when not paused)."""
+        """Seconds until slots are handed out again after a 429 (or 0)."""
         return max(0.0, self._paused_until - self._clock())
 
     def set_ceiling(self, ceiling: int) -> None:
-        """Change the configured ceiling; the current limit follows it down at once."""
+        """Change the ceiling; the current limit follows it down at once."""
         self.ceiling = max(1, ceiling)
         self.limit = min(self.limit, self.ceiling) if self.rate_limits else self.ceiling
         self._wake()
@@ -104,12 +109,14 @@ class AdaptiveLimiter:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._wake()  # starts the end-of-pause timer when a 429 holds every slot back
+        # starts the end-of-pause timer when a 429 holds every slot back
+        self._wake()
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self.release()  # granted just as it was cancelled: give the slot back
+                # granted just as it was cancelled: give the slot back
+                self.release()
             else:
                 self._waiters.remove(waiter)
             raise
@@ -120,7 +127,7 @@ class AdaptiveLimiter:
         self._wake()
 
     def succeeded(self) -> None:
-        """The relay accepted a stream: grow back toward the ceiling, one window at a time."""
+        """A stream was accepted: grow toward the ceiling, a window a time."""
         if self.limit >= self.ceiling:
             return
         self._accepted += 1
@@ -129,8 +136,10 @@ class AdaptiveLimiter:
             self._wake()
 
     def rate_limited(self, retry_after: float | None) -> None:
-        """The caller's request got a 429: the relay holds only the other holders' streams,
-        so that is its limit; hold new slots for ``retry_after``."""
+        """The caller's request got a 429: the relay holds only the other
+        holders' streams, so that is its limit; hold new slots for
+        ``retry_after``.
+        """
         self.rate_limits += 1
         self.limit = max(1, min(self.limit, self.in_flight - 1))
         self._accepted = 0
@@ -138,7 +147,7 @@ class AdaptiveLimiter:
         self._paused_until = max(self._paused_until, self._clock() + pause)
         self._calm_from = self._clock() + max(pause, REGROW_AFTER)
 
-    # -- internals ----------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------
 
     def _free(self) -> bool:
         return self.in_flight < self.limit and self._clock() >= self._paused_until
@@ -146,7 +155,8 @@ class AdaptiveLimiter:
     def _bind_loop(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            # A script that calls asyncio.run() twice: the old loop's holders are gone.
+            # A script that calls asyncio.run() twice: the old loop's holders
+            # are gone.
             self._loop, self.in_flight, self._timer = loop, 0, None
             self._waiters.clear()
 
@@ -170,10 +180,11 @@ _registry_lock = threading.Lock()
 
 
 def limiter_for(base_url: str, ceiling: int | None = None) -> AdaptiveLimiter:
-    """The one limiter of this process for the relay at ``base_url``, made on first use.
+    """The one limiter of this process for the relay at ``base_url``, made on
+    first use.
 
-    ``ceiling`` (when given) becomes its configured limit, shared by every client of the
-    relay in the kernel.
+    ``ceiling`` (when given) becomes its configured limit, shared by every
+    client of the relay in the kernel.
     """
     key = base_url.rstrip("/")
     with _registry_lock:

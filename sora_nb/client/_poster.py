@@ -1,8 +1,10 @@
-"""A poster for a video that came without a thumbnail link: its first frame, or nothing.
+"""A poster for a video that came without a thumbnail link: its first frame, or
+nothing.
 
-sora2api relays and the Videos API give only the video (docs/dialects.md). The player and the
-history still want a picture, so one is cut from the downloaded file with PyAV. A file PyAV
-cannot read gets no poster: this is a nicety and never fails the turn.
+sora2api relays and the Videos API give only the video (docs/dialects.md). The
+player and the history still want a picture, so one is cut from the downloaded
+file with PyAV. A file PyAV cannot read gets no poster: this is a nicety and
+never fails the turn.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ _LONG_SIDE = 640  # enough for a poster and a history row; keeps the file small
 
 
 def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path | None:
-    """Write the first frame of ``video`` as a JPEG at ``dest``, or ``dest-2``… when that name
-    is taken (a file there is never overwritten); return it, or None if it can't."""
+    """Write the first frame of ``video`` as a JPEG at ``dest``, or ``dest-2``…
+    when that name is taken (a file there is never overwritten); return it, or
+    None if it can't.
+    """
     import av  # heavy, and needed only here
 
     target = Path(dest)
@@ -54,10 +58,12 @@ def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[st
 def chain_export(
     videos: Sequence[str | os.PathLike[str]], dest: str | os.PathLike[str], fps: int = 24
 ) -> Path:
-    """Join the files of a chain of continuations into one mp4 (H.264), first to last.
+    """Join the files of a chain of continuations into one mp4 (H.264), first to
+    last.
 
-    Each clip's frames are scaled to the first clip's size, so clips of mixed sizes still
-    make one playable file; audio is left out, since not every model makes it.
+    Each clip's frames are scaled to the first clip's size, so clips of mixed
+    sizes still make one playable file; audio is left out, since not every model
+    makes it.
     """
     import av
 

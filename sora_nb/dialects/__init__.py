@@ -1,8 +1,9 @@
-"""Dialects: one module per kind of relay, behind one small interface (``_base.Dialect``).
+"""Dialects: one module per kind of relay, behind one small interface
+(``_base.Dialect``).
 
-The client builds the one its setting names (``dialect_for``) and never asks which it holds.
-A new dialect is a module here plus its line in ``DIALECTS`` (docs/dialects.md, "Adding a
-dialect").
+The client builds the one its setting names (``dialect_for``) and never asks
+which it holds. A new dialect is a module here plus its line in ``DIALECTS``
+(docs/dialects.md, "Adding a dialect").
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ GATEWAYS: tuple[type[Dialect], ...] = (
     NewAPI, LiteLLM, OpenRouter, XAI, Grok2api, Reseller, Flow2api,
 )  # fmt: skip
 DIALECTS: tuple[type[Dialect], ...] = (Videos, *GATEWAYS, Detect, Chat)
-#: Every kind of relay spoken: each one module, emulator file, fixtures folder, doc section.
+#: Every kind of relay spoken: each one module, emulator file, fixtures folder,
+#: doc section.
 KINDS: tuple[type[Dialect], ...] = (Transcript, Sora2api, Videos, *GATEWAYS)
 
 
 def dialect_for(setting: str | None) -> type[Dialect]:
-    """The dialect a setting names (None or empty: ``chat``), or one sentence refusing it."""
+    """The dialect a setting names (None or empty: ``chat``), or a refusal."""
     key = (setting or Chat.name).strip().lower()
     for dialect in DIALECTS:
         if key == dialect.name or key in dialect.aliases:
@@ -58,7 +60,7 @@ def dialect_for(setting: str | None) -> type[Dialect]:
 
 
 def recognised(video: Video) -> Video:
-    """``video`` with its dialect's data, if it was saved before videos carried it."""
+    """``video`` with its dialect's data, if saved before videos had it."""
     if video.continuations is not None:
         return video
     for dialect in DIALECTS:

@@ -1,9 +1,10 @@
-"""A streamed answer's bytes as a dialect reads them: one ``await`` per socket read.
+"""A streamed answer's bytes as a dialect reads them: one ``await`` per socket
+read.
 
-The client's transport puts a coroutine function under ``READ`` in the response's
-extensions that returns what the socket has delivered, with no iterator between its buffer
-and the parser. Any other response (a content coding, another transport) goes through
-httpx's decoding iterator instead.
+The client's transport puts a coroutine function under ``READ`` in the
+response's extensions that returns what the socket has delivered, with no
+iterator between its buffer and the parser. Any other response (a content
+coding, another transport) goes through httpx's decoding iterator instead.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ Read = Callable[[], Awaitable[bytes]]
 
 
 class Reader:
-    """``response``'s bytes, one ``await read()`` at a time (``b""`` at the end).
+    """``response``'s bytes, one ``await read()`` at a time (``b""`` at the
+    end).
 
-    ``aclose`` finalizes httpx's iterator when one is used: a stream left at ``[DONE]`` must
-    not leave it for the garbage collector ("Task was destroyed but it is pending").
+    ``aclose`` finalizes httpx's iterator when one is used: a stream left at
+    ``[DONE]`` must not leave it for the garbage collector ("Task was destroyed
+    but it is pending").
     """
 
     def __init__(self, response: httpx.Response) -> None:

@@ -1,8 +1,10 @@
-"""What the living video models take, for gateways that list names but not capabilities.
+"""What the living video models take, for gateways that list names but not
+capabilities.
 
-OpenRouter lists each model's durations, ratios, resolutions and frames itself; the others
-list names only (or nothing), so this documented table (docs/dialects.md, "Models") fills in
-what a model is known to take. A name not here is sent as written and checked by the gateway.
+OpenRouter lists each model's durations, ratios, resolutions and frames itself;
+the others list names only (or nothing), so this documented table
+(docs/dialects.md, "Models") fills in what a model is known to take. A name not
+here is sent as written and checked by the gateway.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ ContinuationKind = Literal["remix", "edit", "extend", "last-frame"]
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """One model's inputs and continuations; an empty tuple means not known, not none."""
+    """One model's inputs and continuations; an empty tuple means unknown."""
 
     model: str
     family: str = ""
@@ -43,7 +45,7 @@ class Capabilities:
     source: str = "table"  # "gateway" when the gateway listed it itself
 
     def as_row(self) -> dict[str, Any]:
-        """A plain dict, as ``sora_nb.models()`` and ``%sora models`` show it."""
+        """A plain dict, as ``sora_nb.models()`` and ``%sora models`` show."""
         return {
             "model": self.model,
             "family": self.family,
@@ -86,7 +88,7 @@ def _families() -> dict[str, Capabilities]:
 
 _FAMILY = _families()
 
-#: The names each gateway serves these families under (from their docs and code).
+#: The names each gateway serves these families under (its docs and code).
 _NAMES: dict[str, str] = {
     # new-api and resellers: the upstream's own names
     "veo-3.1-generate-preview": "veo-3.1",
@@ -118,7 +120,7 @@ CATALOG: dict[str, Capabilities] = {
 
 
 def capabilities_for(model: str) -> Capabilities | None:
-    """The documented capabilities of ``model``; flow2api's Veo names are read from the name."""
+    """The documented capabilities of ``model`` (flow2api's Veo: its name)."""
     known = CATALOG.get(model.strip().lower())
     if known is not None:
         return replace(known, model=model)
@@ -146,7 +148,7 @@ def from_openrouter(row: dict[str, Any]) -> Capabilities:
 
 
 def check_options(caps: Capabilities | None, options: dict[str, Any], image: str | None) -> None:
-    """Refuse, in one sentence and before sending, a value the model is known not to take."""
+    """Refuse, before sending, a value the model is known not to take."""
     if caps is None:
         return
     name = caps.model

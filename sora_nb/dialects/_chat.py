@@ -1,12 +1,15 @@
-"""What both chat dialects share: one ``/v1/chat/completions`` stream, recovered by task id.
+"""What both chat dialects share: one ``/v1/chat/completions`` stream, recovered
+by task id.
 
-A generation takes minutes and is billed whether or not the stream survives, so the request
-is never sent again once the relay has started answering: the client retries only before
-the stream begins, and a stream that breaks or ends without a video after the task id is
-known is finished by polling the task's source URL (docs/protocol.md, "The resume rule").
+A generation takes minutes and is billed whether or not the stream survives, so
+the request is never sent again once the relay has started answering: the client
+retries only before the stream begins, and a stream that breaks or ends without
+a video after the task id is known is finished by polling the task's source URL
+(docs/protocol.md, "The resume rule").
 
-``transcript`` and ``sora2api`` subclass ``ChatCompletions`` with what differs: where an
-image goes, how an edit names its parent, and how a saved video is recognised.
+``transcript`` and ``sora2api`` subclass ``ChatCompletions`` with what differs:
+where an image goes, how an edit names its parent, and how a saved video is
+recognised.
 """
 
 from __future__ import annotations
@@ -79,15 +82,16 @@ class _Broken(Exception):
 
 
 class ChatCompletions(Dialect):
-    """A relay that streams one chat completion per generation (docs/protocol.md)."""
+    """A relay streaming one chat completion a generation (docs/protocol.md)."""
 
     title = "chat"
 
     def __init__(self, relay: Relay) -> None:
         super().__init__(relay)
-        self._sources: dict[str, str] = {}  # task id → source URL seen in a stream
+        # task id → source URL seen in a stream
+        self._sources: dict[str, str] = {}
 
-    # -- what the two chat dialects say differently ----------------------------------------
+    # -- what the two chat dialects say differently ----------------------------
 
     def parser(self) -> ChatParser:
         """A parser for one stream, in this dialect."""
@@ -97,7 +101,7 @@ class ChatCompletions(Dialect):
         """The dialect a finished stream was in (its parser tells)."""
         return self.name
 
-    # -- one generation ---------------------------------------------------------------------
+    # -- one generation --------------------------------------------------------
 
     async def run(
         self,
@@ -111,12 +115,14 @@ class ChatCompletions(Dialect):
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
         refusal: list[str] = []
-        try:  # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
+        # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
+        try:
             await until(deadline, self._consume(body, parser, on_event, refusal))
         except _Broken as exc:
             broken = exc
         except DeadlinePassed as exc:
-            if refusal:  # still refused by the relay: never accepted, so nothing was paid
+            # still refused by the relay: never accepted, so nothing was paid
+            if refusal:
                 raise never_accepted(refusal) from None
             broken = _Broken(str(exc))
         if parser.failed is not None:
@@ -155,15 +161,16 @@ class ChatCompletions(Dialect):
         return self.finished(video, self.made_by(parser))
 
     def finished(self, video: Video, dialect: str) -> Video:
-        """``video`` with what its dialect offers next: a remix by its share id, if any
-        (the seed relay finds a ``sid:`` line in the history it is sent)."""
+        """``video`` with what its dialect offers next: a remix by its share id,
+        if any (the seed relay finds a ``sid:`` line in the history it is sent).
+        """
         offered = ("remix",) if video.sid or "sid:" in video.transcript else ()
         return replace(video, dialect=dialect, continuations=offered)
 
     async def stream(
         self, messages: list[Message], model: str, *, stream: bool = True
     ) -> AsyncGenerator[Event, None]:
-        """The events of one chat-completions request, as the relay sends them."""
+        """The events of one chat-completions request, as the relay sends."""
         validate_model(model)
         parser = self.parser()
         body = build_body(messages, model, stream=stream)
@@ -198,7 +205,8 @@ class ChatCompletions(Dialect):
         content = inflow.feed(chunk.content)
         reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
         if content == chunk.content and reasoning == chunk.reasoning:
-            return chunk  # the usual chunk: nothing masked or held back, no copy to make
+            # the usual chunk: nothing masked or held back, no copy to make
+            return chunk
         return replace(chunk, content=content, reasoning=reasoning)
 
     async def _events(
@@ -207,9 +215,11 @@ class ChatCompletions(Dialect):
         parser: ChatParser,
         on_event: EventCallback | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """Send ``body`` and yield the parsed events; ``_Broken`` if the transport fails.
+        """Send ``body`` and yield the parsed events; ``_Broken`` if the
+        transport fails.
 
-        What the relay sends is redacted of the key and capped before the parser sees it.
+        What the relay sends is redacted of the key and capped before the parser
+        sees it.
         """
         async with self.relay.stream(_PATH, body, on_event) as response:
             inflow = self.relay.inflow(_limits.MAX_TRANSCRIPT)
@@ -219,7 +229,8 @@ class ChatCompletions(Dialect):
                         yield event
                     return
                 check_event_stream(response.headers)
-                # One await per socket read and no iterator below: the parser is fed in place.
+                # One await per socket read and no iterator below: the parser is
+                # fed in place.
                 feed, done = SSEFeed(_limits.MAX_LINE), False
                 async with contextlib.aclosing(Reader(response)) as answer:
                     while not done:
@@ -239,7 +250,8 @@ class ChatCompletions(Dialect):
                                 yield event
                 for event in _drain(parser, inflow):
                     yield event
-            # A broken or garbled body, a line or transcript over its cap: the stream is over.
+            # A broken or garbled body, a line or transcript over its cap: the
+            # stream is over.
             except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
                 for event in _drain(parser, inflow):
                     yield event
@@ -255,7 +267,7 @@ class ChatCompletions(Dialect):
         return parser.failed
 
     async def _whole_completion(self, response: httpx.Response, parser: ChatParser) -> list[Event]:
-        """``stream: false``, or a relay that answered a stream request with plain JSON."""
+        """``stream: false``, or a stream request answered with plain JSON."""
         try:
             text = (await response.aread()).decode("utf-8", "replace")
             obj = json.loads(self.relay.redact(text))
@@ -277,7 +289,7 @@ class ChatCompletions(Dialect):
             source_url=parser.source_url,
         )
 
-    # -- recovery by task id or URL -----------------------------------------------------------
+    # -- recovery by task id or URL --------------------------------------------
 
     def pending_for(self, task: str) -> PendingTask:
         return task_reference(
@@ -288,8 +300,9 @@ class ChatCompletions(Dialect):
         return f"{self.relay.base_url}/source/{task_id}"
 
     async def lookup(self, task: str) -> None:
-        """Ask the relay once about a task id or URL; a 404 raises here, before a Session
-        records a turn for it (docs/protocol.md, "The resume rule")."""
+        """Ask the relay once about a task id or URL; a 404 raises here, before
+        a Session records a turn for it (docs/protocol.md, "The resume rule").
+        """
         pending = self.pending_for(task)
         url = pending.source_url or f"{self.relay.base_url}/source/{task}"
         await self._poll_once(url, "")
@@ -298,7 +311,7 @@ class ChatCompletions(Dialect):
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float
     ) -> Video:
         status = await self._poll(pending, on_event, deadline)
-        # Collected later: the elapsed time is wall-clock since the task started.
+        # Collected later: the elapsed time is wall-clock since the task began.
         video = video_from_source(pending, status, time.time() - pending.started_at, None)
         return self.finished(video, self.made_by(self.parser()))
 
@@ -309,7 +322,7 @@ class ChatCompletions(Dialect):
         deadline: float,
         percent: int = -1,
     ) -> SourceStatus:
-        """Poll the source URL until the task completes or fails, or the deadline passes."""
+        """Poll the source URL until the task ends or the deadline passes."""
         url = pending.source_url or f"{self.relay.base_url}/source/{pending.task_id}"
         interval, misses, phase = min(1.0, self.relay.poll_interval), 0, ""
         last_error = "no answer yet"
@@ -346,11 +359,14 @@ class ChatCompletions(Dialect):
     async def _poll_once(self, url: str, last_error: str) -> tuple[SourceStatus | None, str]:
         try:
             response = await self.relay.get(url)
-        except httpx.HTTPError as exc:  # a reset, a garbled body, a redirect loop: a miss
+        # a reset, a garbled body, a redirect loop: a miss
+        except httpx.HTTPError as exc:
             return None, exception_text(exc)
-        except Exception as exc:  # an invalid URL, anyio's ExceptionGroup: one sentence
+        # an invalid URL, anyio's ExceptionGroup: one sentence
+        except Exception as exc:
             raise request_error(exc, t("client.what_status", url=url[:80])) from None
-        if response.status_code == 404:  # the relay does not know the task: no use polling
+        # the relay does not know the task: no use polling
+        if response.status_code == 404:
             raise APIStatusError(
                 f"The relay does not know this task ({self.relay.redact(url)} answered 404); "
                 "check the task id.",
@@ -370,7 +386,7 @@ class ChatCompletions(Dialect):
             return None, "the source URL did not return JSON"
 
 
-# -- helpers ------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------
 
 
 async def _report(
@@ -386,7 +402,7 @@ async def _report(
 
 
 def _drain(parser: ChatParser, inflow: CappedRedactor) -> list[Event]:
-    """The end of a stream: what the redactor held back, then the parser's last events."""
+    """A stream's end: what the redactor held back, then the last events."""
     reasoning = inflow.flush_reasoning()
     events = parser.feed_chunk(ChatChunk(reasoning=reasoning)) if reasoning else []
     return events + parser.feed(inflow.flush()) + parser.flush()

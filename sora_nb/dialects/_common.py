@@ -1,4 +1,6 @@
-"""What more than one dialect needs: a pasted task reference, a video read from a status."""
+"""What more than one dialect needs: a pasted task reference, a video read from
+a status.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +18,15 @@ from ..wire._protocol import SourceStatus, completion_tail
 __all__ = ["UNKNOWN", "never_accepted", "task_reference", "video_from_source"]
 
 
-#: The request of a task resumed by its id alone: the relay's status JSON may describe it.
+#: The request of a task resumed by its id alone: the relay's status JSON may
+#: describe it.
 UNKNOWN = Request(prompt="", model="")
 
 
 def never_accepted(refusal: list[str]) -> RateLimitError:
-    """A request the relay was still refusing (429) at its deadline: never accepted, so
-    nothing was paid for it, and it may be sent again."""
+    """A request the relay was still refusing (429) at its deadline: never
+    accepted, so nothing was paid for it, and it may be sent again.
+    """
     return RateLimitError(t("client.never_accepted", message=refusal[-1]), status_code=429)
 
 
@@ -32,7 +36,8 @@ def video_from_source(
     """The video of a task collected from its status URL."""
     assert status.video_url is not None
     request = pending.request
-    if not request.prompt:  # resumed by bare task id: the relay's description stands instead
+    # resumed by bare task id: the relay's description stands instead
+    if not request.prompt:
         request = Request(status.prompt or "", status.model or "", status.orientation)
     tail = completion_tail(status.sid, status.thumbnail_url, status.video_url)
     return Video(
@@ -50,7 +55,7 @@ def video_from_source(
 
 
 def _checked_url(url: str) -> str:
-    """``url`` if httpx can send to it; else one sentence, before anything is sent."""
+    """``url`` if httpx can send to it; else a refusal, before sending."""
     try:
         httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -61,9 +66,11 @@ def _checked_url(url: str) -> str:
 
 
 def task_reference(task: str, source_for: Callable[[str], str]) -> PendingTask:
-    """A task id (``task_…``) or status URL the user pasted, as what ``resume`` polls.
+    """A task id (``task_…``) or status URL the user pasted, as what ``resume``
+    polls.
 
-    ``source_for`` names the status URL of a bare task id; a URL is checked before use.
+    ``source_for`` names the status URL of a bare task id; a URL is checked
+    before use.
     """
     task = task.strip()
     if task.startswith(("http://", "https://")):

@@ -1,7 +1,8 @@
-"""The last frame of a video, the first frame of its continuation (docs/dialects.md).
+"""The last frame of a video, the first frame of its continuation
+(docs/dialects.md).
 
-A gateway model that takes a first frame continues an earlier video from here. This is the
-request itself, unlike a poster, so a file PyAV cannot read raises.
+A gateway model that takes a first frame continues an earlier video from here.
+This is the request itself, unlike a poster, so a file PyAV cannot read raises.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ __all__ = ["last_frame_png"]
 
 
 def last_frame_png(path: str | os.PathLike[str] | None, data: bytes | None) -> bytes | None:
-    """PNG bytes of the last frame of the file at ``path`` (if it exists), else of ``data``;
-    None when neither is there."""
+    """PNG bytes of the last frame of the file at ``path`` (if it exists), else
+    of ``data``; None when neither is there.
+    """
     if path is not None and Path(path).is_file():
         return _last_frame(Path(path))
     if data is None:

@@ -1,9 +1,11 @@
-"""The task API every gateway has a version of: create, poll, find the video, continue.
+"""The task API every gateway has a version of: create, poll, find the video,
+continue.
 
-Each gateway module (``newapi``, ``litellm``, ``openrouter``, ``xai``, ``reseller``) is a
-``Gateway``: its create path, body, status path, result and continuation routes. This engine
-does the rest the same way for all, and reports the same typed events as a chat stream.
-Nothing is renamed: the model name goes as written (docs/dialects.md, "Gateways").
+Each gateway module (``newapi``, ``litellm``, ``openrouter``, ``xai``,
+``reseller``) is a ``Gateway``: its create path, body, status path, result and
+continuation routes. This engine does the rest the same way for all, and reports
+the same typed events as a chat stream. Nothing is renamed: the model name goes
+as written (docs/dialects.md, "Gateways").
 """
 
 from __future__ import annotations
@@ -51,17 +53,17 @@ from ._polling import VideosPollLost, follow, json_object, poll
 from ._words import percent, phase
 
 __all__ = ["Body", "Created", "Gateway", "GatewayAPI", "GatewayDialect", "Route", "size_of"]
-#: A ``POST`` with the client's retries: JSON, or multipart when file parts are given.
+#: A ``POST`` with the client's retries: JSON, or multipart with file parts.
 Send = Callable[..., Awaitable[httpx.Response]]
 #: One ``GET`` with the key (a poll): no retry, the status left to the caller.
 Get = Callable[[str], Awaitable[httpx.Response]]
-#: A create or continuation body from the request (and the parent, for a continuation).
+#: A create or continuation body from the request (and a continuation's parent).
 Body = Callable[[Request, "Video | None"], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A gateway's own continuation: ``POST path`` (``{id}`` is the parent task)."""
+    """A gateway's own continuation: ``POST path`` (``{id}``: the parent)."""
 
     path: str
     body: Body
@@ -76,16 +78,18 @@ class Gateway:
     create_path: str
     status_path: str  # ``{id}`` is the task id
     body: Body
-    content_path: str | None = None  # the video behind the key, when the status has no link
+    # the video behind the key, when the status has no link
+    content_path: str | None = None
     routes: Mapping[ContinuationKind, Route] = field(default_factory=dict)
     models_path: str | None = "/v1/models"
-    #: Which continuations a model has on this gateway, beyond the documented table.
+    #: Which continuations a model has on this gateway, beyond the table.
     route_for_model: Callable[[str, ContinuationKind], bool] = lambda model, kind: True
     #: Fields this gateway's body has no place for (refused before sending).
     no_field: tuple[str, ...] = ()
-    #: Where to poll instead when ``status_path`` answers 501 (new-api's own route).
+    #: Where to poll when ``status_path`` answers 501 (new-api's own route).
     fallback_status_path: str | None = None
-    #: Body fields the gateway takes as a file: a local image goes as a multipart file part.
+    #: Body fields the gateway takes as a file: a local image goes as a
+    #: multipart file part.
     file_fields: tuple[str, ...] = ()
 
 
@@ -98,7 +102,9 @@ class Created:
 
 
 def size_of(options: dict[str, Any], orientation: str | None) -> str | None:
-    """OpenAI's ``size`` ("1280x720") from an aspect ratio and a resolution, if either is set."""
+    """OpenAI's ``size`` ("1280x720") from an aspect ratio and a resolution, if
+    either is set.
+    """
     ratio = options.get("aspect_ratio") or ratio_of(orientation)
     if ratio is None and options.get("resolution") is None:
         return None
@@ -112,7 +118,9 @@ def size_of(options: dict[str, Any], orientation: str | None) -> str | None:
 
 
 def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
-    """The OpenAI Videos create body: ``seconds`` and ``size``, the image as a reference."""
+    """The OpenAI Videos create body: ``seconds`` and ``size``, the image as a
+    reference.
+    """
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
     if request.options.get("duration") is not None:
         body["seconds"] = str(request.options["duration"])
@@ -125,10 +133,12 @@ def openai_body(request: Request, parent: Video | None) -> dict[str, Any]:
 
 
 def upload(body: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any], Files | None]:
-    """``body`` as a multipart form when one of ``fields`` holds a ``data:`` URI (an image
-    the user gave as a file): that field becomes a file part, the rest text fields, and a
-    nested object is spread into them (new-api reads unknown form fields as ``metadata``).
-    The OpenAI Videos shape takes ``input_reference`` as a file this way."""
+    """``body`` as a multipart form when one of ``fields`` holds a ``data:`` URI
+    (an image the user gave as a file): that field becomes a file part, the rest
+    text fields, and a nested object is spread into them (new-api reads unknown
+    form fields as ``metadata``). The OpenAI Videos shape takes
+    ``input_reference`` as a file this way.
+    """
     files = {key: part for key in fields if (part := _file_part(body.get(key))) is not None}
     if not files:
         return body, None
@@ -142,7 +152,9 @@ def upload(body: dict[str, Any], fields: tuple[str, ...]) -> tuple[dict[str, Any
 
 
 def _file_part(value: Any) -> tuple[str, bytes, str] | None:
-    """A ``data:image/…;base64,`` URI as a file part (validated when the Ask was built)."""
+    """A ``data:image/…;base64,`` URI as a file part (validated when the Ask was
+    built).
+    """
     if not isinstance(value, str) or not value.startswith("data:"):
         return None
     head, _, data = value.partition(",")
@@ -166,11 +178,13 @@ def ratio_of(orientation: str | None) -> str | None:
 
 
 class _Unimplemented(Exception):
-    """The status route answered 501: this gateway has another route for the task."""
+    """The status route answered 501: the gateway has another for the task."""
 
 
 class GatewayAPI:
-    """One gateway, reached through the client's HTTP layer (its retries, auth, redaction)."""
+    """One gateway, reached through the client's HTTP layer (its retries, auth,
+    redaction).
+    """
 
     def __init__(
         self,
@@ -185,18 +199,21 @@ class GatewayAPI:
         self.base_url = base_url
         self._get = get
         self._send = send
-        self._poll_interval = poll_interval  # read when used: a caller may change it
+        # read when used: a caller may change it
+        self._poll_interval = poll_interval
         self._redact = redact
         self._listed: dict[str, Capabilities] = {}
 
-    # -- what a model takes ---------------------------------------------------------------
+    # -- what a model takes ----------------------------------------------------
 
     def capabilities(self, model: str) -> Capabilities | None:
-        """What the gateway listed for ``model`` (after ``models()``), else the table."""
+        """What the gateway listed for ``model``, else the table."""
         return self._listed.get(model) or capabilities_for(model)
 
     def continuations(self, model: str) -> tuple[ContinuationKind, ...]:
-        """The continuations ``model`` has here: the gateway's routes it takes, then its frame."""
+        """The continuations ``model`` has here: the gateway's routes it takes,
+        then its frame.
+        """
         caps = self.capabilities(model)
         offered: list[ContinuationKind] = []
         for kind in self.gateway.routes:
@@ -208,7 +225,7 @@ class GatewayAPI:
         return tuple(offered)
 
     def check(self, request: Request, parent: Video | None) -> None:
-        """Refuse what this gateway or model cannot take, before anything is sent."""
+        """Refuse what this gateway or model cannot take, before sending."""
         options = request.options
         for name in self.gateway.no_field:
             if options.get(name) not in (None, False):
@@ -221,14 +238,14 @@ class GatewayAPI:
                 t("gateway.no_continuation", model=request.model, kind=kind, offered=offered)
             )
 
-    # -- creating a task ------------------------------------------------------------------
+    # -- creating a task -------------------------------------------------------
 
     def status_url(self, task_id: str) -> str:
         """``GET`` here for the task's status."""
         return self.base_url + self.gateway.status_path.format(id=quote(task_id, safe=""))
 
     def fallback_url(self, task_id: str) -> str:
-        """The gateway's other status route for the task (``fallback_status_path``)."""
+        """The gateway's other status route (``fallback_status_path``)."""
         path = self.gateway.fallback_status_path or self.gateway.status_path
         return self.base_url + path.format(id=quote(task_id, safe=""))
 
@@ -236,13 +253,17 @@ class GatewayAPI:
         self, request: Request, parent: Video | None, on_event: EventCallback | None,
         parent_source: str | None = None,
     ) -> Created:  # fmt: skip
-        """Create the task (or the gateway's own continuation of ``parent``) exactly once;
-        ``parent_source`` is what to send for the parent's video, when not its link."""
+        """Create the task (or the gateway's own continuation of ``parent``)
+        exactly once; ``parent_source`` is what to send for the parent's video,
+        when not its link.
+        """
         if parent is not None and parent_source:
-            parent = replace(parent, video_url=parent_source)  # for the body alone
+            # for the body alone
+            parent = replace(parent, video_url=parent_source)
         path, body = self._route(request, parent)
         form, files = upload(body, self.gateway.file_fields)
-        # One request either way, through the client's one path (its admission and retries).
+        # One request either way, through the client's one path (its admission
+        # and retries).
         response = await (self._send(path, form, files) if files else self._send(path, body))
         obj = self._json(response)
         task_id = next((obj[k] for k in ("id", "request_id", "task_id") if _text(obj.get(k))), None)
@@ -267,7 +288,9 @@ class GatewayAPI:
         return route.path.format(id=task), route.body(request, parent)
 
     async def fresh_link(self, task_id: str) -> str | None:
-        """The finished task's link as its status gives it now (one free ``GET``), else None."""
+        """The finished task's link as its status gives it now (one free
+        ``GET``), else None.
+        """
         try:
             response = await self._get(self.status_url(task_id))
         except httpx.HTTPError:
@@ -277,7 +300,7 @@ class GatewayAPI:
             return None
         return self._result_url(task_id, obj)
 
-    # -- following a task -------------------------------------------------------------------
+    # -- following a task ------------------------------------------------------
 
     async def wait(
         self, task_id: str, status_url: str, on_event: EventCallback | None, deadline: float
@@ -359,14 +382,15 @@ class GatewayAPI:
         thumb = _first_text(obj, ("thumbnail_url", "cover_url"))
         thumb = self._absolute(thumb) if thumb else None
         await _call(on_event, CompletedEvent(None, thumb, url))
-        properties = obj.get("properties")  # new-api's own route names the model here
+        # new-api's own route names the model here
+        properties = obj.get("properties")
         named = properties.get("origin_model_name") if isinstance(properties, dict) else None
         model = obj.get("model") or named
         return SourceStatus("completed", 100, url, thumb, None, None,
                             model=model if isinstance(model, str) else None)  # fmt: skip
 
     def _result_url(self, task_id: str, obj: dict[str, Any]) -> str | None:
-        """The video's link from the status answer, else the gateway's content route."""
+        """The video's link from the status, else the content route."""
         found = _link(obj)
         if found is not None:
             return self._absolute(found)
@@ -375,7 +399,7 @@ class GatewayAPI:
         return self.base_url + self.gateway.content_path.format(id=quote(task_id, safe=""))
 
     def _absolute(self, url: str) -> str:
-        """A relative link (grok2api's ``/v1/…``) is on the gateway's own origin."""
+        """A relative link (grok2api's ``/v1/…``) is on the gateway's origin."""
         return str(httpx.URL(self.base_url + "/").join(url)) if url.startswith("/") else url
 
     def _json(self, response: httpx.Response) -> dict[str, Any]:
@@ -390,8 +414,10 @@ _STATUS_KEYS = ("status", "state", "task_status")
 
 
 def _task_layer(obj: dict[str, Any]) -> dict[str, Any]:
-    """The part of a status answer that is the task. new-api's own route wraps its task
-    record as ``{"code": "success", "data": {...}}``; the other answers are the task."""
+    """The part of a status answer that is the task. new-api's own route wraps
+    its task record as ``{"code": "success", "data": {...}}``; the other answers
+    are the task.
+    """
     data = obj.get("data")
     if isinstance(data, dict) and not any(_text(obj.get(k)) for k in _STATUS_KEYS):
         return data
@@ -442,8 +468,9 @@ def _error_text(obj: dict[str, Any]) -> str:
 
 
 class GatewayDialect(Dialect):
-    """A gateway as a ``Dialect`` (``_base``): each gateway module subclasses it once with its
-    ``Gateway`` (docs/dialects.md, "Gateways")."""
+    """A gateway as a ``Dialect`` (``_base``): each gateway module subclasses it
+    once with its ``Gateway`` (docs/dialects.md, "Gateways").
+    """
 
     gateway: ClassVar[Gateway]
 
@@ -458,7 +485,9 @@ class GatewayDialect(Dialect):
         return self.api.continuations(model)
 
     async def continue_from(self, ask: Ask, parent: Video) -> Ask:
-        """An edit's Ask with how it continues ``parent``; from the last frame, that frame."""
+        """An edit's Ask with how it continues ``parent``; from the last frame,
+        that frame.
+        """
         offered = self.api.continuations(parent.model or ask.model)
         how = ask.how or (offered[0] if offered else None)
         if how is None or how not in offered:
@@ -471,7 +500,7 @@ class GatewayDialect(Dialect):
         return replace(ask, image=await self._last_frame(parent))
 
     async def _last_frame(self, parent: Video) -> str:
-        """The parent's last frame as a PNG ``data:`` URI: from its copy, else its file."""
+        """The parent's last frame as a PNG ``data:`` URI."""
         try:
             frame = await asyncio.to_thread(last_frame_png, parent.local_path, None)
             if frame is None:
@@ -503,7 +532,8 @@ class GatewayDialect(Dialect):
         source = None
         if parent is not None and kind in self.gateway.routes:
             source = await self.parent_source(parent)
-        # The deadline bounds only the waits after a 429: a create in flight is never cut off.
+        # The deadline bounds only the waits after a 429: a create in flight is
+        # never cut off.
         created = await self.relay.admitted(
             on_event, lambda: self.api.create(request, parent, on_event, source), [], deadline
         )
@@ -511,8 +541,9 @@ class GatewayDialect(Dialect):
         return await self._collect(pending, parent, on_event, deadline, started)
 
     async def parent_source(self, parent: Video) -> str | None:
-        """What to send for ``parent``'s video on the gateway's own continuation route
-        (default: None, its link as recorded)."""
+        """What to send for ``parent``'s video on the gateway's own continuation
+        route (default: None, its link as recorded).
+        """
         return None
 
     async def resume(
@@ -533,8 +564,9 @@ class GatewayDialect(Dialect):
         return [caps.model for caps in await self.capabilities()] or None
 
     async def capabilities(self) -> list[Capabilities]:
-        """The gateway's listed video models with what each takes (its listing, else the
-        documented table); an empty list where it lists none."""
+        """The gateway's listed video models with what each takes (its listing,
+        else the documented table); an empty list where it lists none.
+        """
         path = self.gateway.models_path
         if path is None:
             return []
@@ -561,7 +593,8 @@ class GatewayDialect(Dialect):
             ) from None  # fmt: skip
         assert status.video_url is not None
         request = pending.request
-        if not request.model and status.model:  # resumed by bare id: the gateway's word
+        # resumed by bare id: the gateway's word
+        if not request.model and status.model:
             request = replace(request, model=status.model)
         tail = completion_tail(None, status.thumbnail_url, status.video_url)
         return Video(
@@ -573,7 +606,9 @@ class GatewayDialect(Dialect):
 
 
 def listed_capabilities(row: dict[str, Any]) -> Capabilities:
-    """One row of a gateway's model listing: OpenRouter's own capabilities, else the table."""
+    """One row of a gateway's model listing: OpenRouter's own capabilities, else
+    the table.
+    """
     if "supported_durations" in row:
         return from_openrouter(row)
     name = str(row.get("id") or "")

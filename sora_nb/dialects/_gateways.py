@@ -1,7 +1,9 @@
-"""The video gateways people run, one module each, on one small engine (docs/dialects.md).
+"""The video gateways people run, one module each, on one small engine
+(docs/dialects.md).
 
-``GATEWAYS`` maps a dialect setting to its ``Gateway``; flow2api is a chat dialect and lives
-with the chat parser (``flow2api`` here only names its models and its extend).
+``GATEWAYS`` maps a dialect setting to its ``Gateway``; flow2api is a chat
+dialect and lives with the chat parser (``flow2api`` here only names its models
+and its extend).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ GATEWAYS: dict[str, Gateway] = {
     )
 }
 
-#: The same gateways as ``Dialect`` classes, for the client's registry of dialects.
+#: The same gateways as ``Dialect`` classes, for the client's registry.
 GATEWAY_DIALECTS: dict[str, type[GatewayDialect]] = {
     cls.name: cls
     for cls in (

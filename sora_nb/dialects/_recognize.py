@@ -1,9 +1,10 @@
 """Which gateway a base URL is, from what costs nothing: the URL, then two GETs.
 
-A paid POST is never a probe. An explicit ``dialect=`` always wins; without one only the URL
-is read. ``dialect="auto"`` also asks ``GET /api/v1/videos/models`` (OpenRouter's, with
-capabilities) and ``GET /v1/models`` (LiteLLM's header, flow2api's owner, new-api's endpoint
-types). docs/dialects.md, "Recognition", says what each answer looks like.
+A paid POST is never a probe. An explicit ``dialect=`` always wins; without one
+only the URL is read. ``dialect="auto"`` also asks ``GET /api/v1/videos/models``
+(OpenRouter's, with capabilities) and ``GET /v1/models`` (LiteLLM's header,
+flow2api's owner, new-api's endpoint types). docs/dialects.md, "Recognition",
+says what each answer looks like.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ def by_url(base_url: str) -> str | None:
 
 
 async def by_get(relay: Relay) -> str | None:
-    """The gateway that answers like one to free GETs (with the key, on its own origin)."""
+    """The gateway that answers like one to free GETs (with the key, on its own
+    origin).
+    """
     found = by_url(relay.base_url)
     if found is not None:
         return found

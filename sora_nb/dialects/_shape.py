@@ -1,11 +1,13 @@
-"""Shaping a checked Ask as the seeds show it: model variants, orientation words, content.
+"""Shaping a checked Ask as the seeds show it: model variants, orientation
+words, content.
 
-Text to video sends the prompt as a string; image to video sends ``[text, image_url]``
-(``tests/fixtures/seed/image_request.json``). The seed relay has no orientation field:
-words at the end of the prompt choose it (docs/protocol.md, "Request"). Other relays encode
-orientation and duration in the model name (docs/dialects.md, "Model names"):
-``--orientation`` then picks the variant instead of adding words. A name this module does
-not know is sent as it is, and the relay's own refusal is what the user sees.
+Text to video sends the prompt as a string; image to video sends ``[text,
+image_url]`` (``tests/fixtures/seed/image_request.json``). The seed relay has no
+orientation field: words at the end of the prompt choose it (docs/protocol.md,
+"Request"). Other relays encode orientation and duration in the model name
+(docs/dialects.md, "Model names"): ``--orientation`` then picks the variant
+instead of adding words. A name this module does not know is sent as it is, and
+the relay's own refusal is what the user sees.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ __all__ = [
     "user_content",
 ]
 
-# The words the relay understands, appended to the prompt (docs/protocol.md, "Request").
+# Words the relay understands, appended to the prompt (docs/protocol.md).
 _ORIENTATION_WORDS: dict[Orientation, str] = {"portrait": "竖屏", "landscape": "横屏"}
 _ORIENTATION_SUFFIX = re.compile(r"(横屏|竖屏|窄屏|16:9|9:16|landscape|portrait)\W*$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What a known model name says about its videos (for the UI and the history)."""
+    """What a known model name says about its videos (for UI and history)."""
 
     name: str
     dialect: Literal["transcript", "sora2api", "videos"]
@@ -82,15 +84,17 @@ _SHAPE_WORD = re.compile(r"(?<![a-z])(landscape|portrait)(?![a-z])")
 
 
 def model_info(model: str) -> ModelInfo | None:
-    """What a known name says (orientation, duration, dialect); None for an unknown name."""
+    """What a known name says (orientation, duration, dialect), else None."""
     return _KNOWN.get(model.strip().lower())
 
 
 def model_for(model: str, orientation: Orientation | None) -> str:
-    """The variant of ``model`` with ``orientation``, where the dialect encodes it in the name.
+    """The variant of ``model`` with ``orientation``, where the dialect encodes
+    it in the name.
 
-    ``sora2-landscape-10s`` with portrait is ``sora2-portrait-10s``; a name that does not
-    carry an orientation (``sora-2``, or one this module does not know) is returned as is.
+    ``sora2-landscape-10s`` with portrait is ``sora2-portrait-10s``; a name that
+    does not carry an orientation (``sora-2``, or one this module does not know)
+    is returned as is.
     """
     info = model_info(model)
     if orientation is None or info is None or info.orientation is None:
@@ -102,7 +106,9 @@ def model_for(model: str, orientation: Orientation | None) -> str:
 
 
 def apply_orientation(prompt: str, orientation: Orientation | None) -> str:
-    """Append the relay's orientation word unless the prompt already ends with one."""
+    """Append the relay's orientation word unless the prompt already ends with
+    one.
+    """
     if orientation is None or _ORIENTATION_SUFFIX.search(prompt):
         return prompt
     return f"{prompt} {_ORIENTATION_WORDS[orientation]}"
@@ -111,7 +117,9 @@ def apply_orientation(prompt: str, orientation: Orientation | None) -> str:
 def user_content(
     prompt: str, orientation: Orientation | None = None, image_url: str | None = None
 ) -> str | list[dict[str, Any]]:
-    """A user message's content: a string, or ``[text, image_url]`` with an image."""
+    """A user message's content: a string, or ``[text, image_url]`` with an
+    image.
+    """
     text = apply_orientation(prompt, orientation)
     if image_url is None:
         return text
@@ -141,8 +149,8 @@ class Prepared:
     def content(self) -> str | list[dict[str, Any]]:
         """The user message's content, as the seeds show it.
 
-        A model whose name carries the orientation gets no orientation words: the name
-        already says it, and those relays read the prompt as it is.
+        A model whose name carries the orientation gets no orientation words:
+        the name already says it, and those relays read the prompt as it is.
         """
         info = model_info(self.model)
         words = None if info is not None and info.orientation else self.orientation
@@ -150,7 +158,9 @@ class Prepared:
 
 
 def prepare(prompt: object, model: object, orientation: object, image: ImageInput) -> Prepared:
-    """Check a turn's input, refusing bad input with one sentence before anything is sent."""
+    """Check a turn's input, refusing bad input with one sentence before
+    anything is sent.
+    """
     shape = normalize_orientation(orientation)
     name = validate_model(model)
     turn = shaped("", name, shape, image_to_url(image))
@@ -160,11 +170,13 @@ def prepare(prompt: object, model: object, orientation: object, image: ImageInpu
 def shaped(
     prompt: str, model: str, orientation: Orientation | None, image_url: str | None
 ) -> Prepared:
-    """Checked input as the relay's names want it: the model variant its orientation names."""
+    """Checked input as the relay's names want it: the model variant its
+    orientation names.
+    """
     name = model_for(model, orientation)
     info = model_info(name)
     if info is not None and info.dialect == "sora2api" and _is_link(image_url):
-        # That relay keeps only data: images and drops links without a word (docs/dialects.md).
+        # That relay keeps only data: images, dropping links (docs/dialects.md).
         raise InvalidRequest(t("request.sora2api_link", name=name))
     return Prepared(prompt, name, orientation or (info.orientation if info else None), image_url)
 

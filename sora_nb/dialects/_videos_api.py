@@ -1,11 +1,13 @@
-"""The Videos task API's HTTP steps: submit, poll, content, remix (docs/dialects.md).
+"""The Videos task API's HTTP steps: submit, poll, content, remix
+(docs/dialects.md).
 
-The ``videos`` dialect (``videos.py``) sends through here. There is no stream: a task is
-created with ``POST /v1/videos`` (or ``/v1/videos/remix``) and followed with
-``GET /v1/videos/{id}`` every ``poll_interval`` until it ends or the deadline passes. It is at
-``GET /v1/videos/{id}/content``, behind the key. The key goes only to the relay's own origin,
-and this link is on it. The same typed events as a chat stream are reported, so progress
-views and the history cannot tell the dialects apart.
+The ``videos`` dialect (``videos.py``) sends through here. There is no stream: a
+task is created with ``POST /v1/videos`` (or ``/v1/videos/remix``) and followed
+with ``GET /v1/videos/{id}`` every ``poll_interval`` until it ends or the
+deadline passes. It is at ``GET /v1/videos/{id}/content``, behind the key. The
+key goes only to the relay's own origin, and this link is on it. The same typed
+events as a chat stream are reported, so progress views and the history cannot
+tell the dialects apart.
 
 A poll that fails is waited out as a broken stream is (``_polling.py``); when the polls
 keep failing, ``resume()`` later polls again from where it was.
@@ -43,7 +45,7 @@ __all__ = ["VideosAPI", "VideosPollLost"]
 
 EventCallback = Callable[[Event | JobEvent], object]
 
-#: Words a relay ends a task with that mean no video will come (new-api says ``FAILURE``).
+#: Words ending a task that mean no video will come (new-api: ``FAILURE``).
 _ENDED = frozenset({"failed", "failure", "error", "cancelled", "canceled", "expired"})
 #: What a task id may hold to sit in a URL's path as it is.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:~-]{0,255}")
@@ -58,15 +60,17 @@ class Created:
 
 
 class VideosAPI:
-    """One relay of the Videos task API, reached through the client's ``Relay``."""
+    """One relay of the Videos task API, reached through the client's
+    ``Relay``.
+    """
 
     def __init__(self, relay: Relay) -> None:
         self.base_url = relay.base_url
         self.poll_interval = relay.poll_interval
         self._get = relay.get
         self._send = relay.post  # with the client's own retries and refusals
-        # Everything the relay says is masked of the key before it is read (docs/protocol.md,
-        # "Promises"), as on the chat path.
+        # Everything the relay says is masked of the key before it is read
+        # (docs/protocol.md, "Promises"), as on the chat path.
         self._redact = relay.redact
 
     def status_url(self, task_id: str) -> str:
@@ -74,10 +78,12 @@ class VideosAPI:
         return f"{self.base_url}/v1/videos/{task_id}"
 
     def content_url(self, task_id: str) -> str:
-        """The finished mp4 (the key is sent with it: the link is on the relay's origin)."""
+        """The finished mp4 (the key is sent with it: the link is on the relay's
+        origin).
+        """
         return f"{self.base_url}/v1/videos/{task_id}/content"
 
-    # -- creating a task ------------------------------------------------------------------
+    # -- creating a task -------------------------------------------------------
 
     async def create(
         self,
@@ -87,11 +93,13 @@ class VideosAPI:
         on_event: EventCallback | None,
         **fields: Any,
     ) -> Created:
-        """``POST /v1/videos``: a new video from a prompt and, optionally, an image
-        (``fields``: more of the body, as the relay names them)."""
+        """``POST /v1/videos``: a new video from a prompt and, optionally, an
+        image (``fields``: more of the body, as the relay names them).
+        """
         body: dict[str, Any] = {"model": model, "prompt": prompt, **fields}
         if image:
-            body["input_reference"] = image  # a data: URI or an https link, as the relay takes
+            # a data: URI or an https link, as the relay takes
+            body["input_reference"] = image
         return await self._created(await self._send("/v1/videos", body), on_event)
 
     async def remix(
@@ -102,13 +110,17 @@ class VideosAPI:
         parent_sid: str | None,
         on_event: EventCallback | None,
     ) -> Created:
-        """A share id for the parent (``POST /v1/posts``) unless known, then the remix."""
+        """A share id for the parent (``POST /v1/posts``) unless known, then the
+        remix.
+        """
         target = parent_sid or await self.share_id(parent_task)
         body = {"model": model, "prompt": prompt, "remix_target": target}
         return await self._created(await self._send("/v1/videos/remix", body), on_event)
 
     async def share_id(self, task_id: str | None) -> str:
-        """The ``s_…`` id the relay remixes by; asked for only when an edit needs it."""
+        """The ``s_…`` id the relay remixes by; asked for only when an edit
+        needs it.
+        """
         if not task_id:
             raise InvalidRequest(t("videos.no_task_id"))
         response = await self._send("/v1/posts", {"task_id": task_id})
@@ -127,7 +139,8 @@ class VideosAPI:
                 t("videos.no_id"),
                 status_code=response.status_code,
             )
-        if not _TASK_ID.fullmatch(task_id):  # a newline or a slash: no URL can carry it
+        # a newline or a slash: no URL can carry it
+        if not _TASK_ID.fullmatch(task_id):
             raise APIStatusError(
                 t("videos.bad_id", task=repr(task_id)[:60]),
                 status_code=response.status_code,
@@ -136,7 +149,7 @@ class VideosAPI:
         await _call(on_event, TaskEvent(task_id, None, created.status_url))
         return created
 
-    # -- following a task -------------------------------------------------------------------
+    # -- following a task ------------------------------------------------------
 
     async def wait(
         self, task_id: str, on_event: EventCallback | None, deadline: float, percent: int = -1
@@ -185,7 +198,9 @@ class VideosAPI:
         phase: str,
         percent: int,
     ) -> SourceStatus | tuple[str, int]:
-        """Report one status as events; the final status once the task has ended."""
+        """Report one status as events; the final status once the task has
+        ended.
+        """
         status = str(obj.get("status") or "").strip().lower()
         if status in _ENDED:
             reason = _error_text(obj.get("error")) or t("videos.failure")
@@ -201,7 +216,7 @@ class VideosAPI:
         if now != phase:
             await _call(on_event, StatusEvent(now))
         progress = obj.get("progress")
-        # inf or nan from a careless relay is no percentage (int() of it would raise).
+        # inf or nan from a careless relay is no percentage (int() would raise).
         finite = isinstance(progress, int | float) and math.isfinite(progress)
         if finite and int(progress) > percent:  # type: ignore[arg-type]
             percent = min(100, int(progress))  # type: ignore[arg-type]

@@ -1,8 +1,10 @@
-"""The default setting, ``chat``: either chat dialect, told apart as the seeds allow.
+"""The default setting, ``chat``: either chat dialect, told apart as the seeds
+allow.
 
-Before sending, a sora2api model name (docs/dialects.md, "Model names") or a parent made by
-a sora2api relay picks ``Sora2api``'s request; anything else is sent as the seed relay
-wants it. After sending, the stream itself says which dialect answered.
+Before sending, a sora2api model name (docs/dialects.md, "Model names") or a
+parent made by a sora2api relay picks ``Sora2api``'s request; anything else is
+sent as the seed relay wants it. After sending, the stream itself says which
+dialect answered.
 """
 
 from __future__ import annotations

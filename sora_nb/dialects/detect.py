@@ -1,8 +1,10 @@
-"""``dialect="auto"`` (or ``"detect"``): the gateway found by free GETs, then spoken.
+"""``dialect="auto"`` (or ``"detect"``): the gateway found by free GETs, then
+spoken.
 
 Nothing is sent until it is known: the first call that needs the relay asks
-``_recognize.by_get`` (never a paid POST), builds that dialect, and hands everything on. When
-nothing says which it is, one sentence names the settings (docs/dialects.md, "Recognition").
+``_recognize.by_get`` (never a paid POST), builds that dialect, and hands
+everything on. When nothing says which it is, one sentence names the settings
+(docs/dialects.md, "Recognition").
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""flow2api (TheSmallHanCat/flow2api): Veo 3.1 through Google Flow, on the chat stream.
+"""flow2api (TheSmallHanCat/flow2api): Veo 3.1 through Google Flow, on the chat
+stream.
 
-It is a sibling of sora2api: progress is ``生成进度: N%`` in ``reasoning_content``, the video
-a bare ``<video src='…' data-media-id='…'>`` tag in ``content``. Orientation is in the model
-name, and the only continuation is extend: model ``veo_3_1_extend`` with the parent's media id
-as an ``extend://ID`` image. It cancels the job when the client disconnects, so its stream is
-never dropped except on the user's cancel (docs/dialects.md, "flow2api").
+It is a sibling of sora2api: progress is ``生成进度: N%`` in
+``reasoning_content``, the video a bare ``<video src='…' data-media-id='…'>``
+tag in ``content``. Orientation is in the model name, and the only continuation
+is extend: model ``veo_3_1_extend`` with the parent's media id as an
+``extend://ID`` image. It cancels the job when the client disconnects, so its
+stream is never dropped except on the user's cancel (docs/dialects.md,
+"flow2api").
 """
 
 from __future__ import annotations
@@ -55,12 +58,16 @@ def is_flow2api_model(model: str) -> bool:
 
 
 def orientation_of(model: str) -> str:
-    """``portrait`` or ``landscape``, as the name says (landscape unless it says portrait)."""
+    """``portrait`` or ``landscape``, as the name says (landscape unless it says
+    portrait).
+    """
     return "portrait" if "portrait" in model else "landscape"
 
 
 def model_for(model: str, orientation: str | None) -> str:
-    """The variant of a flow2api name with ``orientation`` (the others pass as written)."""
+    """The variant of a flow2api name with ``orientation`` (the others pass as
+    written).
+    """
     if orientation is None or not is_flow2api_model(model) or orientation_of(model) == orientation:
         return model
     for landscape, portrait in _PAIRS:
@@ -72,13 +79,17 @@ def model_for(model: str, orientation: str | None) -> str:
 
 
 def media_id(transcript: str) -> str | None:
-    """The media id flow2api gave the video (in its ``<video>`` tag), which extend needs."""
+    """The media id flow2api gave the video (in its ``<video>`` tag), which
+    extend needs.
+    """
     found = _MEDIA.search(transcript)
     return found.group("id") if found else None
 
 
 def extend_content(prompt: str, media: str) -> list[dict[str, Any]]:
-    """The user message of an extend: the prompt and the parent as ``extend://ID``."""
+    """The user message of an extend: the prompt and the parent as
+    ``extend://ID``.
+    """
     return [
         {"type": "text", "text": prompt},
         {"type": "image_url", "image_url": {"url": f"extend://{media}"}},
@@ -92,14 +103,16 @@ class Flow2api(ChatCompletions):
     title = "flow2api"
 
     def parser(self) -> ChatParser:
-        return Sora2apiParser()  # its progress line and its tag are sora2api's kind
+        # its progress line and its tag are sora2api's kind
+        return Sora2apiParser()
 
     def continuations(self, model: str) -> tuple[str, ...]:
         return ("extend",)
 
     @property
     def cancels_on_disconnect(self) -> bool:
-        return True  # its generation_handler cancels the job when the client goes
+        # its generation_handler cancels the job when the client goes
+        return True
 
     async def continue_from(self, ask: Ask, parent: Video) -> Ask:
         if ask.how not in (None, "extend"):
@@ -108,7 +121,9 @@ class Flow2api(ChatCompletions):
         return replace(ask, how="extend")
 
     def request(self, ask: Ask, parent: Video | None = None) -> Request:
-        """The name with the orientation asked for; an edit extends the parent's media."""
+        """The name with the orientation asked for; an edit extends the parent's
+        media.
+        """
         options = extras(ask)
         check_options(capabilities_for(ask.model), options, ask.image)
         if parent is None:
@@ -145,11 +160,13 @@ class Flow2api(ChatCompletions):
         deadline: float,
     ) -> Video:  # fmt: skip
         async def relay_event(event: Event | JobEvent) -> None:
-            if isinstance(event, CompletedEvent):  # its last progress line says 95 at most
+            # its last progress line says 95 at most
+            if isinstance(event, CompletedEvent):
                 await _call(on_event, ProgressEvent(100))
             await _call(on_event, event)
 
-        # flow2api cancels the job when the stream drops: only the user's cancel ends it.
+        # flow2api cancels the job when the stream drops: only the user's cancel
+        # ends it.
         return await super().run(request, parent, relay_event, math.inf)
 
     def finished(self, video: Video, dialect: str) -> Video:

@@ -1,6 +1,8 @@
-"""grok2api (chenyme/grok2api): xAI's video API copied, with a progress in each pending
-status and the video as a relative ``/v1/videos/{id}/content`` link behind the key
-(docs/dialects.md, "xAI and grok2api"). Emulated by ``sora_nb/emulator/_grok2api.py``."""
+"""grok2api (chenyme/grok2api): xAI's video API copied, with a progress in each
+pending status and the video as a relative ``/v1/videos/{id}/content`` link
+behind the key (docs/dialects.md, "xAI and grok2api"). Emulated by
+``sora_nb/emulator/_grok2api.py``.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""The LiteLLM proxy (BerriAI/litellm): OpenAI's Videos API in front of Veo, Runway and more.
+"""The LiteLLM proxy (BerriAI/litellm): OpenAI's Videos API in front of Veo,
+Runway and more.
 
-Exact model names (``gemini/veo-3.1-generate-preview``); ids are ``video_`` and a base64 of
-provider, model and upstream id, often 250-330 characters; the file is
-``/v1/videos/{id}/content``; remix only where the provider has one (docs/dialects.md).
+Exact model names (``gemini/veo-3.1-generate-preview``); ids are ``video_`` and
+a base64 of provider, model and upstream id, often 250-330 characters; the file
+is ``/v1/videos/{id}/content``; remix only where the provider has one
+(docs/dialects.md).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ GATEWAY = Gateway(
     routes={"remix": Route("/v1/videos/{id}/remix", _remix)},
     route_for_model=_remixes,
     no_field=("last_frame", "audio"),  # OpenAI's shape has no field for them
-    file_fields=("input_reference",),  # OpenAI's shape takes the image as a file
+    # OpenAI's shape takes the image as a file
+    file_fields=("input_reference",),
 )
 
 

@@ -1,12 +1,14 @@
-"""new-api (QuantumNous/new-api): the OpenAI Videos shape in front of many upstreams.
+"""new-api (QuantumNous/new-api): the OpenAI Videos shape in front of many
+upstreams.
 
-``POST /v1/videos`` with ``input_reference``; public ids ``task_…``; a finished status with
-no link (the file is ``GET /v1/videos/{id}/content`` with the key); ``POST
-/v1/videos/{id}/remix`` where the upstream has one. Fields the OpenAI shape lacks go in
-``metadata``, which new-api hands to the upstream adaptor (docs/dialects.md, "new-api").
-Its own unified route, ``GET /v1/video/generations/{id}``, wraps the task record as
-``{"code": "success", "data": {...}}``: a status URL on it (pasted, or polled when the
-OpenAI route answers 501) is read the same way.
+``POST /v1/videos`` with ``input_reference``; public ids ``task_…``; a finished
+status with no link (the file is ``GET /v1/videos/{id}/content`` with the key);
+``POST /v1/videos/{id}/remix`` where the upstream has one. Fields the OpenAI
+shape lacks go in ``metadata``, which new-api hands to the upstream adaptor
+(docs/dialects.md, "new-api"). Its own unified route, ``GET
+/v1/video/generations/{id}``, wraps the task record as ``{"code": "success",
+"data": {...}}``: a status URL on it (pasted, or polled when the OpenAI route
+answers 501) is read the same way.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def _remix(request: Request, parent: Video | None) -> dict[str, Any]:
 
 
 def _remixes(model: str, kind: ContinuationKind) -> bool:
-    # Only OpenAI-shaped upstreams have a remix; Sora's names are what a relay still maps.
+    # Only OpenAI-shaped upstreams have a remix; Sora's names are what a relay
+    # still maps.
     return kind != "remix" or model.startswith("sora")
 
 
@@ -64,8 +67,8 @@ GATEWAY = Gateway(
     content_path="/v1/videos/{id}/content",
     routes={"remix": Route("/v1/videos/{id}/remix", _remix)},
     route_for_model=_remixes,
-    # Its own route answers for every channel; the OpenAI one is 501 for a channel that
-    # has no OpenAI shape (new-api's relay/relay_task.go).
+    # Its own route answers for every channel; the OpenAI one is 501 for a
+    # channel that has no OpenAI shape (new-api's relay/relay_task.go).
     fallback_status_path="/v1/video/generations/{id}",
     file_fields=("input_reference",),
 )

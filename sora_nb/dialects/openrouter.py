@@ -1,9 +1,11 @@
-"""OpenRouter's video API (``/api/v1/videos``): JSON with frames, 202 and a polling URL.
+"""OpenRouter's video API (``/api/v1/videos``): JSON with frames, 202 and a
+polling URL.
 
-``duration``, ``resolution``, ``aspect_ratio``, ``generate_audio``, ``frame_images[]`` with
-``frame_type`` first/last; statuses pending/in_progress/completed/failed/cancelled/expired;
-signed ``urls[]`` and key-only ``unsigned_urls[]``; ``GET /api/v1/videos/models`` lists what
-each model takes (docs/dialects.md, "OpenRouter").
+``duration``, ``resolution``, ``aspect_ratio``, ``generate_audio``,
+``frame_images[]`` with ``frame_type`` first/last; statuses
+pending/in_progress/completed/failed/cancelled/expired; signed ``urls[]`` and
+key-only ``unsigned_urls[]``; ``GET /api/v1/videos/models`` lists what each
+model takes (docs/dialects.md, "OpenRouter").
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Resellers on the OpenAI Videos shape, with their upstreams' words passed through.
+"""Resellers on the OpenAI Videos shape, with their upstreams' words passed
+through.
 
-``POST /v1/videos`` as JSON; statuses such as ``Success``/``Fail``/``NOT_START``/``SUCCEEDED``
-(the one table in ``_words``); progress as 0-100, 0-1, ``"50%"`` or nothing; the result link
-in the status answer, often one that expires (docs/dialects.md, "Resellers").
+``POST /v1/videos`` as JSON; statuses such as
+``Success``/``Fail``/``NOT_START``/``SUCCEEDED`` (the one table in ``_words``);
+progress as 0-100, 0-1, ``"50%"`` or nothing; the result link in the status
+answer, often one that expires (docs/dialects.md, "Resellers").
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The sora2api relays' dialect: progress in ``reasoning_content``, a ``<video>`` result.
+"""The sora2api relays' dialect: progress in ``reasoning_content``, a
+``<video>`` result.
 
-Those relays read only the last message, keep only ``data:`` images, and remix the
-``s_…`` share id they find in its prompt (docs/dialects.md, "sora2api chat"). Emulated by
-``sora_nb/emulator/_sora2api.py``.
+Those relays read only the last message, keep only ``data:`` images, and remix
+the ``s_…`` share id they find in its prompt (docs/dialects.md, "sora2api
+chat"). Emulated by ``sora_nb/emulator/_sora2api.py``.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ class Sora2api(ChatCompletions):
         return Sora2apiParser()
 
     async def place_image(self, ask: Ask) -> Ask:
-        """An https image, fetched and sent inline: these relays drop image links.
+        """An https image, fetched and sent inline: these relays drop image
+        links.
 
-        The image's host is another origin, so no key goes there (docs/dialects.md).
+        The image's host is another origin, so no key goes there
+        (docs/dialects.md).
         """
         if ask.image is None or not ask.image.startswith("https://"):
             return ask
@@ -50,10 +53,13 @@ class Sora2api(ChatCompletions):
                 f"Could not fetch the image {ask.image!r} to send it inline ({detail}): "
                 "pass a local file instead."
             ) from None
-        return replace(ask, image=image_to_url(data))  # its size and kind checked as any
+        # its size and kind checked as any
+        return replace(ask, image=image_to_url(data))
 
     def edit_content(self, content: Content, parent: Video) -> Content:
-        """The change, with the parent's share id where these relays look for it."""
+        """The change, with the parent's share id where these relays look for
+        it.
+        """
         sid = parent.sid
         if not sid:
             return content
@@ -66,7 +72,9 @@ class Sora2api(ChatCompletions):
 
     @classmethod
     def recognise(cls, video: Video) -> Video | None:
-        """A video whose answer ends with the ``<video>`` block (and no seed ``sid:`` line)."""
+        """A video whose answer ends with the ``<video>`` block (and no seed
+        ``sid:`` line).
+        """
         if not _RESULT.search(video.transcript) or "sid:" in video.transcript:
             return None
         offered = ("remix",) if video.sid else ()

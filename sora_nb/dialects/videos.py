@@ -1,8 +1,9 @@
-"""The Videos task API dialect: create (or remix) a task, then poll it (docs/dialects.md).
+"""The Videos task API dialect: create (or remix) a task, then poll it
+(docs/dialects.md).
 
-Chosen with ``dialect="videos"`` or ``SORA_DIALECT=videos``: nothing in a chat relay's
-answer looks like it. The HTTP steps are in ``_videos_api``; this module is what the client
-calls. Emulated by ``sora_nb/emulator/_videos.py``.
+Chosen with ``dialect="videos"`` or ``SORA_DIALECT=videos``: nothing in a chat
+relay's answer looks like it. The HTTP steps are in ``_videos_api``; this module
+is what the client calls. Emulated by ``sora_nb/emulator/_videos.py``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ _CONTENT = re.compile(r"/v1/videos/(?P<id>[A-Za-z0-9][\w\-]*)/content\b")
 
 
 def videos_model(model: str, orientation: str | None, seconds: int | None = None) -> str:
-    """The name that relay needs: ``sora-2`` becomes ``sora-2-portrait-10s`` and so on.
+    """The name that relay needs: ``sora-2`` becomes ``sora-2-portrait-10s`` and
+    so on.
 
-    go-sora2api refuses a name without an orientation and a duration; the seed's two names
-    become its documented equivalents (docs/dialects.md, "Model names"). Other names pass.
+    go-sora2api refuses a name without an orientation and a duration; the seed's
+    two names become its documented equivalents (docs/dialects.md, "Model
+    names"). Other names pass.
     """
     shape = orientation or "portrait"
     if model == "sora-2":
@@ -73,7 +76,8 @@ class Videos(Dialect):
                 request.model, request.prompt, parent.handle, parent.sid, on_event
             )
 
-        # The deadline bounds only the waits after a 429: a create in flight is never cut off.
+        # The deadline bounds only the waits after a 429: a create in flight is
+        # never cut off.
         created = await self.relay.admitted(on_event, create, [], deadline)
         pending = PendingTask(request, Task(created.task_id, created.status_url), "", None, wall)
         status = await self._wait(pending, on_event, deadline)
@@ -87,14 +91,16 @@ class Videos(Dialect):
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float
     ) -> Video:
         status = await self._wait(pending, on_event, deadline)
-        # Collected later: the elapsed time is wall-clock since the task started.
+        # Collected later: the elapsed time is wall-clock since the task began.
         video = video_from_source(pending, status, time.time() - pending.started_at, None)
         return self.finished(video)
 
     async def _wait(
         self, pending: PendingTask, on_event: EventCallback | None, deadline: float
     ) -> SourceStatus:
-        """Poll a task; lost polls give the task back as ``StreamInterrupted``."""
+        """Poll a task; lost polls give the task back as
+        ``StreamInterrupted``.
+        """
         task_id = pending.task.task_id
         try:
             return await self._api.wait(task_id, on_event, deadline)

@@ -1,13 +1,14 @@
 """xAI's video API and grok2api (chenyme/grok2api), which copies it.
 
-``POST /v1/videos/generations`` answers ``{"request_id"}``; ``GET /v1/videos/{id}`` is
-``pending`` (grok2api adds a progress) then ``done`` with ``video.url`` (a CDN link on xAI, a
-relative ``/v1/…`` link on grok2api), or ``failed``/``expired``. ``/v1/videos/edits`` and
-``/v1/videos/extensions`` continue a video given as ``video.url``, which xAI fetches; it takes
-no id of an earlier request. Its result links are temporary (and a reseller's may answer
-once), so an edit or extension sends the parent's local copy inline as a ``data:video/mp4``
-URI, as xAI takes for ``video.url``; with no copy, the link the parent's status gives now
-(docs/dialects.md, "xAI").
+``POST /v1/videos/generations`` answers ``{"request_id"}``; ``GET
+/v1/videos/{id}`` is ``pending`` (grok2api adds a progress) then ``done`` with
+``video.url`` (a CDN link on xAI, a relative ``/v1/…`` link on grok2api), or
+``failed``/``expired``. ``/v1/videos/edits`` and ``/v1/videos/extensions``
+continue a video given as ``video.url``, which xAI fetches; it takes no id of an
+earlier request. Its result links are temporary (and a reseller's may answer
+once), so an edit or extension sends the parent's local copy inline as a
+``data:video/mp4`` URI, as xAI takes for ``video.url``; with no copy, the link
+the parent's status gives now (docs/dialects.md, "xAI").
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ._gateway import Gateway, GatewayDialect, Route, ratio_of
 
 __all__ = ["GATEWAY", "GROK2API", "XAI"]
 
-#: The largest local copy sent inline (xAI reads at most about 15 s of 720p video).
+#: The largest local copy sent inline (xAI reads about 15 s of 720p at most).
 INLINE_LIMIT = 48 * 1024 * 1024
 
 
@@ -79,7 +80,7 @@ class XAI(GatewayDialect):
     gateway = GATEWAY
 
     async def parent_source(self, parent: Video) -> str | None:
-        """The parent's local copy inline, else its link as its status gives it now."""
+        """The parent's local copy inline, else its link as its status gives."""
         inline = await asyncio.to_thread(_inline_video, parent.local_path)
         if inline is not None:
             return inline
@@ -88,7 +89,9 @@ class XAI(GatewayDialect):
 
 
 def _inline_video(path: str | None) -> str | None:
-    """A local mp4 as a ``data:`` URI, or None (no copy, unreadable, or too large)."""
+    """A local mp4 as a ``data:`` URI, or None (no copy, unreadable, or too
+    large).
+    """
     try:
         if not path or os.path.getsize(path) > INLINE_LIMIT:
             return None

@@ -1,4 +1,6 @@
-"""The emulator's ASGI app: the relay's chat endpoint, its status and preview pages, its files."""
+"""The emulator's ASGI app: the relay's chat endpoint, its status and preview
+pages, its files.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +71,9 @@ DIALECTS: tuple[Dialect, ...] = tuple(SPEAKERS)  # type: ignore[arg-type]
 
 
 class Emulator:
-    """The state behind one app: tasks, media, fault counters, and where files live."""
+    """The state behind one app: tasks, media, fault counters, and where files
+    live.
+    """
 
     def __init__(
         self,
@@ -94,14 +98,17 @@ class Emulator:
         self.media = MediaStore(self.files_dir)
         self.tasks = TaskStore(self.media, Timing().at_speed(speed), root)
         self.faults = FaultCounter()
-        # Generations a gateway cancelled because the client went away (flow2api does).
+        # Generations a gateway cancelled when the client left (flow2api does).
         self.cancelled: collections.Counter[str] = collections.Counter()
-        # Tasks started (billed, on a real relay) per prompt: tests and benchmarks count them.
+        # Tasks started (billed, on a real relay) per prompt: tests and
+        # benchmarks count them.
         self.paid: collections.Counter[str] = collections.Counter()
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def authorized(self, header: str | None) -> bool:
-        """A Bearer token: the configured key, or any non-empty one when none is set."""
+        """A Bearer token: the configured key, or any non-empty one when none is
+        set.
+        """
         scheme, _, token = (header or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -109,13 +116,16 @@ class Emulator:
         return self.api_key is None or hmac.compare_digest(token, self.api_key)
 
     async def aclose(self) -> None:
-        """Cancel running tasks, stop the render workers, remove a temporary data dir."""
+        """Cancel running tasks, stop the render workers, remove a temporary
+        data dir.
+        """
         await self.tasks.aclose()
         try:
             await asyncio.to_thread(self.media.close)
         except RuntimeError:
-            # At interpreter exit (atexit → stop()) the default executor is already shut
-            # down; the render pool has nothing left to do by then, so close it inline.
+            # At interpreter exit (atexit → stop()) the default executor is
+            # already shut down; the render pool has nothing left to do by then,
+            # so close it inline.
             self.media.close()
         if self._owned_dir:
             shutil.rmtree(self.root, ignore_errors=True)
@@ -142,11 +152,14 @@ async def files(request: Request) -> Response:
     if not FILE_NAME.match(name) or not path.is_file():
         return JSONResponse({"error": {"message": f"No file {name!r}.", "type": "not_found"}}, 404)
     media_type = "video/mp4" if name.endswith(".mp4") else "image/webp"
-    return FileResponse(path, media_type=media_type)  # answers Range requests with 206
+    # answers Range requests with 206
+    return FileResponse(path, media_type=media_type)
 
 
 async def cdn(request: Request) -> Response:
-    """A video behind a signed-looking link (``/cdn/{stem}/raw?…&sig=…``), as sora2api gives."""
+    """A video behind a signed-looking link (``/cdn/{stem}/raw?…&sig=…``), as
+    sora2api gives.
+    """
     emulator: Emulator = request.app.state.emulator
     name = request.path_params["stem"] + ".mp4"
     path = emulator.files_dir / name
@@ -196,7 +209,9 @@ def create_app(
     data_dir: str | Path | None = None,
     dialect: Dialect = "transcript",
 ) -> Starlette:
-    """The emulator as an ASGI app (see the package docstring for what it serves)."""
+    """The emulator as an ASGI app (see the package docstring for what it
+    serves).
+    """
     emulator = Emulator(speed=speed, api_key=api_key, data_dir=data_dir, dialect=dialect)
     install_log_filter()
 

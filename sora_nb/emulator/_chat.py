@@ -1,7 +1,8 @@
-"""The chat-completions endpoint both chat dialects share; each says what differs.
+"""The chat-completions endpoint both chat dialects share; each says what
+differs.
 
-``_transcript`` and ``_sora2api`` each hold one ``ChatSpeaker``: how the relay reads a body
-(``_request.ChatReader``), how it refuses one, and how it answers.
+``_transcript`` and ``_sora2api`` each hold one ``ChatSpeaker``: how the relay
+reads a body (``_request.ChatReader``), how it refuses one, and how it answers.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ class ChatSpeaker:
         )
 
     def unstreamed(self) -> Response | None:
-        """The answer to ``stream: false`` when the relay makes nothing then (default: none)."""
+        """The answer to ``stream: false`` when the relay makes nothing then
+        (default: none).
+        """
         return None
 
     async def respond(self, task: Task, chat: ChatRequest, fault: str | None) -> Response:
@@ -104,7 +107,9 @@ def _image(chat: ChatRequest, emulator: Emulator, request: Request) -> ImageInpu
 
 
 async def _whole_completion(task: Task, meta: tx.ChunkMeta, fault: str | None) -> Response:
-    """``stream: false``: wait for the task, answer with its whole transcript."""
+    """``stream: false``: wait for the task, answer with its whole
+    transcript.
+    """
     index = 0
     while await task.entry(index) is not None:
         index += 1
@@ -120,7 +125,9 @@ async def _whole_completion(task: Task, meta: tx.ChunkMeta, fault: str | None) -
 
 
 class _CutResponse(Response):
-    """Half of a response's body, then the connection drops (fault ``cut`` without stream)."""
+    """Half of a response's body, then the connection drops (fault ``cut``
+    without stream).
+    """
 
     def __init__(self, whole: Response) -> None:
         self._whole = whole
@@ -136,5 +143,5 @@ class _CutResponse(Response):
 
 def base_url(request: Request) -> str:
     """Where the client reached us."""
-    # Links point wherever the client reached us, so they work on any host and port.
+    # Links point wherever the client reached us, so any host and port works.
     return str(request.base_url).rstrip("/")

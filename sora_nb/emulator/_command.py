@@ -1,4 +1,6 @@
-"""``python -m sora_nb.emulator`` and ``sora-nb emulator``: serve the emulator in the foreground."""
+"""``python -m sora_nb.emulator`` and ``sora-nb emulator``: serve the emulator
+in the foreground.
+"""
 
 from __future__ import annotations
 
@@ -54,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted; return the exit status."""
-    from ._app import create_app  # heavy imports (PyAV, Pillow) only when serving
+    from ._app import create_app  # PyAV and Pillow load only to serve
     from ._server import bind, public_url, uvicorn_server
 
     try:
@@ -76,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         with sock:
             uvicorn_server(app, log_level=args.log_level).run(sockets=[sock])
     except KeyboardInterrupt:
-        pass  # uvicorn shut down gracefully, then re-raised the Ctrl+C it had caught
+        # uvicorn shut down gracefully, then re-raised the Ctrl+C it had caught
+        pass
     return 0
 
 

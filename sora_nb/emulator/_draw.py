@@ -1,9 +1,10 @@
 """What the emulator's frames look like: Pillow drawing, no video I/O.
 
-Every turn adds three things at places fixed by its turn number, so an edit chain stays
-readable in the last video: a caption box with its instruction (top), a numbered badge in the
-turn's colour (bottom), and a moving shape in that colour. Turn 1 also gets a background
-(a gradient, or the reference image with a slow zoom), a bouncing ball and a clock bar.
+Every turn adds three things at places fixed by its turn number, so an edit
+chain stays readable in the last video: a caption box with its instruction
+(top), a numbered badge in the turn's colour (bottom), and a moving shape in
+that colour. Turn 1 also gets a background (a gradient, or the reference image
+with a slow zoom), a bouncing ball and a clock bar.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ PALETTE: tuple[RGB, ...] = (
     (255, 0, 110),
 )
 
-# Fonts with CJK glyphs, tried in order; Pillow's own default font draws boxes for CJK.
+# Fonts with CJK glyphs, tried in order; Pillow's own default font draws boxes
+# for CJK.
 _FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
@@ -56,7 +58,7 @@ def turn_colour(turn: int) -> RGB:
 
 @lru_cache(maxsize=1)
 def _fontconfig_cjk() -> str | None:
-    # Any CJK font fontconfig knows of, beyond the usual paths; optional, never required.
+    # Any CJK font fontconfig knows, beyond the usual paths; optional.
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return None
@@ -107,11 +109,14 @@ _ROW_CHARS = 240
 
 
 def _wrap(text: str, font: Font, width: int, lines: int) -> list[str]:
-    """Greedy wrap by characters (CJK has no spaces), preferring to break at a space."""
+    """Greedy wrap by characters (CJK has no spaces), preferring to break at a
+    space.
+    """
     out: list[str] = []
     rest = " ".join(text.split())
     while rest and len(out) < lines:
-        end = min(len(rest), _ROW_CHARS)  # a row never holds more: bounded for any prompt
+        # a row never holds more: bounded for any prompt
+        end = min(len(rest), _ROW_CHARS)
         while end > 1 and font.getlength(rest[:end]) > width:
             end -= 1
         if end < len(rest) and " " in rest[1:end]:
@@ -127,12 +132,15 @@ def _wrap(text: str, font: Font, width: int, lines: int) -> list[str]:
 
 
 class TurnLayer:
-    """The still part of one turn's drawing (caption, badge), pasted on every frame."""
+    """The still part of one turn's drawing (caption, badge), pasted on every
+    frame.
+    """
 
     def __init__(self, turn: int, prompt: str, width: int, height: int, footer: str | None):
         self.turn = turn
         self.width, self.height = width, height
-        # Small separate pieces: pasting one frame-sized RGBA layer would cost 1 ms a frame.
+        # Small separate pieces: pasting one frame-sized RGBA layer would cost 1
+        # ms a frame.
         self._pieces = [self._caption(prompt), self._badge()]
         if footer:
             self._pieces.append(self._footer(footer))
@@ -141,11 +149,13 @@ class TurnLayer:
         s = _scale(self.width, self.height)
         font = _font(round(16 * s))
         pad, line_h = round(6 * s), round(20 * s)
-        rows = 2 if self.height > self.width else 1  # landscape has room for fewer lines
+        # landscape has room for fewer lines
+        rows = 2 if self.height > self.width else 1
         box_w, box_h = self.width - 2 * pad, rows * line_h + 2 * pad
         slots = max(1, int(self.height * 0.45) // (box_h + pad))
         top = pad + ((self.turn - 1) % slots) * (box_h + pad)
-        # Once the slots wrap around, cover the older caption underneath instead of mixing.
+        # Once the slots wrap around, cover the older caption underneath instead
+        # of mixing.
         alpha = 160 if self.turn <= slots else 245
         piece = Image.new("RGBA", (box_w, box_h), (0, 0, 0, alpha))
         draw = ImageDraw.Draw(piece)
@@ -172,7 +182,9 @@ class TurnLayer:
         return piece, (0, self.height - round(19 * s))
 
     def apply(self, frame: Image.Image, index: int, count: int) -> None:
-        """Draw this turn onto ``frame`` (RGB, in place): its moving shape, then the layer."""
+        """Draw this turn onto ``frame`` (RGB, in place): its moving shape, then
+        the layer.
+        """
         if self.turn > 1:
             self._halo(frame, index, count)
         for piece, position in self._pieces:
@@ -203,7 +215,9 @@ def _gradient(prompt: str, width: int, height: int) -> Image.Image:
 
 
 def placeholder(url: str, width: int, height: int) -> Image.Image:
-    """What stands in for an image URL that cannot be fetched offline: a labelled panel."""
+    """What stands in for an image URL that cannot be fetched offline: a
+    labelled panel.
+    """
     s = _scale(width, height)
     picture = Image.new("RGB", (width, height), (60, 60, 60))
     draw = ImageDraw.Draw(picture)
@@ -219,7 +233,9 @@ def placeholder(url: str, width: int, height: int) -> Image.Image:
 def fresh_frames(
     prompt: str, image: Image.Image | None, width: int, height: int, count: int
 ) -> Iterator[Image.Image]:
-    """Turn 1's moving picture: background (gradient or image), a ball and a clock bar."""
+    """Turn 1's moving picture: background (gradient or image), a ball and a
+    clock bar.
+    """
     still = _gradient(prompt, width, height)
     margin = (width // 10, height // 10)
     enlarged = None
@@ -233,7 +249,7 @@ def fresh_frames(
 
 
 def _pan(image: Image.Image, t: float, width: int, height: int) -> Image.Image:
-    # A slow diagonal pan: a crop is ten times cheaper per frame than a zoom's resize.
+    # A slow diagonal pan: a crop is ten times cheaper a frame than a resize.
     x = round((image.width - width) * t)
     y = round((image.height - height) * t)
     return image.crop((x, y, x + width, y + height))

@@ -1,8 +1,10 @@
-"""Fault injection: which fault a request asked for, and whether it still applies.
+"""Fault injection: which fault a request asked for, and whether it still
+applies.
 
-A fault is named in the ``X-Sora-Fault`` header or by a ``[fault:NAME]`` tag in the last user
-prompt. ``NAMExN`` limits it to the first N requests with the same body, so a client's retries
-can be seen to succeed. The list of names is documented in the package docstring.
+A fault is named in the ``X-Sora-Fault`` header or by a ``[fault:NAME]`` tag in
+the last user prompt. ``NAMExN`` limits it to the first N requests with the same
+body, so a client's retries can be seen to succeed. The list of names is
+documented in the package docstring.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ class Fault:
 
 
 def parse_fault(spec: str) -> Fault:
-    """``"429x2"`` -> ``Fault("429", 2)``; raise ValueError naming the known faults."""
+    """``"429x2"`` -> ``Fault("429", 2)``; raise ValueError naming the known
+    faults.
+    """
     match = _SPEC.match(spec)
     name = match.group("name").lower() if match else spec
     for known in FAULT_NAMES:
@@ -74,7 +78,9 @@ def parse_fault(spec: str) -> Fault:
 
 
 def strip_fault_tag(prompt: str) -> tuple[str, str | None]:
-    """The prompt without its ``[fault:…]`` tags, and the last tag's spec if there was one."""
+    """The prompt without its ``[fault:…]`` tags, and the last tag's spec if
+    there was one.
+    """
     specs = [match.group("spec") for match in _TAG.finditer(prompt)]
     if not specs:
         return prompt, None
@@ -82,14 +88,18 @@ def strip_fault_tag(prompt: str) -> tuple[str, str | None]:
 
 
 class FaultCounter:
-    """Counts requests per (fault, body) so ``NAMExN`` stops applying after N of them."""
+    """Counts requests per (fault, body) so ``NAMExN`` stops applying after N of
+    them.
+    """
 
     def __init__(self) -> None:
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def applies(self, fault: Fault, body: bytes) -> bool:
-        """Whether ``fault`` applies to this request (and count it if it does)."""
+        """Whether ``fault`` applies to this request (and count it if it
+        does).
+        """
         if fault.times is None:
             return True
         key = hashlib.sha256(fault.name.encode() + b"\0" + body).hexdigest()
@@ -104,7 +114,9 @@ class FaultCounter:
 def openai_error(
     status: int, message: str, *, type_: str, code: str | None, param: str | None = None
 ) -> JSONResponse:
-    """An error in the shape OpenAI-style clients parse: ``{"error": {message, type, …}}``."""
+    """An error in the shape OpenAI-style clients parse: ``{"error": {message,
+    type, …}}``.
+    """
     body = {"error": {"message": message, "type": type_, "param": param, "code": code}}
     return JSONResponse(body, status_code=status)
 
@@ -113,7 +125,9 @@ _HTML_STATUS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service 
 
 
 def http_fault_response(name: str) -> Response:
-    """The answer of an HTTP-level fault (401, 429, 5xx), as a real gateway would send it."""
+    """The answer of an HTTP-level fault (401, 429, 5xx), as a real gateway
+    would send it.
+    """
     if name == "401":
         return unauthorized()
     if name == "429":
@@ -127,7 +141,8 @@ def http_fault_response(name: str) -> Response:
         return response
     status = int(name)
     title = f"{status} {_HTML_STATUS[status]}"
-    # Relays sit behind nginx; its error pages are what a client really gets on a 5xx.
+    # Relays sit behind nginx; its error pages are what a client really gets on
+    # a 5xx.
     page = (
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
         f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -136,7 +151,9 @@ def http_fault_response(name: str) -> Response:
 
 
 def unauthorized() -> JSONResponse:
-    """401 in OpenAI's shape; the message never repeats the key that was sent."""
+    """401 in OpenAI's shape; the message never repeats the key that was
+    sent.
+    """
     return openai_error(
         401,
         "Incorrect API key provided: send `Authorization: Bearer <key>` with a valid key.",

@@ -1,11 +1,13 @@
-"""flow2api (docs/dialects.md, "flow2api"): Veo 3.1 through Google Flow, as a chat stream.
+"""flow2api (docs/dialects.md, "flow2api"): Veo 3.1 through Google Flow, as a
+chat stream.
 
-Chunks are ``json.dumps(…, ensure_ascii=False)`` with ``"model": "flow2api"``; progress is
-``生成进度: N%`` in ``reasoning_content``; the result is a bare ``<video src='…'
-data-media-id='…'>`` tag in ``content`` with ``finish_reason: "stop"``; a failure is
-``错误: 视频生成失败: …`` then an in-stream ``{"error": …}``. Orientation is in the model name;
-extend is model ``veo_3_1_extend`` with ``extend://MEDIA_ID`` as the image. When the client
-disconnects, the generation is cancelled, as flow2api does (``Emulator.cancelled`` counts).
+Chunks are ``json.dumps(…, ensure_ascii=False)`` with ``"model": "flow2api"``;
+progress is ``生成进度: N%`` in ``reasoning_content``; the result is a bare
+``<video src='…' data-media-id='…'>`` tag in ``content`` with ``finish_reason:
+"stop"``; a failure is ``错误: 视频生成失败: …`` then an in-stream ``{"error":
+…}``. Orientation is in the model name; extend is model ``veo_3_1_extend`` with
+``extend://MEDIA_ID`` as the image. When the client disconnects, the generation
+is cancelled, as flow2api does (``Emulator.cancelled`` counts).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ _DONE = b"data: [DONE]\n\n"
 
 
 def chunk(content: str, finish: str | None = None) -> bytes:
-    """One chunk as flow2api builds it: reasoning while running, content at the end."""
+    """One chunk as flow2api builds it: reasoning while running, content at the
+    end.
+    """
     delta = {"content": content} if finish else {"reasoning_content": content}
     body = {
         "id": f"chatcmpl-{int(time.time())}",
@@ -104,7 +108,8 @@ async def _events(request: Request, task: Task, notes: list[bytes]) -> AsyncIter
             yield note
         yield chunk("提交视频生成任务...\n")
         yield chunk("视频生成中...\n")
-        yield chunk("生成进度: 0%\n")  # its first poll reports 0 (attempt 0 of the loop)
+        # its first poll reports 0 (attempt 0 of the loop)
+        yield chunk("生成进度: 0%\n")
         index = 0
         while (entry := await task.entry(index)) is not None:
             index += 1
@@ -125,7 +130,8 @@ async def _events(request: Request, task: Task, notes: list[bytes]) -> AsyncIter
                 return
         finished = True
     finally:
-        if not finished:  # the client went away: flow2api cancels the generation
+        # the client went away: flow2api cancels the generation
+        if not finished:
             _cancel(request, task)
 
 

@@ -1,13 +1,16 @@
-"""What every emulated gateway shares: keys, bodies, tasks, links, limits (docs/dialects.md).
+"""What every emulated gateway shares: keys, bodies, tasks, links, limits
+(docs/dialects.md).
 
-A gateway's file (``_newapi``, ``_litellm``, ``_openrouter``, ``_xai``, ``_reseller``) only
-shapes JSON and routes; the tasks are the emulator's usual ones, so faults and timing apply.
-Faults special to gateways: ``expired`` (the task ends expired), ``one-time-link`` (the result
-link answers once, then 410), ``synonyms`` (a reseller's other family of status words). A key
-may run ``GATE`` tasks at once; one more is answered 429 before anything is paid.
+A gateway's file (``_newapi``, ``_litellm``, ``_openrouter``, ``_xai``,
+``_reseller``) only shapes JSON and routes; the tasks are the emulator's usual
+ones, so faults and timing apply. Faults special to gateways: ``expired`` (the
+task ends expired), ``one-time-link`` (the result link answers once, then 410),
+``synonyms`` (a reseller's other family of status words). A key may run ``GATE``
+tasks at once; one more is answered 429 before anything is paid.
 
-Result links are put on the other loopback name (127.0.0.1 and localhost are two origins), so
-a client that sent its key there would be seen doing it: ``Links.keyed`` counts such fetches.
+Result links are put on the other loopback name (127.0.0.1 and localhost are two
+origins), so a client that sent its key there would be seen doing it:
+``Links.keyed`` counts such fetches.
 """
 
 from __future__ import annotations
@@ -70,14 +73,18 @@ def refused(request: Request) -> Response | None:
 
 
 async def keyed_body(request: Request) -> dict[str, Any] | Response:
-    """A create's body, once the key is checked (a bad key is a 401 before the body)."""
+    """A create's body, once the key is checked (a bad key is a 401 before the
+    body).
+    """
     refusal = refused(request)
     return refusal if refusal is not None else await read_body(request)
 
 
 def find_task(request: Request, missing: str, own_ids: bool = False) -> Task | Response:
-    """The task the path's ``{id}`` names (a gateway's own id when ``own_ids``: LiteLLM's,
-    xAI's), else the gateway's refusal: 401 for a bad key, 404 saying ``missing``."""
+    """The task the path's ``{id}`` names (a gateway's own id when ``own_ids``:
+    LiteLLM's, xAI's), else the gateway's refusal: 401 for a bad key, 404 saying
+    ``missing``.
+    """
     refusal = refused(request)
     if refusal is not None:
         return refusal
@@ -91,7 +98,9 @@ def find_task(request: Request, missing: str, own_ids: bool = False) -> Task | R
 def status_route(
     missing: str, answer: Callable[[Request, Task], Response], own_ids: bool = False
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A gateway's ``GET …/{id}``: its task in the gateway's shape (``answer``)."""
+    """A gateway's ``GET …/{id}``: its task in the gateway's shape
+    (``answer``).
+    """
 
     async def status(request: Request) -> Response:
         task = find_task(request, missing, own_ids)
@@ -101,7 +110,9 @@ def status_route(
 
 
 def content_route(missing: str, own_ids: bool = False) -> Callable[[Request], Awaitable[Response]]:
-    """A gateway's ``GET …/{id}/content`` behind the key (``?variant=thumbnail``: the poster)."""
+    """A gateway's ``GET …/{id}/content`` behind the key
+    (``?variant=thumbnail``: the poster).
+    """
 
     async def content(request: Request) -> Response:
         task = find_task(request, missing, own_ids)
@@ -123,11 +134,14 @@ _IMAGE_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF":
 async def read_body(request: Request) -> dict[str, Any] | Response:
     """A JSON body, or a multipart form (a file part becomes a ``data:`` URI).
 
-    As new-api reads a form (``readTaskInputReferenceFiles``): a file's type is sniffed from
-    its bytes when the part says none, and a part that is no image is refused with 400. Each
-    file part received is noted in ``state.uploads`` (field, type, size)."""
+    As new-api reads a form (``readTaskInputReferenceFiles``): a file's type is
+    sniffed from its bytes when the part says none, and a part that is no image
+    is refused with 400. Each file part received is noted in ``state.uploads``
+    (field, type, size).
+    """
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form() as form:  # closes the parts' spooled files after
+        # closes the parts' spooled files after
+        async with request.form() as form:
             return await _form_body(request, form.multi_items())
     try:
         obj = json.loads(await request.body())
@@ -184,7 +198,9 @@ def start(
     public_id: str | None = None,
     gate: bool = False,
 ) -> Started | Response:
-    """Start (and bill) one task for ``body``, or answer as the gateway would refuse it."""
+    """Start (and bill) one task for ``body``, or answer as the gateway would
+    refuse it.
+    """
     emulator = emulator_of(request)
     model, prompt = body.get("model"), body.get("prompt")
     if not isinstance(model, str) or not model or not isinstance(prompt, str) or not prompt:
@@ -253,16 +269,21 @@ def fault_of(task: Task) -> str | None:
 
 @dataclass
 class Links:
-    """Signed result links on the other loopback origin; one-time ones answer once."""
+    """Signed result links on the other loopback origin; one-time ones answer
+    once.
+    """
 
-    tokens: dict[str, tuple[str, bool]] = field(default_factory=dict)  # token → (file, once)
+    # token → (file, once)
+    tokens: dict[str, tuple[str, bool]] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     fetches: int = 0
     keyed: int = 0  # fetches that carried an Authorization header: must stay 0
 
     def mint(self, request: Request, file: str, once: bool) -> str:
-        """A link to ``file``: the same one each time, but a one-time link once used is
-        replaced by a new one (the next status answer carries a link that works)."""
+        """A link to ``file``: the same one each time, but a one-time link once
+        used is replaced by a new one (the next status answer carries a link
+        that works).
+        """
         for token, (name, _) in self.tokens.items():
             if name == file and token not in self.used:
                 return self._url(request, token)
@@ -271,7 +292,9 @@ class Links:
         return self._url(request, token)
 
     def fetchable(self, token: str) -> bool:
-        """Whether a fetch of the link now would get the file, as a gateway's would."""
+        """Whether a fetch of the link now would get the file, as a gateway's
+        would.
+        """
         return token in self.tokens and token not in self.used
 
     @staticmethod
@@ -288,7 +311,9 @@ def links(request: Request) -> Links:
 
 
 async def signed(request: Request) -> Response:
-    """A signed link's file; a one-time link answers 410 once used (fault ``one-time-link``)."""
+    """A signed link's file; a one-time link answers 410 once used (fault
+    ``one-time-link``).
+    """
     state = links(request)
     token = request.path_params["token"]
     state.fetches += 1
@@ -322,7 +347,9 @@ def model_rows(names: list[str], owner: str, **extra: Any) -> list[dict[str, Any
 
 
 class GatewaySpeaker:
-    """A gateway the emulator speaks (``_app.Speaker``): its routes, and the shared link one."""
+    """A gateway the emulator speaks (``_app.Speaker``): its routes, and the
+    shared link one.
+    """
 
     def __init__(self, name: str, own_routes: Callable[[], list[Route]]) -> None:
         self.name = name
@@ -334,10 +361,14 @@ class GatewaySpeaker:
 
 
 def install_state(state: Any) -> None:
-    """What the gateways keep per app: their own ids, poll counts, running tasks, links."""
-    state.public_ids = {}  # a gateway's own task ids (LiteLLM's, xAI's) → the emulator's
+    """What the gateways keep per app: their own ids, poll counts, running
+    tasks, links.
+    """
+    # a gateway's own task ids (LiteLLM's, xAI's) → the emulator's
+    state.public_ids = {}
     state.poll_counts = {}
-    state.running = {}  # key → its running task ids (new-api's concurrency gate)
+    # key → its running task ids (new-api's concurrency gate)
+    state.running = {}
     state.links = Links()
     state.gated = 0  # creates the per-key gate answered 429
     state.uploads = []  # (field, media type, size) of each multipart file part received

@@ -1,5 +1,7 @@
-"""grok2api (docs/dialects.md, "xAI and grok2api"): xAI's routes, with a progress in each
-pending status and the video as a relative ``/v1/videos/{id}/content`` link behind the key."""
+"""grok2api (docs/dialects.md, "xAI and grok2api"): xAI's routes, with a
+progress in each pending status and the video as a relative
+``/v1/videos/{id}/content`` link behind the key.
+"""
 
 from __future__ import annotations
 

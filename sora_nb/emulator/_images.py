@@ -1,7 +1,8 @@
-"""Reference images for image-to-video: ``data:`` URLs, this emulator's own files, or neither.
+"""Reference images for image-to-video: ``data:`` URLs, this emulator's own
+files, or neither.
 
-There is no network here, so an ``https://`` image elsewhere cannot be fetched: the video then
-shows a labelled placeholder in its place instead of failing.
+There is no network here, so an ``https://`` image elsewhere cannot be fetched:
+the video then shows a labelled placeholder in its place instead of failing.
 """
 
 from __future__ import annotations
@@ -21,21 +22,27 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 @dataclass(frozen=True, slots=True)
 class ImageInput:
-    """One of: encoded image bytes, a file of ours to read, or a URL we could not fetch."""
+    """One of: encoded image bytes, a file of ours to read, or a URL we could
+    not fetch.
+    """
 
     data: bytes | None = None
     path: Path | None = None
     unreachable_url: str | None = None
 
     def read(self) -> bytes | None:
-        """The encoded image, or None for a placeholder (reads a file: call off the loop)."""
+        """The encoded image, or None for a placeholder (reads a file: call off
+        the loop).
+        """
         if self.path is not None:
             return self.path.read_bytes()
         return self.data
 
 
 def resolve_image_url(url: str, files_dir: Path, own_netloc: str) -> ImageInput:
-    """Classify an ``image_url``; raise ValueError for a ``data:`` URL that does not decode."""
+    """Classify an ``image_url``; raise ValueError for a ``data:`` URL that does
+    not decode.
+    """
     if url.startswith("data:"):
         return ImageInput(data=_decode_data_url(url))
     own = _own_file(url, files_dir, own_netloc)

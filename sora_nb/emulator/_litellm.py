@@ -1,10 +1,13 @@
-"""The LiteLLM proxy (docs/dialects.md, "LiteLLM"): OpenAI's Videos API over many providers.
+"""The LiteLLM proxy (docs/dialects.md, "LiteLLM"): OpenAI's Videos API over
+many providers.
 
-Ids are ``video_`` + base64 of ``litellm:custom_llm_provider:…;model_id:…;video_id:…``, with
-``=`` padding, a few hundred characters long. Veo (gemini/) polls ``processing`` with a null
-progress; Runway's progress is a 0-1 fraction, null once done; OpenAI's is 0-100. Remix works
-for openai/ models only; the others answer 500 as the proxy does. Every answer carries the
-``x-litellm-version`` header, which is how a client can recognise the proxy for free.
+Ids are ``video_`` + base64 of
+``litellm:custom_llm_provider:…;model_id:…;video_id:…``, with ``=`` padding, a
+few hundred characters long. Veo (gemini/) polls ``processing`` with a null
+progress; Runway's progress is a 0-1 fraction, null once done; OpenAI's is
+0-100. Remix works for openai/ models only; the others answer 500 as the proxy
+does. Every answer carries the ``x-litellm-version`` header, which is how a
+client can recognise the proxy for free.
 """
 
 from __future__ import annotations
@@ -91,7 +94,9 @@ _MISSING = "video not found"
 def _versioned(
     route: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """``route`` with the proxy's version header on every answer, refusals too."""
+    """``route`` with the proxy's version header on every answer, refusals
+    too.
+    """
 
     async def answer(request: Request) -> Response:
         response = await route(request)

@@ -1,8 +1,9 @@
 """The living video models each emulated gateway serves, with what they take.
 
-Names are the gateways' own (docs/dialects.md, "Models"); OpenRouter's listing carries the
-capabilities, the others list names. Sora's names stay on new-api only, as a relay that puts
-the name on another model would (the real Sora 2 is shut down).
+Names are the gateways' own (docs/dialects.md, "Models"); OpenRouter's listing
+carries the capabilities, the others list names. Sora's names stay on new-api
+only, as a relay that puts the name on another model would (the real Sora 2 is
+shut down).
 """
 
 from __future__ import annotations

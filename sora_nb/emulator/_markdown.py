@@ -25,13 +25,15 @@ __all__ = [
     "task_header",
 ]
 
-# The relay types its echo like a language model: words, up to 3 digits, single CJK
-# characters, and punctuation runs with an optional leading space and trailing newline.
+# The relay types its echo like a language model: words, up to 3 digits, single
+# CJK characters, and punctuation runs with an optional leading space and
+# trailing newline.
 _TOKEN = re.compile(r"[A-Za-z]+|\d{1,3}|[^\x00-\x7f]| ?[^\w\s]+\n?|\s|.", re.DOTALL)
 
 QUEUED = "\n> 排队中"  # then one "." per poll
 GENERATING = "\n> 生成中"  # then one "." per poll
-PROGRESS = "\n\n>🏃\u200d 进度 "  # then "NN.." per poll; the first number shares its chunk
+# then "NN.." per poll; the first number shares its chunk
+PROGRESS = "\n\n>🏃\u200d 进度 "
 POLL_DOT = "."
 CONTENT_POLICY = "内容违反使用政策 (content policy violation)"
 
@@ -44,13 +46,15 @@ def echo_block(prompt: str, orientation: str, sid: str | None) -> str:
     return "```json\n" + json.dumps(echo, indent=2, ensure_ascii=False) + "\n```"
 
 
-#: A long prompt's echo is sent in at most this many fragments, each of several tokens, so
-#: a 100k-character prompt streams in moments rather than 100k chunks (docs/dialects.md).
+#: A long prompt's echo goes in at most this many fragments of several tokens,
+#: so 100k characters stream in moments, not 100k chunks (docs/dialects.md).
 MAX_ECHO_FRAGMENTS = 400
 
 
 def echo_tokens(text: str) -> list[str]:
-    """Split the echo into fragments the size of the seed's (they join back to ``text``)."""
+    """Split the echo into fragments the size of the seed's (they join back to
+    ``text``).
+    """
     tokens = _TOKEN.findall(text)
     if len(tokens) <= MAX_ECHO_FRAGMENTS:
         return tokens
@@ -59,7 +63,9 @@ def echo_tokens(text: str) -> list[str]:
 
 
 def task_header(task_id: str, base_url: str) -> str:
-    """The task line, the preview and source links, and the start of the queue line."""
+    """The task line, the preview and source links, and the start of the queue
+    line.
+    """
     return (
         f"\n\n> ID: `{task_id}`\n"
         f">[数据预览]({base_url}/web/{task_id}) | [原始数据]({base_url}/source/{task_id})" + QUEUED
@@ -72,7 +78,9 @@ def progress(percent: int, *, first: bool) -> str:
 
 
 def completed(sid: str, thumbnail_url: str, video_url: str) -> str:
-    """Everything after the last progress number, in one chunk as in the seed."""
+    """Everything after the last progress number, in one chunk as in the
+    seed.
+    """
     return (
         f"\n\n> 生成完成 ✅\n> sid: {sid}\n\n"
         f"![{thumbnail_url}]({thumbnail_url})\n[在线播放▶️]({video_url})"
@@ -85,7 +93,9 @@ def failure_line(reason: str) -> str:
 
 
 def failure_json(reason: dict[str, Any]) -> str:
-    """The other failure shape: a header line, then the reason as a JSON block."""
+    """The other failure shape: a header line, then the reason as a JSON
+    block.
+    """
     body = json.dumps(reason, indent=2, ensure_ascii=False)
     return f"\n\n> 生成失败，错误原因如下\n```json\n{body}\n```"
 
@@ -99,8 +109,9 @@ class ChunkMeta:
     model: str
 
 
-#: ``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)`` without making an encoder
-#: per chunk (the same output: it is the encoder ``dumps`` makes for those arguments).
+#: ``json.dumps(obj, separators=(",", ":"), ensure_ascii=False)`` without making
+#: an encoder per chunk (the same output: it is the encoder ``dumps`` makes for
+#: those arguments).
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
@@ -128,11 +139,12 @@ def sse_chunk(
 
 
 class ContentChunks:
-    """``sse_chunk(meta, text)`` for the content chunks of one stream, byte for byte.
+    """``sse_chunk(meta, text)`` for the content chunks of one stream, byte for
+    byte.
 
-    A stream sends a few dozen of these and a batch streams thousands at once: the part
-    every chunk repeats is encoded once, and only the content is dumped per chunk (a JSON
-    string encodes the same alone as inside its object).
+    A stream sends a few dozen of these and a batch streams thousands at once:
+    the part every chunk repeats is encoded once, and only the content is dumped
+    per chunk (a JSON string encodes the same alone as inside its object).
     """
 
     __slots__ = ("_head",)
@@ -153,12 +165,16 @@ def sse_done() -> bytes:
 
 
 def sse_error(message: str, type_: str) -> bytes:
-    """An in-stream error event, as OpenAI-compatible gateways send when a backend fails."""
+    """An in-stream error event, as OpenAI-compatible gateways send when a
+    backend fails.
+    """
     return f"data: {_dumps({'error': {'message': message, 'type': type_}})}\n\n".encode()
 
 
 def completion_json(meta: ChunkMeta, content: str) -> dict[str, Any]:
-    """The ``stream: false`` answer: one ``chat.completion`` holding the whole transcript."""
+    """The ``stream: false`` answer: one ``chat.completion`` holding the whole
+    transcript.
+    """
     return {
         "id": meta.id,
         "object": "chat.completion",

@@ -1,8 +1,10 @@
-"""Real media: H.264 mp4 (PyAV) and a WebP thumbnail (Pillow), rendered off the event loop.
+"""Real media: H.264 mp4 (PyAV) and a WebP thumbnail (Pillow), rendered off the
+event loop.
 
-Rendering is deterministic: the same request (prompt, model, orientation, turn, image,
-parent video) gives the same files, named by a hash of it. So hundreds of identical demo
-requests cost one encode, and a data dir kept between runs serves its old links again.
+Rendering is deterministic: the same request (prompt, model, orientation, turn,
+image, parent video) gives the same files, named by a hash of it. So hundreds of
+identical demo requests cost one encode, and a data dir kept between runs serves
+its old links again.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ __all__ = [
 FPS = 8  # low on purpose: a 10 s clip encodes in ~0.2 s on two cores
 SECONDS = {"sora-2": 10, "sora-2-pro": 15}
 _PORTRAIT_SIZE = {"sora-2": (360, 640), "sora-2-pro": (540, 960)}
-_RENDER_VERSION = b"2"  # bump when frames change, so kept data dirs do not serve stale files
+# bump when frames change, so kept data dirs do not serve stale files
+_RENDER_VERSION = b"2"
 
 
 class MediaError(Exception):
@@ -75,14 +78,18 @@ class RenderSpec:
 
 @dataclass(frozen=True, slots=True)
 class MediaFiles:
-    """File names (under the files dir) of a rendered video and its thumbnail."""
+    """File names (under the files dir) of a rendered video and its
+    thumbnail.
+    """
 
     video: str
     thumbnail: str
 
 
 def render(spec: RenderSpec, files_dir: Path) -> MediaFiles:
-    """Render ``spec`` into ``files_dir`` unless already there. Blocking: run in a worker."""
+    """Render ``spec`` into ``files_dir`` unless already there. Blocking: run in
+    a worker.
+    """
     key = spec.key()
     files = MediaFiles(f"{key}.mp4", f"{key}.webp")
     if (files_dir / files.video).is_file() and (files_dir / files.thumbnail).is_file():
@@ -99,7 +106,8 @@ def render(spec: RenderSpec, files_dir: Path) -> MediaFiles:
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    # A reader (or a second emulator on the same data dir) never sees a half-written file.
+    # A reader (or a second emulator on the same data dir) never sees a
+    # half-written file.
     tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
     try:
         write(tmp)
@@ -164,7 +172,7 @@ def _parent_frames(path: Path, width: int, height: int, count: int) -> Iterator[
                 current, have = image, have + 1
             if current is None:
                 raise MediaError("原视频没有画面 (the video being edited has no frames)")
-            # Copy: a repeated parent frame must not carry this turn's drawing twice.
+            # Copy: a repeated parent frame must not carry this turn's drawing.
             if current.size == (width, height):
                 yield current.copy()
             else:
@@ -172,7 +180,8 @@ def _parent_frames(path: Path, width: int, height: int, count: int) -> Iterator[
 
 
 def _encode(frames: Iterator[Image.Image], path: Path, width: int, height: int) -> None:
-    # faststart puts the moov atom first, so browsers play the mp4 before it has all arrived.
+    # faststart puts the moov atom first, so browsers play the mp4 before it has
+    # all arrived.
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as out:
         stream = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "crf": "26"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -183,7 +192,9 @@ def _encode(frames: Iterator[Image.Image], path: Path, width: int, height: int) 
 
 
 class MediaStore:
-    """Renders in a small thread pool, one encode per distinct spec at a time."""
+    """Renders in a small thread pool, one encode per distinct spec at a
+    time.
+    """
 
     def __init__(self, files_dir: Path, workers: int | None = None) -> None:
         self.files_dir = files_dir
@@ -192,7 +203,9 @@ class MediaStore:
         self._pending: dict[str, asyncio.Future[MediaFiles]] = {}
 
     async def render(self, spec: RenderSpec) -> MediaFiles:
-        """Render ``spec`` (or join the render of an identical one already running)."""
+        """Render ``spec`` (or join the render of an identical one already
+        running).
+        """
         key = spec.key()
         future = self._pending.get(key)
         if future is None:
@@ -200,13 +213,15 @@ class MediaStore:
             future = loop.run_in_executor(self._executor, render, spec, self.files_dir)
             self._pending[key] = future
             future.add_done_callback(lambda done: self._forget(key, done))
-        # Shielded: one cancelled waiter must not cancel a render that others wait for.
+        # Shielded: one cancelled waiter must not cancel a render that others
+        # wait for.
         return await asyncio.shield(future)
 
     def _forget(self, key: str, done: asyncio.Future[MediaFiles]) -> None:
         self._pending.pop(key, None)
         if not done.cancelled():
-            done.exception()  # retrieved, so an unwatched failure is not logged as lost
+            # retrieved, so an unwatched failure is not logged as lost
+            done.exception()
 
     def close(self) -> None:
         """Stop the workers (a render in progress finishes first)."""

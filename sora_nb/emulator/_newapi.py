@@ -1,18 +1,21 @@
-"""new-api (docs/dialects.md, "new-api"): the OpenAI Videos routes in front of many upstreams.
+"""new-api (docs/dialects.md, "new-api"): the OpenAI Videos routes in front of
+many upstreams.
 
-``POST /v1/videos`` as JSON or multipart (``input_reference`` a file or a string, also
-``image``/``images[]``); ids ``task_…``; a completed status with no link, the file at
-``/v1/videos/{id}/content`` behind the key (``?variant=thumbnail`` for the poster);
-``POST /v1/videos/{id}/remix`` where the channel has one (Sora-named models here); a per-key
-concurrency gate answering 429; ``GET /v1/models`` with ``supported_endpoint_types``.
+``POST /v1/videos`` as JSON or multipart (``input_reference`` a file or a
+string, also ``image``/``images[]``); ids ``task_…``; a completed status with no
+link, the file at ``/v1/videos/{id}/content`` behind the key
+(``?variant=thumbnail`` for the poster); ``POST /v1/videos/{id}/remix`` where
+the channel has one (Sora-named models here); a per-key concurrency gate
+answering 429; ``GET /v1/models`` with ``supported_endpoint_types``.
 
-Its own unified route too: ``POST /v1/video/generations`` (the same body, the same video
-object back) and ``GET /v1/video/generations/{id}``, which answers the task record wrapped
-as ``{"code": "success", "data": {...}}``: new-api's own status words (``NOT_START``,
-``QUEUED``, ``IN_PROGRESS``, ``SUCCESS``, ``FAILURE``), progress as ``"30%"``,
-``fail_reason``, and ``result_url`` (the content route) once done. An unknown id is a 400
-``task_not_exist``. Fault ``no-openai-video`` makes ``GET /v1/videos/{id}`` answer 501, as
-new-api does for a channel that has no OpenAI shape for its status.
+Its own unified route too: ``POST /v1/video/generations`` (the same body, the
+same video object back) and ``GET /v1/video/generations/{id}``, which answers
+the task record wrapped as ``{"code": "success", "data": {...}}``: new-api's own
+status words (``NOT_START``, ``QUEUED``, ``IN_PROGRESS``, ``SUCCESS``,
+``FAILURE``), progress as ``"30%"``, ``fail_reason``, and ``result_url`` (the
+content route) once done. An unknown id is a 400 ``task_not_exist``. Fault
+``no-openai-video`` makes ``GET /v1/videos/{id}`` answer 501, as new-api does
+for a channel that has no OpenAI shape for its status.
 """
 
 from __future__ import annotations
@@ -85,7 +88,9 @@ _RECORD_WORDS = {"queued": "QUEUED", "running": "IN_PROGRESS", "completed": "SUC
 
 
 def task_record(request: Request, task: Task) -> dict[str, Any]:
-    """new-api's task record (its ``dto.TaskDto``), as its own route answers it."""
+    """new-api's task record (its ``dto.TaskDto``), as its own route answers
+    it.
+    """
     state = gw.phase(task)
     word = "NOT_START" if state == "queued" and task.progress == 0 else _RECORD_WORDS[state]
     done = state in ("completed", "failed", "expired")
@@ -111,7 +116,8 @@ def task_record(request: Request, task: Task) -> dict[str, Any]:
 
 async def unified_status(request: Request) -> Response:
     task = gw.find_task(request, _MISSING)
-    if isinstance(task, Response) and task.status_code == 404:  # its own route's refusal
+    # its own route's refusal
+    if isinstance(task, Response) and task.status_code == 404:
         return JSONResponse({"code": "task_not_exist", "message": "task_not_exist",
                              "data": None}, status_code=400)  # fmt: skip
     if isinstance(task, Response):

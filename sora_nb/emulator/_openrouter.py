@@ -1,11 +1,12 @@
 """OpenRouter's video API (docs/dialects.md, "OpenRouter"), under ``/api/v1``.
 
-``POST /api/v1/videos`` takes JSON (``duration``, ``resolution``, ``aspect_ratio``,
-``generate_audio``, ``frame_images[]`` with ``frame_type``) and answers 202 with a
-``polling_url``. A status is pending, in_progress, completed, failed, cancelled or expired; a
-finished one has signed ``urls[]`` (another origin, no key) and ``unsigned_urls[]`` (this
-origin, the key). ``GET /api/v1/videos/models`` lists each model's capabilities, and a value
-outside them is refused with 400, as OpenRouter does.
+``POST /api/v1/videos`` takes JSON (``duration``, ``resolution``,
+``aspect_ratio``, ``generate_audio``, ``frame_images[]`` with ``frame_type``)
+and answers 202 with a ``polling_url``. A status is pending, in_progress,
+completed, failed, cancelled or expired; a finished one has signed ``urls[]``
+(another origin, no key) and ``unsigned_urls[]`` (this origin, the key). ``GET
+/api/v1/videos/models`` lists each model's capabilities, and a value outside
+them is refused with 400, as OpenRouter does.
 """
 
 from __future__ import annotations

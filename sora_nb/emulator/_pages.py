@@ -19,7 +19,9 @@ def _shown(value: Any) -> str:
 
 
 def preview_page(task: dict[str, Any]) -> str:
-    """A page showing the task's state and, once finished, its video (``task`` as /source)."""
+    """A page showing the task's state and, once finished, its video (``task``
+    as /source).
+    """
     finished = task["status"] in ("completed", "failed")
     refresh = "" if finished else '<meta http-equiv="refresh" content="2">'
     rows = "".join(

@@ -1,8 +1,8 @@
 """What a chat-completions body asks for, read the way the relay reads it.
 
-See docs/protocol.md, "Request": the prompt is the last user message, the orientation comes
-from words in it, an image is an ``image_url`` part, and an edit is recognised by the last
-``sid`` in the assistant turns.
+See docs/protocol.md, "Request": the prompt is the last user message, the
+orientation comes from words in it, an image is an ``image_url`` part, and an
+edit is recognised by the last ``sid`` in the assistant turns.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ _SORA2API_MODEL = re.compile(
 )
 _REMIX_ID = re.compile(r"s_[0-9a-f]{32}")
 
-# The last of these words in the prompt wins, since relays read them "at the end".
+# The last of these words in the prompt wins: relays read them "at the end".
 _ORIENTATION = re.compile(
     r"(?P<landscape>横屏|宽屏|16\s*[:：]\s*9|landscape)|(?P<portrait>竖屏|窄屏|9\s*[:：]\s*16|portrait)",
     re.IGNORECASE,
@@ -56,7 +56,9 @@ _SID = re.compile(r"\bsid\s*[:：]\s*`?(s_[0-9a-f]{32})\b")
 
 
 class BadRequest(ValueError):
-    """A body the relay would answer with 400; ``param`` names the offending field."""
+    """A body the relay would answer with 400; ``param`` names the offending
+    field.
+    """
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -78,7 +80,9 @@ class ChatRequest:
 
 
 def orientation_from_prompt(prompt: str) -> Orientation | None:
-    """``landscape`` or ``portrait`` from the prompt's words, None when it names neither."""
+    """``landscape`` or ``portrait`` from the prompt's words, None when it names
+    neither.
+    """
     found: Orientation | None = None
     for match in _ORIENTATION.finditer(prompt):
         found = "landscape" if match.group("landscape") else "portrait"
@@ -86,7 +90,9 @@ def orientation_from_prompt(prompt: str) -> Orientation | None:
 
 
 def model_orientation(model: str) -> Orientation | None:
-    """The orientation a model name carries (``sora-video-10s`` was landscape), if any."""
+    """The orientation a model name carries (``sora-video-10s`` was landscape),
+    if any.
+    """
     if "portrait" in model:
         return "portrait"
     if "landscape" in model or model.startswith("sora-video-"):
@@ -95,12 +101,16 @@ def model_orientation(model: str) -> Orientation | None:
 
 
 def media_model(model: str) -> str:
-    """The emulator's rendering preset for any relay's model name: pro or not."""
+    """The emulator's rendering preset for any relay's model name: pro or
+    not.
+    """
     return "sora-2-pro" if "pro" in model else "sora-2"
 
 
 class ChatReader(Protocol):
-    """How one chat dialect reads a body (its file here, ``_transcript`` or ``_sora2api``)."""
+    """How one chat dialect reads a body (its file here, ``_transcript`` or
+    ``_sora2api``).
+    """
 
     def model(self, value: Any) -> str:
         """The model name, or ``BadRequest`` in the relay's own words."""
@@ -122,7 +132,9 @@ class ChatReader(Protocol):
 
 
 def parse_chat_request(body: bytes, fault_header: str | None, reader: ChatReader) -> ChatRequest:
-    """Validate a ``POST /v1/chat/completions`` body; raise BadRequest as the relay would."""
+    """Validate a ``POST /v1/chat/completions`` body; raise BadRequest as the
+    relay would.
+    """
     obj = _json_object(body)
     model = reader.model(obj.get("model"))
     stream = obj.get("stream", False)
@@ -149,7 +161,7 @@ def parse_chat_request(body: bytes, fault_header: str | None, reader: ChatReader
 def sora2api_model(model: Any) -> str:
     """A sora2api model name, or its relay's refusal."""
     if not (isinstance(model, str) and _SORA2API_MODEL.match(model)):
-        # The relay's own wording, from an HTTPException caught by its generic handler.
+        # The relay's own wording, from an HTTPException its handler caught.
         raise BadRequest(f"400: Invalid model: {model}", param="model", code="server_error")
     return model
 

@@ -1,10 +1,11 @@
 """A reseller on the OpenAI Videos shape (docs/dialects.md, "Resellers").
 
-Resellers pass their upstreams' words through. By default: ``NOT_START`` → ``Processing``
-with progress as ``"NN%"`` → ``Success`` with ``video_url`` (a link on another origin), or
-``Fail`` with ``fail_reason``. Fault ``synonyms`` switches to the other family seen:
-``Preparing`` → ``running`` with a 0-1 fraction → ``SUCCEEDED`` with ``url``, or ``FAILED``
-with ``error``; a task that ends ``expired`` says ``expired``.
+Resellers pass their upstreams' words through. By default: ``NOT_START`` →
+``Processing`` with progress as ``"NN%"`` → ``Success`` with ``video_url`` (a
+link on another origin), or ``Fail`` with ``fail_reason``. Fault ``synonyms``
+switches to the other family seen: ``Preparing`` → ``running`` with a 0-1
+fraction → ``SUCCEEDED`` with ``url``, or ``FAILED`` with ``error``; a task that
+ends ``expired`` says ``expired``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Serving the app with uvicorn: in a background thread (kernels, tests) or in the foreground."""
+"""Serving the app with uvicorn: in a background thread (kernels, tests) or in
+the foreground.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def public_url(sock: socket.socket) -> str:
-    """``http://host:port`` for clients of ``sock``; a wildcard host becomes loopback."""
+    """``http://host:port`` for clients of ``sock``; a wildcard host becomes
+    loopback.
+    """
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", ""):  # noqa: S104 - read back from the socket, not chosen here
         host = "127.0.0.1"
@@ -46,12 +50,15 @@ def public_url(sock: socket.socket) -> str:
 
 
 def uvicorn_server(app: Starlette, *, log_level: str = "warning") -> uvicorn.Server:
-    """A uvicorn server for the app: HTTP only, access log off unless asked for."""
+    """A uvicorn server for the app: HTTP only, access log off unless asked
+    for.
+    """
     config = uvicorn.Config(
         app,
         log_level=log_level,
         access_log=log_level in ("debug", "trace", "info"),
-        ws="none",  # no websockets here, and importing them warns on some versions
+        # no websockets here, and importing them warns on some versions
+        ws="none",
         lifespan="on",
         timeout_graceful_shutdown=3,
     )
@@ -60,7 +67,9 @@ def uvicorn_server(app: Starlette, *, log_level: str = "warning") -> uvicorn.Ser
 
 
 class EmulatorServer:
-    """An emulator running in a background thread; a context manager that stops it."""
+    """An emulator running in a background thread; a context manager that stops
+    it.
+    """
 
     def __init__(self, app: Starlette, server: uvicorn.Server, sock: socket.socket) -> None:
         self.app = app
@@ -72,7 +81,8 @@ class EmulatorServer:
         self._sock = sock
 
     def _start(self) -> None:
-        atexit.register(self.stop)  # a kernel that exits without stop() still cleans up
+        # a kernel that exits without stop() still cleans up
+        atexit.register(self.stop)
         self._thread.start()
         while not self._server.started:
             if not self._thread.is_alive():
@@ -81,12 +91,14 @@ class EmulatorServer:
             time.sleep(0.005)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """End open streams, stop the server, and wait for its thread (idempotent)."""
+        """End open streams, stop the server, and wait for its thread
+        (idempotent).
+        """
         atexit.unregister(self.stop)
         emulator: Emulator = self.app.state.emulator
         if self._thread.is_alive() and emulator.loop is not None:
-            # Streams follow tasks: ending the tasks first lets uvicorn shut down at once
-            # instead of waiting out a slow stream.
+            # Streams follow tasks: ending the tasks first lets uvicorn shut
+            # down at once instead of waiting out a slow stream.
             future = asyncio.run_coroutine_threadsafe(emulator.tasks.aclose(), emulator.loop)
             with contextlib.suppress(concurrent.futures.TimeoutError):
                 future.result(timeout)
@@ -120,9 +132,9 @@ def serve_in_thread(
 ) -> EmulatorServer:
     """Start an emulator in a daemon thread; return once it accepts connections.
 
-    ``port=0`` picks a free port; ``server.url`` says which. ``speed`` divides every delay.
-    ``dialect`` is ``transcript`` (the seed relay), ``sora2api`` or ``videos``
-    (docs/dialects.md).
+    ``port=0`` picks a free port; ``server.url`` says which. ``speed`` divides
+    every delay. ``dialect`` is ``transcript`` (the seed relay), ``sora2api`` or
+    ``videos`` (docs/dialects.md).
     """
     app = create_app(speed=speed, api_key=api_key, data_dir=data_dir, dialect=dialect)
     sock = bind(host, port)

@@ -1,11 +1,12 @@
 """The sora2api chat dialect: one task followed as that relay family streams it.
 
-See docs/dialects.md, "sora2api chat". Progress goes in ``reasoning_content``, the result is
-an ``html`` block with a ``<video>`` tag in ``content``, and each chunk is Python's default
-``json.dumps`` of the relay's fields, in the relay's key order. The emulator plays the
-watermark-free mode of the ShakeChanDev fork, the richest of the family: a ``task_id`` line
-with ``delta.output``, and a ``Post ID`` to remix. Its video link looks like a signed CDN
-link, with a query string and no ``.mp4`` suffix, so clients meet that shape offline too.
+See docs/dialects.md, "sora2api chat". Progress goes in ``reasoning_content``,
+the result is an ``html`` block with a ``<video>`` tag in ``content``, and each
+chunk is Python's default ``json.dumps`` of the relay's fields, in the relay's
+key order. The emulator plays the watermark-free mode of the ShakeChanDev fork,
+the richest of the family: a ``task_id`` line with ``delta.output``, and a
+``Post ID`` to remix. Its video link looks like a signed CDN link, with a query
+string and no ``.mp4`` suffix, so clients meet that shape offline too.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def sse_chunk(
     first: bool = False,
     output: list[dict[str, str]] | None = None,
 ) -> bytes:
-    """One chunk with the relay's fields and key order, ``json.dumps`` defaults."""
+    """One chunk with the relay's fields and key order, ``json.dumps``
+    defaults.
+    """
     now = time.time()
     delta: dict[str, Any] = {"role": "assistant"} if first else {}
     delta["content"] = content
@@ -83,7 +86,9 @@ _DONE = b"data: [DONE]\n\n"
 
 
 def signed_video_url(base_url: str, video_file: str) -> str:
-    """A link shaped like a signed CDN one: ``…/raw?se=…&sig=…``, no ``.mp4`` at the end."""
+    """A link shaped like a signed CDN one: ``…/raw?se=…&sig=…``, no ``.mp4`` at
+    the end.
+    """
     stem = video_file.removesuffix(".mp4")
     expires = time.strftime("%Y-%m-%dT%H%%3A%M%%3A%SZ", time.gmtime(time.time() + 7 * 86400))
     signature = secrets.token_urlsafe(18).replace("-", "%2B").replace("_", "%2F")
@@ -97,7 +102,9 @@ def event_stream(task: Task, fault: str | None) -> StreamingResponse:
 
 
 def completion() -> JSONResponse:
-    """``stream: false``: the relay only checks that it could generate, and says so."""
+    """``stream: false``: the relay only checks that it could generate, and says
+    so.
+    """
     message = {"role": "assistant", "content": NOT_STREAMED}
     return JSONResponse(
         {
@@ -133,7 +140,9 @@ async def _events(task: Task, fault: str | None) -> AsyncIterator[bytes]:
 
 
 def _translate(task: Task, entry: Entry, seen: set[str]) -> list[bytes]:
-    """The relay's chunks for one step of the task (some steps say nothing there)."""
+    """The relay's chunks for one step of the task (some steps say nothing
+    there).
+    """
     kind = entry.kind
     if kind == "task":
         line = f"Task submitted successfully. task_id: {task.id}\n"
@@ -183,7 +192,9 @@ def _failed(reason: str) -> list[bytes]:
 
 
 def _retries_then_error(reason: str) -> list[bytes]:
-    """The relay retries a failed generation, saying so, then gives up with an error event."""
+    """The relay retries a failed generation, saying so, then gives up with an
+    error event.
+    """
     notices = [
         sse_chunk(
             reasoning=f"**生成失败，正在重试**\n\n第 {attempt} 次重试（共 {_RETRIES} 次）...\n\n"
@@ -195,7 +206,9 @@ def _retries_then_error(reason: str) -> list[bytes]:
 
 
 class _Sora2api(ChatSpeaker):
-    """Only the last message counts; a link image is dropped; errors are 500s."""
+    """Only the last message counts; a link image is dropped; errors are
+    500s.
+    """
 
     name = "sora2api"
 
@@ -212,7 +225,8 @@ class _Sora2api(ChatSpeaker):
 
     def clean(self, prompt: str, image_url: str | None) -> tuple[str, str | None]:
         if image_url is not None and not image_url.startswith("data:image"):
-            image_url = None  # that relay drops image links; only data: URIs count
+            # that relay drops image links; only data: URIs count
+            image_url = None
         return without_remix_id(prompt), image_url
 
     def refuse(self, exc: BadRequest) -> Response:

@@ -16,9 +16,9 @@ __all__ = ["StreamCut", "event_stream", "install_log_filter"]
 class StreamCut(Exception):
     """Raised on purpose to drop a connection mid-body (fault ``cut``).
 
-    An ASGI app cannot close its socket; raising after the response started makes uvicorn
-    close it without the final chunk, which is exactly what a client sees when a relay's
-    connection breaks.
+    An ASGI app cannot close its socket; raising after the response started
+    makes uvicorn close it without the final chunk, which is exactly what a
+    client sees when a relay's connection breaks.
     """
 
 
@@ -32,8 +32,8 @@ def event_stream(task: Task, meta: tx.ChunkMeta, fault: str | None) -> Streaming
 
 async def _events(task: Task, meta: tx.ChunkMeta, fault: str | None) -> AsyncIterator[bytes]:
     content = tx.ContentChunks(meta)
-    # The role chunk goes out with the first entries (the echo's first token exists as soon
-    # as the task does): one write fewer per stream, the same bytes.
+    # The role chunk goes out with the first entries (the echo's first token
+    # exists with the task): one write fewer per stream, the same bytes.
     head = tx.sse_chunk(meta, "", role=True)
     index = 0
     while entries := await task.entries_from(index):
@@ -55,7 +55,9 @@ async def _events(task: Task, meta: tx.ChunkMeta, fault: str | None) -> AsyncIte
 def _body(
     entries: list[Entry], content: tx.ContentChunks, fault: str | None
 ) -> tuple[bytes, str | None]:
-    """One chunk per entry, joined into one write; and the fault that ends the stream there."""
+    """One chunk per entry, joined into one write; and the fault that ends the
+    stream there.
+    """
     chunks: list[bytes] = []
     for entry in entries:
         if fault == "no-video" and entry.kind == "completed":
@@ -69,12 +71,15 @@ def _body(
 def _is_cut(error: BaseException | None) -> bool:
     if isinstance(error, StreamCut):
         return True
-    nested = getattr(error, "exceptions", None)  # an exception group, on any Python
+    # an exception group, on any Python
+    nested = getattr(error, "exceptions", None)
     return isinstance(nested, tuple) and bool(nested) and all(_is_cut(e) for e in nested)
 
 
 class _QuietCuts(logging.Filter):
-    """Keeps deliberate cuts out of uvicorn's error log; every other error still shows."""
+    """Keeps deliberate cuts out of uvicorn's error log; every other error still
+    shows.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and _is_cut(record.exc_info[1]))

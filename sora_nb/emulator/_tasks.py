@@ -1,8 +1,10 @@
-"""Generation tasks: each runs on the server by itself and writes its transcript as it goes.
+"""Generation tasks: each runs on the server by itself and writes its transcript
+as it goes.
 
-A task's transcript is a list of entries, one per chunk the relay would send (a token of the
-echo, one queue dot, one progress number, …). Streams follow that list, so a client that drops
-its stream loses nothing: the task finishes anyway and ``/source/{id}`` reports it.
+A task's transcript is a list of entries, one per chunk the relay would send (a
+token of the echo, one queue dot, one progress number, …). Streams follow that
+list, so a client that drops its stream loses nothing: the task finishes anyway
+and ``/source/{id}`` reports it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Timing:
-    """Seconds between polls at speed 1: a finished video in about five seconds."""
+    """Seconds between polls at speed 1: a finished video in about five
+    seconds.
+    """
 
     echo: float = 0.012
     queue_polls: int = 5
@@ -65,7 +69,9 @@ class Timing:
 
 
 class Task:
-    """One generation: its request, its state as ``/source`` shows it, and its transcript."""
+    """One generation: its request, its state as ``/source`` shows it, and its
+    transcript.
+    """
 
     def __init__(self, request: ChatRequest, base_url: str, *, orientation: str, turn: int):
         self.id = new_task_id()
@@ -86,12 +92,16 @@ class Task:
         self._waiters: list[asyncio.Future[None]] = []
 
     def add(self, kind: EntryKind, text: str) -> None:
-        """Append a chunk of transcript and wake the streams that follow this task."""
+        """Append a chunk of transcript and wake the streams that follow this
+        task.
+        """
         self.entries.append(Entry(kind, text))
         self._notify()
 
     def fail(self, reason: str, text: str) -> None:
-        """End in failure, with ``text`` as the transcript's failure line or block."""
+        """End in failure, with ``text`` as the transcript's failure line or
+        block.
+        """
         self.status, self.failure_reason = "failed", reason
         self.add("failed", text)
 
@@ -102,9 +112,10 @@ class Task:
         self._notify()
 
     def _notify(self) -> None:
-        # A future per waiting stream. It was a new Event per entry, on top of the future
-        # its wait() makes: with ids drawn a character at a time, about 7% of the
-        # emulator's CPU when a thousand tasks start at once (measured side by side).
+        # A future per waiting stream. It was a new Event per entry, on top of
+        # the future its wait() makes: with ids drawn a character at a time,
+        # about 7% of the emulator's CPU when a thousand tasks start at once
+        # (measured side by side).
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():  # a stream cancelled while it waited
@@ -116,7 +127,9 @@ class Task:
         await waiter
 
     async def entry(self, index: int) -> Entry | None:
-        """Entry ``index``, once it exists; None if the task ended before writing it."""
+        """Entry ``index``, once it exists; None if the task ended before
+        writing it.
+        """
         while index >= len(self.entries):
             if self.finished:
                 return None
@@ -124,10 +137,12 @@ class Task:
         return self.entries[index]
 
     async def entries_from(self, index: int) -> list[Entry]:
-        """Every entry from ``index`` on, once there is one; empty if the task ended first.
+        """Every entry from ``index`` on, once there is one; empty if the task
+        ended first.
 
-        A stream that fell behind its task (a busy server, a slow reader) gets all it
-        missed at once and sends it in one write: the same chunks, fewer sends.
+        A stream that fell behind its task (a busy server, a slow reader) gets
+        all it missed at once and sends it in one write: the same chunks, fewer
+        sends.
         """
         while index >= len(self.entries):
             if self.finished:
@@ -163,22 +178,27 @@ class Task:
 
 
 class TaskStore:
-    """All tasks of one emulator, the runner that advances them, and the sid index."""
+    """All tasks of one emulator, the runner that advances them, and the sid
+    index.
+    """
 
     def __init__(self, media: MediaStore, timing: Timing, data_dir: Path) -> None:
         self.media = media
         self.timing = timing
         self._records = data_dir / "tasks"
         self._records.mkdir(parents=True, exist_ok=True)
-        # Records are written by one worker thread, in order: a thousand tasks ending at once
-        # must not hold the event loop (and every stream) for two file writes each.
+        # Records are written by one worker thread, in order: a thousand tasks
+        # ending at once must not hold the event loop (and every stream) for two
+        # file writes each.
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "sora-nb-records")
         self._tasks: dict[str, Task] = {}
         self._by_sid: dict[str, Task] = {}
         self._runners: set[asyncio.Task[None]] = set()
 
     def get(self, task_id: str) -> Task | None:
-        """A task of this emulator, or of an earlier one that used the same data dir."""
+        """A task of this emulator, or of an earlier one that used the same data
+        dir.
+        """
         return self._tasks.get(task_id) or self._load(task_id)
 
     def by_sid(self, sid: str) -> Task | None:
@@ -203,12 +223,15 @@ class TaskStore:
         return task
 
     async def aclose(self) -> None:
-        """Cancel every running task and wait for them (their streams then end)."""
+        """Cancel every running task and wait for them (their streams then
+        end).
+        """
         runners = list(self._runners)
         for runner in runners:
             runner.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
-        self._writer.shutdown(wait=True)  # every record is on disk for the next emulator
+        # every record is on disk for the next emulator
+        self._writer.shutdown(wait=True)
 
     async def _run(self, task: Task, parent: Task | None, image: ImageInput | None) -> None:
         try:
@@ -226,7 +249,9 @@ class TaskStore:
             self._save(task)
 
     def index_sid(self, task: Task) -> None:
-        """Index a finished video by its sid, for the edits that will name it."""
+        """Index a finished video by its sid, for the edits that will name
+        it.
+        """
         assert task.sid is not None
         self._by_sid[task.sid] = task
         self._write(self._records / f"{task.sid}.sid", task.id)
@@ -266,9 +291,11 @@ def _write_record(path: Path, text: str) -> None:
         logger.warning("Could not save %s in the data dir", path.name)
 
 
-_TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")  # also keeps URL path params out of file names
+# also keeps URL path params out of file names
+_TASK_ID = re.compile(r"^task_[0-9a-z]{26}$")
 
-# What a finished task keeps on disk, so a later emulator on the same data dir knows it.
+# What a finished task keeps on disk, so a later emulator on the same data dir
+# knows it.
 _RECORD = (
     "id",
     "base_url",
@@ -286,7 +313,9 @@ _RECORD = (
 
 
 class _Run:
-    """The life of one task, poll by poll (see docs/protocol.md, "Response stream")."""
+    """The life of one task, poll by poll (see docs/protocol.md, "Response
+    stream").
+    """
 
     def __init__(
         self, store: TaskStore, task: Task, parent: Task | None, image: ImageInput | None
@@ -300,11 +329,13 @@ class _Run:
         self._due = self._loop.time()
 
     async def _wait(self, delay: float) -> None:
-        """Sleep until ``delay`` after the previous step was due, not after it ran.
+        """Sleep until ``delay`` after the previous step was due, not after it
+        ran.
 
-        The timeline is the relay's, not this server's: when the loop is busy (a thousand
-        streams at once) a late step is written at once instead of pushing every later
-        one back, so a task still ends about when it would alone (docs/protocol.md).
+        The timeline is the relay's, not this server's: when the loop is busy (a
+        thousand streams at once) a late step is written at once instead of
+        pushing every later one back, so a task still ends about when it would
+        alone (docs/protocol.md).
         """
         self._due += delay
         pause = self._due - self._loop.time()
@@ -334,12 +365,14 @@ class _Run:
             await self._progress(self.timing.progress_steps)
             files = await render
         finally:
-            render.cancel()  # a no-op once done; shielded, so others' renders go on
+            # a no-op once done; shielded, so others' renders go on
+            render.cancel()
         self._complete(files.video, files.thumbnail)
 
     async def _polls(self, kind: EntryKind, count: int, delay: float) -> None:
         if kind == "queue" and self.fault == "slow-queue":
-            await self._wait(self.timing.slow_queue)  # silent: no dot, no keep-alive
+            # silent: no dot, no keep-alive
+            await self._wait(self.timing.slow_queue)
         for _ in range(count):
             await self._wait(delay)
             self.task.add(kind, tx.POLL_DOT)
@@ -362,7 +395,8 @@ class _Run:
             self.task.progress = percent
             self.task.add("progress", tx.progress(percent, first=step == 0))
             if step == 1 and self.fault == "slow-progress":
-                await self._wait(self.timing.slow_progress)  # a bar held part-way, live
+                # a bar held part-way, live
+                await self._wait(self.timing.slow_progress)
             percent = min(99, percent + self.random.randint(6, 18))
 
     def _spec(self) -> RenderSpec:

@@ -1,8 +1,8 @@
 """The seed relay's dialect: a markdown transcript streamed as chat chunks.
 
-It reads the whole history, knows two model names, and finds the video an edit remixes by
-the last ``sid:`` line of the assistant turns (docs/protocol.md, "Request"). The transcript's
-text is ``_markdown``'s.
+It reads the whole history, knows two model names, and finds the video an edit
+remixes by the last ``sid:`` line of the assistant turns (docs/protocol.md,
+"Request"). The transcript's text is ``_markdown``'s.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
-"""The Videos task API (docs/dialects.md, "Videos task API"): submit, poll, content, remix.
+"""The Videos task API (docs/dialects.md, "Videos task API"): submit, poll,
+content, remix.
 
-The routes and JSON shapes of go-sora2api, which follows OpenAI's own Videos API: no chat
-endpoint, a task id to poll, the mp4 behind the key, and remix by a share id that
-``POST /v1/posts`` hands out once a video is done. Errors are ``{"error": {"message": …}}``
-in the relay's own words. Tasks are the emulator's usual ones, so faults and timing apply.
+The routes and JSON shapes of go-sora2api, which follows OpenAI's own Videos
+API: no chat endpoint, a task id to poll, the mp4 behind the key, and remix by a
+share id that ``POST /v1/posts`` hands out once a video is done. Errors are
+``{"error": {"message": …}}`` in the relay's own words. Tasks are the emulator's
+usual ones, so faults and timing apply.
 
-Fault ``cut`` acts on polling here: the first two polls of the task lose their connection
-mid-body, and the polls after that succeed (the task goes on regardless).
+Fault ``cut`` acts on polling here: the first two polls of the task lose their
+connection mid-body, and the polls after that succeed (the task goes on
+regardless).
 """
 
 from __future__ import annotations
@@ -237,7 +240,9 @@ async def no_chat(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    """The Videos API's routes (the chat endpoint answers 404, as that relay's does)."""
+    """The Videos API's routes (the chat endpoint answers 404, as that relay's
+    does).
+    """
     return [
         Route("/v1/videos", create, methods=["POST"]),
         Route("/v1/videos/remix", remix, methods=["POST"]),
@@ -249,7 +254,9 @@ def routes() -> list[Route]:
 
 
 class _Videos:
-    """The Videos task API: its own routes, chosen by a setting on the client's side."""
+    """The Videos task API: its own routes, chosen by a setting on the client's
+    side.
+    """
 
     name = "videos"
     hint = " and SORA_DIALECT=videos"

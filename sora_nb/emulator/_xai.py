@@ -1,10 +1,11 @@
 """xAI's video API and grok2api (docs/dialects.md, "xAI and grok2api").
 
-``POST /v1/videos/generations`` answers ``{"request_id"}``. The first poll carries no status
-yet (it is still being scheduled); then ``pending`` (grok2api adds ``progress``), ``done``
-with ``video.url`` (xAI: a CDN link on another origin; grok2api: a relative ``/v1/…`` link
-behind the key), ``failed`` with ``error``, or ``expired``. ``/v1/videos/edits`` and
-``/v1/videos/extensions`` take the earlier video as ``video.url``.
+``POST /v1/videos/generations`` answers ``{"request_id"}``. The first poll
+carries no status yet (it is still being scheduled); then ``pending`` (grok2api
+adds ``progress``), ``done`` with ``video.url`` (xAI: a CDN link on another
+origin; grok2api: a relative ``/v1/…`` link behind the key), ``failed`` with
+``error``, or ``expired``. ``/v1/videos/edits`` and ``/v1/videos/extensions``
+take the earlier video as ``video.url``.
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ async def _start(request: Request, parent_url_key: str | None) -> Response:
 
 
 def _parent(request: Request, body: dict[str, Any]) -> Task | str:
-    """The earlier video from ``video.url`` as xAI fetches it: a signed link (refused once
-    used: a one-time link fetches once), grok2api's content path, or the video itself as a
-    ``data:video/mp4`` URI; else a sentence saying why it cannot be read."""
+    """The earlier video from ``video.url`` as xAI fetches it: a signed link
+    (refused once used: a one-time link fetches once), grok2api's content path,
+    or the video itself as a ``data:video/mp4`` URI; else a sentence saying why
+    it cannot be read.
+    """
     video = body.get("video")
     url = video.get("url") if isinstance(video, dict) else None
     if not isinstance(url, str):
@@ -143,7 +146,9 @@ async def models(request: Request) -> Response:
 
 
 def routes(grok2api: bool = False) -> list[Route]:
-    """xAI's routes; ``grok2api`` adds progress and gives relative links behind the key."""
+    """xAI's routes; ``grok2api`` adds progress and gives relative links behind
+    the key.
+    """
     return [
         Route("/v1/models", models),
         Route("/v1/videos/generations", create, methods=["POST"]),

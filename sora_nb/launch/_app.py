@@ -1,13 +1,15 @@
 """``sora-nb app``: the studio as a web app, served by Voilà.
 
-The page is ``notebooks/studio-app.ipynb``: one cell, no prose, the studio in its app mode
-(no developer notice, no commands in its words, Resume as a button).
+The page is ``notebooks/studio-app.ipynb``: one cell, no prose, the studio in
+its app mode (no developer notice, no commands in its words, Resume as a
+button).
 
-Voilà runs the notebook in a fresh kernel per browser tab and shows only its outputs, so each
-visitor gets their own session: nothing is shared between kernels. The relay is the embedded
-emulator unless ``SORA_BASE_URL`` (and ``SORA_API_KEY``) are set, as for the notebooks. The
-studio needs no file served beside the notebook (it sends thumbnails and videos over its
-widgets); the allowlist below serves the local copies its saved record links to.
+Voilà runs the notebook in a fresh kernel per browser tab and shows only its
+outputs, so each visitor gets their own session: nothing is shared between
+kernels. The relay is the embedded emulator unless ``SORA_BASE_URL`` (and
+``SORA_API_KEY``) are set, as for the notebooks. The studio needs no file served
+beside the notebook (it sends thumbnails and videos over its widgets); the
+allowlist below serves the local copies its saved record links to.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ __all__ = ["APP", "FILE_ALLOWLIST", "STUDIO", "add_arguments", "run", "voila_com
 
 STUDIO = "05-studio.ipynb"  # the notebook people open in JupyterLab
 APP = "studio-app.ipynb"  # the page Voilà serves: the studio alone
-# Voilà serves only pictures by default (VoilaConfiguration.file_allowlist); add the mp4 and
-# WebP copies the studio saves in sora_outputs/.
+# Voilà serves only pictures by default (VoilaConfiguration.file_allowlist); add
+# the mp4 and WebP copies the studio saves in sora_outputs/.
 FILE_ALLOWLIST = [r".*\.(png|jpg|gif|svg)", r"sora_outputs/[^/]+\.(mp4|webp|jpe?g|png)"]
 
 
@@ -39,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def voila_command(notebook: Path, ip: str, port: int, *, open_browser: bool) -> list[str]:
-    """The ``voila`` command line serving ``notebook`` alone (its folder is the root)."""
+    """The ``voila`` command line serving ``notebook`` alone (its folder is the
+    root).
+    """
     command = [
         sys.executable,
         "-m",
@@ -56,7 +60,9 @@ def voila_command(notebook: Path, ip: str, port: int, *, open_browser: bool) -> 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve the studio with Voilà until it stops; print its URL once it answers."""
+    """Serve the studio with Voilà until it stops; print its URL once it
+    answers.
+    """
     if importlib.util.find_spec("voila") is None:
         print(f"sora-nb app: Voilà is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 1
@@ -67,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"sora-nb app: the studio {notebook}; videos from {relay}.", flush=True)
     command = voila_command(notebook, args.ip, port, open_browser=args.open)
     url = f"http://{host}:{port}/"
-    # The probe is Voilà's icon: the page itself would start a kernel, and a refused file
-    # logs a warning. The kernel's folder is the notebook's, so videos are saved beside it.
+    # The probe is Voilà's icon: the page itself would start a kernel, and a
+    # refused file logs a warning. The kernel's folder is the notebook's, so
+    # videos are saved beside it.
     probe = f"{url}voila/static/favicon.ico"
     return serve(command, probe, f"sora-nb app: open {url}", cwd=notebook.parent)

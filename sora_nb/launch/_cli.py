@@ -1,7 +1,8 @@
-"""The ``sora-nb`` command: one subcommand per module, listed in ``_SUBCOMMANDS``.
+"""The ``sora-nb`` command: one subcommand per module, listed in
+``_SUBCOMMANDS``.
 
-To add a subcommand, give its module ``add_arguments(parser)`` and ``run(args)`` (returning
-the exit status) and list it in ``_SUBCOMMANDS``.
+To add a subcommand, give its module ``add_arguments(parser)`` and ``run(args)``
+(returning the exit status) and list it in ``_SUBCOMMANDS``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from collections.abc import Callable
 __all__ = ["main"]
 
 
-#: name: (module, one-line help, description). Each module has ``add_arguments(parser)`` and
-#: ``run(args) -> int``; it is imported only when the command line is parsed.
+#: name: (module, one-line help, description). Each module has
+#: ``add_arguments(parser)`` and ``run(args) -> int``; it is imported only when
+#: the command line is parsed.
 _SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "app": (
         "sora_nb.launch._app",

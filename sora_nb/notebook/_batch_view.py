@@ -1,11 +1,13 @@
-"""One view for a whole batch: a progress widget, a gallery of results, a "retry failed" button.
+"""One view for a whole batch: a progress widget, a gallery of results, a "retry
+failed" button.
 
-A batch of a thousand items makes tens of thousands of events; the view never sends one
-frontend message per event (docs/notebook.md, "Batches"). ``Batch`` only calls ``_changed``
-(cheap: a flag); a timer pushes the state at most every ``interval(elapsed)`` seconds, an
-interval that grows with the batch's age, and a hard budget keeps a whole batch within
-``MESSAGE_BUDGET`` frontend messages however long it runs. The gallery is a display output,
-not a widget, so JupyterLab resolves its relative thumbnail links and a saved notebook keeps it.
+A batch of a thousand items makes tens of thousands of events; the view never
+sends one frontend message per event (docs/notebook.md, "Batches"). ``Batch``
+only calls ``_changed`` (cheap: a flag); a timer pushes the state at most every
+``interval(elapsed)`` seconds, an interval that grows with the batch's age, and
+a hard budget keeps a whole batch within ``MESSAGE_BUDGET`` frontend messages
+however long it runs. The gallery is a display output, not a widget, so
+JupyterLab resolves its relative thumbnail links and a saved notebook keeps it.
 """
 
 from __future__ import annotations
@@ -41,22 +43,27 @@ logger = logging.getLogger("sora_nb")
 
 __all__ = ["MESSAGE_BUDGET", "BatchView", "batch", "batch_command", "run_in_cell"]
 
-#: Frontend messages a batch's view may send after it is shown (the widgets' creation is ~10).
+#: Frontend messages a batch's view may send after it is shown (the widgets'
+#: creation is ~10).
 MESSAGE_BUDGET = 80
 _RESERVE = 6  # kept for the final state
-_TILES = 240  # the gallery shows every failure and the latest results, up to this many
+# the gallery shows every failure and the latest results, up to this many
+_TILES = 240
 _FAILED = "var(--jp-error-color1, #c62828)"
 _MUTED = "color:var(--jp-ui-font-color2, #6b6b6b);font-size:var(--jp-ui-font-size0, 11px)"
 
 
 def interval(elapsed: float) -> float:
-    """Seconds between pushes: once a second at first, then a fifth of the batch's age, so
-    an hour-long batch sends a few dozen updates, not thousands."""
+    """Seconds between pushes: once a second at first, then a fifth of the
+    batch's age, so an hour-long batch sends a few dozen updates, not thousands.
+    """
     return max(1.0, elapsed / 5)
 
 
 class BatchCard(View):
-    """A batch's progress as one widget model: the kernel's rendering, drawn by ``batch.js``."""
+    """A batch's progress as one widget model: the kernel's rendering, drawn by
+    ``batch.js``.
+    """
 
     _esm = asset("common.js", "batch.js")
     _css = asset("views.css")
@@ -72,7 +79,8 @@ class BatchView:
         self.widget = BatchCard()
         Actions(self.widget).on("retry", lambda content, buffers: self.retry())
         self.retry_offered = False
-        self.messages = 0  # frontend messages sent by pushes, for tests and benchmarks
+        # frontend messages sent by pushes, for tests and benchmarks
+        self.messages = 0
         self._progress: DisplayHandle | None = None
         self._gallery: DisplayHandle | None = None
         self._gallery_html = ""
@@ -83,12 +91,14 @@ class BatchView:
         batch.subscribe(self._changed)
 
     def show(self) -> None:
-        """Display the progress widget and the (empty) gallery in the current cell."""
+        """Display the progress widget and the (empty) gallery in the current
+        cell.
+        """
         self.widget.html = self.html(self.batch.status())
         self._progress = display(self, display_id=True)
         self._gallery = display(self._gallery_bundle(), raw=True, display_id=True)
 
-    # -- pushing ------------------------------------------------------------------------------
+    # -- pushing ---------------------------------------------------------------
 
     def _changed(self) -> None:
         self._dirty = True
@@ -101,7 +111,7 @@ class BatchView:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        # A fresh context: ipykernel runs every cell in one shared Context (see _progress).
+        # A fresh context: ipykernel runs all cells in one (see _progress).
         self._timer = loop.call_later(delay, self._tick, context=contextvars.copy_context())
 
     def _tick(self) -> None:
@@ -111,10 +121,13 @@ class BatchView:
             return  # finish() pushes the final state
         if self._dirty and self.messages + 2 <= MESSAGE_BUDGET - _RESERVE:
             self.push(status)
-        # Between pushes the browser moves the clock and the time left; only news comes here.
+        # Between pushes the browser moves the clock and the time left; only
+        # news comes here.
 
     def push(self, status: BatchStatus | None = None) -> None:
-        """Send the current state now: the card, and the gallery if it changed."""
+        """Send the current state now: the card, and the gallery if it
+        changed.
+        """
         status = status or self.batch.status()
         self._dirty, self._last_push = False, self._clock()
         card = self.html(status)
@@ -128,11 +141,13 @@ class BatchView:
             self.messages += 1
 
     def finish(self) -> None:
-        """The batch ended (or was interrupted): the final state, and Retry when it helps.
+        """The batch ended (or was interrupted): the final state, and Retry when
+        it helps.
 
-        With nothing to retry, the widget is replaced in place by its saved copy, drawn by
-        the same template (docs/notebook.md): a saved notebook shows it without a kernel.
-        With failures the widget stays, so its Retry button works.
+        With nothing to retry, the widget is replaced in place by its saved
+        copy, drawn by the same template (docs/notebook.md): a saved notebook
+        shows it without a kernel. With failures the widget stays, so its Retry
+        button works.
         """
         if self._timer is not None:
             self._timer.cancel()
@@ -144,7 +159,8 @@ class BatchView:
             return
         self.messages += 1
         if self.retry_offered:
-            self._progress.update(self)  # refreshes the text/plain a saved notebook keeps
+            # refreshes the text/plain a saved notebook keeps
+            self._progress.update(self)
             return
         self._progress.update(self.static_bundle(status), raw=True)
         self.widget.close()
@@ -153,10 +169,12 @@ class BatchView:
         """The view as plain HTML and text: no widget, no kernel needed."""
         return {"text/html": self.html(status, live=False), "text/plain": self.summary()}
 
-    # -- retry --------------------------------------------------------------------------------
+    # -- retry -----------------------------------------------------------------
 
     def retry(self) -> None:
-        """What Retry failed does: send the failed items again, in the background."""
+        """What Retry failed does: send the failed items again, in the
+        background.
+        """
         if self._retrying is not None and not self._retrying.done():
             return
         self.retry_offered = False
@@ -164,10 +182,12 @@ class BatchView:
         self._retrying = start_background(self.batch.retry_failed(), lambda task: self.finish())
         self._retrying.add_done_callback(_log_failure)
 
-    # -- the template -------------------------------------------------------------------------
+    # -- the template ----------------------------------------------------------
 
     def html(self, status: BatchStatus, *, live: bool = True) -> str:
-        """The card: a bar, the counts, the clocks; Retry failed when it helps (live only)."""
+        """The card: a bar, the counts, the clocks; Retry failed when it helps
+        (live only).
+        """
         finished = status.done + status.failed
         width = round(100 * finished / status.total) if status.total else 100
         fill = FILL["failed"] if status.failed else FILL["done" if status.finished else "live"]
@@ -217,7 +237,9 @@ class BatchView:
         return f'<span class="sora-nb-batch">{text}</span>'
 
     def summary(self) -> str:
-        """One plain line: what a saved notebook shows when widgets cannot render."""
+        """One plain line: what a saved notebook shows when widgets cannot
+        render.
+        """
         s = self.batch.status()
         parts = [
             t("batchview.done", n=s.done),
@@ -279,7 +301,7 @@ def _log_failure(task: asyncio.Task[BatchResults]) -> None:
         logger.warning("sora_nb: retrying the batch failed.", exc_info=task.exception())
 
 
-# -- the two notebook faces: sora_nb.batch(...) and %sora batch FILE ---------------------------
+# -- the two notebook faces: sora_nb.batch(...) and %sora batch FILE -----------
 
 
 def batch(
@@ -295,11 +317,13 @@ def batch(
     save: bool | None = None,
     resend_unknown: bool = False,
 ) -> BatchResults:
-    """Run a batch from a notebook cell with one live view; return the results in input order.
+    """Run a batch from a notebook cell with one live view; return the results
+    in input order.
 
-    ``prompts`` are strings or mappings of the batch columns (prompt, model, orientation,
-    image, edit, name); ``resume`` finishes the batch a journal file records instead. The
-    session, its client and defaults are the ``%%sora`` magic's.
+    ``prompts`` are strings or mappings of the batch columns (prompt, model,
+    orientation, image, edit, name); ``resume`` finishes the batch a journal
+    file records instead. The session, its client and defaults are the
+    ``%%sora`` magic's.
     """
     magics = magics_for(get_ipython())
     session = magics.get_session()
@@ -324,7 +348,9 @@ def batch(
 
 
 def run_in_cell(job: Batch) -> BatchResults:
-    """Show ``job`` and block until it ends (Run All, nbclient and papermill see the results)."""
+    """Show ``job`` and block until it ends (Run All, nbclient and papermill see
+    the results).
+    """
     view = BatchView(job)
     view.show()
 

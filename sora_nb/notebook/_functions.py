@@ -1,9 +1,10 @@
-"""``sora_nb.generate()`` and ``sora_nb.edit()``: one generation from Python code.
+"""``sora_nb.generate()`` and ``sora_nb.edit()``: one generation from Python
+code.
 
-They build the same ``Ask`` as ``%%sora`` (the notebook's settings where none is given) and
-run it as the same cell job: live progress, the video output, the one-line failure that ends
-the cell, and the ``Video`` returned. The prompt is used as written (no ``{name}`` filling:
-this is Python, an f-string does that).
+They build the same ``Ask`` as ``%%sora`` (the notebook's settings where none is
+given) and run it as the same cell job: live progress, the video output, the
+one-line failure that ends the cell, and the ``Video`` returned. The prompt is
+used as written (no ``{name}`` filling: this is Python, an f-string does that).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ def generate(
     embed: bool = False,
     **options: Any,
 ) -> Video:
-    """Make a video from ``prompt`` with live progress in the cell; return the ``Video``.
+    """Make a video from ``prompt`` with live progress in the cell; return the
+    ``Video``.
 
-    ``name`` also binds it in the notebook and names the turn, as ``%%sora --as`` does;
-    ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
+    ``name`` also binds it in the notebook and names the turn, as ``%%sora
+    --as`` does; ``options`` are the rest of what an ``Ask`` takes
+    (``sora_nb.records._ask``).
     """
     magics = _magics()
     with _one_line():
@@ -59,8 +62,10 @@ def edit(
     embed: bool = False,
     **options: Any,
 ) -> Video:
-    """Change ``video`` (a Video, a history index, a turn's name; None: the latest) by
-    ``prompt``, with live progress in the cell; return the new ``Video``."""
+    """Change ``video`` (a Video, a history index, a turn's name; None: the
+    latest) by ``prompt``, with live progress in the cell; return the new
+    ``Video``.
+    """
     magics = _magics()
     with _one_line():
         ask = magics.ask(
@@ -96,8 +101,9 @@ def _done(video: Video | None) -> Video:
 
 
 def models() -> list[dict[str, Any]]:
-    """The relay's video models as rows (``%sora models``); outside a notebook, the relay
-    the environment names."""
+    """The relay's video models as rows (``%sora models``); outside a notebook,
+    the relay the environment names.
+    """
     from ..client._client import SoraClient
     from ._run import run_blocking
 

@@ -1,4 +1,6 @@
-"""The notebook layer's name for the one message catalog, ``sora_nb._messages``."""
+"""The notebook layer's name for the one message catalog,
+``sora_nb._messages``.
+"""
 
 from __future__ import annotations
 

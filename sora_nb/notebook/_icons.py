@@ -1,4 +1,6 @@
-"""The views' icons: inline SVG from the render layer (``sora_nb/render/_icons.py``)."""
+"""The views' icons: inline SVG from the render layer
+(``sora_nb/render/_icons.py``).
+"""
 
 from __future__ import annotations
 

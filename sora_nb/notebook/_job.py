@@ -1,14 +1,17 @@
-"""One job run from a cell: its progress view, its result output and its ``--as`` binding.
+"""One job run from a cell: its progress view, its result output and its
+``--as`` binding.
 
-The job itself is a ``Session`` coroutine (generate, edit, resume); this module only decides
-how it runs (blocking by default, so Run All and nbclient see the result in the cell; or in
-the background) and what the cell shows when it ends. Outputs are made while the cell runs
-and later changed only through their display handles, which works from a background task.
+The job itself is a ``Session`` coroutine (generate, edit, resume); this module
+only decides how it runs (blocking by default, so Run All and nbclient see the
+result in the cell; or in the background) and what the cell shows when it ends.
+Outputs are made while the cell runs and later changed only through their
+display handles, which works from a background task.
 
-When a job ends, its live progress widget is replaced in place by a static copy (plain HTML,
-no widget), so the saved notebook shows it with no kernel; a blocking job that failed then
-ends its cell in error (``CellFailed``). The outputs that show a task are remembered by task
-id, so ``%sora resume`` fills in the cell where the task began (docs/notebook.md).
+When a job ends, its live progress widget is replaced in place by a static copy
+(plain HTML, no widget), so the saved notebook shows it with no kernel; a
+blocking job that failed then ends its cell in error (``CellFailed``). The
+outputs that show a task are remembered by task id, so ``%sora resume`` fills in
+the cell where the task began (docs/notebook.md).
 """
 
 from __future__ import annotations
@@ -38,12 +41,15 @@ __all__ = ["CellJob"]
 JobFactory = Callable[[Callable[[Any], None]], Coroutine[Any, Any, Video]]
 Result = tuple[Video, dict[str, Any]]
 
-# Every job's outputs by the task id they show: %sora resume updates the earlier ones too.
+# Every job's outputs by the task id they show: %sora resume updates the earlier
+# ones too.
 _shown: dict[str, list[CellJob]] = {}
 
 
 class CellJob:
-    """Runs one Session coroutine for a cell and shows its progress and its video."""
+    """Runs one Session coroutine for a cell and shows its progress and its
+    video.
+    """
 
     def __init__(
         self,
@@ -88,17 +94,21 @@ class CellJob:
         except SoraError as exc:
             message = describe(exc)
             self._failed(message, refused=isinstance(exc, InvalidRequest))
-            raise CellFailed(message) from None  # Run All stops here, with this sentence
+            # Run All stops here, with this sentence
+            raise CellFailed(message) from None
         except KeyboardInterrupt:
             raise SoraInterrupt(self._interrupted()) from None
-        except BaseException as exc:  # a bug, not the relay: red, and the traceback stays
+        # a bug, not the relay: red, and the traceback stays
+        except BaseException as exc:
             self._failed(f"{type(exc).__name__}: {exc}")
             raise
         self._done(*result)
         return result[0]
 
     def _settle(self, task: asyncio.Task[Result]) -> None:
-        """The background task ended: show how, in the outputs made when it started."""
+        """The background task ended: show how, in the outputs made when it
+        started.
+        """
         if task.cancelled():
             self._interrupted()
             return
@@ -110,7 +120,7 @@ class CellJob:
         else:
             self._failed(f"{type(exc).__name__}: {exc}")
 
-    # -- endings ------------------------------------------------------------------------------
+    # -- endings ---------------------------------------------------------------
 
     def _settle_card(self, bundle: dict[str, Any] | None = None) -> None:
         # The final state as static HTML in place of the widget, from the live view's own
@@ -124,11 +134,14 @@ class CellJob:
                 jobs.append(self)
 
     def _done(self, video: Video, bundle: dict[str, Any]) -> None:
-        self.view.finish(video.elapsed)  # the bar's time and the video's caption agree
+        # the bar's time and the video's caption agree
+        self.view.finish(video.elapsed)
         self._settle_card(bundle)
-        if self._result is not None:  # the placeholder or advice: the card says it all now
+        # the placeholder or advice: the card says it all now
+        if self._result is not None:
             self._result.update({"text/plain": ""}, raw=True)
-        name = self.name or _turn_name(video)  # %sora resume binds the turn's --as name
+        # %sora resume binds the turn's --as name
+        name = self.name or _turn_name(video)
         if name:
             self.shell.user_ns[name] = video
         for earlier in _shown.get(video.task_id or "", []):
@@ -155,8 +168,9 @@ class CellJob:
     def _failed(self, message: str, *, refused: bool = False) -> None:
         self.view.fail(message)
         if refused and self.view.events == 0 and self._progress is not None:
-            # The session refused the input before starting: no dead progress bar; the cell's
-            # error (or, in the background, the placeholder) says why in one line.
+            # The session refused the input before starting: no dead progress
+            # bar; the cell's error (or, in the background, the placeholder)
+            # says why in one line.
             self.view.close()
             self._progress.update({"text/plain": ""}, raw=True)
             self._progress = None
@@ -164,14 +178,17 @@ class CellJob:
                 self._result.update(message_bundle(message), raw=True)
             return
         self._settle_card()
-        if self._result is not None:  # the background placeholder would say "running" forever
+        # the background placeholder would say "running" forever
+        if self._result is not None:
             self._result.update(message_bundle(message), raw=True)
 
     def _interrupted(self) -> str:
-        """Show the interruption; return the cell's error, a sentence that stays true.
+        """Show the interruption; return the cell's error, a sentence that stays
+        true.
 
-        What to do next (``%sora resume``) goes in an output slot, which a resume replaces
-        with the video; the cell's error output cannot be changed once shown.
+        What to do next (``%sora resume``) goes in an output slot, which a
+        resume replaces with the video; the cell's error output cannot be
+        changed once shown.
         """
         task_id = self.view.task_id
         self.view.interrupt(task_id)
@@ -188,7 +205,7 @@ class CellJob:
             self._result.update(advice, raw=True)
         return t("interrupted.ran", task=task_id)
 
-    # -- the video --------------------------------------------------------------------------
+    # -- the video -------------------------------------------------------------
 
     async def _bundle(self, video: Video) -> dict[str, Any]:
         if not self.embed:
@@ -201,7 +218,9 @@ class CellJob:
 
 
 def _card_bundle(view: ProgressView, video: dict[str, Any] | None) -> dict[str, Any]:
-    """The card's saved copy: the final progress line, then the video's own bundle."""
+    """The card's saved copy: the final progress line, then the video's own
+    bundle.
+    """
     card = view.static_bundle()
     if video is None:
         return card

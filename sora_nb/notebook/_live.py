@@ -1,9 +1,11 @@
-"""``sora_nb.live()``: one generation as a live card, for front ends without IPython (marimo).
+"""``sora_nb.live()``: one generation as a live card, for front ends without
+IPython (marimo).
 
-The card is the ``%%sora`` cell's own (one anywidget model, one template). In marimo a cell
-shows ``mo.ui.anywidget(job.widget)`` while the job runs on the views' own loop, and a later
-cell asks ``job.result()`` for the ``Video``. When the video is ready the card shows it; its
-bytes go to the browser as a message's buffer, since no file beside the notebook is served.
+The card is the ``%%sora`` cell's own (one anywidget model, one template). In
+marimo a cell shows ``mo.ui.anywidget(job.widget)`` while the job runs on the
+views' own loop, and a later cell asks ``job.result()`` for the ``Video``. When
+the video is ready the card shows it; its bytes go to the browser as a message's
+buffer, since no file beside the notebook is served.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ __all__ = ["LiveJob", "live"]
 
 
 class LiveJob:
-    """A generation (or an edit) running with its card; ``result()`` waits for its Video."""
+    """A generation (or an edit) running with its card; ``result()`` waits for
+    its Video.
+    """
 
     def __init__(self, prompt: str, *, edit: Any = None, **options: Any) -> None:
         self.view = ProgressView()
@@ -58,7 +62,8 @@ class LiveJob:
             self.view._cancel_timer()
         self.video = video
         self.view.finish()
-        self.widget.html = self.view.html() + _video_html(video)  # the saved card's template
+        # the saved card's template
+        self.widget.html = self.view.html() + _video_html(video)
         return video
 
     def _send_media(self) -> None:
@@ -79,5 +84,7 @@ class LiveJob:
 
 
 def live(prompt: str, *, edit: Any = None, **options: Any) -> LiveJob:
-    """Start a generation (``edit``: change that video) and return it with its live card."""
+    """Start a generation (``edit``: change that video) and return it with its
+    live card.
+    """
     return LiveJob(prompt, edit=edit, **options)

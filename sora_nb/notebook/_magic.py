@@ -1,8 +1,9 @@
 """The ``%%sora`` cell magic and the ``%sora`` line commands.
 
-Parsing uses IPython's ``@magic_arguments`` (as anywidget's ``_cellmagic.py`` does) and the
-settings are traitlets, so ``%config SoraMagics.model = "sora-2-pro"`` works like any other
-IPython setting. Every job is a ``Session`` method run by ``CellJob``; nothing here streams.
+Parsing uses IPython's ``@magic_arguments`` (as anywidget's ``_cellmagic.py``
+does) and the settings are traitlets, so ``%config SoraMagics.model =
+"sora-2-pro"`` works like any other IPython setting. Every job is a ``Session``
+method run by ``CellJob``; nothing here streams.
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ _COMMANDS = {
 
 
 def quiet_notice() -> None:
-    """No printed emulator notice: an app page says it in its own words, with no address."""
+    """No printed emulator notice: an app page says it in its own words, with no
+    address.
+    """
     global _notice_shown
     _notice_shown = True
 
@@ -153,7 +156,9 @@ def mask_key(key: str | Secret | None) -> str:
 
 
 def _parse(magic: Any, line: str) -> Any:
-    """Parse a magic's line; IPython's splitter keeps quotes, so ``--save-dir ""`` is ``""``."""
+    """Parse a magic's line; IPython's splitter keeps quotes, so ``--save-dir
+    ""`` is ``""``.
+    """
     try:
         args = parse_argstring(magic, line)
     except ValueError as exc:  # shlex: "No closing quotation"
@@ -164,14 +169,17 @@ def _parse(magic: Any, line: str) -> Any:
     return args
 
 
-#: ``%sora`` commands that open a view built on these magics (``panel``, ``batch``). Each view
-#: module adds its own when imported (``sora_nb.notebook`` imports them before loading the
-#: extension), so this module imports none of them: the views sit above it in the layers.
+#: ``%sora`` commands that open a view built on these magics (``panel``,
+#: ``batch``). Each view module adds its own when imported (``sora_nb.notebook``
+#: imports them before loading the extension), so this module imports none of
+#: them: the views sit above it in the layers.
 VIEW_COMMANDS: dict[str, Callable[[SoraMagics, str], None]] = {}
 
 
 class _Prompt(string.Formatter):
-    """``{name}`` fields filled from the user namespace, with one clear sentence on error."""
+    """``{name}`` fields filled from the user namespace, with one clear sentence
+    on error.
+    """
 
     def get_value(self, key: int | str, args: Any, kwargs: Any) -> Any:
         if isinstance(key, int) or key not in kwargs:
@@ -183,7 +191,8 @@ class _Prompt(string.Formatter):
             return super().get_field(field_name, args, kwargs)
         except InvalidRequest:
             raise
-        except Exception as exc:  # {d[zz]}, {obj.zz}, or a user object's own error
+        # {d[zz]}, {obj.zz}, or a user object's own error
+        except Exception as exc:
             detail = f"{type(exc).__name__}: {exc}"[:120]
             raise InvalidRequest(t("error.bad_field", field=field_name, detail=detail)) from None
 
@@ -197,8 +206,10 @@ def _check_job(prompt: str, name: str | None) -> None:
 
 
 def _typical(session: Session, model: str) -> float | None:
-    """How long a finished video of ``model`` took in this session (the median), if any;
-    for the embedded emulator, its own few seconds (a relay's 1–30 min would mislead)."""
+    """How long a finished video of ``model`` took in this session (the median),
+    if any; for the embedded emulator, its own few seconds (a relay's 1–30 min
+    would mislead).
+    """
     times = sorted(
         turn.elapsed
         for turn in session.turns
@@ -210,18 +221,23 @@ def _typical(session: Session, model: str) -> float | None:
 
 
 def expand_prompt(text: str, namespace: dict[str, Any]) -> str:
-    """Fill ``{var}`` fields in a cell body (IPython expands only the magic's line)."""
+    """Fill ``{var}`` fields in a cell body (IPython expands only the magic's
+    line).
+    """
     try:
         return _Prompt().vformat(text, (), namespace)
     except InvalidRequest:  # a ValueError too, and already one sentence
         raise
-    except Exception as exc:  # {d!z}, {x:%%}, a user object's __format__: one sentence
+    # {d!z}, {x:%%}, a user object's __format__: one sentence
+    except Exception as exc:
         raise InvalidRequest(t("error.bad_braces", detail=str(exc)[:120])) from None
 
 
 @magics_class
 class SoraMagics(Magics):
-    """``%%sora`` makes a video from the cell's prompt; ``%sora`` manages the session."""
+    """``%%sora`` makes a video from the cell's prompt; ``%sora`` manages the
+    session.
+    """
 
     base_url = Unicode(
         None,
@@ -276,8 +292,8 @@ class SoraMagics(Magics):
 
     @classmethod
     def class_get_trait_help(cls, trait: Any, inst: Any = None, helptext: Any = None) -> str:
-        # ``%config SoraMagics`` prints every trait's current value: never the key's, nor a
-        # password in the base URL.
+        # ``%config SoraMagics`` prints every trait's current value: never the
+        # key's, nor a password in the base URL.
         if trait.name not in ("api_key", "base_url") or inst is None:
             return super().class_get_trait_help(trait, inst, helptext)
         text = super().class_get_trait_help(trait, None, helptext)
@@ -293,10 +309,12 @@ class SoraMagics(Magics):
     def _apply_language(self, change: Any) -> None:
         set_language(change.new)
 
-    # -- the session and its client ---------------------------------------------------------
+    # -- the session and its client --------------------------------------------
 
     def client(self) -> SoraClient:
-        """The client built from the settings (starting the embedded emulator if needed)."""
+        """The client built from the settings (starting the embedded emulator if
+        needed).
+        """
         global _notice_shown
         if self._client is None:
             self._client = SoraClient(
@@ -304,30 +322,36 @@ class SoraMagics(Magics):
             )
             if self._client.uses_emulator and not _notice_shown:
                 _notice_shown = True
-                # host:port, no scheme: frontends turn an http:// URL in printed text into a
-                # link, dead once the notebook is saved and the kernel is gone.
+                # host:port, no scheme: frontends turn an http:// URL in printed
+                # text into a link, dead once the notebook is saved and the
+                # kernel is gone.
                 address = self._client.base_url.split("://", 1)[-1]
                 print(t("notice.emulator", url=address))
         return self._client
 
     def recorded_session(self, client: SoraClient | None = None) -> Session:
-        """The session named by the settings, with its autosave file if one is set."""
-        # A restarted kernel picks its turns back up from the file, resumable ones too.
+        """The session named by the settings, with its autosave file if one is
+        set.
+        """
+        # A restarted kernel picks its turns back up from the file, resumable
+        # ones too.
         return get_session(self.session, autosave=self.autosave or None, client=client)
 
     def get_session(self) -> Session:
         """The configured session that the magic and the panel both drive."""
-        session = self.recorded_session(self.client())  # never over one the user set on it
+        # never over one the user set on it
+        session = self.recorded_session(self.client())
         session.save_dir = self.save_dir or None
         session.download = self.download and bool(self.save_dir)
         return session
 
     @property
     def _user_ns(self) -> dict[str, Any]:
-        assert self.shell is not None  # registered on a shell by load_ipython_extension
+        # registered on a shell by load_ipython_extension
+        assert self.shell is not None
         return self.shell.user_ns
 
-    # -- the magic --------------------------------------------------------------------------
+    # -- the magic -------------------------------------------------------------
 
     @line_cell_magic
     def sora(self, line: str, cell: str | None = None) -> None:
@@ -337,11 +361,14 @@ class SoraMagics(Magics):
                 self._line(line)
             else:
                 self._cell(line, cell)
-        except SoraError as exc:  # bad input: one sentence, no traceback, and the cell fails
+        # bad input: one sentence, no traceback, and the cell fails
+        except SoraError as exc:
             raise CellFailed(describe(exc)) from None
-        except OSError as exc:  # an autosave file or folder that cannot be written
+        # an autosave file or folder that cannot be written
+        except OSError as exc:
             reason = exc.strerror or str(exc)
-            name = exc.filename or self.autosave or t("error.some_file")  # never "file :"
+            # never "file :"
+            name = exc.filename or self.autosave or t("error.some_file")
             raise CellFailed(t("error.file", name=name, reason=reason)) from None
         except TraitError as exc:  # a setting the trait refuses
             raise CellFailed(str(exc)) from None
@@ -372,7 +399,9 @@ class SoraMagics(Magics):
     @argument("--how", help="With --edit on a gateway: remix, edit, extend or last-frame.")
     @argument("--help", "-h", action="store_true", help="Show this help.")
     def _cell_args(self, line: str) -> None:
-        """%%sora [options] then, in the cell, the prompt ({var} is filled in)."""
+        """%%sora [options] then, in the cell, the prompt ({var} is filled
+        in).
+        """
 
     def _help(self, rest: str = "") -> None:
         print(_OPTIONS[language()])
@@ -391,7 +420,8 @@ class SoraMagics(Magics):
     def run_job(self, args: Any, prompt: str) -> Video | None:
         """Run the ``%%sora`` cell's generation or edit as a cell job.
 
-        Returns the Video, or None for a ``--background`` job (it binds ``--as`` later).
+        Returns the Video, or None for a ``--background`` job (it binds ``--as``
+        later).
         """
         _check_job(prompt, args.name)
         if args.ratio is not None and args.ratio.strip() not in ("9:16", "16:9"):
@@ -420,7 +450,8 @@ class SoraMagics(Magics):
         image: Any = None,
         **options: Any,
     ) -> Ask:
-        """The Ask for ``prompt``, with this notebook's settings where none is given.
+        """The Ask for ``prompt``, with this notebook's settings where none is
+        given.
 
         An edit keeps its video's model and orientation unless told otherwise.
         """
@@ -440,8 +471,10 @@ class SoraMagics(Magics):
         background: bool = False,
         parent_model: bool = False,
     ) -> Video | None:
-        """Run one generation (or an edit of ``edit``) as a cell job: the magic's and
-        ``sora_nb.generate()``'s. ``parent_model``: an edit keeps its video's model."""
+        """Run one generation (or an edit of ``edit``) as a cell job: the
+        magic's and ``sora_nb.generate()``'s. ``parent_model``: an edit keeps
+        its video's model.
+        """
         session = self.get_session()
         target = self._edit_target(session, edit)
         if target is not None and parent_model:
@@ -463,7 +496,9 @@ class SoraMagics(Magics):
         display(models_bundle(rows), raw=True)
 
     def _export(self, rest: str) -> None:
-        """``%sora export [REF] [FILE]``: a chain of continuations as one mp4, with lineage."""
+        """``%sora export [REF] [FILE]``: a chain of continuations as one mp4,
+        with lineage.
+        """
         parts = rest.split()
         ref: int | str | None = parts[0] if parts else None
         if isinstance(ref, str) and re.fullmatch(r"-?[0-9]+", ref):
@@ -472,7 +507,9 @@ class SoraMagics(Magics):
         print(run_blocking(session.export_chain(ref, parts[1] if len(parts) > 1 else None)))
 
     def _edit_target(self, session: Session, ref: Video | int | str | None) -> Video | None:
-        """The video ``--edit REF`` names: a Video variable, a turn's name or index, the latest."""
+        """The video ``--edit REF`` names: a Video variable, a turn's name or
+        index, the latest.
+        """
         if ref is None or isinstance(ref, Video):
             return ref
         if isinstance(ref, int):
@@ -485,7 +522,7 @@ class SoraMagics(Magics):
         value = self._user_ns.get(ref)
         return value if isinstance(value, Video) else session.video(ref)
 
-    # -- line commands ----------------------------------------------------------------------
+    # -- line commands ---------------------------------------------------------
 
     def _line(self, line: str) -> None:
         command, _, rest = line.strip().partition(" ")
@@ -519,12 +556,13 @@ class SoraMagics(Magics):
 
     def _resume(self, rest: str) -> None:
         ref: int | str | None = rest or None
-        if re.fullmatch(r"-?[0-9]+", rest):  # ASCII digits: "²" and "--1" are names, not indices
+        # ASCII digits: "²" and "--1" are names, not indices
+        if re.fullmatch(r"-?[0-9]+", rest):
             ref = int(rest)
         session = self.get_session()
         CellJob(self.shell).run(lambda on_event: session.resume(ref, on_event=on_event))
 
-    # -- config -----------------------------------------------------------------------------
+    # -- config ----------------------------------------------------------------
 
     @magic_arguments(name="%sora config")
     @argument("--base-url", help='The relay\'s URL ("" for $SORA_BASE_URL or the emulator).')
@@ -570,7 +608,8 @@ class SoraMagics(Magics):
         if args.session is not None:
             self.session = args.session
         if args.dialect is not None:
-            self.dialect = dialect_for(args.dialect).name  # or one sentence refusing it
+            # or one sentence refusing it
+            self.dialect = dialect_for(args.dialect).name
         if args.autosave is not None:
             self.autosave = args.autosave or None
             if self.autosave is None:
@@ -615,7 +654,9 @@ SoraMagics.sora.__doc__ = "\n\n".join([_OPTIONS["en"], _COMMANDS["en"]])
 
 
 def magics_for(shell: Any) -> SoraMagics:
-    """The shell's ``SoraMagics``, registered on first use (by ``%load_ext`` or ``panel()``)."""
+    """The shell's ``SoraMagics``, registered on first use (by ``%load_ext`` or
+    ``panel()``).
+    """
     for configurable in shell.configurables:
         if isinstance(configurable, SoraMagics):
             return configurable
@@ -624,13 +665,16 @@ def magics_for(shell: Any) -> SoraMagics:
     return magics
 
 
-# ``%%sora … --help`` and nothing under it (the options' help, asked for before a prompt).
+# ``%%sora … --help`` and nothing under it (the options' help, asked for before
+# a prompt).
 _EMPTY_HELP = re.compile(r"\s*%%sora\b[^\n]*?(?<!\S)(?:-h|--help)(?!\S)[^\n]*\s*\Z")
 
 
 def _help_for_empty_cell(lines: list[str]) -> list[str]:
-    """IPython refuses a cell magic with an empty body before the magic runs ("the cell body
-    is empty"), so ``%%sora --help`` alone is rewritten to ``%sora help`` first."""
+    """IPython refuses a cell magic with an empty body before the magic runs
+    ("the cell body is empty"), so ``%%sora --help`` alone is rewritten to
+    ``%sora help`` first.
+    """
     return ["%sora help\n"] if _EMPTY_HELP.match("".join(lines)) else lines
 
 
@@ -638,7 +682,9 @@ _plain: list[SoraMagics] = []
 
 
 def settings() -> SoraMagics:
-    """The settings the views use: the shell's magics, or (marimo, a script) one of their own."""
+    """The settings the views use: the shell's magics, or (marimo, a script) one
+    of their own.
+    """
     from IPython import get_ipython
 
     shell = get_ipython()

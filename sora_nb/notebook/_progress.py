@@ -1,15 +1,18 @@
-"""A job's live progress: phase, percent, elapsed time, time left and the task's link.
+"""A job's live progress: phase, percent, elapsed time, time left and the task's
+link.
 
-Events come as fast as the relay streams them (one per echoed character at worst), so
-``handle()`` only records state; the view is rendered at most every ``min_interval`` seconds,
-like tqdm's ``mininterval``, except on a phase change and the final state. Clocks (elapsed,
-time left, a retry's countdown) tick in the browser from instants the HTML carries, so the
-kernel sends nothing between relay events.
+Events come as fast as the relay streams them (one per echoed character at
+worst), so ``handle()`` only records state; the view is rendered at most every
+``min_interval`` seconds, like tqdm's ``mininterval``, except on a phase change
+and the final state. Clocks (elapsed, time left, a retry's countdown) tick in
+the browser from instants the HTML carries, so the kernel sends nothing between
+relay events.
 
-One template, ``html()``, draws the live view and the saved copy (``static_bundle``): a
-reopened notebook, nbconvert and GitHub show the same picture with no kernel
-(docs/notebook.md, "Saved notebooks"). In a cell the view is one anywidget model (``Card``);
-the studio and the batch view draw the same HTML inside their own model (``on_push``).
+One template, ``html()``, draws the live view and the saved copy
+(``static_bundle``): a reopened notebook, nbconvert and GitHub show the same
+picture with no kernel (docs/notebook.md, "Saved notebooks"). In a cell the view
+is one anywidget model (``Card``); the studio and the batch view draw the same
+HTML inside their own model (``on_push``).
 """
 
 from __future__ import annotations
@@ -34,20 +37,24 @@ from ._view import View, asset
 __all__ = ["Card", "ProgressView", "clock", "open_widget_channel"]
 
 _FINAL = ("done", "failed", "interrupted")
-# Plain hex: an untrusted notebook's sanitizer keeps inline colours but may drop var(...).
+# Plain hex: an untrusted notebook's sanitizer may drop var(...).
 FILL = {"done": "#4caf50", "failed": "#f44336", "interrupted": "#ff9800", "live": "#00bcd4"}
 _ICON = {"done": "check", "failed": "x", "interrupted": "pause"}
 _ROW = "display:flex;align-items:center;gap:8px;flex-wrap:wrap;max-width:100%"
 
 
 def clock(seconds: float) -> str:
-    """``m:ss``: the one way sora_nb's views write a duration (the browser's too)."""
+    """``m:ss``: the one way sora_nb's views write a duration (the browser's
+    too).
+    """
     minutes, secs = divmod(max(0, round(seconds)), 60)
     return f"{minutes}:{secs:02d}"
 
 
 class Card(View):
-    """A cell's card as one widget model: the kernel's rendering, drawn by ``card.js``."""
+    """A cell's card as one widget model: the kernel's rendering, drawn by
+    ``card.js``.
+    """
 
     _esm = asset("common.js", "card.js")
     _css = asset("views.css")
@@ -55,7 +62,9 @@ class Card(View):
 
 
 class ProgressView:
-    """A job's state, fed with its events through ``handle``, drawn by one template."""
+    """A job's state, fed with its events through ``handle``, drawn by one
+    template.
+    """
 
     def __init__(
         self,
@@ -69,9 +78,10 @@ class ProgressView:
         self._clock = clock
         self._on_push = on_push
         self.widget: Card | None = Card() if on_push is None else None
-        self.typical: float | None = None  # seconds a finished video of this model took here
-        # Whether the relay cancels the job if its stream drops (the client says, per
-        # dialect): then the live view says that stopping costs the job.
+        # seconds a finished video of this model took here
+        self.typical: float | None = None
+        # Whether the relay cancels the job if its stream drops (the client
+        # says, per dialect): then the live view says stopping costs the job.
         self.stop_cancels: Callable[[], bool] | None = None
         # A line the live view shows until the job ends (a background job says it runs so).
         self.note: str | None = None
@@ -94,17 +104,20 @@ class ProgressView:
         self.reason: str | None = None
         self.retry_at: float | None = None
         self.retry_status: str | None = None
-        self._first_percent: tuple[float, int] | None = None  # (when, percent): the rate's base
+        # (when, percent): the rate's base
+        self._first_percent: tuple[float, int] | None = None
         self._relay_said = False
         self.events = 0
         self._started = self._clock()
         self._ended: float | None = None
         self._last_push = float("-inf")
 
-    # -- state ------------------------------------------------------------------------------
+    # -- state -----------------------------------------------------------------
 
     def handle(self, event: Event | JobEvent) -> None:
-        """Record one relay event or job phase; the frontend sees it within ``min_interval``."""
+        """Record one relay event or job phase; the frontend sees it within
+        ``min_interval``.
+        """
         if self.final:
             return
         self.events += 1
@@ -145,14 +158,18 @@ class ProgressView:
             self.percent = 100
 
     def finish(self, elapsed: float | None = None) -> None:
-        """Show the job as done; ``elapsed``, the video's own time, is the bar's time too (a
-        resumed task's video counts from when the task began, not from the resume)."""
+        """Show the job as done; ``elapsed``, the video's own time, is the bar's
+        time too (a resumed task's video counts from when the task began, not
+        from the resume).
+        """
         if elapsed is not None and not self.final:
             self._started = self._clock() - elapsed
         self.handle(JobEvent("done"))
 
     def fail(self, reason: str) -> None:
-        """Turn red with ``reason`` (one sentence), unless the relay gave its own words."""
+        """Turn red with ``reason`` (one sentence), unless the relay gave its
+        own words.
+        """
         if not self._relay_said:
             self.phase, self.reason = "failed", reason
         self._push()
@@ -169,17 +186,21 @@ class ProgressView:
 
     @property
     def indeterminate(self) -> bool:
-        """Whether the job lives with no percent known (the bar slides instead of filling)."""
+        """Whether the job lives with no percent known (the bar slides instead
+        of filling).
+        """
         return not self.final and self.phase != "downloading" and self.percent is None
 
     @property
     def bar_value(self) -> int:
-        """How full the bar is, in percent; a failure fills it red even before any percent."""
+        """How full the bar is, in percent; a failure fills it red even before
+        any percent.
+        """
         if self.phase in ("downloading", *_FINAL):
             return 100
         return self.percent or 0
 
-    # -- pushing ----------------------------------------------------------------------------
+    # -- pushing ---------------------------------------------------------------
 
     def _request_push(self) -> None:
         due = self._last_push + self.min_interval - self._clock()
@@ -201,10 +222,12 @@ class ProgressView:
     def _schedule(self, delay: float) -> None:
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # no loop (plain Python): updates happen on events only
+        # no loop (plain Python): updates happen on events only
+        except RuntimeError:
             return
-        # A copy of the context, never the one a cell runs in: ipykernel 7 runs every cell in
-        # one shared Context, and nest_asyncio2 defers its handles until a blocking cell ends.
+        # A copy of the context, never the one a cell runs in: ipykernel 7 runs
+        # every cell in one shared Context, and nest_asyncio2 defers its handles
+        # until a blocking cell ends.
         self._timer = loop.call_later(delay, self._on_timer, context=contextvars.copy_context())
 
     def _on_timer(self) -> None:
@@ -218,18 +241,22 @@ class ProgressView:
             self._timer = None
 
     def close(self) -> None:
-        """Stop the throttle's timer and close the widget (a static copy replaced it)."""
+        """Stop the throttle's timer and close the widget (a static copy
+        replaced it).
+        """
         self._cancel_timer()
         if self.widget is not None:
             self.widget.close()
 
-    # -- the template -----------------------------------------------------------------------
+    # -- the template ----------------------------------------------------------
 
     def _seconds(self) -> float:
         return (self._ended if self._ended is not None else self._clock()) - self._started
 
     def _ticking(self, seconds_from_now: float, text: str, fmt: str = "clock") -> str:
-        """``text`` that the browser keeps counting: ``data-since``/``data-until`` in ms."""
+        """``text`` that the browser keeps counting:
+        ``data-since``/``data-until`` in ms.
+        """
         instant = round((time.time() + seconds_from_now) * 1000)
         attr = "since" if seconds_from_now <= 0 else "until"
         return f'<span data-{attr}="{instant}" data-format="{fmt}">{html.escape(text)}</span>'
@@ -263,7 +290,9 @@ class ProgressView:
         return (100 - self.percent) * spent / moved if moved > 0 and spent > 0 else None
 
     def _estimate_html(self, live: bool) -> str | None:
-        """Time left from the observed rate once the percent moved; before that, the usual."""
+        """Time left from the observed rate once the percent moved; before that,
+        the usual.
+        """
         if self.final or self.phase == "downloading":
             return None
         left = self._left()
@@ -272,22 +301,25 @@ class ProgressView:
             count = self._ticking(left, clock(left)) if live and left > 0 else clock(left)
             return text.replace("\0", count)
         if self.percent:
-            return None  # one percent seen: no rate yet, and the usual time no longer fits
+            # one percent seen: no rate yet, and the usual time no longer fits
+            return None
         if self.typical:
             return html.escape(t("eta.typical", time=clock(max(1.0, self.typical))))
         return html.escape(t("eta.range"))
 
     def _task_html(self) -> str:
         task = f"<code>{html.escape(self.task_id or '')}</code>"
-        # The relay's link: http(s) only, never javascript:, and never a loopback address
-        # that is dead wherever the saved notebook is opened.
+        # The relay's link: http(s) only, never javascript:, and never a
+        # loopback address that is dead wherever the saved notebook is opened.
         href = public_url(self.preview_url)
         if href:
             task = f'<a href="{html.escape(href)}" target="_blank" rel="noopener">{task}</a>'
         return task
 
     def label_html(self, *, live: bool = True) -> str:
-        """The words beside the bar: phase, clock, time left, task, and a failure's reason."""
+        """The words beside the bar: phase, clock, time left, task, and a
+        failure's reason.
+        """
         parts = [self._phase_html(live), self._elapsed_html(live)]
         estimate = self._estimate_html(live)
         if estimate:
@@ -307,10 +339,13 @@ class ProgressView:
         return f'<span class="sora-nb-progress">{mark}{text}</span>'
 
     def html(self, *, live: bool = True) -> str:
-        """The view: the live widget's HTML, and (``live=False``) the saved copy's."""
+        """The view: the live widget's HTML, and (``live=False``) the saved
+        copy's.
+        """
         fill = FILL.get(self.phase, FILL["live"])
         sliding = " sora-nb-indeterminate" if live and self.indeterminate else ""
-        # Classes and inline styles only: a sanitizer (an untrusted notebook) drops data-*.
+        # Classes and inline styles only: a sanitizer (an untrusted notebook)
+        # drops data-*.
         bar = (
             f'<div class="sora-nb-static-bar{sliding}" style="display:inline-block;width:16em;'
             "max-width:100%;height:18px;flex:none;background-color:#e0e0e0;border-radius:2px;"
@@ -324,7 +359,9 @@ class ProgressView:
         )
 
     def summary(self) -> str:
-        """One plain line: what the saved notebook shows when HTML cannot render."""
+        """One plain line: what the saved notebook shows when HTML cannot
+        render.
+        """
         parts = ["sora", _plain(self._phase_html(False)), clock(self._seconds())]
         estimate = self._estimate_html(False)
         if estimate:
@@ -336,11 +373,14 @@ class ProgressView:
         return f"{text} — {sentence_plain(self.reason or '')}" if failed else text
 
     def static_bundle(self, extra_html: str = "") -> dict[str, Any]:
-        """The view as it is now, as plain HTML and text: no widget, no kernel needed."""
+        """The view as it is now, as plain HTML and text: no widget, no kernel
+        needed.
+        """
         return {"text/html": self.html(live=False) + extra_html, "text/plain": self.summary()}
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        assert self.widget is not None  # only a cell's view is displayed on its own
+        # only a cell's view is displayed on its own
+        assert self.widget is not None
         return self.widget.bundle(self.summary())
 
 
@@ -354,10 +394,11 @@ _channel: list[Any] = []
 def open_widget_channel() -> None:
     """Open the views' one shared Layout model now, while ``%load_ext`` runs.
 
-    JupyterLab 4 creates a kernel subshell for widget comms when it sees the first one, and
-    takes the subshell's own busy/idle as the kernel's status: a cell that opens the first
-    widget of a kernel reads "Idle" while it blocks (docs/notebook.md, "Busy means busy").
-    The model opened is the Layout every view shares, so it is not dead weight.
+    JupyterLab 4 creates a kernel subshell for widget comms when it sees the
+    first one, and takes the subshell's own busy/idle as the kernel's status: a
+    cell that opens the first widget of a kernel reads "Idle" while it blocks
+    (docs/notebook.md, "Busy means busy"). The model opened is the Layout every
+    view shares, so it is not dead weight.
     """
     from ._view import shared_layout
 

@@ -1,12 +1,14 @@
 """Running a job's coroutine from a cell that must block until it ends.
 
 A cell runs inside ipykernel's event loop, so ``asyncio.run`` and a plain
-``run_until_complete`` raise (docs/notebook.md, "Running async code from a cell").
-``nest_asyncio2`` makes the loop re-entrant and, unlike ``nest_asyncio``, defers shell
-messages that arrive meanwhile (Run All's next ``execute_request``, ``kernel_info``, widget
-``comm_msg``) until the nested run ends instead of wedging the kernel. Outside a kernel
-(a plain ``InteractiveShell``, a script) there is no running loop: one private loop is kept
-for the process so the client's connection pool survives from one cell to the next.
+``run_until_complete`` raise (docs/notebook.md, "Running async code from a
+cell"). ``nest_asyncio2`` makes the loop re-entrant and, unlike
+``nest_asyncio``, defers shell messages that arrive meanwhile (Run All's next
+``execute_request``, ``kernel_info``, widget ``comm_msg``) until the nested run
+ends instead of wedging the kernel. Outside a kernel (a plain
+``InteractiveShell``, a script) there is no running loop: one private loop is
+kept for the process so the client's connection pool survives from one cell to
+the next.
 """
 
 from __future__ import annotations
@@ -50,18 +52,20 @@ def _loop_for_blocking() -> asyncio.AbstractEventLoop:
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
-    # Async generators dropped mid-stream are finalized by tasks on this loop: run them.
+    # Async generators dropped mid-stream are finalized by tasks on this loop:
+    # run them.
     if not loop.is_closed():
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to its end and return its result, even from inside a running loop.
+    """Run ``coro`` to its end and return its result, even from inside a running
+    loop.
 
-    A ``KeyboardInterrupt`` (the kernel's interrupt) cancels the task at once and waits for
-    the cancellation to unwind, so the job closes its connection and records its turn as
-    interrupted before the interrupt propagates.
+    A ``KeyboardInterrupt`` (the kernel's interrupt) cancels the task at once
+    and waits for the cancellation to unwind, so the job closes its connection
+    and records its turn as interrupted before the interrupt propagates.
     """
     loop = _loop_for_blocking()
     task = loop.create_task(coro)
@@ -74,8 +78,8 @@ def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
 
 def _cancel_and_wait(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
     task.cancel()
-    # The task may already hold the KeyboardInterrupt (raised inside one of its steps):
-    # either way only its clean-up matters now, not its outcome.
+    # The task may already hold the KeyboardInterrupt (raised inside one of its
+    # steps): either way only its clean-up matters now, not its outcome.
     with contextlib.suppress(BaseException):
         loop.run_until_complete(task)
 
@@ -83,7 +87,9 @@ def _cancel_and_wait(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -
 def start_background(
     coro: Coroutine[Any, Any, T], on_done: Callable[[asyncio.Task[T]], None]
 ) -> asyncio.Task[T]:
-    """Schedule ``coro`` on the running loop (the caller checked there is one)."""
+    """Schedule ``coro`` on the running loop (the caller checked there is
+    one).
+    """
     task = asyncio.get_running_loop().create_task(coro)
     _background.add(task)  # the loop keeps only a weak reference to its tasks
     task.add_done_callback(_background.discard)
@@ -92,11 +98,12 @@ def start_background(
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
-    """A loop running in a thread of its own, for front ends with no kernel loop (marimo).
+    """A loop running in a thread of its own, for front ends with no kernel loop
+    (marimo).
 
-    marimo calls a widget's message handlers with no running loop and does not keep tasks
-    alive after a cell; the views' jobs run here instead, and their widget updates are sent
-    through the comm the front end opened.
+    marimo calls a widget's message handlers with no running loop and does not
+    keep tasks alive after a cell; the views' jobs run here instead, and their
+    widget updates are sent through the comm the front end opened.
     """
     global _thread_loop
     if _thread_loop is None or _thread_loop.is_closed():

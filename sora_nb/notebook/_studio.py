@@ -1,12 +1,14 @@
 """The studio: an app in one widget model, drawn by ``static/studio.js``.
 
-One source of truth: the studio draws the Session's turns and subscribes to it, so turns
-made, resumed or failed from cells, the API or another studio appear here as they change.
-Its state is a few traits (a page of tiles, the running jobs, the selection, the settings
-and the models on offer); what a person does arrives as messages (``{"action": ...}``), and
-the mp4 a player plays goes back as a message's binary buffer, so no file URL is needed
-(Voilà, Binder, JupyterHub). A job is a task on the kernel's loop (a message handler cannot
-block); tasks never write with ``with output:`` (docs/notebook.md, "The studio").
+One source of truth: the studio draws the Session's turns and subscribes to it,
+so turns made, resumed or failed from cells, the API or another studio appear
+here as they change. Its state is a few traits (a page of tiles, the running
+jobs, the selection, the settings and the models on offer); what a person does
+arrives as messages (``{"action": ...}``), and the mp4 a player plays goes back
+as a message's binary buffer, so no file URL is needed (Voilà, Binder,
+JupyterHub). A job is a task on the kernel's loop (a message handler cannot
+block); tasks never write with ``with output:`` (docs/notebook.md, "The
+studio").
 """
 
 from __future__ import annotations
@@ -59,13 +61,13 @@ __all__ = ["PAGE", "Panel", "Studio", "panel", "studio"]
 
 logger = logging.getLogger("sora_nb")
 
-#: Tiles per page: opening a studio of 1,000 turns sends one page, not every turn.
+#: Tiles per page: a studio of 1,000 turns opens with one page, not all.
 PAGE = 24
-# Seconds between two pushes of the jobs and tiles (tqdm's mininterval): 20 streaming jobs
-# cost a few messages a second, not one per relay event.
+# Seconds between two pushes of the jobs and tiles (tqdm's mininterval): 20
+# streaming jobs cost a few messages a second, not one per relay event.
 PUSH_EVERY = 0.25
-# Seconds between two rewrites of the static record: it carries every video this studio
-# made, so jobs ending together must not each send a longer copy of it.
+# Seconds between two rewrites of the static record: it carries every video this
+# studio made, so jobs ending together must not each send a longer copy of it.
 RECORD_EVERY = 0.5
 _LABELS = [
     "play",
@@ -117,13 +119,16 @@ class StudioWidget(View):
         sync=True
     )  # the page shown: [{index, html, status, ...}]
     page = Dict().tag(sync=True)  # {number, pages, total}
-    jobs: List[dict[str, Any]] = List().tag(sync=True)  # [{id, prompt, html, final}]
+    # [{id, prompt, html, final}]
+    jobs: List[dict[str, Any]] = List().tag(sync=True)
     selected: List[int] = List().tag(sync=True)  # one turn, or two side by side
-    view = Dict().tag(sync=True)  # the selection's details and lineage tree, as HTML
+    # the selection's details and lineage tree, as HTML
+    view = Dict().tag(sync=True)
     image = Unicode("").tag(sync=True)  # the attached picture, as a data: URL
     last_frame = Unicode("").tag(sync=True)  # the picture to end on, where the model takes one
     message = Dict().tag(sync=True)  # {text, kind}
-    exported = Dict().tag(sync=True)  # a chain's export: {index, state, text, name, html}
+    # a chain's export: {index, state, text, name, html}
+    exported = Dict().tag(sync=True)
     app = Bool(False).tag(sync=True)  # Voilà: a page for people who do not code
 
 
@@ -146,18 +151,22 @@ class Job:
 
 
 class Studio:
-    """The studio; display it (or its ``widget``) in a notebook, with Voilà or in marimo."""
+    """The studio; display it (or its ``widget``) in a notebook, with Voilà or
+    in marimo.
+    """
 
     def __init__(self, magics: SoraMagics, *, app: bool = False) -> None:
         self._magics = magics
         self._jobs: list[Job] = []
         self._serial = 0
-        self._made: list[int] = []  # turns this studio made, for the static record
+        # turns this studio made, for the static record
+        self._made: list[int] = []
         self._record: Any = None  # the display handle of that record
         self._record_at = float("-inf")
         self._record_due: asyncio.TimerHandle | None = None
         self._record_parts: dict[int, tuple[Video, str]] = {}
-        self._tiles: dict[int, tuple[Turn, str]] = {}  # each turn's tile, made once a version
+        # each turn's tile, made once a version
+        self._tiles: dict[int, tuple[Turn, str]] = {}
         self._image: str | None = None  # the attached picture, as sent
         self._last_frame: str | None = None  # the picture to end on, as sent
         self._watched: Session | None = None
@@ -169,7 +178,8 @@ class Studio:
         self.widget = StudioWidget(app=app)
         self.widget.add_class("sora-nb-studio")
         self.widget.words = _words()
-        if app:  # the page says where videos come from in words, not a printed address
+        # the page says where videos come from in words, not a printed address
+        if app:
             _magic.quiet_notice()
         # The gateway's model list is fetched as the studio opens; ``listing`` is that fetch.
         self.widget.models, self.listing = _models(magics, self._offer_models)
@@ -200,10 +210,12 @@ class Studio:
         actions.on("export", lambda c, b: self.export(_int(c.get("index"))))
         actions.on("export_media", lambda c, b: self.send_export())
 
-    # -- the session it observes ---------------------------------------------------------------
+    # -- the session it observes -----------------------------------------------
 
     def _session(self) -> Session:
-        """The magic's configured session; a new one (``%sora config --session``) is followed."""
+        """The magic's configured session; a new one (``%sora config
+        --session``) is followed.
+        """
         session = self._magics.get_session()
         if session is not self._watched:
             if self._unsubscribe is not None:
@@ -217,7 +229,9 @@ class Studio:
         return self._watched.turns if self._watched is not None else []
 
     def _changed(self, session: Session) -> None:
-        """Every change to the turns, from any caller: redraw the page and the selection."""
+        """Every change to the turns, from any caller: redraw the page and the
+        selection.
+        """
         turns = session.turns
         self._tiles = {i: v for i, v in self._tiles.items() if i < len(turns)}
         selected = [i for i in self.widget.selected if i < len(turns)]
@@ -237,7 +251,7 @@ class Studio:
                 timer.cancel()
         self.widget.close()
 
-    # -- what is shown -------------------------------------------------------------------------
+    # -- what is shown ---------------------------------------------------------
 
     def _page_state(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         order = family_order(self.turns)
@@ -273,18 +287,22 @@ class Studio:
         return any(job.task is not None and not job.task.done() for job in self._jobs)
 
     def _request_push(self) -> None:
-        """Push now, or once PUSH_EVERY has passed since the last push (one timer at most)."""
+        """Push now, or once PUSH_EVERY has passed since the last push (one
+        timer at most).
+        """
         if self._push_due is not None:
             return
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # built outside a loop (a test, a script): push at once
+        # built outside a loop (a test, a script): push at once
+        except RuntimeError:
             self._push()
             return
         wait = self._pushed_at + PUSH_EVERY - loop.time()
         if wait <= 0:
             self._push()
-        else:  # a fresh context: ipykernel runs every cell in one shared Context
+        # a fresh context: ipykernel runs every cell in one shared Context
+        else:
             ctx = contextvars.copy_context()
             self._push_due = loop.call_later(wait, self._push, context=ctx)
 
@@ -302,10 +320,12 @@ class Studio:
             if jobs != self.widget.jobs:
                 self.widget.jobs = jobs
 
-    # -- selection -----------------------------------------------------------------------------
+    # -- selection -------------------------------------------------------------
 
     def select(self, index: int, *, add: bool = False) -> None:
-        """Show turn ``index`` (with ``add``, beside the one shown: compare the two)."""
+        """Show turn ``index`` (with ``add``, beside the one shown: compare the
+        two).
+        """
         turns = self.turns
         if not 0 <= index < len(turns) or turns[index].status != "done":
             return
@@ -325,22 +345,27 @@ class Studio:
                 view = {
                     "details": [details_html(turns[i]) for i in chosen],
                     "tree": tree_html(turns, chosen[-1]),
-                    "offers": offers,  # the continuations its model offers, named so
-                    "why_not": why_not,  # or the one sentence why it offers none
+                    # the continuations its model offers, named so
+                    "offers": offers,
+                    # or the one sentence why it offers none
+                    "why_not": why_not,
                     "chain": last.parent is not None and last.status == "done",
                 }
             if view != self.widget.view:
                 self.widget.view = view
 
     def _offers(self, turn: Turn) -> tuple[list[str], str]:
-        """How ``turn`` can be continued, as its model offers here (the client's word, the
-        magic's ``--how``), or the one sentence that says why it cannot be."""
+        """How ``turn`` can be continued, as its model offers here (the client's
+        word, the magic's ``--how``), or the one sentence that says why it
+        cannot be.
+        """
         video = turn.video
         if turn.status != "done" or video is None:
             return [], ""
         try:
             offered = self._session().client.continuations(video.model)
-        except SoraError as exc:  # a gateway not recognised yet: what to set, in one sentence
+        # a gateway not recognised yet: what to set, in one sentence
+        except SoraError as exc:
             return [], sentence_plain(describe(exc))
         kinds = [kind for kind in offered if kind in CONTINUATIONS]
         if not kinds:
@@ -350,8 +375,9 @@ class Studio:
         return kinds, ""
 
     def _how(self, turn: Turn, wanted: object) -> str:
-        """The continuation to send: the one asked for if the model offers it, else its
-        first; refused in one sentence before anything is sent."""
+        """The continuation to send: the one asked for if the model offers it,
+        else its first; refused in one sentence before anything is sent.
+        """
         kinds, why_not = self._offers(turn)
         if not kinds:
             raise InvalidRequest(why_not or t("error.nothing_to_edit"))
@@ -366,7 +392,9 @@ class Studio:
         return str(wanted)
 
     def send_media(self, index: int) -> None:
-        """What a player asks for: the mp4's bytes, as a message's binary buffer."""
+        """What a player asks for: the mp4's bytes, as a message's binary
+        buffer.
+        """
         turns = self.turns
         path = turns[index].local_path if 0 <= index < len(turns) else None
         if not path or not local_url(path):
@@ -379,17 +407,20 @@ class Studio:
             buffers=[data],
         )
 
-    # -- jobs ----------------------------------------------------------------------------------
+    # -- jobs ------------------------------------------------------------------
 
     def start(self, request: dict[str, Any]) -> asyncio.Task[None] | None:
-        """What Generate and a turn's continuation (Remix, Edit, Extend, Continue from last
-        frame) do: check the inputs, then run the job as a task."""
+        """What Generate and a turn's continuation (Remix, Edit, Extend,
+        Continue from last frame) do: check the inputs, then run the job as a
+        task.
+        """
         try:
             session = self._session()
             mode = request.get("mode") or "new"
             ask = self._request(request, session)
             base = None
-            if mode in ("edit", "last_frame"):  # last_frame: the older studio's own button
+            # last_frame: the older studio's own button
+            if mode in ("edit", "last_frame"):
                 base = self._base(session, request)
                 wanted = request.get("how") or ("last-frame" if mode == "last_frame" else None)
                 how = self._how(session.turns[base], wanted)
@@ -406,7 +437,9 @@ class Studio:
         return self._launch(job, coro)
 
     def resume(self, index: int) -> asyncio.Task[None] | None:
-        """What a tile's Resume does: collect the interrupted turn in place, in its own row."""
+        """What a tile's Resume does: collect the interrupted turn in place, in
+        its own row.
+        """
         session = self._session()
         turns = session.turns
         turn = turns[index] if 0 <= index < len(turns) else None
@@ -421,7 +454,8 @@ class Studio:
         return Job(self._serial, prompt, self._request_push)
 
     def _launch(self, job: Job, coro: Coroutine[Any, Any, Video]) -> asyncio.Task[None]:
-        loop = asyncio.get_running_loop()  # the kernel's: messages arrive through it
+        # the kernel's: messages arrive through it
+        loop = asyncio.get_running_loop()
         self.say("")
         self._jobs.append(job)
         job.task = loop.create_task(self._run(job, coro))
@@ -433,7 +467,8 @@ class Studio:
         for job in self._jobs:
             if job.id == number:
                 if job.task is not None and not job.task.done():
-                    job.task.cancel()  # the turn is kept, interrupted, with a Resume button
+                    # the turn is kept, interrupted, with a Resume button
+                    job.task.cancel()
                 else:
                     self._jobs.remove(job)
                     self._push()
@@ -447,7 +482,8 @@ class Studio:
         except asyncio.CancelledError:
             job.progress.interrupt(None)
             raise
-        except Exception as exc:  # a bug: say so here, where the person is looking
+        # a bug: say so here, where the person is looking
+        except Exception as exc:
             logger.exception("sora_nb studio job failed")
             job.progress.fail(repr(exc))
         else:
@@ -463,8 +499,9 @@ class Studio:
             return
         self._made.append(video.turn)
         self._record_part(video.turn)  # now, while this job ends (see there)
-        # Show it, unless more of this studio's jobs are still running: 20 jobs that end
-        # together would flip the player through 20 videos. The last one shows.
+        # Show it, unless more of this studio's jobs are still running: 20 jobs
+        # that end together would flip the player through 20 videos. The last
+        # one shows.
         if not self._running() or not self.widget.selected:
             self.select(video.turn)
         self._update_record()
@@ -504,13 +541,16 @@ class Studio:
             selected = self.widget.selected[-1]
         if selected is None:
             raise InvalidRequest(t("error.nothing_to_edit"))
-        session.video(_int(selected))  # refuses a turn that has no video, in one sentence
+        # refuses a turn that has no video, in one sentence
+        session.video(_int(selected))
         return _int(selected)
 
-    # -- a chain exported as one video ---------------------------------------------------------
+    # -- a chain exported as one video -----------------------------------------
 
     def export(self, index: int) -> asyncio.Task[None] | None:
-        """What a turn's Export chain does: its chain, first video to it, as one mp4."""
+        """What a turn's Export chain does: its chain, first video to it, as one
+        mp4.
+        """
         session = self._session()
         turns = session.turns
         turn = turns[index] if 0 <= index < len(turns) else None
@@ -521,7 +561,8 @@ class Studio:
             self.say(label("no_chain", index=index), "info")
             return None
         if self.widget.exported.get("state") == "running":
-            return None  # one export at a time: the button is disabled while it runs
+            # one export at a time: the button is disabled while it runs
+            return None
         self.say("")
         self.widget.exported = {"index": index, "state": "running", "text": label("exporting")}
         return asyncio.get_running_loop().create_task(self._exporting(session, index))
@@ -537,7 +578,8 @@ class Studio:
             self._export_failed(
                 index, label("disk_full") if full else label("export_failed", reason=reason)
             )
-        except Exception as exc:  # a clip PyAV cannot read: say so here, where one looks
+        # a clip PyAV cannot read: say so here, where one looks
+        except Exception as exc:
             logger.exception("sora_nb studio export failed")
             self._export_failed(index, label("export_failed", reason=str(exc).rstrip(".")))
         else:
@@ -565,7 +607,9 @@ class Studio:
         self.say(text)
 
     def send_export(self) -> None:
-        """What the exported chain's player asks for: its mp4, as a message's buffer."""
+        """What the exported chain's player asks for: its mp4, as a message's
+        buffer.
+        """
         path = self._export
         if path is None or not path.is_file():
             return
@@ -595,14 +639,14 @@ class Studio:
         """One sentence under the prompt, with no markdown and no code in it."""
         self.widget.message = {"text": sentence_plain(text), "kind": kind} if text else {}
 
-    # -- display and the saved record ----------------------------------------------------------
+    # -- display and the saved record ------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         return self.widget.bundle(f"sora_nb studio: {len(self.turns)} turns (a live widget)")
 
     def _ipython_display_(self) -> None:
-        # The widget lives only while the kernel does; the record above it is plain HTML the
-        # saved notebook keeps: every video this studio made.
+        # The widget lives only while the kernel does; the record above it is
+        # plain HTML the saved notebook keeps: every video this studio made.
         self._record = display(self._record_bundle(), raw=True, display_id=True)
         display(self._repr_mimebundle_(), raw=True)
 
@@ -621,10 +665,11 @@ class Studio:
         }
 
     def _record_part(self, index: int) -> tuple[Video, str] | None:
-        """Turn ``index``'s video in the record, rendered once per version of the video.
+        """Turn ``index``'s video in the record, rendered once per version of
+        the video.
 
-        Its inline poster is a WebP encode: done as each job ends, not for 20 videos in one
-        rewrite (docs/notebook.md, "The studio").
+        Its inline poster is a WebP encode: done as each job ends, not for 20
+        videos in one rewrite (docs/notebook.md, "The studio").
         """
         turns = self._session().turns
         video = turns[index].video if index < len(turns) else None
@@ -636,7 +681,9 @@ class Studio:
         return cached
 
     def _update_record(self) -> None:
-        """Rewrite the record at once, or once RECORD_EVERY has passed since the last time."""
+        """Rewrite the record at once, or once RECORD_EVERY has passed since the
+        last time.
+        """
         if self._record is None or self._record_due is not None:
             return
         loop = asyncio.get_running_loop()
@@ -779,12 +826,13 @@ def _served(model: str, models: list[dict[str, Any]]) -> str:
 
 
 def studio(*, app: bool = False) -> Studio:
-    """The studio: prompt, image, model and its controls, jobs, the gallery, the players.
+    """The studio: prompt, image, model and its controls, jobs, the gallery, the
+    players.
 
     Show it as a cell's last expression: ``sora_nb.studio()`` (in marimo:
-    ``mo.ui.anywidget(sora_nb.studio().widget)``). It drives and observes the same session as
-    ``%%sora``, with the same settings. ``app=True`` (``sora-nb app``) makes it a page for
-    people who do not code.
+    ``mo.ui.anywidget(sora_nb.studio().widget)``). It drives and observes the
+    same session as ``%%sora``, with the same settings. ``app=True`` (``sora-nb
+    app``) makes it a page for people who do not code.
     """
     return Studio(_magic.settings(), app=app)
 

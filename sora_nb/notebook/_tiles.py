@@ -1,10 +1,12 @@
-"""The studio's templates: a turn's tile, its lineage tree and its details, as HTML.
+"""The studio's templates: a turn's tile, its lineage tree and its details, as
+HTML.
 
-One rendering: the live studio draws these strings (``static/studio.js`` only places them and
-adds buttons), and the saved record under it uses the same tile. Thumbnails are inlined as
-small WebP ``data:`` images: Voilà serves no ``sora_outputs/`` files by default, and an
-inlined picture shows in every front end (docs/notebook.md, "The studio"). Everything from
-the user or the relay is escaped.
+One rendering: the live studio draws these strings (``static/studio.js`` only
+places them and adds buttons), and the saved record under it uses the same tile.
+Thumbnails are inlined as small WebP ``data:`` images: Voilà serves no
+``sora_outputs/`` files by default, and an inlined picture shows in every front
+end (docs/notebook.md, "The studio"). Everything from the user or the relay is
+escaped.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ __all__ = [
     "tree_html",
 ]
 
-#: The continuations a studio names (the magic's ``--how`` words), in the order offered.
+#: The continuations a studio names (the magic's ``--how`` words), in order.
 CONTINUATIONS = ("remix", "edit", "extend", "last-frame")
 
 _COLORS = {
@@ -56,13 +58,16 @@ def lineage(turns: list[Turn], index: int) -> list[Turn]:
 
 
 def family_order(turns: list[Turn]) -> list[tuple[Turn, int]]:
-    """Turns newest family first, each first generation followed by its edits (with depth)."""
+    """Turns newest family first, each first generation followed by its edits
+    (with depth).
+    """
     children: dict[int | None, list[Turn]] = {}
     for turn in turns:
         parent = turn.parent if turn.parent is not None and turn.parent < turn.index else None
         children.setdefault(parent, []).append(turn)
     ordered: list[tuple[Turn, int]] = []
-    stack = [(turn, 0) for turn in children.get(None, [])]  # popped newest first
+    # popped newest first
+    stack = [(turn, 0) for turn in children.get(None, [])]
     while stack:
         turn, depth = stack.pop()
         ordered.append((turn, depth))
@@ -109,7 +114,9 @@ def _picture(turn: Turn) -> str:
 
 
 def tile_html(turn: Turn) -> str:
-    """One turn as a card: picture, facts, prompt, what it edits, why it stopped short."""
+    """One turn as a card: picture, facts, prompt, what it edits, why it stopped
+    short.
+    """
     parts = [f'<div class="sora-nb-facts">{_facts(turn)}</div>']
     parts.append(
         '<div class="sora-nb-tile-prompt" style="overflow-wrap:anywhere;margin-top:2px">'
@@ -132,7 +139,9 @@ def tile_html(turn: Turn) -> str:
 
 
 def tree_html(turns: list[Turn], index: int) -> str:
-    """The family of turn ``index`` as a tree: its first generation, every edit below its base."""
+    """The family of turn ``index`` as a tree: its first generation, every edit
+    below its base.
+    """
     root = lineage(turns, index)[0].index
     children: dict[int, list[Turn]] = {}
     for turn in turns:
@@ -186,7 +195,9 @@ def exported_html(turns: list[Turn], index: int, src: str | None, name: str) -> 
 
 
 def chain_html(turns: list[Turn], index: int) -> str:
-    """An exported chain's lineage: each video, and how it continues the one before."""
+    """An exported chain's lineage: each video, and how it continues the one
+    before.
+    """
     links = []
     for turn in lineage(turns, index):
         how = turn.request.options.get("how") or ("edit" if turn.parent is not None else "")

@@ -1,7 +1,8 @@
-"""A traitlet for the API key: whatever is assigned is kept as a masked ``Secret``.
+"""A traitlet for the API key: whatever is assigned is kept as a masked
+``Secret``.
 
-So ``%config SoraMagics.api_key``, ``%config SoraMagics`` and a Verbose traceback through
-the magic show ``sk-…abcd`` (docs/notebook.md, "The key").
+So ``%config SoraMagics.api_key``, ``%config SoraMagics`` and a Verbose
+traceback through the magic show ``sk-…abcd`` (docs/notebook.md, "The key").
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ __all__ = ["SecretKey"]
 
 
 class SecretKey(TraitType[Secret | None, Secret | str | None]):
-    """An API key; a ``str`` given to it becomes a ``Secret``, an empty one None."""
+    """An API key; a ``str`` given to it becomes a ``Secret``, an empty one
+    None.
+    """
 
     info_text = "an API key (a str, kept masked)"
     allow_none = True

@@ -1,8 +1,10 @@
-"""The base of every view: one anywidget model, its ES module and CSS read from package files.
+"""The base of every view: one anywidget model, its ES module and CSS read from
+package files.
 
-No build step: ``static/`` holds plain ES modules and CSS that anywidget sends with the model.
-Every view shares one ``Layout`` model (a DOMWidget always has one): a view is then one model
-of its own, and closing it leaves nothing open in the kernel or the browser.
+No build step: ``static/`` holds plain ES modules and CSS that anywidget sends
+with the model. Every view shares one ``Layout`` model (a DOMWidget always has
+one): a view is then one model of its own, and closing it leaves nothing open in
+the kernel or the browser.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ STATIC = Path(__file__).with_name("static")
 
 @functools.cache
 def asset(*names: str) -> str:
-    """The package files ``names`` joined: one ES module (or stylesheet) per view."""
+    """The package files ``names`` joined: one ES module (or stylesheet) per
+    view.
+    """
     return "\n".join((STATIC / name).read_text(encoding="utf-8") for name in names)
 
 
@@ -38,13 +42,17 @@ def shared_layout() -> widgets.Layout:
 
 
 class View(anywidget.AnyWidget):
-    """One widget model: subclasses set ``_esm``/``_css`` and a few synced traits."""
+    """One widget model: subclasses set ``_esm``/``_css`` and a few synced
+    traits.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(layout=shared_layout(), **kwargs)
 
     def bundle(self, text: str) -> dict[str, Any]:
-        """The mime bundle that displays this model, with ``text`` as its plain fallback."""
+        """The mime bundle that displays this model, with ``text`` as its plain
+        fallback.
+        """
         shown = self._repr_mimebundle_()
         data = dict(shown[0]) if shown is not None else {}
         data["text/plain"] = text
@@ -52,14 +60,18 @@ class View(anywidget.AnyWidget):
 
 
 class Actions:
-    """What a view's buttons do: the front end sends ``{"action": NAME, ...}`` messages."""
+    """What a view's buttons do: the front end sends ``{"action": NAME, ...}``
+    messages.
+    """
 
     def __init__(self, view: View) -> None:
         self._handlers: dict[str, Any] = {}
         view.on_msg(self._dispatch)
 
     def on(self, name: str, handler: Any) -> None:
-        """Call ``handler(content, buffers)`` when the front end sends action ``name``."""
+        """Call ``handler(content, buffers)`` when the front end sends action
+        ``name``.
+        """
         self._handlers[name] = handler
 
     def _dispatch(self, _view: Any, content: Any, buffers: list[bytes]) -> None:
@@ -68,7 +80,8 @@ class Actions:
         handler = self._handlers.get(str(content.get("action")))
         if handler is None:
             return
-        if running_loop() is None:  # marimo: no kernel loop; the views' own loop runs it
+        # marimo: no kernel loop; the views' own loop runs it
+        if running_loop() is None:
             background_loop().call_soon_threadsafe(handler, content, list(buffers))
         else:
             handler(content, buffers)

@@ -1,1 +1,1 @@
-"""Records: what a generation asks and what it made. Data only; no relay parsing."""
+"""What a generation asks and what it made: data only, no relay parsing."""

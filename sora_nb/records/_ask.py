@@ -1,11 +1,13 @@
 """One Ask: everything a user can ask of one generation, checked once.
 
-Every surface (``%%sora``, ``sora_nb.generate()``/``edit()``, ``Session``, the studio, a batch
-row) builds an ``Ask`` with ``Ask.build`` and hands it on unchanged; the client's dialect
-turns it into the exact ``Request`` that is recorded and sent (docs/architecture.md).
+Every surface (``%%sora``, ``sora_nb.generate()``/``edit()``, ``Session``, the
+studio, a batch row) builds an ``Ask`` with ``Ask.build`` and hands it on
+unchanged; the client's dialect turns it into the exact ``Request`` that is
+recorded and sent (docs/architecture.md).
 
-A new option that reaches the relay is one field here (with its check in ``build``), one
-flag in the magic's parser, and the lines of the dialects that send it.
+A new option that reaches the relay is one field here (with its check in
+``build``), one flag in the magic's parser, and the lines of the dialects that
+send it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ DEFAULT_MODEL = "sora-2"
 class Ask:
     """A checked generation request, before any dialect has shaped it.
 
-    ``image`` is an ``https://`` or ``data:image/…`` URL (a path or bytes become the latter).
+    ``image`` is an ``https://`` or ``data:image/…`` URL (a path or bytes become
+    the latter).
     """
 
     prompt: str
@@ -42,10 +45,12 @@ class Ask:
     orientation: Orientation | None = None
     image: str | None = field(default=None, repr=False)
     duration: int | None = None  # seconds; None: the model's own
-    # What the gateways' models take (docs/dialects.md, "Options"); None: the model's own.
+    # What the gateways' models take (docs/dialects.md, "Options"); None: the
+    # model's own.
     aspect_ratio: str | None = None  # "16:9", "9:16", "1:1"
     resolution: str | None = None  # "720p", "1080p"
-    last_frame: str | None = field(default=None, repr=False)  # an image URL, as ``image``
+    # an image URL, as ``image``
+    last_frame: str | None = field(default=None, repr=False)
     audio: bool | None = None
     #: An edit's continuation on a gateway: remix, edit, extend or last-frame.
     how: str | None = None
@@ -66,10 +71,12 @@ class Ask:
         how: object = None,
         **unknown: Any,
     ) -> Ask:
-        """Check every input, refusing bad input with one sentence before anything is sent.
+        """Check every input, refusing bad input with one sentence before
+        anything is sent.
 
-        The checks run in a fixed order (orientation, model, image, prompt), so the sentence
-        a user sees for several mistakes does not depend on the surface they used.
+        The checks run in a fixed order (orientation, model, image, prompt), so
+        the sentence a user sees for several mistakes does not depend on the
+        surface they used.
         """
         if unknown:
             raise InvalidRequest(t("ask.unknown_option", name=sorted(unknown)[0]))
@@ -87,7 +94,7 @@ class Ask:
 
 
 def _seconds(name: str, value: object) -> int | None:
-    """A whole number of seconds above 0 (``8`` or ``"8"``), or None when not given."""
+    """Whole seconds above 0 (``8`` or ``"8"``), or None when not given."""
     if value is None or value == "":
         return None
     text = str(value).strip().removesuffix("s")
@@ -115,7 +122,7 @@ _WORDS = {"true": True, "yes": True, "on": True, "1": True,
 
 
 def _flag(name: str, value: object) -> bool | None:
-    """True or False, also as a batch column's text (``true``, ``no``…); None: not given."""
+    """True or False, also as a column's text (``true``, ``no``…), or None."""
     if value is None or value == "" or isinstance(value, bool):
         return None if value == "" else value  # type: ignore[return-value]
     word = _WORDS.get(str(value).strip().lower())
@@ -133,7 +140,8 @@ def _how(value: object) -> str | None:
     return text
 
 
-_SHAPED = ("prompt", "model", "orientation", "image")  # what a Request has fields for
+# what a Request has fields for
+_SHAPED = ("prompt", "model", "orientation", "image")
 
 
 def extras(ask: Ask) -> dict[str, Any]:
@@ -147,5 +155,5 @@ def extras(ask: Ask) -> dict[str, Any]:
 
 
 def ask_options() -> tuple[str, ...]:
-    """The option names an Ask takes besides its prompt (a batch row's columns)."""
+    """The options an Ask takes besides its prompt (a batch row's columns)."""
     return tuple(f.name for f in fields(Ask) if f.name != "prompt")

@@ -1,14 +1,17 @@
-"""One autosave file shared by several kernels: merged under a file lock, never overwritten.
+"""One autosave file shared by several kernels: merged under a file lock, never
+overwritten.
 
-Two notebooks in one folder with the same ``%sora config --autosave history.json`` both
-write it. Each write takes an exclusive lock on a ``.NAME.lock`` file beside it, reads what
-the other kernel wrote, adds the turns it does not have, and writes: no turn a relay was
-paid for drops out of the file (docs/notebook.md, "Autosave").
+Two notebooks in one folder with the same ``%sora config --autosave
+history.json`` both write it. Each write takes an exclusive lock on a
+``.NAME.lock`` file beside it, reads what the other kernel wrote, adds the turns
+it does not have, and writes: no turn a relay was paid for drops out of the file
+(docs/notebook.md, "Autosave").
 
-The file is an append-only record (``HistoryLog``): a change appends one line, and what
-another kernel appended is read from where this one stopped, so a change costs the same at
-ten thousand turns as at one. When the lines outnumber the turns twice over, the file is
-rewritten with one line a turn (compaction), atomically.
+The file is an append-only record (``HistoryLog``): a change appends one line,
+and what another kernel appended is read from where this one stopped, so a
+change costs the same at ten thousand turns as at one. When the lines outnumber
+the turns twice over, the file is rewritten with one line a turn (compaction),
+atomically.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ _RANK = {"running": 0, "interrupted": 1, "failed": 2, "done": 3}
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for ``path`` (another process waits; POSIX and Windows)."""
+    """Hold an exclusive lock for ``path`` (others wait; POSIX and Windows)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o600)  # never a planted link
+    # never a planted link
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | NOFOLLOW, 0o600)
     try:
         lock(fd)
         try:
@@ -53,11 +57,13 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def merge(mine: list[Turn], theirs: list[Turn]) -> list[Turn]:
-    """``mine`` plus the turns only ``theirs`` has, appended with their parents re-indexed.
+    """``mine`` plus the turns only ``theirs`` has, appended with their parents
+    re-indexed.
 
-    A turn is the same turn in both when it started at the same instant. For a turn both
-    have, the more finished state wins, except that a turn this kernel is running stays its.
-    Indices of ``mine`` never change, so a running job's index stays valid.
+    A turn is the same turn in both when it started at the same instant. For a
+    turn both have, the more finished state wins, except that a turn this kernel
+    is running stays its. Indices of ``mine`` never change, so a running job's
+    index stays valid.
     """
     merged = list(mine)
     where = {turn.started_at: turn.index for turn in mine}
@@ -75,32 +81,37 @@ def merge(mine: list[Turn], theirs: list[Turn]) -> list[Turn]:
 
 
 def _adopted(turn: Turn, index: int, moved: dict[int, int]) -> Turn:
-    # The session re-owns the merged videos (their index and parent video) after a merge.
+    # The session re-owns the merged videos (their index and parent video) after
+    # a merge.
     parent = moved.get(turn.parent) if turn.parent is not None else None
     return replace(turn, index=index, parent=parent)
 
 
 def _newer(theirs: Turn, ours: Turn) -> bool:
-    if ours.status == "running":  # this kernel is running it: its state is the true one
+    # this kernel is running it: its state is the true one
+    if ours.status == "running":
         return False
     return _RANK[theirs.status] > _RANK[ours.status]
 
 
 def sync(path: Path, name: str, turns: list[Turn]) -> list[Turn]:
-    """Merge ``turns`` with ``path`` under its lock, write the union, and return it.
+    """Merge ``turns`` with ``path`` under its lock, write the union, and return
+    it.
 
-    A file that is not a session file raises ``SessionFileError`` and is left untouched.
+    A file that is not a session file raises ``SessionFileError`` and is left
+    untouched.
     """
     return HistoryLog(path, name).sync(turns, None)[0]
 
 
 class HistoryLog:
-    """A session's autosave file, read and appended where this kernel left it."""
+    """A session's autosave file, appended where this kernel left it."""
 
     def __init__(self, path: Path, name: str) -> None:
         self.path = path
         self.name = name
-        self._mark: tuple[int, int, int] | None = None  # device, inode, bytes read
+        # device, inode, bytes read
+        self._mark: tuple[int, int, int] | None = None
         self._lines = 0  # turn lines in the file
 
     def load(self) -> list[Turn]:
@@ -111,20 +122,24 @@ class HistoryLog:
         return turns
 
     def sync(self, turns: list[Turn], changed: Iterable[int] | None) -> tuple[list[Turn], set[int]]:
-        """Add what other kernels wrote to ``turns``, then write the ``changed`` turns (all
-        of them when None). Returns the turns and the indices that came from the file."""
+        """Add what other kernels wrote to ``turns``, then write the ``changed``
+        turns (all of them when None). Returns the turns and the indices that
+        came from the file.
+        """
         try:
             with locked(self.path):
                 turns, touched = self._catch_up(turns)
                 if changed is None or self._mark is None or self._lines > 2 * len(turns) + 64:
                     self._rewrite(turns)
                 else:
-                    self._append(turns, sorted(set(changed)))  # theirs are in the file
-        except OSError as exc:  # the lock, a read: the file named, not its lock or part
+                    # theirs are in the file
+                    self._append(turns, sorted(set(changed)))
+        # the lock, a read: the file named, not its lock or part
+        except OSError as exc:
             raise unwritable(self.path, exc) from None
         return turns, touched
 
-    # -- reading ------------------------------------------------------------------------------
+    # -- reading ---------------------------------------------------------------
 
     def _catch_up(self, turns: list[Turn]) -> tuple[list[Turn], set[int]]:
         try:
@@ -134,11 +149,13 @@ class HistoryLog:
             return turns, set()
         mark = self._mark
         if mark is None or (now.st_dev, now.st_ino) != mark[:2] or now.st_size < mark[2]:
-            return self._merge_all(turns)  # replaced (compacted, saved whole) or new to us
+            # replaced (compacted, saved whole) or new to us
+            return self._merge_all(turns)
         with open(self.path, "rb") as handle:  # only what was appended since
             handle.seek(mark[2])
             data = handle.read()
-        whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read later
+        # a line still being written is read later
+        whole = data[: data.rfind(b"\n") + 1]
         self._mark = (mark[0], mark[1], mark[2] + len(whole))
         return self._merge_lines(turns, whole.decode("utf-8", "replace").split("\n"))
 
@@ -153,7 +170,8 @@ class HistoryLog:
     def _merge_lines(self, turns: list[Turn], lines: list[str]) -> tuple[list[Turn], set[int]]:
         if not any(lines):
             return turns, set()
-        log = TurnLog()  # their turns, resolved against what the file said before
+        # their turns, resolved against what the file said before
+        log = TurnLog()
         log.turns, log.where = list(turns), {t.started_at: t.index for t in turns}
         touched: set[int] = set()
         for line in lines:
@@ -163,13 +181,14 @@ class HistoryLog:
             self._lines += 1
             index, theirs = read
             if index < len(turns) and not _newer(theirs, turns[index]):
-                log.turns[index] = turns[index]  # ours stays: it is the truer state
+                # ours stays: it is the truer state
+                log.turns[index] = turns[index]
                 continue
             touched.add(index)
         return log.turns, touched
 
     def _whole_log(self) -> int:
-        """How many turn lines the file holds (0 for a document, which is rewritten)."""
+        """How many turn lines the file holds (0 for a document: rewritten)."""
         try:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 if log_header(handle.readline()) is None:
@@ -179,14 +198,14 @@ class HistoryLog:
             return -1
 
     def _remember(self, lines: int) -> None:
-        """Where the file ends now; a document (``lines`` < 0) is no record to append to."""
+        """Where the file ends now (a document, ``lines`` < 0, is rewritten)."""
         if lines < 0:
             self._mark = None
             return
         now = os.stat(self.path)
         self._mark, self._lines = (now.st_dev, now.st_ino, now.st_size), lines
 
-    # -- writing ------------------------------------------------------------------------------
+    # -- writing ---------------------------------------------------------------
 
     def _append(self, turns: list[Turn], indices: list[int]) -> None:
         assert self._mark is not None
@@ -194,7 +213,8 @@ class HistoryLog:
         data = text.encode("utf-8")
         try:
             with open(self.path, "ab") as out:
-                if out.tell() != self._mark[2]:  # a torn line a kill left: start afresh
+                # a torn line a kill left: start afresh
+                if out.tell() != self._mark[2]:
                     data = b"\n" + data
                 out.write(data)
                 out.flush()

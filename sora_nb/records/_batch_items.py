@@ -1,5 +1,6 @@
-"""The items of a batch: what each asks for, checked before anything is sent, and read from a
-text, CSV or JSONL file (one prompt a line, or the columns of ``COLUMNS``).
+"""The items of a batch: what each asks for, checked before anything is sent,
+and read from a text, CSV or JSONL file (one prompt a line, or the columns of
+``COLUMNS``).
 
 Pure core: reads one file, no HTTP, no Jupyter.
 """
@@ -22,7 +23,8 @@ from ._ask import DEFAULT_MODEL, Ask, ask_options
 __all__ = ["COLUMNS", "DEFAULTABLE", "BatchItem", "items_from", "read_items"]
 
 _FIXED = ("prompt", "model", "orientation", "image", "edit", "name")
-#: A row's columns: what an Ask takes (a new option is a column too), an edit and a name.
+#: A row's columns: what an Ask takes (a new option is a column too), an edit
+#: and a name.
 COLUMNS = (*_FIXED, *(name for name in ask_options() if name not in _FIXED))
 #: What a batch's defaults may fill in where a row leaves it empty.
 DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "name"))
@@ -30,7 +32,7 @@ DEFAULTABLE = tuple(key for key in COLUMNS if key not in ("prompt", "edit", "nam
 
 @dataclass(frozen=True, slots=True)
 class BatchItem:
-    """One generation of a batch; ``edit`` names a finished video of the session to change."""
+    """One generation of a batch; ``edit`` names a finished video to change."""
 
     prompt: str
     model: str | None = None
@@ -42,7 +44,7 @@ class BatchItem:
     problem: str | None = None
     #: The row's other Ask options (``duration``), as written.
     options: dict[str, str] = field(default_factory=dict)
-    #: The row as one Ask, built and checked once by ``items_from`` (None if refused).
+    #: The row as one Ask, built and checked once by ``items_from`` (or None).
     checked: Ask | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -54,10 +56,12 @@ class BatchItem:
         return {**fixed, **self.options}
 
     def ask(self, parent_model: str | None = None) -> Ask:
-        """The row as the Ask it sends (an edit keeps ``parent_model`` unless told)."""
-        ask = self.checked or _ask(self)  # an item made by hand, not read by items_from
+        """The row's Ask (an edit keeps ``parent_model`` unless told)."""
+        # an item made by hand, not read by items_from
+        ask = self.checked or _ask(self)
         if parent_model and self.model is None:
-            return replace(ask, model=parent_model)  # a finished video's: already checked
+            # a finished video's: already checked
+            return replace(ask, model=parent_model)
         return ask
 
 
@@ -75,18 +79,21 @@ def items_from(
     path: object = None,
     defaults: Mapping[str, Any] | None = None,
 ) -> list[BatchItem]:
-    """Each entry as a checked ``BatchItem``: a prompt, a mapping of ``COLUMNS``, or an item.
+    """Each entry as a checked ``BatchItem``: a prompt, a mapping of
+    ``COLUMNS``, or an item.
 
-    An entry with bad input becomes an item whose ``problem`` says why (it is never sent),
-    so one bad line does not stop the others. ``where`` is the catalog key naming an entry
-    ("Item 3", "prompts.csv row 3"), filled in with ``path`` and the entry's number.
-    ``defaults`` fill in the ``DEFAULTABLE`` columns a row leaves empty.
+    An entry with bad input becomes an item whose ``problem`` says why (it is
+    never sent), so one bad line does not stop the others. ``where`` is the
+    catalog key naming an entry ("Item 3", "prompts.csv row 3"), filled in with
+    ``path`` and the entry's number. ``defaults`` fill in the ``DEFAULTABLE``
+    columns a row leaves empty.
     """
     filled = {k: _text(v) for k, v in (defaults or {}).items()}
     unknown = sorted(set(filled) - set(DEFAULTABLE))
     if unknown:
         raise InvalidRequest(t("ask.unknown_option", name=unknown[0]))
-    images: dict[str, str] = {}  # one read per image file, however many rows name it
+    # one read per image file, however many rows name it
+    images: dict[str, str] = {}
     items = [
         _item(entry, t(where, path=path, n=n), filled, images) for n, entry in enumerate(entries, 1)
     ]
@@ -119,7 +126,8 @@ def _item(
         listed = {"unknown": ", ".join(unknown), "columns": ", ".join(COLUMNS)}
         return BatchItem(prompt, problem=t("batch.unknown_columns", where=where, **listed))
     texts = {k: _text(v) for k, v in values.items()}
-    for key, default in defaults.items():  # what a row leaves empty, the defaults give
+    # what a row leaves empty, the defaults give
+    for key, default in defaults.items():
         if texts.get(key) is None:
             texts[key] = default
     try:
@@ -138,7 +146,7 @@ def _text(value: Any) -> str | None:
 
 
 def _checked(values: dict[str, str | None], images: dict[str, str]) -> BatchItem:
-    """The row as an item holding its one Ask, every value checked as any surface checks it."""
+    """The row as an item holding its one Ask, checked as any surface checks."""
     name = values.get("name")
     if name is not None and not name.isidentifier():
         raise InvalidRequest(t("batch.not_identifier", name=name))
@@ -165,8 +173,10 @@ def _checked(values: dict[str, str | None], images: dict[str, str]) -> BatchItem
 
 
 def read_items(path: str | os.PathLike[str]) -> list[BatchItem]:
-    """The items of a ``.csv``/``.tsv`` (a header row naming ``COLUMNS``), ``.jsonl`` (one
-    object or string a line) or text file (one prompt a line; ``#`` starts a comment)."""
+    """The items of a ``.csv``/``.tsv`` (a header row naming ``COLUMNS``),
+    ``.jsonl`` (one object or string a line) or text file (one prompt a line;
+    ``#`` starts a comment).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")

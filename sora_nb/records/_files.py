@@ -1,4 +1,5 @@
-"""What every file sora_nb writes needs: locks, no symlink followed, any text encodable.
+"""What every file sora_nb writes needs: locks, no symlink followed, any text
+encodable.
 
 Pure core: the os module only (POSIX and Windows).
 """
@@ -14,13 +15,15 @@ from .._messages import t
 
 __all__ = ["NOFOLLOW", "claim_name", "lock", "sound", "try_lock", "unlock"]
 
-#: Added to ``os.open`` flags: a symlink planted at the path is refused, not followed.
+#: Added to ``os.open`` flags: a symlink planted at the path is refused.
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def sound(text: str) -> str:
-    """``text`` as UTF-8 can hold it: surrogate pairs joined, a lone surrogate (a relay that
-    cut a character in two) replaced by U+FFFD. The usual text is returned as it is."""
+    """``text`` as UTF-8 can hold it: surrogate pairs joined, a lone surrogate
+    (a relay that cut a character in two) replaced by U+FFFD. The usual text is
+    returned as it is.
+    """
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -29,12 +32,15 @@ def sound(text: str) -> str:
 
 
 def claim_name(part: Path, dest: Path) -> Path:
-    """Give the whole file ``part`` the first free name of ``dest``, ``dest-2``…, atomically:
-    a file already there, whoever made it, is never overwritten."""
+    """Give the whole file ``part`` the first free name of ``dest``,
+    ``dest-2``…, atomically: a file already there, whoever made it, is never
+    overwritten.
+    """
     for n in range(1, 10_000):
         candidate = dest if n == 1 else dest.with_name(f"{dest.stem}-{n}{dest.suffix}")
         try:
-            os.link(part, candidate)  # fails if the name is taken (even by a symlink)
+            # fails if the name is taken (even by a symlink)
+            os.link(part, candidate)
         except FileExistsError:
             continue
         except OSError:  # no hard links on this file system
@@ -73,8 +79,9 @@ else:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
     def try_lock(fd: int) -> bool:
-        """Take the exclusive lock of ``fd``'s file if no one holds it (a dead process's
-        lock is gone with it)."""
+        """Take the exclusive lock of ``fd``'s file if no one holds it (a dead
+        process's lock is gone with it).
+        """
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

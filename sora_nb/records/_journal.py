@@ -1,16 +1,18 @@
-"""A batch's durable journal: append-only JSON lines, each commit fsynced off the event loop.
+"""A batch's durable journal: append-only JSON lines, each commit fsynced off
+the event loop.
 
-A batch writes its plan (one line per item) before anything is sent, then one line when an
-item is about to be sent and one the moment its task id is known; a kernel killed at any point
-leaves a file from which ``resume`` knows, per item, whether it never started (send it),
-started with a known task (collect it from its source URL) or was sent just before the kill
-(it may have been billed: never re-sent silently). See docs/protocol.md, "Batches".
+A batch writes its plan (one line per item) before anything is sent, then one
+line when an item is about to be sent and one the moment its task id is known; a
+kernel killed at any point leaves a file from which ``resume`` knows, per item,
+whether it never started (send it), started with a known task (collect it from
+its source URL) or was sent just before the kill (it may have been billed: never
+re-sent silently). See docs/protocol.md, "Batches".
 
-Nothing is ever rewritten, so there is no temporary file to leave behind: a line is one
-``write`` on a file opened with ``O_APPEND``, and a line torn by a kill is ignored on reading.
-Writers queue their lines and one flusher commits every queued line with a single ``fsync``
-in a worker thread (group commit), so a thousand items cost a handful of syncs, not the
-event loop's time.
+Nothing is ever rewritten, so there is no temporary file to leave behind: a line
+is one ``write`` on a file opened with ``O_APPEND``, and a line torn by a kill
+is ignored on reading. Writers queue their lines and one flusher commits every
+queued line with a single ``fsync`` in a worker thread (group commit), so a
+thousand items cost a handful of syncs, not the event loop's time.
 
 Pure core: one file, no HTTP, no Jupyter.
 """
@@ -38,8 +40,8 @@ logger = logging.getLogger("sora_nb")
 FORMAT = "sora_nb.batch"
 VERSION = 1
 
-#: What the journal knows of an item: planned (never sent), sent (no task id yet), task (the
-#: relay named its task), done, or failed.
+#: What the journal knows of an item: planned (never sent), sent (no task id
+#: yet), task (the relay named its task), done, or failed.
 Stage = Literal["planned", "sent", "task", "done", "failed"]
 
 
@@ -54,12 +56,13 @@ class ItemRecord:
     preview_url: str | None = None
     video: dict[str, Any] | None = None
     error: str | None = None
-    sends: int = 0  # how many times it was sent (a retry of a failed item adds one)
+    # how many times it was sent (a retry of a failed item adds one)
+    sends: int = 0
 
 
 @dataclass(slots=True)
 class JournalState:
-    """Everything a journal file holds: its header and each item's last known stage."""
+    """A journal file's contents: its header and each item's last stage."""
 
     header: dict[str, Any]
     items: list[ItemRecord] = field(default_factory=list)
@@ -81,11 +84,12 @@ class Journal:
         self._queue: list[tuple[str, asyncio.Future[None] | None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self.syncs = 0  # how many fsyncs, for benchmarks
-        self.broken: str | None = None  # why the file cannot be written, once a commit failed
+        # why the file cannot be written, once a commit failed
+        self.broken: str | None = None
 
     @classmethod
     def create(cls, path: Path, header: dict[str, Any], items: list[dict[str, Any]]) -> Journal:
-        """Start a new journal with its plan, synced before this returns (nothing sent yet)."""
+        """Start a new journal with its plan, synced before this returns."""
         head = {"format": FORMAT, "version": VERSION, "created": time.time(), **header}
         lines = [_line(head), *(_line({"i": i, "item": item}) for i, item in enumerate(items))]
         try:
@@ -93,7 +97,8 @@ class Journal:
         except OSError as exc:
             raise InvalidRequest(t("journal.cannot_open", path=path, detail=exc)) from None
         journal = cls(path, _open_locked(path, os.O_CREAT))
-        try:  # under the lock: a batch that started since the caller looked is seen now
+        # under the lock: a batch started since the caller looked is seen
+        try:
             if os.fstat(journal._fd).st_size and not read_journal(path).finished:
                 raise InvalidRequest(t("batch.journal_unfinished", path=path))
             os.ftruncate(journal._fd, 0)
@@ -105,23 +110,27 @@ class Journal:
 
     @classmethod
     def reopen(cls, path: Path) -> Journal:
-        """Append to an existing journal (a resumed batch); read it after this returns, as
-        the one writer."""
+        """Append to an existing journal (a resumed batch); read it after this
+        returns, as the one writer.
+        """
         journal = cls(path, _open_locked(path, 0))
         size = os.fstat(journal._fd).st_size
         if size and not _ends_a_line(path, size):
-            journal._commit(["\n", _TORN + "\n"])  # end the line a kill cut, and say so
+            # end the line a kill cut, and say so
+            journal._commit(["\n", _TORN + "\n"])
         return journal
 
     async def write(self, record: dict[str, Any]) -> None:
-        """Append ``record`` and return once it is durable; ``InvalidRequest`` in one sentence
-        when the file cannot be written (then nothing more is)."""
+        """Append ``record`` and return once it is durable; ``InvalidRequest``
+        in one sentence when the file cannot be written (then nothing more is).
+        """
         if self.broken is not None:
             raise InvalidRequest(self.broken)
         future = asyncio.get_running_loop().create_future()
         self._queue.append((_line(record), future))
         self._start_flusher()
-        await asyncio.shield(future)  # a cancelled writer's line is still written
+        # a cancelled writer's line is still written
+        await asyncio.shield(future)
 
     def write_soon(self, record: dict[str, Any]) -> None:
         """Append ``record`` with the next commit, without waiting for it."""
@@ -136,7 +145,7 @@ class Journal:
             await asyncio.shield(self._flusher)
 
     async def aclose(self) -> None:
-        """Commit what is queued and close the file (a later write opens it again)."""
+        """Commit what is queued and close the file (a write reopens it)."""
         await self.drain()
         self.close()
 
@@ -146,13 +155,14 @@ class Journal:
             os.close(self._fd)
             self._fd = -1
 
-    # -- internals ----------------------------------------------------------------------------
+    # -- internals -------------------------------------------------------------
 
     def _start_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():
             try:
                 loop = asyncio.get_running_loop()
-            except RuntimeError:  # no loop yet: the next write or drain commits it
+            # no loop yet: the next write or drain commits it
+            except RuntimeError:
                 return
             self._flusher = loop.create_task(self._flush())
 
@@ -163,7 +173,8 @@ class Journal:
             try:
                 if self.broken is None:
                     await asyncio.to_thread(self._commit, [line for line, _ in batch])
-            except Exception as exc:  # a full disk, a bad file: whatever it is, no waiter hangs
+            # a full disk, a bad file: whatever it is, no waiter hangs
+            except Exception as exc:
                 self.broken = t("journal.unwritable", path=self.path, detail=exc)
                 logger.warning("sora_nb: %s", self.broken)
             if self.broken is not None:
@@ -179,15 +190,18 @@ class Journal:
         if self._fd < 0:
             self._fd = _open_locked(self.path, 0)
         data = memoryview(sound("".join(lines)).encode("utf-8"))
-        while data:  # one write for a regular file; the loop covers a short write anyway
+        # one write for a regular file; the loop covers a short write anyway
+        while data:
             data = data[os.write(self._fd, data) :]
         os.fsync(self._fd)
         self.syncs += 1
 
 
 def _open_locked(path: Path, create: int) -> int:
-    """The journal opened for appending (never through a symlink), with its one writer's lock
-    taken: a second batch or resume on it, in any process, is refused in one sentence."""
+    """The journal opened for appending (never through a symlink), with its one
+    writer's lock taken: a second batch or resume on it, in any process, is
+    refused in one sentence.
+    """
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | NOFOLLOW | create, 0o600)
     except OSError as exc:
@@ -211,7 +225,7 @@ def _line(record: dict[str, Any]) -> str:
 
 
 def read_journal(path: Path) -> JournalState:
-    """The state a journal file records; one clear error when it is not a journal."""
+    """The state a journal file records; one clear error if it is not one."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -223,7 +237,8 @@ def read_journal(path: Path) -> JournalState:
             record = json.loads(line)
         except ValueError:
             if state is not None and (number == len(lines) or lines[number] == _TORN):
-                state.torn += 1  # the tail a kill cut: its writer never got it back, unsent
+                # the tail a kill cut: its writer never got it back, unsent
+                state.torn += 1
             elif state is not None:
                 _garbled(state, line)
             continue
@@ -237,27 +252,29 @@ def read_journal(path: Path) -> JournalState:
     return state
 
 
-#: The line a resume adds after a tail a kill cut short, so it is not read as damage.
+#: The line a resume adds after a tail a kill cut short: not read as damage.
 _TORN = '{"torn":1}'
 _INDEX = re.compile(r'"i"\s*:\s*(\d+)')
 
 
 def _garbled(state: JournalState, line: str) -> None:
-    """A damaged line before the tail: what it may have said is assumed, never dropped."""
+    """A damaged line before the tail: assumed to say the worst, not dropped."""
     match = _INDEX.search(line)
     index = int(match.group(1)) if match else None
     if '"item"' in line and index is not None:
-        _plan_lost(state, index + 1)  # its plan line: the item stays, its prompt is lost
+        # its plan line: the item stays, its prompt is lost
+        _plan_lost(state, index + 1)
         return
     doubtful = [index] if index is not None and index < len(state.items) else None
     for n in doubtful if doubtful is not None else range(len(state.items)):
         item = state.items[n]
-        if item.stage == "planned":  # it may have been a sent line: never send it again
+        # it may have been a sent line: never send it again
+        if item.stage == "planned":
             item.stage, item.sends = "sent", item.sends + 1
 
 
 def _plan_lost(state: JournalState, count: object) -> None:
-    """Items up to ``count`` whose plan line is missing: kept, refused with a reason."""
+    """Items up to ``count`` with no plan line: kept, refused with a reason."""
     if not isinstance(count, int) or isinstance(count, bool):
         return
     while len(state.items) < count:
@@ -282,7 +299,8 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
             _plan_lost(state, index)
             if index == len(state.items):
                 state.items.append(ItemRecord(record["item"]))
-            elif "problem" in state.items[index].item:  # a damaged copy came first
+            # a damaged copy came first
+            elif "problem" in state.items[index].item:
                 state.items[index].item = record["item"]
         return
     if index >= len(state.items):
@@ -291,7 +309,8 @@ def _apply(state: JournalState, record: dict[str, Any]) -> None:
     if "sent" in record:
         item.stage, item.sends, item.error = "sent", item.sends + 1, None
         item.task_id = item.source_url = item.preview_url = None
-    elif "refused" in record:  # a 429: the relay started nothing, so it is planned again
+    # a 429: the relay started nothing, so it is planned again
+    elif "refused" in record:
         item.stage, item.sends, item.error = "planned", max(0, item.sends - 1), None
     elif "done" in record:
         item.stage, item.video, item.error = "done", record["done"], None

@@ -1,9 +1,11 @@
-"""The records a generation is described by, each fact once: what was asked, and its task.
+"""The records a generation is described by, each fact once: what was asked, and
+its task.
 
-A ``Request`` is what was sent and a ``Task`` is what the relay made of it. A ``PendingTask``
-(here), a finished ``Video`` (``_video``) and a ``Turn`` of a Session (``_turn``) hold these
-records instead of copying their fields, so no code decides field by field which copy wins.
-Nothing here imports the rest of sora_nb: every layer may use these records.
+A ``Request`` is what was sent and a ``Task`` is what the relay made of it. A
+``PendingTask`` (here), a finished ``Video`` (``_video``) and a ``Turn`` of a
+Session (``_turn``) hold these records instead of copying their fields, so no
+code decides field by field which copy wins. Nothing here imports the rest of
+sora_nb: every layer may use these records.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ T = TypeVar("T")
 
 
 class ReadThrough(Generic[T]):
-    """An attribute read from a record this one holds, by the same name (None while that
-    record is None): the value lives in one record and the others only point at it."""
+    """An attribute read from a record this one holds, by the same name (None
+    while that record is None): the value lives in one record and the others
+    only point at it.
+    """
 
     def __init__(self, holder: str) -> None:
         self._holder = holder
@@ -42,11 +46,13 @@ class ReadThrough(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One generation's request: the checked input, and the messages exactly as sent.
+    """One generation's request: the checked input, and the messages exactly as
+    sent.
 
-    ``messages`` carry the whole branch for an edit (see docs/protocol.md, "Continuous
-    modification"); ``image`` is the ``data:`` or http URL of an image-to-video input;
-    ``options`` the rest of the ``Ask`` that was given (a duration, say), by name.
+    ``messages`` carry the whole branch for an edit (see docs/protocol.md,
+    "Continuous modification"); ``image`` is the ``data:`` or http URL of an
+    image-to-video input; ``options`` the rest of the ``Ask`` that was given (a
+    duration, say), by name.
     """
 
     prompt: str
@@ -67,7 +73,7 @@ class Task:
 
 
 class Described:
-    """What a record that holds a ``request`` and a ``task`` reads through to them."""
+    """What a record holding a ``request`` and a ``task`` reads through."""
 
     __slots__ = ()
 
@@ -85,7 +91,8 @@ class Described:
 class PendingTask(Described):
     """A task whose stream ended early: everything needed to collect it later.
 
-    ``transcript`` is the relay's answer so far and ``echo`` its echo block, if it came.
+    ``transcript`` is the relay's answer so far and ``echo`` its echo block, if
+    it came.
     """
 
     request: Request

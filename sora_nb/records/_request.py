@@ -1,8 +1,10 @@
-"""Refusing bad input before sending: a prompt, a model name, an orientation, an image.
+"""Refusing bad input before sending: a prompt, a model name, an orientation, an
+image.
 
-Each check says what is wrong in one sentence. How a checked input is then shaped for a
-relay (model variants, orientation words, messages) is the dialects' (``sora_nb/dialects``).
-Model names are free: a name no relay could serve is refused, any other is sent as it is.
+Each check says what is wrong in one sentence. How a checked input is then
+shaped for a relay (model variants, orientation words, messages) is the
+dialects' (``sora_nb/dialects``). Model names are free: a name no relay could
+serve is refused, any other is sent as it is.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ __all__ = [
 ]
 
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro")
-#: Images sent inline as ``data:`` URLs are refused above this size (10 MiB), before sending:
-#: relays of this family reject larger request bodies, and a notebook keeps the request.
+#: Images sent inline as ``data:`` URLs are refused above this size (10 MiB),
+#: before sending: relays of this family reject larger request bodies, and a
+#: notebook keeps the request.
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
 Orientation = Literal["portrait", "landscape"]
@@ -63,9 +66,11 @@ def validate_prompt(prompt: object) -> str:
 
 
 def validate_model(model: object) -> str:
-    """Return the model name; any name goes, since each relay has its own (docs/dialects.md).
+    """Return the model name; any name goes, since each relay has its own
+    (docs/dialects.md).
 
-    Only what no relay could serve is refused here: an empty name or one with spaces.
+    Only what no relay could serve is refused here: an empty name or one with
+    spaces.
     """
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest(t("request.model_empty", model=model))
@@ -75,7 +80,9 @@ def validate_model(model: object) -> str:
 
 
 def normalize_orientation(orientation: object) -> Orientation | None:
-    """``portrait``/``landscape`` (or ``9:16``/``16:9``, ``竖屏``/``横屏``), or None."""
+    """``portrait``/``landscape`` (or ``9:16``/``16:9``, ``竖屏``/``横屏``), or
+    None.
+    """
     if orientation is None or orientation == "":
         return None
     key = str(orientation).strip().lower()
@@ -107,7 +114,7 @@ def _bytes_to_url(data: bytes, what: str) -> str:
 
 
 def image_to_url(image: ImageInput) -> str | None:
-    """An ``https://`` or ``data:image/…`` URL for the relay, from a URL, a path or bytes."""
+    """An ``https://`` or ``data:image/…`` URL from a URL, a path or bytes."""
     if image is None:
         return None
     if isinstance(image, (bytes, bytearray, memoryview)):

@@ -1,9 +1,10 @@
 """A Session's turns, and the JSON file they are saved in.
 
-A turn keeps its request messages exactly as sent and the relay's transcript verbatim: an edit
-sends both back (docs/protocol.md, "Continuous modification"). The file has a format name and
-a schema version; it holds turns only, never the client or its API key, and a file that is
-corrupt or from a newer sora_nb is refused rather than overwritten.
+A turn keeps its request messages exactly as sent and the relay's transcript
+verbatim: an edit sends both back (docs/protocol.md, "Continuous modification").
+The file has a format name and a schema version; it holds turns only, never the
+client or its API key, and a file that is corrupt or from a newer sora_nb is
+refused rather than overwritten.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ TurnStatus = Literal["running", "done", "failed", "interrupted"]
 Ending = Literal["failed", "interrupted"]
 _STATUSES: tuple[str, ...] = get_args(TurnStatus)
 
-#: The version of the session file format this sora_nb writes; it reads this one and older.
-#: Version 1 kept every field flat on the turn; version 2 nests the request, task and video.
-#: A video's ``dialect``, ``continuations`` and ``handle`` came later, optional: an older
-#: sora_nb ignores them, and files without them are upgraded on load (docs/architecture.md).
+#: The version of the session file format this sora_nb writes; it reads this one
+#: and older. Version 1 kept every field flat on the turn; version 2 nests the
+#: request, task and video. A video's ``dialect``, ``continuations`` and
+#: ``handle`` came later, optional: an older sora_nb ignores them, and files
+#: without them are upgraded on load (docs/architecture.md).
 SCHEMA_VERSION = 2
 _FORMAT = "sora_nb.session"
 
@@ -63,9 +65,10 @@ _FORMAT = "sora_nb.session"
 class Turn(Described):
     """One request of a Session and what became of it.
 
-    ``request`` is what was sent, ``task`` the relay's task once known and ``video`` the
-    finished Video (None unless ``done``); ``answer`` keeps the relay's transcript so far when
-    the turn failed or was interrupted. ``parent`` is the index of the turn this one edits.
+    ``request`` is what was sent, ``task`` the relay's task once known and
+    ``video`` the finished Video (None unless ``done``); ``answer`` keeps the
+    relay's transcript so far when the turn failed or was interrupted.
+    ``parent`` is the index of the turn this one edits.
     """
 
     index: int
@@ -80,7 +83,8 @@ class Turn(Described):
     error: str | None = None
     name: str | None = None
 
-    # The request's and task's fields read through (``Described``), and the video's here.
+    # The request's and task's fields read through (``Described``), and the
+    # video's here.
     sid = ReadThrough[str | None]("video")
     video_url = ReadThrough[str | None]("video")
     thumbnail_url = ReadThrough[str | None]("video")
@@ -94,12 +98,12 @@ class Turn(Described):
 
     @property
     def transcript(self) -> str:
-        """The relay's answer: the video's transcript, or what came before the turn stopped."""
+        """The relay's answer: the transcript, or what came before a stop."""
         return self.video.transcript if self.video else self.answer
 
     @property
     def elapsed(self) -> float | None:
-        """The video's generation time; for a turn that stopped, its time until it stopped."""
+        """The generation time; for a turn that stopped, the time until then."""
         if self.video is not None:
             return self.video.elapsed
         return None if self.finished_at is None else self.finished_at - self.started_at
@@ -112,8 +116,10 @@ class Turn(Described):
 
 
 def finished(turn: Turn, video: Video) -> Turn:
-    """``turn`` done with ``video``: the video's request and task describe it from now on
-    (they are the turn's own, or what the relay said of a task resumed by id alone)."""
+    """``turn`` done with ``video``: the video's request and task describe it
+    from now on (they are the turn's own, or what the relay said of a task
+    resumed by id alone).
+    """
     return replace(
         turn,
         status="done",
@@ -127,10 +133,12 @@ def finished(turn: Turn, video: Video) -> Turn:
 
 
 def failure_status(exc: BaseException, task_id: str | None) -> Ending:
-    """``interrupted`` when the task may still finish on the relay, else ``failed``.
+    """``interrupted`` when the task may still finish on the relay, else
+    ``failed``.
 
-    A broken stream, a kernel interrupt or a cancellation leave the task running; so does an
-    error while polling a known task (a resume), which the relay bills all the same.
+    A broken stream, a kernel interrupt or a cancellation leave the task
+    running; so does an error while polling a known task (a resume), which the
+    relay bills all the same.
     """
     if isinstance(exc, GenerationFailed):
         return "failed"
@@ -148,7 +156,7 @@ def failure_message(exc: BaseException, task_id: str | None) -> str:
     return t(f"turn.{what}_none")
 
 
-# -- the file format ---------------------------------------------------------------------------
+# -- the file format -----------------------------------------------------------
 
 
 def write_file(path: Path, name: str, turns: list[Turn]) -> None:
@@ -162,23 +170,26 @@ def write_file(path: Path, name: str, turns: list[Turn]) -> None:
     }
     try:
         _atomic_write(path, json.dumps(document, ensure_ascii=False, indent=1))
-    except OSError as exc:  # a full disk, a read-only folder: one sentence naming the file
+    # a full disk, a read-only folder: one sentence naming the file
+    except OSError as exc:
         raise unwritable(path, exc) from None
 
 
 def unwritable(path: Path, exc: OSError) -> SessionFileError:
-    """The one-sentence error for ``path`` that ``exc`` kept from being written (the OS
-    may name a temporary file beside it, or no file at all)."""
+    """The one-sentence error for ``path`` that ``exc`` kept from being written
+    (the OS may name a temporary file beside it, or no file at all).
+    """
     return SessionFileError(t("error.file", name=path, reason=exc.strerror or exc))
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write beside ``path`` then rename over it: a crash never leaves half a file."""
+    """Write beside ``path``, then rename over it: never half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(sound(text))  # any text the relay sent, even half a character
+            # any text the relay sent, even half a character
+            out.write(sound(text))
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -191,11 +202,13 @@ def _atomic_write(path: Path, text: str) -> None:
 def _turn_to_json(turn: Turn, turns: list[Turn]) -> dict[str, Any]:
     request = _plain(turn.request)
     parent = turns[turn.parent] if turn.parent is not None else None
-    # An edit's messages repeat its branch (and any data: image in it): store the new part.
+    # An edit's messages repeat its branch (and any data: image in it): store
+    # the new part.
     if parent is not None and turn.messages[:-1] == _branch(parent):
         request["messages"] = {"branch_of": parent.index, "then": turn.messages[-1:]}
     video = None
-    if turn.video is not None:  # its request and task are the turn's: stored once, there
+    # its request and task are the turn's: stored once, there
+    if turn.video is not None:
         video = video_record(turn.video)
         del video["request"], video["task"]
     return {
@@ -222,8 +235,10 @@ def _branch(parent: Turn) -> list[Message]:
 
 
 def read_file(path: Path, session: str | None) -> tuple[str, list[Turn]]:
-    """The session name (``session`` if given) and turns saved in ``path``: a document
-    (``save()``, schema 1 or 2) or an autosave record (schema 3, ``_autosave``)."""
+    """The session name (``session`` if given) and turns saved in ``path``: a
+    document (``save()``, schema 1 or 2) or an autosave record (schema 3,
+    ``_autosave``).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -262,10 +277,11 @@ def read_file(path: Path, session: str | None) -> tuple[str, list[Turn]]:
         ) from None
 
 
-# -- the autosave record: one turn a line ---------------------------------------------------------
+# -- the autosave record: one turn a line --------------------------------------
 
-#: The autosave file's schema: a header line, then one turn a line; a later line for a turn
-#: (the same ``started_at``) replaces the earlier one, so a change appends one line.
+#: The autosave file's schema: a header line, then one turn a line; a later line
+#: for a turn (the same ``started_at``) replaces the earlier one, so a change
+#: appends one line.
 LOG_VERSION = 3
 
 
@@ -293,8 +309,9 @@ def log_header_line(name: str) -> str:
 
 
 def log_line(turn: Turn, turns: list[Turn]) -> str:
-    """``turn`` as one line of the record: its parent named by when it started, not by an
-    index (another kernel numbers the same turns in its own order)."""
+    """``turn`` as one line of the record: its parent named by when it started,
+    not by an index (another kernel numbers the same turns in its own order).
+    """
     record = _turn_to_json(turn, turns)
     del record["index"]
     if turn.parent is not None:
@@ -302,13 +319,13 @@ def log_line(turn: Turn, turns: list[Turn]) -> str:
         messages = record["request"]["messages"]
         if isinstance(messages, dict):
             messages["branch_of"] = record["parent"]
-    # A lone surrogate from a relay stays a JSON escape, never an encoding error.
+    # A lone surrogate from a relay stays a JSON escape, not an encoding error.
     text = json.dumps(record, ensure_ascii=False)
     return text.encode("utf-8", "backslashreplace").decode("utf-8") + "\n"
 
 
 class TurnLog:
-    """Turns as a record's lines build them, in the order the file first names them."""
+    """Turns as a record's lines build them, in the file's first order."""
 
     def __init__(self) -> None:
         self.turns: list[Turn] = []
@@ -316,7 +333,7 @@ class TurnLog:
         self.torn = 0  # lines a kill cut short, or garbled: skipped
 
     def apply(self, line: str) -> tuple[int, Turn] | None:
-        """Read one line; its (index, turn), or None for a blank or unreadable line."""
+        """One line's (index, turn), or None for a blank or unreadable line."""
         if not line.strip():
             return None
         try:
@@ -353,7 +370,8 @@ def _turns_from_json(items: Any, version: int) -> list[Turn]:
     return turns
 
 
-# What each record holds in the file: key → (accepted types, default; _NEEDED when required).
+# What each record holds in the file: key → (accepted types, default; _NEEDED
+# when required).
 _NEEDED = object()
 _TEXT = (str, type(None))
 _NUMBER = (int, float, type(None))
@@ -404,7 +422,8 @@ def _turn_from_json(obj: Any, index: int, earlier: list[Turn]) -> Turn:
     status = obj.get("status")
     if status not in _STATUSES:
         raise ValueError(f"turn {index} has an unknown status {status!r}")
-    if status == "running":  # the kernel that ran it is gone; its task may still finish
+    # the kernel that ran it is gone; its task may still finish
+    if status == "running":
         status = "interrupted"
         values["error"] = values["error"] or "The kernel stopped while this turn ran."
     values_of_request = _typed(request, _REQUEST, index)

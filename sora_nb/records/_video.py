@@ -1,4 +1,4 @@
-"""The finished video: what a turn produced, and the handle for the next turn."""
+"""The finished video: what a turn made, and the handle for the next."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ __all__ = ["Message", "Video", "video_from_record", "video_record"]
 
 
 class _Owner(Protocol):
-    """What ``Video.edit`` needs of the Session that made the video (``_history.Session``)."""
+    """What ``Video.edit`` needs of the Session that made it."""
 
     async def edit(
         self,
@@ -43,10 +43,11 @@ class _Owner(Protocol):
 class Video(Described):
     """One finished video and the conversation that made it.
 
-    ``request`` is what was sent (its ``messages`` exactly) and ``transcript`` the relay's
-    answer verbatim, so ``messages + [assistant transcript, user change]`` is the request for
-    the next turn on this branch (see docs/protocol.md, "Continuous modification").
-    ``session`` is the Session that made it, which ``edit()`` goes through.
+    ``request`` is what was sent (its ``messages`` exactly) and ``transcript``
+    the relay's answer verbatim, so ``messages + [assistant transcript, user
+    change]`` is the request for the next turn on this branch (see
+    docs/protocol.md, "Continuous modification"). ``session`` is the Session
+    that made it, which ``edit()`` goes through.
     """
 
     request: Request
@@ -62,31 +63,36 @@ class Video(Described):
     local_thumbnail: str | None = field(default=None, repr=False)
     parent: Video | None = field(default=None, repr=False)
     session: _Owner | None = field(default=None, repr=False, compare=False)
-    turn: int | None = field(default=None, repr=False)  # its index in that Session
-    # What its dialect said of it, so the next turn reads data, not the transcript.
+    # its index in that Session
+    turn: int | None = field(default=None, repr=False)
+    # What its dialect said of it: the next turn reads data, not the transcript.
     dialect: str | None = field(default=None, repr=False)
     continuations: tuple[str, ...] | None = field(default=None, repr=False)
-    handle: str | None = field(default=None, repr=False)  # what an edit sends, if not the sid
+    # what an edit sends, if not the sid
+    handle: str | None = field(default=None, repr=False)
 
-    # The request's and the task's fields read through (``Described``; they are public API).
+    # The request's and the task's fields read through (``Described``; they are
+    # public API).
 
     @property
     def orientation(self) -> str | None:  # type: ignore[override]
-        """The orientation asked for, else the one the relay's echo says it used."""
+        """The orientation asked for, else the one the relay's echo names."""
         echoed = (self.echo or {}).get("orientation")
         return self.request.orientation or (echoed if isinstance(echoed, str) else None)
 
-    # -- the next turn -----------------------------------------------------------------------
+    # -- the next turn ---------------------------------------------------------
 
     @property
     def remixable(self) -> bool:
-        """Whether the relay that made this video offers to continue it, and it has the id
-        to do it by (docs/dialects.md). A video built by hand has only its share id."""
+        """Whether the relay that made this video offers to continue it, and it
+        has the id to do it by (docs/dialects.md). A video built by hand has
+        only its share id.
+        """
         offered = self.continuations is None or bool(self.continuations)
         return offered and bool(self.handle or self.sid)
 
     def next_messages(self, user_content: str | list[dict[str, Any]]) -> list[Message]:
-        """The request messages for an edit of this video: its branch, then the change."""
+        """An edit's messages: this video's branch, then the change."""
         return [
             *self.messages,
             {"role": "assistant", "content": self.transcript},
@@ -105,8 +111,9 @@ class Video(Described):
         name: str | None = None,
         **options: Any,
     ) -> Video:
-        """Ask for the next turn: this video with ``prompt`` applied, through the Session
-        (and so the relay and key) that made it."""
+        """Ask for the next turn: this video with ``prompt`` applied, through
+        the Session (and so the relay and key) that made it.
+        """
         if self.session is None:
             raise InvalidRequest(
                 "This video was not made by a Session: use SoraClient.edit(video, …) or "
@@ -125,7 +132,7 @@ class Video(Described):
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Copy the video's local copy to ``path`` (into it, if ``path`` is a folder)."""
+        """Copy the local copy to ``path`` (into it, if it is a folder)."""
         if not self.local_path or not os.path.isfile(self.local_path):
             raise InvalidRequest(
                 "This video has no local copy to save: make it with saving on "
@@ -141,7 +148,8 @@ class Video(Described):
         return mimebundle(self)
 
 
-# What a video adds to its request and task; saved by sessions (``_turn``) and batch journals.
+# What a video adds to its request and task; saved by sessions (``_turn``) and
+# batch journals.
 _OUTCOME = (
     "sid",
     "video_url",
@@ -159,8 +167,9 @@ _OUTCOME = (
 
 
 def video_record(video: Video) -> dict[str, Any]:
-    """``video`` as plain JSON data: its request, its task and what the relay made of them
-    (its parent and session are links, not data)."""
+    """``video`` as plain JSON data: its request, its task and what the relay
+    made of them (its parent and session are links, not data).
+    """
     return {
         "request": _plain(video.request),
         "task": _plain(video.task) if video.task else None,
@@ -169,10 +178,11 @@ def video_record(video: Video) -> dict[str, Any]:
 
 
 def video_from_record(data: dict[str, Any]) -> Video:
-    """The Video ``video_record`` wrote (``TypeError`` or ``KeyError`` if it is not one)."""
+    """The Video ``video_record`` wrote (TypeError or KeyError if not one)."""
     task = data.get("task")
     outcome = {name: data[name] for name in _OUTCOME if name in data}
-    if outcome.get("continuations") is not None:  # a JSON list, read back as a tuple
+    # a JSON list, read back as a tuple
+    if outcome.get("continuations") is not None:
         outcome["continuations"] = tuple(outcome["continuations"])
     return Video(
         Request(**data["request"]),

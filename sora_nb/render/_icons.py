@@ -1,8 +1,10 @@
-"""Inline SVG icons: drawn by every browser and sanitizer-safe, never an emoji or font glyph.
+"""Inline SVG icons: drawn by every browser and sanitizer-safe, never an emoji
+or font glyph.
 
-A machine without an emoji font draws ``⏳`` or ``▶`` as an empty box; a path never is.
-Each icon is a 24-unit stroke drawing, sized by the text around it (``1em``). They live in
-the render layer so every HTML output uses them: the views, one-line messages, the history.
+A machine without an emoji font draws ``⏳`` or ``▶`` as an empty box; a path
+never is. Each icon is a 24-unit stroke drawing, sized by the text around it
+(``1em``). They live in the render layer so every HTML output uses them: the
+views, one-line messages, the history.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ ICONS: dict[str, str] = {
 
 
 def icon(name: str, *, size: str = "1em", label: str = "") -> str:
-    """The icon ``name`` as an inline ``<svg>``; ``label`` makes it announced, else hidden."""
+    """The icon ``name`` as inline ``<svg>``; ``label`` makes it announced."""
     aria = f'role="img" aria-label="{label}"' if label else 'aria-hidden="true"'
     return (
         f'<svg class="sora-nb-icon" viewBox="0 0 24 24" width="{size}" height="{size}" {aria} '

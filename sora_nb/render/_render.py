@@ -1,12 +1,14 @@
-"""Mime bundles for a Video and a Session's history: html, a markdown fallback, plain text.
+"""Mime bundles for a Video and a Session's history: html, a markdown fallback,
+plain text.
 
-Everything from the user or the relay is escaped, and only ``http(s)``, relative and
-``data:image`` URLs reach a ``src`` or ``href`` (``safe_url``). A local copy is preferred by a
-relative path, which JupyterLab serves from the notebook's folder (docs/notebook.md, "Where
-media are served from"); the relay's link is the fallback. Static renderers (GitHub,
-nbviewer) strip ``<video>``, so the video's fallback content is its thumbnail linked to the
-file. Inline styles use JupyterLab's theme variables, with fallbacks, so light and dark themes
-both read well.
+Everything from the user or the relay is escaped, and only ``http(s)``, relative
+and ``data:image`` URLs reach a ``src`` or ``href`` (``safe_url``). A local copy
+is preferred by a relative path, which JupyterLab serves from the notebook's
+folder (docs/notebook.md, "Where media are served from"); the relay's link is
+the fallback. Static renderers (GitHub, nbviewer) strip ``<video>``, so the
+video's fallback content is its thumbnail linked to the file. Inline styles use
+JupyterLab's theme variables, with fallbacks, so light and dark themes both read
+well.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ __all__ = ["history_mimebundle", "inline_image", "public_url", "safe_url", "vide
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|jpg|gif|webp);base64,[A-Za-z0-9+/=]*\Z", re.I)
-# Browsers drop tabs and newlines inside a scheme ("java\tscript:") and read "\" as "/".
+# Browsers drop tabs and newlines inside a scheme ("java\tscript:") and read "\"
+# as "/".
 _UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
 _BOX = (
@@ -44,7 +47,8 @@ _BOX = (
 )
 _MUTED = "color:var(--jp-ui-font-color2, #6b6b6b);font-size:var(--jp-ui-font-size0, 11px)"
 _LINK = "color:var(--jp-content-link-color, #1a73e8)"
-# JupyterLab styles output tables (right-aligned, centred, fixed layout): override per cell.
+# JupyterLab styles output tables (right-aligned, centred, fixed layout):
+# override per cell.
 _CELL = (
     "padding:4px 8px;border:none;border-bottom:1px solid var(--jp-border-color2, #e0e0e0);"
     "text-align:left;vertical-align:top;color:inherit;background:transparent;"
@@ -62,7 +66,7 @@ _STATUS_COLORS = {
 
 
 def safe_url(url: object) -> str | None:
-    """``url`` if it is an http(s), relative or base64 ``data:image`` URL, else None."""
+    """``url`` if http(s), relative or a base64 ``data:image``, else None."""
     if not isinstance(url, str):
         return None
     url = url.strip()
@@ -70,7 +74,8 @@ def safe_url(url: object) -> str | None:
         return None
     scheme = _SCHEME.match(url)
     if scheme is None:
-        return None if url.startswith("//") else url  # "//host" leaves the notebook's origin
+        # "//host" leaves the notebook's origin
+        return None if url.startswith("//") else url
     name = scheme.group(1).lower()
     if name in ("http", "https"):
         return url if urlsplit(url).netloc else None
@@ -80,7 +85,7 @@ def safe_url(url: object) -> str | None:
 
 
 def is_loopback(url: str) -> bool:
-    """Whether ``url`` points at this machine (the embedded emulator's links do)."""
+    """Whether ``url`` is this machine (the embedded emulator's links are)."""
     host = (urlsplit(url).hostname or "").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
@@ -91,14 +96,15 @@ def is_loopback(url: str) -> bool:
 
 
 def public_url(url: object) -> str | None:
-    """``safe_url(url)``, except a loopback address: a link that is dead in a saved notebook
-    opened anywhere else (docs/notebook.md, "Saved notebooks")."""
+    """``safe_url(url)``, except a loopback address: a link that is dead in a
+    saved notebook opened anywhere else (docs/notebook.md, "Saved notebooks").
+    """
     safe = safe_url(url)
     return None if safe is None or is_loopback(safe) else safe
 
 
 def local_url(path: str | None) -> str | None:
-    """A relative URL for a local copy that exists, else None (absolute paths never work)."""
+    """A relative URL for an existing local copy (absolute paths never work)."""
     if not path or os.path.isabs(path) or not os.path.isfile(path):
         return None
     return safe_url(quote(Path(path).as_posix(), safe="/._-~"))
@@ -128,7 +134,8 @@ def _details(video: Video | Turn) -> list[str]:
     if video.task_id:
         parts.append(f"<code>{_esc(video.task_id)}</code>")
     if video.elapsed is not None:
-        parts.append(_esc(_duration(video.elapsed)).replace(" ", "&nbsp;"))  # "4.6 s" whole
+        # "4.6 s" whole
+        parts.append(_esc(_duration(video.elapsed)).replace(" ", "&nbsp;"))
     return parts
 
 
@@ -143,11 +150,13 @@ def _links(video: Video | Turn, src: str | None) -> list[str]:
 
 
 def poster_url(video: Video | Turn) -> str | None:
-    """The ``poster`` of a player: the local thumbnail inlined, else the relay's URL.
+    """The ``poster`` of a player: the local thumbnail inlined, else the relay's
+    URL.
 
-    JupyterLab rewrites relative ``src`` and ``href`` to its ``/files/`` URLs but not
-    ``poster``, which then resolves against ``/lab/tree/`` and shows nothing; a small
-    ``data:`` copy of the local thumbnail works in every frontend.
+    JupyterLab rewrites relative ``src`` and ``href`` to its ``/files/`` URLs
+    but not ``poster``, which then resolves against ``/lab/tree/`` and shows
+    nothing; a small ``data:`` copy of the local thumbnail works in every
+    frontend.
     """
     if local_url(video.local_thumbnail):
         return inline_image(video.local_thumbnail)
@@ -155,7 +164,7 @@ def poster_url(video: Video | Turn) -> str | None:
 
 
 def thumbnail_png(video: Video | Turn) -> str | None:
-    """The local thumbnail as a small base64 PNG, for renderers that drop HTML."""
+    """The thumbnail as a small base64 PNG, for renderers that drop HTML."""
     path = video.local_thumbnail
     if not path or not local_url(path):
         return None
@@ -170,9 +179,11 @@ def _png(path: str, mtime_ns: int, size: int) -> str | None:
 
 
 def inline_image(path: str | None, box: int = 480) -> str | None:
-    """A local image shrunk to fit ``box`` px as a WebP ``data:`` URL, else None.
+    """A local image shrunk to fit ``box`` px as a WebP ``data:`` URL, else
+    None.
 
-    Every frontend shows it, also those that serve no files beside the notebook (Voilà).
+    Every frontend shows it, also those that serve no files beside the notebook
+    (Voilà).
     """
     if not path or not local_url(path):
         return None
@@ -180,20 +191,21 @@ def inline_image(path: str | None, box: int = 480) -> str | None:
     return _inline_poster(path, stat.st_mtime_ns, stat.st_size, box)
 
 
-#: Thumbnails with more pixels than a 4K frame are not decoded (an image bomb is a few KiB
-#: of PNG for gigabytes of pixels): the player keeps the file's own path as its poster.
+#: Thumbnails with more pixels than a 4K frame are not decoded (an image bomb is
+#: a few KiB of PNG for gigabytes of pixels): the player keeps the file's own
+#: path as its poster.
 _MAX_POSTER_PIXELS = 3840 * 2160
 
 
 @functools.lru_cache(maxsize=256)
 def _inline_poster(path: str, mtime_ns: int, size: int, box: int = 480) -> str | None:
-    """A WebP within ``box`` px, as a ``data:`` URL (a few KB; cached per file version)."""
+    """A WebP within ``box`` px as a ``data:`` URL (cached per file version)."""
     data = _shrunk(path, box, "WEBP")
     return None if data is None else f"data:image/webp;base64,{base64.b64encode(data).decode()}"
 
 
 def _shrunk(path: str, box: int, kind: str) -> bytes | None:
-    """The image at ``path`` within ``box`` px, encoded as ``kind``; None if it cannot be."""
+    """The image at ``path`` within ``box`` px, as ``kind``; else None."""
     import warnings
 
     from PIL import Image
@@ -204,11 +216,13 @@ def _shrunk(path: str, box: int, kind: str) -> bytes | None:
             with Image.open(path) as image:
                 if image.width * image.height > _MAX_POSTER_PIXELS:
                     return None
-                image.draft("RGB", (box, box))  # JPEG decodes at a fraction of its size
+                # JPEG decodes at a fraction of its size
+                image.draft("RGB", (box, box))
                 image.thumbnail((box, box))
                 buffer = io.BytesIO()
                 image.convert("RGB").save(buffer, kind, quality=70, optimize=True)
-    except Exception:  # any file a relay sent: rendering never raises, the path remains
+    # any file a relay sent: rendering never raises, the path remains
+    except Exception:
         return None
     return buffer.getvalue()
 
@@ -233,7 +247,8 @@ def _video_html(video: Video, embed: bytes | None = None) -> str:
     alt = _esc(_clip(video.prompt, 120))
     meta = " · ".join(_details(video) + _links(video, src))
     if embed is not None:
-        # Our own bytes, not a URL from the relay: the one data: URL allowed in a src.
+        # Our own bytes, not a URL from the relay: the one data: URL allowed in
+        # a src.
         src = f"data:video/mp4;base64,{base64.b64encode(embed).decode('ascii')}"
     return (
         f'<div class="sora-nb-video" style="{_BOX}">{_player(src, poster, alt, poster_url(video))}'
@@ -245,7 +260,7 @@ def _video_html(video: Video, embed: bytes | None = None) -> str:
 
 
 def _md_text(text: str) -> str:
-    # Markdown renderers accept inline HTML, so escape it first, then markdown's punctuation.
+    # Markdown takes inline HTML, so escape that first, then markdown's marks.
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", _esc(text))
 
 
@@ -283,10 +298,12 @@ def _video_plain(video: Video) -> str:
 
 
 def video_mimebundle(video: Video, *, embed: bytes | None = None) -> dict[str, Any]:
-    """``text/html`` (a ``<video>`` player), ``text/markdown``, ``image/png`` and ``text/plain``.
+    """``text/html`` (a ``<video>`` player), ``text/markdown``, ``image/png``
+    and ``text/plain``.
 
-    ``embed``: the mp4's bytes, played from a ``data:`` URL so the notebook needs no file.
-    The PNG (the local thumbnail, small) is what renderers that drop HTML show.
+    ``embed``: the mp4's bytes, played from a ``data:`` URL so the notebook
+    needs no file. The PNG (the local thumbnail, small) is what renderers that
+    drop HTML show.
     """
     bundle = {
         "text/html": _video_html(video, embed),
@@ -299,7 +316,7 @@ def video_mimebundle(video: Video, *, embed: bytes | None = None) -> dict[str, A
     return bundle
 
 
-# -- history -----------------------------------------------------------------------------------
+# -- history -------------------------------------------------------------------
 
 
 def _tree(turns: list[Turn]) -> list[tuple[Turn, int]]:
@@ -333,7 +350,8 @@ def _status_cell(turn: Turn) -> str:
 
 
 def _prompt_cell(turn: Turn, depth: int) -> str:
-    marker = icon("child") + " " if depth else ""  # never a glyph: it may draw as a box
+    # never a glyph: it may draw as a box
+    marker = icon("child") + " " if depth else ""
     if turn.image:  # made from a picture: say so, as the studio's gallery does
         label = _esc(t("history.from_image"))
         marker += f'<span class="sora-nb-from-image" style="{_MUTED}">[{label}]</span> '
@@ -362,13 +380,15 @@ def _row(turn: Turn, depth: int) -> str:
     return f"<tr>{''.join(cells)}</tr>"
 
 
-#: Rows of a history table per page: a long history pages instead of writing every turn.
+#: Rows of a history table per page: a long history pages instead of writing
+#: every turn.
 PAGE_ROWS = 100
 
 
 def _page(session: Session, page: int | None) -> tuple[list[tuple[Turn, int]], str]:
-    """The rows of ``page`` (1-based; None: the last) in branch order, and a note saying
-    which rows they are when there is more than one page."""
+    """The rows of ``page`` (1-based; None: the last) in branch order, and a
+    note saying which rows they are when there is more than one page.
+    """
     rows = _tree(session.turns)
     pages = max(1, -(-len(rows) // PAGE_ROWS))
     number = pages if page is None else min(max(1, page), pages)
@@ -408,15 +428,17 @@ def _history_plain(session: Session, page: int | None = None) -> str:
 
 
 def history_mimebundle(session: Session, page: int | None = None) -> dict[str, Any]:
-    """The session's turns as a table in branch order, with thumbnails; and as plain text.
-    A long history shows one page of ``PAGE_ROWS`` rows (None: the last page)."""
+    """The session's turns as a table in branch order, with thumbnails; and as
+    plain text. A long history shows one page of ``PAGE_ROWS`` rows (None: the
+    last page).
+    """
     return {
         "text/html": _history_html(session, page),
         "text/plain": _history_plain(session, page),
     }
 
 
-# -- small helpers -----------------------------------------------------------------------------
+# -- small helpers -------------------------------------------------------------
 
 
 def _clip(text: str, limit: int) -> str:
@@ -425,7 +447,7 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _once(error: str, task_id: str | None) -> str:
-    """A row's error without its task id: the row shows it already ("task task_…" read twice)."""
+    """A row's error without its task id, which the row shows already."""
     if not task_id:
         return error
     return error.replace(t("failed.task", task=task_id), "").replace(f"task {task_id}", "the task")
@@ -437,6 +459,7 @@ def _duration(seconds: float) -> str:
     return time.strftime("%M:%S" if seconds < 3600 else "%H:%M:%S", time.gmtime(seconds))
 
 
-# Video and Session sit below this layer and show themselves through ``_display.mimebundle``.
+# Video and Session sit below this layer and show themselves through
+# ``_display.mimebundle``.
 mimebundle.register(Video, video_mimebundle)
 mimebundle.register(Session, history_mimebundle)

@@ -1,21 +1,25 @@
-"""Many generations at once: a journal on disk, a shared limit, nothing paid twice.
+"""Many generations at once: a journal on disk, a shared limit, nothing paid
+twice.
 
-A ``Batch`` runs each item as an ordinary session job (``generate`` or ``edit``), so every
-item is a recorded turn like any other. The batch adds what a single job does not need
-(docs/protocol.md, "Batches"):
+A ``Batch`` runs each item as an ordinary session job (``generate`` or
+``edit``), so every item is a recorded turn like any other. The batch adds what
+a single job does not need (docs/protocol.md, "Batches"):
 
-- a durable journal (``_journal``): the plan before anything is sent, each item again just
-  before its request goes out (inside the relay's limiter slot, so an item still queued is
-  never mistaken for a sent one) and the moment its task id is known;
-- ``resume`` from that journal after a kernel restart: started tasks are collected from their
-  source URL, items that never started are sent, and an item sent just before the kill
-  (before the relay named its task) is reported rather than silently paid again;
-- the session's autosave, rewritten at most every ``AUTOSAVE_EVERY`` seconds in a worker
-  thread while the batch runs, instead of on every change on the event loop;
+- a durable journal (``_journal``): the plan before anything is sent, each item
+  again just before its request goes out (inside the relay's limiter slot, so an
+  item still queued is never mistaken for a sent one) and the moment its task id
+  is known;
+- ``resume`` from that journal after a kernel restart: started tasks are
+  collected from their source URL, items that never started are sent, and an
+  item sent just before the kill (before the relay named its task) is reported
+  rather than silently paid again;
+- the session's autosave, rewritten at most every ``AUTOSAVE_EVERY`` seconds in
+  a worker thread while the batch runs, instead of on every change on the event
+  loop;
 - a snapshot of counts, throughput and time left for one aggregate view.
 
-Pure core: no Jupyter. It drives a session through ``SessionLike`` so it sits below
-``_history`` in the layers.
+Pure core: no Jupyter. It drives a session through ``SessionLike`` so it sits
+below ``_history`` in the layers.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ AUTOSAVE_EVERY = 2.0
 
 
 class SessionLike(Protocol):
-    """What a batch needs of a ``Session`` (it cannot import ``_history``: layers)."""
+    """What a batch needs of a ``Session`` (layers: no ``_history`` import)."""
 
     name: str
     autosave: Path | None
@@ -75,7 +79,8 @@ class SessionLike(Protocol):
 
     def _merge_into(self, path: Path) -> None: ...
 
-    # Read-only views of the session's job methods (their keyword arguments are its own).
+    # Read-only views of the session's job methods (their keyword arguments are
+    # its own).
     @property
     def generate(self) -> Callable[..., Awaitable[Video]]: ...
 
@@ -97,7 +102,8 @@ class BatchStatus:
     queued: int
     elapsed: float
     per_minute: float | None  # finished items per minute so far
-    remaining: float | None  # seconds left at that pace, None until one has finished
+    # seconds left at that pace, None until one has finished
+    remaining: float | None
 
     @property
     def finished(self) -> bool:
@@ -105,7 +111,7 @@ class BatchStatus:
 
 
 class BatchResults(list[Result]):
-    """The results in input order: a ``Video`` or the ``SoraError`` that item ended with."""
+    """The results in input order: a ``Video`` or the item's ``SoraError``."""
 
     def __init__(self, results: Iterable[Result], items: list[BatchItem]) -> None:
         super().__init__(results)
@@ -125,9 +131,10 @@ class BatchResults(list[Result]):
         return [_row(i, item, result) for i, (item, result) in enumerate(pairs)]
 
     def to_dataframe(self) -> Any:
-        """The rows as a pandas ``DataFrame`` (pandas installed), else the list of dicts."""
+        """The rows as a pandas ``DataFrame`` if pandas is there, else dicts."""
         try:
-            pandas = importlib.import_module("pandas")  # optional: not a dependency
+            # optional: not a dependency
+            pandas = importlib.import_module("pandas")
         except ImportError:
             return self.rows()
         return pandas.DataFrame(self.rows()).set_index("item")
@@ -150,12 +157,12 @@ def _row(index: int, item: BatchItem, result: Result) -> dict[str, Any]:
 
 
 def journal_beside(autosave: Path) -> Path:
-    """The journal a session with ``autosave`` keeps for its batches: ``<stem>.batch.jsonl``."""
+    """The batch journal beside an autosave file: ``<stem>.batch.jsonl``."""
     return autosave.with_name(f"{autosave.stem}.batch.jsonl")
 
 
 class Batch:
-    """One batch of items run through a session; ``await batch.run()`` returns the results."""
+    """A batch of items run through a session; ``await batch.run()``."""
 
     def __init__(
         self,
@@ -182,17 +189,18 @@ class Batch:
         self.percent: list[int] = [0] * len(items)
         self._todo: list[Callable[[], Awaitable[Video]] | None] = [None] * len(items)
         self._gate = asyncio.Semaphore(concurrency) if concurrency else None
-        # At most this many items sent whose task id the relay has not named yet: the items a
-        # kill can leave in doubt (docs/protocol.md, "Batches").
+        # At most this many items sent whose task id the relay has not named
+        # yet: the items a kill can leave in doubt (docs/protocol.md,
+        # "Batches").
         self._window = asyncio.Semaphore(unconfirmed) if unconfirmed else None
         self._unconfirmed: set[int] = set()
         self._listeners: list[Callable[[], None]] = []
         self._started: float | None = None
         self._finished_at: float | None = None
-        # Items that ended in this run: a restored result is not part of its pace.
+        # Items that ended in this run: a restored result is not in the pace.
         self._ended_here: set[int] = set()
 
-    # -- making one ---------------------------------------------------------------------------
+    # -- making one ------------------------------------------------------------
 
     @classmethod
     def start(
@@ -204,9 +212,10 @@ class Batch:
         defaults: Mapping[str, Any] | None = None,
         **options: Any,
     ) -> Batch:
-        """A new batch; every item is checked (and its edit found) before anything is sent."""
+        """A new batch; each item is checked (its edit found) before sending."""
         items = items_from(entries, defaults=defaults)
-        session.client.check_ready()  # no key for a real relay: refused before the journal
+        # no key for a real relay: refused before the journal
+        session.client.check_ready()
         items = [_edit_checked(session, item) for item in items]
         path = _journal_path(session, journal)
         opened = None
@@ -215,7 +224,8 @@ class Batch:
             opened = Journal.create(path, header, [item.to_json() for item in items])
         batch = cls(session, items, journal=opened, **options)
         for index, item in enumerate(items):
-            if item.problem is not None:  # bad input: never sent, failed in its place
+            # bad input: never sent, failed in its place
+            if item.problem is not None:
                 batch._settle(index, InvalidRequest(item.problem))
         return batch
 
@@ -228,14 +238,17 @@ class Batch:
         resend_unknown: bool = False,
         **options: Any,
     ) -> Batch:
-        """The batch a journal records: finished items keep their results, started tasks are
-        collected, items that never started are sent. An item sent just before the kernel
-        stopped, before the relay named its task, may have been billed: it is reported as
-        failed unless ``resend_unknown``."""
+        """The batch a journal records: finished items keep their results,
+        started tasks are collected, items that never started are sent. An item
+        sent just before the kernel stopped, before the relay named its task,
+        may have been billed: it is reported as failed unless
+        ``resend_unknown``.
+        """
         path = Path(journal)
-        # A finished journal needs no write: it resumes from a read-only folder too.
+        # A finished journal needs no write: it resumes from a read-only folder.
         read_only = not os.access(path, os.W_OK) and read_journal(path).finished
-        opened = None if read_only else Journal.reopen(path)  # the one writer, then the file
+        # the one writer, then the file
+        opened = None if read_only else Journal.reopen(path)
         try:
             state = read_journal(path)
             items = items_from([r.item for r in state.items], "batch.where.journal", path)
@@ -265,7 +278,8 @@ class Batch:
                 )
 
             self._todo[index] = collect
-        elif self.items[index].problem is not None:  # a plan line the journal lost
+        # a plan line the journal lost
+        elif self.items[index].problem is not None:
             self._settle(index, InvalidRequest(self.items[index].problem or ""), restored=True)
         elif record.stage == "sent" and not resend_unknown:
             message = (
@@ -275,10 +289,10 @@ class Batch:
             interrupted = StreamInterrupted(message, task_id=None, source_url=None)
             self._settle(index, interrupted, restored=True)
 
-    # -- running ------------------------------------------------------------------------------
+    # -- running ---------------------------------------------------------------
 
     async def run(self) -> BatchResults:
-        """Run every item that has no result yet; return all results in input order."""
+        """Run every item with no result yet; return all, in input order."""
         return await self._run([i for i, result in enumerate(self.results) if result is None])
 
     async def retry_failed(self) -> BatchResults:
@@ -291,7 +305,8 @@ class Batch:
         try:
             return await self._run(failed)
         finally:
-            await self.aclose()  # the journal reopened for the retry: let other batches in
+            # the journal reopened for the retry: let other batches in
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close the journal file."""
@@ -309,7 +324,8 @@ class Batch:
                 for task in tasks:
                     task.cancel()
                 if tasks:
-                    await asyncio.wait(tasks)  # each records its turn as interrupted
+                    # each records its turn as interrupted
+                    await asyncio.wait(tasks)
                 raise
             finally:
                 if self.journal is not None:
@@ -321,7 +337,7 @@ class Batch:
         return self.outcome()
 
     def outcome(self) -> BatchResults:
-        """The results so far (``None`` items have not ended) as ``BatchResults``."""
+        """The results so far as ``BatchResults`` (``None``: not ended)."""
         pending = SoraError(t("batch.not_run"))
         return BatchResults([r if r is not None else pending for r in self.results], self.items)
 
@@ -333,7 +349,8 @@ class Batch:
                 video = await self._call(index)
             except SoraError as exc:
                 self._settle(index, exc)
-            except Exception as exc:  # a fault in one item (a bug, a stray error) ends only it
+            # a fault in one item (a bug, a stray error) ends only it
+            except Exception as exc:
                 logger.warning("sora_nb: batch item %d failed.", index, exc_info=True)
                 self._settle(index, SoraError(t("batch.unexpected", detail=repr(exc))))
             except BaseException:
@@ -373,7 +390,7 @@ class Batch:
         return hook
 
     async def _sent(self, index: int) -> None:
-        # Called inside the relay's limiter slot, just before the POST: durable first.
+        # Called in the relay's limiter slot, before the POST: durable first.
         self.task_ids[index] = None
         if self._window is not None:
             await self._window.acquire()
@@ -402,16 +419,17 @@ class Batch:
     def _settle(self, index: int, result: Result, restored: bool = False) -> None:
         self.results[index] = result
         self.states[index] = "done" if isinstance(result, Video) else "failed"
-        if not restored:  # a restored result is in the journal and ended in an earlier run
+        # a restored result is in the journal and ended in an earlier run
+        if not restored:
             self._ended_here.add(index)
             if self.journal is not None:
                 self.journal.write_soon(_journal_record(index, result, self.task_ids[index]))
         self._notify()
 
-    # -- watching -----------------------------------------------------------------------------
+    # -- watching --------------------------------------------------------------
 
     def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` after every change of an item's state (it must be cheap)."""
+        """Call ``listener()`` after each change of an item's state."""
         self._listeners.append(listener)
 
     def _notify(self) -> None:
@@ -439,12 +457,14 @@ class Batch:
         )
 
 
-# -- helpers --------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------
 
 
 async def _planned(client: SoraClient, item: BatchItem) -> Request:
-    """The request a plan's item sent (for a new video; an edit's branch is not in the plan),
-    so a task collected on resume keeps its prompt, model and messages."""
+    """The request a plan's item sent (for a new video; an edit's branch is not
+    in the plan), so a task collected on resume keeps its prompt, model and
+    messages.
+    """
     try:
         return await client.request(item.ask())
     except SoraError:
@@ -455,7 +475,8 @@ def _edit_checked(session: SessionLike, item: BatchItem) -> BatchItem:
     if item.edit is None or item.problem is not None:
         return item
     try:
-        session.video(item.edit)  # an unknown or unfinished video is refused now
+        # an unknown or unfinished video is refused now
+        session.video(item.edit)
     except InvalidRequest as exc:
         return replace(item, problem=str(exc))
     return item
@@ -483,12 +504,12 @@ def _journal_record(index: int, result: Result, task_id: str | None) -> dict[str
         return {"i": index, "refused": str(result)}
     task_id = getattr(result, "task_id", None) or task_id
     if task_id and not isinstance(result, GenerationFailed):
-        # The task may still finish on the relay: resume collects it rather than re-sending.
+        # The task may still finish on the relay: resume collects, not re-sends.
         return {"i": index, "task_id": task_id, "source_url": getattr(result, "source_url", None)}
     return {"i": index, "failed": str(result), "task_id": task_id}
 
 
-# -- the session's autosave while batches run -------------------------------------------------
+# -- the session's autosave while batches run ----------------------------------
 
 _deferred: weakref.WeakKeyDictionary[Any, tuple[Path, int]] = weakref.WeakKeyDictionary()
 
@@ -500,11 +521,13 @@ def _autosave_path(session: SessionLike) -> Path | None:
 
 @contextlib.asynccontextmanager
 async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
-    """Autosave on a timer, in a worker thread, while any batch of ``session`` runs.
+    """Autosave on a timer, in a worker thread, while any batch of ``session``
+    runs.
 
-    A session rewrites its whole file on every change (two per item, and more): for a
-    thousand items that is seconds of the event loop's time and thousands of fsyncs. The
-    journal already holds what a restart needs, so the session file may lag a little.
+    A session rewrites its whole file on every change (two per item, and more):
+    for a thousand items that is seconds of the event loop's time and thousands
+    of fsyncs. The journal already holds what a restart needs, so the session
+    file may lag a little.
     """
     path, users = _deferred.get(session, (session.autosave, 0))
     if path is None:
@@ -528,8 +551,10 @@ async def _autosave_deferred(session: SessionLike) -> AsyncIterator[None]:
 
 
 def _sweep_temporaries(path: Path) -> None:
-    """Remove what a kernel killed mid-autosave left beside the file (``.name.*.tmp``):
-    under the file's lock, which every writer holds while its temporary file exists."""
+    """Remove what a kernel killed mid-autosave left beside the file
+    (``.name.*.tmp``): under the file's lock, which every writer holds while its
+    temporary file exists.
+    """
     with locked(path):
         for stale in path.parent.glob(f".{path.name}.*.tmp"):
             with contextlib.suppress(OSError):
@@ -544,7 +569,8 @@ async def _save_every(session: SessionLike, path: Path) -> None:
 
 async def _save(session: SessionLike, path: Path) -> None:
     try:
-        # Merged under the lock: another kernel's turns written meanwhile stay in the file.
+        # Merged under the lock: another kernel's turns written meanwhile stay
+        # in the file.
         await asyncio.shield(asyncio.to_thread(session._merge_into, path))
     except Exception as exc:  # whatever failed, the batch and its waiters go on
         logger.warning("sora_nb: could not autosave to %s: %s", path, exc)

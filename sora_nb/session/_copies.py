@@ -1,8 +1,10 @@
-"""A finished video's local copies: the mp4 and its thumbnail, beside the notebook.
+"""A finished video's local copies: the mp4 and its thumbnail, beside the
+notebook.
 
-A copy that fails leaves the video playable from its link; the failure is said once, as a
-``downloading`` event, and logged. Files are named after the task id, so a copy made again
-(``Session.save_copy``) overwrites its own file and nothing else.
+A copy that fails leaves the video playable from its link; the failure is said
+once, as a ``downloading`` event, and logged. Files are named after the task id,
+so a copy made again (``Session.save_copy``) overwrites its own file and nothing
+else.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _THUMB_SUFFIXES = (".webp", ".jpg", ".jpeg", ".png", ".gif")
 
 
 class LocalCopies:
-    """Copies into ``folder`` through ``client`` (its pool, and its key for its origin)."""
+    """Copies into ``folder`` through ``client`` (its pool and key)."""
 
     def __init__(self, client: SoraClient, folder: Path, max_bytes: int | None) -> None:
         self._client = client
@@ -41,10 +43,11 @@ class LocalCopies:
         self._max_bytes = max_bytes
 
     async def copy(self, video: Video, events: TurnEvents) -> Video:
-        """``video`` with its local copies made (those already on disk are kept)."""
+        """``video`` with its local copies made (those on disk are kept)."""
         folder, stem = self._folder, _file_stem(video)
         await events.emit(JobEvent("downloading", fraction=0.0))
-        thumb = own_copy(video.local_thumbnail)  # a file this turn wrote is known to be it
+        # a file this turn wrote is known to be it
+        thumb = own_copy(video.local_thumbnail)
         if video.thumbnail_url and thumb is None:
             name = stem + _suffix(video.thumbnail_url, _THUMB_SUFFIXES)
             thumb = await self._fetch(video.thumbnail_url, folder / name, events, None)
@@ -52,7 +55,8 @@ class LocalCopies:
         if path is None:
             name = stem + _suffix(video.video_url, _VIDEO_SUFFIXES)
             path = await self._fetch(video.video_url, folder / name, events, events.progress)
-        if thumb is None and path is not None:  # no thumbnail link (docs/dialects.md)
+        # no thumbnail link (docs/dialects.md)
+        if thumb is None and path is not None:
             thumb = await asyncio.to_thread(first_frame_poster, path, folder / f"{stem}.jpg")
         return replace(video, local_path=_relative(path), local_thumbnail=_relative(thumb))
 
@@ -76,7 +80,8 @@ class LocalCopies:
 def _file_stem(video: Video) -> str:
     key = video.task_id or video.sid or hashlib.sha256(video.video_url.encode()).hexdigest()[:16]
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
-    if len(stem) > 64:  # LiteLLM's ids run to 330 characters: too long for a file name
+    # LiteLLM's ids run to 330 characters: too long for a file name
+    if len(stem) > 64:
         stem = f"{stem[:24]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     return stem
 
@@ -91,7 +96,7 @@ def _suffix(url: str, allowed: tuple[str, ...]) -> str:
 
 
 def _relative(path: Path | None) -> str | None:
-    """A path relative to the working directory (the notebook's folder), with ``/``."""
+    """A path relative to the working directory (the notebook's), with ``/``."""
     if path is None:
         return None
     try:

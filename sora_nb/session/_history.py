@@ -1,14 +1,16 @@
-"""The kernel's history of turns: what was asked, what came back, and how turns branch.
+"""The kernel's history of turns: what was asked, what came back, and how turns
+branch.
 
-Continuous modification sends the conversation back (docs/protocol.md, "Continuous
-modification"): an edit's request is its base video's messages, the base's assistant
-transcript **verbatim**, then the change; so each turn keeps its exact request messages and
-transcript, and an edit of an older turn starts a new branch that carries only that branch.
-Every job records a ``running`` turn before anything is sent, so an interrupted or failed job
-keeps its task id (the relay bills it either way) and an interrupted one can be resumed in
-place.
+Continuous modification sends the conversation back (docs/protocol.md,
+"Continuous modification"): an edit's request is its base video's messages, the
+base's assistant transcript **verbatim**, then the change; so each turn keeps
+its exact request messages and transcript, and an edit of an older turn starts a
+new branch that carries only that branch. Every job records a ``running`` turn
+before anything is sent, so an interrupted or failed job keeps its task id (the
+relay bills it either way) and an interrupted one can be resumed in place.
 
-Pure core: files and HTTP only, no Jupyter. Turns and their file format are in ``_turn``.
+Pure core: files and HTTP only, no Jupyter. Turns and their file format are in
+``_turn``.
 """
 
 from __future__ import annotations
@@ -65,13 +67,15 @@ Call = Callable[[EventCallback], Awaitable[Video]]
 
 
 class Session:
-    """A history of turns: every request, the branch it continues, its local copies.
+    """A history of turns: every request, the branch it continues, its local
+    copies.
 
-    A kernel has a default one per name, made and remembered by ``get_session()``; a
-    Session made or loaded directly is the caller's own and replaces nothing. ``save_dir`` is where
-    finished videos are copied (relative to the notebook); ``download=False`` turns copies
-    off. With ``autosave`` the history is written to that file after every change, and read
-    back from it when it exists, so a kernel restart loses nothing.
+    A kernel has a default one per name, made and remembered by
+    ``get_session()``; a Session made or loaded directly is the caller's own and
+    replaces nothing. ``save_dir`` is where finished videos are copied (relative
+    to the notebook); ``download=False`` turns copies off. With ``autosave`` the
+    history is written to that file after every change, and read back from it
+    when it exists, so a kernel restart loses nothing.
     """
 
     def __init__(
@@ -90,15 +94,19 @@ class Session:
         self.download = download
         self._client = client
         self._own_client = False
-        self._settings_client: SoraClient | None = None  # what the magic's settings gave it
+        # what the magic's settings gave it
+        self._settings_client: SoraClient | None = None
         self._turns: list[Turn] = []
         self._lock = threading.RLock()
-        self._checked: set[Path] = set()  # files known to be ours, safe to overwrite
-        #: Downloads larger than this are refused (the video stays playable from its link).
+        # files known to be ours, safe to overwrite
+        self._checked: set[Path] = set()
+        #: Downloads larger than this are refused (the video stays playable from
+        #: its link).
         self.max_download_bytes: int | None = DEFAULT_MAX_BYTES
         self._observers: list[Callable[[Session], object]] = []
         self.autosave = Path(autosave) if autosave is not None else None
-        self._log: HistoryLog | None = None  # the autosave file, read where we left it
+        # the autosave file, read where we left it
+        self._log: HistoryLog | None = None
         if self.autosave is not None:
             log = self._history_log(self.autosave)
             if self.autosave.exists():
@@ -108,11 +116,11 @@ class Session:
     def __repr__(self) -> str:
         return f"<sora_nb.Session {self.name!r}: {len(self._turns)} turns>"
 
-    # -- properties ----------------------------------------------------------------------------
+    # -- properties ------------------------------------------------------------
 
     @property
     def client(self) -> SoraClient:
-        """The relay client; made on first use (starting the emulator with no base URL)."""
+        """The relay client, made on first use (no base URL: the emulator)."""
         if self._client is None:
             self._client = SoraClient()
             self._own_client = True
@@ -123,15 +131,17 @@ class Session:
         self._client, self._own_client = value, False
 
     def _use_settings_client(self, client: SoraClient) -> None:
-        """Take the notebook settings' client unless someone set another on this session."""
+        """Take the notebook settings' client unless this session has one."""
         chosen = self._client is not None and not self._own_client
         if not chosen or self._client is self._settings_client:
             self._client, self._own_client = client, False
             self._settings_client = client
 
     def _autosave_to(self, path: Path) -> None:
-        """Save to ``path`` after every change; the turns an existing file holds and this
-        session lacks are added first (a restarted kernel, or the file of an earlier run)."""
+        """Save to ``path`` after every change; the turns an existing file holds
+        and this session lacks are added first (a restarted kernel, or the file
+        of an earlier run).
+        """
         if self.autosave == path:
             return
         if path.exists():
@@ -152,10 +162,10 @@ class Session:
         if self._client is not None and self._own_client:
             await self._client.aclose()
 
-    # -- lookups -------------------------------------------------------------------------------
+    # -- lookups ---------------------------------------------------------------
 
     def turn(self, ref: int | str) -> Turn:
-        """A turn by index (negative counts from the end), name, task id or sid."""
+        """A turn by index (negative: from the end), name, task id or sid."""
         return self._turns[self._find(ref)]
 
     def video(self, ref: int | str) -> Video:
@@ -199,7 +209,7 @@ class Session:
         return video
 
     def _index_of(self, video: Video) -> int:
-        """The turn that made ``video``; a video from elsewhere is adopted as a done turn."""
+        """The turn that made ``video`` (one from elsewhere: a done turn)."""
         with self._lock:
             known = isinstance(video.turn, int) and 0 <= video.turn < len(self._turns)
             guess = [self._turns[video.turn]] if known and video.turn is not None else []
@@ -222,9 +232,11 @@ class Session:
         return index
 
     def _own(self, video: Video, turn: Turn, earlier: list[Turn]) -> Video:
-        """``video`` as made by this session's ``turn``; its parent is that turn's parent's.
+        """``video`` as made by this session's ``turn``; its parent is that
+        turn's parent's.
 
-        A video saved before videos said what their dialect offers is upgraded here.
+        A video saved before videos said what their dialect offers is upgraded
+        here.
         """
         parent = earlier[turn.parent].video if turn.parent is not None else None
         return replace(recognised(video), session=self, turn=turn.index, parent=parent)
@@ -238,7 +250,7 @@ class Session:
             owned.append(turn)
         return owned
 
-    # -- jobs ----------------------------------------------------------------------------------
+    # -- jobs ------------------------------------------------------------------
 
     async def generate(
         self,
@@ -254,8 +266,9 @@ class Session:
     ) -> Video:
         """Make a new video (a new branch), record it, and save a local copy.
 
-        ``prompt`` is the text, or an ``Ask`` a surface built (then it is taken as it is);
-        ``options`` are the rest of what an ``Ask`` takes (``sora_nb.records._ask``).
+        ``prompt`` is the text, or an ``Ask`` a surface built (then it is taken
+        as it is); ``options`` are the rest of what an ``Ask`` takes
+        (``sora_nb.records._ask``).
         """
         ask = _ask(prompt, model=model, orientation=orientation, image=image, **options)
         request = await self.client.request(ask)
@@ -274,8 +287,10 @@ class Session:
         name: str | None = None,
         **options: Any,
     ) -> Video:
-        """Continuous modification of ``video`` (a Video, an index, a name, a task id or sid;
-        None for the latest finished one): its branch is sent back with ``prompt``."""
+        """Continuous modification of ``video`` (a Video, an index, a name, a
+        task id or sid; None for the latest finished one): its branch is sent
+        back with ``prompt``.
+        """
         base_index = self._base(video)
         base = self._require_done(base_index)
         ask = _ask(
@@ -296,7 +311,8 @@ class Session:
     ) -> Video:
         """Record the turn, then send exactly the request recorded."""
         client = self.client
-        client.check_ready()  # a refusal records nothing, like any InvalidRequest
+        # a refusal records nothing, like any InvalidRequest
+        client.check_ready()
         index = self._start(request, parent, name)
         base = self._turns[parent].video if parent is not None else None
 
@@ -313,20 +329,24 @@ class Session:
         request: Request | None = None,
         source_url: str | None = None,
     ) -> Video:
-        """Collect an interrupted turn in place (by index, name or task id; None for the
-        latest interrupted one). A task id this session never saw gets a new turn.
+        """Collect an interrupted turn in place (by index, name or task id; None
+        for the latest interrupted one). A task id this session never saw gets a
+        new turn.
 
-        ``request`` is what was sent for that task id (a batch journal's plan): the turn keeps
-        it, and the id is taken as the relay named it, any shape, at ``source_url`` if given,
-        else where the dialect's status lives."""
+        ``request`` is what was sent for that task id (a batch journal's plan):
+        the turn keeps it, and the id is taken as the relay named it, any shape,
+        at ``source_url`` if given, else where the dialect's status lives.
+        """
         client = self.client
         if request is not None and turn is not None:
             return await self._collect(str(turn), source_url, request, on_event)
         index = self._resumable(turn)
         if index is None:
             ref = str(turn).strip()
-            await client.lookup(ref)  # a task the relay does not know records no turn
-            # Nothing is known of it yet; the client learns prompt and model from its status.
+            # a task the relay does not know records no turn
+            await client.lookup(ref)
+            # Nothing is known of it yet; the client learns prompt and model
+            # from its status.
             index = self._start(Request(prompt="", model=""), None, None)
             task_id = ref.rstrip("/").rsplit("/", 1)[-1]
             self._note_task(index, TaskEvent(task_id, None, None if task_id == ref else ref))
@@ -346,7 +366,7 @@ class Session:
         request: Request,
         on_event: EventCallback | None,
     ) -> Video:
-        """A new turn for ``request``, collected from the task the relay named for it."""
+        """A new turn for ``request``, from the task the relay named."""
         started = self._start(request, None, None)
         self._note_task(started, TaskEvent(task_id, source_url, None))
         pending = PendingTask(request, Task(task_id, source_url))
@@ -366,12 +386,15 @@ class Session:
         on_event: Callable[[int, Event | JobEvent], object] | None = None,
         **defaults: Any,
     ) -> BatchResults:
-        """Generate one video per prompt (or per mapping of the batch columns), each recorded;
-        a failure is returned in its place instead of stopping the others. The relay's shared
-        limit decides how many run at once (``concurrency`` bounds this batch further).
-        ``journal`` (default: beside the autosave file) makes it resumable after a restart:
-        see ``resume_many``; ``unconfirmed`` bounds how many items a crash can leave in doubt
-        (sent, task not named yet). ``defaults``: ``model``, ``orientation``, ``image``."""
+        """Generate one video per prompt (or per mapping of the batch columns),
+        each recorded; a failure is returned in its place instead of stopping
+        the others. The relay's shared limit decides how many run at once
+        (``concurrency`` bounds this batch further). ``journal`` (default:
+        beside the autosave file) makes it resumable after a restart: see
+        ``resume_many``; ``unconfirmed`` bounds how many items a crash can leave
+        in doubt (sent, task not named yet). ``defaults``: ``model``,
+        ``orientation``, ``image``.
+        """
         try:
             batch = Batch.start(
                 self, prompts, journal=journal, defaults=defaults,
@@ -393,8 +416,10 @@ class Session:
         unconfirmed: int | None = None,
         save: bool | None = None,
     ) -> BatchResults:
-        """Finish the batch a journal records: collect its started tasks, send only the items
-        that never started; nothing is paid twice (see ``Batch.resume``)."""
+        """Finish the batch a journal records: collect its started tasks, send
+        only the items that never started; nothing is paid twice (see
+        ``Batch.resume``).
+        """
         try:
             batch = Batch.resume(
                 self, journal, resend_unknown=resend_unknown,
@@ -439,10 +464,10 @@ class Session:
             raise InvalidRequest(t("history.no_task", index=index))
         return index
 
-    # -- recording -----------------------------------------------------------------------------
+    # -- recording -------------------------------------------------------------
 
     def _start(self, request: Request, parent: int | None, name: str | None) -> int:
-        """Record a running turn before anything is sent, so an interrupt keeps it."""
+        """Record a running turn before sending, so an interrupt keeps it."""
         with self._lock:
             index = len(self._turns)
             self._turns.append(Turn(index, request, parent=parent, name=name))
@@ -459,7 +484,8 @@ class Session:
             status = self._record_failure(index, exc)
             await events.emit(JobEvent(status, detail=self._turns[index].error))
             raise
-        # The video exists from here on: an interrupt while copying it must not undo that.
+        # The video exists from here on: an interrupt while copying it must not
+        # undo that.
         with self._lock:
             turn = self._turns[index]
             self._turns[index] = finished(turn, self._own(video, turn, self._turns))
@@ -475,7 +501,8 @@ class Session:
         return result
 
     def _record_failure(self, index: int, exc: BaseException) -> Ending:
-        task = self._turns[index].task or _task_of(exc)  # the turn's record, else the error's
+        # the turn's record, else the error's
+        task = self._turns[index].task or _task_of(exc)
         status = failure_status(exc, task.task_id if task else None)
         changes: dict[str, Any] = {
             "status": status,
@@ -483,14 +510,15 @@ class Session:
             "finished_at": time.time(),
             "task": task,
         }
-        pending = getattr(exc, "pending", None)  # the partial transcript, when the client has it
+        # the partial transcript, when the client has it
+        pending = getattr(exc, "pending", None)
         if isinstance(pending, PendingTask) and pending.transcript:
             changes.update(answer=pending.transcript)
         self._update(index, **changes)
         return status
 
     def _events(self, index: int, on_event: EventCallback | None) -> TurnEvents:
-        """Turn ``index``'s event hook: its task id is recorded the moment it is known."""
+        """Turn ``index``'s event hook: records its task id once known."""
         return TurnEvents(lambda event: self._note_task(index, event), on_event)
 
     def _note_task(self, index: int, event: TaskEvent) -> None:
@@ -503,8 +531,10 @@ class Session:
         return turn
 
     def subscribe(self, callback: Callable[[Session], object]) -> Callable[[], None]:
-        """Call ``callback(session)`` after every change to the turns (made, updated,
-        resumed, failed or cleared, from any caller); returns a function that unsubscribes."""
+        """Call ``callback(session)`` after every change to the turns (made,
+        updated, resumed, failed or cleared, from any caller); returns a
+        function that unsubscribes.
+        """
         with self._lock:
             self._observers.append(callback)
 
@@ -516,12 +546,13 @@ class Session:
         return unsubscribe
 
     def _changed(self, index: int | None = None) -> None:
-        """Tell the observers, and autosave turn ``index`` (None: every turn)."""
+        """Tell the observers; autosave turn ``index`` (None: every turn)."""
         for observer in list(self._observers):
             try:
                 observer(self)
             except Exception:
-                # A broken view (a closed panel) must not stop the job that changed the turn.
+                # A broken view (a closed panel) must not stop the job that
+                # changed the turn.
                 logger.warning("sora_nb: a session observer failed.", exc_info=True)
         if self.autosave is None:
             return
@@ -537,11 +568,14 @@ class Session:
         return self._log
 
     def _sync(self, path: Path, changed: list[int] | None) -> None:
-        """Merge with what other kernels wrote to ``path``, then write ``changed`` (all of
-        them when None): one appended line per change (docs/notebook.md, "Autosave")."""
+        """Merge with what other kernels wrote to ``path``, then write
+        ``changed`` (all of them when None): one appended line per change
+        (docs/notebook.md, "Autosave").
+        """
         with self._lock:
             turns, touched = self._history_log(path).sync(self._turns, changed)
-            for index in sorted(touched):  # only what came from the file needs owning
+            # only what came from the file needs owning
+            for index in sorted(touched):
                 turn = turns[index]
                 if turn.video is not None:
                     turns[index] = replace(turn, video=self._own(turn.video, turn, turns))
@@ -549,16 +583,18 @@ class Session:
             self._checked.add(path.absolute())
 
     def _merge_into(self, path: Path) -> None:
-        """Merge the whole history with a shared autosave file, under its lock."""
+        """Merge the history with a shared autosave file, under its lock."""
         self._sync(path, None)
 
-    # -- local copies --------------------------------------------------------------------------
+    # -- local copies ----------------------------------------------------------
 
     async def save_copy(
         self, ref: int | str | None = None, *, on_event: EventCallback | None = None
     ) -> Video:
-        """Make (again) the local copies of a finished turn (None: the latest), e.g. after
-        a copy failed; the video was playable from its link all along."""
+        """Make (again) the local copies of a finished turn (None: the latest),
+        e.g. after a copy failed; the video was playable from its link all
+        along.
+        """
         index = self._find(ref) if ref is not None else self._latest_done()
         if index is None:
             raise InvalidRequest(t("history.nothing_to_copy", name=self.name))
@@ -579,18 +615,20 @@ class Session:
         if copies.local_path is not None:
             await events.downloaded()
 
-    # -- persistence ---------------------------------------------------------------------------
+    # -- persistence -----------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the history to ``path`` as JSON, atomically; never the API key.
 
-        An existing file that is not a session file of this or an older version is refused.
+        An existing file that is not a session file of this or an older version
+        is refused.
         """
         path = Path(path)
         if path.absolute() not in self._checked and path.exists():
             read_file(path, self.name)
         if self._log is not None and self._log.path == path:
-            self._sync(path, None)  # the autosave file: merged under its lock, as a record
+            # the autosave file: merged under its lock, as a record
+            self._sync(path, None)
             return path
         with self._lock:
             write_file(path, self.name, list(self._turns))
@@ -606,7 +644,7 @@ class Session:
         save_dir: str | os.PathLike[str] | None = "sora_outputs",
         download: bool = True,
     ) -> Session:
-        """Read a session saved by ``save()``; a corrupt or newer file raises SessionFileError."""
+        """Read a ``save()`` file; SessionFileError if corrupt or newer."""
         name, turns = read_file(Path(path), None)
         session = cls(name, client=client, save_dir=save_dir, download=download)
         session._turns = session._owned(turns)
@@ -615,8 +653,10 @@ class Session:
     async def export_chain(
         self, ref: int | str | None = None, dest: str | os.PathLike[str] | None = None
     ) -> Path:
-        """One mp4 of a chain of continuations, first video to ``ref`` (None: the latest),
-        with its lineage beside it as ``<dest>.lineage.json`` (docs/dialects.md)."""
+        """One mp4 of a chain of continuations, first video to ``ref`` (None:
+        the latest), with its lineage beside it as ``<dest>.lineage.json``
+        (docs/dialects.md).
+        """
         index = self._find(ref) if ref is not None else self._latest_done()
         if index is None:
             raise InvalidRequest(t("history.nothing_to_copy", name=self.name))
@@ -654,7 +694,7 @@ class Session:
         return mimebundle(self)
 
 
-# -- the per-process registry -----------------------------------------------------------------
+# -- the per-process registry --------------------------------------------------
 
 _sessions: dict[str, Session] = {}
 _registry_lock = threading.RLock()
@@ -666,10 +706,12 @@ def get_session(
     autosave: str | os.PathLike[str] | None = None,
     client: SoraClient | None = None,
 ) -> Session:
-    """The session called ``name`` in this process (a kernel), made and remembered on first
-    use; the only place that remembers one. With ``autosave`` it saves to that file after
-    every change, reading the file's turns back first when it exists (a restarted kernel).
-    ``client`` is the notebook settings' client: it is used unless someone set another."""
+    """The session called ``name`` in this process (a kernel), made and
+    remembered on first use; the only place that remembers one. With
+    ``autosave`` it saves to that file after every change, reading the file's
+    turns back first when it exists (a restarted kernel). ``client`` is the
+    notebook settings' client: it is used unless someone set another.
+    """
     with _registry_lock:
         session = _sessions.get(name)
         if session is None:
@@ -681,16 +723,16 @@ def get_session(
         return session
 
 
-# -- helpers -----------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------
 
 
 def _ask(prompt: str | Ask, **options: Any) -> Ask:
-    """The Ask a surface built, or one built here from the prompt and its options."""
+    """The Ask a surface built, or one built here from prompt and options."""
     return prompt if isinstance(prompt, Ask) else Ask.build(prompt, **options)
 
 
 def _link_of(turn: Turn, path: Path) -> dict[str, Any]:
-    """One link of an exported chain: what made it and how it continues its parent."""
+    """One link of an exported chain: what made it, how it continues."""
     request = turn.request
     how = request.options.get("how") or ("edit" if turn.parent is not None else None)
     return {"turn": turn.index, "parent": turn.parent, "prompt": request.prompt,

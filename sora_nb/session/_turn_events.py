@@ -1,4 +1,4 @@
-"""What a Session's turn tells its caller while it runs: events, and a copy's progress."""
+"""What a running turn tells its caller: events, and a copy's progress."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ logger = logging.getLogger("sora_nb")
 
 
 class TurnEvents:
-    """One turn's event hook: hands on the task id as soon as it is known (``on_task``),
-    forwards everything to ``on_event``, and reports a copy's progress in 1 % steps."""
+    """One turn's event hook: hands on the task id as soon as it is known
+    (``on_task``), forwards everything to ``on_event``, and reports a copy's
+    progress in 1 % steps.
+    """
 
     def __init__(
         self, on_task: Callable[[TaskEvent], object], on_event: EventCallback | None
@@ -36,15 +38,17 @@ class TurnEvents:
             await call(self._on_event, event)
         except SoraError:
             if isinstance(event, JobEvent) and event.phase == "sending":
-                raise  # nothing is sent yet: a batch whose journal cannot record it stops it
+                # nothing sent yet: a batch whose journal fails stops here
+                raise
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
         except Exception:
-            # A broken progress view must not lose a generation the relay bills anyway.
+            # A broken progress view must not lose a generation the relay bills.
             logger.warning("sora_nb: on_event failed on a %s event.", event.type, exc_info=True)
 
     async def progress(self, have: int, total: int | None) -> None:
         fraction, shown_bytes = self._shown
-        if total:  # throttled to 1 % steps: one frontend update each, not one per block
+        # throttled to 1 % steps: one frontend update each, not one per block
+        if total:
             if have / total - fraction < 0.01 and have < total:
                 return
             self._shown = (have / total, have)
@@ -54,6 +58,7 @@ class TurnEvents:
             await self.emit(JobEvent("downloading", detail=f"{have / 2**20:.1f} MiB"))
 
     async def downloaded(self) -> None:
-        if self._shown[0] < 1.0:  # the size was unknown, or the copy was already on disk
+        # the size was unknown, or the copy was already on disk
+        if self._shown[0] < 1.0:
             self._shown = (1.0, self._shown[1])
             await self.emit(JobEvent("downloading", fraction=1.0))

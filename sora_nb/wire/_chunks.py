@@ -1,4 +1,5 @@
-"""Chat chunks: what one SSE ``data:`` payload of ``/v1/chat/completions`` carries. No I/O.
+"""Chat chunks: what one SSE ``data:`` payload of ``/v1/chat/completions``
+carries. No I/O.
 
 ``parse_chunk`` reads a ``chat.completion.chunk`` into its content fragment, its
 ``reasoning_content`` and ``output`` task id, an in-stream error, or ``[DONE]``.
@@ -37,7 +38,7 @@ def error_message(error: Any) -> str:
 
 
 def parse_chunk(data: str) -> ChatChunk:
-    """Decode one SSE ``data`` payload; unknown shapes yield an empty chunk, never an error."""
+    """Decode one SSE ``data`` payload; an unknown shape is an empty chunk."""
     data = data.strip()
     if data == "[DONE]":
         return ChatChunk(done=True)
@@ -67,7 +68,7 @@ def parse_chunk(data: str) -> ChatChunk:
 
 
 def _output_task_id(output: Any) -> str | None:
-    """``[{"task_id": "task_…"}]``, as the ShakeChanDev fork sends once the task exists."""
+    """``[{"task_id": "task_…"}]``, as the ShakeChanDev fork sends."""
     if isinstance(output, list) and output and isinstance(output[0], dict):
         task_id = output[0].get("task_id")
         if isinstance(task_id, str) and task_id:

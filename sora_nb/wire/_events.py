@@ -34,7 +34,7 @@ class EchoEvent:
 
 @dataclass(frozen=True, slots=True)
 class TaskEvent:
-    """The relay created a task; ``source_url`` is where its status can be polled."""
+    """The relay created a task; ``source_url`` is where to poll it."""
 
     task_id: str
     preview_url: str | None
@@ -92,12 +92,14 @@ Event = (
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:
-    """A phase of a job that is ours, not the relay's: sending, resuming, downloading, done…
+    """A phase of a job that is ours, not the relay's: sending, resuming,
+    downloading, done…
 
-    The relay's own events say nothing about the request being sent, a broken stream being
-    recovered, or the local copy being downloaded; progress views need those phases too.
-    ``fraction`` is set while downloading (0–1); ``detail`` carries a message (for
-    ``retrying``, the HTTP status being retried) and ``delay`` the seconds until the retry.
+    The relay's own events say nothing about the request being sent, a broken
+    stream being recovered, or the local copy being downloaded; progress views
+    need those phases too. ``fraction`` is set while downloading (0–1);
+    ``detail`` carries a message (for ``retrying``, the HTTP status being
+    retried) and ``delay`` the seconds until the retry.
     """
 
     phase: Literal[

@@ -1,8 +1,10 @@
-"""What a hostile relay or link can send, bounded: errors, line and transcript sizes, time.
+"""What a hostile relay or link can send, bounded: errors, line and transcript
+sizes, time.
 
-Whatever httpx, anyio or the OS raise on a request becomes one ``SoraError`` sentence; a
-stream line, a transcript and a download each have a cap; and a generation's deadline is
-enforced on the clock, whatever bytes keep arriving (docs/protocol.md, "Promises").
+Whatever httpx, anyio or the OS raise on a request becomes one ``SoraError``
+sentence; a stream line, a transcript and a download each have a cap; and a
+generation's deadline is enforced on the clock, whatever bytes keep arriving
+(docs/protocol.md, "Promises").
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import ParamSpec, TypeVar
 
 import httpx
 from httpx_sse import ServerSentEvent, SSEError
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # I/O-free; not re-exported
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # no I/O; private
 
 from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from .._messages import t
@@ -42,14 +44,14 @@ __all__ = [
 T = TypeVar("T")
 P = ParamSpec("P")
 
-#: The longest SSE line accepted (a chunk echoing a long prompt is well under it).
+#: The longest SSE line accepted (a long prompt's echo is well under it).
 MAX_LINE = 4 * 2**20
 #: The longest transcript accepted from one stream, in characters.
 MAX_TRANSCRIPT = 8 * 2**20
 
 
 class Overflow(Exception):
-    """The relay sent more than a cap allows (internal: the client stops the stream)."""
+    """The relay sent more than a cap allows (the client stops the stream)."""
 
 
 class DeadlinePassed(Exception):
@@ -57,19 +59,20 @@ class DeadlinePassed(Exception):
 
 
 def exception_text(exc: BaseException) -> str:
-    """A short text for an exception, looking inside an ExceptionGroup (anyio's connect)."""
+    """A short text for an exception, inside an ExceptionGroup too."""
     inner = getattr(exc, "exceptions", None)
     if isinstance(inner, (list, tuple)) and inner:
         return exception_text(inner[0])
     if isinstance(exc, httpx.DecodingError):
         return t("guard.decoding_detail", detail=exc)
-    # Without its closing period: the sentence it goes into ends with one (httpx's own
-    # "Server disconnected without sending a response." read "…response.." before).
+    # Without its closing period: the sentence it goes into ends with one
+    # (httpx's own "Server disconnected without sending a response." read
+    # "…response.." before).
     return (str(exc) or type(exc).__name__).rstrip(".")
 
 
 def request_error(exc: BaseException, what: str) -> SoraError:
-    """One SoraError for any failure of a request to ``what`` ("the relay", a link's name)."""
+    """One SoraError for any failed request to ``what`` (a name)."""
     if isinstance(exc, SoraError):
         return exc
     if isinstance(exc, httpx.TooManyRedirects):
@@ -85,8 +88,10 @@ def request_error(exc: BaseException, what: str) -> SoraError:
 
 @contextlib.contextmanager
 def detached() -> Iterator[None]:
-    """A SoraError leaving this block keeps no suppressed ``__context__``: the httpx error
-    behind it holds the request, and the request its headers, the key among them."""
+    """A SoraError leaving this block keeps no suppressed ``__context__``: the
+    httpx error behind it holds the request, and the request its headers, the
+    key among them.
+    """
     try:
         yield
     except SoraError as exc:
@@ -106,14 +111,17 @@ def detaching(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
 
 async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable``, raising ``DeadlinePassed`` once ``time.monotonic()`` passes
-    ``deadline``: checked on the clock, not between events, so a relay that trickles
-    keep-alive comments or never ends a line cannot hold a generation past it."""
+    """Await ``awaitable``, raising ``DeadlinePassed`` once ``time.monotonic()``
+    passes ``deadline``: checked on the clock, not between events, so a relay
+    that trickles keep-alive comments or never ends a line cannot hold a
+    generation past it.
+    """
     if deadline is None:
         return await awaitable
     left = max(0.0, deadline - time.monotonic())
     try:
-        if sys.version_info >= (3, 11):  # a timer on this task, not a new task per call
+        # a timer on this task, not a new task per call
+        if sys.version_info >= (3, 11):
             async with asyncio.timeout(left):
                 return await awaitable
         return await asyncio.wait_for(awaitable, left)
@@ -122,11 +130,12 @@ async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
 
 
 class SSEFeed:
-    """An event stream's bytes, fed as they arrive, to its events: no I/O, nothing awaited.
+    """An event stream's bytes, fed as they arrive, to its events: no I/O,
+    nothing awaited.
 
-    httpx-sse's own line and event decoders, fed directly rather than through httpx's
-    iterators (each an async generator between the socket and the parser); a line longer
-    than ``max_line`` characters raises ``Overflow``.
+    httpx-sse's own line and event decoders, fed directly rather than through
+    httpx's iterators (each an async generator between the socket and the
+    parser); a line longer than ``max_line`` characters raises ``Overflow``.
     """
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
@@ -137,7 +146,7 @@ class SSEFeed:
         self._limit = max_line
 
     def feed(self, data: bytes) -> list[ServerSentEvent]:
-        """The events that ``data`` completes (none until a blank line ends one)."""
+        """The events ``data`` completes (none until a blank line ends one)."""
         text = self._text.decode(data)
         if not text:
             return []
@@ -148,8 +157,9 @@ class SSEFeed:
         return self._decode(self._lines.decode(text))
 
     def flush(self) -> list[ServerSentEvent]:
-        """Events the stream's last bytes complete (as the spec says, an event whose blank
-        line never came is dropped)."""
+        """Events the stream's last bytes complete (as the spec says, an event
+        whose blank line never came is dropped).
+        """
         text = self._text.decode(b"", final=True)
         lines = self._lines.decode(text) if text else []
         return self._decode([*lines, *self._lines.flush()])
@@ -164,7 +174,7 @@ class SSEFeed:
 
 
 def check_event_stream(headers: httpx.Headers) -> None:
-    """Refuse an answer that is not an event stream, as httpx-sse's ``EventSource`` does."""
+    """Refuse an answer that is no event stream, as httpx-sse's does."""
     kind = headers.get("content-type", "").partition(";")[0]
     if "text/event-stream" not in kind:
         raise SSEError(
@@ -173,12 +183,15 @@ def check_event_stream(headers: httpx.Headers) -> None:
 
 
 class CappedRedactor:
-    """The relay's content on its way to the parser: a character the relay cut between its
-    UTF-16 halves joined again (a lone half: U+FFFD), redacted of the key, and capped."""
+    """The relay's content on its way to the parser: a character the relay cut
+    between its UTF-16 halves joined again (a lone half: U+FFFD), redacted of
+    the key, and capped.
+    """
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
         self._redactor = Redactor(secret)
-        self._messages = MessageRedactor(secret)  # reasoning_content: whole messages
+        # reasoning_content: whole messages
+        self._messages = MessageRedactor(secret)
         self._left = limit
         self._limit = limit
         self._high = ""  # a first half of a character, held for the next chunk
@@ -190,7 +203,7 @@ class CappedRedactor:
         return self._redactor.feed(self._joined(fragment))
 
     def feed_reasoning(self, message: str) -> str:
-        """A ``reasoning_content`` message, redacted even of a key cut across two."""
+        """A ``reasoning_content`` message, redacted of a key cut across two."""
         self._left -= len(message)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))

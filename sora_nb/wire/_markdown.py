@@ -1,10 +1,11 @@
 """The seed relay's markdown transcript, parsed incrementally with no I/O.
 
-Status words and progress numbers are recognised as soon as they are complete, before their
-line ends, because the relay keeps a line open for minutes while it appends one ``.`` or one
-``NN..`` per poll. Everything else is classified when its line is complete. The current line
-is kept as a list of fragments plus a short tail, so the cost stays linear in the stream's
-length whatever the fragment size. The events are the same whatever the fragmenting
+Status words and progress numbers are recognised as soon as they are complete,
+before their line ends, because the relay keeps a line open for minutes while it
+appends one ``.`` or one ``NN..`` per poll. Everything else is classified when
+its line is complete. The current line is kept as a list of fragments plus a
+short tail, so the cost stays linear in the stream's length whatever the
+fragment size. The events are the same whatever the fragmenting
 (docs/protocol.md, "Response stream").
 """
 
@@ -28,7 +29,7 @@ from ._events import (
 
 __all__ = ["ChatDialect", "MarkdownParser"]
 
-#: The chat dialects a stream can be in; the Videos task API is chosen, not detected.
+#: The chat dialects a stream can be in; the Videos API is chosen, not seen.
 ChatDialect = Literal["transcript", "sora2api"]
 
 # Recognised before the line ends (see the module docstring).
@@ -37,9 +38,10 @@ _STATUS_WORDS = re.compile(
     r"|(?P<generating>生成中|正在生成|[Gg]enerating|[Ii]n progress|[Pp]rocessing)"
 )
 _PROGRESS_WORD = re.compile(r"进度|[Pp]rogress")
-# "36..", and the "[100](url)" that some relays put at the end of the progress line.
+# "36..", and the "[100](url)" some relays end the progress line with.
 _PROGRESS_NUMBER = re.compile(r"(?<!\d)(\d{1,3})(?:\.\.|%)|\[(\d{1,3})\]\(")
-_TAIL = 32  # longer than any word or number above, so a match split across fragments is seen
+# longer than any word or number above, so a split match is still seen
+_TAIL = 32
 
 # Recognised on complete lines.
 _TASK_ID = re.compile(r"(?:任务\s*ID|[Tt]ask\s*ID|\bID)\s*[:：]\s*`?(?P<id>[A-Za-z0-9][\w\-]*)`?")
@@ -68,11 +70,13 @@ def _reason_from_json(obj: Any) -> str:
 
 
 class MarkdownParser:
-    """Incremental parser of the seed relay's markdown transcript (docs/protocol.md).
+    """Incremental parser of the seed relay's markdown transcript
+    (docs/protocol.md).
 
-    ``feed(fragment)`` returns the events completed by that fragment; ``flush()`` ends the
-    stream and returns the rest. After parsing, the attributes sum the stream up:
-    ``task_id``, ``preview_url``, ``source_url``, ``echo``, ``completed``, ``failed``.
+    ``feed(fragment)`` returns the events completed by that fragment;
+    ``flush()`` ends the stream and returns the rest. After parsing, the
+    attributes sum the stream up: ``task_id``, ``preview_url``, ``source_url``,
+    ``echo``, ``completed``, ``failed``.
     """
 
     dialect: ClassVar[ChatDialect] = "transcript"
@@ -81,12 +85,15 @@ class MarkdownParser:
         self._fragments: list[str] = []
         self._line: list[str] = []  # fragments of the current, unfinished line
         self._tail = ""  # its last few characters, for matches across fragments
-        self._head = ""  # its first few characters, to know what kind of line it is
-        self._line_scanned = False  # a status word or progress number was found in it
+        # its first few characters, to know what kind of line it is
+        self._head = ""
+        # a status word or progress number was found in it
+        self._line_scanned = False
         self._line_is_progress = False
         self._fence: list[str] | None = None  # lines of an open ``` block
         self._pending_task: str | None = None
-        self._pending_failure: str | None = None  # a failure header awaiting its reason
+        # a failure header awaiting its reason
+        self._pending_failure: str | None = None
         self._status: str | None = None
         self._percent = -1
         self._sid: str | None = None
@@ -111,7 +118,7 @@ class MarkdownParser:
         return self._percent if self._percent >= 0 else None
 
     def feed(self, fragment: str) -> list[Event]:
-        """Consume one fragment of assistant content; return the events it completed."""
+        """Consume a fragment of assistant content; return its events."""
         if not fragment:
             return []
         self._fragments.append(fragment)
@@ -133,7 +140,7 @@ class MarkdownParser:
         return self.feed(chunk.content)
 
     def flush(self) -> list[Event]:
-        """End of stream: classify the unfinished line and anything still pending."""
+        """End of stream: classify the unfinished line and anything pending."""
         events: list[Event] = []
         if self._line:
             self._end_line(events)
@@ -143,7 +150,7 @@ class MarkdownParser:
         self._emit_pending_failure(events, None)
         return events
 
-    # -- while a line is still arriving ---------------------------------------------------
+    # -- while a line is still arriving ----------------------------------------
 
     def _scan(self, piece: str, events: list[Event]) -> None:
         if self._fence is not None:
@@ -156,7 +163,8 @@ class MarkdownParser:
         if self._head.lstrip(" >").startswith(("`", "*", "_", "#")):
             return  # a markdown "reasoning" preface
         if not self._line_is_progress and not piece.strip("."):
-            return  # a poll's dots: no status word ends in a dot, and no number is read here
+            # a poll's dots: no status word ends in a dot, no number is here
+            return
         found: list[tuple[int, Event]] = []
         for match in _STATUS_WORDS.finditer(window):
             if match.end() > base:
@@ -184,7 +192,7 @@ class MarkdownParser:
                 self._percent = event.percent
                 events.append(event)
 
-    # -- when a line is complete ----------------------------------------------------------
+    # -- when a line is complete -----------------------------------------------
 
     def _end_line(self, events: list[Event]) -> None:
         line = "".join(self._line).rstrip("\r")
@@ -247,7 +255,8 @@ class MarkdownParser:
         elif len(after_colon) == 2 and after_colon[1].strip():
             self._emit_failure(events, after_colon[1].strip())
         else:
-            # "> 生成失败，错误原因如下" then a JSON block, or a reason on the next line.
+            # "> 生成失败，错误原因如下" then a JSON block, or a reason on the
+            # next line.
             self._pending_failure = body
         return True
 
@@ -261,7 +270,8 @@ class MarkdownParser:
         for link in links:
             url = link.group("url")
             if link.group("label").strip().isdigit():
-                continue  # "72..[100](url)" closes a progress line; it is not the video
+                # "72..[100](url)" closes a progress line; it is not the video
+                continue
             if link.group("bang"):
                 self._thumbnail = self._thumbnail or url
             elif self.completed is None and (
@@ -300,10 +310,10 @@ class MarkdownParser:
             events.append(TextEvent(raw))
 
     def _result(self, text: str, events: list[Event]) -> bool:
-        """A result in markup of the dialect's own; the seed writes only links."""
+        """A result in the dialect's own markup; the seed writes only links."""
         return False
 
-    # -- pending parts --------------------------------------------------------------------
+    # -- pending parts ---------------------------------------------------------
 
     def _emit_pending_task(self, events: list[Event]) -> None:
         if self._pending_task:

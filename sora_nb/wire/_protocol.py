@@ -2,12 +2,14 @@
 
 Three layers, all pure:
 
-* ``parse_chunk`` (``_chunks``) turns one SSE ``data:`` payload into what it carries.
-* A parser per chat dialect is fed those chunks, or fragments of ``content`` of any size,
-  and returns typed events: ``MarkdownParser`` (``_markdown``) for the seed relay's
-  transcript, ``Sora2apiParser`` (``_sora2api``) for the sora2api relays' stream.
-* ``TranscriptParser`` reads either: the chat dialects are told apart by the stream itself
-  (docs/dialects.md), so callers need no setting.
+* ``parse_chunk`` (``_chunks``) turns one SSE ``data:`` payload into what it
+  carries.
+* A parser per chat dialect is fed those chunks, or fragments of ``content`` of
+  any size, and returns typed events: ``MarkdownParser`` (``_markdown``) for the
+  seed relay's transcript, ``Sora2apiParser`` (``_sora2api``) for the sora2api
+  relays' stream.
+* ``TranscriptParser`` reads either: the chat dialects are told apart by the
+  stream itself (docs/dialects.md), so callers need no setting.
 
 ``parse_source`` reads a task's status JSON, as polled from its source URL.
 """
@@ -40,13 +42,14 @@ __all__ = [
 ]
 
 
-# --- either chat dialect --------------------------------------------------------------------
+# --- either chat dialect ------------------------------------------------------
 
 
 class ChatParser(Protocol):
     """What a chat dialect reads its stream with: one of the parsers below."""
 
-    failed: FailedEvent | None  # set by the client for an in-stream error object
+    # set by the client for an in-stream error object
+    failed: FailedEvent | None
 
     @property
     def dialect(self) -> ChatDialect: ...
@@ -69,42 +72,45 @@ class ChatParser(Protocol):
     def flush(self) -> list[Event]: ...
 
 
-# sora2api's result tag up to its URL: seen in content, it hands the stream over.
+# sora2api's result tag up to its URL: in content, it hands the stream over.
 _TAG_MARK = re.compile(r"<video\b[^>]*?\bsrc\s*=\s*['\"]", re.IGNORECASE)
-_TAG_WINDOW = 256  # longer than any tag's start, so one split across fragments is seen
+# longer than any tag's start, so one split across fragments is seen
+_TAG_WINDOW = 256
 
 
 class TranscriptParser:
     """Incremental parser of a chat relay's answer, in either chat dialect.
 
-    It reads as the seed's ``MarkdownParser`` until the stream shows a mark of sora2api's
-    (``reasoning_content``, an ``output`` task id, a ``<video src=`` tag), then hands what
-    it has read to a ``Sora2apiParser``; ``dialect`` names the one reading. ``feed``,
-    ``feed_chunk``, ``flush`` and the attributes that sum the stream up are theirs.
+    It reads as the seed's ``MarkdownParser`` until the stream shows a mark of
+    sora2api's (``reasoning_content``, an ``output`` task id, a ``<video src=``
+    tag), then hands what it has read to a ``Sora2apiParser``; ``dialect`` names
+    the one reading. ``feed``, ``feed_chunk``, ``flush`` and the attributes that
+    sum the stream up are theirs.
     """
 
     def __init__(self) -> None:
         self._parser: MarkdownParser = MarkdownParser()
-        self._tag = ""  # content from its last "<", for a tag split across fragments
+        # content from its last "<", for a tag split across fragments
+        self._tag = ""
 
     def feed(self, fragment: str) -> list[Event]:
-        """Consume one fragment of assistant content; return the events it completed."""
+        """Consume a fragment of assistant content; return its events."""
         if fragment and not isinstance(self._parser, Sora2apiParser):
             self._watch(fragment)
         return self._parser.feed(fragment)
 
     def feed_chunk(self, chunk: ChatChunk) -> list[Event]:
-        """Consume one chat chunk: its ``reasoning_content``, ``output`` and ``content``."""
+        """Consume a chat chunk (``reasoning_content``, ``content``, …)."""
         if chunk.reasoning or chunk.task_id:
             return self._sora2api().feed_chunk(chunk)
         return self.feed(chunk.content)
 
     def feed_reasoning(self, text: str) -> list[Event]:
-        """Consume one ``reasoning_content`` message (sora2api's progress channel)."""
+        """Consume a ``reasoning_content`` message (sora2api's progress)."""
         return self._sora2api().feed_reasoning(text)
 
     def flush(self) -> list[Event]:
-        """End of stream: classify the unfinished line and anything still pending."""
+        """End of stream: classify the unfinished line and anything pending."""
         return self._parser.flush()
 
     def _watch(self, fragment: str) -> None:
@@ -167,12 +173,12 @@ class TranscriptParser:
 
 
 def parse_transcript(text: str) -> list[Event]:
-    """Parse a whole transcript at once (a saved turn, a ``stream: false`` answer)."""
+    """Parse a whole transcript (a saved turn, a ``stream: false`` answer)."""
     parser = TranscriptParser()
     return parser.feed(text) + parser.flush()
 
 
-# --- task status (the "原始数据" source URL) ---------------------------------------------------
+# --- task status (the "原始数据" source URL) ----------------------------------
 
 _DONE_WORDS = {"completed", "complete", "succeeded", "success", "done", "finished", "ready"}
 _FAILED_WORDS = {"failed", "failure", "error", "cancelled", "canceled", "rejected", "expired"}
@@ -181,7 +187,7 @@ _QUEUED_WORDS = {"queued", "pending", "waiting", "submitted", "created", "not_st
 
 @dataclass(frozen=True, slots=True)
 class SourceStatus:
-    """A task's status as read from its source URL, whatever the relay's JSON shape."""
+    """A task's status from its source URL, whatever the JSON's shape."""
 
     status: str  # "queued" | "generating" | "completed" | "failed" | "unknown"
     progress: int | None
@@ -220,7 +226,8 @@ def _progress(value: Any) -> int | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    if not math.isfinite(number):  # json.loads reads Infinity and NaN; a number of nothing
+    # json.loads reads Infinity and NaN; a number of nothing
+    if not math.isfinite(number):
         return None
     if 0 < number <= 1 and not (isinstance(value, int) or str(value).strip() == "1"):
         number *= 100  # some relays report 0–1
@@ -239,7 +246,7 @@ def _status_word(value: Any) -> str:
 
 
 def parse_source(obj: Any) -> SourceStatus:
-    """Read ``status``/``progress``/``url``/``failure_reason``, top-level or nested."""
+    """Read ``status``, ``progress``, ``url``, ``failure_reason``, anywhere."""
     layers = _layers(obj)
     url = _first(layers, "url", "video_url", "videoUrl", "mp4_url", "download_url")
     status = _status_word(_first(layers, "status", "state"))
@@ -265,10 +272,12 @@ def parse_source(obj: Any) -> SourceStatus:
 
 
 def completion_tail(sid: str | None, thumbnail_url: str | None, video_url: str) -> str:
-    """The relay's closing lines, for a transcript completed by polling the source URL.
+    """The relay's closing lines, for a transcript completed by polling the
+    source URL.
 
-    An edit sends the assistant transcript back; the relay finds the sid in it, so a turn
-    recovered after a broken stream must still carry ``> sid: …`` in the relay's own form.
+    An edit sends the assistant transcript back; the relay finds the sid in it,
+    so a turn recovered after a broken stream must still carry ``> sid: …`` in
+    the relay's own form.
     """
     lines = ["", "", "> 生成完成 ✅"]
     if sid:

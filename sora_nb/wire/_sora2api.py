@@ -1,8 +1,9 @@
-"""The sora2api relays' chat stream, parsed incrementally with no I/O (docs/dialects.md).
+"""The sora2api relays' chat stream, parsed incrementally with no I/O
+(docs/dialects.md).
 
-Their ``content`` is read as the seed's markdown is; what is theirs alone is read here:
-progress in ``reasoning_content``, a task id in ``delta.output``, and the result as a
-``<video src=…>`` tag.
+Their ``content`` is read as the seed's markdown is; what is theirs alone is
+read here: progress in ``reasoning_content``, a task id in ``delta.output``, and
+the result as a ``<video src=…>`` tag.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from ._markdown import ChatDialect, MarkdownParser
 
 __all__ = ["VIDEO_TAG", "Sora2apiParser"]
 
-# sora2api's result: ```html\n<video src='URL' controls></video>\n``` (docs/dialects.md).
+# sora2api's result: ```html\n<video src='URL' controls></video>\n```
+# (docs/dialects.md).
 VIDEO_TAG = re.compile(r"<video\b[^>]*?\bsrc\s*=\s*(['\"])(?P<url>[^'\"]+)\1", re.IGNORECASE)
 
 # sora2api reasoning lines (docs/dialects.md, "sora2api chat").
@@ -37,32 +39,33 @@ _R_RUNNING = {"running", "processing", "in_progress", "generating"}
 class Sora2apiParser(MarkdownParser):
     """Incremental parser of a sora2api (or flow2api) chat stream.
 
-    Fed chunks with ``feed_chunk``; ``feed``, ``flush`` and the summing-up attributes are
-    ``MarkdownParser``'s.
+    Fed chunks with ``feed_chunk``; ``feed``, ``flush`` and the summing-up
+    attributes are ``MarkdownParser``'s.
     """
 
     dialect: ClassVar[ChatDialect] = "sora2api"
 
     @classmethod
     def taking_over(cls, parser: MarkdownParser) -> Sora2apiParser:
-        """Go on from what ``parser`` has read (its fields are this parser's fields)."""
+        """Go on from what ``parser`` has read (taking its fields)."""
         successor = cls()
         vars(successor).update(vars(parser))
         return successor
 
     def feed_chunk(self, chunk: ChatChunk) -> list[Event]:
-        """Consume one chat chunk: its ``reasoning_content``, ``output`` and ``content``."""
+        """Consume a chat chunk (``reasoning_content``, ``content``, …)."""
         events = self.feed_reasoning(chunk.reasoning) if chunk.reasoning else []
         if chunk.task_id:
             self._reasoning_task(chunk.task_id, events)
         return events + self.feed(chunk.content)
 
     def feed_reasoning(self, text: str) -> list[Event]:
-        """Consume one ``reasoning_content`` message (sora2api's progress channel).
+        """Consume one ``reasoning_content`` message (sora2api's progress
+        channel).
 
-        Each relay of that family writes whole messages per chunk (some with no trailing
-        newline), so a message is read line by line as it comes; only ``content`` is
-        fragmented mid-line, and that goes through ``feed``.
+        Each relay of that family writes whole messages per chunk (some with no
+        trailing newline), so a message is read line by line as it comes; only
+        ``content`` is fragmented mid-line, and that goes through ``feed``.
         """
         events: list[Event] = []
         for line in text.splitlines():
@@ -111,7 +114,7 @@ class Sora2apiParser(MarkdownParser):
         tag = VIDEO_TAG.search(text)
         if tag is None:
             return False
-        # The tag's URL is often a signed CDN link: keep it whole, query string included.
+        # The tag's URL is often a signed CDN link: kept whole, query included.
         if self.completed is None:
             url = tag.group("url").replace("&amp;", "&")
             self.completed = CompletedEvent(self._sid, self._thumbnail, url)
