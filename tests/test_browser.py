@@ -112,8 +112,9 @@ def picture(element: Locator, folder: Path, name: str) -> Path:
 
 
 def browser_dirs(tmp_path_factory: pytest.TempPathFactory, name: str) -> tuple[Path, Path, Path]:
-    """A browser test's folder, with the server's root and its private home in it (and a
-    clear failure if Chromium is missing)."""
+    """A browser test's folder, with the server's root and its private home in
+    it (and a clear failure if Chromium is missing).
+    """
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the README's test command)")
     tmp = tmp_path_factory.mktemp(name)

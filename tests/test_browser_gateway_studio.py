@@ -1,9 +1,10 @@
-"""The studio on an emulated OpenRouter, driven in Chromium in JupyterLab: the model menu is
-the gateway's list (google/veo-3.1, no sora-2), the durations are the model's own (4, 6, 8),
-and a video generated with a chosen length plays; the relay received that length.
+"""The studio on an emulated OpenRouter, driven in Chromium in JupyterLab: the
+model menu is the gateway's list (google/veo-3.1, no sora-2), the durations are
+the model's own (4, 6, 8), and a video generated with a chosen length plays; the
+relay received that length.
 
-A module of its own: the studio suite keeps one Playwright open per front end for its
-module, and a second one cannot start beside it.
+A module of its own: the studio suite keeps one Playwright open per front end
+for its module, and a second one cannot start beside it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def test_studio_on_a_gateway_offers_its_models_and_their_durations(tmp_path: Pat
                 page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
                 page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
                 veo = page.locator(f'{MENU} option[value="google/veo-3.1"]')
-                veo.wait_for(state="attached", timeout=WAIT_MS)  # the gateway's list arrived
+                # the gateway's list arrived
+                veo.wait_for(state="attached", timeout=WAIT_MS)
                 names = page.locator(f"{MENU} option").all_inner_texts()
                 assert "sora-2" not in names and not [n for n in names if "Capabilities" in n]
                 page.locator(MENU).select_option("google/veo-3.1")

@@ -1,11 +1,12 @@
-"""``%%sora`` cards and the studio's image input under Voilà (as ``sora-nb app`` serves it),
-driven in headless Chromium.
+"""``%%sora`` cards and the studio's image input under Voilà (as ``sora-nb app``
+serves it), driven in headless Chromium.
 
 Voilà runs the notebook, then shows its outputs with live widgets but ignores
-``update_display_data`` once the page is up; so a ``--background`` job, which ends after its
-cell, must end in its widget: its card stays and plays (docs/notebook.md, "Saved notebooks").
-An image dropped onto the studio or pasted into it reaches the relay: the turn it makes
-starts from that image. Every wait waits for a condition.
+``update_display_data`` once the page is up; so a ``--background`` job, which
+ends after its cell, must end in its widget: its card stays and plays
+(docs/notebook.md, "Saved notebooks"). An image dropped onto the studio or
+pasted into it reaches the relay: the turn it makes starts from that image.
+Every wait waits for a condition.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ from .test_browser import (
 CARDS = "cards.ipynb"
 BACKGROUND_PROMPT = "a goat on a hill at sunrise"
 PICTURE = ROOT / "notebooks" / "meadow.png"
-# A video that has its first frames and moves once played (muted: headless Chromium's
-# autoplay policy lets a muted video play without a gesture).
+# A video that has its first frames and moves once played (muted: headless
+# Chromium's autoplay policy lets a muted video play without a gesture).
 PLAY_JS = "v => { v.muted = true; v.play(); }"
 PLAYING_JS = "v => v.readyState >= 2 && v.currentTime > 0.2"
-# What a person's drop and paste deliver: a DataTransfer holding the picture as a File.
+# What a person's drop and paste deliver: a DataTransfer holding the picture as
+# a File.
 DROP_JS = """([target, kind, data]) => {
   const bytes = Uint8Array.from(atob(data), c => c.charCodeAt(0));
   const transfer = new DataTransfer();
@@ -60,7 +62,8 @@ def _cards_notebook() -> nbformat.NotebookNode:
     cells = [
         "%load_ext sora_nb",
         "%%sora --as cow\na cow in a field",
-        # Held part-way for a while: the page is up and connected before the job ends.
+        # Held part-way for a while: the page is up and connected before the job
+        # ends.
         f"%%sora --background\n{BACKGROUND_PROMPT} [fault:slow-progress]",
         "import sora_nb\n\nsora_nb.studio(app=True)",
     ]
@@ -69,7 +72,9 @@ def _cards_notebook() -> nbformat.NotebookNode:
 
 @pytest.fixture(scope="module")
 def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
-    """The cards notebook served by Voilà as ``sora-nb app`` serves its page, open in Chromium."""
+    """The cards notebook served by Voilà as ``sora-nb app`` serves its page,
+    open in Chromium.
+    """
     _, root, home = browser_dirs(tmp_path_factory, "voila-cards")
     nbformat.write(_cards_notebook(), root / CARDS)
     shutil.copyfile(PICTURE, root / PICTURE.name)
@@ -82,7 +87,8 @@ def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
         )
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            page.goto(f"{base}/", timeout=WAIT_MS)  # Voilà runs the notebook for it
+            # Voilà runs the notebook for it
+            page.goto(f"{base}/", timeout=WAIT_MS)
             page.locator(".sora-nb-studio textarea").wait_for(timeout=WAIT_MS)
             yield page
         finally:
@@ -117,7 +123,8 @@ def test_voila_background_card_stays_when_its_job_ends(voila: Page) -> None:
     assert done.locator(".sora-nb-card").count() == 1
     _assert_plays(done.locator("video"))
     body = voila.inner_text("body")
-    assert "running in the background" not in body.lower()  # the note went with the live card
+    # the note went with the live card
+    assert "running in the background" not in body.lower()
     assert SECRET not in body
 
 
@@ -129,7 +136,8 @@ def test_voila_studio_takes_a_dropped_or_pasted_image(voila: Page, kind: str) ->
     data = base64.b64encode(PICTURE.read_bytes()).decode()
     target = ".sora-nb-studio" if kind == "drop" else ".sora-nb-studio textarea"
     voila.evaluate(DROP_JS, [target, kind, data])
-    studio.locator("img.sora-nb-preview").wait_for(timeout=WAIT_MS)  # the kernel has it
+    # the kernel has it
+    studio.locator("img.sora-nb-preview").wait_for(timeout=WAIT_MS)
     prompt = f"the meadow comes alive ({kind})"
     box = studio.locator("textarea")
     box.fill(prompt)
@@ -139,5 +147,6 @@ def test_voila_studio_takes_a_dropped_or_pasted_image(voila: Page, kind: str) ->
     tile.wait_for(timeout=WAIT_MS)
     # The turn records the image its request carried to the relay.
     assert tile.locator(".sora-nb-from-image").count() == 1
-    studio.locator("button.sora-nb-clear").click()  # the next test attaches its own
+    # the next test attaches its own
+    studio.locator("button.sora-nb-clear").click()
     studio.locator("img.sora-nb-preview").wait_for(state="detached", timeout=WAIT_MS)

@@ -39,7 +39,8 @@ CELLS = [
     # Three seconds in its queue at the browser tests' speed: long enough to
     # watch the bar.
     "%%sora --as cow\na cow in the snow [fault:slow-queue]",
-    # Ends after its cell: its card must still end as one saved copy, not beside the widget.
+    # Ends after its cell: its card must still end as one saved copy, not beside
+    # the widget.
     "%%sora --background --as calf\na calf in the snow",
     "%sora history",
     "%%sora --as bad\na forbidden dance [fault:content-policy]",
@@ -110,7 +111,8 @@ class Saved:
     home: Path
     path: Path
     status_while_blocking: list[str]
-    background_cards: list[str]  # the classes of each card the background cell shows at its end
+    # the classes of each card the background cell shows at its end
+    background_cards: list[str]
 
 
 def _run_cell(page: Page, index: int) -> None:
@@ -119,8 +121,9 @@ def _run_cell(page: Page, index: int) -> None:
 
 
 def _run_and_save(page: Page, base: str) -> tuple[list[str], list[str]]:
-    """Run the cells one by one as a person does; the status bar's texts during cell 1 and
-    the cards the background cell shows once its job ended."""
+    """Run the cells one by one as a person does; the status bar's texts during
+    cell 1 and the cards the background cell shows once its job ended.
+    """
     page.goto(f"{base}/lab/tree/{NAME}?reset&token={TOKEN}", timeout=WAIT_MS)
     page.wait_for_function(KERNEL_IDLE_JS, timeout=WAIT_MS, polling=200)
     _run_cell(page, 0)
@@ -170,7 +173,8 @@ def _assert_static(page: Page, base: str | None) -> None:
     assert done.count() == 2, page.locator(".sora-nb-progress-static").first.evaluate(
         "e => e.outerHTML"
     )
-    # The bar keeps its colour and its length where the sanitizer has been at work.
+    # The bar keeps its colour and its length where the sanitizer has been at
+    # work.
     fill = done.first.locator(".sora-nb-static-bar > div")
     assert fill.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(76, 175, 80)"
     assert fill.evaluate("e => e.getBoundingClientRect().width") > 100
@@ -213,7 +217,8 @@ def test_browser_saved_notebook_has_no_widget_outputs(saved: Saved) -> None:
 
 @pytest.mark.browser
 def test_browser_background_job_ends_as_one_saved_card(saved: Saved) -> None:
-    # JupyterLab replaced the widget with the static copy: one card, and no live one left.
+    # JupyterLab replaced the widget with the static copy: one card, and no live
+    # one left.
     (card,) = saved.background_cards
     assert "sora-nb-progress-static" in card and "sora-nb-phase-done" in card
 

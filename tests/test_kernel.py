@@ -224,9 +224,12 @@ def test_kernel_background_returns_at_once_and_updates_its_output(kernel: Kernel
 
     ran = kernel.iopub_until(shows_video, cell)
     update = ran[-1]
-    assert update["header"]["date"] > reply["header"]["date"]  # the cell had already ended
-    assert "running in the background" not in _html(ran).lower()  # said in the card instead
-    # Then the card's model, still open, ends as the final card: what Voilà shows.
+    # the cell had already ended
+    assert update["header"]["date"] > reply["header"]["date"]
+    # said in the card instead
+    assert "running in the background" not in _html(ran).lower()
+    # Then the card's model, still open, ends as the final card: what Voilà
+    # shows.
     final = kernel.iopub_until(card_shows_video, cell)
     assert "sora-nb-phase-done" in final[-1]["content"]["data"]["state"]["html"]
     assert not [m for m in ran + final if m["msg_type"] == "comm_close"]

@@ -198,14 +198,18 @@ def test_studio_image_dropped_then_cleared_and_marker(magics: SoraMagics) -> Non
 
 @pytest.fixture
 def gateway(request: pytest.FixtureRequest, magics: SoraMagics) -> Iterator[SoraMagics]:
-    """The studio's magics on an emulator speaking the gateway ``request.param``."""
+    """The studio's magics on an emulator speaking the gateway
+    ``request.param``.
+    """
     with _on_gateway(magics, request.param):
         yield magics
 
 
 @pytest.fixture
 def openrouter(magics: SoraMagics) -> Iterator[tuple[SoraMagics, EmulatorServer]]:
-    """The studio's magics on an emulated OpenRouter, and that emulator (what it received)."""
+    """The studio's magics on an emulated OpenRouter, and that emulator (what it
+    received).
+    """
     with _on_gateway(magics, "openrouter") as server:
         yield magics, server
 
@@ -326,8 +330,10 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
         media = sent(ui)
         act(ui, action="generate", prompt="a paper boat on a pond")
         await _finish(ui)
-        assert not ui.widget.view["chain"]  # a first generation has no chain to export
-        assert ui.export(0) is None  # pressed anyway: one sentence, not a one-clip "chain"
+        # a first generation has no chain to export
+        assert not ui.widget.view["chain"]
+        # pressed anyway: one sentence, not a one-clip "chain"
+        assert ui.export(0) is None
         assert ui.widget.message == {
             "text": "Video #0 is a first take, not a change of another, so it has no chain "
             "to export.",
@@ -345,7 +351,8 @@ def test_studio_exports_a_chain_as_one_video_with_its_lineage(magics: SoraMagics
     ui, media = _drive(magics, scenario)
     exported = ui.widget.exported
     assert not list(Path("sora_outputs").glob("chain-0*"))
-    # The saved record (no kernel) keeps the exported chain: its video and its lineage.
+    # The saved record (no kernel) keeps the exported chain: its video and its
+    # lineage.
     record = ui._record_bundle()
     assert f'src="sora_outputs/{exported["name"]}"' in record["text/html"]
     assert f"{exported['name']}: #0 → #1" in record["text/plain"]
@@ -563,7 +570,8 @@ def test_studio_offers_a_listed_name_alone_without_the_known_ones(
     ui = _drive(magics, scenario)
     assert [m["name"] for m in ui.widget.models] == ["veo-3", "kling-2"]
     assert ui.widget.settings["model"] == "veo-3"  # sora-2 is not offered here
-    assert "orientation" in ui.widget.models[0]["controls"]  # not known: the defaults
+    # not known: the defaults
+    assert "orientation" in ui.widget.models[0]["controls"]
 
 
 def _listed(ui: Studio) -> dict[str, dict[str, Any]]:
@@ -580,7 +588,8 @@ def test_studio_menu_and_controls_follow_the_gateways_models(gateway: SoraMagics
     from sora_nb.emulator._living import OPENROUTER_MODELS
 
     menu = _listed(ui)
-    assert list(menu) == [row["id"] for row in OPENROUTER_MODELS]  # names, and no sora-2
+    # names, and no sora-2
+    assert list(menu) == [row["id"] for row in OPENROUTER_MODELS]
     assert ui.widget.settings["model"] == "google/veo-3.1"
     assert menu["google/veo-3.1"] == {
         "aspect_ratio": ["", "16:9", "9:16"], "duration": ["", 4, 6, 8],
@@ -621,7 +630,8 @@ def test_studio_sends_the_chosen_duration_to_the_gateway(
         veo = {"model": "google/veo-3.1", "duration": "6", "aspect_ratio": "9:16"}
         act(ui, action="generate", prompt="a heron in the reeds", settings=veo)
         await _finish(ui)
-        # The ratio left from Veo's menu is not sent to Hailuo, which makes 16:9 alone.
+        # The ratio left from Veo's menu is not sent to Hailuo, which makes 16:9
+        # alone.
         act(ui, action="generate", prompt="a heron again",
             settings={"model": "minimax/hailuo-02", "duration": "10"})  # fmt: skip
         await _finish(ui)
@@ -656,7 +666,8 @@ def test_studio_sends_a_first_and_a_last_frame_where_the_model_takes_them(
     (turn,) = get_session(gateway.session).turns
     assert turn.status == "done" and turn.image is not None
     assert turn.request.options["last_frame"].startswith("data:image/png;base64,")
-    assert ui.widget.last_frame == "" and ui.widget.image != ""  # one cleared, not both
+    # one cleared, not both
+    assert ui.widget.last_frame == "" and ui.widget.image != ""
 
 
 def test_studio_sends_the_controls_a_model_takes(magics: SoraMagics) -> None:

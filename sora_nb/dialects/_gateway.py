@@ -305,7 +305,7 @@ class GatewayAPI:
     async def wait(
         self, task_id: str, status_url: str, on_event: EventCallback | None, deadline: float
     ) -> SourceStatus:
-        """Poll until the task ends: its video's status, or ``GenerationFailed``."""
+        """Poll until the task ends: its status, or ``GenerationFailed``."""
         now, shown, url = "", -1, status_url
 
         async def poll_once() -> tuple[dict[str, Any] | None, str]:
@@ -335,7 +335,7 @@ class GatewayAPI:
         if isinstance(response, str):
             return None, response
         if response.status_code == 501:
-            raise _Unimplemented  # new-api: a channel with no OpenAI shape for its status
+            raise _Unimplemented  # new-api: a channel with no OpenAI status
         if not response.is_success:
             message = _error_text(_task_layer(self._json(response))) or response.reason_phrase
             raise APIStatusError(

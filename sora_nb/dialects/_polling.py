@@ -1,9 +1,9 @@
 """Following a task by polling its status: the loop every task API shares.
 
-A failed poll (reset, timeout, 429, 5xx) is to a task API what a broken stream is to
-chat: the task goes on at the relay, so the client says it is resuming and polls again.
-After ``MISSES`` failures in a row, or at the deadline, it gives up with
-``VideosPollLost``, which the dialect hands back as ``StreamInterrupted``.
+A failed poll (reset, timeout, 429, 5xx) is to a task API what a broken stream
+is to chat: the task goes on at the relay, so the client says it is resuming and
+polls again. After ``MISSES`` failures in a row, or at the deadline, it gives up
+with ``VideosPollLost``, which the dialect hands back as ``StreamInterrupted``.
 """
 
 from __future__ import annotations
@@ -25,16 +25,16 @@ from ._base import EventCallback
 
 __all__ = ["MISSES", "VideosPollLost", "follow", "json_object", "poll"]
 
-MISSES = 10  # failed polls in a row before the task is handed back as interrupted
+MISSES = 10  # failed polls in a row before the task counts as interrupted
 
 
 class VideosPollLost(Exception):
-    """Polling failed too often, or the deadline passed, before the task ended (internal)."""
+    """The polls failed too often, or the deadline passed (internal)."""
 
 
-#: One poll: the status object, or None and why it failed (a failure to wait out).
+#: One poll: the status object, or None and why it failed (to wait out).
 Poll = Callable[[], Awaitable[tuple[dict[str, Any] | None, str]]]
-#: Reports one status as events: the final status once the task has ended, else None.
+#: Reports one status as events; the final status once the task has ended.
 Report = Callable[[dict[str, Any]], Awaitable[SourceStatus | None]]
 
 
@@ -45,7 +45,7 @@ async def follow(
     deadline: float,
     interval: Callable[[], float],
 ) -> SourceStatus:
-    """Poll until ``report`` says the task ended; ``interval()`` is read each time."""
+    """Poll until ``report`` says the task ended; ``interval()`` each time."""
     misses, lost, wait = 0, "", min(1.0, interval())
     while time.monotonic() < deadline and misses < MISSES:
         obj, error = await poll_once()
@@ -73,14 +73,14 @@ async def poll(
 ) -> httpx.Response | str:
     """One status ``GET``: the answer, or why it failed when waiting may help.
 
-    A refused key raises ``AuthenticationError``: polling again cannot fix it. A status
-    in ``own`` is the caller's to read, even a 5xx.
+    A refused key raises ``AuthenticationError``: polling again cannot fix it. A
+    status in ``own`` is the caller's to read, even a 5xx.
     """
     try:  # the deadline holds on the clock, even for an answer that trickles
         response = await asyncio.wait_for(get(url), max(0.0, deadline - time.monotonic()))
     except asyncio.TimeoutError:
         return t("videos.deadline")
-    except httpx.HTTPError as exc:  # transport, redirect loops, undecodable bodies
+    except httpx.HTTPError as exc:  # transport, redirects, bad bodies
         return redact(str(exc) or type(exc).__name__)
     if response.status_code in (401, 403):
         raise AuthenticationError(

@@ -9,8 +9,8 @@ key goes only to the relay's own origin, and this link is on it. The same typed
 events as a chat stream are reported, so progress views and the history cannot
 tell the dialects apart.
 
-A poll that fails is waited out as a broken stream is (``_polling.py``); when the polls
-keep failing, ``resume()`` later polls again from where it was.
+A poll that fails is waited out as a broken stream is (``_polling.py``); when
+the polls keep failing, ``resume()`` later polls again from where it was.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class VideosAPI:
     async def wait(
         self, task_id: str, on_event: EventCallback | None, deadline: float, percent: int = -1
     ) -> SourceStatus:
-        """Poll until the task completes (its status) or fails (``GenerationFailed``)."""
+        """Poll until the task completes (its status) or fails."""
         phase = ""
 
         async def report(obj: dict[str, Any]) -> SourceStatus | None:

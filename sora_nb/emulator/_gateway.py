@@ -371,6 +371,9 @@ def install_state(state: Any) -> None:
     state.running = {}
     state.links = Links()
     state.gated = 0  # creates the per-key gate answered 429
-    state.uploads = []  # (field, media type, size) of each multipart file part received
-    state.inline_parents = 0  # continuations that sent their parent video inline (xAI)
-    state.created = []  # each create's scalar fields (model, duration, …), as received
+    # (field, media type, size) of each multipart file part received
+    state.uploads = []
+    # continuations that sent their parent video inline (xAI)
+    state.inline_parents = 0
+    # each create's scalar fields (model, duration, …), as received
+    state.created = []

@@ -66,17 +66,22 @@ class CellJob:
         self.view.typical = typical
         self._progress: DisplayHandle | None = None
         self._result: DisplayHandle | None = None
-        self._cell_ended = False  # a background job: it ends after its cell does
+        # a background job: it ends after its cell does
+        self._cell_ended = False
 
     def run(self, make: JobFactory, *, background: bool = False) -> Video | None:
-        """Start ``make(on_event)`` and show it; block until it ends unless ``background``."""
+        """Start ``make(on_event)`` and show it; block until it ends unless
+        ``background``.
+        """
         self._cell_ended = background and running_loop() is not None
-        # In the card, not an output of its own: Voilà would show that one until the end.
+        # In the card, not an output of its own: Voilà would show that one until
+        # the end.
         self.view.note = t("background.started") if self._cell_ended else None
         self.view.start()
         self._progress = display(self.view, display_id=True)
         if self._cell_ended:
-            # Empty until the job ends: what went wrong, or how to resume, goes here.
+            # Empty until the job ends: what went wrong, or how to resume, goes
+            # here.
             self._result = display({"text/plain": ""}, raw=True, display_id=True)
             start_background(self._produce(make), self._settle)
             return None
@@ -123,8 +128,9 @@ class CellJob:
     # -- endings ---------------------------------------------------------------
 
     def _settle_card(self, bundle: dict[str, Any] | None = None) -> None:
-        # The final state as static HTML in place of the widget, from the live view's own
-        # template: a saved notebook, nbconvert and GitHub show it without a kernel.
+        # The final state as static HTML in place of the widget, from the live
+        # view's own template: a saved notebook, nbconvert and GitHub show it
+        # without a kernel.
         self._show(self.view, bundle)
         if not self._cell_ended:
             self.view.close()
@@ -149,19 +155,24 @@ class CellJob:
                 earlier._resumed_as(self.view, bundle)
 
     def _resumed_as(self, view: ProgressView, bundle: dict[str, Any]) -> None:
-        """``%sora resume`` finished this job's task: show the video where the task began."""
+        """``%sora resume`` finished this job's task: show the video where the
+        task began.
+        """
         self._show(view, bundle)
         if self._result is not None:
             self._result.update({"text/plain": ""}, raw=True)
 
     def _show(self, view: ProgressView, bundle: dict[str, Any] | None) -> None:
-        """``view``'s final card, ``bundle`` (the video) under it, in this job's outputs."""
+        """``view``'s final card, ``bundle`` (the video) under it, in this job's
+        outputs.
+        """
         if self._progress is not None:
             self._progress.update(_card_bundle(view, bundle), raw=True)
         if self._cell_ended and self.view.widget is not None:
-            # Voilà ignores display updates once its page is up: there the widget, kept open,
-            # ends as the final card. Sent after the update, so JupyterLab, which has put the
-            # static copy in the widget's place, draws nothing more.
+            # Voilà ignores display updates once its page is up: there the
+            # widget, kept open, ends as the final card. Sent after the update,
+            # so JupyterLab, which has put the static copy in the widget's
+            # place, draws nothing more.
             self.view._cancel_timer()
             self.view.widget.html = view.html() + (bundle or {}).get("text/html", "")
 

@@ -83,7 +83,8 @@ class ProgressView:
         # Whether the relay cancels the job if its stream drops (the client
         # says, per dialect): then the live view says stopping costs the job.
         self.stop_cancels: Callable[[], bool] | None = None
-        # A line the live view shows until the job ends (a background job says it runs so).
+        # A line the live view shows until the job ends (a background job says
+        # it runs so).
         self.note: str | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._reset()

@@ -125,7 +125,8 @@ class StudioWidget(View):
     # the selection's details and lineage tree, as HTML
     view = Dict().tag(sync=True)
     image = Unicode("").tag(sync=True)  # the attached picture, as a data: URL
-    last_frame = Unicode("").tag(sync=True)  # the picture to end on, where the model takes one
+    # the picture to end on, where the model takes one
+    last_frame = Unicode("").tag(sync=True)
     message = Dict().tag(sync=True)  # {text, kind}
     # a chain's export: {index, state, text, name, html}
     exported = Dict().tag(sync=True)
@@ -172,8 +173,10 @@ class Studio:
         self._watched: Session | None = None
         self._unsubscribe: Any = None
         self._push_due: asyncio.TimerHandle | None = None
-        self._export: Path | None = None  # the last chain exported, for its player
-        self._chains: dict[str, tuple[str, str]] = {}  # exported: name -> (plain, html)
+        # the last chain exported, for its player
+        self._export: Path | None = None
+        # exported: name -> (plain, html)
+        self._chains: dict[str, tuple[str, str]] = {}
         self._pushed_at = float("-inf")
         self.widget = StudioWidget(app=app)
         self.widget.add_class("sora-nb-studio")
@@ -181,7 +184,8 @@ class Studio:
         # the page says where videos come from in words, not a printed address
         if app:
             _magic.quiet_notice()
-        # The gateway's model list is fetched as the studio opens; ``listing`` is that fetch.
+        # The gateway's model list is fetched as the studio opens; ``listing``
+        # is that fetch.
         self.widget.models, self.listing = _models(magics, self._offer_models)
         self.widget.settings = _default_settings(magics, self.widget.models)
         self._actions()
@@ -190,7 +194,9 @@ class Studio:
             self.say(label("offline"), "info")
 
     def _offer_models(self, entries: list[Any]) -> None:
-        """The gateway's own model list arrived: offer it, with each model's controls."""
+        """The gateway's own model list arrived: offer it, with each model's
+        controls.
+        """
         models = _models_from(entries, self._magics)
         model = _served(str(self.widget.settings.get("model") or ""), models)
         with self.widget.hold_sync():
@@ -510,7 +516,8 @@ class Studio:
         settings = {**self.widget.settings, **dict(request.get("settings") or {})}
         self.widget.settings = settings
         model = str(settings.get("model") or self._magics.model)
-        # Only the controls this model shows: a value left from another model is not sent.
+        # Only the controls this model shows: a value left from another model is
+        # not sent.
         shown = self._controls_shown(model)
         options = {
             name: settings[name]
@@ -520,7 +527,8 @@ class Studio:
         takes_shape = shown is None or "orientation" in shown
         orientation = settings.get("orientation") if takes_shape else None
         return Ask.build(
-            validate_prompt(request.get("prompt")),  # the empty prompt is said first
+            # the empty prompt is said first
+            validate_prompt(request.get("prompt")),
             model=model,
             orientation=orientation or None,
             image=self._image,
@@ -529,7 +537,9 @@ class Studio:
         )
 
     def _controls_shown(self, model: str) -> dict[str, Any] | None:
-        """The controls the menu shows for ``model``; None for a name not in the menu."""
+        """The controls the menu shows for ``model``; None for a name not in the
+        menu.
+        """
         for offered in self.widget.models:
             if offered["name"] == model:
                 return dict(offered["controls"])
@@ -557,7 +567,8 @@ class Studio:
         if turn is None or turn.status != "done":
             self.say(t("error.nothing_to_edit"))
             return None
-        if turn.parent is None:  # one clip is not a chain: say so rather than copy it
+        # one clip is not a chain: say so rather than copy it
+        if turn.parent is None:
             self.say(label("no_chain", index=index), "info")
             return None
         if self.widget.exported.get("state") == "running":
@@ -594,7 +605,9 @@ class Studio:
             }
 
     def _record_chain(self, session: Session, index: int, path: Path) -> None:
-        """The saved record keeps the exported chain too: its video and its lineage."""
+        """The saved record keeps the exported chain too: its video and its
+        lineage.
+        """
         turns = session.turns
         chain = " → ".join(f"#{turn.index}" for turn in lineage(turns, index))
         part = exported_html(turns, index, local_url(str(path)), path.name)
@@ -620,8 +633,9 @@ class Studio:
         )  # fmt: skip
 
     def attach(self, data: bytes | memoryview | None, slot: object = None) -> None:
-        """An image dropped, pasted or chosen: the next video starts from it, or with
-        ``slot="last_frame"`` ends on it (None: clear)."""
+        """An image dropped, pasted or chosen: the next video starts from it, or
+        with ``slot="last_frame"`` ends on it (None: clear).
+        """
         url = None
         if data is not None:
             try:
@@ -719,15 +733,19 @@ def _words() -> dict[str, Any]:
 
 
 def _name_of(entry: object) -> str:
-    """A listed model's name: a Capabilities record's ``model``, else the entry itself."""
+    """A listed model's name: a Capabilities record's ``model``, else the entry
+    itself.
+    """
     return str(getattr(entry, "model", None) or entry)
 
 
 def _models(magics: SoraMagics, later: Any) -> tuple[list[dict[str, Any]], Any]:
-    """The known models now, and the task fetching the gateway's own list (or None).
+    """The known models now, and the task fetching the gateway's own list (or
+    None).
 
-    The client lists what the gateway lists (``client.models()``, awaited on the kernel's
-    loop, else on the views' own); ``later(entries)`` offers that list once it arrives.
+    The client lists what the gateway lists (``client.models()``, awaited on the
+    kernel's loop, else on the views' own); ``later(entries)`` offers that list
+    once it arrives.
     """
     try:
         listed = magics.client().models()
@@ -737,7 +755,8 @@ def _models(magics: SoraMagics, later: Any) -> tuple[list[dict[str, Any]], Any]:
     if not inspect.isawaitable(listed):  # a client that answers at once
         return _models_from(list(listed), magics), None
     fetching = _when_listed(listed, later)
-    if running_loop() is None:  # marimo: fetched on the views' own loop, where jobs run
+    # marimo: fetched on the views' own loop, where jobs run
+    if running_loop() is None:
         return _models_from([], magics), asyncio.run_coroutine_threadsafe(
             fetching, background_loop()
         )
@@ -756,33 +775,40 @@ async def _when_listed(listed: Any, later: Any) -> None:
 
 
 def _controls() -> tuple[str, ...]:
-    """The options a control sets: an Ask's, besides its model, shape, pictures and how."""
+    """The options a control sets: an Ask's, besides its model, shape, pictures
+    and how.
+    """
     own = ("model", "orientation", "image", "last_frame", "how")
     return tuple(name for name in ask_options() if name not in own)
 
 
-# What the studio offers where a model's capabilities are not known (sora-2 and names no
-# table knows): the relay chooses within these.
+# What the studio offers where a model's capabilities are not known (sora-2 and
+# names no table knows): the relay chooses within these.
 _DURATIONS = (5, 10, 15)
 _RESOLUTIONS = ("720p", "1080p")
 _SHAPES = ("portrait", "landscape")
 
 
 def _choices(listed: tuple[Any, ...], default: tuple[Any, ...]) -> list[Any] | None:
-    """A menu's choices, ``""`` (the model's own) first: what the model lists, else the
-    defaults; None where the model lists one value alone (there is nothing to choose)."""
+    """A menu's choices, ``""`` (the model's own) first: what the model lists,
+    else the defaults; None where the model lists one value alone (there is
+    nothing to choose).
+    """
     values = listed or default
     return ["", *values] if len(values) > 1 else None
 
 
 def _models_from(entries: list[Any], magics: SoraMagics) -> list[dict[str, Any]]:
-    """Each model on offer with the controls it takes: the gateway's listed models where it
-    lists any (each with its own capabilities), else the known Sora names."""
+    """Each model on offer with the controls it takes: the gateway's listed
+    models where it lists any (each with its own capabilities), else the known
+    Sora names.
+    """
     listed = {_name_of(entry): _capabilities(entry) for entry in entries}
     if not listed:
         listed = {name: None for name in MODELS}
     if magics.model not in listed and magics.model not in MODELS:
-        listed[magics.model] = capabilities_for(magics.model)  # the name the user set
+        # the name the user set
+        listed[magics.model] = capabilities_for(magics.model)
     return [{"name": name, "controls": _controls_of(name, caps)} for name, caps in listed.items()]
 
 
@@ -791,10 +817,13 @@ def _capabilities(entry: object) -> Capabilities | None:
 
 
 def _controls_of(name: str, caps: Capabilities | None) -> dict[str, Any]:
-    """The controls one model takes; a capability not known gets the studio's defaults."""
+    """The controls one model takes; a capability not known gets the studio's
+    defaults.
+    """
     accepted = _controls()
     info = model_info(name)
-    # A name like sora2-landscape-10s fixes its shape and length; sora-2 and others do not.
+    # A name like sora2-landscape-10s fixes its shape and length; sora-2 and
+    # others do not.
     fixed = info is not None and info.orientation is not None
     known = caps or Capabilities(name)
     controls: dict[str, Any] = {}
@@ -820,7 +849,9 @@ def _default_settings(magics: SoraMagics, models: list[dict[str, Any]]) -> dict[
 
 
 def _served(model: str, models: list[dict[str, Any]]) -> str:
-    """``model`` where the menu offers it, else the menu's first (sora-2 on a gateway)."""
+    """``model`` where the menu offers it, else the menu's first (sora-2 on a
+    gateway).
+    """
     names = [offered["name"] for offered in models]
     return model if model in names or not names else names[0]
 

@@ -185,7 +185,9 @@ def details_html(turn: Turn) -> str:
 
 
 def exported_html(turns: list[Turn], index: int, src: str | None, name: str) -> str:
-    """An exported chain in the saved record: its one video (``src``), then its lineage."""
+    """An exported chain in the saved record: its one video (``src``), then its
+    lineage.
+    """
     last = turns[index]
     poster = safe_url(inline_image(last.local_thumbnail) or last.thumbnail_url)
     return (

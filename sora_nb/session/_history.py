@@ -480,7 +480,8 @@ class Session:
         events = self._events(index, on_event)
         try:
             video = await call(events)
-        except BaseException as exc:  # kernel interrupts and cancellation included
+        # kernel interrupts and cancellation included
+        except BaseException as exc:
             status = self._record_failure(index, exc)
             await events.emit(JobEvent(status, detail=self._turns[index].error))
             raise
@@ -493,7 +494,8 @@ class Session:
         if (self.download if save is None else save) and self.save_dir is not None:
             try:
                 await self._copy_media(index, events)
-            except Exception:  # a copy is a nicety: the paid video is done whatever it meets
+            # a copy is a nicety: the paid video is done whatever it meets
+            except Exception:
                 logger.warning("sora_nb: no local copy for turn %d.", index, exc_info=True)
         await events.emit(JobEvent("done"))
         result = self._turns[index].video
