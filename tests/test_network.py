@@ -13,6 +13,8 @@ import io
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -451,3 +453,37 @@ async def test_a_relay_that_accepts_no_connection_is_a_connect_timeout() -> None
             for filler in fillers:
                 filler.close()
     assert str(caught.value) == "the relay did not accept the connection in 0.3 s"
+
+
+_NEVER_CLOSED = """
+import asyncio, gc, sys
+from sora_nb import SoraClient
+from sora_nb.emulator import serve_in_thread
+
+kept = []
+
+async def main(url):
+    client = SoraClient(url, api_key="sk-any-0123456789", max_retries=0)
+    assert (await client.generate("a client nobody closes")).video_url
+    if sys.argv[1] == "kept":
+        kept.append(client)  # still open at interpreter exit
+
+with serve_in_thread(speed=50) as server:
+    asyncio.run(main(server.url))
+    gc.collect()
+print("generated")
+"""
+
+
+@pytest.mark.parametrize("fate", ["dropped", "kept"])
+def test_a_client_never_closed_leaves_no_unclosed_session_warning(fate: str) -> None:
+    # -X dev: asyncio's debug mode and every ResourceWarning shown, as a careful user sees.
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", _NEVER_CLOSED, fate],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.strip() == "generated", done.stderr
+    assert "unclosed" not in done.stderr.lower(), done.stderr

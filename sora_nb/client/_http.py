@@ -24,11 +24,13 @@ timeout and the generation's deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import os
 import ssl
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -53,6 +55,7 @@ class Transport(AiohttpTransport):
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str, int | None], tuple[str | None, Any]] = {}
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._closer: AsyncGenerator[None, None] | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:  # made on the loop that uses it, as aiohttp requires
@@ -62,6 +65,11 @@ class Transport(AiohttpTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
                 auto_decompress=False,  # httpx decodes Content-Encoding
             )
+            # A client nobody closed closes its connections when its loop ends, or when it
+            # is dropped, instead of aiohttp's "Unclosed client session" on stderr.
+            self._closer = _closed_with_loop(connector)
+            asyncio.get_running_loop().create_task(anext(self._closer))
+            weakref.finalize(self, _close_now, connector)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -127,7 +135,24 @@ class Transport(AiohttpTransport):
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
-        self._session = self.client = None
+        if self._closer is not None:
+            await self._closer.aclose()
+        self._session = self.client = self._closer = None
+
+
+async def _closed_with_loop(connector: aiohttp.BaseConnector) -> AsyncGenerator[None, None]:
+    """Suspended once started; its loop's ``shutdown_asyncgens()`` (``asyncio.run`` calls
+    it) resumes it into ``finally``, the one hook asyncio gives for a loop that ends."""
+    try:
+        yield
+    finally:
+        await connector.close()
+
+
+def _close_now(connector: aiohttp.BaseConnector) -> None:
+    """Close ``connector``'s connections without awaiting (its loop may be gone)."""
+    with contextlib.suppress(RuntimeError):  # a loop closed at exit: the OS closes them
+        connector._close()
 
 
 class _Body(httpx.AsyncByteStream):
