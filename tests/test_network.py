@@ -27,7 +27,7 @@ import uvicorn
 from PIL import Image
 
 from sora_nb import APIConnectionError, Session, SoraClient, SoraError
-from sora_nb.client._http import Transport
+from sora_nb.client._http import Transport, http_client
 from sora_nb.emulator import EmulatorServer, create_app
 
 from .scripted import free_port, serve_config
@@ -487,3 +487,18 @@ def test_a_client_never_closed_leaves_no_unclosed_session_warning(fate: str) -> 
     )
     assert done.stdout.strip() == "generated", done.stderr
     assert "unclosed" not in done.stderr.lower(), done.stderr
+
+
+async def test_a_cookie_the_relay_sets_is_sent_back_and_none_is_made_up() -> None:
+    seen: list[str | None] = []
+
+    def relay(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(
+            200, headers={"set-cookie": "route=b; Path=/"} if not seen[1:] else {}
+        )
+
+    async with http_client(httpx.Timeout(5.0), httpx.MockTransport(relay)) as client:
+        for _ in range(3):
+            await client.get("http://relay.test/v1/models")
+    assert seen == [None, "route=b", "route=b"]

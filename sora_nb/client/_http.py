@@ -41,10 +41,28 @@ from httpx_aiohttp import AiohttpTransport
 
 from ..dialects._body import READ
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "http_client"]
 
 #: aiohttp warns about a ``bytes`` body above this; larger ones go as a ``BytesIO``.
 _LARGE_BODY = 2**20
+
+
+def http_client(timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    """The client's ``httpx.AsyncClient`` on ``transport``, with ``_Cookies`` for its jar."""
+    client = httpx.AsyncClient(timeout=timeout, transport=transport)
+    client._cookies = _Cookies()  # the setter would copy it into a plain ``httpx.Cookies``
+    return client
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, that looks at a response only when it sets a cookie: httpx
+    wraps every response and its request for ``http.cookiejar`` otherwise, a few per cent
+    of a stream's CPU for relays that set none."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
 
 
 class Transport(AiohttpTransport):

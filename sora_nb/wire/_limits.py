@@ -230,6 +230,8 @@ class CappedRedactor:
         self._left -= len(fragment)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
+        if fragment.isascii() and not self._high:  # the usual chunk: no half to join
+            return self._redactor.feed(fragment)
         return self._redactor.feed(self._joined(fragment))
 
     def feed_reasoning(self, message: str) -> str:
