@@ -22,6 +22,7 @@ import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager, start_new_kernel
 
+from sora_nb import SoraError
 from sora_nb.emulator import EmulatorServer, serve_in_thread
 from sora_nb.records._journal import read_journal
 
@@ -85,30 +86,51 @@ def test_kernel_sigkill_mid_batch_then_resume_pays_each_prompt_once(
     prompts = [f"a counted goat {n}" for n in range(items)]
     (cwd / "goats.txt").write_text("\n".join(prompts), encoding="utf-8")
     journal = cwd / "goats.jsonl"
+    emulator = relay.app.state.emulator
     chance, kills = random.Random(), 0
-    for attempt in range(3):
-        run(kc, "%load_ext sora_nb")
-        before = journal.stat().st_size if journal.exists() else 0
-        what = "--resume goats.jsonl" if attempt else "goats.txt --journal goats.jsonl"
-        kc.execute(f"%sora batch {what}")
-        deadline = time.monotonic() + TIMEOUT
-        while (journal.stat().st_size if journal.exists() else 0) <= before:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-        time.sleep(chance.uniform(0.05, 0.8))
-        km.signal_kernel(signal.SIGKILL)
-        kills += not read_journal(journal).finished
-        km.restart_kernel(now=True)
-        kc.wait_for_ready(timeout=TIMEOUT)
-    assert kills >= 2
+
+    def progress(attempt: int) -> int:
+        """How far the batch has come: tasks the relay named (first run), or
+        polls of them (a resume: the named tasks are collected, the rest were
+        sent or never will be).
+        """
+        return _named(journal) if attempt == 0 else emulator.status_reads
+
+    # Held, no generation completes: each kill comes mid-batch by construction,
+    # not by luck, at a random point the batch has reached.
+    with relay.holding_completions():
+        for attempt in range(3):
+            run(kc, "%load_ext sora_nb")
+            target = progress(attempt) + chance.randint(1, items)
+            what = "--resume goats.jsonl" if attempt else "goats.txt --journal goats.jsonl"
+            kc.execute(f"%sora batch {what}")
+            deadline = time.monotonic() + TIMEOUT
+            while progress(attempt) < target:
+                assert time.monotonic() < deadline, (attempt, progress(attempt), target)
+                time.sleep(0.01)
+            km.signal_kernel(signal.SIGKILL)
+            kills += not read_journal(journal).finished
+            km.restart_kernel(now=True)
+            kc.wait_for_ready(timeout=TIMEOUT)
+    assert kills == 3
 
     run(kc, "%load_ext sora_nb")
     reply, _ = run(kc, "%sora batch --resume goats.jsonl --as goats")
     assert reply["content"]["status"] == "ok"
     reply, out = run(kc, "import json; print(json.dumps([r['status'] for r in goats.rows()]))")
     statuses = json.loads("".join(m["content"].get("text", "") for m in out))
-    paid = {p: relay.app.state.emulator.paid[p] for p in prompts}
-    print(f"{kills} kills: {Counter(statuses)}; paid {sum(paid.values())} for {items} items")
-    assert max(paid.values()) == 1  # nothing paid twice
-    assert all(paid[p] == 1 for p, s in zip(prompts, statuses, strict=True) if s == "done")
+    counts = {p: emulator.paid[p] for p in prompts}
+    print(f"{kills} kills: {Counter(statuses)}; paid {sum(counts.values())} for {items} items")
+    assert max(counts.values()) == 1  # nothing paid twice
+    assert all(counts[p] == 1 for p, s in zip(prompts, statuses, strict=True) if s == "done")
     assert not [p.name for p in cwd.iterdir() if p.name.endswith(".tmp")]
+
+
+def _named(journal: Path) -> int:
+    """Items the journal holds a task id for (none while the file has no header
+    yet).
+    """
+    try:
+        return sum(item.stage == "task" for item in read_journal(journal).items)
+    except SoraError:
+        return 0

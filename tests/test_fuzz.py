@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from sora_nb import SoraError
 from sora_nb.dialects._shape import prepare
+from sora_nb.wire._limits import SSEFeed
 from sora_nb.wire._protocol import TranscriptParser, parse_chunk, parse_source
 
 from .hostile import HostileRelay
@@ -76,6 +78,41 @@ def test_the_parser_takes_any_text_at_any_split(text: str, cuts: list[int]) -> N
         parser.feed(text[start:end])
     parser.flush()
     assert parser.transcript == text
+
+
+# Lines of an event stream, every field and line ending among them.
+SSE_PIECES = st.sampled_from(
+    ["data: x", "data:y", "data", "data:  two", "event: e", "event:", "id: 1", "id:", "id: a\0",
+     "retry: 5", "retry: z", ": comment", "other: b", "é", "\r", "\n", "\r\n", "\n\n", ""]
+)  # fmt: skip
+
+
+def _httpx_sse_data(pieces: list[bytes]) -> list[str]:
+    """What httpx-sse's own decoders make of ``pieces``: the ``data`` of each
+    event.
+    """
+    lines, events, found = SSELineDecoder(), SSEDecoder(), []
+    # whole: no split to get wrong
+    text = b"".join(pieces).decode("utf-8", "replace")
+    for line in [*lines.decode(text), *lines.flush()] if text else []:
+        event = events.decode(line)
+        if event is not None:
+            found.append(event.data)
+    return found
+
+
+@settings(max_examples=500, deadline=None)
+@given(parts=st.lists(SSE_PIECES, max_size=24), cuts=st.lists(st.integers(0, 200), max_size=6))
+def test_the_sse_feed_reads_events_as_httpx_sse_does_at_any_split(
+    parts: list[str], cuts: list[int]
+) -> None:
+    data = "".join(parts).encode()
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    feed, found = SSEFeed(), []
+    for piece in pieces:
+        found += feed.feed(piece)
+    assert found + feed.flush() == _httpx_sse_data(pieces)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,6 +15,8 @@ import io
 import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +29,7 @@ import uvicorn
 from PIL import Image
 
 from sora_nb import APIConnectionError, Session, SoraClient, SoraError
-from sora_nb.client._http import Transport
+from sora_nb.client._http import Transport, http_client
 from sora_nb.emulator import EmulatorServer, create_app
 
 from .scripted import free_port, serve_config
@@ -478,3 +480,53 @@ async def test_a_relay_that_accepts_no_connection_is_a_connect_timeout() -> None
             for filler in fillers:
                 filler.close()
     assert str(caught.value) == "the relay did not accept the connection in 0.3 s"
+
+
+_NEVER_CLOSED = """
+import asyncio, gc, sys
+from sora_nb import SoraClient
+from sora_nb.emulator import serve_in_thread
+
+kept = []
+
+async def main(url):
+    client = SoraClient(url, api_key="sk-any-0123456789", max_retries=0)
+    assert (await client.generate("a client nobody closes")).video_url
+    if sys.argv[1] == "kept":
+        kept.append(client)  # still open at interpreter exit
+
+with serve_in_thread(speed=50) as server:
+    asyncio.run(main(server.url))
+    gc.collect()
+print("generated")
+"""
+
+
+@pytest.mark.parametrize("fate", ["dropped", "kept"])
+def test_a_client_never_closed_leaves_no_unclosed_session_warning(fate: str) -> None:
+    # -X dev: asyncio's debug mode and every ResourceWarning shown, as a careful
+    # user sees.
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", _NEVER_CLOSED, fate],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stdout.strip() == "generated", done.stderr
+    assert "unclosed" not in done.stderr.lower(), done.stderr
+
+
+async def test_a_cookie_the_relay_sets_is_sent_back_and_none_is_made_up() -> None:
+    seen: list[str | None] = []
+
+    def relay(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(
+            200, headers={"set-cookie": "route=b; Path=/"} if not seen[1:] else {}
+        )
+
+    async with http_client(httpx.Timeout(5.0), httpx.MockTransport(relay)) as client:
+        for _ in range(3):
+            await client.get("http://relay.test/v1/models")
+    assert seen == [None, "route=b", "route=b"]

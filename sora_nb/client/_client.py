@@ -59,7 +59,7 @@ from . import _config
 from ._addresses import may_fetch
 from ._download import DEFAULT_MAX_BYTES
 from ._download import download as _download
-from ._http import Transport
+from ._http import Transport, http_client
 from ._limiter import AdaptiveLimiter, limiter_for
 
 __all__ = ["DEFAULT_TIMEOUT", "EventCallback", "SoraClient"]
@@ -161,7 +161,7 @@ class SoraClient:
             # asyncio.run() twice gets a fresh one, not a broken pool. No pool
             # limit: the relay's limiter decides (``_http``).
             transport = self._transport or Transport()
-            self._http = httpx.AsyncClient(timeout=self._timeout, transport=transport)
+            self._http = http_client(self._timeout, transport)
             self._http_loop = loop
         return self._http
 

@@ -30,11 +30,13 @@ the read timeout and the generation's deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import os
 import ssl
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -45,10 +47,32 @@ from httpx_aiohttp import AiohttpTransport
 
 from ..dialects._body import READ
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "http_client"]
 
 #: aiohttp warns of a ``bytes`` body above this; larger go as a ``BytesIO``.
 _LARGE_BODY = 2**20
+
+
+def http_client(timeout: httpx.Timeout, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    """The client's ``httpx.AsyncClient`` on ``transport``, with ``_Cookies``
+    for its jar.
+    """
+    client = httpx.AsyncClient(timeout=timeout, transport=transport)
+    # the setter would copy it into a plain ``httpx.Cookies``
+    client._cookies = _Cookies()
+    return client
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, that looks at a response only when it sets a cookie:
+    httpx wraps every response and its request for ``http.cookiejar`` otherwise,
+    a few per cent of a stream's CPU for relays that set none.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
 
 
 class Transport(AiohttpTransport):
@@ -59,6 +83,7 @@ class Transport(AiohttpTransport):
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str, int | None], tuple[str | None, Any]] = {}
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+        self._closer: AsyncGenerator[None, None] | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # made on the loop that uses it, as aiohttp requires
@@ -69,6 +94,12 @@ class Transport(AiohttpTransport):
                 cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
                 auto_decompress=False,  # httpx decodes Content-Encoding
             )
+            # A client nobody closed closes its connections when its loop ends,
+            # or when it is dropped, instead of aiohttp's "Unclosed client
+            # session" on stderr.
+            self._closer = _closed_with_loop(connector)
+            asyncio.get_running_loop().create_task(anext(self._closer))
+            weakref.finalize(self, _close_now, connector)
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -137,7 +168,29 @@ class Transport(AiohttpTransport):
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
-        self._session = self.client = None
+        if self._closer is not None:
+            await self._closer.aclose()
+        self._session = self.client = self._closer = None
+
+
+async def _closed_with_loop(connector: aiohttp.BaseConnector) -> AsyncGenerator[None, None]:
+    """Suspended once started; its loop's ``shutdown_asyncgens()``
+    (``asyncio.run`` calls it) resumes it into ``finally``, the one hook asyncio
+    gives for a loop that ends.
+    """
+    try:
+        yield
+    finally:
+        await connector.close()
+
+
+def _close_now(connector: aiohttp.BaseConnector) -> None:
+    """Close ``connector``'s connections without awaiting (its loop may be
+    gone).
+    """
+    # a loop closed at exit: the OS closes them
+    with contextlib.suppress(RuntimeError):
+        connector._close()
 
 
 class _Body(httpx.AsyncByteStream):

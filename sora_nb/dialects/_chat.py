@@ -236,8 +236,8 @@ class ChatCompletions(Dialect):
                     while not done:
                         data = await answer.read()
                         done = not data
-                        for sse in feed.feed(data) if data else feed.flush():
-                            chunk = parse_chunk(sse.data)
+                        for payload in feed.feed(data) if data else feed.flush():
+                            chunk = parse_chunk(payload)
                             if chunk.done:
                                 done = True
                                 break

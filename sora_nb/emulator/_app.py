@@ -103,6 +103,9 @@ class Emulator:
         # Tasks started (billed, on a real relay) per prompt: tests and
         # benchmarks count them.
         self.paid: collections.Counter[str] = collections.Counter()
+        # Reads of a task's status (``/source``), as a client resuming it polls
+        # them.
+        self.status_reads = 0
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def authorized(self, header: str | None) -> bool:
@@ -135,6 +138,7 @@ async def source(request: Request) -> Response:
     task = _task(request)
     if task is None:
         return _no_task(request)
+    request.app.state.emulator.status_reads += 1
     return JSONResponse(task.as_json(_base_url(request)))
 
 

@@ -11,6 +11,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -105,6 +106,26 @@ class EmulatorServer:
         self._server.should_exit = True
         self._thread.join(timeout)
         self._sock.close()
+
+    @contextlib.contextmanager
+    def holding_completions(self) -> Iterator[None]:
+        """No task completes inside this block; those due complete when it
+        ends.
+        """
+        self._on_loop(self.app.state.emulator.tasks.completing.clear)
+        try:
+            yield
+        finally:
+            self._on_loop(self.app.state.emulator.tasks.completing.set)
+
+    def _on_loop(self, call: Callable[[], object]) -> None:
+        loop = self.app.state.emulator.loop
+        assert loop is not None, "the emulator has not started"
+
+        async def run() -> None:
+            call()
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result(10)
 
     def __enter__(self) -> EmulatorServer:
         return self

@@ -194,6 +194,11 @@ class TaskStore:
         self._tasks: dict[str, Task] = {}
         self._by_sid: dict[str, Task] = {}
         self._runners: set[asyncio.Task[None]] = set()
+        # Cleared, no task completes until it is set again: a test that kills a
+        # client mid-batch holds the batch open by this instead of hoping its
+        # kill comes in time.
+        self.completing = asyncio.Event()
+        self.completing.set()
 
     def get(self, task_id: str) -> Task | None:
         """A task of this emulator, or of an earlier one that used the same data
@@ -367,6 +372,7 @@ class _Run:
         finally:
             # a no-op once done; shielded, so others' renders go on
             render.cancel()
+        await self.store.completing.wait()
         self._complete(files.video, files.thumbnail)
 
     async def _polls(self, kind: EntryKind, count: int, delay: float) -> None:

@@ -19,8 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import ParamSpec, TypeVar
 
 import httpx
-from httpx_sse import ServerSentEvent, SSEError
-from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # no I/O; private
+from httpx_sse import SSEError
 
 from .._exceptions import APIConnectionError, APIError, InvalidRequest, SoraError
 from .._messages import t
@@ -130,51 +129,97 @@ async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
 
 
 class SSEFeed:
-    """An event stream's bytes, fed as they arrive, to its events: no I/O,
-    nothing awaited.
+    """An event stream's bytes, fed as they arrive, to its events' data: no I/O.
 
-    httpx-sse's own line and event decoders, fed directly rather than through
-    httpx's iterators (each an async generator between the socket and the
-    parser); a line longer than ``max_line`` characters raises ``Overflow``.
+    The line and event rules of httpx-sse's decoders (the HTML standard's:
+    ``\r\n``, ``\r`` or ``\n`` ends a line, a blank line ends an event, an event
+    with no ``data`` but an ``event``, ``id`` or ``retry`` field still counts),
+    in one pass over each read instead of a call per line and an object per
+    event; a line longer than ``max_line`` characters raises ``Overflow``.
     """
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
-        self._lines = SSELineDecoder()
-        self._events = SSEDecoder()
-        self._run = 0  # characters since the last line break
+        self._line: list[str] = []  # the unfinished line, in pieces
+        self._run = 0  # its length
+        self._cr = False  # a "\r" ended the last text: a "\n" next pairs it
+        self._data: list[str] = []
+        self._event, self._retry, self._id = "", False, ""  # as httpx-sse
         self._limit = max_line
 
-    def feed(self, data: bytes) -> list[ServerSentEvent]:
+    def feed(self, data: bytes) -> list[str]:
         """The events ``data`` completes (none until a blank line ends one)."""
         text = self._text.decode(data)
-        if not text:
-            return []
-        end = max(text.rfind("\n"), text.rfind("\r"))
-        self._run = len(text) - end - 1 if end >= 0 else self._run + len(text)
-        if self._run > self._limit:
-            raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
-        return self._decode(self._lines.decode(text))
+        return self._lines(text) if text else []
 
-    def flush(self) -> list[ServerSentEvent]:
+    def flush(self) -> list[str]:
         """Events the stream's last bytes complete (as the spec says, an event
         whose blank line never came is dropped).
         """
         text = self._text.decode(b"", final=True)
-        lines = self._lines.decode(text) if text else []
-        return self._decode([*lines, *self._lines.flush()])
+        return self._lines(text) if text else []
 
-    def _decode(self, lines: list[str]) -> list[ServerSentEvent]:
-        events = []
+    def _lines(self, text: str) -> list[str]:
+        if self._cr and text[0] == "\n":
+            text = text[1:]
+        self._cr = False
+        if not text:
+            return []
+        self._cr = text[-1] == "\r"
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        if len(lines) == 1:  # no line ends here: the line goes on
+            self._line.append(text)
+            self._run += len(text)
+            if self._run > self._limit:
+                raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
+            return []
+        if self._line:
+            lines[0] = "".join(self._line) + lines[0]
+        tail = lines.pop()
+        self._line, self._run = [tail] if tail else [], len(tail)
+        if self._run > self._limit:
+            raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
+        return self._events(lines)
+
+    def _events(self, lines: list[str]) -> list[str]:
+        events, data = [], self._data
         for line in lines:
-            event = self._events.decode(line)
-            if event is not None:
-                events.append(event)
+            if line.startswith("data:"):
+                data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            elif not line:
+                if data or self._event or self._id or self._retry:
+                    events.append("\n".join(data))
+                    data.clear()
+                    self._event, self._retry = "", False
+            else:
+                self._field(line)
         return events
+
+    def _field(self, line: str) -> None:
+        # a comment (":…") has no name: ignored
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":  # "data" with no colon
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        elif name == "retry":
+            try:
+                int(value)
+            except ValueError:
+                return
+            self._retry = True
 
 
 def check_event_stream(headers: httpx.Headers) -> None:
-    """Refuse an answer that is no event stream, as httpx-sse's does."""
+    """Refuse an answer that is not an event stream, as httpx-sse's
+    ``EventSource`` does.
+    """
     kind = headers.get("content-type", "").partition(";")[0]
     if "text/event-stream" not in kind:
         raise SSEError(
@@ -200,10 +245,15 @@ class CappedRedactor:
         self._left -= len(fragment)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
+        # the usual chunk: no half to join
+        if fragment.isascii() and not self._high:
+            return self._redactor.feed(fragment)
         return self._redactor.feed(self._joined(fragment))
 
     def feed_reasoning(self, message: str) -> str:
-        """A ``reasoning_content`` message, redacted of a key cut across two."""
+        """A ``reasoning_content`` message, redacted even of a key cut across
+        two.
+        """
         self._left -= len(message)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
