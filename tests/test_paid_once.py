@@ -194,12 +194,24 @@ async def test_a_resume_while_the_batch_runs_elsewhere_is_refused(
     assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 4), 1)
 
 
+async def both_at_once(relay: EmulatorServer, args: list[object]) -> list[str]:
+    """Two children running ``args`` at once; what each printed.
+
+    No task completes until one child has ended: the one that took the journal
+    is still running when the other tries it, however slowly either started.
+    """
+    with relay.holding_completions():
+        pair = [run_child(*map(str, args)) for _ in range(2)]
+        while all(child.poll() is None for child in pair):
+            await asyncio.sleep(0.02)
+    return [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
+
+
 async def test_two_batches_or_resumes_at_once_on_one_journal_run_once(
     slow_relay: EmulatorServer, tmp_path: Path
 ) -> None:
     journal = tmp_path / "batch.jsonl"
-    pair = [run_child(BATCH, slow_relay.url, journal, 3) for _ in range(2)]
-    outs = [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
+    outs = await both_at_once(slow_relay, [BATCH, slow_relay.url, journal, 3])
     assert sorted(out.split(":")[0] for out in outs) == ["ran", "refused"], outs
     assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 1)
     # Killed mid-batch (tasks named, none finished), then two resumes at the
@@ -209,8 +221,7 @@ async def test_two_batches_or_resumes_at_once_on_one_journal_run_once(
         while not (journal.exists() and '"task_id"' in journal.read_text()):
             await asyncio.sleep(0.02)
         child.kill()
-    pair = [run_child(BATCH, slow_relay.url, journal, 3, "resume") for _ in range(2)]
-    outs = [(await asyncio.to_thread(c.communicate, timeout=120))[0].strip() for c in pair]
+    outs = await both_at_once(slow_relay, [BATCH, slow_relay.url, journal, 3, "resume"])
     assert sorted(out.split(":")[0] for out in outs) == ["ran", "refused"], outs
     assert dict(slow_relay.app.state.emulator.paid) == dict.fromkeys(prompts("a wren", 3), 2)
 
