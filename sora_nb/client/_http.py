@@ -204,8 +204,9 @@ class _Body(httpx.AsyncByteStream):
     """
 
     def __init__(self, response: aiohttp.ClientResponse, timeout: dict[str, float | None]):
-        self._response = response
-        self._content = content = response.content
+        self._response: aiohttp.ClientResponse | None = response
+        content = response.content
+        self._content: aiohttp.StreamReader | None = content
         self._timeout = timeout
         self._timer: asyncio.TimerHandle | None = None
         self._loop = loop = asyncio.get_running_loop()
@@ -222,7 +223,7 @@ class _Body(httpx.AsyncByteStream):
 
     def _look(self, read: float) -> None:
         content, now = self._content, self._loop.time()
-        if content.at_eof():
+        if content is None or content.at_eof():
             return
         # bytes came that were not read yet
         if content.total_bytes != self._seen:
@@ -235,11 +236,14 @@ class _Body(httpx.AsyncByteStream):
 
     async def read(self) -> bytes:
         """The bytes that have come (waiting for some); ``b""`` at the end."""
+        content = self._content
+        if content is None:
+            raise httpx.StreamClosed()
         try:
-            data = await self._content.readany()
+            data = await content.readany()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _mapped(exc, self._timeout, https=False) from exc
-        self._seen, self._last = self._content.total_bytes, self._loop.time()
+        self._seen, self._last = content.total_bytes, self._loop.time()
         return data
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
@@ -249,9 +253,16 @@ class _Body(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None  # it holds this body
+        response, self._response = self._response, None
+        if response is None:
+            return
         # Unread bytes close the connection; a whole body goes back to the pool.
-        self._response.release()
-        await self._response.wait_for_close()
+        response.release()
+        await response.wait_for_close()
+        # httpx's response and its stream hold each other until the garbage
+        # collector runs: aiohttp's response, buffer and socket go now.
+        self._content = None
 
 
 @functools.lru_cache(maxsize=4)
