@@ -143,15 +143,22 @@ class Redactor:
     """
 
     def __init__(self, secret: Secret | None) -> None:
-        self._secret = secret
+        # a key too short to mask is never looked for
+        short = secret is None or len(secret.reveal()) < MIN_REDACTED
+        self._secret = None if short else secret
         self._held = ""
 
     def feed(self, fragment: str) -> str:
         """The redacted text that is safe to pass on now."""
-        if self._secret is None or len(self._secret.reveal()) < MIN_REDACTED:
+        secret = self._secret
+        if secret is None:
             return fragment
-        text = self._secret.redact(self._held + fragment)
-        keep = _key_prefix_at_end(text, self._secret.reveal())
+        key = secret.reveal()
+        text = self._held + fragment if self._held else fragment
+        # the usual fragment has neither: no masking call per fragment
+        if key in text or "\\" in text:
+            text = secret.redact(text)
+        keep = _key_prefix_at_end(text, key)
         self._held = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep]
 
