@@ -153,12 +153,8 @@ class Redactor:
         secret = self._secret
         if secret is None:
             return fragment
-        key = secret.reveal()
-        text = self._held + fragment if self._held else fragment
-        # the usual fragment has neither: no masking call per fragment
-        if key in text or "\\" in text:
-            text = secret.redact(text)
-        keep = _key_prefix_at_end(text, key)
+        text = secret.redact(self._held + fragment)
+        keep = _key_prefix_at_end(text, secret.reveal())
         self._held = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep]
 

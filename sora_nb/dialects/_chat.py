@@ -195,10 +195,6 @@ class ChatCompletions(Dialect):
     ) -> None:
         async def attempt() -> None:
             async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
-                if on_event is None:  # a batch's usual case: no await per event
-                    async for _ in events:
-                        pass
-                    return
                 async for event in events:
                     await _call(on_event, event)
 
