@@ -333,12 +333,12 @@ def clip_mp4(colour: tuple[int, int, int] = (200, 30, 30), *, audio_only: bool =
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
         if audio_only:
-            stream = container.add_stream("aac", rate=8000)
+            sound = container.add_stream("aac", rate=8000)
             frame = av.AudioFrame.from_ndarray(
                 np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
             )
             frame.sample_rate = 8000
-            for packet in [*stream.encode(frame), *stream.encode(None)]:
+            for packet in [*sound.encode(frame), *sound.encode(None)]:
                 container.mux(packet)
         else:
             stream = container.add_stream("libx264", rate=Fraction(24))

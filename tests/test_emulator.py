@@ -139,7 +139,7 @@ def client_for(server: EmulatorServer, **kwargs: Any) -> SoraClient:
 @dataclass
 class Clip:
     codec: str
-    pix_fmt: str
+    pix_fmt: str | None
     width: int
     height: int
     duration: float
@@ -149,9 +149,10 @@ class Clip:
 def clip(url: str) -> Clip:
     """Download and decode an mp4 with PyAV."""
     data = get(url).content
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         stream = container.streams.video[0]
         frames = [frame.to_image() for frame in container.decode(stream)]
+        assert container.duration is not None
         return Clip(
             stream.codec_context.name,
             stream.codec_context.pix_fmt,

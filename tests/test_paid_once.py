@@ -307,7 +307,9 @@ def dominant(path: str) -> str:
     from PIL import Image
 
     with Image.open(path) as image:
-        r, _, b = image.convert("RGB").getpixel((32, 24))
+        pixel = image.convert("RGB").getpixel((32, 24))
+    assert isinstance(pixel, tuple)
+    r, _, b = pixel
     return "red" if r > b else "blue"
 
 

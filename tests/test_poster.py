@@ -33,7 +33,9 @@ def test_poster_is_the_first_frame(tmp_path: Path) -> None:
     assert poster == tmp_path / "clip.jpg"
     with Image.open(poster) as image:
         assert image.size == (320, 240)
-        red, green, blue = image.convert("RGB").getpixel((160, 120))
+        pixel = image.convert("RGB").getpixel((160, 120))
+    assert isinstance(pixel, tuple)
+    red, green, blue = pixel
     assert red > 150 and green < 80 and blue < 80
     assert list(tmp_path.glob("*.part")) == []
 

@@ -190,11 +190,12 @@ class SoraClient:
         """
         # no failure keeps the request (and its key) as its context
         with detached():
-            async with contextlib.aclosing(
-                self._dialect.stream(messages, model, stream=stream)
-            ) as events:
+            events = self._dialect.stream(messages, model, stream=stream)
+            try:
                 async for event in events:
                     yield event
+            finally:
+                await events.aclose()
 
     async def generate(
         self,
@@ -254,7 +255,6 @@ class SoraClient:
             ask = await self._dialect.continue_from(ask, parent)
         return self._dialect.request(ask, parent)
 
-    @detaching
     async def send(
         self,
         request: Request,
@@ -264,7 +264,9 @@ class SoraClient:
     ) -> Video:
         """Send a request from ``request()``; return the finished video."""
         deadline = time.monotonic() + self.deadline
-        return await self._dialect.run(request, parent, on_event, deadline)
+        # not @detaching: one coroutine fewer for every read to wake
+        with detached():
+            return await self._dialect.run(request, parent, on_event, deadline)
 
     @detaching
     async def resume(
@@ -446,15 +448,10 @@ class _Relay:
     def poll_interval(self) -> float:  # read when used: a caller may change it
         return self._owner.poll_interval
 
-    @contextlib.asynccontextmanager
-    async def stream(
+    def stream(
         self, path: str, body: dict[str, Any], on_event: EventCallback | None = None
-    ) -> AsyncIterator[httpx.Response]:
-        response = await self._owner._send(body, path, on_event)
-        try:
-            yield response
-        finally:
-            await response.aclose()
+    ) -> _Answer:
+        return _Answer(self._owner, path, body, on_event)
 
     async def post(
         self, path: str, body: dict[str, Any], files: Files | None = None
@@ -513,6 +510,31 @@ class _Relay:
 
     def redact(self, text: str) -> str:
         return self._owner._redact(text)
+
+
+class _Answer:
+    """``Relay.stream``'s context: the open 2xx answer, closed on leaving.
+
+    A class rather than ``asynccontextmanager``: it stays alive for a whole
+    stream, and a generator and its context manager are two objects more for
+    the garbage collector to walk, a thousand times over.
+    """
+
+    __slots__ = ("_body", "_on_event", "_owner", "_path", "_response")
+
+    def __init__(
+        self, owner: SoraClient, path: str, body: dict[str, Any], on_event: EventCallback | None
+    ) -> None:
+        self._owner, self._path, self._body, self._on_event = owner, path, body, on_event
+        self._response: httpx.Response | None = None
+
+    async def __aenter__(self) -> httpx.Response:
+        self._response = await self._owner._send(self._body, self._path, self._on_event)
+        return self._response
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._response is not None:
+            await self._response.aclose()
 
 
 # -- helpers -------------------------------------------------------------------

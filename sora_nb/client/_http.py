@@ -106,8 +106,8 @@ class Transport(AiohttpTransport):
         timeout = request.extensions.get("timeout", {})
         url = request.url.copy_with(userinfo=b"") if request.url.userinfo else request.url
         try:
-            response = await self._send(request, url, timeout)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            response = await self._send(request, url, self._timeout(timeout))
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc, timeout, https=url.scheme == "https") from exc
         body = _Body(response, timeout)
         extensions = {"http_version": b"HTTP/1.1", READ: body.read}
@@ -122,7 +122,7 @@ class Transport(AiohttpTransport):
         )
 
     async def _send(
-        self, request: httpx.Request, url: httpx.URL, timeout: dict[str, float | None]
+        self, request: httpx.Request, url: httpx.URL, timeouts: aiohttp.ClientTimeout
     ) -> aiohttp.ClientResponse:
         headers, data = _body(request)
         proxy, proxy_auth = self._proxy(url)
@@ -133,7 +133,7 @@ class Transport(AiohttpTransport):
             data=data,
             # httpx follows them, with its own auth rules
             allow_redirects=False,
-            timeout=self._timeout(timeout),
+            timeout=timeouts,
             server_hostname=request.extensions.get("sni_hostname"),
             proxy=proxy,
             proxy_auth=proxy_auth,
@@ -241,7 +241,7 @@ class _Body(httpx.AsyncByteStream):
             raise httpx.StreamClosed()
         try:
             data = await content.readany()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc, self._timeout, https=False) from exc
         self._seen, self._last = content.total_bytes, self._loop.time()
         return data

@@ -40,7 +40,8 @@ def first_frame_poster(video: str | os.PathLike[str], dest: str | os.PathLike[st
                 logger.info("sora_nb: no poster for %s: it has no video stream", video)
                 return None
             frame = next(container.decode(video=0))
-            image = frame.to_image()
+            # PyAV's stub leaves to_image untyped
+            image = frame.to_image()  # type: ignore[no-untyped-call]
         image.thumbnail((_LONG_SIDE, _LONG_SIDE))
         fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         try:

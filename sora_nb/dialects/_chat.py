@@ -15,7 +15,7 @@ recognised.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import json
 import logging
 import time
@@ -53,6 +53,7 @@ from ..wire._limits import (
     SSEFeed,
     check_event_stream,
     exception_text,
+    on_clock,
     request_error,
     until,
 )
@@ -116,8 +117,10 @@ class ChatCompletions(Dialect):
         body = build_body(request.messages, request.model)
         refusal: list[str] = []
         # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
+        attempt = functools.partial(self._attempt, body, parser, on_event)
         try:
-            await until(deadline, self._consume(body, parser, on_event, refusal))
+            async with on_clock(deadline):
+                await self.relay.admitted(on_event, attempt, refusal)
         except _Broken as exc:
             broken = exc
         except DeadlinePassed as exc:
@@ -186,19 +189,16 @@ class ChatCompletions(Dialect):
         except _Broken as exc:
             raise self._interrupted(parser, exc) from None
 
-    async def _consume(
-        self,
-        body: dict[str, Any],
-        parser: ChatParser,
-        on_event: EventCallback | None,
-        refusal: list[str],
+    async def _attempt(
+        self, body: dict[str, Any], parser: ChatParser, on_event: EventCallback | None
     ) -> None:
-        async def attempt() -> None:
-            async with contextlib.aclosing(self._events(body, parser, on_event)) as events:
-                async for event in events:
-                    await _call(on_event, event)
-
-        await self.relay.admitted(on_event, attempt, refusal)
+        """One send of ``body``, its events to ``on_event``."""
+        events = self._events(body, parser, on_event)
+        try:
+            async for event in events:
+                await _call(on_event, event)
+        finally:
+            await events.aclose()
 
     @staticmethod
     def _clean(chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
@@ -232,7 +232,8 @@ class ChatCompletions(Dialect):
                 # One await per socket read and no iterator below: the parser is
                 # fed in place.
                 feed, done = SSEFeed(_limits.MAX_LINE), False
-                async with contextlib.aclosing(Reader(response)) as answer:
+                answer = Reader(response)
+                try:
                     while not done:
                         data = await answer.read()
                         done = not data
@@ -248,6 +249,8 @@ class ChatCompletions(Dialect):
                                 return
                             for event in parser.feed_chunk(self._clean(chunk, inflow)):
                                 yield event
+                finally:
+                    await answer.aclose()
                 for event in _drain(parser, inflow):
                     yield event
             # A broken or garbled body, a line or transcript over its cap: the

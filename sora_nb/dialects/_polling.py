@@ -78,7 +78,7 @@ async def poll(
     """
     try:  # the deadline holds on the clock, even for an answer that trickles
         response = await asyncio.wait_for(get(url), max(0.0, deadline - time.monotonic()))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return t("videos.deadline")
     except httpx.HTTPError as exc:  # transport, redirects, bad bodies
         return redact(str(exc) or type(exc).__name__)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import contextlib
 import functools
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import ParamSpec, TypeVar
 
 import httpx
@@ -36,6 +35,7 @@ __all__ = [
     "detached",
     "detaching",
     "exception_text",
+    "on_clock",
     "request_error",
     "until",
 ]
@@ -85,17 +85,23 @@ def request_error(exc: BaseException, what: str) -> SoraError:
     return APIConnectionError(t("guard.unreachable", what=what, detail=exception_text(exc)))
 
 
-@contextlib.contextmanager
-def detached() -> Iterator[None]:
+class detached:
     """A SoraError leaving this block keeps no suppressed ``__context__``: the
     httpx error behind it holds the request, and the request its headers, the
     key among them.
     """
-    try:
-        yield
-    except SoraError as exc:
-        exc.__context__ = exc.__cause__ = None
-        raise
+
+    # A class, not a generator: a generation holds one for its whole stream.
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if isinstance(exc, SoraError):
+            exc.__context__ = exc.__cause__ = None
 
 
 def detaching(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -109,23 +115,44 @@ def detaching(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return run
 
 
-async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable``, raising ``DeadlinePassed`` once ``time.monotonic()``
-    passes ``deadline``: checked on the clock, not between events, so a relay
-    that trickles keep-alive comments or never ends a line cannot hold a
-    generation past it.
+class on_clock:
+    """``async with on_clock(deadline):`` raises ``DeadlinePassed`` once
+    ``time.monotonic()`` passes ``deadline`` (None: never): checked on the
+    clock, not between events, so a relay that trickles keep-alive comments or
+    never ends a line cannot hold a generation past it.
+
+    A timer on the current task (``asyncio.timeout``) and no coroutine of its
+    own: every read of a stream wakes each coroutine it is awaited through.
     """
-    if deadline is None:
+
+    __slots__ = ("_timeout",)
+
+    def __init__(self, deadline: float | None) -> None:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        self._timeout = asyncio.timeout(left)
+
+    async def __aenter__(self) -> None:
+        await self._timeout.__aenter__()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._timeout.__aexit__(kind, exc, tb)
+        except TimeoutError:
+            raise DeadlinePassed(t("guard.deadline")) from None
+        # a timeout from within counts as the deadline's, as it always has
+        if isinstance(exc, TimeoutError):
+            raise DeadlinePassed(t("guard.deadline")) from None
+
+
+async def until(deadline: float | None, awaitable: Awaitable[T]) -> T:
+    """Await ``awaitable`` ``on_clock(deadline)``."""
+    async with on_clock(deadline):
         return await awaitable
-    left = max(0.0, deadline - time.monotonic())
-    try:
-        # a timer on this task, not a new task per call
-        if sys.version_info >= (3, 11):
-            async with asyncio.timeout(left):
-                return await awaitable
-        return await asyncio.wait_for(awaitable, left)
-    except asyncio.TimeoutError:
-        raise DeadlinePassed(t("guard.deadline")) from None
 
 
 class SSEFeed:
@@ -235,8 +262,9 @@ class CappedRedactor:
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
         self._redactor = Redactor(secret)
-        # reasoning_content: whole messages
-        self._messages = MessageRedactor(secret)
+        self._secret = secret
+        # reasoning_content, whole messages: made when the first one comes
+        self._messages: MessageRedactor | None = None
         self._left = limit
         self._limit = limit
         self._high = ""  # a first half of a character, held for the next chunk
@@ -257,6 +285,8 @@ class CappedRedactor:
         self._left -= len(message)
         if self._left < 0:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
+        if self._messages is None:
+            self._messages = MessageRedactor(self._secret)
         return "\n".join(self._messages.feed(message))
 
     def flush(self) -> str:
@@ -273,4 +303,4 @@ class CappedRedactor:
         return text
 
     def flush_reasoning(self) -> str:
-        return "\n".join(self._messages.flush())
+        return "\n".join(self._messages.flush()) if self._messages else ""
