@@ -20,6 +20,7 @@ from .._callback import call as _call
 from .._exceptions import AuthenticationError
 from .._messages import t
 from ..wire._events import JobEvent
+from ..wire._limits import DeadlinePassed, until
 from ..wire._protocol import SourceStatus
 from ._base import EventCallback
 
@@ -77,8 +78,8 @@ async def poll(
     status in ``own`` is the caller's to read, even a 5xx.
     """
     try:  # the deadline holds on the clock, even for an answer that trickles
-        response = await asyncio.wait_for(get(url), max(0.0, deadline - time.monotonic()))
-    except TimeoutError:
+        response = await until(deadline, get(url))
+    except DeadlinePassed:
         return t("videos.deadline")
     except httpx.HTTPError as exc:  # transport, redirects, bad bodies
         return redact(str(exc) or type(exc).__name__)
