@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from sora_nb import SoraError
+from sora_nb._secret import Redactor, Secret
 from sora_nb.dialects._shape import prepare
 from sora_nb.wire._limits import SSEFeed
 from sora_nb.wire._protocol import TranscriptParser, parse_chunk, parse_source
@@ -78,6 +79,23 @@ def test_the_parser_takes_any_text_at_any_split(text: str, cuts: list[int]) -> N
         parser.feed(text[start:end])
     parser.flush()
     assert parser.transcript == text
+
+
+KEY = "sk-fuzz-0123456789abcdef"
+# Text close to the key: its pieces, its first letter, copies of it.
+NEAR_KEY = st.lists(
+    st.sampled_from([KEY, KEY[:2], KEY[:9], KEY[3:], "s", "k", " ", "进", "sk-", "\n"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=NEAR_KEY, cuts=st.lists(st.integers(0, 400), max_size=10))
+def test_a_stream_is_redacted_as_its_whole_text_at_any_split(text: str, cuts: list[int]) -> None:
+    secret, redactor = Secret(KEY), Redactor(Secret(KEY))
+    points = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
+    out = "".join(redactor.feed(text[a:b]) for a, b in itertools.pairwise(points))
+    assert out + redactor.flush() == secret.redact(text)
 
 
 # Lines of an event stream, every field and line ending among them.
