@@ -167,10 +167,12 @@ class SSEFeed:
 
     def __init__(self, max_line: int = MAX_LINE) -> None:
         self._text = codecs.getincrementaldecoder("utf-8")("replace")
-        self._line: list[str] = []  # the unfinished line, in pieces
+        # Lists only while a line or an event is unfinished: a stream keeps
+        # its feed alive, and an empty list is one more object to walk.
+        self._line: list[str] | None = None  # the unfinished line, in pieces
         self._run = 0  # its length
         self._cr = False  # a "\r" ended the last text: a "\n" next pairs it
-        self._data: list[str] = []
+        self._data: list[str] | None = None
         self._event, self._retry, self._id = "", False, ""  # as httpx-sse
         self._limit = max_line
 
@@ -197,7 +199,10 @@ class SSEFeed:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         if len(lines) == 1:  # no line ends here: the line goes on
-            self._line.append(text)
+            if self._line is None:
+                self._line = [text]
+            else:
+                self._line.append(text)
             self._run += len(text)
             if self._run > self._limit:
                 raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
@@ -205,16 +210,18 @@ class SSEFeed:
         if self._line:
             lines[0] = "".join(self._line) + lines[0]
         tail = lines.pop()
-        self._line, self._run = [tail] if tail else [], len(tail)
+        self._line, self._run = [tail] if tail else None, len(tail)
         if self._run > self._limit:
             raise Overflow(t("guard.long_line", mib=self._limit // 2**20))
         return self._events(lines)
 
     def _events(self, lines: list[str]) -> list[str]:
-        events, data = [], self._data
+        events, data = [], self._data or []
         for line in lines:
             if line.startswith("data:"):
                 data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            elif line == "data":  # no colon: an empty value
+                data.append("")
             elif not line:
                 if data or self._event or self._id or self._retry:
                     events.append("\n".join(data))
@@ -222,6 +229,7 @@ class SSEFeed:
                     self._event, self._retry = "", False
             else:
                 self._field(line)
+        self._data = data or None
         return events
 
     def _field(self, line: str) -> None:
@@ -229,9 +237,7 @@ class SSEFeed:
         name, _, value = line.partition(":")
         if value.startswith(" "):
             value = value[1:]
-        if name == "data":  # "data" with no colon
-            self._data.append(value)
-        elif name == "event":
+        if name == "event":
             self._event = value
         elif name == "id" and "\0" not in value:
             self._id = value
@@ -254,15 +260,16 @@ def check_event_stream(headers: httpx.Headers) -> None:
         )
 
 
-class CappedRedactor:
+class CappedRedactor(Redactor):
     """The relay's content on its way to the parser: a character the relay cut
     between its UTF-16 halves joined again (a lone half: U+FFFD), redacted of
     the key, and capped.
+
+    A ``Redactor`` itself rather than holding one: a stream keeps it alive.
     """
 
     def __init__(self, secret: Secret | None, limit: int = MAX_TRANSCRIPT) -> None:
-        self._redactor = Redactor(secret)
-        self._secret = secret
+        super().__init__(secret)
         # reasoning_content, whole messages: made when the first one comes
         self._messages: MessageRedactor | None = None
         self._left = limit
@@ -275,8 +282,8 @@ class CappedRedactor:
             raise Overflow(t("guard.long_transcript", mi=self._limit // 2**20))
         # the usual chunk: no half to join
         if fragment.isascii() and not self._high:
-            return self._redactor.feed(fragment)
-        return self._redactor.feed(self._joined(fragment))
+            return super().feed(fragment)
+        return super().feed(self._joined(fragment))
 
     def feed_reasoning(self, message: str) -> str:
         """A ``reasoning_content`` message, redacted even of a key cut across
@@ -290,7 +297,7 @@ class CappedRedactor:
         return "\n".join(self._messages.feed(message))
 
     def flush(self) -> str:
-        return self._redactor.feed(self._joined("", last=True)) + self._redactor.flush()
+        return super().feed(self._joined("", last=True)) + super().flush()
 
     def _joined(self, fragment: str, *, last: bool = False) -> str:
         text, self._high = self._high + fragment, ""
