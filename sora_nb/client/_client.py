@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import math
 import random
@@ -361,7 +362,7 @@ class SoraClient:
         """
         self.check_ready()
         client = self._client()
-        url = f"{self.base_url}{path}"
+        url = _parsed(f"{self.base_url}{path}")
         headers = {"Accept": "text/event-stream" if body.get("stream") else "application/json"}
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
@@ -538,6 +539,14 @@ class _Answer:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed once: httpx would parse the same few relay URLs again for
+    every request (a URL is immutable, so one can serve them all).
+    """
+    return httpx.URL(url)
 
 
 def _backoff(attempt: int) -> float:
