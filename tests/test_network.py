@@ -11,6 +11,7 @@ twice.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import re
@@ -18,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,26 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced(
         late = await http.get(url)
     assert [first.text, again.text, late.text] == ["0", "0", "0"]
     assert len(app.peers) == 2
+
+
+async def test_a_closed_answer_goes_at_once_not_at_a_collection(
+    counting: tuple[str, CountingApp],
+) -> None:
+    # httpx's response and the wrapper round its stream hold each other: left
+    # so, the request and its body (an inline image, maybe) would wait for a
+    # full garbage collection, a thousand streams over.
+    url, _ = counting
+    async with httpx.AsyncClient(transport=Transport()) as http:
+        gc.collect()
+        gc.disable()
+        try:
+            response = await http.post(url, content=b"x" * 4096)
+            assert response.text == "4096"
+            answer, request = weakref.ref(response), weakref.ref(response.request)
+            del response
+            assert answer() is None and request() is None
+        finally:
+            gc.enable()
 
 
 async def test_a_refused_connection_is_httpx_connect_error(sent) -> None:

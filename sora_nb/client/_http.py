@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import io
 import os
@@ -84,6 +85,11 @@ class Transport(AiohttpTransport):
         self._proxies: dict[tuple[str, str, int | None], tuple[str | None, Any]] = {}
         self._timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
         self._closer: AsyncGenerator[None, None] | None = None
+        # The bodies' read timers run in it: they read no context variable, and
+        # a copy of the caller's would be one more object for each stream. One
+        # per transport, which has one loop: a context is entered by one thread
+        # at a time.
+        self._quiet = contextvars.Context()
 
     def _open(self) -> aiohttp.ClientSession:
         # made on the loop that uses it, as aiohttp requires
@@ -105,39 +111,36 @@ class Transport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
         url = request.url.copy_with(userinfo=b"") if request.url.userinfo else request.url
-        try:
-            response = await self._send(request, url, self._timeout(timeout))
+        headers, data = _body(request)
+        proxy, proxy_auth = self._proxy(url)
+        try:  # (no coroutine of its own: one object less a request)
+            response = await self._open().request(
+                request.method,
+                yarl.URL(str(url), encoded=True),
+                headers=headers,
+                data=data,
+                # httpx follows them, with its own auth rules
+                allow_redirects=False,
+                timeout=self._timeout(timeout),
+                server_hostname=request.extensions.get("sni_hostname"),
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+            )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc, timeout, https=url.scheme == "https") from exc
-        body = _Body(response, timeout)
+        body = _Body(response, timeout, self._quiet)
         extensions = {"http_version": b"HTTP/1.1", READ: body.read}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
-        return httpx.Response(
+        answer = httpx.Response(
             response.status,
             headers=response.raw_headers,
             stream=body,
             request=request,
             extensions=extensions,
         )
-
-    async def _send(
-        self, request: httpx.Request, url: httpx.URL, timeouts: aiohttp.ClientTimeout
-    ) -> aiohttp.ClientResponse:
-        headers, data = _body(request)
-        proxy, proxy_auth = self._proxy(url)
-        return await self._open().request(
-            request.method,
-            yarl.URL(str(url), encoded=True),
-            headers=headers,
-            data=data,
-            # httpx follows them, with its own auth rules
-            allow_redirects=False,
-            timeout=timeouts,
-            server_hostname=request.extensions.get("sni_hostname"),
-            proxy=proxy,
-            proxy_auth=proxy_auth,
-        )
+        body._answer = weakref.ref(answer)
+        return answer
 
     def _proxy(self, url: httpx.URL) -> tuple[str | None, Any]:
         """The proxy ``HTTP(S)_PROXY`` names for ``url``'s origin, unless
@@ -157,10 +160,12 @@ class Transport(AiohttpTransport):
     def _timeout(self, timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
         key = tuple(sorted(timeout.items()))
         if key not in self._timeouts:
+            # httpx's connect timeout covers DNS, TCP and TLS, as aiohttp's
+            # ``connect`` does; one timer a request, not a second for the
+            # socket alone. httpx's ``pool`` has nothing to time: no pool limit.
             self._timeouts[key] = aiohttp.ClientTimeout(
                 total=None,
-                connect=timeout.get("pool"),  # DNS and connecting together
-                sock_connect=timeout.get("connect"),  # TCP and TLS
+                connect=timeout.get("connect"),
                 sock_read=timeout.get("read"),  # a gap between bytes
             )
         return self._timeouts[key]
@@ -193,6 +198,10 @@ def _close_now(connector: aiohttp.BaseConnector) -> None:
         connector._close()
 
 
+#: A closed answer's stream.
+_SPENT = httpx.ByteStream(b"")
+
+
 class _Body(httpx.AsyncByteStream):
     """A response body read straight from aiohttp's buffer, its errors mapped to
     httpx's.
@@ -203,8 +212,15 @@ class _Body(httpx.AsyncByteStream):
     ~5 % of the client's CPU.
     """
 
-    def __init__(self, response: aiohttp.ClientResponse, timeout: dict[str, float | None]):
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        timeout: dict[str, float | None],
+        quiet: contextvars.Context,
+    ):
         self._response: aiohttp.ClientResponse | None = response
+        self._quiet = quiet
+        self._answer: weakref.ref[httpx.Response] | None = None
         content = response.content
         self._content: aiohttp.StreamReader | None = content
         self._timeout = timeout
@@ -219,7 +235,7 @@ class _Body(httpx.AsyncByteStream):
             protocol.read_timeout = None
             # (with no timeout, this cancels the head's timer)
             protocol.start_timeout()
-            self._timer = loop.call_later(read, self._look, read)
+            self._timer = loop.call_later(read, self._look, read, context=self._quiet)
 
     def _look(self, read: float) -> None:
         content, now = self._content, self._loop.time()
@@ -232,7 +248,9 @@ class _Body(httpx.AsyncByteStream):
             message = f"the relay sent nothing for {_seconds(read)}"
             content.set_exception(aiohttp.SocketTimeoutError(message))
             return
-        self._timer = self._loop.call_later(self._last + read - now, self._look, read)
+        self._timer = self._loop.call_later(
+            self._last + read - now, self._look, read, context=self._quiet
+        )
 
     async def read(self) -> bytes:
         """The bytes that have come (waiting for some); ``b""`` at the end."""
@@ -263,6 +281,12 @@ class _Body(httpx.AsyncByteStream):
         # httpx's response and its stream hold each other until the garbage
         # collector runs: aiohttp's response, buffer and socket go now.
         self._content = None
+        # Cut httpx's response from the wrapper it put round this stream: the
+        # request, its body (an inline image, maybe) and both headers go as
+        # soon as nothing holds the answer, not at the next full collection.
+        answer = self._answer() if self._answer is not None else None
+        if answer is not None:
+            answer.stream = _SPENT
 
 
 @functools.lru_cache(maxsize=4)
