@@ -153,15 +153,8 @@ class Redactor:
         secret = self._secret
         if secret is None:
             return fragment
-        text = self._held + fragment if self._held else fragment
-        key = secret.reveal()
-        if key in text or "\\" in text:
-            text = secret.redact(text)
-        # the usual fragment: the key's first letter nowhere near its end
-        if text.find(key[0], max(0, len(text) - len(key) + 1)) < 0:
-            self._held = ""
-            return text
-        keep = _key_prefix_at_end(text, key)
+        text = secret.redact(self._held + fragment)
+        keep = _key_prefix_at_end(text, secret.reveal())
         self._held = text[len(text) - keep :] if keep else ""
         return text[: len(text) - keep]
 
