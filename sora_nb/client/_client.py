@@ -33,6 +33,7 @@ from .._exceptions import (
     APIStatusError,
     AuthenticationError,
     InvalidRequest,
+    SoraError,
 )
 from .._messages import t
 from .._secret import BearerAuth, Secret, redact, shown_url
@@ -49,6 +50,7 @@ from ..wire._events import Event, JobEvent
 from ..wire._limits import (
     CappedRedactor,
     DeadlinePassed,
+    detach,
     detached,
     detaching,
     exception_text,
@@ -265,9 +267,14 @@ class SoraClient:
     ) -> Video:
         """Send a request from ``request()``; return the finished video."""
         deadline = time.monotonic() + self.deadline
-        # not @detaching: one coroutine fewer for every read to wake
-        with detached():
+        # not @detaching, nor a with block: a generation holds this frame for
+        # its whole stream, and a coroutine or a context manager and its bound
+        # exit would be objects more for the collector to walk, a thousand times
+        try:
             return await self._dialect.run(request, parent, on_event, deadline)
+        except SoraError as exc:
+            detach(exc)
+            raise
 
     @detaching
     async def resume(
@@ -449,10 +456,11 @@ class _Relay:
     def poll_interval(self) -> float:  # read when used: a caller may change it
         return self._owner.poll_interval
 
-    def stream(
+    def open(
         self, path: str, body: dict[str, Any], on_event: EventCallback | None = None
-    ) -> _Answer:
-        return _Answer(self._owner, path, body, on_event)
+    ) -> Awaitable[httpx.Response]:
+        # the client's own coroutine, with no frame of this method's between
+        return self._owner._send(body, path, on_event)
 
     async def post(
         self, path: str, body: dict[str, Any], files: Files | None = None
@@ -511,31 +519,6 @@ class _Relay:
 
     def redact(self, text: str) -> str:
         return self._owner._redact(text)
-
-
-class _Answer:
-    """``Relay.stream``'s context: the open 2xx answer, closed on leaving.
-
-    A class rather than ``asynccontextmanager``: it stays alive for a whole
-    stream, and a generator and its context manager are two objects more for
-    the garbage collector to walk, a thousand times over.
-    """
-
-    __slots__ = ("_body", "_on_event", "_owner", "_path", "_response")
-
-    def __init__(
-        self, owner: SoraClient, path: str, body: dict[str, Any], on_event: EventCallback | None
-    ) -> None:
-        self._owner, self._path, self._body, self._on_event = owner, path, body, on_event
-        self._response: httpx.Response | None = None
-
-    async def __aenter__(self) -> httpx.Response:
-        self._response = await self._owner._send(self._body, self._path, self._on_event)
-        return self._response
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._response is not None:
-            await self._response.aclose()
 
 
 # -- helpers -------------------------------------------------------------------

@@ -90,10 +90,12 @@ class Relay(Protocol):
         """The longest wait between two polls, in seconds."""
         ...
 
-    def stream(
+    def open(
         self, path: str, body: dict[str, Any], on_event: EventCallback | None = None
-    ) -> AbstractAsyncContextManager[httpx.Response]:
-        """``POST``; open the 2xx answer as a stream (retried before it)."""
+    ) -> Awaitable[httpx.Response]:
+        """``POST``; the open 2xx answer, to read as a stream and close
+        (retried before it).
+        """
         ...
 
     async def post(

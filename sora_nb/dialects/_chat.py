@@ -53,7 +53,6 @@ from ..wire._limits import (
     SSEFeed,
     check_event_stream,
     exception_text,
-    on_clock,
     request_error,
     until,
 )
@@ -119,15 +118,18 @@ class ChatCompletions(Dialect):
         # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
         attempt = functools.partial(self._attempt, body, parser, on_event)
         try:
-            async with on_clock(deadline):
+            # on_clock's rule with asyncio's own timer, no wrapper round it: a
+            # generation holds it for its whole stream, a thousand times over
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 await self.relay.admitted(on_event, attempt, refusal)
         except _Broken as exc:
             broken = exc
-        except DeadlinePassed as exc:
+        # the deadline passed (or a timeout within, which on_clock counts as it)
+        except (TimeoutError, DeadlinePassed):
             # still refused by the relay: never accepted, so nothing was paid
             if refusal:
                 raise never_accepted(refusal) from None
-            broken = _Broken(str(exc))
+            broken = _Broken(t("guard.deadline"))
         if parser.failed is not None:
             raise GenerationFailed(parser.failed.reason, task_id=parser.task_id)
         echo = parser.echo.data if parser.echo else None
@@ -189,79 +191,74 @@ class ChatCompletions(Dialect):
         except _Broken as exc:
             raise self._interrupted(parser, exc) from None
 
+    async def _events(
+        self, body: dict[str, Any], parser: ChatParser
+    ) -> AsyncGenerator[Event, None]:
+        """Send ``body`` and yield the parsed events (``stream()``); ``_Broken``
+        if the transport fails.
+        """
+        response = await self.relay.open(_PATH, body)
+        reading = _Reading(self, parser, self.relay.inflow(_limits.MAX_TRANSCRIPT))
+        try:
+            if _whole(response):
+                for event in await self._whole_completion(response, parser):
+                    yield event
+                return
+            answer = Reader(response)
+            try:
+                while not reading.done:
+                    for event in reading.read(await answer.read()):
+                        yield event
+            finally:
+                await answer.aclose()
+            for event in reading.end():
+                yield event
+        except _FAULTS as exc:
+            for event in reading.end():
+                yield event
+            raise _Broken(exception_text(exc)) from exc
+        finally:
+            self._keep_source(parser)
+            await response.aclose()
+
     async def _attempt(
         self, body: dict[str, Any], parser: ChatParser, on_event: EventCallback | None
     ) -> None:
-        """One send of ``body``, its events to ``on_event``."""
-        events = self._events(body, parser, on_event)
-        try:
-            async for event in events:
-                await _call(on_event, event)
-        finally:
-            await events.aclose()
+        """One send of ``body`` (``run()``), each event to ``on_event`` as it is
+        parsed; ``_Broken`` if the transport fails.
 
-    @staticmethod
-    def _clean(chunk: ChatChunk, inflow: CappedRedactor) -> ChatChunk:
-        content = inflow.feed(chunk.content)
-        reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
-        if content == chunk.content and reasoning == chunk.reasoning:
-            # the usual chunk: nothing masked or held back, no copy to make
-            return chunk
-        return replace(chunk, content=content, reasoning=reasoning)
-
-    async def _events(
-        self,
-        body: dict[str, Any],
-        parser: ChatParser,
-        on_event: EventCallback | None = None,
-    ) -> AsyncGenerator[Event, None]:
-        """Send ``body`` and yield the parsed events; ``_Broken`` if the
-        transport fails.
-
-        What the relay sends is redacted of the key and capped before the parser
-        sees it.
+        ``_events`` with calls for its yields, rather than a loop over it:
+        every socket read wakes each coroutine and generator a stream is
+        awaited through, and a stream keeps them all alive for the collector to
+        walk, a thousand times over.
         """
-        async with self.relay.stream(_PATH, body, on_event) as response:
-            inflow = self.relay.inflow(_limits.MAX_TRANSCRIPT)
+        response = await self.relay.open(_PATH, body, on_event)
+        reading = _Reading(self, parser, self.relay.inflow(_limits.MAX_TRANSCRIPT))
+        try:
+            if _whole(response):
+                for event in await self._whole_completion(response, parser):
+                    await _call(on_event, event)
+                return
+            answer = Reader(response)
             try:
-                if response.headers.get("content-type", "").startswith("application/json"):
-                    for event in await self._whole_completion(response, parser):
-                        yield event
-                    return
-                check_event_stream(response.headers)
-                # One await per socket read and no iterator below: the parser is
-                # fed in place.
-                feed, done = SSEFeed(_limits.MAX_LINE), False
-                answer = Reader(response)
-                try:
-                    while not done:
-                        data = await answer.read()
-                        done = not data
-                        for payload in feed.feed(data) if data else feed.flush():
-                            chunk = parse_chunk(payload)
-                            if chunk.done:
-                                done = True
-                                break
-                            if chunk.error is not None:
-                                for event in _drain(parser, inflow):
-                                    yield event
-                                yield self._stream_error(parser, self.relay.redact(chunk.error))
-                                return
-                            for event in parser.feed_chunk(self._clean(chunk, inflow)):
-                                yield event
-                finally:
-                    await answer.aclose()
-                for event in _drain(parser, inflow):
-                    yield event
-            # A broken or garbled body, a line or transcript over its cap: the
-            # stream is over.
-            except (httpx.TransportError, httpx.DecodingError, Overflow) as exc:
-                for event in _drain(parser, inflow):
-                    yield event
-                raise _Broken(exception_text(exc)) from exc
+                while not reading.done:
+                    for event in reading.read(await answer.read()):
+                        await _call(on_event, event)
             finally:
-                if parser.task_id and parser.source_url:
-                    self._sources[parser.task_id] = parser.source_url
+                await answer.aclose()
+            for event in reading.end():
+                await _call(on_event, event)
+        except _FAULTS as exc:
+            for event in reading.end():
+                await _call(on_event, event)
+            raise _Broken(exception_text(exc)) from exc
+        finally:
+            self._keep_source(parser)
+            await response.aclose()
+
+    def _keep_source(self, parser: ChatParser) -> None:
+        if parser.task_id and parser.source_url:
+            self._sources[parser.task_id] = parser.source_url
 
     @staticmethod
     def _stream_error(parser: ChatParser, message: str) -> FailedEvent:
@@ -390,6 +387,68 @@ class ChatCompletions(Dialect):
 
 
 # -- helpers -------------------------------------------------------------------
+
+#: What ends a stream that began: a broken or garbled body, a line or a
+#: transcript over its cap.
+_FAULTS = (httpx.TransportError, httpx.DecodingError, Overflow)
+
+
+def _whole(response: httpx.Response) -> bool:
+    """An answer in one JSON body (``stream: false``, or a relay that does not
+    stream); otherwise it must be an event stream.
+    """
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return True
+    check_event_stream(response.headers)
+    return False
+
+
+class _Reading:
+    """One streamed answer's bytes to events, as they arrive, with no I/O: its
+    SSE lines, each chunk parsed, the key masked and the transcript capped,
+    then the dialect's parser.
+    """
+
+    __slots__ = ("_dialect", "_ended", "_feed", "_inflow", "_parser", "done")
+
+    def __init__(self, dialect: ChatCompletions, parser: ChatParser, inflow: CappedRedactor):
+        self._dialect, self._parser, self._inflow = dialect, parser, inflow
+        self._feed = SSEFeed(_limits.MAX_LINE)
+        self.done = self._ended = False  # the stream is over; its last events given
+
+    def read(self, data: bytes) -> list[Event]:
+        """The events ``data`` completes (``b""``: the answer ended)."""
+        events: list[Event] = []
+        self.done = not data
+        for payload in self._feed.feed(data) if data else self._feed.flush():
+            chunk = parse_chunk(payload)
+            if chunk.done:
+                self.done = True
+                break
+            if chunk.error is not None:
+                # the relay gave up on this request: nothing after it counts
+                message = self._dialect.relay.redact(chunk.error)
+                events += [*self.end(), self._dialect._stream_error(self._parser, message)]
+                self.done = True
+                break
+            events += self._parser.feed_chunk(self._clean(chunk))
+        return events
+
+    def _clean(self, chunk: ChatChunk) -> ChatChunk:
+        inflow = self._inflow
+        content = inflow.feed(chunk.content)
+        reasoning = inflow.feed_reasoning(chunk.reasoning) if chunk.reasoning else ""
+        if content == chunk.content and reasoning == chunk.reasoning:
+            # the usual chunk: nothing masked or held back, no copy to make
+            return chunk
+        return replace(chunk, content=content, reasoning=reasoning)
+
+    def end(self) -> list[Event]:
+        """Once: what the redactor held back, then the parser's last events."""
+        if self._ended:
+            return []
+        self._ended = True
+        return _drain(self._parser, self._inflow)
 
 
 async def _report(

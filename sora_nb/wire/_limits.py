@@ -101,7 +101,12 @@ class detached:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
     ) -> None:
         if isinstance(exc, SoraError):
-            exc.__context__ = exc.__cause__ = None
+            detach(exc)
+
+
+def detach(exc: SoraError) -> None:
+    """``exc`` without the suppressed ``__context__`` (``detached``'s rule)."""
+    exc.__context__ = exc.__cause__ = None
 
 
 def detaching(function: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
