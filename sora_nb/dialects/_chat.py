@@ -115,11 +115,12 @@ class ChatCompletions(Dialect):
         broken: _Broken | None = None
         body = build_body(request.messages, request.model)
         refusal: list[str] = []
-        # on the clock, whatever the relay sends (docs/protocol.md, "Promises")
         attempt = functools.partial(self._attempt, body, parser, on_event)
         try:
-            # on_clock's rule with asyncio's own timer, no wrapper round it: a
-            # generation holds it for its whole stream, a thousand times over
+            # On the clock, whatever the relay sends (docs/protocol.md,
+            # "Promises"): on_clock's rule with asyncio's own timer and no
+            # wrapper round it, which a generation would hold for its whole
+            # stream, a thousand times over.
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 await self.relay.admitted(on_event, attempt, refusal)
         except _Broken as exc:
